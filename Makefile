@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# sbxfw: plain GNU make. `make`, `make check`, `make fuzz`, `make bench`.
+include config.mk
+
+B := build
+COMMON_SRC := $(sort $(wildcard common/*.c))
+CLI_SRC := $(sort $(wildcard cli/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
+
+obj = $(patsubst %.c,$(2)/%.o,$(1))
+
+COMMON_OBJ := $(call obj,$(COMMON_SRC),$(B))
+CLI_OBJ := $(call obj,$(CLI_SRC),$(B))
+SAN_COMMON_OBJ := $(call obj,$(COMMON_SRC),$(B)/san)
+SAN_CLI_OBJ := $(call obj,$(CLI_SRC),$(B)/san)
+FUZZ_COMMON_OBJ := $(call obj,$(COMMON_SRC),$(B)/fuzz)
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
+
+.PHONY: all check deps test fuzz bench install clean
+all: $(B)/sbxfw
+
+# --- normal build -----------------------------------------------------------
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(BASE_CFLAGS) $(WARNFLAGS) $(HARDEN) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/libsbxfw.a: $(COMMON_OBJ)
+	$(call say,AR,$@)$(AR) rcs $@ $^
+
+$(B)/sbxfw: $(CLI_OBJ) $(B)/libsbxfw.a
+	$(call say,LD,$@)$(CC) $(HARDEN_LD) -o $@ $^ $(LDLIBS)
+
+# --- ASan/UBSan build for the tests ----------------------------------------
+$(B)/san/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(BASE_CFLAGS) $(WARNFLAGS) $(SAN) -O1 -g -MMD -MP -c -o $@ $<
+
+$(B)/san/libsbxfw.a: $(SAN_COMMON_OBJ)
+	$(call say,AR,$@)$(AR) rcs $@ $^
+
+$(B)/san/sbxfw: $(SAN_CLI_OBJ) $(B)/san/libsbxfw.a
+	$(call say,LD,$@)$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+$(B)/san/unit-tests: $(call obj,$(UNIT_SRC),$(B)/san) $(B)/san/libsbxfw.a
+	$(call say,LD,$@)$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+# --- libFuzzer harnesses (clang) -------------------------------------------
+$(B)/fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,CLANG,$@)$(CLANG) $(BASE_CFLAGS) $(WARNFLAGS) -Wno-unused-command-line-argument $(FUZZ_SAN) -fsanitize=fuzzer-no-link -O1 -g -MMD -MP -c -o $@ $<
+
+$(B)/fuzz/libsbxfw.a: $(FUZZ_COMMON_OBJ)
+	$(call say,AR,$@)$(AR) rcs $@ $^
+
+$(B)/fuzz/%: $(B)/fuzz/tests/fuzz/%.o $(B)/fuzz/libsbxfw.a
+	$(call say,LD,$@)$(CLANG) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz: $(FUZZ_BIN)
+
+# --- benchmarks --------------------------------------------------------------
+$(B)/bench/%: $(B)/tests/bench/%.o $(B)/libsbxfw.a
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(HARDEN_LD) -o $@ $^ $(LDLIBS)
+
+bench: $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC))
+	@for b in $^; do $$b || exit 1; done
+
+# --- tests -------------------------------------------------------------------
+deps:
+	@scripts/install-deps
+
+# check installs what is missing, then builds in a second make so that
+# pkg-config sees the freshly installed libraries.
+check: deps
+	@$(MAKE) --no-print-directory test
+
+test: all $(B)/san/sbxfw $(B)/san/unit-tests fuzz
+	@tests/run
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(B)/sbxfw $(DESTDIR)$(SBINDIR)/sbxfw
+	install -d $(DESTDIR)$(SYSCONFDIR)/sbxfw
+	install -m 0644 etc/sbxfw.ini $(DESTDIR)$(SYSCONFDIR)/sbxfw/sbxfw.ini
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

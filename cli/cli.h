@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef SBXFW_CLI_H
+#define SBXFW_CLI_H
+
+#include <stdbool.h>
+
+/* Options that come before the command. */
+struct cli_opts {
+	bool json;
+	const char *socket;	/* -s */
+	const char *config;	/* -c */
+};
+
+extern struct cli_opts cli_opts;
+
+/* Each command: argv[0] is the command name. Returns the exit status:
+ * 0 success, 1 error (one line on stderr), 2 usage. */
+int inspect_main(int argc, char **argv);
+
+/* Print "usage: sbxfw COMMAND ARGS" for argv[0] and return 2. */
+int cli_usage_error(const char *cmd);
+
+#endif

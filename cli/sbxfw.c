@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* sbxfw: the sysadmin's command line. A table drives dispatch and usage. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "log.h"
+
+struct cli_opts cli_opts;
+
+static const struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *args;
+	const char *help;
+} commands[] = {
+	{ "inspect", inspect_main, "[--policy FILE] CAPTURE",
+	  "list the TLS/QUIC flows of a pcap/pcapng capture, with verdicts" },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: sbxfw [--json] [-s SOCKET] [-c CONFIG] COMMAND ...\n"
+		   "\ncommands:\n");
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %s %s\n      %s\n", commands[i].name,
+			commands[i].args, commands[i].help);
+}
+
+int cli_usage_error(const char *cmd)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(commands[i].name, cmd))
+			fprintf(stderr, "usage: sbxfw %s %s\n", cmd,
+				commands[i].args);
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	size_t i;
+	int c;
+
+	log_init("sbxfw", LOG_LVL_INFO);
+	/* "+": stop at the command; its own options are its own */
+	while ((c = getopt_long(argc, argv, "+js:c:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			cli_opts.json = true;
+			break;
+		case 's':
+			cli_opts.socket = optarg;
+			break;
+		case 'c':
+			cli_opts.config = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	for (i = 0; i < NCOMMANDS; i++) {
+		if (!strcmp(argv[optind], commands[i].name)) {
+			int at = optind;
+			optind = 0;	/* glibc: start afresh for the command */
+			return commands[i].fn(argc - at, argv + at);
+		}
+	}
+	fprintf(stderr, "sbxfw: unknown command `%s'\n", argv[optind]);
+	usage(stderr);
+	return 2;
+}

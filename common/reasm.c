@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdlib.h>
+#include <string.h>
+
+#include "reasm.h"
+#include "xalloc.h"
+
+const char *reasm_why_name(enum reasm_why w)
+{
+	static const char *const names[] = { "none", "too-big", "timeout",
+					     "overlap-conflict", "judge" };
+	return names[w];
+}
+
+void reasm_init(struct reasm *r, uint32_t base, size_t limit,
+		uint64_t now_ns, uint64_t timeout_ns)
+{
+	memset(r, 0, sizeof(*r));
+	r->base = base;
+	r->limit = limit;
+	r->deadline_ns = now_ns + timeout_ns;
+	r->buf = xmalloc(limit);
+	r->have = xcalloc((limit + 7) / 8, 1);
+}
+
+void reasm_fini(struct reasm *r)
+{
+	free(r->buf);
+	free(r->have);
+	r->buf = r->have = NULL;
+}
+
+static bool have_bit(const struct reasm *r, size_t i)
+{
+	return r->have[i / 8] >> (i % 8) & 1;
+}
+
+static enum reasm_state give_up(struct reasm *r, enum reasm_why why)
+{
+	r->state = REASM_GIVE_UP;
+	r->why = why;
+	return r->state;
+}
+
+enum reasm_state reasm_tick(struct reasm *r, uint64_t now_ns)
+{
+	if (r->state == REASM_NEED_MORE && now_ns >= r->deadline_ns)
+		return give_up(r, REASM_WHY_TIMEOUT);
+	return r->state;
+}
+
+/* Copy bytes in, checking those already there; false on a conflict. */
+static bool store(struct reasm *r, size_t off, const uint8_t *data,
+		  size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		size_t at = off + i;
+		if (have_bit(r, at)) {
+			if (r->buf[at] != data[i])
+				return false;
+			continue;
+		}
+		r->buf[at] = data[i];
+		r->have[at / 8] |= (uint8_t)(1u << (at % 8));
+	}
+	return true;
+}
+
+enum reasm_state reasm_add(struct reasm *r, uint32_t seq, const uint8_t *data,
+			   size_t len, uint64_t now_ns, reasm_judge_fn judge,
+			   void *arg)
+{
+	uint32_t off = seq - r->base;
+	size_t before = r->contig;
+
+	if (r->state != REASM_NEED_MORE || reasm_tick(r, now_ns) != REASM_NEED_MORE)
+		return r->state;
+	if (len == 0)
+		return r->state;
+	if ((int32_t)off < 0) {		/* starts before base: trim */
+		uint32_t skip = -off;
+		if (skip >= len)
+			return r->state;
+		data += skip;
+		len -= skip;
+		off = 0;
+	}
+	if (off >= r->limit)
+		return give_up(r, REASM_WHY_TOO_BIG);
+	if (len > r->limit - off)
+		len = r->limit - off;
+	if (!store(r, off, data, len))
+		return give_up(r, REASM_WHY_CONFLICT);
+	while (r->contig < r->limit && have_bit(r, r->contig))
+		r->contig++;
+	if (r->contig == before)
+		return r->state;
+	r->state = judge(r->buf, r->contig, arg);
+	if (r->state == REASM_GIVE_UP)
+		r->why = REASM_WHY_JUDGE;
+	else if (r->state == REASM_NEED_MORE && r->contig == r->limit)
+		return give_up(r, REASM_WHY_TOO_BIG);
+	return r->state;
+}

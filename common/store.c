@@ -1,0 +1,408 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "store.h"
+#include "xalloc.h"
+
+#define NOW "strftime('%Y-%m-%d %H:%M:%f','now')"
+
+/* Migrations: entry i brings the schema from version i to i + 1. Never
+ * edit a released entry; append. */
+static const char *const main_migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE sandboxes ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  mode TEXT NOT NULL"
+	"    CHECK (mode IN ('allow-all','deny-all','user-defined')),"
+	"  created TEXT NOT NULL DEFAULT (" NOW "),"
+	"  updated TEXT NOT NULL DEFAULT (" NOW "));"
+	"CREATE TABLE sandbox_match ("
+	"  sandbox_id INTEGER NOT NULL REFERENCES sandboxes(id)"
+	"    ON DELETE CASCADE,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('iface','source')),"
+	"  value TEXT NOT NULL,"
+	"  UNIQUE (kind, value));"
+	"CREATE TABLE policy_rules ("
+	"  sandbox_id INTEGER NOT NULL REFERENCES sandboxes(id)"
+	"    ON DELETE CASCADE,"
+	"  list TEXT NOT NULL CHECK (list IN ('allow','deny')),"
+	"  kind TEXT NOT NULL CHECK (kind IN ('domain','cidr')),"
+	"  value TEXT NOT NULL,"
+	"  position INTEGER NOT NULL,"
+	"  UNIQUE (sandbox_id, list, kind, value));"
+	"CREATE TABLE injection_rules ("
+	"  id INTEGER PRIMARY KEY,"
+	"  sandbox_id INTEGER NOT NULL REFERENCES sandboxes(id)"
+	"    ON DELETE CASCADE,"
+	"  position INTEGER NOT NULL,"
+	"  domain TEXT NOT NULL,"
+	"  method TEXT,"
+	"  path_kind TEXT CHECK (path_kind IN ('exact','prefix','regex')),"
+	"  path TEXT,"
+	"  match_headers TEXT,"		/* JSON object, not secret */
+	"  header_names TEXT NOT NULL);"	/* JSON array; values: secrets */
+	"CREATE TABLE flows ("
+	"  id INTEGER PRIMARY KEY,"
+	"  time TEXT NOT NULL,"
+	"  sandbox TEXT NOT NULL,"
+	"  family INTEGER NOT NULL CHECK (family IN (4, 6)),"
+	"  proto TEXT NOT NULL,"
+	"  src TEXT NOT NULL, sport INTEGER,"
+	"  dst TEXT NOT NULL, dport INTEGER,"
+	"  sni TEXT,"
+	"  verdict TEXT NOT NULL CHECK (verdict IN ('allow','deny')),"
+	"  reason TEXT NOT NULL,"
+	"  rule TEXT,"
+	"  bytes_out INTEGER, bytes_in INTEGER,"
+	"  end_time TEXT);"
+	"CREATE INDEX flows_time ON flows (time);"
+	"CREATE INDEX flows_sandbox_time ON flows (sandbox, time);"
+	"CREATE TABLE dns_queries ("
+	"  id INTEGER PRIMARY KEY,"
+	"  time TEXT NOT NULL,"
+	"  sandbox TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  verdict TEXT NOT NULL CHECK (verdict IN ('allow','deny')),"
+	"  reason TEXT,"
+	"  answers TEXT);"
+	"CREATE INDEX dns_queries_time ON dns_queries (time);"
+	"CREATE TABLE policy_changes ("
+	"  id INTEGER PRIMARY KEY,"
+	"  time TEXT NOT NULL,"
+	"  sandbox TEXT NOT NULL,"
+	"  uid INTEGER NOT NULL,"
+	"  change TEXT NOT NULL);"
+	"CREATE INDEX policy_changes_time ON policy_changes (time);",
+};
+
+static const char *const secret_migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE secrets.injection_headers ("
+	"  rule_id INTEGER NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  value TEXT NOT NULL,"
+	"  PRIMARY KEY (rule_id, name));",
+};
+
+void store_time_now(char out[STORE_TIME_LEN])
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(out, STORE_TIME_LEN, "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(out + n, STORE_TIME_LEN - n, ".%03d",
+		 (int)(ts.tv_nsec / 1000000) % 1000);
+}
+
+void store_secrets_path(const char *path, char *out, size_t outlen)
+{
+	size_t n = strlen(path);
+
+	if (n > 3 && !strcmp(path + n - 3, ".db"))
+		n -= 3;
+	snprintf(out, outlen, "%.*s-secrets.db", (int)n, path);
+}
+
+static int exec(struct store *st, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", sqlite3_db_filename(st->db, "main"),
+			 msg ? msg : sqlite3_errmsg(st->db));
+		sqlite3_free(msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int user_version(struct store *st, const char *schema)
+{
+	char sql[64];
+	sqlite3_stmt *s;
+	int v = -1;
+
+	snprintf(sql, sizeof(sql), "PRAGMA %s.user_version", schema);
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+int store_schema_version(struct store *st)
+{
+	return user_version(st, "main");
+}
+
+static int migrate(struct store *st, const char *schema,
+		   const char *const *steps, int nsteps, char *err,
+		   size_t errlen)
+{
+	char sql[80];
+	int v = user_version(st, schema);
+
+	if (v > nsteps) {
+		snprintf(err, errlen,
+			 "%s: schema version %d is newer than this sbxfw (%d)",
+			 sqlite3_db_filename(st->db, schema), v, nsteps);
+		return -EPROTO;
+	}
+	for (; v < nsteps; v++) {
+		if (exec(st, "BEGIN IMMEDIATE", err, errlen) < 0)
+			return -EIO;
+		snprintf(sql, sizeof(sql), "PRAGMA %s.user_version = %d", schema,
+			 v + 1);
+		if (exec(st, steps[v], err, errlen) < 0 ||
+		    exec(st, sql, err, errlen) < 0 ||
+		    exec(st, "COMMIT", err, errlen) < 0) {
+			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+static int attach_secrets(struct store *st, const char *path, char *err,
+			  size_t errlen)
+{
+	char spath[4096];
+	sqlite3_stmt *s;
+	mode_t old;
+	int rc;
+
+	store_secrets_path(path, spath, sizeof(spath));
+	old = umask(077);
+	rc = sqlite3_prepare_v2(st->db, "ATTACH DATABASE ? AS secrets", -1, &s,
+				NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, spath, -1, SQLITE_STATIC);
+		rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+		sqlite3_finalize(s);
+	}
+	umask(old);
+	if (rc != SQLITE_OK || chmod(spath, 0600) < 0) {
+		snprintf(err, errlen, "%s: cannot open: %s", spath,
+			 sqlite3_errmsg(st->db));
+		return -EIO;
+	}
+	st->secrets = true;
+	return migrate(st, "secrets", secret_migrations,
+		       (int)(sizeof(secret_migrations) / sizeof(*secret_migrations)),
+		       err, errlen);
+}
+
+int store_open(struct store *st, const char *path, bool with_secrets,
+	       char *err, size_t errlen)
+{
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+		    SQLITE_OPEN_NOMUTEX;
+
+	memset(st, 0, sizeof(*st));
+	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: cannot open: %s", path,
+			 st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		store_close(st);
+		return -EIO;
+	}
+	sqlite3_busy_timeout(st->db, 5000);
+	if (exec(st, "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;"
+		     "PRAGMA synchronous = NORMAL;", err, errlen) < 0 ||
+	    migrate(st, "main", main_migrations,
+		    (int)(sizeof(main_migrations) / sizeof(*main_migrations)),
+		    err, errlen) < 0 ||
+	    (with_secrets && attach_secrets(st, path, err, errlen) < 0)) {
+		store_close(st);
+		return -EIO;
+	}
+	return 0;
+}
+
+void store_close(struct store *st)
+{
+	if (st->db)
+		sqlite3_close_v2(st->db);
+	st->db = NULL;
+}
+
+static sqlite3_stmt *prep(struct store *st, const char *sql, char *err,
+			  size_t errlen)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		snprintf(err, errlen, "store: %s", sqlite3_errmsg(st->db));
+	return s;
+}
+
+int64_t store_sandbox_id(struct store *st, const char *name)
+{
+	sqlite3_stmt *s;
+	int64_t id = -1;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT id FROM sandboxes WHERE name = ?",
+			       -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		id = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return id;
+}
+
+int store_sandbox_add(struct store *st, const char *name, int64_t *id,
+		      char *err, size_t errlen)
+{
+	sqlite3_stmt *s = prep(st, "INSERT INTO sandboxes (name, mode) "
+				   "VALUES (?, 'deny-all')", err, errlen);
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc == SQLITE_CONSTRAINT) {
+		snprintf(err, errlen, "sandbox `%s' already exists", name);
+		return -EEXIST;
+	}
+	if (rc != SQLITE_DONE) {
+		snprintf(err, errlen, "store: %s", sqlite3_errmsg(st->db));
+		return -EIO;
+	}
+	*id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+static int rules_save(struct store *st, int64_t sb, const struct policy *p,
+		      char *err, size_t errlen)
+{
+	sqlite3_stmt *s = prep(st, "INSERT INTO policy_rules (sandbox_id, list,"
+				   " kind, value, position) VALUES (?,?,?,?,?)",
+			       err, errlen);
+	static const char *const lists[] = { "allow", "deny" };
+	char buf[CIDR_TEXT_MAX];
+	int l, rc = 0;
+	size_t i;
+
+	if (!s)
+		return -EIO;
+	for (l = 0; l < 2 && rc == 0; l++) {
+		size_t nd = p->ndomains[l], n = nd + p->ncidrs[l];
+		for (i = 0; i < n && rc == 0; i++) {
+			const char *v = i < nd ? p->domains[l][i].text : buf;
+			if (i >= nd)
+				cidr_format(&p->cidrs[l][i - nd], buf);
+			sqlite3_reset(s);
+			sqlite3_bind_int64(s, 1, sb);
+			sqlite3_bind_text(s, 2, lists[l], -1, SQLITE_STATIC);
+			sqlite3_bind_text(s, 3, i < nd ? "domain" : "cidr", -1,
+					  SQLITE_STATIC);
+			sqlite3_bind_text(s, 4, v, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(s, 5, (int64_t)i);
+			if (sqlite3_step(s) != SQLITE_DONE) {
+				snprintf(err, errlen, "store: %s",
+					 sqlite3_errmsg(st->db));
+				rc = -EIO;
+			}
+		}
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_policy_save(struct store *st, int64_t sandbox,
+		      const struct policy *p, char *err, size_t errlen)
+{
+	sqlite3_stmt *s;
+	int rc = -EIO;
+
+	if (p->ninject && !st->secrets) {
+		snprintf(err, errlen, "injection rules need the secrets "
+				      "database (root)");
+		return -EPERM;
+	}
+	if (exec(st, "BEGIN IMMEDIATE", err, errlen) < 0)
+		return -EIO;
+	s = prep(st, "UPDATE sandboxes SET mode = ?, updated = " NOW
+		     " WHERE id = ?", err, errlen);
+	if (!s)
+		goto out;
+	sqlite3_bind_text(s, 1, policy_mode_name(p->mode), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, sandbox);
+	if (sqlite3_step(s) != SQLITE_DONE || sqlite3_changes(st->db) != 1) {
+		snprintf(err, errlen, "store: no sandbox %lld",
+			 (long long)sandbox);
+		sqlite3_finalize(s);
+		goto out;
+	}
+	sqlite3_finalize(s);
+	s = prep(st, "DELETE FROM policy_rules WHERE sandbox_id = ?", err,
+		 errlen);
+	if (!s)
+		goto out;
+	sqlite3_bind_int64(s, 1, sandbox);
+	sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rules_save(st, sandbox, p, err, errlen) < 0)
+		goto out;
+	rc = exec(st, "COMMIT", err, errlen);
+out:
+	if (rc < 0)
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+struct policy *store_policy_load(struct store *st, int64_t sandbox, char *err,
+				 size_t errlen)
+{
+	sqlite3_stmt *s = prep(st, "SELECT mode FROM sandboxes WHERE id = ?",
+			       err, errlen);
+	struct policy *p = NULL;
+	enum policy_mode mode;
+	int ok = 1;
+
+	if (!s)
+		return NULL;
+	sqlite3_bind_int64(s, 1, sandbox);
+	if (sqlite3_step(s) != SQLITE_ROW ||
+	    policy_mode_parse((const char *)sqlite3_column_text(s, 0), &mode)) {
+		snprintf(err, errlen, "store: no sandbox %lld",
+			 (long long)sandbox);
+		sqlite3_finalize(s);
+		return NULL;
+	}
+	sqlite3_finalize(s);
+	p = policy_new(mode);
+	s = prep(st, "SELECT list, kind, value FROM policy_rules "
+		     "WHERE sandbox_id = ? ORDER BY list, kind DESC, position",
+		 err, errlen);
+	if (!s) {
+		policy_free(p);
+		return NULL;
+	}
+	sqlite3_bind_int64(s, 1, sandbox);
+	while (ok && sqlite3_step(s) == SQLITE_ROW) {
+		enum rule_list l = strcmp((const char *)sqlite3_column_text(s, 0),
+					  "allow") ? LIST_DENY : LIST_ALLOW;
+		ok = policy_add_rule(p, l, (const char *)sqlite3_column_text(s, 2),
+				     err, errlen) == 0;
+	}
+	sqlite3_finalize(s);
+	if (!ok) {
+		policy_free(p);
+		return NULL;
+	}
+	return p;
+}

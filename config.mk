@@ -1,0 +1,34 @@
+# Build settings shared by every target. Override on the command line:
+#   make CFLAGS=-O0 V=1
+PREFIX ?= /usr/local
+DESTDIR ?=
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+
+CC ?= cc
+CLANG ?= clang
+PKG_CONFIG ?= pkg-config
+PKGS := libnetfilter_queue libmnl libnftnl wolfssl sqlite3 inih libpcap \
+	jansson libidn2
+
+CFLAGS ?= -O2 -g
+WARNFLAGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
+	-Wstrict-prototypes -Wmissing-prototypes -Wvla
+HARDEN := -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Icommon -Icli \
+	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+HARDEN_LD := -pie -Wl,-z,relro,-z,now
+
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+
+ifeq ($(V),1)
+Q :=
+say :=
+else
+Q := @
+say = @printf '  %-6s %s\n' $(1) $(2);
+endif
