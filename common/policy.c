@@ -96,7 +96,7 @@ void policy_free(struct policy *p)
 	free(p);
 }
 
-static bool looks_like_cidr(const char *s)
+bool policy_rule_is_cidr(const char *s)
 {
 	/* Domains never hold ':' before a port nor start with a digit-and-dot
 	 * quad; an address parse decides. */
@@ -158,7 +158,7 @@ int policy_add_cidr(struct policy *p, enum rule_list l, const char *text,
 int policy_add_rule(struct policy *p, enum rule_list l, const char *text,
 		    char *err, size_t errlen)
 {
-	if (looks_like_cidr(text))
+	if (policy_rule_is_cidr(text))
 		return policy_add_cidr(p, l, text, err, errlen);
 	return policy_add_domain(p, l, text, err, errlen);
 }
@@ -215,7 +215,7 @@ int policy_remove_rule(struct policy *p, const char *text, char *err,
 {
 	struct domain_pattern d;
 	struct cidr c;
-	bool is_cidr = looks_like_cidr(text), found = false;
+	bool is_cidr = policy_rule_is_cidr(text), found = false;
 	int l;
 
 	if (is_cidr ? cidr_parse(text, &c, err, errlen) < 0

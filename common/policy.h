@@ -56,6 +56,8 @@ void policy_free(struct policy *p);
  * -EINVAL with a message naming the input; -EEXIST if already there. */
 int policy_add_rule(struct policy *p, enum rule_list l, const char *text,
 		    char *err, size_t errlen);
+/* Whether a rule's text is an address range rather than a domain. */
+bool policy_rule_is_cidr(const char *text);
 int policy_add_domain(struct policy *p, enum rule_list l, const char *text,
 		      char *err, size_t errlen);
 int policy_add_cidr(struct policy *p, enum rule_list l, const char *text,

@@ -59,6 +59,12 @@ static int rules_add(struct jctx *c, json_t *arr, const char *name,
 				 name, i);
 			return -EINVAL;
 		}
+		if (!cidrs && policy_rule_is_cidr(s)) {
+			snprintf(c->err, c->errlen, "%s[%zu]: `%s' is an "
+				 "address range; list it in subnets.%s", name,
+				 i, s, l == LIST_ALLOW ? "allow" : "deny");
+			return -EINVAL;
+		}
 		rc = cidrs ? policy_add_cidr(c->p, l, s, msg, sizeof(msg))
 			   : policy_add_domain(c->p, l, s, msg, sizeof(msg));
 		if (rc < 0) {

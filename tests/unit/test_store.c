@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "test.h"
+
+static char dir[64];
+
+static const char *db_path(void)
+{
+	static char p[128];
+
+	snprintf(dir, sizeof(dir), "/tmp/sbxfw-store-XXXXXX");
+	if (!mkdtemp(dir))
+		return NULL;
+	snprintf(p, sizeof(p), "%s/sbxfw.db", dir);
+	return p;
+}
+
+static void cleanup(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		return;
+}
+
+static int count_rows(struct store *st, const char *sql)
+{
+	sqlite3_stmt *s;
+	int n = -1;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return n;
+}
+
+TEST(test_store_schema_v1_with_wal)
+{
+	const char *path = db_path();
+	struct store st;
+	char err[256], spath[256];
+	struct stat sb;
+
+	CHECK(store_open(&st, path, true, err, sizeof(err)) == 0);
+	CHECK(store_schema_version(&st) == STORE_SCHEMA_VERSION);
+	CHECK(count_rows(&st, "SELECT count(*) FROM sqlite_master WHERE name "
+			      "IN ('sandboxes','sandbox_match','policy_rules',"
+			      "'injection_rules','flows','dns_queries',"
+			      "'policy_changes')") == 7);
+	CHECK(count_rows(&st, "SELECT count(*) FROM pragma_journal_mode "
+			      "WHERE journal_mode = 'wal'") == 1);
+	store_close(&st);
+	store_secrets_path(path, spath, sizeof(spath));
+	CHECK(stat(spath, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+	/* opening again migrates nothing and keeps the version */
+	CHECK(store_open(&st, path, false, err, sizeof(err)) == 0);
+	CHECK(store_schema_version(&st) == 1);
+	store_close(&st);
+	cleanup();
+}
+
+TEST(test_store_refuses_a_newer_schema)
+{
+	const char *path = db_path();
+	struct store st;
+	char err[256];
+
+	CHECK(store_open(&st, path, false, err, sizeof(err)) == 0);
+	sqlite3_exec(st.db, "PRAGMA user_version = 99", NULL, NULL, NULL);
+	store_close(&st);
+	CHECK(store_open(&st, path, false, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "newer") != NULL && strstr(err, "sbxfw.db"));
+	cleanup();
+}
+
+TEST(test_store_policy_round_trip)
+{
+	const char *path = db_path();
+	struct store st;
+	struct policy *p = policy_new(MODE_USER_DEFINED), *q;
+	char err[256];
+	int64_t id;
+
+	CHECK(store_open(&st, path, false, err, sizeof(err)) == 0);
+	CHECK(store_sandbox_add(&st, "sb1", &id, err, sizeof(err)) == 0);
+	CHECK(store_sandbox_add(&st, "sb1", &id, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "`sb1' already exists") != NULL);
+	policy_add_rule(p, LIST_ALLOW, "*.github.com", err, sizeof(err));
+	policy_add_rule(p, LIST_ALLOW, "db.example.com:5432", err, sizeof(err));
+	policy_add_rule(p, LIST_ALLOW, "2001:db8::/32", err, sizeof(err));
+	policy_add_rule(p, LIST_DENY, "gist.github.com", err, sizeof(err));
+	policy_add_rule(p, LIST_DENY, "169.254.0.0/16", err, sizeof(err));
+	CHECK(store_policy_save(&st, id, p, err, sizeof(err)) == 0);
+	CHECK(store_sandbox_id(&st, "sb1") == id);
+	q = store_policy_load(&st, id, err, sizeof(err));
+	CHECK(q != NULL);
+	CHECK(q->mode == MODE_USER_DEFINED);
+	CHECK(q->ndomains[LIST_ALLOW] == 2 && q->ncidrs[LIST_ALLOW] == 1);
+	CHECK(q->ndomains[LIST_DENY] == 1 && q->ncidrs[LIST_DENY] == 1);
+	CHECK(!strcmp(q->domains[LIST_ALLOW][1].text, "db.example.com:5432"));
+	policy_free(q);
+	/* replacing is whole: the old rules go */
+	policy_free(p);
+	p = policy_new(MODE_DENY_ALL);
+	CHECK(store_policy_save(&st, id, p, err, sizeof(err)) == 0);
+	CHECK(count_rows(&st, "SELECT count(*) FROM policy_rules") == 0);
+	policy_free(p);
+	store_close(&st);
+	cleanup();
+}
+
+TEST(test_store_time_sorts_with_sqlite_time)
+{
+	const char *path = db_path();
+	struct store st;
+	char err[256], now[STORE_TIME_LEN], sql[256];
+
+	CHECK(store_open(&st, path, false, err, sizeof(err)) == 0);
+	store_time_now(now);
+	CHECK(strlen(now) == 23 && now[10] == ' ');
+	snprintf(sql, sizeof(sql),
+		 "SELECT '%s' > datetime('now', '-1 minute') AND "
+		 "'%s' <= strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now')", now, now);
+	CHECK(count_rows(&st, sql) == 1);
+	store_close(&st);
+	cleanup();
+}
