@@ -18,7 +18,8 @@ SAN_CLI_OBJ := $(call obj,$(CLI_SRC),$(B)/san)
 FUZZ_COMMON_OBJ := $(call obj,$(COMMON_SRC),$(B)/fuzz)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all check deps test fuzz bench install clean
+.PHONY: all check deps test fuzz bench demo install clean
+.SECONDARY:
 all: $(B)/sbxfw
 
 # --- normal build -----------------------------------------------------------
@@ -78,6 +79,14 @@ check: deps
 
 test: all $(B)/san/sbxfw $(B)/san/unit-tests fuzz
 	@tests/run
+
+# Until the daemon lands: what a policy would decide on real captures.
+demo: all
+	@echo "policy tests/policies/example-test.json:"; cat tests/policies/example-test.json
+	@for f in python-sll2.pcap openssl-ipv6.pcapng curl-noip-sni.pcap chromium-pq.pcapng chromium-quic.pcapng; do \
+		echo; echo "\$$ sbxfw inspect --policy tests/policies/example-test.json tests/data/$$f"; \
+		$(B)/sbxfw inspect --policy tests/policies/example-test.json tests/data/$$f || exit 1; \
+	done
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR)

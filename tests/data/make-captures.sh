@@ -35,6 +35,8 @@ ip netns add $S
 ip link add cap-c netns $C type veth peer name cap-s netns $S
 for ns in $C $S; do ip -n $ns link set lo up; done
 ip -n $C link set cap-c up
+# segments as they go on a wire: no TSO/GSO super-segments in the captures
+ip netns exec $C ethtool -K cap-c tso off gso off >/dev/null
 ip -n $S link set cap-s up
 ip -n $C addr add 198.18.0.2/24 dev cap-c
 ip -n $S addr add 198.18.0.1/24 dev cap-s

@@ -1,0 +1,53 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Builds the fuzzers' seed corpora (tests/fuzz/corpus) from the captures in
+# tests/data and the shipped examples. Run after make-captures.sh.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+data=$here/../data
+out=$here/corpus
+rm -rf "$out"
+mkdir -p "$out"/{clienthello,reasm,domain,policy_json,config,pkt,quic,pgstartup}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for f in "$data"/*.pcap*; do
+	tshark -r "$f" -F pcap -w "$tmp/$(basename "$f").pcap" 2>/dev/null
+done
+python3 - "$tmp" "$out" <<'PY'
+import os, struct, sys
+tmp, out = sys.argv[1], sys.argv[2]
+types = {1: 0, 113: 1, 276: 2, 101: 3}
+n = 0
+for name in sorted(os.listdir(tmp)):
+    d = open(os.path.join(tmp, name), "rb").read()
+    e = "<" if d[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    lt = struct.unpack(e + "I", d[20:24])[0]
+    off, streams = 24, {}
+    while off + 16 <= len(d):
+        incl = struct.unpack(e + "I", d[off + 8:off + 12])[0]
+        frame = d[off + 16:off + 16 + incl]
+        off += 16 + incl
+        n += 1
+        open(f"{out}/pkt/{n:04d}", "wb").write(bytes([types.get(lt, 0)]) + frame)
+        # the client's first payload bytes: find "\x16\x03" or a QUIC Initial
+        i = frame.find(b"\x16\x03\x01")
+        if i >= 0:
+            open(f"{out}/clienthello/{n:04d}", "wb").write(frame[i:])
+            seg = frame[i:]
+            rec = b""
+            for k in range(0, len(seg), 200):   # out of order segments
+                part = seg[k:k + 200]
+                rec = struct.pack(">HH", k + 64, len(part)) + part + rec
+            open(f"{out}/reasm/{n:04d}", "wb").write(b"\x00" + rec)
+        if b"\x00\x00\x00\x08\x04\xd2\x16\x2f" in frame:
+            open(f"{out}/pgstartup/{n:04d}", "wb").write(b"\x00\x00\x00\x08\x04\xd2\x16\x2f")
+        if "quic" in name and len(frame) > 1200:
+            dg = frame[42:]
+            open(f"{out}/quic/{n:04d}", "wb").write(struct.pack(">H", len(dg)) + dg)
+PY
+printf '*.example.com\nwww.*.com\ndb.example.com:5432\n*\n\0a.b.example.com' >"$out/domain/1"
+printf 'bücher.example\n*.xn--bcher-kva.example\n\0xn--bcher-kva.example' >"$out/domain/2"
+cp "$here/../policies/"*.json "$out/policy_json/"
+sed 's/^;\([a-z]\)/\1/' "$here/../../etc/sbxfw.ini" >"$out/config/full.ini"
+cp "$here/../../etc/sbxfw.ini" "$out/config/shipped.ini"
+echo "seeds: $(find "$out" -type f | wc -l) files"

@@ -1,0 +1,36 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# A tiny harness for shell tests: `t NAME COMMAND...` runs one case, shows
+# its output when it fails; `finish` prints "N passed, N failed".
+passed=0
+failed=0
+export ASAN_OPTIONS=exitcode=86:detect_leaks=1
+export UBSAN_OPTIONS=halt_on_error=1:exitcode=87:print_stacktrace=1
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SBXFW=${SBXFW:-$TOP/build/san/sbxfw}
+DATA=$TOP/tests/data
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+t() {
+	local name=$1
+	shift
+	if ("$@") >"$TMP/log" 2>&1 && ! grep -q 'Sanitizer' "$TMP/log"; then
+		echo "ok   $name"
+		passed=$((passed + 1))
+	else
+		echo "FAIL $name"
+		sed 's/^/     | /' "$TMP/log" | tail -n 25
+		failed=$((failed + 1))
+	fi
+}
+
+# fail MESSAGE: end a case with a reason
+fail() {
+	echo "$*" >&2
+	return 1
+}
+
+finish() {
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+}
