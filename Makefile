@@ -75,7 +75,7 @@ deps:
 # check installs what is missing, then builds in a second make so that
 # pkg-config sees the freshly installed libraries.
 check: deps
-	@$(MAKE) --no-print-directory test
+	@$(MAKE) --no-print-directory -j2 test
 
 test: all $(B)/san/sbxfw $(B)/san/unit-tests fuzz
 	@tests/run

@@ -183,6 +183,12 @@ static enum ch_status parse_body(struct rd r, struct client_hello *ch)
 	return parse_extensions(exts, ch) ? CH_OK : CH_MALFORMED;
 }
 
+/* Length of a handshake message from its 4-byte header. */
+static size_t hs_want(const uint8_t *h)
+{
+	return 4 + ((size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3]);
+}
+
 /* Gather the handshake message from consecutive records into msg; returns
  * its stream end in *end. Single-record messages are not copied. */
 static enum ch_status gather(const uint8_t *buf, size_t len,
@@ -207,8 +213,7 @@ static enum ch_status gather(const uint8_t *buf, size_t len,
 		if (have == 0 && take >= 4) {
 			if (buf[off] != HS_CLIENT_HELLO)
 				return CH_MALFORMED;
-			want = 4 + ((size_t)buf[off + 1] << 16 |
-				    (size_t)buf[off + 2] << 8 | buf[off + 3]);
+			want = hs_want(buf + off);
 			if (want > CH_MAX)
 				return CH_MALFORMED;
 			if (rlen >= want && take >= want) {
@@ -230,8 +235,7 @@ static enum ch_status gather(const uint8_t *buf, size_t len,
 		if (want == 0 && have >= 4) {
 			if (scratch[0] != HS_CLIENT_HELLO)
 				return CH_MALFORMED;
-			want = 4 + ((size_t)scratch[1] << 16 |
-				    (size_t)scratch[2] << 8 | scratch[3]);
+			want = hs_want(scratch);
 			if (want > CH_MAX)
 				return CH_MALFORMED;
 		}
@@ -254,7 +258,7 @@ enum ch_status ch_parse_message(const uint8_t *msg, size_t len,
 		return CH_MALFORMED;
 	if (len < 4)
 		return CH_NEED_MORE;
-	want = 4 + ((size_t)msg[1] << 16 | (size_t)msg[2] << 8 | msg[3]);
+	want = hs_want(msg);
 	if (want > CH_MAX)
 		return CH_MALFORMED;
 	if (len < want)

@@ -186,13 +186,11 @@ static size_t split_reversed(const char *name, const char *starts[128],
 	return n;
 }
 
-static bool labels_match(const struct domain_pattern *pat,
-			 const char *const *ps, const uint8_t *pl, size_t pn,
+static bool labels_match(const char *const *ps, const uint8_t *pl, size_t pn,
 			 const char *const *ns, const uint8_t *nl, size_t nn)
 {
 	size_t i;
 
-	(void)pat;
 	for (i = 0; i < pn; i++) {
 		bool last = i + 1 == pn, star = pl[i] == 1 && ps[i][0] == '*';
 
@@ -217,7 +215,7 @@ bool domain_pattern_match(const struct domain_pattern *p, const char *name,
 		return false;
 	pn = split_reversed(p->name, ps, pl);
 	nn = split_reversed(name, ns, nl);
-	return labels_match(p, ps, pl, pn, ns, nl, nn);
+	return labels_match(ps, pl, pn, ns, nl, nn);
 }
 
 /* ---- the set ---- */

@@ -178,13 +178,11 @@ static void policy_reindex(struct policy *p, enum rule_list l)
 		cidr_set_add(p->cset[l], &p->cidrs[l][i], (uint32_t)i);
 }
 
-static bool remove_from(struct policy *p, enum rule_list l, const char *text,
-			bool is_cidr, const struct domain_pattern *d,
-			const struct cidr *c)
+static bool remove_from(struct policy *p, enum rule_list l, bool is_cidr,
+			const struct domain_pattern *d, const struct cidr *c)
 {
 	size_t i;
 
-	(void)text;
 	if (is_cidr) {
 		for (i = 0; i < p->ncidrs[l]; i++) {
 			struct cidr *x = &p->cidrs[l][i];
@@ -222,7 +220,7 @@ int policy_remove_rule(struct policy *p, const char *text, char *err,
 		    : domain_pattern_parse(text, &d, err, errlen) < 0)
 		return -EINVAL;
 	for (l = 0; l < 2; l++) {
-		if (remove_from(p, (enum rule_list)l, text, is_cidr, &d, &c)) {
+		if (remove_from(p, (enum rule_list)l, is_cidr, &d, &c)) {
 			policy_reindex(p, (enum rule_list)l);
 			found = true;
 		}

@@ -355,7 +355,8 @@ int store_policy_save(struct store *st, int64_t sandbox,
 	sqlite3_bind_int64(s, 1, sandbox);
 	sqlite3_step(s);
 	sqlite3_finalize(s);
-	if (rules_save(st, sandbox, p, err, errlen) < 0)
+	if (rules_save(st, sandbox, p, err, errlen) < 0 ||
+	    store_inject_save(st, sandbox, p, err, errlen) < 0)
 		goto out;
 	rc = exec(st, "COMMIT", err, errlen);
 out:
@@ -400,7 +401,7 @@ struct policy *store_policy_load(struct store *st, int64_t sandbox, char *err,
 				     err, errlen) == 0;
 	}
 	sqlite3_finalize(s);
-	if (!ok) {
+	if (!ok || store_inject_load(st, sandbox, p, err, errlen) < 0) {
 		policy_free(p);
 		return NULL;
 	}

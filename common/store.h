@@ -38,6 +38,14 @@ int store_policy_save(struct store *st, int64_t sandbox,
 struct policy *store_policy_load(struct store *st, int64_t sandbox, char *err,
 				 size_t errlen);
 
+/* Injection rules of a sandbox (store_inject.c): saved inside the
+ * caller's transaction; loaded with values "<redacted>" when the secrets
+ * database is not attached. */
+int store_inject_save(struct store *st, int64_t sb, const struct policy *p,
+		      char *err, size_t errlen);
+int store_inject_load(struct store *st, int64_t sb, struct policy *p,
+		      char *err, size_t errlen);
+
 /* Current time as the audit tables hold it: UTC "YYYY-MM-DD HH:MM:SS.SSS",
  * the form of SQLite's strftime('%Y-%m-%d %H:%M:%f'). */
 #define STORE_TIME_LEN 32

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "policy_json.h"
 #include "store.h"
 #include "test.h"
 
@@ -131,6 +133,47 @@ TEST(test_store_time_sorts_with_sqlite_time)
 		 "SELECT '%s' > datetime('now', '-1 minute') AND "
 		 "'%s' <= strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now')", now, now);
 	CHECK(count_rows(&st, sql) == 1);
+	store_close(&st);
+	cleanup();
+}
+
+TEST(test_store_injection_values_live_in_the_secrets_database)
+{
+	static const char json[] =
+		"{\"inject\": [{\"domain\": \"api.github.com\", \"headers\": "
+		"{\"Authorization\": \"Bearer s3cr3t\", \"X-Org\": \"o\"}, "
+		"\"match\": {\"method\": \"GET\", \"path_regex\": \"^/v[0-9]/\","
+		" \"headers\": {\"Accept\": \"application/json\"}}}]}";
+	const char *path = db_path();
+	struct store st;
+	struct policy *p, *q;
+	char err[256], cmd[512];
+	int64_t id;
+
+	p = policy_from_json(json, sizeof(json) - 1, err, sizeof(err));
+	CHECK(p != NULL);
+	CHECK(store_open(&st, path, true, err, sizeof(err)) == 0);
+	CHECK(store_sandbox_add(&st, "sb1", &id, err, sizeof(err)) == 0);
+	CHECK(store_policy_save(&st, id, p, err, sizeof(err)) == 0);
+	q = store_policy_load(&st, id, err, sizeof(err));
+	CHECK(q && q->ninject == 1 && q->inject[0].nset == 2);
+	CHECK(!strcmp(q->inject[0].set[0].value, "Bearer s3cr3t"));
+	CHECK(q->inject[0].path_kind == PATH_REGEX && q->inject[0].nmatch == 1);
+	CHECK(!strcmp(q->inject[0].method, "GET"));
+	policy_free(q);
+	store_close(&st);
+	/* the main database never holds the value */
+	snprintf(cmd, sizeof(cmd), "grep -q s3cr3t %s %s-wal 2>/dev/null",
+		 path, path);
+	CHECK(system(cmd) != 0);
+	/* without the secrets database: rules, not values; no saving */
+	CHECK(store_open(&st, path, false, err, sizeof(err)) == 0);
+	q = store_policy_load(&st, id, err, sizeof(err));
+	CHECK(q && q->ninject == 1);
+	CHECK(!strcmp(q->inject[0].set[0].value, "<redacted>"));
+	CHECK(store_policy_save(&st, id, p, err, sizeof(err)) == -EPERM);
+	policy_free(q);
+	policy_free(p);
 	store_close(&st);
 	cleanup();
 }
