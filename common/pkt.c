@@ -75,6 +75,9 @@ static enum pkt_result ipv4_decode(const uint8_t *p, size_t avail,
 		return PKT_TRUNCATED;
 	ihl = (size_t)(p[0] & 0xf) * 4;
 	tot = be16(p + 2);
+	/* captures of segmentation-offloaded traffic may carry tot = 0 */
+	if (tot == 0)
+		tot = avail;
 	if (ihl < 20 || tot < ihl)
 		return PKT_CORRUPT;
 	if (avail < ihl)
@@ -85,9 +88,6 @@ static enum pkt_result ipv4_decode(const uint8_t *p, size_t avail,
 	out->proto = p[9];
 	memcpy(out->src, p + 12, 4);
 	memcpy(out->dst, p + 16, 4);
-	/* captures of offloaded traffic may carry tot = 0 */
-	if (tot == 0)
-		tot = avail;
 	if (avail > tot)
 		avail = tot;
 	return l4_decode(p + ihl, avail - ihl, tot - ihl, out);
