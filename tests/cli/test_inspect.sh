@@ -158,4 +158,20 @@ test_usage_errors_exit_2() {
 }
 t test_usage_errors_exit_2 test_usage_errors_exit_2
 
+test_out_of_order_segments_are_reassembled() {
+	python3 "$TOP/tests/lib/resegment.py" "$DATA/curl-ipv4.pcap" "$TMP/ooo.pcap" reorder
+	[ "$(tshark -r "$TMP/ooo.pcap" -Y 'tcp.len > 0' 2>/dev/null | wc -l)" -gt 5 ] ||
+		fail "not resegmented"
+	"$SBXFW" inspect --policy "$TOP/tests/policies/example-test.json" "$TMP/ooo.pcap" |
+		grep "sni=a.example.test alpn=h2,http/1.1 allow domain-allowed rule=a.example.test"
+}
+t test_out_of_order_segments_are_reassembled test_out_of_order_segments_are_reassembled
+
+test_conflicting_overlap_is_denied() {
+	python3 "$TOP/tests/lib/resegment.py" "$DATA/curl-ipv4.pcap" "$TMP/ovl.pcap" conflict
+	"$SBXFW" inspect --policy "$TOP/tests/policies/example-test.json" "$TMP/ovl.pcap" |
+		grep "sni=- clienthello=overlap-conflict deny tcp-overlap-conflict"
+}
+t test_conflicting_overlap_is_denied test_conflicting_overlap_is_denied
+
 finish
