@@ -60,7 +60,7 @@ size_t ch_build(const struct ch_spec *s, size_t rec_max, uint8_t *out,
 {
 	uint8_t hs[8192];
 	struct buf h = { hs, 0, sizeof(hs) }, o = { out, 0, outlen };
-	size_t exts, i, off, at;
+	size_t exts, i, off;
 
 	put8(&h, 1);			/* ClientHello */
 	put8(&h, 0);
@@ -123,9 +123,7 @@ size_t ch_build(const struct ch_spec *s, size_t rec_max, uint8_t *out,
 		size_t n = h.n - off < rec_max ? h.n - off : rec_max;
 		put8(&o, 22);
 		put16(&o, 0x0301);
-		at = o.n;
 		put16(&o, (unsigned)n);
-		(void)at;
 		put(&o, hs + off, n);
 	}
 	return o.n <= outlen ? o.n : 0;
