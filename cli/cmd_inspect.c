@@ -14,6 +14,7 @@
 
 #include "cidr.h"
 #include "cli.h"
+#include "file.h"
 #include "firstbytes.h"
 #include "pkt.h"
 #include "policy_json.h"
@@ -123,23 +124,27 @@ static const char *tls_version_name(uint16_t v)
 	return NULL;	/* GREASE and drafts are left out */
 }
 
-/* Whether the ClientHello was read, and if not why. */
-static const char *hello_status(const struct flow *f)
-{
-	if (f->ra && f->ra->state == REASM_GIVE_UP)
-		return f->ra->why == REASM_WHY_CONFLICT ? "overlap-conflict"
-							: "incomplete";
-	if (f->fb.kind == PAYLOAD_MALFORMED)
-		return "malformed";
-	return f->fb.kind == PAYLOAD_TLS ? "ok" : "incomplete";
-}
-
 static enum payload_kind payload_of(const struct flow *f)
 {
 	if (f->ra && f->ra->state == REASM_GIVE_UP)
 		return f->ra->why == REASM_WHY_CONFLICT ? PAYLOAD_CONFLICT
 							: PAYLOAD_INCOMPLETE;
 	return f->fb.kind == PAYLOAD_NONE ? PAYLOAD_INCOMPLETE : f->fb.kind;
+}
+
+/* Whether the ClientHello was read, and if not why. */
+static const char *hello_status(const struct flow *f)
+{
+	switch (payload_of(f)) {
+	case PAYLOAD_TLS:
+		return "ok";
+	case PAYLOAD_MALFORMED:
+		return "malformed";
+	case PAYLOAD_CONFLICT:
+		return "overlap-conflict";
+	default:
+		return "incomplete";
+	}
 }
 
 static void emit_json(const struct flow *f, const char *src, const char *dst,
@@ -350,7 +355,8 @@ static void udp_packet(struct inspect *in, const struct pkt *p, uint64_t ns)
 	flow_emit(in, f);
 }
 
-static void expire_all(struct inspect *in, bool free_all)
+/* End of capture: flows still waiting are reported as they stand. */
+static void flows_finish(struct inspect *in)
 {
 	size_t i;
 
@@ -362,37 +368,22 @@ static void expire_all(struct inspect *in, bool free_all)
 			    (started_as_tls(f) || f->qi))
 				flow_emit(in, f);
 			flow_release(f);
-			if (free_all)
-				free(f);
+			free(f);
 		}
-		if (free_all)
-			in->buckets[i] = NULL;
+		in->buckets[i] = NULL;
 	}
 }
 
 static int read_policy(struct inspect *in, const char *path)
 {
 	char err[512], *buf;
-	FILE *f = fopen(path, "r");
-	long n;
+	size_t n;
 
-	if (!f || fseek(f, 0, SEEK_END) < 0 || (n = ftell(f)) < 0 ||
-	    n > (64l << 20) || fseek(f, 0, SEEK_SET) < 0) {
-		fprintf(stderr, "sbxfw: %s: %s\n", path,
-			f ? "cannot read (too large?)" : strerror(errno));
-		if (f)
-			fclose(f);
+	if (!(buf = file_read(path, 64u << 20, &n))) {
+		fprintf(stderr, "sbxfw: %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	buf = xmalloc((size_t)n + 1);
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		fprintf(stderr, "sbxfw: %s: read error\n", path);
-		fclose(f);
-		free(buf);
-		return -1;
-	}
-	fclose(f);
-	in->policy = policy_from_json(buf, (size_t)n, err, sizeof(err));
+	in->policy = policy_from_json(buf, n, err, sizeof(err));
 	free(buf);
 	if (!in->policy) {
 		fprintf(stderr, "sbxfw: %s: %s\n", path, err);
@@ -451,7 +442,7 @@ static int inspect_capture(struct inspect *in)
 		fprintf(stderr, "sbxfw: %s: %s (stopped after %lu packets)\n",
 			in->capture, pcap_geterr(pc), in->packets);
 	pcap_close(pc);
-	expire_all(in, true);
+	flows_finish(in);
 	report_skipped(in);
 	return 0;
 }

@@ -10,6 +10,7 @@
 
 #include "cidr.h"
 #include "config.h"
+#include "file.h"
 #include "xalloc.h"
 
 void cfg_defaults(struct sbxfw_config *c)
@@ -367,44 +368,17 @@ out:
 	return rc;
 }
 
-static char *slurp(FILE *f, size_t max)
-{
-	size_t n = 0, cap = 4096;
-	char *buf = xmalloc(cap);
-	size_t r;
-
-	while ((r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-		n += r;
-		if (n > max) {
-			free(buf);
-			errno = EFBIG;
-			return NULL;
-		}
-		if (cap - n - 1 == 0)
-			buf = xreallocarray(buf, cap *= 2, 1);
-	}
-	buf[n] = '\0';
-	return buf;
-}
-
 int cfg_load(const char *path, struct sbxfw_config *c, char *err,
 	     size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	char *text;
+	char *text = file_read(path, 1 << 20, NULL);
 	int rc;
 
-	if (!f) {
+	if (!text) {
 		if (errno == ENOENT && !strcmp(path, CFG_DEFAULT_PATH)) {
 			cfg_defaults(c);
 			return 0;
 		}
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -errno;
-	}
-	text = slurp(f, 1 << 20);
-	fclose(f);
-	if (!text) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -EINVAL;
 	}

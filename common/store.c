@@ -236,13 +236,19 @@ void store_close(struct store *st)
 	st->db = NULL;
 }
 
+int store_error(struct store *st, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "store: %s", sqlite3_errmsg(st->db));
+	return -EIO;
+}
+
 static sqlite3_stmt *prep(struct store *st, const char *sql, char *err,
 			  size_t errlen)
 {
 	sqlite3_stmt *s = NULL;
 
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-		snprintf(err, errlen, "store: %s", sqlite3_errmsg(st->db));
+		store_error(st, err, errlen);
 	return s;
 }
 
@@ -277,10 +283,8 @@ int store_sandbox_add(struct store *st, const char *name, int64_t *id,
 		snprintf(err, errlen, "sandbox `%s' already exists", name);
 		return -EEXIST;
 	}
-	if (rc != SQLITE_DONE) {
-		snprintf(err, errlen, "store: %s", sqlite3_errmsg(st->db));
-		return -EIO;
-	}
+	if (rc != SQLITE_DONE)
+		return store_error(st, err, errlen);
 	*id = sqlite3_last_insert_rowid(st->db);
 	return 0;
 }
@@ -311,11 +315,8 @@ static int rules_save(struct store *st, int64_t sb, const struct policy *p,
 					  SQLITE_STATIC);
 			sqlite3_bind_text(s, 4, v, -1, SQLITE_TRANSIENT);
 			sqlite3_bind_int64(s, 5, (int64_t)i);
-			if (sqlite3_step(s) != SQLITE_DONE) {
-				snprintf(err, errlen, "store: %s",
-					 sqlite3_errmsg(st->db));
-				rc = -EIO;
-			}
+			if (sqlite3_step(s) != SQLITE_DONE)
+				rc = store_error(st, err, errlen);
 		}
 	}
 	sqlite3_finalize(s);

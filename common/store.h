@@ -24,6 +24,8 @@ struct store {
 int store_open(struct store *st, const char *path, bool with_secrets,
 	       char *err, size_t errlen);
 void store_close(struct store *st);
+/* Writes "store: <SQLite's message>" to err; returns -EIO. */
+int store_error(struct store *st, char *err, size_t errlen);
 /* The secrets database that goes with a main database path. */
 void store_secrets_path(const char *path, char *out, size_t outlen);
 int store_schema_version(struct store *st);

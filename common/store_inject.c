@@ -12,18 +12,12 @@
 
 static const char *const path_kinds[] = { NULL, "exact", "prefix", "regex" };
 
-static int fail(struct store *st, char *err, size_t errlen)
-{
-	snprintf(err, errlen, "store: %s", sqlite3_errmsg(st->db));
-	return -EIO;
-}
-
 static int run(struct store *st, sqlite3_stmt *s, char *err, size_t errlen)
 {
 	int rc = sqlite3_step(s);
 
 	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : fail(st, err, errlen);
+	return rc == SQLITE_DONE ? 0 : store_error(st, err, errlen);
 }
 
 static char *names_json(const struct inject_rule *r)
@@ -69,7 +63,7 @@ static int rule_save(struct store *st, int64_t sb, size_t pos,
 	if (rc != SQLITE_OK) {
 		free(names);
 		free(match);
-		return fail(st, err, errlen);
+		return store_error(st, err, errlen);
 	}
 	sqlite3_bind_int64(s, 1, sb);
 	sqlite3_bind_int64(s, 2, (int64_t)pos);
@@ -86,7 +80,7 @@ static int rule_save(struct store *st, int64_t sb, size_t pos,
 		if (sqlite3_prepare_v2(st->db,
 			"INSERT INTO secrets.injection_headers (rule_id, name, "
 			"value) VALUES (?,?,?)", -1, &s, NULL) != SQLITE_OK)
-			return fail(st, err, errlen);
+			return store_error(st, err, errlen);
 		sqlite3_bind_int64(s, 1, id);
 		sqlite3_bind_text(s, 2, r->set[i].name, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 3, r->set[i].value, -1, SQLITE_STATIC);
@@ -107,7 +101,7 @@ int store_inject_save(struct store *st, int64_t sb, const struct policy *p,
 			"DELETE FROM secrets.injection_headers WHERE rule_id IN "
 			"(SELECT id FROM injection_rules WHERE sandbox_id = ?)",
 			-1, &s, NULL) != SQLITE_OK)
-			return fail(st, err, errlen);
+			return store_error(st, err, errlen);
 		sqlite3_bind_int64(s, 1, sb);
 		if (run(st, s, err, errlen) < 0)
 			return -EIO;
@@ -115,7 +109,7 @@ int store_inject_save(struct store *st, int64_t sb, const struct policy *p,
 	if (sqlite3_prepare_v2(st->db, "DELETE FROM injection_rules "
 				       "WHERE sandbox_id = ?", -1, &s,
 			       NULL) != SQLITE_OK)
-		return fail(st, err, errlen);
+		return store_error(st, err, errlen);
 	sqlite3_bind_int64(s, 1, sb);
 	if (run(st, s, err, errlen) < 0)
 		return -EIO;
@@ -200,7 +194,7 @@ int store_inject_load(struct store *st, int64_t sb, struct policy *p,
 		"SELECT id, domain, method, path_kind, path, match_headers, "
 		"header_names FROM injection_rules WHERE sandbox_id = ? "
 		"ORDER BY position", -1, &s, NULL) != SQLITE_OK)
-		return fail(st, err, errlen);
+		return store_error(st, err, errlen);
 	sqlite3_bind_int64(s, 1, sb);
 	while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
 		struct inject_rule r = { .path_kind = PATH_ANY };
