@@ -5,6 +5,7 @@ include config.mk
 B := build
 COMMON_SRC := $(sort $(wildcard common/*.c))
 CLI_SRC := $(sort $(wildcard cli/*.c))
+DAEMON_SRC := $(sort $(wildcard daemon/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
@@ -13,6 +14,8 @@ obj = $(patsubst %.c,$(2)/%.o,$(1))
 
 COMMON_OBJ := $(call obj,$(COMMON_SRC),$(B))
 CLI_OBJ := $(call obj,$(CLI_SRC),$(B))
+DAEMON_OBJ := $(call obj,$(DAEMON_SRC),$(B))
+SAN_DAEMON_OBJ := $(call obj,$(DAEMON_SRC),$(B)/san)
 SAN_COMMON_OBJ := $(call obj,$(COMMON_SRC),$(B)/san)
 SAN_CLI_OBJ := $(call obj,$(CLI_SRC),$(B)/san)
 FUZZ_COMMON_OBJ := $(call obj,$(COMMON_SRC),$(B)/fuzz)
@@ -20,7 +23,7 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 
 .PHONY: all check deps test fuzz bench demo install clean
 .SECONDARY:
-all: $(B)/sbxfw
+all: $(B)/sbxfw $(B)/sbxfwd
 
 # --- normal build -----------------------------------------------------------
 $(B)/%.o: %.c
@@ -33,6 +36,9 @@ $(B)/libsbxfw.a: $(COMMON_OBJ)
 $(B)/sbxfw: $(CLI_OBJ) $(B)/libsbxfw.a
 	$(call say,LD,$@)$(CC) $(HARDEN_LD) -o $@ $^ $(LDLIBS)
 
+$(B)/sbxfwd: $(DAEMON_OBJ) $(B)/libsbxfw.a
+	$(call say,LD,$@)$(CC) $(HARDEN_LD) -o $@ $^ $(LDLIBS)
+
 # --- ASan/UBSan build for the tests ----------------------------------------
 $(B)/san/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -42,6 +48,9 @@ $(B)/san/libsbxfw.a: $(SAN_COMMON_OBJ)
 	$(call say,AR,$@)$(AR) rcs $@ $^
 
 $(B)/san/sbxfw: $(SAN_CLI_OBJ) $(B)/san/libsbxfw.a
+	$(call say,LD,$@)$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+$(B)/san/sbxfwd: $(SAN_DAEMON_OBJ) $(B)/san/libsbxfw.a
 	$(call say,LD,$@)$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 $(B)/san/unit-tests: $(call obj,$(UNIT_SRC),$(B)/san) $(B)/san/libsbxfw.a
@@ -77,7 +86,7 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory -j2 test
 
-test: all $(B)/san/sbxfw $(B)/san/unit-tests fuzz
+test: all $(B)/san/sbxfw $(B)/san/sbxfwd $(B)/san/unit-tests fuzz
 	@tests/run
 
 # Until the daemon lands: what a policy would decide on real captures.
@@ -91,6 +100,7 @@ demo: all
 install: all
 	install -d $(DESTDIR)$(SBINDIR)
 	install -m 0755 $(B)/sbxfw $(DESTDIR)$(SBINDIR)/sbxfw
+	install -m 0755 $(B)/sbxfwd $(DESTDIR)$(SBINDIR)/sbxfwd
 	install -d $(DESTDIR)$(SYSCONFDIR)/sbxfw
 	install -m 0644 etc/sbxfw.ini $(DESTDIR)$(SYSCONFDIR)/sbxfw/sbxfw.ini
 

@@ -16,7 +16,7 @@ CFLAGS ?= -O2 -g
 WARNFLAGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
 	-Wstrict-prototypes -Wmissing-prototypes -Wvla
 HARDEN := -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE
-BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Icommon -Icli \
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Icommon -Icli -Idaemon \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 HARDEN_LD := -pie -Wl,-z,relro,-z,now

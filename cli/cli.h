@@ -2,6 +2,7 @@
 #ifndef SBXFW_CLI_H
 #define SBXFW_CLI_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 /* Options that come before the command. */
@@ -16,6 +17,16 @@ extern struct cli_opts cli_opts;
 /* Each command: argv[0] is the command name. Returns the exit status:
  * 0 success, 1 error (one line on stderr), 2 usage. */
 int inspect_main(int argc, char **argv);
+int create_main(int argc, char **argv);
+int destroy_main(int argc, char **argv);
+int list_main(int argc, char **argv);
+int show_main(int argc, char **argv);
+int status_main(int argc, char **argv);
+
+/* Send a request to sbxfwd (takes req); the reply, or NULL after one
+ * error line on stderr. */
+json_t *ctl_request(json_t *req);
+void print_json(json_t *o);
 
 /* Print "usage: sbxfw COMMAND ARGS" for argv[0] and return 2. */
 int cli_usage_error(const char *cmd);

@@ -126,10 +126,7 @@ static const char *tls_version_name(uint16_t v)
 
 static enum payload_kind payload_of(const struct flow *f)
 {
-	if (f->ra && f->ra->state == REASM_GIVE_UP)
-		return f->ra->why == REASM_WHY_CONFLICT ? PAYLOAD_CONFLICT
-							: PAYLOAD_INCOMPLETE;
-	return f->fb.kind == PAYLOAD_NONE ? PAYLOAD_INCOMPLETE : f->fb.kind;
+	return fb_payload(&f->fb, f->ra);
 }
 
 /* Whether the ClientHello was read, and if not why. */
@@ -238,12 +235,7 @@ static void flow_emit(struct inspect *in, struct flow *f)
 		memcpy(q.dst, f->key.dst, 16);
 		q.dport = f->key.dport;
 		q.proto = f->key.proto;
-		q.payload = payload_of(f);
-		if (q.payload == PAYLOAD_TLS && f->fb.ch.has_sni) {
-			q.sni = f->fb.ch.sni;
-			q.sni_len = f->fb.ch.sni_len;
-		}
-		q.ech = f->fb.ch.ech;
+		fb_query(&f->fb, f->ra, &q);
 		policy_eval(in->policy, &q, &v);
 	}
 	if (cli_opts.json)

@@ -15,6 +15,15 @@ static const struct command {
 	const char *args;
 	const char *help;
 } commands[] = {
+	{ "create", create_main, "NAME (--iface IF | --source CIDR)... "
+	  "[--mode MODE] [--allowed-domain D]... [--allowed-cidr C]... "
+	  "[--denied-cidr C]... [--policy-file FILE]",
+	  "create a sandbox and its policy" },
+	{ "destroy", destroy_main, "NAME",
+	  "remove a sandbox; its connections end" },
+	{ "list", list_main, "", "list the sandboxes" },
+	{ "show", show_main, "NAME", "a sandbox and its whole policy" },
+	{ "status", status_main, "", "the daemon: queue, counters, latency" },
 	{ "inspect", inspect_main, "[--policy FILE] CAPTURE",
 	  "list the TLS/QUIC flows of a pcap/pcapng capture, with verdicts" },
 };

@@ -48,3 +48,23 @@ enum reasm_state fb_judge(const uint8_t *buf, size_t len, void *arg)
 	fb->kind = PAYLOAD_NOT_TLS;
 	return REASM_COMPLETE;
 }
+
+enum payload_kind fb_payload(const struct first_bytes *fb,
+			     const struct reasm *r)
+{
+	if (r && r->state == REASM_GIVE_UP)
+		return r->why == REASM_WHY_CONFLICT ? PAYLOAD_CONFLICT
+						    : PAYLOAD_INCOMPLETE;
+	return fb->kind == PAYLOAD_NONE ? PAYLOAD_INCOMPLETE : fb->kind;
+}
+
+void fb_query(const struct first_bytes *fb, const struct reasm *r,
+	      struct flow_query *q)
+{
+	q->payload = fb_payload(fb, r);
+	if (q->payload == PAYLOAD_TLS && fb->ch.has_sni) {
+		q->sni = fb->ch.sni;
+		q->sni_len = fb->ch.sni_len;
+	}
+	q->ech = fb->ch.ech;
+}

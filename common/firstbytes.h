@@ -20,5 +20,11 @@ struct first_bytes {
 };
 
 enum reasm_state fb_judge(const uint8_t *buf, size_t len, void *arg);
+/* What the first bytes came to, once reassembly (r, may be NULL) ended. */
+enum payload_kind fb_payload(const struct first_bytes *fb,
+			     const struct reasm *r);
+/* The payload part of a policy query: kind, SNI, ECH. */
+void fb_query(const struct first_bytes *fb, const struct reasm *r,
+	      struct flow_query *q);
 
 #endif

@@ -242,14 +242,22 @@ int store_error(struct store *st, char *err, size_t errlen)
 	return -EIO;
 }
 
-static sqlite3_stmt *prep(struct store *st, const char *sql, char *err,
-			  size_t errlen)
+sqlite3_stmt *store_prep(struct store *st, const char *sql, char *err,
+			 size_t errlen)
 {
 	sqlite3_stmt *s = NULL;
 
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
 		store_error(st, err, errlen);
 	return s;
+}
+
+int store_run(struct store *st, sqlite3_stmt *s, char *err, size_t errlen)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : store_error(st, err, errlen);
 }
 
 int64_t store_sandbox_id(struct store *st, const char *name)
@@ -270,7 +278,7 @@ int64_t store_sandbox_id(struct store *st, const char *name)
 int store_sandbox_add(struct store *st, const char *name, int64_t *id,
 		      char *err, size_t errlen)
 {
-	sqlite3_stmt *s = prep(st, "INSERT INTO sandboxes (name, mode) "
+	sqlite3_stmt *s = store_prep(st, "INSERT INTO sandboxes (name, mode) "
 				   "VALUES (?, 'deny-all')", err, errlen);
 	int rc;
 
@@ -292,7 +300,7 @@ int store_sandbox_add(struct store *st, const char *name, int64_t *id,
 static int rules_save(struct store *st, int64_t sb, const struct policy *p,
 		      char *err, size_t errlen)
 {
-	sqlite3_stmt *s = prep(st, "INSERT INTO policy_rules (sandbox_id, list,"
+	sqlite3_stmt *s = store_prep(st, "INSERT INTO policy_rules (sandbox_id, list,"
 				   " kind, value, position) VALUES (?,?,?,?,?)",
 			       err, errlen);
 	static const char *const lists[] = { "allow", "deny" };
@@ -334,9 +342,10 @@ int store_policy_save(struct store *st, int64_t sandbox,
 				      "database (root)");
 		return -EPERM;
 	}
-	if (exec(st, "BEGIN IMMEDIATE", err, errlen) < 0)
+	/* a savepoint: a transaction of its own, or part of the caller's */
+	if (exec(st, "SAVEPOINT policy_save", err, errlen) < 0)
 		return -EIO;
-	s = prep(st, "UPDATE sandboxes SET mode = ?, updated = " NOW
+	s = store_prep(st, "UPDATE sandboxes SET mode = ?, updated = " NOW
 		     " WHERE id = ?", err, errlen);
 	if (!s)
 		goto out;
@@ -349,7 +358,7 @@ int store_policy_save(struct store *st, int64_t sandbox,
 		goto out;
 	}
 	sqlite3_finalize(s);
-	s = prep(st, "DELETE FROM policy_rules WHERE sandbox_id = ?", err,
+	s = store_prep(st, "DELETE FROM policy_rules WHERE sandbox_id = ?", err,
 		 errlen);
 	if (!s)
 		goto out;
@@ -359,17 +368,26 @@ int store_policy_save(struct store *st, int64_t sandbox,
 	if (rules_save(st, sandbox, p, err, errlen) < 0 ||
 	    store_inject_save(st, sandbox, p, err, errlen) < 0)
 		goto out;
-	rc = exec(st, "COMMIT", err, errlen);
+	rc = exec(st, "RELEASE policy_save", err, errlen);
 out:
 	if (rc < 0)
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		store_rollback(st, "policy_save");
 	return rc;
+}
+
+void store_rollback(struct store *st, const char *savepoint)
+{
+	char sql[96];
+
+	snprintf(sql, sizeof(sql), "ROLLBACK TO %s; RELEASE %s", savepoint,
+		 savepoint);
+	sqlite3_exec(st->db, sql, NULL, NULL, NULL);
 }
 
 struct policy *store_policy_load(struct store *st, int64_t sandbox, char *err,
 				 size_t errlen)
 {
-	sqlite3_stmt *s = prep(st, "SELECT mode FROM sandboxes WHERE id = ?",
+	sqlite3_stmt *s = store_prep(st, "SELECT mode FROM sandboxes WHERE id = ?",
 			       err, errlen);
 	struct policy *p = NULL;
 	enum policy_mode mode;
@@ -387,7 +405,7 @@ struct policy *store_policy_load(struct store *st, int64_t sandbox, char *err,
 	}
 	sqlite3_finalize(s);
 	p = policy_new(mode);
-	s = prep(st, "SELECT list, kind, value FROM policy_rules "
+	s = store_prep(st, "SELECT list, kind, value FROM policy_rules "
 		     "WHERE sandbox_id = ? ORDER BY list, kind DESC, position",
 		 err, errlen);
 	if (!s) {

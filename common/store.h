@@ -30,6 +30,25 @@ int store_error(struct store *st, char *err, size_t errlen);
 void store_secrets_path(const char *path, char *out, size_t outlen);
 int store_schema_version(struct store *st);
 
+/* A savepoint rolled back and released (store_*: SAVEPOINT name ...). */
+void store_rollback(struct store *st, const char *savepoint);
+/* The one prepared statement helper: NULL with err set on failure. */
+sqlite3_stmt *store_prep(struct store *st, const char *sql, char *err,
+			 size_t errlen);
+/* Step a statement that returns no rows, and finalize it. */
+int store_run(struct store *st, sqlite3_stmt *s, char *err, size_t errlen);
+
+/* How a sandbox's traffic is recognised: ingress interfaces (`*' at the
+ * end for a prefix) and/or source address ranges. */
+struct sandbox_match {
+	char **ifaces;
+	size_t nifaces;
+	struct cidr *sources;
+	size_t nsources;
+};
+
+void sandbox_match_clear(struct sandbox_match *m);
+
 /* Sandboxes and their policies. */
 int64_t store_sandbox_id(struct store *st, const char *name);
 int store_sandbox_add(struct store *st, const char *name, int64_t *id,
@@ -47,6 +66,40 @@ int store_inject_save(struct store *st, int64_t sb, const struct policy *p,
 		      char *err, size_t errlen);
 int store_inject_load(struct store *st, int64_t sb, struct policy *p,
 		      char *err, size_t errlen);
+
+/* A sandbox with its match and policy, in one transaction (store_sandbox.c).
+ * -EEXIST when the name is taken. */
+int store_sandbox_create(struct store *st, const char *name,
+			 const struct sandbox_match *m, const struct policy *p,
+			 int64_t *id, char *err, size_t errlen);
+int store_sandbox_match_load(struct store *st, int64_t id,
+			     struct sandbox_match *m, char *err,
+			     size_t errlen);
+/* Delete a sandbox, its rules and its secrets. -ENOENT if unknown. */
+int store_sandbox_delete(struct store *st, int64_t id, char *err,
+			 size_t errlen);
+/* Calls fn for each sandbox, by id. */
+int store_sandbox_each(struct store *st,
+		       int (*fn)(int64_t id, const char *name, void *arg),
+		       void *arg, char *err, size_t errlen);
+
+/* One row of the flows audit table. */
+struct flow_record {
+	char time[32];
+	char sandbox[64];
+	int family;		/* 4 or 6 */
+	const char *proto;	/* "tcp", "udp", ... */
+	char src[50], dst[50];
+	uint16_t sport, dport;
+	char sni[256];		/* "" for none */
+	bool allow;
+	const char *reason;	/* a static string */
+	char rule[DOMAIN_PATTERN_MAX + 1];	/* "" for none */
+};
+
+/* Insert records in one transaction. */
+int store_flows_insert(struct store *st, const struct flow_record *r,
+		       size_t n, char *err, size_t errlen);
 
 /* Current time as the audit tables hold it: UTC "YYYY-MM-DD HH:MM:SS.SSS",
  * the form of SQLite's strftime('%Y-%m-%d %H:%M:%f'). */

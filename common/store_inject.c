@@ -12,14 +12,6 @@
 
 static const char *const path_kinds[] = { NULL, "exact", "prefix", "regex" };
 
-static int run(struct store *st, sqlite3_stmt *s, char *err, size_t errlen)
-{
-	int rc = sqlite3_step(s);
-
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : store_error(st, err, errlen);
-}
-
 static char *names_json(const struct inject_rule *r)
 {
 	json_t *a = json_array();
@@ -73,7 +65,7 @@ static int rule_save(struct store *st, int64_t sb, size_t pos,
 	sqlite3_bind_text(s, 6, r->path, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 7, match, -1, free);
 	sqlite3_bind_text(s, 8, names, -1, free);
-	if (run(st, s, err, errlen) < 0)
+	if (store_run(st, s, err, errlen) < 0)
 		return -EIO;
 	id = sqlite3_last_insert_rowid(st->db);
 	for (i = 0; i < r->nset; i++) {
@@ -84,7 +76,7 @@ static int rule_save(struct store *st, int64_t sb, size_t pos,
 		sqlite3_bind_int64(s, 1, id);
 		sqlite3_bind_text(s, 2, r->set[i].name, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 3, r->set[i].value, -1, SQLITE_STATIC);
-		if (run(st, s, err, errlen) < 0)
+		if (store_run(st, s, err, errlen) < 0)
 			return -EIO;
 	}
 	return 0;
@@ -103,7 +95,7 @@ int store_inject_save(struct store *st, int64_t sb, const struct policy *p,
 			-1, &s, NULL) != SQLITE_OK)
 			return store_error(st, err, errlen);
 		sqlite3_bind_int64(s, 1, sb);
-		if (run(st, s, err, errlen) < 0)
+		if (store_run(st, s, err, errlen) < 0)
 			return -EIO;
 	}
 	if (sqlite3_prepare_v2(st->db, "DELETE FROM injection_rules "
@@ -111,7 +103,7 @@ int store_inject_save(struct store *st, int64_t sb, const struct policy *p,
 			       NULL) != SQLITE_OK)
 		return store_error(st, err, errlen);
 	sqlite3_bind_int64(s, 1, sb);
-	if (run(st, s, err, errlen) < 0)
+	if (store_run(st, s, err, errlen) < 0)
 		return -EIO;
 	for (i = 0; i < p->ninject; i++)
 		if (rule_save(st, sb, i, &p->inject[i], err, errlen) < 0)

@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* create, destroy, list, show, status */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "file.h"
+
+#define POLICY_FILE_MAX (64u << 20)
+
+static json_t *request(const char *command, const char *name)
+{
+	json_t *req = json_pack("{s:s}", "command", command);
+
+	if (name)
+		json_object_set_new(req, "name", json_string(name));
+	return req;
+}
+
+static void append(json_t *req, const char *key, const char *value)
+{
+	json_t *a = json_object_get(req, key);
+
+	if (!a) {
+		a = json_array();
+		json_object_set_new(req, key, a);
+	}
+	json_array_append_new(a, json_string(value));
+}
+
+static int policy_file(json_t *req, const char *path)
+{
+	json_error_t je;
+	size_t len;
+	char *text = file_read(path, POLICY_FILE_MAX, &len);
+	json_t *doc;
+
+	if (!text) {
+		fprintf(stderr, "sbxfw: %s: %m\n", path);
+		return -1;
+	}
+	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	free(text);
+	if (!doc) {
+		fprintf(stderr, "sbxfw: %s:%d: %s\n", path, je.line, je.text);
+		return -1;
+	}
+	json_object_set_new(req, "policy", doc);
+	return 0;
+}
+
+int create_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "iface", required_argument, NULL, 'i' },
+		{ "source", required_argument, NULL, 's' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "allowed-domain", required_argument, NULL, 'a' },
+		{ "allowed-cidr", required_argument, NULL, 'A' },
+		{ "denied-cidr", required_argument, NULL, 'D' },
+		{ "policy-file", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	json_t *req = json_object(), *reply;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			append(req, "ifaces", optarg);
+			break;
+		case 's':
+			append(req, "sources", optarg);
+			break;
+		case 'm':
+			json_object_set_new(req, "mode", json_string(optarg));
+			break;
+		case 'a':
+		case 'A':
+			append(req, "allow", optarg);
+			break;
+		case 'D':
+			append(req, "deny", optarg);
+			break;
+		case 'p':
+			if (policy_file(req, optarg) < 0) {
+				json_decref(req);
+				return 1;
+			}
+			break;
+		default:
+			json_decref(req);
+			return cli_usage_error("create");
+		}
+	}
+	if (optind != argc - 1) {
+		json_decref(req);
+		return cli_usage_error("create");
+	}
+	json_object_set_new(req, "command", json_string("create"));
+	json_object_set_new(req, "name", json_string(argv[optind]));
+	if (!(reply = ctl_request(req)))
+		return 1;
+	if (cli_opts.json)
+		print_json(reply);
+	json_decref(reply);
+	return 0;
+}
+
+/* Commands of the form `sbxfw CMD [NAME]' with nothing else. */
+static json_t *simple(int argc, char **argv, bool named)
+{
+	if (argc != (named ? 2 : 1) || (named && argv[1][0] == '-')) {
+		cli_usage_error(argv[0]);
+		return NULL;
+	}
+	return ctl_request(request(argv[0], named ? argv[1] : NULL));
+}
+
+static int simple_status(int argc, char **argv, bool named)
+{
+	if (argc != (named ? 2 : 1) || (named && argv[1][0] == '-'))
+		return cli_usage_error(argv[0]);
+	return 1;
+}
+
+int destroy_main(int argc, char **argv)
+{
+	json_t *reply = simple(argc, argv, true);
+
+	if (!reply)
+		return simple_status(argc, argv, true);
+	if (cli_opts.json)
+		print_json(reply);
+	json_decref(reply);
+	return 0;
+}
+
+static void print_strings(const char *label, json_t *a)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(a, i, v)
+		printf(" %s %s", label, json_string_value(v));
+}
+
+static void sandbox_line(json_t *sb)
+{
+	printf("%s\t%s\t", json_string_value(json_object_get(sb, "name")),
+	       json_string_value(json_object_get(sb, "mode")));
+	print_strings("iface", json_object_get(sb, "ifaces"));
+	print_strings("source", json_object_get(sb, "sources"));
+	printf("\t%lld allowed, %lld denied\n",
+	       json_integer_value(json_object_get(sb, "allowed")),
+	       json_integer_value(json_object_get(sb, "denied")));
+}
+
+int list_main(int argc, char **argv)
+{
+	json_t *reply = simple(argc, argv, false), *sb;
+	size_t i;
+
+	if (!reply)
+		return simple_status(argc, argv, false);
+	json_array_foreach(json_object_get(reply, "sandboxes"), i, sb) {
+		if (cli_opts.json)
+			print_json(sb);
+		else
+			sandbox_line(sb);
+	}
+	json_decref(reply);
+	return 0;
+}
+
+static void print_list(const char *label, json_t *a)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(a, i, v)
+		printf("  %s: %s\n", label, json_string_value(v));
+}
+
+int show_main(int argc, char **argv)
+{
+	json_t *reply = simple(argc, argv, true), *sb, *p, *sub;
+	char *policy;
+
+	if (!reply)
+		return simple_status(argc, argv, true);
+	sb = json_object_get(reply, "sandbox");
+	if (cli_opts.json) {
+		print_json(sb);
+		json_decref(reply);
+		return 0;
+	}
+	p = json_object_get(sb, "policy");
+	sub = json_object_get(p, "subnets");
+	printf("sandbox: %s\n  id: %lld\n  mode: %s\n",
+	       json_string_value(json_object_get(sb, "name")),
+	       json_integer_value(json_object_get(sb, "id")),
+	       json_string_value(json_object_get(sb, "mode")));
+	print_list("iface", json_object_get(sb, "ifaces"));
+	print_list("source", json_object_get(sb, "sources"));
+	print_list("allowed domain", json_object_get(p, "allow"));
+	print_list("denied domain", json_object_get(p, "deny"));
+	print_list("allowed range", json_object_get(sub, "allow"));
+	print_list("denied range", json_object_get(sub, "deny"));
+	policy = json_dumps(json_object_get(p, "inject"), JSON_COMPACT);
+	if (json_array_size(json_object_get(p, "inject")))
+		printf("  injections: %s\n", policy);
+	free(policy);
+	printf("  flows: %lld allowed, %lld denied\n",
+	       json_integer_value(json_object_get(sb, "allowed")),
+	       json_integer_value(json_object_get(sb, "denied")));
+	json_decref(reply);
+	return 0;
+}
+
+int status_main(int argc, char **argv)
+{
+	json_t *r = simple(argc, argv, false), *v, *a, *l;
+
+	if (!r)
+		return simple_status(argc, argv, false);
+	if (cli_opts.json) {
+		json_object_del(r, "ok");
+		print_json(r);
+		json_decref(r);
+		return 0;
+	}
+	v = json_object_get(r, "verdicts");
+	a = json_object_get(r, "audit");
+	l = json_object_get(r, "latency_us");
+	printf("sbxfwd %s, pid %lld, up %llds\n"
+	       "  queue: %s, %lld-%lld, %lld packets dropped by the kernel\n"
+	       "  mark mask: %s\n  sandboxes: %lld\n"
+	       "  flows: %lld tracked, %lld packets held\n"
+	       "  verdicts: %lld packets, %lld allowed, %lld denied\n"
+	       "  verdict latency: p50 %.0f us, p99 %.0f us\n"
+	       "  audit: %lld written, %lld not written\n",
+	       json_string_value(json_object_get(r, "version")),
+	       json_integer_value(json_object_get(r, "pid")),
+	       json_integer_value(json_object_get(r, "uptime")),
+	       json_string_value(json_object_get(r, "queue_kind")),
+	       json_integer_value(json_object_get(r, "queue")),
+	       json_integer_value(json_object_get(r, "queue")) +
+	       json_integer_value(json_object_get(r, "queues")) - 1,
+	       json_integer_value(json_object_get(r, "queue_drops")),
+	       json_string_value(json_object_get(r, "mark_mask")),
+	       json_integer_value(json_object_get(r, "sandboxes")),
+	       json_integer_value(json_object_get(r, "flows")),
+	       json_integer_value(json_object_get(r, "held")),
+	       json_integer_value(json_object_get(v, "packets")),
+	       json_integer_value(json_object_get(v, "allow")),
+	       json_integer_value(json_object_get(v, "deny")),
+	       json_real_value(json_object_get(l, "p50")),
+	       json_real_value(json_object_get(l, "p99")),
+	       json_integer_value(json_object_get(a, "written")),
+	       json_integer_value(json_object_get(a, "lost")));
+	json_decref(r);
+	return 0;
+}

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Sandboxes, how they are recognised, and the flows audit table. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+#include "xalloc.h"
+
+void sandbox_match_clear(struct sandbox_match *m)
+{
+	for (size_t i = 0; i < m->nifaces; i++)
+		free(m->ifaces[i]);
+	free(m->ifaces);
+	free(m->sources);
+	memset(m, 0, sizeof(*m));
+}
+
+static int match_insert(struct store *st, int64_t id, const char *kind,
+			const char *value, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = store_prep(st, "INSERT INTO sandbox_match "
+				     "(sandbox_id, kind, value) VALUES (?,?,?)",
+				     err, errlen);
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, value, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc == SQLITE_CONSTRAINT) {
+		snprintf(err, errlen, "%s `%s' already belongs to a sandbox",
+			 strcmp(kind, "iface") ? "source" : "interface", value);
+		return -EEXIST;
+	}
+	return rc == SQLITE_DONE ? 0 : store_error(st, err, errlen);
+}
+
+int store_sandbox_create(struct store *st, const char *name,
+			 const struct sandbox_match *m, const struct policy *p,
+			 int64_t *id, char *err, size_t errlen)
+{
+	char text[CIDR_TEXT_MAX];
+	int rc;
+
+	if ((rc = store_run(st, store_prep(st, "SAVEPOINT create_sandbox",
+					   err, errlen), err, errlen)) < 0)
+		return rc;
+	if ((rc = store_sandbox_add(st, name, id, err, errlen)) < 0)
+		goto out;
+	for (size_t i = 0; i < m->nifaces; i++)
+		if ((rc = match_insert(st, *id, "iface", m->ifaces[i], err,
+				       errlen)) < 0)
+			goto out;
+	for (size_t i = 0; i < m->nsources; i++) {
+		cidr_format(&m->sources[i], text);
+		if ((rc = match_insert(st, *id, "source", text, err,
+				       errlen)) < 0)
+			goto out;
+	}
+	if ((rc = store_policy_save(st, *id, p, err, errlen)) < 0)
+		goto out;
+	rc = store_run(st, store_prep(st, "RELEASE create_sandbox", err,
+				      errlen), err, errlen);
+out:
+	if (rc < 0)
+		store_rollback(st, "create_sandbox");
+	return rc;
+}
+
+int store_sandbox_match_load(struct store *st, int64_t id,
+			     struct sandbox_match *m, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = store_prep(st, "SELECT kind, value FROM sandbox_match"
+				     " WHERE sandbox_id = ? ORDER BY rowid",
+				     err, errlen);
+	int rc = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, id);
+	while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+		const char *kind = (const char *)sqlite3_column_text(s, 0);
+		const char *value = (const char *)sqlite3_column_text(s, 1);
+
+		if (!strcmp(kind, "iface")) {
+			m->ifaces = xreallocarray(m->ifaces, m->nifaces + 1,
+						  sizeof(*m->ifaces));
+			m->ifaces[m->nifaces++] = xstrdup(value);
+			continue;
+		}
+		m->sources = xreallocarray(m->sources, m->nsources + 1,
+					   sizeof(*m->sources));
+		rc = cidr_parse(value, &m->sources[m->nsources++], err,
+				errlen);
+	}
+	sqlite3_finalize(s);
+	if (rc)
+		sandbox_match_clear(m);
+	return rc;
+}
+
+int store_sandbox_delete(struct store *st, int64_t id, char *err,
+			 size_t errlen)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = store_run(st, store_prep(st, "SAVEPOINT delete_sandbox",
+					   err, errlen), err, errlen)) < 0)
+		return rc;
+	/* the secrets database has no foreign keys into this one */
+	if (st->secrets) {
+		s = store_prep(st, "DELETE FROM secrets.injection_headers WHERE "
+			       "rule_id IN (SELECT id FROM injection_rules "
+			       "WHERE sandbox_id = ?)", err, errlen);
+		if (!s) {
+			rc = -EIO;
+			goto out;
+		}
+		sqlite3_bind_int64(s, 1, id);
+		if ((rc = store_run(st, s, err, errlen)) < 0)
+			goto out;
+	}
+	s = store_prep(st, "DELETE FROM sandboxes WHERE id = ?", err, errlen);
+	if (!s) {
+		rc = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, id);
+	if ((rc = store_run(st, s, err, errlen)) < 0)
+		goto out;
+	if (sqlite3_changes(st->db) != 1) {
+		snprintf(err, errlen, "no sandbox %lld", (long long)id);
+		rc = -ENOENT;
+		goto out;
+	}
+	rc = store_run(st, store_prep(st, "RELEASE delete_sandbox", err,
+				      errlen), err, errlen);
+out:
+	if (rc < 0)
+		store_rollback(st, "delete_sandbox");
+	return rc;
+}
+
+int store_sandbox_each(struct store *st,
+		       int (*fn)(int64_t id, const char *name, void *arg),
+		       void *arg, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = store_prep(st, "SELECT id, name FROM sandboxes "
+				     "ORDER BY id", err, errlen);
+	int rc = 0;
+
+	if (!s)
+		return -EIO;
+	while (rc == 0 && sqlite3_step(s) == SQLITE_ROW)
+		rc = fn(sqlite3_column_int64(s, 0),
+			(const char *)sqlite3_column_text(s, 1), arg);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static void bind_text_or_null(sqlite3_stmt *s, int i, const char *t)
+{
+	if (t && *t)
+		sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+int store_flows_insert(struct store *st, const struct flow_record *r,
+		       size_t n, char *err, size_t errlen)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = store_run(st, store_prep(st, "SAVEPOINT flows", err,
+					   errlen), err, errlen)) < 0)
+		return rc;
+	s = store_prep(st, "INSERT INTO flows (time, sandbox, family, proto, "
+		       "src, sport, dst, dport, sni, verdict, reason, rule) "
+		       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", err, errlen);
+	if (!s) {
+		rc = -EIO;
+		goto out;
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		sqlite3_bind_text(s, 1, r[i].time, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, r[i].sandbox, -1, SQLITE_STATIC);
+		sqlite3_bind_int(s, 3, r[i].family);
+		sqlite3_bind_text(s, 4, r[i].proto, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 5, r[i].src, -1, SQLITE_STATIC);
+		sqlite3_bind_int(s, 6, r[i].sport);
+		sqlite3_bind_text(s, 7, r[i].dst, -1, SQLITE_STATIC);
+		sqlite3_bind_int(s, 8, r[i].dport);
+		bind_text_or_null(s, 9, r[i].sni);
+		sqlite3_bind_text(s, 10, r[i].allow ? "allow" : "deny", -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_text(s, 11, r[i].reason, -1, SQLITE_STATIC);
+		bind_text_or_null(s, 12, r[i].rule);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			rc = store_error(st, err, errlen);
+		sqlite3_reset(s);
+	}
+	sqlite3_finalize(s);
+	if (rc == 0)
+		rc = store_run(st, store_prep(st, "RELEASE flows", err, errlen),
+			       err, errlen);
+out:
+	if (rc < 0)
+		store_rollback(st, "flows");
+	return rc;
+}

@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Control commands: create, destroy, list, show, status (SPEC §7).
+ * A change is checked whole, stored, then put in the kernel; any failure
+ * undoes what was done, so a refused command changes nothing. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "ct.h"
+#include "ctl_proto.h"
+#include "daemon.h"
+#include "flow.h"
+#include "log.h"
+#include "policy_json.h"
+#include "queue.h"
+#include "sandbox.h"
+#include "verdict.h"
+#include "xalloc.h"
+
+#define ERRLEN 512
+
+/* A string array member; NULL with err set when it is not one. */
+static json_t *strings(json_t *req, const char *key, char *err)
+{
+	json_t *a = json_object_get(req, key), *v;
+	size_t i;
+
+	if (!a)
+		return json_array();
+	if (!json_is_array(a))
+		goto bad;
+	json_array_foreach(a, i, v)
+		if (!json_is_string(v))
+			goto bad;
+	return json_incref(a);
+bad:
+	snprintf(err, ERRLEN, "`%s' must be an array of strings", key);
+	return NULL;
+}
+
+static int match_from(json_t *req, struct sandbox_match *m, char *err)
+{
+	json_t *ifaces = strings(req, "ifaces", err), *sources = NULL, *v;
+	size_t i;
+	int rc = -EINVAL;
+
+	memset(m, 0, sizeof(*m));
+	if (!ifaces || !(sources = strings(req, "sources", err)))
+		goto out;
+	m->ifaces = xcalloc(json_array_size(ifaces) + 1, sizeof(char *));
+	json_array_foreach(ifaces, i, v)
+		m->ifaces[m->nifaces++] = xstrdup(json_string_value(v));
+	m->sources = xcalloc(json_array_size(sources) + 1,
+			     sizeof(struct cidr));
+	json_array_foreach(sources, i, v)
+		if (cidr_parse(json_string_value(v),
+			       &m->sources[m->nsources++], err, ERRLEN) < 0)
+			goto out;
+	rc = sandbox_match_check(m, err, ERRLEN);
+out:
+	json_decref(ifaces);
+	json_decref(sources);
+	return rc;
+}
+
+static int add_rules(struct policy *p, json_t *req, const char *key,
+		     enum rule_list l, char *err)
+{
+	json_t *a = strings(req, key, err), *v;
+	size_t i;
+	int rc = 0;
+
+	if (!a)
+		return -EINVAL;
+	json_array_foreach(a, i, v)
+		if ((rc = policy_add_rule(p, l, json_string_value(v), err,
+					  ERRLEN)) < 0)
+			break;
+	json_decref(a);
+	return rc;
+}
+
+/* The policy of a new sandbox: a policy document, rules, a mode; with
+ * neither a mode nor allowed rules, the ini's default mode. */
+static struct policy *policy_from(struct daemon *d, json_t *req, char *err)
+{
+	json_t *doc = json_object_get(req, "policy");
+	json_t *mode = json_object_get(req, "mode");
+	json_t *allow = json_object_get(req, "allow");
+	struct policy *p;
+	enum policy_mode m = d->cfg.mode;
+	char *text;
+
+	if (doc) {
+		text = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY);
+		p = policy_from_json(text, strlen(text), err, ERRLEN);
+		free(text);
+	} else {
+		if (json_array_size(allow))
+			m = MODE_USER_DEFINED;
+		p = policy_new(m);
+	}
+	if (!p)
+		return NULL;
+	if (mode && (!json_is_string(mode) ||
+		     policy_mode_parse(json_string_value(mode), &p->mode))) {
+		snprintf(err, ERRLEN, "invalid mode `%s' (allow-all, deny-all "
+			 "or user-defined)", json_is_string(mode) ?
+			 json_string_value(mode) : "?");
+		goto bad;
+	}
+	if (add_rules(p, req, "allow", LIST_ALLOW, err) < 0 ||
+	    add_rules(p, req, "deny", LIST_DENY, err) < 0)
+		goto bad;
+	return p;
+bad:
+	policy_free(p);
+	return NULL;
+}
+
+static const char *name_of(json_t *req, char *err)
+{
+	const char *name = json_string_value(json_object_get(req, "name"));
+
+	if (!name) {
+		snprintf(err, ERRLEN, "missing sandbox name");
+		return NULL;
+	}
+	return name;
+}
+
+static struct sandbox *sandbox_named(json_t *req, char *err)
+{
+	const char *name = name_of(req, err);
+	struct sandbox *sb;
+
+	if (!name)
+		return NULL;
+	if (!(sb = sandbox_find(name)))
+		snprintf(err, ERRLEN, "no sandbox `%s'", name);
+	return sb;
+}
+
+static json_t *cmd_create(struct daemon *d, json_t *req, char *err)
+{
+	struct sandbox *sb = xcalloc(1, sizeof(*sb));
+	struct nft_sandbox ns;
+	const char *name = name_of(req, err);
+	int64_t id;
+
+	if (!name || sandbox_name_check(name, err, ERRLEN) < 0)
+		goto fail;
+	if (sandbox_find(name)) {
+		snprintf(err, ERRLEN, "sandbox `%s' already exists", name);
+		goto fail;
+	}
+	snprintf(sb->name, sizeof(sb->name), "%s", name);
+	if (match_from(req, &sb->match, err) < 0 ||
+	    !(sb->policy = policy_from(d, req, err)))
+		goto fail;
+	if (store_sandbox_create(&d->store, name, &sb->match, sb->policy,
+				 &id, err, ERRLEN) < 0)
+		goto fail;
+	if (id < 1 || id > d->marks.max_id) {
+		snprintf(err, ERRLEN, "no sandbox id left in mark_mask 0x%08x "
+			 "(%u sandboxes at most)", d->marks.mask,
+			 d->marks.max_id);
+		goto undo;
+	}
+	sb->id = (uint32_t)id;
+	sandbox_to_nft(sb, &ns);
+	if (nft_sandbox_update(NULL, &ns, &d->marks, err, ERRLEN) < 0)
+		goto undo;
+	sandbox_insert(sb);
+	log_info("sandbox %s created (id %u, %s)", sb->name, sb->id,
+		 policy_mode_name(sb->policy->mode));
+	return json_pack("{s:b, s:s, s:i}", "ok", 1, "name", name, "id",
+			 (json_int_t)id);
+undo:
+	store_sandbox_delete(&d->store, id, err + strlen(err),
+			     ERRLEN - strlen(err));
+fail:
+	sandbox_free(sb);
+	return NULL;
+}
+
+static json_t *cmd_destroy(struct daemon *d, json_t *req, char *err)
+{
+	struct sandbox *sb = sandbox_named(req, err);
+	struct nft_sandbox ns;
+	char name[SANDBOX_NAME_MAX + 1];
+	uint32_t id;
+
+	if (!sb)
+		return NULL;
+	sandbox_to_nft(sb, &ns);
+	if (nft_sandbox_update(&ns, NULL, &d->marks, err, ERRLEN) < 0)
+		return NULL;
+	if (store_sandbox_delete(&d->store, sb->id, err, ERRLEN) < 0) {
+		/* put the kernel back as it was */
+		nft_sandbox_update(NULL, &ns, &d->marks, err + strlen(err),
+				   ERRLEN - strlen(err));
+		return NULL;
+	}
+	id = sb->id;
+	snprintf(name, sizeof(name), "%s", sb->name);
+	sandbox_remove(id);
+	/* its open connections end with it */
+	if (ct_flush_mark(mark_id(&d->marks, id), d->marks.id, err,
+			  ERRLEN) < 0)
+		log_warnx("sandbox %s: %s", name, err);
+	log_info("sandbox %s destroyed", name);
+	return json_pack("{s:b, s:s}", "ok", 1, "name", name);
+}
+
+static json_t *sandbox_json(const struct sandbox *sb, bool full)
+{
+	json_t *o = json_object(), *ifs = json_array(), *srcs = json_array();
+	char text[CIDR_TEXT_MAX];
+
+	for (size_t i = 0; i < sb->match.nifaces; i++)
+		json_array_append_new(ifs, json_string(sb->match.ifaces[i]));
+	for (size_t i = 0; i < sb->match.nsources; i++) {
+		cidr_format(&sb->match.sources[i], text);
+		json_array_append_new(srcs, json_string(text));
+	}
+	json_object_set_new(o, "name", json_string(sb->name));
+	json_object_set_new(o, "id", json_integer(sb->id));
+	json_object_set_new(o, "mode",
+			    json_string(policy_mode_name(sb->policy->mode)));
+	json_object_set_new(o, "ifaces", ifs);
+	json_object_set_new(o, "sources", srcs);
+	json_object_set_new(o, "allowed", json_integer((json_int_t)sb->allowed));
+	json_object_set_new(o, "denied", json_integer((json_int_t)sb->denied));
+	if (full)
+		json_object_set_new(o, "policy",
+				    policy_to_json(sb->policy, true));
+	return o;
+}
+
+static json_t *cmd_list(struct daemon *d, json_t *req, char *err)
+{
+	json_t *a = json_array();
+
+	(void)d, (void)req, (void)err;
+	for (struct sandbox *sb = sandbox_next(NULL); sb;
+	     sb = sandbox_next(sb))
+		json_array_append_new(a, sandbox_json(sb, false));
+	return json_pack("{s:b, s:o}", "ok", 1, "sandboxes", a);
+}
+
+static json_t *cmd_show(struct daemon *d, json_t *req, char *err)
+{
+	struct sandbox *sb = sandbox_named(req, err);
+
+	(void)d;
+	if (!sb)
+		return NULL;
+	return json_pack("{s:b, s:o}", "ok", 1, "sandbox",
+			 sandbox_json(sb, true));
+}
+
+static json_t *cmd_status(struct daemon *d, json_t *req, char *err)
+{
+	const struct verdict_stats *vs = verdict_stats();
+	char mask[16];
+
+	(void)req, (void)err;
+	snprintf(mask, sizeof(mask), "0x%08x", d->marks.mask);
+	return json_pack(
+		"{s:b, s:s, s:i, s:I, s:s, s:i, s:i, s:s, s:i, s:i, s:i,"
+		" s:{s:I, s:I, s:I}, s:{s:f, s:f}, s:{s:I, s:I}, s:I}",
+		"ok", 1, "version", SBXFW_VERSION, "pid", (int)getpid(),
+		"uptime", (json_int_t)(time(NULL) - d->started),
+		"queue_kind", d->nft.native_queue ? "nft queue" :
+		"xt NFQUEUE (nft_compat)",
+		"queue", d->cfg.queue, "queues", d->cfg.queues,
+		"mark_mask", mask, "sandboxes", (int)sandbox_count(),
+		"flows", (int)flow_count(), "held", (int)flow_held_count(),
+		"verdicts", "packets", (json_int_t)vs->packets,
+		"allow", (json_int_t)vs->allowed,
+		"deny", (json_int_t)vs->denied,
+		"latency_us", "p50", (double)verdict_latency(50) / 1000.0,
+		"p99", (double)verdict_latency(99) / 1000.0,
+		"audit", "written", (json_int_t)audit_written(),
+		"lost", (json_int_t)audit_lost(),
+		"queue_drops", (json_int_t)queue_drops());
+}
+
+static const struct {
+	const char *name;
+	json_t *(*fn)(struct daemon *d, json_t *req, char *err);
+	bool change;		/* root only */
+} commands[] = {
+	{ "create", cmd_create, true },
+	{ "destroy", cmd_destroy, true },
+	{ "list", cmd_list, false },
+	{ "show", cmd_show, false },
+	{ "status", cmd_status, false },
+};
+
+json_t *command_run(struct daemon *d, json_t *req, uid_t peer_uid)
+{
+	const char *name = json_string_value(json_object_get(req, "command"));
+	json_t *version = json_object_get(req, "version");
+	char err[ERRLEN] = "";
+	json_t *reply;
+
+	if (!json_is_integer(version) ||
+	    json_integer_value(version) != CTL_VERSION)
+		return ctl_error("protocol version %lld not supported (this "
+				 "daemon speaks %d)", json_is_integer(version) ?
+				 (long long)json_integer_value(version) : 0LL,
+				 CTL_VERSION);
+	for (size_t i = 0; name && i < sizeof(commands) / sizeof(*commands);
+	     i++) {
+		if (strcmp(name, commands[i].name))
+			continue;
+		if (commands[i].change && peer_uid != 0)
+			return ctl_error("%s: permission denied (root only)",
+					 name);
+		reply = commands[i].fn(d, req, err);
+		return reply ? reply : ctl_error("%s", err);
+	}
+	return ctl_error("unknown command `%s'", name ? name : "");
+}
+
+struct load_ctx {
+	struct daemon *d;
+	char *err;
+	size_t errlen;
+};
+
+static int load_one(int64_t id, const char *name, void *arg)
+{
+	struct load_ctx *c = arg;
+	struct sandbox *sb;
+
+	if (id < 1 || id > c->d->marks.max_id) {
+		snprintf(c->err, c->errlen, "sandbox %s: id %lld does not fit "
+			 "mark_mask 0x%08x", name, (long long)id,
+			 c->d->marks.mask);
+		return -ERANGE;
+	}
+	sb = xcalloc(1, sizeof(*sb));
+	sb->id = (uint32_t)id;
+	snprintf(sb->name, sizeof(sb->name), "%s", name);
+	if (store_sandbox_match_load(&c->d->store, id, &sb->match, c->err,
+				     c->errlen) < 0 ||
+	    !(sb->policy = store_policy_load(&c->d->store, id, c->err,
+					     c->errlen))) {
+		sandbox_free(sb);
+		return -EINVAL;
+	}
+	sandbox_insert(sb);
+	return 0;
+}
+
+int commands_load(struct daemon *d, char *err, size_t errlen)
+{
+	struct load_ctx c = { d, err, errlen };
+
+	return store_sandbox_each(&d->store, load_one, &c, err, errlen);
+}
+
+int commands_table(struct daemon *d, char *err, size_t errlen)
+{
+	struct nft_sandbox *ns = xcalloc(sandbox_count() + 1, sizeof(*ns));
+	size_t n = 0;
+	int rc;
+
+	for (struct sandbox *sb = sandbox_next(NULL); sb;
+	     sb = sandbox_next(sb))
+		sandbox_to_nft(sb, &ns[n++]);
+	rc = nft_table_create(&d->nft, ns, n, err, errlen);
+	free(ns);
+	return rc;
+}

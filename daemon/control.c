@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "ctl_proto.h"
+#include "log.h"
+#include "xalloc.h"
+
+#define CLIENTS_MAX 64
+
+struct client {
+	int fd;
+	uid_t uid;
+	uint8_t *buf;
+	size_t len, cap;
+};
+
+static int listen_fd = -1, ep = -1;
+static char sock_path[108];
+static size_t nclients;
+static struct client listener;	/* its address tags the listening fd */
+
+void *control_listener(void)
+{
+	return &listener;
+}
+
+static int make_dir(const char *path)
+{
+	char dir[sizeof(sock_path)], *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (!(slash = strrchr(dir, '/')) || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int control_open(const char *path, const char *group, int epfd, char *err,
+		 size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &listener };
+	struct group *gr = getgrnam(group);
+	mode_t old;
+
+	ep = epfd;
+	snprintf(sock_path, sizeof(sock_path), "%s", path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (make_dir(path) < 0)
+		goto fail;
+	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			   0);
+	if (listen_fd < 0)
+		goto fail;
+	unlink(path);
+	old = umask(0117);	/* never a moment wider than 0660 */
+	if (bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		umask(old);
+		goto fail;
+	}
+	umask(old);
+	if (chmod(path, 0660) < 0 ||
+	    (gr && chown(path, 0, gr->gr_gid) < 0) ||
+	    listen(listen_fd, 16) < 0 ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
+		goto fail;
+	if (!gr)
+		log_info("control: group `%s' does not exist; %s is root's "
+			 "only", group, path);
+	return 0;
+fail:
+	snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
+	return -errno;
+}
+
+static void client_close(struct client *c)
+{
+	close(c->fd);
+	free(c->buf);
+	free(c);
+	nclients--;
+}
+
+void control_close(void)
+{
+	if (listen_fd >= 0) {
+		close(listen_fd);
+		unlink(sock_path);
+	}
+	listen_fd = -1;
+}
+
+static void accept_one(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct client *c;
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (nclients >= CLIENTS_MAX ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		close(fd);
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->fd = fd;
+	c->uid = cred.uid;
+	ev.data.ptr = c;
+	nclients++;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+		client_close(c);
+}
+
+/* Replies are written whole; the CLI reads them at once. */
+static void reply(struct client *c, json_t *msg)
+{
+	size_t len, off = 0;
+	char *frame = ctl_frame_build(msg, &len);
+	int flags = fcntl(c->fd, F_GETFL);
+	struct timeval tv = { .tv_sec = 2 };
+
+	fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK);
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	while (off < len) {
+		ssize_t n = write(c->fd, frame + off, len - off);
+
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	fcntl(c->fd, F_SETFL, flags);
+	free(frame);
+	json_decref(msg);
+}
+
+static bool client_read(struct client *c, struct daemon *d)
+{
+	char err[256];
+	size_t used;
+	json_t *req;
+
+	for (;;) {
+		ssize_t n;
+
+		if (c->cap - c->len < 4096) {
+			c->cap = c->cap ? c->cap * 2 : 65536;
+			if (c->cap > CTL_FRAME_MAX + 4)
+				return false;
+			c->buf = xreallocarray(c->buf, c->cap, 1);
+		}
+		n = read(c->fd, c->buf + c->len, c->cap - c->len);
+		if (n == 0)
+			return false;
+		if (n < 0)
+			break;
+		c->len += (size_t)n;
+	}
+	if (errno != EAGAIN && errno != EINTR)
+		return false;
+	for (;;) {
+		switch (ctl_frame_parse(c->buf, c->len, &used, &req, err,
+					sizeof(err))) {
+		case CTL_NEED_MORE:
+			return true;
+		case CTL_BAD:
+			/* refused whole, and the stream is lost */
+			reply(c, ctl_error("%s", err));
+			return false;
+		case CTL_FRAME:
+			reply(c, command_run(d, req, c->uid));
+			json_decref(req);
+			memmove(c->buf, c->buf + used, c->len - used);
+			c->len -= used;
+			break;
+		}
+	}
+}
+
+void control_event(void *ptr, uint32_t events, struct daemon *d)
+{
+	struct client *c = ptr;
+
+	if (c == &listener) {
+		accept_one();
+		return;
+	}
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !client_read(c, d)) {
+		epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+		client_close(c);
+	}
+}

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef SBXFWD_CONTROL_H
+#define SBXFWD_CONTROL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon.h"
+
+/* The control socket (SPEC §7): 0660, owner root, group `group'. */
+int control_open(const char *path, const char *group, int epfd, char *err,
+		 size_t errlen);
+void control_close(void);
+/* An epoll event whose data.ptr is not one of the daemon's own fds. */
+void control_event(void *ptr, uint32_t events, struct daemon *d);
+/* The listening socket's epoll tag. */
+void *control_listener(void);
+
+#endif

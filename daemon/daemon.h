@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef SBXFWD_DAEMON_H
+#define SBXFWD_DAEMON_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "config.h"
+#include "marks.h"
+#include "nft.h"
+#include "store.h"
+
+#define SBXFW_VERSION "0.4.0"
+
+/* What the control commands work on. */
+struct daemon {
+	const char *config_path;
+	struct sbxfw_config cfg;
+	struct marks marks;
+	struct nft_opts nft;
+	struct store store;
+	time_t started;
+};
+
+/* One control request; returns the reply (never NULL). */
+json_t *command_run(struct daemon *d, json_t *req, uid_t peer_uid);
+/* Load every sandbox of the store into the registry. */
+int commands_load(struct daemon *d, char *err, size_t errlen);
+/* Build the table with every sandbox in it, in one batch. */
+int commands_table(struct daemon *d, char *err, size_t errlen);
+
+#endif

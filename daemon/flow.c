@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Per-flow state while a flow waits for its verdict, and a short memory
+ * of the verdict afterwards for packets queued before the ct mark was set. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "flow.h"
+#include "xalloc.h"
+
+#define BUCKETS 16384
+
+static struct flow **buckets;
+static struct flow *oldest, *newest;
+static size_t nflows, max_flows, nheld;
+static uint64_t hold_timeout;
+
+void flow_init(size_t max, uint64_t hold_timeout_ns)
+{
+	buckets = xcalloc(BUCKETS, sizeof(*buckets));
+	max_flows = max;
+	hold_timeout = hold_timeout_ns;
+}
+
+void flow_fini(void)
+{
+	while (oldest)
+		flow_destroy(oldest);
+	free(buckets);
+	buckets = NULL;
+}
+
+static uint32_t key_hash(const struct flow_key *k)
+{
+	const uint8_t *p = (const uint8_t *)k;
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < sizeof(*k); i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h % BUCKETS;
+}
+
+void flow_key_of(const struct pkt *p, struct flow_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = (uint8_t)p->family;
+	k->proto = p->proto;
+	k->sport = p->sport;
+	k->dport = p->dport;
+	memcpy(k->src, p->src, 16);
+	memcpy(k->dst, p->dst, 16);
+}
+
+struct flow *flow_lookup(const struct flow_key *k)
+{
+	for (struct flow *f = buckets[key_hash(k)]; f; f = f->hnext)
+		if (!memcmp(&f->key, k, sizeof(*k)))
+			return f;
+	return NULL;
+}
+
+static void list_unlink(struct flow *f)
+{
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		oldest = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	else
+		newest = f->prev;
+	f->prev = f->next = NULL;
+}
+
+static void list_append(struct flow *f)
+{
+	f->prev = newest;
+	f->next = NULL;
+	if (newest)
+		newest->next = f;
+	else
+		oldest = f;
+	newest = f;
+}
+
+struct flow *flow_create(const struct flow_key *k, uint32_t sandbox,
+			 uint64_t now_ns)
+{
+	struct flow *f;
+	uint32_t h = key_hash(k);
+
+	if (nflows >= max_flows)
+		return NULL;	/* the caller evicts and retries */
+	f = xcalloc(1, sizeof(*f));
+	f->key = *k;
+	f->sandbox = sandbox;
+	f->deadline_ns = now_ns + hold_timeout;
+	f->last_ns = now_ns;
+	f->hnext = buckets[h];
+	buckets[h] = f;
+	list_append(f);
+	nflows++;
+	return f;
+}
+
+void flow_touch(struct flow *f, uint64_t now_ns)
+{
+	f->last_ns = now_ns;
+	list_unlink(f);
+	list_append(f);
+}
+
+static void early_free(struct flow *f)
+{
+	for (size_t i = 0; i < f->nearly; i++)
+		free(f->early[i].data);
+	free(f->early);
+	f->early = NULL;
+	f->nearly = f->early_bytes = 0;
+}
+
+void flow_destroy(struct flow *f)
+{
+	struct flow **pp = &buckets[key_hash(&f->key)];
+
+	while (*pp != f)
+		pp = &(*pp)->hnext;
+	*pp = f->hnext;
+	list_unlink(f);
+	reasm_fini(&f->r);
+	early_free(f);
+	nheld -= f->nheld;
+	nflows--;
+	free(f);
+}
+
+struct flow *flow_oldest(void)
+{
+	return oldest;
+}
+
+size_t flow_count(void)
+{
+	return nflows;
+}
+
+size_t flow_held_count(void)
+{
+	return nheld;
+}
+
+bool flow_hold(struct flow *f, uint32_t id, uint16_t queue, uint32_t mark,
+	       uint32_t seq)
+{
+	if (f->nheld == FLOW_HELD_MAX)
+		return false;
+	f->held[f->nheld++] = (struct held){ id, queue, mark, seq };
+	nheld++;
+	return true;
+}
+
+enum reasm_state flow_feed(struct flow *f, uint32_t seq, const uint8_t *data,
+			   size_t len, uint64_t now_ns)
+{
+	struct early *e;
+
+	if (f->have_base)
+		return reasm_add(&f->r, seq, data, len, now_ns, fb_judge,
+				 &f->fb);
+	/* before the first byte is known: keep a copy, within the bound */
+	if (f->early_bytes + len > REASM_LIMIT_DEFAULT)
+		return REASM_GIVE_UP;
+	f->early = xreallocarray(f->early, f->nearly + 1, sizeof(*f->early));
+	e = &f->early[f->nearly++];
+	e->seq = seq;
+	e->len = len;
+	e->data = xmalloc(len ? len : 1);
+	memcpy(e->data, data, len);
+	f->early_bytes += len;
+	return REASM_NEED_MORE;
+}
+
+enum reasm_state flow_set_base(struct flow *f, uint32_t base, uint64_t now_ns)
+{
+	enum reasm_state st = REASM_NEED_MORE;
+
+	f->have_base = true;
+	f->base = base;
+	reasm_init(&f->r, base, REASM_LIMIT_DEFAULT, now_ns,
+		   f->deadline_ns > now_ns ? f->deadline_ns - now_ns : 0);
+	for (size_t i = 0; i < f->nearly && st == REASM_NEED_MORE; i++)
+		st = reasm_add(&f->r, f->early[i].seq, f->early[i].data,
+			       f->early[i].len, now_ns, fb_judge, &f->fb);
+	early_free(f);
+	return st;
+}
+
+void flow_clear_held(struct flow *f)
+{
+	nheld -= f->nheld;
+	f->nheld = 0;
+}
+
+void flow_decided(struct flow *f, bool allow)
+{
+	f->decided = true;
+	f->allow = allow;
+	flow_clear_held(f);
+	reasm_fini(&f->r);
+	early_free(f);
+}
+
+static int held_cmp(const void *a, const void *b, void *base)
+{
+	uint32_t x = ((const struct held *)a)->seq - *(uint32_t *)base;
+	uint32_t y = ((const struct held *)b)->seq - *(uint32_t *)base;
+
+	return x < y ? -1 : x > y;
+}
+
+void flow_sort_held(struct flow *f)
+{
+	qsort_r(f->held, f->nheld, sizeof(f->held[0]), held_cmp, &f->base);
+}

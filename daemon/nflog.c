@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_log.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <libmnl/libmnl.h>
+
+#include "audit.h"
+#include "nflog.h"
+#include "pkt.h"
+#include "sandbox.h"
+
+static struct mnl_socket *nl;
+static const struct marks *marks;
+
+static struct nlmsghdr *msg_put(char *buf, uint16_t type, uint16_t group)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *g;
+
+	nlh->nlmsg_type = (NFNL_SUBSYS_ULOG << 8) | type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->nfgen_family = AF_UNSPEC;
+	g->version = NFNETLINK_V0;
+	g->res_id = htons(group);
+	return nlh;
+}
+
+static int config(uint16_t group, char *err, size_t errlen)
+{
+	char buf[8192];
+	struct nlmsghdr *nlh = msg_put(buf, NFULNL_MSG_CONFIG, group);
+	struct nfulnl_msg_config_cmd cmd = { NFULNL_CFG_CMD_BIND };
+	struct nfulnl_msg_config_mode mode = {
+		.copy_range = htonl(128), .copy_mode = NFULNL_COPY_PACKET,
+	};
+	int n;
+
+	mnl_attr_put(nlh, NFULA_CFG_CMD, sizeof(cmd), &cmd);
+	mnl_attr_put(nlh, NFULA_CFG_MODE, sizeof(mode), &mode);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0 ||
+	    (n = (int)mnl_socket_recvfrom(nl, buf, sizeof(buf))) < 0 ||
+	    mnl_cb_run(buf, (size_t)n, 0, mnl_socket_get_portid(nl), NULL,
+		       NULL) < 0) {
+		snprintf(err, errlen, "nflog group %u: %s", group,
+			 strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int nflog_open(uint16_t group, const struct marks *m, char *err,
+	       size_t errlen)
+{
+	int one = 1, ret;
+
+	marks = m;
+	nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		snprintf(err, errlen, "nflog: netlink socket: %s",
+			 strerror(errno));
+		return -errno;
+	}
+	setsockopt(mnl_socket_get_fd(nl), SOL_NETLINK, NETLINK_NO_ENOBUFS,
+		   &one, sizeof(one));
+	if ((ret = config(group, err, errlen)))
+		return ret;
+	return mnl_socket_get_fd(nl);
+}
+
+void nflog_close(void)
+{
+	if (nl)
+		mnl_socket_close(nl);
+	nl = NULL;
+}
+
+static int attr_cb(const struct nlattr *a, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(a);
+
+	if (mnl_attr_type_valid(a, NFULA_MAX) > 0)
+		tb[type] = a;
+	return MNL_CB_OK;
+}
+
+/* The kernel's reasons, which are the rules' log prefixes. */
+static const char *const reasons[] = { "range-denied", "mode-deny-all",
+				       "range-allowed", "mode-allow-all",
+				       "not-tls" };
+
+static void record(const char *prefix, uint32_t mark, const struct pkt *p)
+{
+	struct sandbox *sb = sandbox_get(mark_get_id(marks, mark));
+	struct flow_record r = { 0 };
+	struct flow_query q = { .family = p->family, .dport = p->dport,
+				.proto = p->proto };
+	struct verdict_result v;
+	size_t i;
+
+	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (!strcmp(prefix, reasons[i]))
+			break;
+	if (i == sizeof(reasons) / sizeof(reasons[0]))
+		return;
+	store_time_now(r.time);
+	snprintf(r.sandbox, sizeof(r.sandbox), "%s", sb ? sb->name : "?");
+	r.family = p->family == AF_INET ? 4 : 6;
+	r.proto = p->proto == IPPROTO_TCP ? "tcp" :
+		  p->proto == IPPROTO_UDP ? "udp" : "other";
+	addr_format(p->family, p->src, r.src);
+	addr_format(p->family, p->dst, r.dst);
+	r.sport = p->sport;
+	r.dport = p->dport;
+	r.allow = i == 2 || i == 3;
+	r.reason = reasons[i];
+	/* the rule: the daemon's own evaluation, which the kernel mirrors */
+	memcpy(q.dst, p->dst, 16);
+	if (sb) {
+		policy_eval(sb->policy, &q, &v);
+		if (!strcmp(v.reason, r.reason))
+			snprintf(r.rule, sizeof(r.rule), "%s", v.rule);
+		if (r.allow)
+			sb->allowed++;
+		else
+			sb->denied++;
+	}
+	audit_flow(&r);
+}
+
+static int packet_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[NFULA_MAX + 1] = { 0 };
+	char prefix[64];
+	uint32_t mark = 0;
+	struct pkt p;
+
+	(void)data;
+	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, tb) < 0 ||
+	    !tb[NFULA_PREFIX] || !tb[NFULA_PAYLOAD])
+		return MNL_CB_OK;
+	snprintf(prefix, sizeof(prefix), "%.*s",
+		 (int)mnl_attr_get_payload_len(tb[NFULA_PREFIX]),
+		 (const char *)mnl_attr_get_payload(tb[NFULA_PREFIX]));
+	if (tb[NFULA_MARK])
+		mark = ntohl(mnl_attr_get_u32(tb[NFULA_MARK]));
+	memset(&p, 0, sizeof(p));
+	/* non-TCP/UDP packets are refused, but still audited */
+	switch (pkt_decode(PKT_LINKTYPE_RAW, mnl_attr_get_payload(
+				   tb[NFULA_PAYLOAD]),
+			   mnl_attr_get_payload_len(tb[NFULA_PAYLOAD]), &p)) {
+	case PKT_OK:
+	case PKT_IGNORED:
+		record(prefix, mark, &p);
+		break;
+	default:
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+int nflog_receive(void)
+{
+	static char buf[8192];
+
+	for (;;) {
+		ssize_t n = recv(mnl_socket_get_fd(nl), buf, sizeof(buf),
+				 MSG_DONTWAIT);
+
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+		mnl_cb_run(buf, (size_t)n, 0, 0, packet_cb, NULL);
+	}
+}

@@ -1,0 +1,1189 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The `inet sbxfw` table, built through libnftnl, one batch per change.
+ *
+ * forward (hook forward, priority -10):
+ *   decided flows take the fast path on their ct mark; the first packet of
+ *   an undecided flow is classified into a sandbox (its id OR-ed into the
+ *   ct mark bit by bit, since nftables cannot OR two registers), then the
+ *   kernel decides what ranges and modes decide; what needs the payload is
+ *   marked "pending" and queued with the bypass flag.
+ * commit (hook forward, priority -9): a verdict mark from the daemon goes
+ *   into the ct mark; a packet still "pending" was bypassed because no
+ *   daemon listens, and is refused (fail closed) or let through (fail_open).
+ */
+#include <netinet/in.h>
+#include <errno.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nf_conntrack_tuple_common.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/xt_NFQUEUE.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+
+#include "nft.h"
+
+#define R0 NFT_REG32_00
+#define R1 NFT_REG32_01
+#define R2 NFT_REG32_02
+#define R3 NFT_REG32_03
+#define R4 NFT_REG32_04
+#define R5 NFT_REG32_05
+#define R8 NFT_REG32_08
+
+#define BATCH_SIZE (4u << 20)
+#define FIRST_TIMEOUT_MS 30000
+#define FIRST_SIZE 65536
+
+static struct mnl_socket *nl;
+static const char *table = NFT_TABLE;	/* another only while probing */
+static uint32_t seq;
+
+/* ---- batches, with each message's meaning kept for error reports ---- */
+
+struct batch {
+	struct mnl_nlmsg_batch *b;
+	char *buf;
+	uint32_t first_seq, next_seq;
+	const char **what;	/* by seq - first_seq */
+	size_t nwhat, cap;
+	bool overflow;
+};
+
+static void batch_begin(struct batch *bt)
+{
+	memset(bt, 0, sizeof(*bt));
+	/* the message that crosses the limit is written past it */
+	bt->buf = malloc(BATCH_SIZE * 2);
+	bt->b = mnl_nlmsg_batch_start(bt->buf, BATCH_SIZE);
+	bt->first_seq = bt->next_seq = ++seq;
+	seq += 1u << 20;	/* room for this batch's messages */
+	nftnl_batch_begin(mnl_nlmsg_batch_current(bt->b), bt->next_seq++);
+	mnl_nlmsg_batch_next(bt->b);
+}
+
+static struct nlmsghdr *batch_msg(struct batch *bt, uint16_t type,
+				  uint16_t flags, const char *what)
+{
+	static char scratch[65536];
+	void *at = bt->overflow ? scratch : mnl_nlmsg_batch_current(bt->b);
+
+	if (bt->nwhat == bt->cap) {
+		bt->cap = bt->cap ? bt->cap * 2 : 64;
+		bt->what = realloc(bt->what, bt->cap * sizeof(*bt->what));
+	}
+	bt->what[bt->nwhat++] = what;
+	return nftnl_nlmsg_build_hdr(at, type, NFPROTO_INET,
+				     flags | NLM_F_ACK, bt->next_seq++);
+}
+
+/* Past the limit the batch fails at commit; messages go to scratch. */
+static void batch_done_msg(struct batch *bt)
+{
+	if (!bt->overflow && !mnl_nlmsg_batch_next(bt->b))
+		bt->overflow = true;
+}
+
+static void batch_free(struct batch *bt)
+{
+	if (bt->b)
+		mnl_nlmsg_batch_stop(bt->b);
+	free(bt->buf);
+	free(bt->what);
+}
+
+/* The message a batch error belongs to, by sequence number. */
+static const char *batch_what(const struct batch *bt, uint32_t s)
+{
+	uint32_t i = s - bt->first_seq - 1;
+
+	return i < bt->nwhat ? bt->what[i] : "batch";
+}
+
+/* Send the batch and read every ACK; the first error names its message. */
+static int batch_commit(struct batch *bt, char *err, size_t errlen)
+{
+	char rbuf[8192];
+	size_t acks = 0;
+	int n, ret = -EIO, first = 0;
+	const char *what = NULL;
+
+	if (bt->overflow) {
+		snprintf(err, errlen, "nft: batch larger than %u bytes",
+			 BATCH_SIZE);
+		ret = -E2BIG;
+		goto out;
+	}
+	nftnl_batch_end(mnl_nlmsg_batch_current(bt->b), bt->next_seq++);
+	mnl_nlmsg_batch_next(bt->b);
+	if (mnl_socket_sendto(nl, mnl_nlmsg_batch_head(bt->b),
+			      mnl_nlmsg_batch_size(bt->b)) < 0) {
+		snprintf(err, errlen, "nft: send: %s", strerror(errno));
+		goto out;
+	}
+	/* One ACK per message (NLM_F_ACK); after an error the kernel aborts
+	 * the batch and acknowledges the rest with errors or not at all, so
+	 * stop at the first one. */
+	while (acks < bt->nwhat && !first) {
+		n = (int)mnl_socket_recvfrom(nl, rbuf, sizeof(rbuf));
+		if (n < 0) {
+			snprintf(err, errlen, "nft: receive: %s",
+				 strerror(errno));
+			goto out;
+		}
+		for (struct nlmsghdr *h = (struct nlmsghdr *)rbuf;
+		     mnl_nlmsg_ok(h, n); h = mnl_nlmsg_next(h, &n)) {
+			const struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
+
+			if (h->nlmsg_type != NLMSG_ERROR ||
+			    h->nlmsg_seq <= bt->first_seq ||
+			    h->nlmsg_seq >= bt->next_seq)
+				continue;	/* not this batch's */
+			acks++;
+			if (e->error && !first) {
+				first = e->error;
+				what = batch_what(bt, h->nlmsg_seq);
+			}
+		}
+	}
+	if (first) {
+		snprintf(err, errlen, "nft: %s: %s", what, strerror(-first));
+		ret = first;
+		goto out;
+	}
+	ret = 0;
+out:
+	batch_free(bt);
+	return ret;
+}
+
+int nft_init(char *err, size_t errlen)
+{
+	int size = (int)BATCH_SIZE * 2;
+
+	nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		snprintf(err, errlen, "nft: netlink socket: %s",
+			 strerror(errno));
+		return -errno;
+	}
+	seq = (uint32_t)time(NULL);
+	/* large batches (many ranges) in one sendmsg, many ACKs back */
+	setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_SNDBUFFORCE, &size,
+		   sizeof(size));
+	setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVBUFFORCE, &size,
+		   sizeof(size));
+	return 0;
+}
+
+void nft_fini(void)
+{
+	if (nl)
+		mnl_socket_close(nl);
+	nl = NULL;
+}
+
+/* ---- expressions ---- */
+
+static void x_add(struct nftnl_rule *r, struct nftnl_expr *e)
+{
+	nftnl_rule_add_expr(r, e);
+}
+
+static void x_meta(struct nftnl_rule *r, uint32_t key, uint32_t dreg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
+	x_add(r, e);
+}
+
+static void x_meta_set(struct nftnl_rule *r, uint32_t key, uint32_t sreg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, sreg);
+	x_add(r, e);
+}
+
+static void x_ct(struct nftnl_rule *r, uint32_t key, uint32_t dreg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("ct");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, dreg);
+	x_add(r, e);
+}
+
+static void x_ct_set(struct nftnl_rule *r, uint32_t key, uint32_t sreg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("ct");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, sreg);
+	x_add(r, e);
+}
+
+static void x_payload(struct nftnl_rule *r, uint32_t base, uint32_t off,
+		      uint32_t len, uint32_t dreg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("payload");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
+	x_add(r, e);
+}
+
+/* reg = (reg & mask) ^ xor over len bytes (1 or 4) */
+static void x_bitwise(struct nftnl_rule *r, uint32_t reg, uint32_t len,
+		      uint32_t mask, uint32_t xor)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+	uint8_t m8 = (uint8_t)mask, x8 = (uint8_t)xor;
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, len == 1 ? (void *)&m8 :
+		       (void *)&mask, len);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, len == 1 ? (void *)&x8 :
+		       (void *)&xor, len);
+	x_add(r, e);
+}
+
+static void x_cmp(struct nftnl_rule *r, uint32_t reg, uint32_t op,
+		  const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, reg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+	x_add(r, e);
+}
+
+static void x_cmp8(struct nftnl_rule *r, uint32_t reg, uint32_t op, uint8_t v)
+{
+	x_cmp(r, reg, op, &v, 1);
+}
+
+static void x_cmp32(struct nftnl_rule *r, uint32_t reg, uint32_t op,
+		    uint32_t v)
+{
+	x_cmp(r, reg, op, &v, 4);
+}
+
+/* dreg 0: a set membership test; otherwise a map lookup into dreg */
+static void x_lookup(struct nftnl_rule *r, uint32_t sreg, const char *set,
+		     uint32_t dreg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
+	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+	if (dreg)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, dreg);
+	x_add(r, e);
+}
+
+static void x_dynset_add(struct nftnl_rule *r, uint32_t sreg, const char *set)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("dynset");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, sreg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_ADD);
+	nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, set);
+	x_add(r, e);
+}
+
+static void x_verdict(struct nftnl_rule *r, int code, const char *chain)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)code);
+	if (chain)
+		nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
+	x_add(r, e);
+}
+
+static void x_reject(struct nftnl_rule *r, uint32_t type, uint8_t code)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("reject");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, type);
+	nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, code);
+	x_add(r, e);
+}
+
+static void x_log(struct nftnl_rule *r, uint16_t group, const char *prefix)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("log");
+
+	nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, group);
+	nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, prefix);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOG_SNAPLEN, 128);
+	x_add(r, e);
+}
+
+static void x_queue(struct nftnl_rule *r, const struct nft_opts *o)
+{
+	struct nftnl_expr *e;
+	uint16_t flags = o->queues > 1 ? NFT_QUEUE_FLAG_CPU_FANOUT : 0;
+
+	flags |= NFT_QUEUE_FLAG_BYPASS;
+	if (o->native_queue) {
+		e = nftnl_expr_alloc("queue");
+		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, o->queue);
+		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, o->queues);
+		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS, flags);
+	} else {
+		/* xt_NFQ_info_v3, padded to XT_ALIGN as nft_compat checks;
+		 * libnftnl keeps (and frees) the pointer it is given */
+		uint8_t *info = calloc(1, 8);
+		struct xt_NFQ_info_v3 v = {
+			.queuenum = o->queue, .queues_total = o->queues,
+			.flags = (o->queues > 1 ? NFQ_FLAG_CPU_FANOUT : 0) |
+				 NFQ_FLAG_BYPASS,
+		};
+
+		memcpy(info, &v, sizeof(v));
+		e = nftnl_expr_alloc("target");
+		nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);
+		nftnl_expr_set(e, NFTNL_EXPR_TG_INFO, info, 8);
+	}
+	x_add(r, e);
+}
+
+/* ---- compound matches and statements ---- */
+
+static void m_nfproto(struct nftnl_rule *r, uint8_t proto)
+{
+	x_meta(r, NFT_META_NFPROTO, R0);
+	x_cmp8(r, R0, NFT_CMP_EQ, proto);
+}
+
+static void m_l4proto(struct nftnl_rule *r, uint32_t op, uint8_t proto)
+{
+	x_meta(r, NFT_META_L4PROTO, R0);
+	x_cmp8(r, R0, op, proto);
+}
+
+/* (ct|meta) mark & mask op value */
+static void m_mark(struct nftnl_rule *r, bool ct, uint32_t mask, uint32_t op,
+		   uint32_t value)
+{
+	if (ct)
+		x_ct(r, NFT_CT_MARK, R0);
+	else
+		x_meta(r, NFT_META_MARK, R0);
+	x_bitwise(r, R0, 4, mask, 0);
+	x_cmp32(r, R0, op, value);
+}
+
+/* (ct|meta) mark = (mark & ~clear) | set */
+static void s_mark(struct nftnl_rule *r, bool ct, uint32_t clear, uint32_t set)
+{
+	if (ct)
+		x_ct(r, NFT_CT_MARK, R0);
+	else
+		x_meta(r, NFT_META_MARK, R0);
+	x_bitwise(r, R0, 4, ~(clear | set), set);
+	if (ct)
+		x_ct_set(r, NFT_CT_MARK, R0);
+	else
+		x_meta_set(r, NFT_META_MARK, R0);
+}
+
+static void m_ct_direction(struct nftnl_rule *r, uint8_t dir)
+{
+	x_ct(r, NFT_CT_DIRECTION, R0);
+	x_cmp8(r, R0, NFT_CMP_EQ, dir);
+}
+
+/* The sandbox id of the ct mark in R0, for set keys. */
+static void k_sandbox(struct nftnl_rule *r, const struct marks *m)
+{
+	x_ct(r, NFT_CT_MARK, R0);
+	x_bitwise(r, R0, 4, m->id, 0);
+}
+
+/* IPv4 and IPv6 addresses in the network header */
+#define V4_SADDR 12
+#define V4_DADDR 16
+#define V6_SADDR 8
+#define V6_DADDR 24
+
+static uint32_t addr_off(int v6, bool dst)
+{
+	return v6 ? (dst ? V6_DADDR : V6_SADDR) : (dst ? V4_DADDR : V4_SADDR);
+}
+
+static uint32_t addr_len(int v6)
+{
+	return v6 ? 16 : 4;
+}
+
+/* A TCP flow key into consecutive registers from R0: source, destination
+ * (or the reverse, for a reply), ports, then the 32-bit field at th_off:
+ * the sequence number of an original packet is matched against the
+ * acknowledgement number of the server's SYN-ACK. */
+static void k_tcp_first(struct nftnl_rule *r, int v6, bool reply,
+			uint32_t th_off)
+{
+	uint32_t al = addr_len(v6), reg = R0;
+
+	x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, addr_off(v6, reply), al, reg);
+	reg += al / 4;
+	x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, addr_off(v6, !reply), al, reg);
+	reg += al / 4;
+	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, reply ? 2 : 0, 2, reg++);
+	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, reply ? 0 : 2, 2, reg++);
+	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, th_off, 4, reg);
+}
+
+/* ---- table, sets, chains ---- */
+
+static void msg_table(struct batch *bt, uint16_t type, const char *what)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nlmsghdr *nlh;
+
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
+	nlh = batch_msg(bt, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0,
+			what);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	batch_done_msg(bt);
+}
+
+enum set_kind { SK_HASH, SK_INTERVAL, SK_CONCAT_INTERVAL, SK_DYNAMIC };
+
+/* nft's datatype numbers, so that `nft list ruleset' can show the sets;
+ * a concatenation puts the first field's type in the highest bits */
+enum { T_IPV4 = 7, T_IPV6 = 8, T_PROTO = 12, T_SERVICE = 13, T_MARK = 19,
+       T_IFNAME = 41 };
+/* nft shows a concatenation only of fixed-size types: header fields as
+ * 8-bit protocol and 16-bit service numbers, a sequence number as a mark */
+#define CAT2(a, b) ((a) << 6 | (b))
+#define CAT3(a, b, c) (CAT2(a, b) << 6 | (c))
+#define CAT5(a, b, c, d, e) (CAT3(a, b, c) << 12 | CAT2(d, e))
+
+struct set_def {
+	const char *name;
+	enum set_kind kind;
+	uint32_t key_len;
+	uint32_t data_len;	/* 0: a set, not a map */
+	uint8_t fields[6];	/* concatenation field lengths */
+	uint32_t key_type;
+};
+
+static const struct set_def set_defs[] = {
+	{ "sb_iif", SK_INTERVAL, 16, 4, { 0 }, T_IFNAME },
+	{ "sb_src4", SK_INTERVAL, 4, 4, { 0 }, T_IPV4 },
+	{ "sb_src6", SK_INTERVAL, 16, 4, { 0 }, T_IPV6 },
+	{ "deny4", SK_CONCAT_INTERVAL, 8, 0, { 4, 4 }, CAT2(T_MARK, T_IPV4) },
+	{ "deny6", SK_CONCAT_INTERVAL, 20, 0, { 4, 16 }, CAT2(T_MARK, T_IPV6) },
+	{ "allow4", SK_CONCAT_INTERVAL, 8, 0, { 4, 4 }, CAT2(T_MARK, T_IPV4) },
+	{ "allow6", SK_CONCAT_INTERVAL, 20, 0, { 4, 16 }, CAT2(T_MARK, T_IPV6) },
+	{ "mode_deny", SK_HASH, 4, 0, { 0 }, T_MARK },
+	{ "mode_allow", SK_HASH, 4, 0, { 0 }, T_MARK },
+	{ "nopayload4", SK_HASH, 12, 0, { 0 },
+	  CAT3(T_PROTO, T_PROTO, T_SERVICE) },
+	{ "nopayload6", SK_HASH, 8, 0, { 0 }, CAT2(T_PROTO, T_SERVICE) },
+	{ "first4", SK_DYNAMIC, 20, 0, { 0 },
+	  CAT5(T_IPV4, T_IPV4, T_SERVICE, T_SERVICE, T_MARK) },
+	{ "first6", SK_DYNAMIC, 44, 0, { 0 },
+	  CAT5(T_IPV6, T_IPV6, T_SERVICE, T_SERVICE, T_MARK) },
+};
+
+static struct nftnl_set *set_new(const char *name)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	return s;
+}
+
+static void msg_set(struct batch *bt, const struct set_def *d, uint32_t id)
+{
+	struct nftnl_set *s = set_new(d->name);
+	uint32_t flags = 0;
+	struct nlmsghdr *nlh;
+
+	nftnl_set_set_u32(s, NFTNL_SET_ID, id);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, d->key_len);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, d->key_type);
+	if (d->data_len) {
+		flags |= NFT_SET_MAP;
+		nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, T_MARK);
+		nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, d->data_len);
+	}
+	switch (d->kind) {
+	case SK_HASH:
+		break;
+	case SK_INTERVAL:
+		flags |= NFT_SET_INTERVAL;
+		break;
+	case SK_CONCAT_INTERVAL:
+		flags |= NFT_SET_INTERVAL | NFT_SET_CONCAT;
+		nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, d->fields,
+				   (uint32_t)strlen((const char *)d->fields));
+		break;
+	case SK_DYNAMIC:
+		flags |= NFT_SET_TIMEOUT | NFT_SET_EVAL;
+		nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, FIRST_TIMEOUT_MS);
+		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, FIRST_SIZE);
+		break;
+	}
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
+	nlh = batch_msg(bt, NFT_MSG_NEWSET, NLM_F_CREATE, d->name);
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	batch_done_msg(bt);
+}
+
+static void msg_chain(struct batch *bt, const char *name, int prio)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nlmsghdr *nlh;
+
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	if (prio != 0) {
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_FORWARD);
+		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	}
+	nlh = batch_msg(bt, NFT_MSG_NEWCHAIN, NLM_F_CREATE, name);
+	nftnl_chain_nlmsg_build_payload(nlh, c);
+	nftnl_chain_free(c);
+	batch_done_msg(bt);
+}
+
+static struct nftnl_rule *rule_new(const char *chain)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	return r;
+}
+
+static void msg_rule(struct batch *bt, struct nftnl_rule *r, const char *what)
+{
+	struct nlmsghdr *nlh = batch_msg(bt, NFT_MSG_NEWRULE,
+					 NLM_F_APPEND | NLM_F_CREATE, what);
+
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+	batch_done_msg(bt);
+}
+
+/* ---- elements ---- */
+
+/* Add one to a big-endian number; false when it wraps to zero. */
+static bool be_increment(uint8_t *b, size_t len)
+{
+	while (len--)
+		if (++b[len])
+			return true;
+	return false;
+}
+
+struct elems {
+	struct nftnl_set *s;
+	size_t n;
+};
+
+static void elem_add(struct elems *es, const void *key, size_t klen,
+		     const void *key_end, const void *data, uint32_t dlen,
+		     uint32_t flags)
+{
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, (uint32_t)klen);
+	if (key_end)
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, key_end,
+				   (uint32_t)klen);
+	if (data)
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, data, dlen);
+	if (flags)
+		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, flags);
+	nftnl_set_elem_add(es->s, e);
+	es->n++;
+}
+
+/* An interval [start, start+span) of an rbtree map, value `data`. */
+static void elem_interval(struct elems *es, uint8_t *start, size_t klen,
+			  size_t span_bytes, const uint32_t *data)
+{
+	uint8_t end[16];
+
+	elem_add(es, start, klen, NULL, data, data ? 4 : 0, 0);
+	memcpy(end, start, klen);
+	if (be_increment(end, span_bytes))
+		elem_add(es, end, klen, NULL, NULL, 0,
+			 NFT_SET_ELEM_INTERVAL_END);
+}
+
+/* An interface name or `prefix*' as an interval of 16-byte names. */
+static void elem_iface(struct elems *es, const char *name, uint32_t value)
+{
+	uint8_t key[16] = { 0 };
+	size_t n = strlen(name);
+	bool prefix = n && name[n - 1] == '*';
+
+	if (prefix)
+		n--;
+	memcpy(key, name, n < 16 ? n : 15);
+	elem_interval(es, key, 16, prefix ? n : 16, &value);
+}
+
+static size_t cidr_len(const struct cidr *c)
+{
+	return c->family == AF_INET ? 4 : 16;
+}
+
+/* The prefix's last address, in place. */
+static void cidr_last(const struct cidr *c, uint8_t *out)
+{
+	size_t len = cidr_len(c);
+
+	memcpy(out, c->addr, len);
+	for (size_t bit = c->plen; bit < len * 8; bit++)
+		out[bit / 8] |= (uint8_t)(0x80 >> (bit % 8));
+}
+
+static void elem_source(struct elems *es, const struct cidr *c,
+			uint32_t value)
+{
+	uint8_t start[16], last[16];
+	size_t len = cidr_len(c);
+
+	memcpy(start, c->addr, len);
+	cidr_last(c, last);
+	elem_add(es, start, len, NULL, &value, 4, 0);
+	if (be_increment(last, len))
+		elem_add(es, last, len, NULL, NULL, 0,
+			 NFT_SET_ELEM_INTERVAL_END);
+}
+
+static void elem_range(struct elems *es, uint32_t id, const struct cidr *c)
+{
+	uint8_t key[20], end[20];
+	size_t len = cidr_len(c);
+
+	memcpy(key, &id, 4);
+	memcpy(key + 4, c->addr, len);
+	memcpy(end, &id, 4);
+	cidr_last(c, end + 4);
+	elem_add(es, key, 4 + len, end, NULL, 0, 0);
+}
+
+/* Ranges of a list nested in another of the same list overlap it, which
+ * the kernel's interval sets refuse; only the outermost count. */
+static bool cidr_nested(const struct cidr *l, size_t n, size_t i)
+{
+	for (size_t j = 0; j < n; j++) {
+		uint8_t last[16];
+
+		if (j == i || l[j].family != l[i].family ||
+		    l[j].plen >= l[i].plen)
+			continue;
+		cidr_last(&l[j], last);
+		if (memcmp(l[i].addr, l[j].addr, cidr_len(&l[i])) >= 0 &&
+		    memcmp(l[i].addr, last, cidr_len(&l[i])) <= 0)
+			return true;
+	}
+	return false;
+}
+
+enum { E_IIF, E_SRC4, E_SRC6, E_DENY4, E_DENY6, E_ALLOW4, E_ALLOW6,
+       E_MODE_DENY, E_MODE_ALLOW, E_MAX };
+
+static void elems_sandbox(struct elems es[E_MAX], const struct nft_sandbox *sb,
+			  const struct marks *m)
+{
+	const struct policy *p = sb->policy;
+	uint32_t id = mark_id(m, sb->id);
+
+	for (size_t i = 0; i < sb->nifaces; i++)
+		elem_iface(&es[E_IIF], sb->ifaces[i], id);
+	for (size_t i = 0; i < sb->nsources; i++)
+		elem_source(&es[sb->sources[i].family == AF_INET ? E_SRC4 :
+				E_SRC6], &sb->sources[i], id);
+	for (int l = LIST_ALLOW; l <= LIST_DENY; l++) {
+		for (size_t i = 0; i < p->ncidrs[l]; i++) {
+			const struct cidr *c = &p->cidrs[l][i];
+			int v6 = c->family == AF_INET6;
+
+			if (cidr_nested(p->cidrs[l], p->ncidrs[l], i))
+				continue;
+			elem_range(&es[(l == LIST_DENY ? E_DENY4 : E_ALLOW4) +
+				       v6], id, c);
+		}
+	}
+	if (p->mode == MODE_DENY_ALL)
+		elem_add(&es[E_MODE_DENY], &id, 4, NULL, NULL, 0, 0);
+	if (p->mode == MODE_ALLOW_ALL && p->ndomains[LIST_DENY] == 0)
+		elem_add(&es[E_MODE_ALLOW], &id, 4, NULL, NULL, 0, 0);
+}
+
+static void elems_init(struct elems es[E_MAX])
+{
+	for (int i = 0; i < E_MAX; i++) {
+		es[i].s = set_new(set_defs[i].name);
+		es[i].n = 0;
+	}
+}
+
+static void elems_flush(struct batch *bt, struct elems es[E_MAX],
+			uint16_t type)
+{
+	for (int i = 0; i < E_MAX; i++) {
+		struct nlmsghdr *nlh;
+
+		if (es[i].n) {
+			nlh = batch_msg(bt, type, type == NFT_MSG_NEWSETELEM ?
+					NLM_F_CREATE : 0, set_defs[i].name);
+			nftnl_set_elems_nlmsg_build_payload(nlh, es[i].s);
+			batch_done_msg(bt);
+		}
+		nftnl_set_free(es[i].s);
+		es[i].s = NULL;
+	}
+}
+
+int nft_sandbox_update(const struct nft_sandbox *old,
+		       const struct nft_sandbox *new, const struct marks *m,
+		       char *err, size_t errlen)
+{
+	struct elems es[E_MAX];
+	struct batch bt;
+
+	batch_begin(&bt);
+	if (old) {
+		elems_init(es);
+		elems_sandbox(es, old, m);
+		elems_flush(&bt, es, NFT_MSG_DELSETELEM);
+	}
+	if (new) {
+		elems_init(es);
+		elems_sandbox(es, new, m);
+		elems_flush(&bt, es, NFT_MSG_NEWSETELEM);
+	}
+	return batch_commit(&bt, err, errlen);
+}
+
+/* ---- the ruleset ---- */
+
+#define TCP_SYN 0x02
+#define TCP_ACK 0x10
+
+/* Remember the client's first sequence number from the server's SYN-ACK
+ * (its acknowledgement number) so that a queued segment can be known as
+ * the first of the stream, whatever order segments come in. */
+static void r_syn_ack(struct batch *bt, const struct marks *m, int v6)
+{
+	struct nftnl_rule *r = rule_new("forward");
+
+	m_mark(r, true, m->state, NFT_CMP_EQ, mark_state(m, ST_NONE));
+	m_ct_direction(r, IP_CT_DIR_REPLY);
+	m_nfproto(r, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
+	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
+	x_bitwise(r, R0, 1, TCP_SYN | TCP_ACK, 0);
+	x_cmp8(r, R0, NFT_CMP_EQ, TCP_SYN | TCP_ACK);
+	k_tcp_first(r, v6, true, 8);
+	x_dynset_add(r, R0, v6 ? "first6" : "first4");
+	msg_rule(bt, r, "rule remembering first sequence numbers");
+}
+
+static void r_state(struct batch *bt, const struct marks *m, enum mark_state s,
+		    int code, const char *chain)
+{
+	struct nftnl_rule *r = rule_new("forward");
+
+	m_mark(r, true, m->state, NFT_CMP_EQ, mark_state(m, s));
+	x_verdict(r, code, chain);
+	msg_rule(bt, r, "fast path rule");
+}
+
+/* Each id bit of the sandbox a map gives, OR-ed into the ct mark. */
+static void r_classify(struct batch *bt, const struct marks *m,
+		       const char *map, int v6_or_iif)
+{
+	for (unsigned b = 0; b < 32; b++) {
+		uint32_t bit = 1u << b;
+		struct nftnl_rule *r;
+
+		if (!(m->id & bit))
+			continue;
+		r = rule_new("classify");
+		if (v6_or_iif < 0) {
+			x_meta(r, NFT_META_IIFNAME, R0);
+		} else {
+			m_nfproto(r, v6_or_iif ? NFPROTO_IPV6 : NFPROTO_IPV4);
+			x_payload(r, NFT_PAYLOAD_NETWORK_HEADER,
+				  addr_off(v6_or_iif, false),
+				  addr_len(v6_or_iif), R0);
+		}
+		x_lookup(r, R0, map, R0);
+		x_bitwise(r, R0, 4, bit, 0);
+		x_cmp32(r, R0, NFT_CMP_EQ, bit);
+		s_mark(r, true, 0, bit);
+		msg_rule(bt, r, "classify rule");
+	}
+}
+
+/* A kernel verdict: audit it through NFLOG, cache it in the ct mark. */
+static void s_decide(struct nftnl_rule *r, const struct nft_opts *o,
+		     enum mark_state s, const char *reason)
+{
+	const struct marks *m = o->marks;
+
+	if (s == ST_DENY || o->log_allowed)
+		x_log(r, o->log_group, reason);
+	s_mark(r, true, m->state, mark_state(m, s));
+	if (s == ST_DENY)
+		x_verdict(r, NFT_JUMP, "deny");
+	else
+		x_verdict(r, NF_ACCEPT, NULL);
+}
+
+static void r_range(struct batch *bt, const struct nft_opts *o, int v6,
+		    const char *set, enum mark_state s, const char *reason)
+{
+	struct nftnl_rule *r = rule_new("forward");
+
+	m_nfproto(r, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+	k_sandbox(r, o->marks);
+	x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, addr_off(v6, true),
+		  addr_len(v6), R1);
+	x_lookup(r, R0, set, 0);
+	s_decide(r, o, s, reason);
+	msg_rule(bt, r, reason);
+}
+
+static void r_mode(struct batch *bt, const struct nft_opts *o, const char *set,
+		   enum mark_state s, const char *reason)
+{
+	struct nftnl_rule *r = rule_new("forward");
+
+	k_sandbox(r, o->marks);
+	x_lookup(r, R0, set, 0);
+	s_decide(r, o, s, reason);
+	msg_rule(bt, r, reason);
+}
+
+/* TCP segments without payload (handshake, bare ACKs) need no verdict:
+ * the header lengths and the packet length say so exactly. */
+static void r_nopayload(struct batch *bt, int v6)
+{
+	struct nftnl_rule *r = rule_new("forward");
+
+	m_nfproto(r, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
+	if (v6) {
+		x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 12, 1, R0);
+		x_bitwise(r, R0, 1, 0xf0, 0);
+		x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 4, 2, R1);
+	} else {
+		x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 0, 1, R0);
+		x_bitwise(r, R0, 1, 0x0f, 0);
+		x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 12, 1, R1);
+		x_bitwise(r, R1, 1, 0xf0, 0);
+		x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 2, 2, R2);
+	}
+	x_lookup(r, R0, v6 ? "nopayload6" : "nopayload4", 0);
+	x_verdict(r, NF_ACCEPT, NULL);
+	msg_rule(bt, r, "no-payload rule");
+}
+
+static void elems_nopayload(struct batch *bt)
+{
+	struct elems es[2] = { { set_new("nopayload4"), 0 },
+			       { set_new("nopayload6"), 0 } };
+
+	for (uint8_t doff = 5; doff <= 15; doff++) {
+		uint8_t k6[8] = { (uint8_t)(doff << 4), 0, 0, 0,
+				  0, (uint8_t)(doff * 4), 0, 0 };
+
+		elem_add(&es[1], k6, 8, NULL, NULL, 0, 0);
+		for (uint8_t ihl = 5; ihl <= 15; ihl++) {
+			unsigned len = (ihl + doff) * 4u;
+			uint8_t k4[12] = { ihl, 0, 0, 0,
+					   (uint8_t)(doff << 4), 0, 0, 0,
+					   (uint8_t)(len >> 8), (uint8_t)len };
+
+			elem_add(&es[0], k4, 12, NULL, NULL, 0, 0);
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		struct nlmsghdr *nlh = batch_msg(bt, NFT_MSG_NEWSETELEM,
+						 NLM_F_CREATE, "nopayload");
+
+		nftnl_set_elems_nlmsg_build_payload(nlh, es[i].s);
+		batch_done_msg(bt);
+		nftnl_set_free(es[i].s);
+	}
+}
+
+/* The rbtree interval maps want an interval end at zero. */
+static void elems_zero(struct batch *bt)
+{
+	static const char *const maps[] = { "sb_iif", "sb_src4", "sb_src6" };
+	static const uint8_t zero[16];
+
+	for (int i = 0; i < 3; i++) {
+		struct elems es = { set_new(maps[i]), 0 };
+		struct nlmsghdr *nlh;
+
+		elem_add(&es, zero, i == 1 ? 4 : 16, NULL, NULL, 0,
+			 NFT_SET_ELEM_INTERVAL_END);
+		nlh = batch_msg(bt, NFT_MSG_NEWSETELEM, NLM_F_CREATE, maps[i]);
+		nftnl_set_elems_nlmsg_build_payload(nlh, es.s);
+		batch_done_msg(bt);
+		nftnl_set_free(es.s);
+	}
+}
+
+/* Mark as pending, as the first byte of the stream when it is, queue. */
+static void r_queue(struct batch *bt, const struct nft_opts *o)
+{
+	const struct marks *m = o->marks;
+	struct nftnl_rule *r;
+
+	r = rule_new("forward");
+	s_mark(r, false, m->state, mark_state(m, ST_PEND));
+	msg_rule(bt, r, "pending mark rule");
+	for (int v6 = 0; v6 <= 1; v6++) {
+		r = rule_new("forward");
+		m_nfproto(r, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+		m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
+		k_tcp_first(r, v6, false, 4);
+		x_lookup(r, R0, v6 ? "first6" : "first4", 0);
+		s_mark(r, false, m->state, mark_state(m, ST_PEND_FIRST));
+		msg_rule(bt, r, "first segment rule");
+	}
+	/* data on a SYN (TCP Fast Open) is the first byte too */
+	r = rule_new("forward");
+	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
+	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
+	x_bitwise(r, R0, 1, TCP_SYN, 0);
+	x_cmp8(r, R0, NFT_CMP_EQ, TCP_SYN);
+	s_mark(r, false, m->state, mark_state(m, ST_PEND_FIRST));
+	msg_rule(bt, r, "SYN data rule");
+	r = rule_new("forward");
+	x_queue(r, o);
+	msg_rule(bt, r, o->native_queue ? "queue rule" :
+		 "queue rule (xt NFQUEUE)");
+}
+
+static void rules_forward(struct batch *bt, const struct nft_opts *o)
+{
+	const struct marks *m = o->marks;
+	struct nftnl_rule *r;
+
+	r_syn_ack(bt, m, 0);
+	r_syn_ack(bt, m, 1);
+	r_state(bt, m, ST_ALLOW, NF_ACCEPT, NULL);
+	r_state(bt, m, ST_OTHER, NF_ACCEPT, NULL);
+	r_state(bt, m, ST_DENY, NFT_JUMP, "deny");
+	r = rule_new("forward");
+	m_ct_direction(r, IP_CT_DIR_REPLY);
+	x_verdict(r, NF_ACCEPT, NULL);
+	msg_rule(bt, r, "reply rule");
+	r = rule_new("forward");
+	m_mark(r, true, m->id, NFT_CMP_EQ, 0);
+	x_verdict(r, NFT_JUMP, "classify");
+	msg_rule(bt, r, "classify jump");
+	r = rule_new("forward");
+	m_mark(r, true, m->id, NFT_CMP_EQ, 0);
+	s_mark(r, true, m->state, mark_state(m, ST_OTHER));
+	x_verdict(r, NF_ACCEPT, NULL);
+	msg_rule(bt, r, "not-a-sandbox rule");
+	/* the sandbox id into the packet mark too, for NFLOG and the queue */
+	r = rule_new("forward");
+	s_mark(r, false, m->mask, 0);
+	msg_rule(bt, r, "packet mark rule");
+	for (unsigned b = 0; b < 32; b++) {
+		if (!(m->id & (1u << b)))
+			continue;
+		r = rule_new("forward");
+		m_mark(r, true, 1u << b, NFT_CMP_NEQ, 0);
+		s_mark(r, false, 0, 1u << b);
+		msg_rule(bt, r, "packet mark rule");
+	}
+	/* SPEC §2 order: denied ranges, deny-all, allowed ranges, allow-all */
+	r_range(bt, o, 0, "deny4", ST_DENY, "range-denied");
+	r_range(bt, o, 1, "deny6", ST_DENY, "range-denied");
+	r_mode(bt, o, "mode_deny", ST_DENY, "mode-deny-all");
+	r_range(bt, o, 0, "allow4", ST_ALLOW, "range-allowed");
+	r_range(bt, o, 1, "allow6", ST_ALLOW, "range-allowed");
+	r_mode(bt, o, "mode_allow", ST_ALLOW, "mode-allow-all");
+	r_nopayload(bt, 0);
+	r_nopayload(bt, 1);
+	/* only TCP and UDP can say where they go */
+	r = rule_new("forward");
+	x_meta(r, NFT_META_L4PROTO, R0);
+	x_cmp8(r, R0, NFT_CMP_NEQ, IPPROTO_TCP);
+	x_cmp8(r, R0, NFT_CMP_NEQ, IPPROTO_UDP);
+	s_decide(r, o, ST_DENY, "not-tls");
+	msg_rule(bt, r, "not-tls");
+	r_queue(bt, o);
+}
+
+static void rules_classify(struct batch *bt, const struct marks *m)
+{
+	struct nftnl_rule *r;
+
+	r_classify(bt, m, "sb_iif", -1);
+	/* the interface wins over the source address */
+	r = rule_new("classify");
+	m_mark(r, true, m->id, NFT_CMP_NEQ, 0);
+	x_verdict(r, NFT_RETURN, NULL);
+	msg_rule(bt, r, "classify return");
+	r_classify(bt, m, "sb_src4", 0);
+	r_classify(bt, m, "sb_src6", 1);
+}
+
+static void rules_deny(struct batch *bt, const struct nft_opts *o)
+{
+	struct nftnl_rule *r;
+
+	if (!o->drop) {
+		r = rule_new("deny");
+		m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
+		x_reject(r, NFT_REJECT_TCP_RST, 0);
+		msg_rule(bt, r, "reset rule");
+		r = rule_new("deny");
+		x_reject(r, NFT_REJECT_ICMPX_UNREACH,
+			 NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+		msg_rule(bt, r, "icmp rule");
+	}
+	r = rule_new("deny");
+	x_verdict(r, NF_DROP, NULL);
+	msg_rule(bt, r, "drop rule");
+}
+
+static void rules_commit(struct batch *bt, const struct nft_opts *o)
+{
+	const struct marks *m = o->marks;
+	struct nftnl_rule *r;
+
+	/* still pending: bypassed, no daemon on the queue */
+	for (enum mark_state s = ST_PEND; s <= ST_PEND_FIRST; s++) {
+		r = rule_new("commit");
+		m_mark(r, false, m->state, NFT_CMP_EQ, mark_state(m, s));
+		if (o->fail_open)
+			x_verdict(r, NF_ACCEPT, NULL);
+		else
+			x_verdict(r, NFT_JUMP, "deny");
+		msg_rule(bt, r, "fail-closed rule");
+	}
+	r = rule_new("commit");
+	m_mark(r, false, m->state, NFT_CMP_EQ, mark_state(m, ST_ALLOW));
+	x_ct(r, NFT_CT_MARK, R0);
+	x_bitwise(r, R0, 4, m->state, 0);
+	x_cmp32(r, R0, NFT_CMP_EQ, mark_state(m, ST_NONE));
+	s_mark(r, true, m->state, mark_state(m, ST_ALLOW));
+	msg_rule(bt, r, "commit allow");
+	r = rule_new("commit");
+	m_mark(r, false, m->state, NFT_CMP_EQ, mark_state(m, ST_DENY));
+	s_mark(r, true, m->state, mark_state(m, ST_DENY));
+	x_verdict(r, NFT_JUMP, "deny");
+	msg_rule(bt, r, "commit deny");
+}
+
+static void table_build(struct batch *bt, const struct nft_opts *o)
+{
+	/* create-then-delete makes "replace" work whether it exists or not */
+	msg_table(bt, NFT_MSG_NEWTABLE, "table");
+	msg_table(bt, NFT_MSG_DELTABLE, "old table");
+	msg_table(bt, NFT_MSG_NEWTABLE, "table");
+	for (size_t i = 0; i < sizeof(set_defs) / sizeof(set_defs[0]); i++)
+		msg_set(bt, &set_defs[i], (uint32_t)i + 1);
+	elems_zero(bt);
+	elems_nopayload(bt);
+	msg_chain(bt, "deny", 0);
+	msg_chain(bt, "classify", 0);
+	msg_chain(bt, "forward", -10);
+	msg_chain(bt, "commit", -9);
+	rules_deny(bt, o);
+	rules_classify(bt, o->marks);
+	rules_forward(bt, o);
+	rules_commit(bt, o);
+}
+
+int nft_table_create(const struct nft_opts *o, const struct nft_sandbox *sbs,
+		     size_t n, char *err, size_t errlen)
+{
+	struct elems es[E_MAX];
+	struct batch bt;
+
+	batch_begin(&bt);
+	table_build(&bt, o);
+	/* in the same batch: never a moment without the sandboxes */
+	elems_init(es);
+	for (size_t i = 0; i < n; i++)
+		elems_sandbox(es, &sbs[i], o->marks);
+	elems_flush(&bt, es, NFT_MSG_NEWSETELEM);
+	return batch_commit(&bt, err, errlen);
+}
+
+int nft_table_delete(char *err, size_t errlen)
+{
+	struct batch bt;
+
+	batch_begin(&bt);
+	msg_table(&bt, NFT_MSG_DELTABLE, "table");
+	return batch_commit(&bt, err, errlen);
+}
+
+int nft_probe_native_queue(bool *native, char *err, size_t errlen)
+{
+	struct nft_opts o = { .queue = 0, .queues = 1, .native_queue = true };
+	struct batch bt;
+	struct nftnl_rule *r;
+	char e[256];
+	int ret;
+
+	/* a scratch table, created and removed at once */
+	table = NFT_TABLE "_probe";
+	batch_begin(&bt);
+	msg_table(&bt, NFT_MSG_NEWTABLE, "table");
+	msg_chain(&bt, "probe", 0);
+	r = rule_new("probe");
+	x_queue(r, &o);
+	msg_rule(&bt, r, "queue probe");
+	msg_table(&bt, NFT_MSG_DELTABLE, "table");
+	ret = batch_commit(&bt, e, sizeof(e));
+	table = NFT_TABLE;
+	*native = ret == 0;
+	if (ret && ret != -ENOENT && ret != -EOPNOTSUPP) {
+		snprintf(err, errlen, "%s", e);
+		return ret;
+	}
+	return 0;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef SBXFWD_NFT_H
+#define SBXFWD_NFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cidr.h"
+#include "marks.h"
+#include "policy.h"
+
+#define NFT_TABLE "sbxfw"
+
+/* What the ruleset is built from (the ini, and what the kernel has). */
+struct nft_opts {
+	const struct marks *marks;
+	uint16_t queue, queues;
+	uint16_t log_group;	/* NFLOG group of the kernel's own verdicts */
+	bool native_queue;	/* nft `queue`; else xt NFQUEUE via nft_compat */
+	bool fail_open;
+	bool drop;		/* deny_action = drop */
+	bool log_allowed;
+};
+
+/* How a sandbox is recognised and what the kernel decides for it alone:
+ * address ranges and modes. Domains are the daemon's business. */
+struct nft_sandbox {
+	uint32_t id;
+	char **ifaces;		/* names, `*' at the end for a prefix */
+	size_t nifaces;
+	struct cidr *sources;
+	size_t nsources;
+	const struct policy *policy;
+};
+
+int nft_init(char *err, size_t errlen);
+void nft_fini(void);
+/* Whether the kernel has the native queue expression. */
+int nft_probe_native_queue(bool *native, char *err, size_t errlen);
+/* Replace the table (if any) with a fresh one holding these sandboxes,
+ * in one batch. */
+int nft_table_create(const struct nft_opts *o, const struct nft_sandbox *sbs,
+		     size_t n, char *err, size_t errlen);
+int nft_table_delete(char *err, size_t errlen);
+/* Move a sandbox's kernel elements from `old` to `new` in one batch;
+ * either may be NULL (create, destroy). */
+int nft_sandbox_update(const struct nft_sandbox *old,
+		       const struct nft_sandbox *new, const struct marks *m,
+		       char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* sbxfwd: start-up order, the event loop, signals. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "control.h"
+#include "daemon.h"
+#include "log.h"
+#include "nflog.h"
+#include "queue.h"
+#include "sandbox.h"
+#include "verdict.h"
+
+#define TICK_MS 100
+
+/* epoll tags of the daemon's own descriptors */
+static char tag_queue, tag_nflog, tag_signal, tag_timer;
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: sbxfwd [-c FILE] [-n] [-v]\n"
+			"  -c FILE  configuration (default %s)\n"
+			"  -n       check the configuration and exit\n"
+			"  -v       verbose: log every verdict\n",
+			CFG_DEFAULT_PATH);
+	exit(2);
+}
+
+static void nft_opts_of(struct daemon *d)
+{
+	d->nft.marks = &d->marks;
+	d->nft.queue = d->cfg.queue;
+	d->nft.queues = d->cfg.queues;
+	d->nft.log_group = d->cfg.queue;
+	d->nft.fail_open = d->cfg.fail_open;
+	d->nft.drop = d->cfg.deny_action == DENY_DROP;
+	d->nft.log_allowed = d->cfg.log_allowed;
+}
+
+static int watch(int ep, int fd, void *tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
+
+	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static int signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static int ticker(void)
+{
+	struct itimerspec it = {
+		.it_interval = { 0, TICK_MS * 1000000L },
+		.it_value = { 0, TICK_MS * 1000000L },
+	};
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+
+	timerfd_settime(fd, 0, &it, NULL);
+	return fd;
+}
+
+/* SIGHUP: the ini again, and the ruleset rebuilt from it in one batch.
+ * What the running kernel state depends on cannot change without a
+ * restart: the mark layout and the queue numbers. */
+static void reload(struct daemon *d)
+{
+	struct sbxfw_config c;
+	char err[512];
+
+	cfg_defaults(&c);
+	if (cfg_load(d->config_path, &c, err, sizeof(err)) < 0) {
+		log_warnx("reload: %s; keeping the running configuration",
+			  err);
+		return;
+	}
+	if (c.mark_mask != d->cfg.mark_mask || c.queue != d->cfg.queue ||
+	    c.queues != d->cfg.queues || strcmp(c.socket, d->cfg.socket) ||
+	    strcmp(c.database, d->cfg.database))
+		log_warnx("reload: mark_mask, queue, queues, socket and "
+			  "database change only with a restart");
+	c.mark_mask = d->cfg.mark_mask;
+	c.queue = d->cfg.queue;
+	c.queues = d->cfg.queues;
+	memcpy(c.socket, d->cfg.socket, sizeof(c.socket));
+	memcpy(c.database, d->cfg.database, sizeof(c.database));
+	d->cfg = c;
+	nft_opts_of(d);
+	if (commands_table(d, err, sizeof(err)) < 0)
+		log_warnx("reload: %s", err);
+	else
+		log_info("configuration reloaded");
+}
+
+/* true: keep running */
+static bool on_signal(int fd, struct daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			reload(d);
+			continue;
+		}
+		log_info("signal %u: stopping", si.ssi_signo);
+		return false;
+	}
+	return true;
+}
+
+static void run(struct daemon *d, int ep, int qfd, int lfd, int sfd, int tfd)
+{
+	struct epoll_event evs[32];
+	uint64_t ticks;
+
+	for (;;) {
+		int n = epoll_wait(ep, evs, 32, -1);
+
+		if (n < 0 && errno != EINTR)
+			fatal("epoll_wait");
+		for (int i = 0; i < n; i++) {
+			void *tag = evs[i].data.ptr;
+
+			if (tag == &tag_queue) {
+				if (queue_receive(verdict_packet, NULL) < 0)
+					log_warn("queue");
+			} else if (tag == &tag_nflog) {
+				nflog_receive();
+			} else if (tag == &tag_signal) {
+				if (!on_signal(sfd, d))
+					return;
+			} else if (tag == &tag_timer) {
+				if (read(tfd, &ticks, sizeof(ticks)) < 0)
+					continue;
+				verdict_tick(now_ns());
+				queue_flush();
+				audit_flush();
+			} else {
+				control_event(tag, evs[i].events, d);
+			}
+		}
+		/* verdicts first, then the audit, off their path */
+		queue_flush();
+		if (audit_due())
+			audit_flush();
+	}
+	(void)qfd, (void)lfd;
+}
+
+static void load_config(struct daemon *d, bool check_only)
+{
+	char err[512];
+
+	cfg_defaults(&d->cfg);
+	if (cfg_load(d->config_path, &d->cfg, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	if (marks_init(&d->marks, d->cfg.mark_mask) < 0)
+		fatalx("%s: mark_mask 0x%08x: must be contiguous bits, at "
+		       "least %d", d->config_path, d->cfg.mark_mask,
+		       MARK_STATE_BITS + 1);
+	if (check_only) {
+		printf("configuration OK\n");
+		exit(0);
+	}
+	nft_opts_of(d);
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = { .config_path = CFG_DEFAULT_PATH };
+	enum log_level level = LOG_LVL_INFO;
+	bool check = false;
+	int ch, ep, qfd, lfd, sfd, tfd;
+	char err[512];
+
+	while ((ch = getopt(argc, argv, "c:nvh")) != -1) {
+		switch (ch) {
+		case 'c':
+			d.config_path = optarg;
+			break;
+		case 'n':
+			check = true;
+			break;
+		case 'v':
+			level = LOG_LVL_DEBUG;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init("sbxfwd", level);
+	load_config(&d, check);
+	d.started = time(NULL);
+	if (store_open(&d.store, d.cfg.database, true, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	sandbox_init(d.marks.max_id);
+	if (commands_load(&d, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	audit_init(&d.store, d.cfg.log_allowed);
+	verdict_init(&d.marks, d.cfg.ech == ECH_DENY);
+	if (nft_init(err, sizeof(err)) < 0 ||
+	    nft_probe_native_queue(&d.nft.native_queue, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	log_info("queue: %s", d.nft.native_queue ? "nft queue statement" :
+		 "xt NFQUEUE target through nft_compat (this kernel has no "
+		 "nft queue)");
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if ((qfd = queue_open(d.cfg.queue, d.cfg.queues, err,
+			      sizeof(err))) < 0 ||
+	    (lfd = nflog_open(d.cfg.queue, &d.marks, err, sizeof(err))) < 0 ||
+	    commands_table(&d, err, sizeof(err)) < 0 ||
+	    control_open(d.cfg.socket, d.cfg.group, ep, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	sfd = signals();
+	tfd = ticker();
+	if (watch(ep, qfd, &tag_queue) < 0 || watch(ep, lfd, &tag_nflog) < 0 ||
+	    watch(ep, sfd, &tag_signal) < 0 || watch(ep, tfd, &tag_timer) < 0)
+		fatal("epoll_ctl");
+	log_info("ready: %zu sandboxes, queues %u-%u, mark_mask 0x%08x",
+		 sandbox_count(), d.cfg.queue, d.cfg.queue + d.cfg.queues - 1,
+		 d.marks.mask);
+	run(&d, ep, qfd, lfd, sfd, tfd);
+
+	/* in reverse: held packets denied, table removed, audit flushed */
+	verdict_release_all();
+	queue_flush();
+	if (nft_table_delete(err, sizeof(err)) < 0)
+		log_warnx("%s", err);
+	nflog_receive();
+	control_close();
+	queue_close();
+	nflog_close();
+	nft_fini();
+	audit_fini();
+	sandbox_fini();
+	store_close(&d.store);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Verdicts for queued packets (SPEC §1.7, §2). */
+#include <netinet/in.h>
+#include <linux/netfilter.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit.h"
+#include "flow.h"
+#include "log.h"
+#include "pgstartup.h"
+#include "sandbox.h"
+#include "verdict.h"
+
+#define HOLD_TIMEOUT_NS (3ull * 1000000000)	/* for a ClientHello */
+#define DECIDED_KEEP_NS (5ull * 1000000000)
+#define MAX_FLOWS 4096
+
+static const struct marks *marks;
+static bool ech_deny;
+static struct verdict_stats stats;
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+void verdict_init(const struct marks *m, bool deny_ech)
+{
+	marks = m;
+	ech_deny = deny_ech;
+	flow_init(MAX_FLOWS, HOLD_TIMEOUT_NS);
+}
+
+const struct verdict_stats *verdict_stats(void)
+{
+	return &stats;
+}
+
+uint64_t verdict_latency(double pct)
+{
+	uint64_t total = 0, seen = 0;
+
+	for (int i = 0; i < 64; i++)
+		total += stats.lat_ns[i];
+	if (!total)
+		return 0;
+	for (int i = 0; i < 64; i++) {
+		seen += stats.lat_ns[i];
+		if ((double)seen >= pct / 100.0 * (double)total)
+			return 2ull << i;	/* the bucket's upper bound */
+	}
+	return 0;
+}
+
+static void latency(uint64_t start)
+{
+	uint64_t d = now_ns() - start;
+
+	stats.lat_ns[d ? 63 - __builtin_clzll(d) : 0]++;
+}
+
+static uint32_t with_state(uint32_t mark, enum mark_state s)
+{
+	return (mark & ~marks->state) | mark_state(marks, s);
+}
+
+static void give(uint16_t queue, uint32_t id, uint32_t mark,
+		 enum mark_state s)
+{
+	queue_verdict(queue, id, NF_ACCEPT, with_state(mark, s));
+}
+
+static void audit(const struct flow_key *k, const struct sandbox *sb,
+		  const struct flow_query *q, const struct verdict_result *v,
+		  bool allow)
+{
+	struct flow_record r = { 0 };
+
+	store_time_now(r.time);
+	snprintf(r.sandbox, sizeof(r.sandbox), "%s", sb ? sb->name : "?");
+	r.family = k->family == AF_INET ? 4 : 6;
+	r.proto = k->proto == IPPROTO_TCP ? "tcp" : "udp";
+	addr_format(k->family, k->src, r.src);
+	addr_format(k->family, k->dst, r.dst);
+	r.sport = k->sport;
+	r.dport = k->dport;
+	if (q && q->sni)
+		snprintf(r.sni, sizeof(r.sni), "%.*s", (int)q->sni_len,
+			 q->sni);
+	r.allow = allow;
+	r.reason = v->reason;
+	snprintf(r.rule, sizeof(r.rule), "%s", v->rule);
+	audit_flow(&r);
+}
+
+static bool evaluate(const struct sandbox *sb, const struct flow_key *k,
+		     struct flow_query *q, struct verdict_result *v)
+{
+	q->family = k->family;
+	memcpy(q->dst, k->dst, 16);
+	q->dport = k->dport;
+	q->proto = k->proto;
+	q->ech_deny = ech_deny;
+	if (!sb) {
+		/* a flow of a sandbox destroyed since: fail closed */
+		*v = (struct verdict_result){ VERDICT_DENY, "no-sandbox", "" };
+		return false;
+	}
+	policy_eval(sb->policy, q, v);
+	/* DNS is answered by the daemon in a later version; until then it
+	 * passes in user-defined mode (deny-all stopped it in the kernel) */
+	return v->verdict == VERDICT_ALLOW || v->verdict == VERDICT_DNS;
+}
+
+static void count(struct sandbox *sb, bool allow)
+{
+	if (allow) {
+		stats.allowed++;
+		if (sb)
+			sb->allowed++;
+	} else {
+		stats.denied++;
+		if (sb)
+			sb->denied++;
+	}
+}
+
+/* The flow's verdict: held segments released in stream order, or the
+ * first marked denied (the commit chain resets it) and the rest dropped. */
+static void decide(struct flow *f)
+{
+	struct sandbox *sb = sandbox_get(f->sandbox);
+	struct flow_query q = { 0 };
+	struct verdict_result v;
+	bool allow;
+
+	fb_query(&f->fb, f->have_base ? &f->r : NULL, &q);
+	allow = evaluate(sb, &f->key, &q, &v);
+	flow_sort_held(f);
+	for (size_t i = 0; i < f->nheld; i++) {
+		const struct held *h = &f->held[i];
+
+		if (allow)
+			give(h->queue, h->id, h->mark, ST_ALLOW);
+		else if (i == 0)
+			give(h->queue, h->id, h->mark, ST_DENY);
+		else
+			queue_verdict(h->queue, h->id, NF_DROP, -1);
+	}
+	count(sb, allow);
+	audit(&f->key, sb, &q, &v, allow);
+	log_debug("%s %s sni=%s reason=%s", sb ? sb->name : "?",
+		  allow ? "allow" : "deny", q.sni ? q.sni : "-", v.reason);
+	flow_decided(f, allow);
+}
+
+/* A Postgres SSLRequest: its 8 fixed bytes pass (the server answers `S'),
+ * and the ClientHello that follows is judged like any other. */
+static enum reasm_state past_sslrequest(struct flow *f, uint64_t now)
+{
+	if (f->r.contig != PG_REQUEST_LEN)
+		return REASM_GIVE_UP;
+	for (size_t i = 0; i < f->nheld; i++)
+		give(f->held[i].queue, f->held[i].id, f->held[i].mark,
+		     ST_NONE);
+	flow_clear_held(f);
+	reasm_fini(&f->r);
+	memset(&f->fb, 0, sizeof(f->fb));
+	flow_set_base(f, f->base + PG_REQUEST_LEN, now);
+	return REASM_NEED_MORE;
+}
+
+static struct flow *flow_get(const struct flow_key *k, uint32_t sb,
+			     uint64_t now)
+{
+	struct flow *f = flow_lookup(k);
+
+	if (f)
+		return f;
+	while (!(f = flow_create(k, sb, now))) {
+		struct flow *old = flow_oldest();
+
+		if (!old->decided)
+			decide(old);	/* held flows: incomplete, denied */
+		flow_destroy(old);
+	}
+	return f;
+}
+
+static void tcp_segment(const struct queued *q, const struct pkt *p,
+			const struct flow_key *k, uint32_t sb, uint64_t now)
+{
+	bool first = (q->mark & marks->state) ==
+		     mark_state(marks, ST_PEND_FIRST);
+	uint32_t seq = p->seq + ((p->tcp_flags & PKT_TCP_SYN) ? 1 : 0);
+	struct flow *f = flow_get(k, sb, now);
+	enum reasm_state st;
+
+	flow_touch(f, now);
+	if (f->decided) {
+		/* queued before the ct mark was set */
+		if (f->allow)
+			give(q->queue, q->id, q->mark, ST_ALLOW);
+		else
+			queue_verdict(q->queue, q->id, NF_DROP, -1);
+		return;
+	}
+	if (!flow_hold(f, q->id, q->queue, q->mark, seq)) {
+		queue_verdict(q->queue, q->id, NF_DROP, -1);
+		f->r.state = REASM_GIVE_UP;
+		return decide(f);
+	}
+	if (first && !f->have_base && flow_set_base(f, seq, now) != REASM_NEED_MORE)
+		return decide(f);
+	st = flow_feed(f, seq, p->payload, p->payload_len, now);
+	if (st == REASM_COMPLETE && f->fb.pg == PG_SSL_REQUEST &&
+	    f->fb.kind == PAYLOAD_NONE)
+		st = past_sslrequest(f, now);
+	if (st != REASM_NEED_MORE)
+		decide(f);
+}
+
+static void udp_datagram(const struct queued *q, const struct flow_key *k,
+			 uint32_t sbid)
+{
+	struct sandbox *sb = sandbox_get(sbid);
+	struct flow_query fq = { .payload = PAYLOAD_NOT_TLS };
+	struct verdict_result v;
+	bool allow = evaluate(sb, k, &fq, &v);
+
+	give(q->queue, q->id, q->mark, allow ? ST_ALLOW : ST_DENY);
+	count(sb, allow);
+	audit(k, sb, &fq, &v, allow);
+}
+
+void verdict_packet(const struct queued *q, void *arg)
+{
+	uint64_t start = now_ns();
+	uint32_t sb = mark_get_id(marks, q->mark);
+	struct flow_key k;
+	struct pkt p;
+
+	(void)arg;
+	stats.packets++;
+	if (pkt_decode(PKT_LINKTYPE_RAW, q->data, q->len, &p) != PKT_OK) {
+		/* nothing we can judge: fail closed */
+		give(q->queue, q->id, q->mark, ST_DENY);
+		goto out;
+	}
+	flow_key_of(&p, &k);
+	if (p.proto == IPPROTO_UDP)
+		udp_datagram(q, &k, sb);
+	else if (p.payload_len == 0)	/* no data after all: not judged */
+		give(q->queue, q->id, q->mark, ST_NONE);
+	else
+		tcp_segment(q, &p, &k, sb, now_ns());
+out:
+	latency(start);
+}
+
+void verdict_tick(uint64_t now)
+{
+	struct flow *f = flow_oldest(), *next;
+
+	for (; f; f = next) {
+		next = f->next;
+		if (f->decided) {
+			if (now - f->last_ns > DECIDED_KEEP_NS)
+				flow_destroy(f);
+			continue;
+		}
+		if (now >= f->deadline_ns) {
+			if (f->have_base)
+				reasm_tick(&f->r, now);
+			else
+				f->r.state = REASM_GIVE_UP;
+			f->r.why = REASM_WHY_TIMEOUT;
+			decide(f);
+		}
+	}
+}
+
+void verdict_release_all(void)
+{
+	for (struct flow *f = flow_oldest(); f; f = f->next)
+		if (!f->decided)
+			decide(f);
+	flow_fini();
+}

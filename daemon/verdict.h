@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef SBXFWD_VERDICT_H
+#define SBXFWD_VERDICT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "marks.h"
+#include "queue.h"
+
+struct verdict_stats {
+	uint64_t packets, allowed, denied;
+	uint64_t lat_ns[64];	/* histogram, bucket i: [2^i, 2^(i+1)) ns */
+};
+
+void verdict_init(const struct marks *m, bool ech_deny);
+/* The queue handler: every packet gets exactly one verdict, now or when
+ * its flow is decided. */
+void verdict_packet(const struct queued *q, void *arg);
+/* Give up on flows held too long; forget old decisions. */
+void verdict_tick(uint64_t now_ns);
+/* Deny everything still held (shutdown). */
+void verdict_release_all(void);
+const struct verdict_stats *verdict_stats(void);
+/* Latency percentile (0..100) in ns, from the histogram. */
+uint64_t verdict_latency(double pct);
+
+uint64_t now_ns(void);
+
+#endif

@@ -1,0 +1,216 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The end-to-end topology, in network namespaces only:
+#
+#   sandbox (sb) --veth-sb1-- router (rt, runs sbxfwd) --- internet (net)
+#   198.18.1.2                198.18.1.1 | 198.18.2.1      198.18.2.2
+#   2001:db8:1::2             2001:db8:1::1 | 2001:db8:2::1 2001:db8:2::2
+#
+# The internet has dnsmasq, nginx (SNI virtual hosts, a test CA; 443, 8443,
+# and plain HTTP on 80), and a UDP echo on 7 and 443. Extra addresses on
+# its loopback stand for other networks: 198.18.3.10 (an "allowed range"),
+# 198.18.4.10 (a "denied range"), 2001:db8:3::10 and 2001:db8:4::10.
+# Source this after tests/lib/check.sh; `topo_up` builds, an EXIT trap
+# tears everything down.
+SBXFWD=${SBXFWD:-$TOP/build/san/sbxfwd}
+ID=${ID:-$$}
+NS_SB=sbxe$ID-sb
+NS_RT=sbxe$ID-rt
+NS_NET=sbxe$ID-net
+SOCK=$TMP/sbxfw.sock
+DB=$TMP/sbxfw.db
+NET4=198.18.2.2
+NET6=2001:db8:2::2
+CERTS=$TOP/build/e2e-certs
+
+sb() { ip netns exec "$NS_SB" "$@"; }
+rt() { ip netns exec "$NS_RT" "$@"; }
+net() { ip netns exec "$NS_NET" "$@"; }
+cli() { "$SBXFW" -s "$SOCK" "$@"; }
+sql() { sqlite3 -batch -noheader "$DB" "$@"; }
+
+topo_down() {
+	local pid
+	for pid in $(ip netns pids "$NS_RT" 2>/dev/null) \
+		$(ip netns pids "$NS_NET" 2>/dev/null) \
+		$(ip netns pids "$NS_SB" 2>/dev/null); do
+		kill -9 "$pid" 2>/dev/null
+	done
+	ip netns del "$NS_SB" 2>/dev/null
+	ip netns del "$NS_RT" 2>/dev/null
+	ip netns del "$NS_NET" 2>/dev/null
+	rm -rf "/etc/netns/$NS_SB"
+	rm -rf "$TMP"
+}
+
+# The test CA and one server certificate for every test name, made once.
+certs() {
+	[ -f "$CERTS/server.pem" ] && return 0
+	mkdir -p "$CERTS"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$CERTS/ca.key" -out "$CERTS/ca.pem" -days 3650 \
+		-subj "/CN=sbxfw test CA" 2>/dev/null || return 1
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$CERTS/server.key" -out "$CERTS/server.csr" \
+		-subj "/CN=example.test" 2>/dev/null || return 1
+	printf 'subjectAltName=DNS:*.test,DNS:example.test,DNS:*.example.test,DNS:*.b.example.test,DNS:*.x.org.test,DNS:*.y.org.test,IP:198.18.2.2,IP:198.18.3.10,IP:2001:db8:2::2\n' \
+		>"$CERTS/ext"
+	openssl x509 -req -in "$CERTS/server.csr" -CA "$CERTS/ca.pem" \
+		-CAkey "$CERTS/ca.key" -CAcreateserial -days 3650 \
+		-extfile "$CERTS/ext" -out "$CERTS/server.pem" 2>/dev/null
+}
+
+nginx_conf() {
+	mkdir -p "$TMP/www/git"
+	head -c 64M /dev/zero >"$TMP/www/big"
+	cat >"$TMP/nginx.conf" <<EOF
+user root;
+worker_processes 1;
+pid $TMP/nginx.pid;
+error_log $TMP/nginx.err;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path $TMP/www;
+	proxy_temp_path $TMP/www;
+	fastcgi_temp_path $TMP/www;
+	uwsgi_temp_path $TMP/www;
+	scgi_temp_path $TMP/www;
+	default_type text/plain;
+	ssl_certificate $CERTS/server.pem;
+	ssl_certificate_key $CERTS/server.key;
+	server {
+		listen 443 ssl default_server;
+		listen [::]:443 ssl default_server;
+		listen 8443 ssl;
+		listen [::]:8443 ssl;
+		location = / { return 200 "hello \$ssl_server_name\n"; }
+		location /git/ { root $TMP/www; }
+		location = /big { root $TMP/www; }
+	}
+	server {
+		listen 80 default_server;
+		listen [::]:80 default_server;
+		location = / { return 200 "plain \$host\n"; }
+		location = /big { root $TMP/www; }
+	}
+}
+EOF
+}
+
+git_repo() {
+	git init -q --bare "$TMP/www/git/repo.git" &&
+		git -C "$TMP/www/git/repo.git" symbolic-ref HEAD refs/heads/main &&
+		mkdir "$TMP/src" && git -C "$TMP/src" init -q -b main &&
+		echo "sbxfw" >"$TMP/src/README" &&
+		git -C "$TMP/src" add README &&
+		git -C "$TMP/src" -c user.name=t -c user.email=t@t commit -qm one &&
+		git -C "$TMP/src" push -q "$TMP/www/git/repo.git" main &&
+		git -C "$TMP/www/git/repo.git" update-server-info
+}
+
+udp_echo() {
+	net python3 - <<'EOF' &
+import socket, sys, select
+socks = []
+for fam, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+    for port in (7, 443):
+        s = socket.socket(fam, socket.SOCK_DGRAM)
+        if fam == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        s.bind((addr, port))
+        socks.append(s)
+while True:
+    for s in select.select(socks, [], [])[0]:
+        data, peer = s.recvfrom(2048)
+        s.sendto(data, peer)
+EOF
+}
+
+link() { # link NS1 IF1 NS2 IF2
+	ip link add "$2" netns "$1" type veth peer name "$4" netns "$3"
+	ip -n "$1" link set "$2" up
+	ip -n "$3" link set "$4" up
+}
+
+topo_up() {
+	trap topo_down EXIT
+	certs || return 1
+	ip netns add "$NS_SB" && ip netns add "$NS_RT" && ip netns add "$NS_NET" ||
+		return 1
+	for ns in "$NS_SB" "$NS_RT" "$NS_NET"; do
+		ip -n "$ns" link set lo up
+	done
+	link "$NS_SB" eth0 "$NS_RT" veth-sb1
+	link "$NS_RT" veth-net "$NS_NET" eth0
+	ip -n "$NS_SB" addr add 198.18.1.2/24 dev eth0
+	ip -n "$NS_SB" addr add 2001:db8:1::2/64 dev eth0 nodad
+	ip -n "$NS_SB" route add default via 198.18.1.1
+	ip -n "$NS_SB" route add default via 2001:db8:1::1
+	ip -n "$NS_RT" addr add 198.18.1.1/24 dev veth-sb1
+	ip -n "$NS_RT" addr add 2001:db8:1::1/64 dev veth-sb1 nodad
+	ip -n "$NS_RT" addr add 198.18.2.1/24 dev veth-net
+	ip -n "$NS_RT" addr add 2001:db8:2::1/64 dev veth-net nodad
+	ip -n "$NS_NET" addr add 198.18.2.2/24 dev eth0
+	ip -n "$NS_NET" addr add 2001:db8:2::2/64 dev eth0 nodad
+	ip -n "$NS_NET" route add default via 198.18.2.1
+	ip -n "$NS_NET" route add default via 2001:db8:2::1
+	for a in 198.18.3.10/32 198.18.4.10/32 2001:db8:3::10/128 2001:db8:4::10/128; do
+		ip -n "$NS_NET" addr add "$a" dev lo
+	done
+	ip -n "$NS_RT" route add 198.18.3.0/24 via 198.18.2.2
+	ip -n "$NS_RT" route add 198.18.4.0/24 via 198.18.2.2
+	ip -n "$NS_RT" route add 2001:db8:3::/64 via 2001:db8:2::2
+	ip -n "$NS_RT" route add 2001:db8:4::/64 via 2001:db8:2::2
+	rt sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	# segments as the client sent them (no GSO/GRO merging on the way)
+	sb ethtool -K eth0 tso off gso off >/dev/null 2>&1
+	mkdir -p "/etc/netns/$NS_SB"
+	echo "nameserver $NET4" >"/etc/netns/$NS_SB/resolv.conf"
+	nginx_conf && git_repo || return 1
+	net nginx -c "$TMP/nginx.conf" || return 1
+	net dnsmasq -k --no-resolv --no-hosts --bind-interfaces \
+		--listen-address="$NET4" --listen-address="$NET6" \
+		--user=root --pid-file="$TMP/dnsmasq.pid" \
+		--log-queries --log-facility="$TMP/dnsmasq.log" \
+		--address=/test/$NET4 --address=/test/$NET6 &
+	udp_echo
+	wait_for 50 net_up
+}
+
+net_up() {
+	net ss -ltn | grep -q ':443 ' && net ss -lun | grep -q "$NET4:53 "
+}
+
+# wait_for TENTHS COMMAND...: until it succeeds, or fail
+wait_for() {
+	local n=$1
+	shift
+	while ! "$@" 2>/dev/null; do
+		n=$((n - 1))
+		[ "$n" -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
+# start_daemon [INI LINES...]: sbxfwd in the router, with its own files
+start_daemon() {
+	{
+		echo "[daemon]"
+		echo "socket = $SOCK"
+		echo "database = $DB"
+		printf '%s\n' "$@"
+	} >"$TMP/sbxfw.ini"
+	rt "$SBXFWD" -c "$TMP/sbxfw.ini" -v 2>>"$TMP/sbxfwd.log" &
+	DAEMON=$!
+	wait_for 100 test -S "$SOCK"
+}
+
+stop_daemon() {
+	kill -TERM "$DAEMON" 2>/dev/null
+	wait "$DAEMON"
+}
+
+# The last flows audit row for a destination port/SNI, as verdict|reason|rule.
+last_flow() { # WHERE-clause
+	sql "SELECT verdict || '|' || reason || '|' || coalesce(rule, '') FROM flows WHERE $1 ORDER BY id DESC LIMIT 1"
+}
