@@ -11,6 +11,7 @@
 #include <libmnl/libmnl.h>
 
 #include "audit.h"
+#include "log.h"
 #include "nflog.h"
 #include "pkt.h"
 #include "sandbox.h"
@@ -44,6 +45,9 @@ static int config(uint16_t group, char *err, size_t errlen)
 
 	mnl_attr_put(nlh, NFULA_CFG_CMD, sizeof(cmd), &cmd);
 	mnl_attr_put(nlh, NFULA_CFG_MODE, sizeof(mode), &mode);
+	/* batched by the kernel, but never held more than 50 ms */
+	mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(64));
+	mnl_attr_put_u32(nlh, NFULA_CFG_TIMEOUT, htonl(5));
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0 ||
 	    (n = (int)mnl_socket_recvfrom(nl, buf, sizeof(buf))) < 0 ||
 	    mnl_cb_run(buf, (size_t)n, 0, mnl_socket_get_portid(nl), NULL,
@@ -151,6 +155,7 @@ static int packet_cb(const struct nlmsghdr *nlh, void *data)
 		 (const char *)mnl_attr_get_payload(tb[NFULA_PREFIX]));
 	if (tb[NFULA_MARK])
 		mark = ntohl(mnl_attr_get_u32(tb[NFULA_MARK]));
+	log_debug("nflog: %s mark 0x%08x", prefix, mark);
 	memset(&p, 0, sizeof(p));
 	/* non-TCP/UDP packets are refused, but still audited */
 	switch (pkt_decode(PKT_LINKTYPE_RAW, mnl_attr_get_payload(

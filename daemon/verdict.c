@@ -225,17 +225,27 @@ static void tcp_segment(const struct queued *q, const struct pkt *p,
 		decide(f);
 }
 
+/* A datagram flow is judged on its first packet; those queued before
+ * the ct mark was set get the same verdict without another audit row. */
 static void udp_datagram(const struct queued *q, const struct flow_key *k,
-			 uint32_t sbid)
+			 uint32_t sbid, uint64_t now)
 {
 	struct sandbox *sb = sandbox_get(sbid);
 	struct flow_query fq = { .payload = PAYLOAD_NOT_TLS };
+	struct flow *f = flow_get(k, sbid, now);
 	struct verdict_result v;
-	bool allow = evaluate(sb, k, &fq, &v);
+	bool allow;
 
+	flow_touch(f, now);
+	if (f->decided) {
+		give(q->queue, q->id, q->mark, f->allow ? ST_ALLOW : ST_DENY);
+		return;
+	}
+	allow = evaluate(sb, k, &fq, &v);
 	give(q->queue, q->id, q->mark, allow ? ST_ALLOW : ST_DENY);
 	count(sb, allow);
 	audit(k, sb, &fq, &v, allow);
+	flow_decided(f, allow);
 }
 
 void verdict_packet(const struct queued *q, void *arg)
@@ -254,7 +264,7 @@ void verdict_packet(const struct queued *q, void *arg)
 	}
 	flow_key_of(&p, &k);
 	if (p.proto == IPPROTO_UDP)
-		udp_datagram(q, &k, sb);
+		udp_datagram(q, &k, sb, now_ns());
 	else if (p.payload_len == 0)	/* no data after all: not judged */
 		give(q->queue, q->id, q->mark, ST_NONE);
 	else

@@ -30,6 +30,7 @@ sql() { sqlite3 -batch -noheader "$DB" "$@"; }
 
 topo_down() {
 	local pid
+	disown -a 2>/dev/null	# no "Killed" notices for our servers
 	for pid in $(ip netns pids "$NS_RT" 2>/dev/null) \
 		$(ip netns pids "$NS_NET" 2>/dev/null) \
 		$(ip netns pids "$NS_SB" 2>/dev/null); do
@@ -52,7 +53,7 @@ certs() {
 	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 		-keyout "$CERTS/server.key" -out "$CERTS/server.csr" \
 		-subj "/CN=example.test" 2>/dev/null || return 1
-	printf 'subjectAltName=DNS:*.test,DNS:example.test,DNS:*.example.test,DNS:*.b.example.test,DNS:*.x.org.test,DNS:*.y.org.test,IP:198.18.2.2,IP:198.18.3.10,IP:2001:db8:2::2\n' \
+	printf 'subjectAltName=DNS:allowed.test,DNS:denied.test,DNS:anything.test,DNS:db.test,DNS:git.test,DNS:python.test,DNS:node.test,DNS:chrome.test,DNS:small.test,DNS:reverse.test,DNS:example.test,DNS:*.example.test,DNS:*.b.example.test,DNS:*.x.org.test,DNS:*.y.org.test,IP:198.18.2.2,IP:198.18.3.10,IP:2001:db8:2::2\n' \
 		>"$CERTS/ext"
 	openssl x509 -req -in "$CERTS/server.csr" -CA "$CERTS/ca.pem" \
 		-CAkey "$CERTS/ca.key" -CAcreateserial -days 3650 \
@@ -200,14 +201,23 @@ start_daemon() {
 		echo "database = $DB"
 		printf '%s\n' "$@"
 	} >"$TMP/sbxfw.ini"
-	rt "$SBXFWD" -c "$TMP/sbxfw.ini" -v 2>>"$TMP/sbxfwd.log" &
-	DAEMON=$!
+	rm -f "$SOCK"
+	# not through rt(): $! must be the daemon itself
+	ip netns exec "$NS_RT" "$SBXFWD" -c "$TMP/sbxfw.ini" -v \
+		2>>"$TMP/sbxfwd.log" &
+	echo $! >"$TMP/daemon.pid"
 	wait_for 100 test -S "$SOCK"
 }
 
+# The daemon's pid (tests run in subshells, so it lives in a file).
+daemon_pid() { cat "$TMP/daemon.pid"; }
+
+# stop_daemon [SIGNAL]: and wait until it is gone
 stop_daemon() {
-	kill -TERM "$DAEMON" 2>/dev/null
-	wait "$DAEMON"
+	local pid
+	pid=$(daemon_pid)
+	kill -"${1:-TERM}" "$pid" 2>/dev/null
+	wait_for 100 eval "! kill -0 $pid"
 }
 
 # The last flows audit row for a destination port/SNI, as verdict|reason|rule.

@@ -1,0 +1,378 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The data path end to end: real clients in a sandbox namespace, sbxfwd in
+# the router namespace, real servers behind it (tests/e2e/topology.sh).
+# Every case checks what the client saw and the audit row.
+source "$(dirname "$0")/../lib/check.sh"
+source "$(dirname "$0")/topology.sh"
+
+topo_up || { echo "topology failed"; echo "0 passed, 1 failed"; exit 1; }
+start_daemon || { cat "$TMP/sbxfwd.log"; echo "0 passed, 1 failed"; exit 1; }
+
+CA=$CERTS/ca.pem
+
+# recreate: the sandbox sb1 on the router's veth with these options
+# and the audit rows of earlier cases are set aside (written within 200 ms)
+recreate() {
+	cli destroy sb1 >/dev/null 2>&1
+	sleep 0.2
+	sql "SELECT coalesce(max(id), 0) FROM flows" >"$TMP/first_row"
+	cli create sb1 --iface veth-sb1 "$@"
+}
+
+# https NAME [CURL ARGS...]: the body, or curl's error
+https() {
+	local name=$1
+	shift
+	sb curl -sS -m 5 --cacert "$CA" "$@" "https://$name/" 2>&1
+}
+
+# flow WHERE: verdict|reason|rule of the latest matching audit row
+flow() {
+	local row
+	for _ in $(seq 20); do
+		row=$(last_flow "id > $(cat "$TMP/first_row") AND $1")
+		[ -n "$row" ] && break
+		sleep 0.1	# written in batches, off the verdict path
+	done
+	echo "$row"
+}
+
+expect_flow() { # WHERE EXPECTED
+	local got
+	got=$(flow "$1")
+	[ "$got" = "$2" ] || fail "audit for $1: got '$got', want '$2'"
+}
+
+allowed() { # NAME RULE [CURL ARGS...]
+	local name=$1 rule=$2 out
+	shift 2
+	out=$(https "$name" "$@")
+	[ "$out" = "hello ${name%%:*}" ] || fail "$name: $out"
+	expect_flow "sni = '${name%%:*}' AND dport = ${PORT:-443}" \
+		"allow|domain-allowed|$rule"
+}
+
+# a reset, never a timeout (curl exit 28)
+reset() { # NAME REASON [RULE] [CURL ARGS...]
+	local name=$1 reason=$2 rule=${3:-} out rc
+	shift $(($# < 3 ? $# : 3))
+	out=$(https "$name" "$@")
+	rc=$?
+	[ "$rc" -ne 0 ] || fail "$name: allowed: $out"
+	echo "$out" | grep -q -i 'reset by peer' || fail "$name: not a reset: $out (exit $rc)"
+	expect_flow "sni = '${name%%:*}' AND dport = ${PORT:-443}" "deny|$reason|$rule"
+}
+
+policy() {
+	cat >"$TMP/policy.json" <<'EOF'
+{"mode": "user-defined",
+ "allow": ["allowed.test", "*.example.test", "www.*.org.test", "db.test:8443",
+           "git.test"],
+ "deny": ["gist.example.test"],
+ "subnets": {"allow": ["198.18.3.0/24"],
+             "deny": ["198.18.4.0/24", "2001:db8:4::/64"]}}
+EOF
+	recreate --policy-file "$TMP/policy.json"
+}
+
+# ---- allow-all and deny-all -------------------------------------------------
+
+test_allow_all_lets_everything_through() {
+	recreate --mode allow-all || return 1
+	[ "$(https anything.test)" = "hello anything.test" ] || fail "https"
+	[ "$(sb curl -sS -m 5 http://198.18.2.2/)" = "plain 198.18.2.2" ] || fail http
+	expect_flow "dst = '198.18.2.2' AND dport = 80" "allow|mode-allow-all|"
+}
+
+test_deny_all_refuses_tcp_at_once() {
+	recreate --mode deny-all || return 1
+	out=$(https allowed.test --resolve allowed.test:443:$NET4)
+	rc=$?
+	[ "$rc" -eq 7 ] || fail "curl exit $rc: $out"	# refused at connect
+	expect_flow "dport = 443" "deny|mode-deny-all|"
+}
+
+test_deny_all_refuses_dns_too() {
+	recreate --mode deny-all || return 1
+	out=$(sb dig +tries=1 +time=2 @$NET4 allowed.test 2>&1)
+	echo "$out" | grep -q -E 'unreachable|refused|prohibited|failed' ||
+		fail "dig: $out"
+	expect_flow "dport = 53" "deny|mode-deny-all|"
+}
+
+# ---- user-defined --------------------------------------------------------------
+
+test_exact_domain_allowed() {
+	policy && allowed allowed.test allowed.test
+}
+
+test_wildcard_matches_one_and_more_labels() {
+	policy && allowed a.example.test '*.example.test' &&
+		allowed a.b.example.test '*.example.test'
+}
+
+test_wildcard_does_not_match_apex() {
+	policy && reset example.test domain-not-allowed ''
+}
+
+test_inner_star_is_one_label() {
+	policy && allowed www.x.org.test 'www.*.org.test' &&
+		reset www.a.y.org.test domain-not-allowed ''
+}
+
+test_port_rule_allows_only_its_port() {
+	policy || return 1
+	PORT=8443 allowed db.test:8443 db.test:8443 &&
+		reset db.test domain-not-allowed ''
+}
+
+test_denied_domain_beats_wildcard() {
+	policy && reset gist.example.test domain-denied gist.example.test
+}
+
+test_allowed_range_reachable_with_plain_http() {
+	policy || return 1
+	[ "$(sb curl -sS -m 5 http://198.18.3.10/)" = "plain 198.18.3.10" ] ||
+		fail "http"
+	expect_flow "dst = '198.18.3.10'" "allow|range-allowed|198.18.3.0/24"
+}
+
+test_denied_range_beats_an_allowed_domain() {
+	policy || return 1
+	out=$(https allowed.test --resolve allowed.test:443:198.18.4.10)
+	[ $? -eq 7 ] || fail "not refused: $out"
+	expect_flow "dst = '198.18.4.10'" "deny|range-denied|198.18.4.0/24"
+}
+
+test_ip_literal_tls_without_sni_denied() {
+	policy || return 1
+	out=$(sb curl -sS -m 5 -k https://198.18.2.2/ 2>&1)
+	echo "$out" | grep -q 'reset by peer' || fail "$out"
+	expect_flow "dst = '198.18.2.2' AND sni IS NULL AND dport = 443" "deny|no-sni|"
+}
+
+test_non_tls_on_443_denied() {
+	policy || return 1
+	out=$(sb curl -sS -m 5 http://198.18.2.2:443/ 2>&1)
+	echo "$out" | grep -q -E 'reset by peer|Empty reply' || fail "$out"
+	expect_flow "dst = '198.18.2.2' AND dport = 443" "deny|not-tls|"
+}
+
+test_udp_443_gets_icmp_so_quic_falls_back() {
+	policy || return 1
+	out=$(sb python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+s.connect(("198.18.2.2", 443))
+s.send(b"\xc0quic")
+try:
+    s.recv(100); print("answered")
+except socket.timeout:
+    print("timeout")
+except OSError as e:
+    print("error", e.errno)' 2>&1)
+	case $out in error*) ;; *) fail "udp 443: $out" ;; esac
+	expect_flow "proto = 'udp' AND dport = 443" "deny|quic-rejected|"
+}
+
+test_ipv6_allowed_and_denied() {
+	policy || return 1
+	[ "$(https allowed.test -6)" = "hello allowed.test" ] || fail "allowed over v6"
+	expect_flow "family = 6 AND sni = 'allowed.test'" "allow|domain-allowed|allowed.test"
+	out=$(https denied.test -6)
+	echo "$out" | grep -q 'reset by peer' || fail "denied over v6: $out"
+	expect_flow "family = 6 AND sni = 'denied.test'" "deny|domain-not-allowed|"
+}
+
+test_ipv6_denied_range() {
+	policy || return 1
+	out=$(sb curl -sS -m 5 -g 'http://[2001:db8:4::10]/' 2>&1)
+	[ $? -eq 7 ] || fail "not refused: $out"
+	expect_flow "dst = '2001:db8:4::10'" "deny|range-denied|2001:db8:4::/64"
+}
+
+# ---- real clients --------------------------------------------------------------
+
+test_openssl_s_client() {
+	policy || return 1
+	out=$(echo | sb timeout 5 openssl s_client -connect allowed.test:443 \
+		-servername allowed.test -CAfile "$CA" 2>&1)
+	echo "$out" | grep -q 'Verify return code: 0' || fail "allowed: $out"
+	out=$(echo | sb timeout 5 openssl s_client -connect denied.test:443 \
+		-servername denied.test -CAfile "$CA" 2>&1)
+	echo "$out" | grep -q -E 'errno=104|reset' || fail "denied: $out"
+	expect_flow "sni = 'denied.test'" "deny|domain-not-allowed|"
+}
+
+test_python_urllib() {
+	policy || return 1
+	code='
+import ssl, sys, urllib.request
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+try:
+    print(urllib.request.urlopen("https://%s/" % sys.argv[1], context=ctx, timeout=5).read().decode().strip())
+except Exception as e:
+    print(type(e).__name__, e)'
+	out=$(sb python3 -c "$code" allowed.test "$CA")
+	[ "$out" = "hello allowed.test" ] || fail "allowed: $out"
+	out=$(sb python3 -c "$code" python.test "$CA")
+	echo "$out" | grep -q -i 'reset' || fail "denied: $out"
+	expect_flow "sni = 'python.test'" "deny|domain-not-allowed|"
+}
+
+test_node_https() {
+	policy || return 1
+	code='
+const https = require("https"), fs = require("fs");
+https.get({host: process.argv[1], ca: fs.readFileSync(process.argv[2]), timeout: 5000},
+  r => { let b = ""; r.on("data", d => b += d); r.on("end", () => console.log(b.trim())); })
+  .on("error", e => console.log(e.code));'
+	out=$(sb node -e "$code" allowed.test "$CA")
+	[ "$out" = "hello allowed.test" ] || fail "allowed: $out"
+	out=$(sb node -e "$code" node.test "$CA")
+	[ "$out" = "ECONNRESET" ] || fail "denied: $out"
+	expect_flow "sni = 'node.test'" "deny|domain-not-allowed|"
+}
+
+test_git_clone_over_https() {
+	policy || return 1
+	sb env GIT_SSL_CAINFO="$CA" git clone -q https://git.test/git/repo.git \
+		"$TMP/clone" || fail "clone of an allowed host failed"
+	[ "$(cat "$TMP/clone/README")" = sbxfw ] || fail "content"
+	expect_flow "sni = 'git.test'" "allow|domain-allowed|git.test"
+	! sb env GIT_SSL_CAINFO="$CA" git clone -q https://denied.test/git/repo.git \
+		"$TMP/clone2" 2>/dev/null || fail "clone of a denied host worked"
+}
+
+test_chromium_post_quantum_hello() {
+	policy || return 1
+	chrome() {
+		sb timeout 30 chromium --headless --no-sandbox --disable-gpu \
+			--user-data-dir="$TMP/chrome" --ignore-certificate-errors \
+			--dump-dom "https://$1/" 2>/dev/null
+	}
+	chrome allowed.test | grep -q 'hello allowed.test' || fail "allowed page"
+	expect_flow "sni = 'allowed.test'" "allow|domain-allowed|allowed.test"
+	chrome chrome.test | grep -q 'hello' && fail "denied page shown"
+	expect_flow "sni = 'chrome.test'" "deny|domain-not-allowed|"
+}
+
+# ---- segments as hostile clients send them ------------------------------------
+
+raw() { # MODE SNI
+	sb nft add table ip rawtest 2>/dev/null
+	sb nft add chain ip rawtest out '{ type filter hook output priority 0; }' 2>/dev/null
+	sb nft add rule ip rawtest out tcp flags rst tcp sport 40000-60000 drop 2>/dev/null
+	sb python3 "$TOP/tests/e2e/segments.py" "$1" "$2" 198.18.1.2 "$NET4"
+}
+
+test_hello_in_many_small_segments() {
+	policy || return 1
+	[ "$(raw small allowed.test)" = serverhello ] || fail "allowed"
+	[ "$(raw small small.test)" = reset ] || fail "denied"
+	expect_flow "sni = 'small.test'" "deny|domain-not-allowed|"
+}
+
+test_hello_out_of_order() {
+	policy || return 1
+	[ "$(raw reverse allowed.test)" = serverhello ] || fail "allowed"
+	[ "$(raw reverse reverse.test)" = reset ] || fail "denied"
+	expect_flow "sni = 'reverse.test'" "deny|domain-not-allowed|"
+}
+
+test_conflicting_overlap_denied() {
+	policy || return 1
+	[ "$(raw conflict allowed.test)" = reset ] || fail "not reset"
+	expect_flow "dport = 443" "deny|tcp-overlap-conflict|"
+}
+
+# ---- the daemon's life ---------------------------------------------------------
+
+test_sigkill_fails_closed_and_keeps_established_flows() {
+	policy || return 1
+	sb curl -sS -m 30 --limit-rate 16M --cacert "$CA" -o "$TMP/big" \
+		https://allowed.test/big &
+	dl=$!
+	sleep 1
+	stop_daemon KILL
+	out=$(https allowed.test)
+	rc=$?
+	[ "$rc" -ne 0 ] && [ "$rc" -ne 28 ] || fail "new flow without daemon: exit $rc $out"
+	echo "$out" | grep -q 'reset by peer' || fail "not a reset: $out"
+	wait "$dl" || fail "download cut"
+	[ "$(stat -c %s "$TMP/big")" -eq $((64 << 20)) ] || fail "download short"
+	start_daemon || fail "restart"
+	[ "$(https allowed.test)" = "hello allowed.test" ] || fail "after restart"
+}
+
+test_deny_action_drop_is_silent() {
+	stop_daemon
+	start_daemon "[defaults]" "deny_action = drop" || fail "start"
+	policy || return 1
+	out=$(https denied.test -m 2)
+	[ $? -eq 28 ] || fail "not dropped: $out"
+	stop_daemon
+	start_daemon
+}
+
+test_sigterm_removes_table_and_flushes_audit() {
+	policy || return 1
+	https allowed.test >/dev/null
+	stop_daemon
+	rt nft list tables | grep -q sbxfw && fail "table left behind"
+	[ "$(sql "SELECT count(*) FROM flows WHERE sni = 'allowed.test'")" -gt 0 ] ||
+		fail "audit lost"
+	start_daemon
+}
+
+# ---- the command line against the daemon --------------------------------------
+
+test_create_refuses_bad_input_and_changes_nothing() {
+	recreate --mode allow-all || return 1
+	before=$(cli list)
+	out=$(cli create sb2 --iface veth-x --denied-cidr 10.0.0.1/8 2>&1)
+	[ $? -eq 1 ] && echo "$out" | grep -q '10.0.0.1/8' || fail "bad cidr: $out"
+	out=$(cli create sb2 --iface 'veth-sb*' 2>&1)
+	[ $? -eq 1 ] && echo "$out" | grep -q 'overlaps' || fail "overlap: $out"
+	out=$(cli create sb1 --iface other 2>&1)
+	[ $? -eq 1 ] && echo "$out" | grep -q 'already exists' || fail "dup: $out"
+	out=$(cli create 'bad name' --iface x 2>&1)
+	[ $? -eq 1 ] && echo "$out" | grep -q 'invalid sandbox name' || fail "name: $out"
+	out=$(cli create sb2 --iface x --allowed-domain 'a*b.test' 2>&1)
+	[ $? -eq 1 ] && echo "$out" | grep -q 'a\*b.test' || fail "domain: $out"
+	cli create sb2 2>/dev/null
+	[ $? -eq 2 ] || fail "usage error not 2"
+	[ "$(cli list)" = "$before" ] || fail "list changed"
+}
+
+test_list_show_status() {
+	policy || return 1
+	cli list | grep -q '^sb1	user-defined	 iface veth-sb1' || fail "list: $(cli list)"
+	cli show sb1 | grep -q 'allowed domain: \*.example.test' || fail "show"
+	cli --json show sb1 | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["policy"]["subnets"]["deny"][0] == "198.18.4.0/24"' ||
+		fail "show --json"
+	cli status | grep -q 'queue: xt NFQUEUE' || fail "status: $(cli status)"
+	cli --json status | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["sandboxes"] == 1 and d["audit"]["written"] > 0' ||
+		fail "status --json"
+}
+
+test_destroy_ends_the_sandbox() {
+	policy || return 1
+	cli destroy sb1 || fail "destroy"
+	cli show sb1 2>&1 | grep -q "no sandbox \`sb1'" || fail "still there"
+	# no longer a sandbox: not filtered by sbxfw
+	[ "$(https denied.test)" = "hello denied.test" ] || fail "still filtered"
+}
+
+test_cli_says_plainly_when_daemon_is_down() {
+	out=$("$SBXFW" -s "$TMP/nothing.sock" list 2>&1)
+	[ $? -eq 1 ] && echo "$out" | grep -q 'is the daemon running' || fail "$out"
+}
+
+for f in $(declare -F | awk '{print $3}' | grep '^test_'); do
+	t "${f#test_}" "$f"
+done
+grep -E 'Sanitizer|runtime error' "$TMP/sbxfwd.log" && failed=$((failed + 1))
+finish
