@@ -53,7 +53,9 @@ $(B)/san/sbxfw: $(SAN_CLI_OBJ) $(B)/san/libsbxfw.a
 $(B)/san/sbxfwd: $(SAN_DAEMON_OBJ) $(B)/san/libsbxfw.a
 	$(call say,LD,$@)$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
-$(B)/san/unit-tests: $(call obj,$(UNIT_SRC),$(B)/san) $(B)/san/libsbxfw.a
+# the daemon's modules too, without its main()
+$(B)/san/unit-tests: $(call obj,$(UNIT_SRC),$(B)/san) \
+		$(filter-out %/sbxfwd.o,$(SAN_DAEMON_OBJ)) $(B)/san/libsbxfw.a
 	$(call say,LD,$@)$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 # --- libFuzzer harnesses (clang) -------------------------------------------
@@ -74,8 +76,9 @@ $(B)/bench/%: $(B)/tests/bench/%.o $(B)/libsbxfw.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(HARDEN_LD) -o $@ $^ $(LDLIBS)
 
-bench: $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC))
-	@for b in $^; do $$b || exit 1; done
+bench: all deps $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC))
+	@for b in $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC)); do $$b || exit 1; done
+	@tests/bench/bench_datapath.sh
 
 # --- tests -------------------------------------------------------------------
 deps:
@@ -89,13 +92,9 @@ check: deps
 test: all $(B)/san/sbxfw $(B)/san/sbxfwd $(B)/san/unit-tests fuzz
 	@tests/run
 
-# Until the daemon lands: what a policy would decide on real captures.
-demo: all
-	@echo "policy tests/policies/example-test.json:"; cat tests/policies/example-test.json
-	@for f in python-sll2.pcap openssl-ipv6.pcapng curl-noip-sni.pcap chromium-pq.pcapng chromium-quic.pcapng; do \
-		echo; echo "\$$ sbxfw inspect --policy tests/policies/example-test.json tests/data/$$f"; \
-		$(B)/sbxfw inspect --policy tests/policies/example-test.json tests/data/$$f || exit 1; \
-	done
+# A sandbox namespace behind sbxfwd: an allowed and a denied request.
+demo: all deps
+	@scripts/demo.sh
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR)

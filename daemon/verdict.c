@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <linux/netfilter.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -41,27 +42,34 @@ const struct verdict_stats *verdict_stats(void)
 	return &stats;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Over the last LAT_SAMPLES verdicts. */
 uint64_t verdict_latency(double pct)
 {
-	uint64_t total = 0, seen = 0;
+	static uint32_t sorted[LAT_SAMPLES];
+	size_t n = stats.packets < LAT_SAMPLES ? stats.packets : LAT_SAMPLES;
+	size_t at;
 
-	for (int i = 0; i < 64; i++)
-		total += stats.lat_ns[i];
-	if (!total)
+	if (!n)
 		return 0;
-	for (int i = 0; i < 64; i++) {
-		seen += stats.lat_ns[i];
-		if ((double)seen >= pct / 100.0 * (double)total)
-			return 2ull << i;	/* the bucket's upper bound */
-	}
-	return 0;
+	memcpy(sorted, stats.lat_ns, n * sizeof(sorted[0]));
+	qsort(sorted, n, sizeof(sorted[0]), cmp_u32);
+	at = (size_t)(pct / 100.0 * (double)(n - 1) + 0.5);
+	return sorted[at];
 }
 
 static void latency(uint64_t start)
 {
 	uint64_t d = now_ns() - start;
 
-	stats.lat_ns[d ? 63 - __builtin_clzll(d) : 0]++;
+	stats.lat_ns[(stats.packets - 1) % LAT_SAMPLES] =
+		d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
 }
 
 static uint32_t with_state(uint32_t mark, enum mark_state s)

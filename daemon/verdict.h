@@ -8,9 +8,11 @@
 #include "marks.h"
 #include "queue.h"
 
+#define LAT_SAMPLES 8192
+
 struct verdict_stats {
 	uint64_t packets, allowed, denied;
-	uint64_t lat_ns[64];	/* histogram, bucket i: [2^i, 2^(i+1)) ns */
+	uint32_t lat_ns[LAT_SAMPLES];	/* the latest, packet in to verdict */
 };
 
 void verdict_init(const struct marks *m, bool ech_deny);

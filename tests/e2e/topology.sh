@@ -110,7 +110,7 @@ git_repo() {
 }
 
 udp_echo() {
-	net python3 - <<'EOF' &
+	(net python3 - <<'EOF' &
 import socket, sys, select
 socks = []
 for fam, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
@@ -125,6 +125,7 @@ while True:
         data, peer = s.recvfrom(2048)
         s.sendto(data, peer)
 EOF
+	)
 }
 
 link() { # link NS1 IF1 NS2 IF2
@@ -140,6 +141,10 @@ topo_up() {
 		return 1
 	for ns in "$NS_SB" "$NS_RT" "$NS_NET"; do
 		ip -n "$ns" link set lo up
+		# no duplicate address detection: link-local addresses usable
+		# at once, so IPv6 neighbours resolve without a second's wait
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 \
+			net.ipv6.conf.default.accept_dad=0
 	done
 	link "$NS_SB" eth0 "$NS_RT" veth-sb1
 	link "$NS_RT" veth-net "$NS_NET" eth0
@@ -169,13 +174,16 @@ topo_up() {
 	echo "nameserver $NET4" >"/etc/netns/$NS_SB/resolv.conf"
 	nginx_conf && git_repo || return 1
 	net nginx -c "$TMP/nginx.conf" || return 1
-	net dnsmasq -k --no-resolv --no-hosts --bind-interfaces \
+	(net dnsmasq -k --no-resolv --no-hosts --bind-interfaces \
 		--listen-address="$NET4" --listen-address="$NET6" \
 		--user=root --pid-file="$TMP/dnsmasq.pid" \
 		--log-queries --log-facility="$TMP/dnsmasq.log" \
-		--address=/test/$NET4 --address=/test/$NET6 &
+		--address=/test/$NET4 --address=/test/$NET6 &)
 	udp_echo
-	wait_for 50 net_up
+	wait_for 50 net_up || return 1
+	# neighbours resolved before any case measures anything
+	wait_for 30 sb ping -c1 -W1 "$NET4" >/dev/null &&
+		wait_for 30 sb ping -c1 -W1 "$NET6" >/dev/null
 }
 
 net_up() {
@@ -203,7 +211,7 @@ start_daemon() {
 	} >"$TMP/sbxfw.ini"
 	rm -f "$SOCK"
 	# not through rt(): $! must be the daemon itself
-	ip netns exec "$NS_RT" "$SBXFWD" -c "$TMP/sbxfw.ini" -v \
+	ip netns exec "$NS_RT" "$SBXFWD" -c "$TMP/sbxfw.ini" ${DAEMON_FLAGS--v} \
 		2>>"$TMP/sbxfwd.log" &
 	echo $! >"$TMP/daemon.pid"
 	wait_for 100 test -S "$SOCK"

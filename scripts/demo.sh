@@ -1,0 +1,41 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# `make demo`: a sandbox namespace behind sbxfwd, one allowed and one
+# denied request, the audit rows; everything removed at the end.
+set -u
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+TMP=$(mktemp -d)
+SBXFW=$TOP/build/sbxfw
+SBXFWD=$TOP/build/sbxfwd
+ID=demo$$
+source "$TOP/tests/e2e/topology.sh"
+
+say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+
+topo_up || { echo "demo: could not build the namespaces" >&2; exit 1; }
+start_daemon || { cat "$TMP/sbxfwd.log" >&2; exit 1; }
+echo "sbxfwd runs in namespace $NS_RT; the sandbox is $NS_SB behind veth-sb1"
+
+say sbxfw create demo --iface veth-sb1 --allowed-domain 'allowed.test' --allowed-domain '*.example.test' --denied-cidr 198.18.4.0/24
+cli create demo --iface veth-sb1 --allowed-domain allowed.test \
+	--allowed-domain '*.example.test' --denied-cidr 198.18.4.0/24
+say sbxfw show demo
+cli show demo
+say "curl https://allowed.test/    # in the sandbox"
+sb curl -sS -m 5 --cacert "$CERTS/ca.pem" https://allowed.test/
+say "curl https://api.example.test/    # in the sandbox"
+sb curl -sS -m 5 --cacert "$CERTS/ca.pem" https://api.example.test/
+say "curl https://evil.test/    # in the sandbox"
+start=$(date +%s%N)
+sb curl -sS -m 5 --cacert "$CERTS/ca.pem" https://evil.test/
+echo "(failed after $(( ($(date +%s%N) - start) / 1000000 )) ms)"
+say "curl http://198.18.4.10/    # a denied range"
+sb curl -sS -m 5 http://198.18.4.10/
+sleep 0.3
+say sqlite3 sbxfw.db "SELECT time, sandbox, dst, dport, sni, verdict, reason, rule FROM flows"
+sqlite3 -header -column "$DB" "SELECT time, sandbox, dst, dport, sni, verdict, reason, rule FROM flows WHERE dport <> 53"
+say sbxfw status
+cli status
+stop_daemon
+echo
+echo "demo done; namespaces and files removed"
