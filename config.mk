@@ -18,7 +18,7 @@ WARNFLAGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
 HARDEN := -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE
 BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Icommon -Icli -Idaemon \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -pthread
 HARDEN_LD := -pie -Wl,-z,relro,-z,now
 
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer \

@@ -3,20 +3,20 @@
 #define SBXFWD_AUDIT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "store.h"
 
-/* Flow verdicts for the audit table, queued on the verdict path and
- * written in batches off it. */
-void audit_init(struct store *st, bool log_allowed);
+/* Flow verdicts for the audit table: queued on the verdict path, written
+ * in batches by a thread of their own with its own database connection,
+ * so that SQLite never delays a verdict. */
+int audit_init(const char *database, bool log_allowed, char *err,
+	       size_t errlen);
+/* Writes everything still queued, then stops the writer (SIGTERM). */
 void audit_fini(void);
 /* Copies the record; counted as lost when the queue is full. */
 void audit_flow(const struct flow_record *r);
-/* Whether enough waits that the caller should flush now. */
-bool audit_due(void);
-/* Write everything queued, in one transaction. */
-void audit_flush(void);
 uint64_t audit_written(void);
 uint64_t audit_lost(void);
 

@@ -2,6 +2,7 @@
 /* sbxfwd: start-up order, the event loop, signals. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,16 +152,12 @@ static void run(struct daemon *d, int ep, int qfd, int lfd, int sfd, int tfd)
 				if (read(tfd, &ticks, sizeof(ticks)) < 0)
 					continue;
 				verdict_tick(now_ns());
-				queue_flush();
-				audit_flush();
 			} else {
 				control_event(tag, evs[i].events, d);
 			}
 		}
-		/* verdicts first, then the audit, off their path */
+		/* every verdict decided in this round, in one datagram */
 		queue_flush();
-		if (audit_due())
-			audit_flush();
 	}
 	(void)qfd, (void)lfd;
 }
@@ -209,6 +206,10 @@ int main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 	log_init("sbxfwd", level);
+	/* per-flow buffers come and go at connection rate: keep freed memory
+	 * mapped instead of faulting it back in on the verdict path */
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	mallopt(M_TOP_PAD, 4 << 20);
 	load_config(&d, check);
 	d.started = time(NULL);
 	if (store_open(&d.store, d.cfg.database, true, err, sizeof(err)) < 0)
@@ -216,7 +217,9 @@ int main(int argc, char **argv)
 	sandbox_init(d.marks.max_id);
 	if (commands_load(&d, err, sizeof(err)) < 0)
 		fatalx("%s", err);
-	audit_init(&d.store, d.cfg.log_allowed);
+	if (audit_init(d.cfg.database, d.cfg.log_allowed, err,
+		       sizeof(err)) < 0)
+		fatalx("%s", err);
 	verdict_init(&d.marks, d.cfg.ech == ECH_DENY);
 	if (nft_init(err, sizeof(err)) < 0 ||
 	    nft_probe_native_queue(&d.nft.native_queue, err, sizeof(err)) < 0)
