@@ -18,6 +18,7 @@
 #include "log.h"
 #include "nflog.h"
 #include "queue.h"
+#include "rst.h"
 #include "sandbox.h"
 #include "verdict.h"
 
@@ -221,6 +222,7 @@ int main(int argc, char **argv)
 		       sizeof(err)) < 0)
 		fatalx("%s", err);
 	verdict_init(&d.marks, d.cfg.ech == ECH_DENY);
+	rst_init();
 	if (nft_init(err, sizeof(err)) < 0 ||
 	    nft_probe_native_queue(&d.nft.native_queue, err, sizeof(err)) < 0)
 		fatalx("%s", err);
@@ -254,6 +256,7 @@ int main(int argc, char **argv)
 	queue_close();
 	nflog_close();
 	nft_fini();
+	rst_fini();
 	audit_fini();
 	sandbox_fini();
 	store_close(&d.store);

@@ -11,6 +11,7 @@
 #include "flow.h"
 #include "log.h"
 #include "pgstartup.h"
+#include "rst.h"
 #include "sandbox.h"
 #include "verdict.h"
 
@@ -160,6 +161,10 @@ static void decide(struct flow *f)
 		else
 			queue_verdict(h->queue, h->id, NF_DROP, -1);
 	}
+	/* the server accepted the handshake and waits: end it too (it has
+	 * seen no byte, so it expects the stream's first) */
+	if (!allow && f->have_base && f->nheld)
+		rst_to_server(&f->key, f->base);
 	count(sb, allow);
 	audit(&f->key, sb, &q, &v, allow);
 	log_debug("%s %s sni=%s reason=%s", sb ? sb->name : "?",

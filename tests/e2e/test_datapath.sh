@@ -145,6 +145,14 @@ test_denied_range_beats_an_allowed_domain() {
 	expect_flow "dst = '198.18.4.10'" "deny|range-denied|198.18.4.0/24"
 }
 
+test_denied_flow_is_reset_on_the_server_side_too() {
+	policy || return 1
+	reset server.test domain-not-allowed '' || return 1
+	sleep 0.2
+	left=$(net ss -Htn state established '( sport = :443 )' dst 198.18.1.2)
+	[ -z "$left" ] || fail "the server still holds: $left"
+}
+
 test_ip_literal_tls_without_sni_denied() {
 	policy || return 1
 	out=$(sb curl -sS -m 5 -k https://198.18.2.2/ 2>&1)
