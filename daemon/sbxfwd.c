@@ -213,6 +213,8 @@ int main(int argc, char **argv)
 	mallopt(M_TOP_PAD, 4 << 20);
 	load_config(&d, check);
 	d.started = time(NULL);
+	/* blocked before any thread starts, so that none takes them */
+	sfd = signals();
 	if (store_open(&d.store, d.cfg.database, true, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	sandbox_init(d.marks.max_id);
@@ -236,7 +238,6 @@ int main(int argc, char **argv)
 	    commands_table(&d, err, sizeof(err)) < 0 ||
 	    control_open(d.cfg.socket, d.cfg.group, ep, err, sizeof(err)) < 0)
 		fatalx("%s", err);
-	sfd = signals();
 	tfd = ticker();
 	if (watch(ep, qfd, &tag_queue) < 0 || watch(ep, lfd, &tag_nflog) < 0 ||
 	    watch(ep, sfd, &tag_signal) < 0 || watch(ep, tfd, &tag_timer) < 0)

@@ -325,6 +325,20 @@ test_deny_action_drop_is_silent() {
 	start_daemon
 }
 
+test_sighup_reloads_the_ini() {
+	policy || return 1
+	printf '[defaults]\ndeny_action = drop\n' >>"$TMP/sbxfw.ini"
+	kill -HUP "$(daemon_pid)"
+	wait_for 50 grep -q 'configuration reloaded' "$TMP/sbxfwd.log" ||
+		fail "no reload"
+	out=$(https denied.test -m 2)
+	rc=$?
+	sed -i '/^\[defaults\]/,$d' "$TMP/sbxfw.ini"
+	kill -HUP "$(daemon_pid)"
+	[ $rc -eq 28 ] || fail "deny_action = drop not applied: $out"
+	[ "$(https allowed.test)" = "hello allowed.test" ] || fail "allowed after reload"
+}
+
 test_sigterm_removes_table_and_flushes_audit() {
 	policy || return 1
 	https allowed.test >/dev/null
