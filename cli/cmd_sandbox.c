@@ -138,21 +138,22 @@ int destroy_main(int argc, char **argv)
 	return 0;
 }
 
-static void print_strings(const char *label, json_t *a)
+/* Each string of an array, printed with fmt ("%s" label, "%s" value). */
+static void print_each(const char *fmt, const char *label, json_t *a)
 {
 	json_t *v;
 	size_t i;
 
 	json_array_foreach(a, i, v)
-		printf(" %s %s", label, json_string_value(v));
+		printf(fmt, label, json_string_value(v));
 }
 
 static void sandbox_line(json_t *sb)
 {
 	printf("%s\t%s\t", json_string_value(json_object_get(sb, "name")),
 	       json_string_value(json_object_get(sb, "mode")));
-	print_strings("iface", json_object_get(sb, "ifaces"));
-	print_strings("source", json_object_get(sb, "sources"));
+	print_each(" %s %s", "iface", json_object_get(sb, "ifaces"));
+	print_each(" %s %s", "source", json_object_get(sb, "sources"));
 	printf("\t%lld allowed, %lld denied\n",
 	       json_integer_value(json_object_get(sb, "allowed")),
 	       json_integer_value(json_object_get(sb, "denied")));
@@ -177,11 +178,7 @@ int list_main(int argc, char **argv)
 
 static void print_list(const char *label, json_t *a)
 {
-	json_t *v;
-	size_t i;
-
-	json_array_foreach(a, i, v)
-		printf("  %s: %s\n", label, json_string_value(v));
+	print_each("  %s: %s\n", label, a);
 }
 
 int show_main(int argc, char **argv)

@@ -343,7 +343,7 @@ int store_policy_save(struct store *st, int64_t sandbox,
 		return -EPERM;
 	}
 	/* a savepoint: a transaction of its own, or part of the caller's */
-	if (exec(st, "SAVEPOINT policy_save", err, errlen) < 0)
+	if (store_savepoint(st, "policy_save", err, errlen) < 0)
 		return -EIO;
 	s = store_prep(st, "UPDATE sandboxes SET mode = ?, updated = " NOW
 		     " WHERE id = ?", err, errlen);
@@ -368,20 +368,33 @@ int store_policy_save(struct store *st, int64_t sandbox,
 	if (rules_save(st, sandbox, p, err, errlen) < 0 ||
 	    store_inject_save(st, sandbox, p, err, errlen) < 0)
 		goto out;
-	rc = exec(st, "RELEASE policy_save", err, errlen);
+	rc = 0;
 out:
-	if (rc < 0)
-		store_rollback(st, "policy_save");
-	return rc;
+	return store_end(st, "policy_save", rc, err, errlen);
 }
 
-void store_rollback(struct store *st, const char *savepoint)
+int store_savepoint(struct store *st, const char *name, char *err,
+		    size_t errlen)
 {
 	char sql[96];
 
-	snprintf(sql, sizeof(sql), "ROLLBACK TO %s; RELEASE %s", savepoint,
-		 savepoint);
+	snprintf(sql, sizeof(sql), "SAVEPOINT %s", name);
+	return exec(st, sql, err, errlen);
+}
+
+int store_end(struct store *st, const char *name, int rc, char *err,
+	      size_t errlen)
+{
+	char sql[96];
+
+	if (rc == 0) {
+		snprintf(sql, sizeof(sql), "RELEASE %s", name);
+		if ((rc = exec(st, sql, err, errlen)) == 0)
+			return 0;
+	}
+	snprintf(sql, sizeof(sql), "ROLLBACK TO %s; RELEASE %s", name, name);
 	sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	return rc;
 }
 
 struct policy *store_policy_load(struct store *st, int64_t sandbox, char *err,

@@ -30,8 +30,13 @@ int store_error(struct store *st, char *err, size_t errlen);
 void store_secrets_path(const char *path, char *out, size_t outlen);
 int store_schema_version(struct store *st);
 
-/* A savepoint rolled back and released (store_*: SAVEPOINT name ...). */
-void store_rollback(struct store *st, const char *savepoint);
+/* Savepoints: a transaction of their own, or part of the caller's.
+ * store_end releases it when rc is 0, else rolls it back; returns rc, or
+ * the error of the release. */
+int store_savepoint(struct store *st, const char *name, char *err,
+		    size_t errlen);
+int store_end(struct store *st, const char *name, int rc, char *err,
+	      size_t errlen);
 /* The one prepared statement helper: NULL with err set on failure. */
 sqlite3_stmt *store_prep(struct store *st, const char *sql, char *err,
 			 size_t errlen);

@@ -47,8 +47,7 @@ int store_sandbox_create(struct store *st, const char *name,
 	char text[CIDR_TEXT_MAX];
 	int rc;
 
-	if ((rc = store_run(st, store_prep(st, "SAVEPOINT create_sandbox",
-					   err, errlen), err, errlen)) < 0)
+	if ((rc = store_savepoint(st, "create_sandbox", err, errlen)) < 0)
 		return rc;
 	if ((rc = store_sandbox_add(st, name, id, err, errlen)) < 0)
 		goto out;
@@ -64,12 +63,8 @@ int store_sandbox_create(struct store *st, const char *name,
 	}
 	if ((rc = store_policy_save(st, *id, p, err, errlen)) < 0)
 		goto out;
-	rc = store_run(st, store_prep(st, "RELEASE create_sandbox", err,
-				      errlen), err, errlen);
 out:
-	if (rc < 0)
-		store_rollback(st, "create_sandbox");
-	return rc;
+	return store_end(st, "create_sandbox", rc, err, errlen);
 }
 
 int store_sandbox_match_load(struct store *st, int64_t id,
@@ -105,47 +100,40 @@ int store_sandbox_match_load(struct store *st, int64_t id,
 	return rc;
 }
 
+/* Run a statement with one id parameter. */
+static int run_with_id(struct store *st, const char *sql, int64_t id,
+		       char *err, size_t errlen)
+{
+	sqlite3_stmt *s = store_prep(st, sql, err, errlen);
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, id);
+	return store_run(st, s, err, errlen);
+}
+
 int store_sandbox_delete(struct store *st, int64_t id, char *err,
 			 size_t errlen)
 {
-	sqlite3_stmt *s;
 	int rc;
 
-	if ((rc = store_run(st, store_prep(st, "SAVEPOINT delete_sandbox",
-					   err, errlen), err, errlen)) < 0)
+	if ((rc = store_savepoint(st, "delete_sandbox", err, errlen)) < 0)
 		return rc;
 	/* the secrets database has no foreign keys into this one */
-	if (st->secrets) {
-		s = store_prep(st, "DELETE FROM secrets.injection_headers WHERE "
-			       "rule_id IN (SELECT id FROM injection_rules "
-			       "WHERE sandbox_id = ?)", err, errlen);
-		if (!s) {
-			rc = -EIO;
-			goto out;
-		}
-		sqlite3_bind_int64(s, 1, id);
-		if ((rc = store_run(st, s, err, errlen)) < 0)
-			goto out;
-	}
-	s = store_prep(st, "DELETE FROM sandboxes WHERE id = ?", err, errlen);
-	if (!s) {
-		rc = -EIO;
+	if (st->secrets &&
+	    (rc = run_with_id(st, "DELETE FROM secrets.injection_headers WHERE "
+			      "rule_id IN (SELECT id FROM injection_rules "
+			      "WHERE sandbox_id = ?)", id, err, errlen)) < 0)
 		goto out;
-	}
-	sqlite3_bind_int64(s, 1, id);
-	if ((rc = store_run(st, s, err, errlen)) < 0)
+	if ((rc = run_with_id(st, "DELETE FROM sandboxes WHERE id = ?", id,
+			      err, errlen)) < 0)
 		goto out;
 	if (sqlite3_changes(st->db) != 1) {
 		snprintf(err, errlen, "no sandbox %lld", (long long)id);
 		rc = -ENOENT;
-		goto out;
 	}
-	rc = store_run(st, store_prep(st, "RELEASE delete_sandbox", err,
-				      errlen), err, errlen);
 out:
-	if (rc < 0)
-		store_rollback(st, "delete_sandbox");
-	return rc;
+	return store_end(st, "delete_sandbox", rc, err, errlen);
 }
 
 int store_sandbox_each(struct store *st,
@@ -179,8 +167,7 @@ int store_flows_insert(struct store *st, const struct flow_record *r,
 	sqlite3_stmt *s;
 	int rc;
 
-	if ((rc = store_run(st, store_prep(st, "SAVEPOINT flows", err,
-					   errlen), err, errlen)) < 0)
+	if ((rc = store_savepoint(st, "flows", err, errlen)) < 0)
 		return rc;
 	s = store_prep(st, "INSERT INTO flows (time, sandbox, family, proto, "
 		       "src, sport, dst, dport, sni, verdict, reason, rule) "
@@ -208,11 +195,6 @@ int store_flows_insert(struct store *st, const struct flow_record *r,
 		sqlite3_reset(s);
 	}
 	sqlite3_finalize(s);
-	if (rc == 0)
-		rc = store_run(st, store_prep(st, "RELEASE flows", err, errlen),
-			       err, errlen);
 out:
-	if (rc < 0)
-		store_rollback(st, "flows");
-	return rc;
+	return store_end(st, "flows", rc, err, errlen);
 }

@@ -200,41 +200,27 @@ static void x_add(struct nftnl_rule *r, struct nftnl_expr *e)
 	nftnl_rule_add_expr(r, e);
 }
 
-static void x_meta(struct nftnl_rule *r, uint32_t key, uint32_t dreg)
+/* A meta or ct key loaded into a register, or set from one. */
+static void x_keyed(struct nftnl_rule *r, bool ct, uint32_t key, uint32_t reg,
+		    bool set)
 {
-	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+	struct nftnl_expr *e = nftnl_expr_alloc(ct ? "ct" : "meta");
 
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
+	nftnl_expr_set_u32(e, ct ? NFTNL_EXPR_CT_KEY : NFTNL_EXPR_META_KEY,
+			   key);
+	if (set)
+		nftnl_expr_set_u32(e, ct ? NFTNL_EXPR_CT_SREG :
+				   NFTNL_EXPR_META_SREG, reg);
+	else
+		nftnl_expr_set_u32(e, ct ? NFTNL_EXPR_CT_DREG :
+				   NFTNL_EXPR_META_DREG, reg);
 	x_add(r, e);
 }
 
-static void x_meta_set(struct nftnl_rule *r, uint32_t key, uint32_t sreg)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("meta");
-
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, sreg);
-	x_add(r, e);
-}
-
-static void x_ct(struct nftnl_rule *r, uint32_t key, uint32_t dreg)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("ct");
-
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, dreg);
-	x_add(r, e);
-}
-
-static void x_ct_set(struct nftnl_rule *r, uint32_t key, uint32_t sreg)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("ct");
-
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, sreg);
-	x_add(r, e);
-}
+#define x_meta(r, key, reg) x_keyed(r, false, key, reg, false)
+#define x_meta_set(r, key, reg) x_keyed(r, false, key, reg, true)
+#define x_ct(r, key, reg) x_keyed(r, true, key, reg, false)
+#define x_ct_set(r, key, reg) x_keyed(r, true, key, reg, true)
 
 static void x_payload(struct nftnl_rule *r, uint32_t base, uint32_t off,
 		      uint32_t len, uint32_t dreg)

@@ -7,7 +7,7 @@ answered, so the firewall let the ClientHello through), "reset", or
 "timeout". The kernel of the sandbox must not answer for this connection:
 the caller drops its outgoing resets (the kernel knows no such socket).
 
-usage: segments.py small|reverse|conflict SNI SRC DST [PORT]
+usage: segments.py small|reverse|conflict|partial SNI SRC DST [PORT]
 """
 import os
 import random
@@ -94,6 +94,9 @@ def main():
         half = len(hello) // 3
         pieces = [(2 * half, hello[2 * half:]), (half, hello[half:2 * half]),
                   (0, hello[:half])]
+    elif mode == "partial":
+        # half a ClientHello, and then nothing
+        pieces = [(0, hello[:len(hello) // 2])]
     elif mode == "conflict":
         half = len(hello) // 2
         # the second segment repeats bytes of the first, changed
@@ -104,7 +107,7 @@ def main():
     for off, data in pieces:
         send(base + off, ack, ACK | PSH, data)
         time.sleep(0.002)
-    deadline = time.time() + 4
+    deadline = time.time() + 6
     while True:
         got = receive(s, sport, deadline)
         if not got:

@@ -11,12 +11,16 @@ start_daemon || { cat "$TMP/sbxfwd.log"; echo "0 passed, 1 failed"; exit 1; }
 
 CA=$CERTS/ca.pem
 
-# recreate: the sandbox sb1 on the router's veth with these options
-# and the audit rows of earlier cases are set aside (written within 200 ms)
-recreate() {
+# fresh: no sandbox sb1, and the audit rows of earlier cases set aside
+# (they are written within 200 ms); recreate: sb1 on the router's veth
+fresh() {
 	cli destroy sb1 >/dev/null 2>&1
 	sleep 0.2
 	sql "SELECT coalesce(max(id), 0) FROM flows" >"$TMP/first_row"
+}
+
+recreate() {
+	fresh
 	cli create sb1 --iface veth-sb1 "$@"
 }
 
@@ -294,6 +298,31 @@ test_conflicting_overlap_denied() {
 	policy || return 1
 	[ "$(raw conflict allowed.test)" = reset ] || fail "not reset"
 	expect_flow "dport = 443" "deny|tcp-overlap-conflict|"
+}
+
+test_incomplete_hello_given_up_and_denied() {
+	policy || return 1
+	[ "$(raw partial allowed.test)" = reset ] || fail "not reset"
+	expect_flow "dport = 443" "deny|clienthello-incomplete|"
+}
+
+# ---- how sandboxes are recognised ----------------------------------------------
+
+test_sandbox_by_source_range() {
+	fresh
+	cli create sb1 --source 198.18.1.0/24 --source 2001:db8:1::/64 \
+		--allowed-domain allowed.test || return 1
+	[ "$(https allowed.test)" = "hello allowed.test" ] || fail "allowed"
+	https denied.test | grep -q 'reset by peer' || fail "v4 not filtered"
+	https denied.test -6 | grep -q 'reset by peer' || fail "v6 not filtered"
+	expect_flow "sni = 'denied.test' AND family = 6" "deny|domain-not-allowed|"
+}
+
+test_sandbox_by_interface_wildcard() {
+	fresh
+	cli create sb1 --iface 'veth-s*' --allowed-domain allowed.test || return 1
+	[ "$(https allowed.test)" = "hello allowed.test" ] || fail "allowed"
+	https denied.test | grep -q 'reset by peer' || fail "not filtered"
 }
 
 # ---- the daemon's life ---------------------------------------------------------
