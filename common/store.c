@@ -373,13 +373,24 @@ out:
 	return store_end(st, "policy_save", rc, err, errlen);
 }
 
+/* The outermost savepoint takes the write lock at once (BEGIN IMMEDIATE):
+ * a deferred transaction that read first could not upgrade after another
+ * connection (the audit writer) committed, and would fail without waiting. */
 int store_savepoint(struct store *st, const char *name, char *err,
 		    size_t errlen)
 {
 	char sql[96];
 
+	if (st->depth == 0 && exec(st, "BEGIN IMMEDIATE", err, errlen) < 0)
+		return -EIO;
 	snprintf(sql, sizeof(sql), "SAVEPOINT %s", name);
-	return exec(st, sql, err, errlen);
+	if (exec(st, sql, err, errlen) < 0) {
+		if (st->depth == 0)
+			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return -EIO;
+	}
+	st->depth++;
+	return 0;
 }
 
 int store_end(struct store *st, const char *name, int rc, char *err,
@@ -387,13 +398,22 @@ int store_end(struct store *st, const char *name, int rc, char *err,
 {
 	char sql[96];
 
+	st->depth--;
 	if (rc == 0) {
 		snprintf(sql, sizeof(sql), "RELEASE %s", name);
-		if ((rc = exec(st, sql, err, errlen)) == 0)
-			return 0;
+		rc = exec(st, sql, err, errlen);
 	}
-	snprintf(sql, sizeof(sql), "ROLLBACK TO %s; RELEASE %s", name, name);
-	sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	if (rc < 0) {
+		snprintf(sql, sizeof(sql), "ROLLBACK TO %s; RELEASE %s", name,
+			 name);
+		sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	}
+	if (st->depth == 0) {
+		if (rc == 0)
+			rc = exec(st, "COMMIT", err, errlen);
+		if (rc < 0)
+			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	}
 	return rc;
 }
 

@@ -17,6 +17,7 @@
 struct store {
 	sqlite3 *db;
 	bool secrets;		/* the secrets database is attached */
+	int depth;		/* savepoints open */
 };
 
 /* Open (creating if needed) and migrate. with_secrets attaches the
