@@ -19,8 +19,24 @@ void reasm_init(struct reasm *r, uint32_t base, size_t limit,
 	r->base = base;
 	r->limit = limit;
 	r->deadline_ns = now_ns + timeout_ns;
-	r->buf = xmalloc(limit);
-	r->have = xcalloc((limit + 7) / 8, 1);
+	/* most ClientHellos fit the first size; grown up to the limit */
+	r->cap = limit < REASM_FIRST_CAP ? limit : REASM_FIRST_CAP;
+	r->buf = xmalloc(r->cap);
+	r->have = xcalloc((r->cap + 7) / 8, 1);
+}
+
+static void grow(struct reasm *r, size_t need)
+{
+	size_t cap = r->cap, old = (r->cap + 7) / 8;
+
+	while (cap < need)
+		cap *= 2;
+	if (cap > r->limit)
+		cap = r->limit;
+	r->buf = xreallocarray(r->buf, cap, 1);
+	r->have = xreallocarray(r->have, (cap + 7) / 8, 1);
+	memset(r->have + old, 0, (cap + 7) / 8 - old);
+	r->cap = cap;
 }
 
 void reasm_fini(struct reasm *r)
@@ -32,7 +48,7 @@ void reasm_fini(struct reasm *r)
 
 static bool have_bit(const struct reasm *r, size_t i)
 {
-	return r->have[i / 8] >> (i % 8) & 1;
+	return i < r->cap && (r->have[i / 8] >> (i % 8) & 1);
 }
 
 static enum reasm_state give_up(struct reasm *r, enum reasm_why why)
@@ -91,6 +107,8 @@ enum reasm_state reasm_add(struct reasm *r, uint32_t seq, const uint8_t *data,
 		return give_up(r, REASM_WHY_TOO_BIG);
 	if (len > r->limit - off)
 		len = r->limit - off;
+	if (off + len > r->cap)
+		grow(r, off + len);
 	if (!store(r, off, data, len))
 		return give_up(r, REASM_WHY_CONFLICT);
 	while (r->contig < r->limit && have_bit(r, r->contig))

@@ -11,6 +11,7 @@
  * out of order, twice, or overlapping; bytes that overlap must agree. */
 
 #define REASM_LIMIT_DEFAULT (16384 + 1024)
+#define REASM_FIRST_CAP 2048
 
 enum reasm_state { REASM_NEED_MORE, REASM_COMPLETE, REASM_GIVE_UP };
 
@@ -29,6 +30,7 @@ typedef enum reasm_state (*reasm_judge_fn)(const uint8_t *buf, size_t len,
 struct reasm {
 	uint32_t base;		/* sequence number of the first byte */
 	size_t limit;
+	size_t cap;		/* bytes allocated, up to limit */
 	size_t contig;		/* bytes contiguous from base */
 	uint64_t deadline_ns;
 	enum reasm_state state;

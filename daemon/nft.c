@@ -991,11 +991,12 @@ static void rules_forward(struct batch *bt, const struct nft_opts *o)
 	const struct marks *m = o->marks;
 	struct nftnl_rule *r;
 
-	r_syn_ack(bt, m, 0);
-	r_syn_ack(bt, m, 1);
+	/* the fast path first: most packets stop at the first rule */
 	r_state(bt, m, ST_ALLOW, NF_ACCEPT, NULL);
 	r_state(bt, m, ST_OTHER, NF_ACCEPT, NULL);
 	r_state(bt, m, ST_DENY, NFT_JUMP, "deny");
+	r_syn_ack(bt, m, 0);
+	r_syn_ack(bt, m, 1);
 	r = rule_new("forward");
 	m_ct_direction(r, IP_CT_DIR_REPLY);
 	x_verdict(r, NF_ACCEPT, NULL);
@@ -1078,6 +1079,11 @@ static void rules_commit(struct batch *bt, const struct nft_opts *o)
 	const struct marks *m = o->marks;
 	struct nftnl_rule *r;
 
+	/* no verdict of ours on it (the fast path): nothing to do */
+	r = rule_new("commit");
+	m_mark(r, false, m->state, NFT_CMP_EQ, mark_state(m, ST_NONE));
+	x_verdict(r, NF_ACCEPT, NULL);
+	msg_rule(bt, r, "commit fast path");
 	/* still pending: bypassed, no daemon on the queue */
 	for (enum mark_state s = ST_PEND; s <= ST_PEND_FIRST; s++) {
 		r = rule_new("commit");

@@ -16,7 +16,7 @@
 #include "verdict.h"
 
 #define HOLD_TIMEOUT_NS (3ull * 1000000000)	/* for a ClientHello */
-#define DECIDED_KEEP_NS (5ull * 1000000000)
+#define DECIDED_KEEP_NS (1ull * 1000000000)	/* late queued packets */
 #define MAX_FLOWS 4096
 
 static const struct marks *marks;

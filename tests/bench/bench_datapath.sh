@@ -9,7 +9,10 @@ SBXFW=$TOP/build/sbxfw
 SBXFWD=$TOP/build/sbxfwd
 ID=bench$$
 DAEMON_FLAGS=	# no per-verdict debug log while measuring
-SECONDS_PER_RUN=${BENCH_SECONDS:-5}
+# as deployed: a verdict daemon is scheduled ahead of the servers and clients
+# it shares the cores with (BENCH_NICE=0 to see it without)
+DAEMON_WRAP="nice -n ${BENCH_NICE:--10}"
+SECONDS_PER_RUN=${BENCH_SECONDS:-4}
 source "$TOP/tests/e2e/topology.sh"
 
 topo_up || { echo "bench: topology failed" >&2; exit 1; }
@@ -36,32 +39,37 @@ bulk() {
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])['$2'])" "$1"; }
 ratio() { python3 -c "print('%.3f' % ($1 / $2 if $2 else 0))"; }
 
-echo "== without firewall (no sbxfw table)"
-base=$(load)
-echo "   $base"
-base_bulk=$(bulk)
-echo "   bulk: $base_bulk MB/s"
+median() { python3 -c "import sys, statistics; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
 
+# Runs alternate, three of each, so that drift of the machine hits both.
+base_cps=() fw_cps=() base_p50=() fw_p50=() base_p99=() fw_p99=() base_bw=() fw_bw=()
 start_daemon || { cat "$TMP/sbxfwd.log"; exit 1; }
 "$SBXFW" -s "$SOCK" create bench --iface veth-sb1 --allowed-domain allowed.test \
 	--denied-cidr 198.18.4.0/24 || exit 1
-echo "== through sbxfwd (sandbox bench, user-defined, SNI checked per flow)"
-fw=$(load)
-echo "   $fw"
-fw_bulk=$(bulk)
-echo "   bulk: $fw_bulk MB/s"
-status=$("$SBXFW" -s "$SOCK" --json status)
-stop_daemon
-
+stop_daemon	# the sandbox stays in the store for the next start
+for round in 1 2 3; do
+	r=$(load)
+	echo "   round $round without firewall (no sbxfw table): $r"
+	base_cps+=("$(field "$r" conn_per_s)") base_p50+=("$(field "$r" p50_ms)")
+	base_p99+=("$(field "$r" p99_ms)") base_bw+=("$(bulk)")
+	start_daemon || { cat "$TMP/sbxfwd.log"; exit 1; }
+	r=$(load)
+	echo "   round $round through sbxfwd (user-defined, SNI checked): $r"
+	fw_cps+=("$(field "$r" conn_per_s)") fw_p50+=("$(field "$r" p50_ms)")
+	fw_p99+=("$(field "$r" p99_ms)") fw_bw+=("$(bulk)")
+	[ "$round" = 3 ] && status=$("$SBXFW" -s "$SOCK" --json status)
+	stop_daemon
+done
+b=$(median "${base_cps[@]}") f=$(median "${fw_cps[@]}")
 echo
-echo "new TLS connections/s: $(field "$base" conn_per_s) -> $(field "$fw" conn_per_s)" \
-	"ratio $(ratio "$(field "$fw" conn_per_s)" "$(field "$base" conn_per_s)") (target >= 0.90)"
-echo "connect->first byte p50: $(field "$base" p50_ms) ms -> $(field "$fw" p50_ms) ms" \
-	"ratio $(ratio "$(field "$fw" p50_ms)" "$(field "$base" p50_ms)")"
-echo "connect->first byte p99: $(field "$base" p99_ms) ms -> $(field "$fw" p99_ms) ms" \
-	"ratio $(ratio "$(field "$fw" p99_ms)" "$(field "$base" p99_ms)")"
-echo "bulk throughput of an allowed flow: $base_bulk MB/s -> $fw_bulk MB/s" \
-	"ratio $(ratio "$fw_bulk" "$base_bulk") (target >= 0.97)"
+echo "sbxfwd at $DAEMON_WRAP; $SECONDS_PER_RUN s per run, 2 client processes"
+echo "new TLS connections/s (median of 3): $b -> $f ratio $(ratio "$f" "$b") (target >= 0.90)"
+b=$(median "${base_p50[@]}") f=$(median "${fw_p50[@]}")
+echo "connect->first byte p50: $b ms -> $f ms ratio $(ratio "$f" "$b")"
+b=$(median "${base_p99[@]}") f=$(median "${fw_p99[@]}")
+echo "connect->first byte p99: $b ms -> $f ms ratio $(ratio "$f" "$b")"
+b=$(median "${base_bw[@]}") f=$(median "${fw_bw[@]}")
+echo "bulk throughput of an allowed flow (64 MiB over TLS): $b MB/s -> $f MB/s ratio $(ratio "$f" "$b") (target >= 0.97)"
 python3 - "$status" <<'PY'
 import json, sys
 s = json.loads(sys.argv[1])

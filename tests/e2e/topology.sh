@@ -211,7 +211,7 @@ start_daemon() {
 	} >"$TMP/sbxfw.ini"
 	rm -f "$SOCK"
 	# not through rt(): $! must be the daemon itself
-	ip netns exec "$NS_RT" "$SBXFWD" -c "$TMP/sbxfw.ini" ${DAEMON_FLAGS--v} \
+	ip netns exec "$NS_RT" ${DAEMON_WRAP:-} "$SBXFWD" -c "$TMP/sbxfw.ini" ${DAEMON_FLAGS--v} \
 		2>>"$TMP/sbxfwd.log" &
 	echo $! >"$TMP/daemon.pid"
 	wait_for 100 test -S "$SOCK"
