@@ -109,8 +109,10 @@ git_repo() {
 		git -C "$TMP/www/git/repo.git" update-server-info
 }
 
+# Servers run detached (setsid -f): not jobs of the test's shell, which
+# would report each one killed at the end.
 udp_echo() {
-	(net python3 - <<'EOF' &
+	setsid -f ip netns exec "$NS_NET" python3 -c '
 import socket, sys, select
 socks = []
 for fam, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
@@ -124,8 +126,7 @@ while True:
     for s in select.select(socks, [], [])[0]:
         data, peer = s.recvfrom(2048)
         s.sendto(data, peer)
-EOF
-	)
+'
 }
 
 link() { # link NS1 IF1 NS2 IF2
@@ -174,11 +175,11 @@ topo_up() {
 	echo "nameserver $NET4" >"/etc/netns/$NS_SB/resolv.conf"
 	nginx_conf && git_repo || return 1
 	net nginx -c "$TMP/nginx.conf" || return 1
-	(net dnsmasq -k --no-resolv --no-hosts --bind-interfaces \
+	setsid -f ip netns exec "$NS_NET" dnsmasq -k --no-resolv --no-hosts --bind-interfaces \
 		--listen-address="$NET4" --listen-address="$NET6" \
 		--user=root --pid-file="$TMP/dnsmasq.pid" \
 		--log-queries --log-facility="$TMP/dnsmasq.log" \
-		--address=/test/$NET4 --address=/test/$NET6 &)
+		--address=/test/$NET4 --address=/test/$NET6
 	udp_echo
 	wait_for 50 net_up || return 1
 	# neighbours resolved before any case measures anything
@@ -187,7 +188,8 @@ topo_up() {
 }
 
 net_up() {
-	net ss -ltn | grep -q ':443 ' && net ss -lun | grep -q "$NET4:53 "
+	net ss -ltn | grep -q ":443 " && net ss -lun | grep -q "$NET4:53 " &&
+		net ss -lun | grep -q ":7 "
 }
 
 # wait_for TENTHS COMMAND...: until it succeeds, or fail
