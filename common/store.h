@@ -107,6 +107,10 @@ struct flow_record {
 int store_flows_insert(struct store *st, const struct flow_record *r,
 		       size_t n, char *err, size_t errlen);
 
+/* Delete audit rows older than `days' (0: keep everything). */
+int store_audit_prune(struct store *st, unsigned days, char *err,
+		      size_t errlen);
+
 /* Current time as the audit tables hold it: UTC "YYYY-MM-DD HH:MM:SS.SSS",
  * the form of SQLite's strftime('%Y-%m-%d %H:%M:%f'). */
 #define STORE_TIME_LEN 32

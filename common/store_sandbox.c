@@ -198,3 +198,23 @@ int store_flows_insert(struct store *st, const struct flow_record *r,
 out:
 	return store_end(st, "flows", rc, err, errlen);
 }
+
+int store_audit_prune(struct store *st, unsigned days, char *err,
+		      size_t errlen)
+{
+	static const char *const tables[] = { "flows", "dns_queries",
+					      "policy_changes" };
+	char sql[160];
+	int rc = 0;
+
+	if (!days)
+		return 0;
+	for (size_t i = 0; i < 3 && rc == 0; i++) {
+		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE time < "
+			 "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now', '-%u days')",
+			 tables[i], days);
+		rc = store_run(st, store_prep(st, sql, err, errlen), err,
+			       errlen);
+	}
+	return rc;
+}

@@ -13,9 +13,11 @@
 #define RING 8192		/* records waiting, at most */
 #define BATCH 256		/* wake the writer early past this many */
 #define PERIOD_MS 100		/* otherwise it writes this often */
+#define PRUNE_EVERY 36000	/* periods: an hour */
 
 static struct store store;
 static bool log_allowed, stopping, started;
+static unsigned retention_days;
 static struct flow_record *ring, *out;
 static size_t head, len;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -53,11 +55,21 @@ static void write_out(size_t n)
 	}
 }
 
+static void prune(void)
+{
+	char err[256];
+
+	if (store_audit_prune(&store, retention_days, err, sizeof(err)) < 0)
+		log_warnx("audit: pruning: %s", err);
+}
+
 static void *writer_main(void *arg)
 {
+	unsigned periods = 0;
 	bool last = false;
 
 	(void)arg;
+	prune();
 	while (!last) {
 		struct timespec until;
 		size_t n;
@@ -76,15 +88,19 @@ static void *writer_main(void *arg)
 		n = take();
 		pthread_mutex_unlock(&lock);
 		write_out(n);
+		if (++periods % PRUNE_EVERY == 0)
+			prune();
 	}
 	return NULL;
 }
 
-int audit_init(const char *database, bool allowed, char *err, size_t errlen)
+int audit_init(const char *database, bool allowed, unsigned days, char *err,
+	       size_t errlen)
 {
 	int rc;
 
 	log_allowed = allowed;
+	retention_days = days;
 	if ((rc = store_open(&store, database, false, err, errlen)) < 0)
 		return rc;
 	ring = xcalloc(RING, sizeof(*ring));

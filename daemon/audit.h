@@ -11,8 +11,9 @@
 /* Flow verdicts for the audit table: queued on the verdict path, written
  * in batches by a thread of their own with its own database connection,
  * so that SQLite never delays a verdict. */
-int audit_init(const char *database, bool log_allowed, char *err,
-	       size_t errlen);
+/* Rows older than retention_days are deleted at start and every hour. */
+int audit_init(const char *database, bool log_allowed,
+	       unsigned retention_days, char *err, size_t errlen);
 /* Writes everything still queued, then stops the writer (SIGTERM). */
 void audit_fini(void);
 /* Copies the record; counted as lost when the queue is full. */

@@ -220,8 +220,8 @@ int main(int argc, char **argv)
 	sandbox_init(d.marks.max_id);
 	if (commands_load(&d, err, sizeof(err)) < 0)
 		fatalx("%s", err);
-	if (audit_init(d.cfg.database, d.cfg.log_allowed, err,
-		       sizeof(err)) < 0)
+	if (audit_init(d.cfg.database, d.cfg.log_allowed,
+		       d.cfg.retention_days, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	verdict_init(&d.marks, d.cfg.ech == ECH_DENY);
 	rst_init();

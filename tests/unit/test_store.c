@@ -177,3 +177,28 @@ TEST(test_store_injection_values_live_in_the_secrets_database)
 	store_close(&st);
 	cleanup();
 }
+
+TEST(test_store_prunes_audit_rows_past_retention)
+{
+	struct store st;
+	struct flow_record r = { .family = 4, .proto = "tcp", .allow = true,
+				 .reason = "domain-allowed" };
+	char err[256], path[] = "/tmp/sbxfw-prune-XXXXXX";
+	int fd = mkstemp(path);
+	sqlite3_stmt *s;
+
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK(store_open(&st, path, false, err, sizeof(err)) == 0);
+	snprintf(r.time, sizeof(r.time), "2000-01-01 00:00:00.000");
+	CHECK(store_flows_insert(&st, &r, 1, err, sizeof(err)) == 0);
+	store_time_now(r.time);
+	CHECK(store_flows_insert(&st, &r, 1, err, sizeof(err)) == 0);
+	CHECK(store_audit_prune(&st, 30, err, sizeof(err)) == 0);
+	sqlite3_prepare_v2(st.db, "SELECT count(*) FROM flows", -1, &s, NULL);
+	CHECK(sqlite3_step(s) == SQLITE_ROW);
+	CHECK(sqlite3_column_int(s, 0) == 1);	/* the old one is gone */
+	sqlite3_finalize(s);
+	store_close(&st);
+	unlink(path);
+}
