@@ -142,7 +142,8 @@ int domain_pattern_parse(const char *in, struct domain_pattern *out,
 			 char *err, size_t errlen)
 {
 	const char *colon = strrchr(in, ':');
-	size_t len = colon ? (size_t)(colon - in) : strlen(in);
+	size_t len = colon ? (size_t)(colon - in) : strlen(in), tlen, nlen;
+	char name[DOMAIN_MAX + 1], text[DOMAIN_PATTERN_MAX + 1];
 	const char *why = NULL;
 
 	memset(out, 0, sizeof(*out));
@@ -153,17 +154,30 @@ int domain_pattern_parse(const char *in, struct domain_pattern *out,
 	else if (colon)
 		why = port_parse(colon + 1, &out->port);
 	if (!why)
-		why = name_normalize(in, len, true, out->name);
+		why = name_normalize(in, len, true, name);
 	if (why) {
 		snprintf(err, errlen, "invalid domain `%s': %s", in, why);
+		out->port = 0;
 		return -EINVAL;
 	}
 	if (out->port)
-		snprintf(out->text, sizeof(out->text), "%s:%u", out->name,
-			 out->port);
+		snprintf(text, sizeof(text), "%s:%u", name, out->port);
 	else
-		snprintf(out->text, sizeof(out->text), "%s", out->name);
+		snprintf(text, sizeof(text), "%s", name);
+	tlen = strlen(text);
+	nlen = strlen(name);
+	out->text = xmalloc(tlen + 1 + nlen + 1);
+	memcpy(out->text, text, tlen + 1);
+	memcpy(out->text + tlen + 1, name, nlen + 1);
+	out->name = out->text + tlen + 1;
 	return 0;
+}
+
+void domain_pattern_clear(struct domain_pattern *p)
+{
+	free(p->text);
+	p->text = NULL;
+	p->name = NULL;
 }
 
 /* Labels of a name from the right: fills starts/lens, returns the count. */

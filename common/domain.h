@@ -13,9 +13,10 @@
 /* A domain rule: exact name, `*` for one whole label, a leading `*` for one
  * or more labels, `*` alone for any name, optionally limited to one port.
  * `text` is the canonical spelling: lower case, A-labels, no trailing dot. */
+/* Owned strings, sized to fit: a policy holds 100,000 of them. */
 struct domain_pattern {
-	char text[DOMAIN_PATTERN_MAX + 1];
-	char name[DOMAIN_MAX + 1];
+	char *text;		/* normalised, with its ":port" */
+	const char *name;	/* without the port; in text's allocation */
 	uint16_t port;		/* 0: any port */
 };
 
@@ -23,6 +24,9 @@ struct domain_pattern {
  * message naming the input to err. */
 int domain_pattern_parse(const char *in, struct domain_pattern *out,
 			 char *err, size_t errlen);
+
+/* Free a parsed pattern's strings (NULL-safe, idempotent). */
+void domain_pattern_clear(struct domain_pattern *p);
 
 /* Normalise a host name seen on the wire or typed by a user (no wildcards):
  * lower case, one trailing dot removed, A-label form. -EINVAL if it is not a

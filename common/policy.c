@@ -58,6 +58,7 @@ void inject_rule_clear(struct inject_rule *r)
 {
 	size_t i;
 
+	domain_pattern_clear(&r->domain);
 	free(r->method);
 	free(r->path);
 	for (i = 0; i < r->nmatch; i++) {
@@ -85,6 +86,8 @@ void policy_free(struct policy *p)
 	if (!p)
 		return;
 	for (l = 0; l < 2; l++) {
+		for (i = 0; i < p->ndomains[l]; i++)
+			domain_pattern_clear(&p->domains[l][i]);
 		free(p->domains[l]);
 		free(p->cidrs[l]);
 		domain_set_free(p->dset[l]);
@@ -126,6 +129,7 @@ int policy_add_domain(struct policy *p, enum rule_list l, const char *text,
 	if (rc < 0) {
 		snprintf(err, errlen, "domain `%s' is already %s", d.text,
 			 l == LIST_ALLOW ? "allowed" : "denied");
+		domain_pattern_clear(&d);
 		return rc;
 	}
 	p->domains[l] = xreallocarray(p->domains[l], p->ndomains[l] + 1,
@@ -199,6 +203,7 @@ static bool remove_from(struct policy *p, enum rule_list l, bool is_cidr,
 	for (i = 0; i < p->ndomains[l]; i++) {
 		struct domain_pattern *x = &p->domains[l][i];
 		if (!strcmp(x->text, d->text)) {
+			domain_pattern_clear(x);
 			memmove(x, x + 1,
 				(p->ndomains[l] - i - 1) * sizeof(*x));
 			p->ndomains[l]--;
@@ -225,6 +230,8 @@ int policy_remove_rule(struct policy *p, const char *text, char *err,
 			found = true;
 		}
 	}
+	if (!is_cidr)
+		domain_pattern_clear(&d);
 	if (!found) {
 		snprintf(err, errlen, "rule `%s' is not in the policy", text);
 		return -ENOENT;

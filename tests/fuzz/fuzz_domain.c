@@ -20,8 +20,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	nul = memchr(text, '\0', size);
 	for (line = strtok_r(text, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save))
-		if (domain_pattern_parse(line, &p, err, sizeof(err)) == 0)
+		if (domain_pattern_parse(line, &p, err, sizeof(err)) == 0) {
 			domain_set_add(s, &p, id++);
+			domain_pattern_clear(&p);
+		}
 	if (nul && domain_name_normalize(nul + 1, strlen(nul + 1), name) == 0)
 		if (domain_set_lookup(s, name, 443) >= (int64_t)id)
 			__builtin_trap();

@@ -21,6 +21,7 @@ static bool set_match(const char *pattern, const char *name, uint16_t port)
 	domain_set_add(s, &p, 0);
 	m = domain_set_lookup(s, name, port) == 0;
 	domain_set_free(s);
+	domain_pattern_clear(&p);
 	return m;
 }
 
@@ -29,8 +30,11 @@ static bool refused(const char *pattern)
 	struct domain_pattern p;
 	char err[256];
 
-	return domain_pattern_parse(pattern, &p, err, sizeof(err)) < 0 &&
-	       strstr(err, "invalid domain");
+	if (domain_pattern_parse(pattern, &p, err, sizeof(err)) == 0) {
+		domain_pattern_clear(&p);
+		return false;
+	}
+	return strstr(err, "invalid domain");
 }
 
 TEST(test_exact_domain_matches_itself)
@@ -99,6 +103,7 @@ TEST(test_international_names_use_punycode)
 
 	CHECK(domain_pattern_parse("*.bücher.example", &p, err, sizeof(err)) == 0);
 	CHECK(!strcmp(p.text, "*.xn--bcher-kva.example"));
+	domain_pattern_clear(&p);
 	CHECK(domain_name_normalize("BÜCHER.example", strlen("BÜCHER.example"),
 				    n) == 0);
 	CHECK(!strcmp(n, "xn--bcher-kva.example"));
@@ -154,6 +159,8 @@ TEST(test_most_specific_rule_is_reported)
 	for (i = 0; i < 5; i++) {
 		CHECK(domain_pattern_parse(pats[i], &p, err, sizeof(err)) == 0);
 		CHECK(domain_set_add(s, &p, (uint32_t)i) == 0);
+		if (i < 4)
+			domain_pattern_clear(&p);
 	}
 	CHECK(domain_set_lookup(s, "api.example.com", 443) == 1);
 	CHECK(domain_set_lookup(s, "api.example.com", 8443) == 2);
@@ -162,6 +169,7 @@ TEST(test_most_specific_rule_is_reported)
 	CHECK(domain_set_lookup(s, "other.org", 443) == 4);
 	CHECK(domain_set_add(s, &p, 9) == -EEXIST);
 	domain_set_free(s);
+	domain_pattern_clear(&p);
 }
 
 static void random_name(char *out, bool pattern)
@@ -186,9 +194,12 @@ TEST(test_set_lookup_agrees_with_reference_matcher)
 
 	for (i = 0; i < NPAT; i++) {
 		random_name(buf, true);
-		if (domain_pattern_parse(buf, &pats[n], err, sizeof(err)) == 0 &&
-		    domain_set_add(s, &pats[n], (uint32_t)n) == 0)
+		if (domain_pattern_parse(buf, &pats[n], err, sizeof(err)) < 0)
+			continue;
+		if (domain_set_add(s, &pats[n], (uint32_t)n) == 0)
 			n++;
+		else
+			domain_pattern_clear(&pats[n]);
 	}
 	for (i = 0; i < NNAME; i++) {
 		bool any = false;
@@ -202,6 +213,8 @@ TEST(test_set_lookup_agrees_with_reference_matcher)
 		CHECK(r < 0 || domain_pattern_match(&pats[r], buf, 443));
 	}
 	domain_set_free(s);
+	for (i = 0; i < n; i++)
+		domain_pattern_clear(&pats[i]);
 }
 
 TEST(test_set_with_100000_rules)
@@ -216,6 +229,7 @@ TEST(test_set_with_100000_rules)
 						 : "*.zone%u.example.net", i);
 		CHECK(domain_pattern_parse(buf, &p, err, sizeof(err)) == 0);
 		CHECK(domain_set_add(s, &p, i) == 0);
+		domain_pattern_clear(&p);
 	}
 	CHECK(domain_set_count(s) == 100000);
 	CHECK(domain_set_lookup(s, "host99999.example.com", 443) == 99999);
