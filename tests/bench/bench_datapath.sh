@@ -60,6 +60,22 @@ for round in 1 2 3; do
 	[ "$round" = 3 ] && status=$("$SBXFW" -s "$SOCK" --json status)
 	stop_daemon
 done
+# 100,000 domain rules: the daemon's memory, and how long a create takes
+python3 -c "import json; print(json.dumps({'mode': 'user-defined', 'allow': ['d%d.example.com' % i for i in range(100000)]}))" >"$TMP/big.json"
+start_daemon || exit 1
+rss() { awk '/VmRSS/ { print int($2 / 1024) }' "/proc/$(daemon_pid)/status"; }
+rss0=$(rss)
+t0=$(date +%s%N)
+"$SBXFW" -s "$SOCK" create big --source 198.18.9.0/24 --policy-file "$TMP/big.json" || exit 1
+create_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+rss1=$(rss)
+stop_daemon
+t0=$(date +%s%N)
+start_daemon || exit 1
+start_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+rss2=$(rss)
+stop_daemon
+
 b=$(median "${base_cps[@]}") f=$(median "${fw_cps[@]}")
 echo
 echo "sbxfwd at $DAEMON_WRAP; $SECONDS_PER_RUN s per run, 2 client processes"
@@ -70,6 +86,7 @@ b=$(median "${base_p99[@]}") f=$(median "${fw_p99[@]}")
 echo "connect->first byte p99: $b ms -> $f ms ratio $(ratio "$f" "$b")"
 b=$(median "${base_bw[@]}") f=$(median "${fw_bw[@]}")
 echo "bulk throughput of an allowed flow (64 MiB over TLS): $b MB/s -> $f MB/s ratio $(ratio "$f" "$b") (target >= 0.97)"
+echo "100,000 domain rules: daemon RSS $rss0 MB empty, $rss1 MB after \`create' ($create_ms ms, JSON over the socket), $rss2 MB after a restart that loads them from SQLite ($start_ms ms) (target < 50 MB)"
 python3 - "$status" <<'PY'
 import json, sys
 s = json.loads(sys.argv[1])
