@@ -109,29 +109,23 @@ int create_main(int argc, char **argv)
 	return 0;
 }
 
-/* Commands of the form `sbxfw CMD [NAME]' with nothing else. */
-static json_t *simple(int argc, char **argv, bool named)
-{
-	if (argc != (named ? 2 : 1) || (named && argv[1][0] == '-')) {
-		cli_usage_error(argv[0]);
-		return NULL;
-	}
-	return ctl_request(request(argv[0], named ? argv[1] : NULL));
-}
-
-static int simple_status(int argc, char **argv, bool named)
+/* Commands of the form `sbxfw CMD [NAME]' with nothing else: the exit
+ * status, and the reply when it is 0. */
+static int simple(int argc, char **argv, bool named, json_t **reply)
 {
 	if (argc != (named ? 2 : 1) || (named && argv[1][0] == '-'))
 		return cli_usage_error(argv[0]);
-	return 1;
+	*reply = ctl_request(request(argv[0], named ? argv[1] : NULL));
+	return *reply ? 0 : 1;
 }
 
 int destroy_main(int argc, char **argv)
 {
-	json_t *reply = simple(argc, argv, true);
+	json_t *reply;
+	int rc = simple(argc, argv, true, &reply);
 
-	if (!reply)
-		return simple_status(argc, argv, true);
+	if (rc)
+		return rc;
 	if (cli_opts.json)
 		print_json(reply);
 	json_decref(reply);
@@ -161,11 +155,12 @@ static void sandbox_line(json_t *sb)
 
 int list_main(int argc, char **argv)
 {
-	json_t *reply = simple(argc, argv, false), *sb;
+	json_t *reply, *sb;
+	int rc = simple(argc, argv, false, &reply);
 	size_t i;
 
-	if (!reply)
-		return simple_status(argc, argv, false);
+	if (rc)
+		return rc;
 	json_array_foreach(json_object_get(reply, "sandboxes"), i, sb) {
 		if (cli_opts.json)
 			print_json(sb);
@@ -183,11 +178,12 @@ static void print_list(const char *label, json_t *a)
 
 int show_main(int argc, char **argv)
 {
-	json_t *reply = simple(argc, argv, true), *sb, *p, *sub;
+	json_t *reply, *sb, *p, *sub;
+	int rc = simple(argc, argv, true, &reply);
 	char *policy;
 
-	if (!reply)
-		return simple_status(argc, argv, true);
+	if (rc)
+		return rc;
 	sb = json_object_get(reply, "sandbox");
 	if (cli_opts.json) {
 		print_json(sb);
@@ -219,10 +215,11 @@ int show_main(int argc, char **argv)
 
 int status_main(int argc, char **argv)
 {
-	json_t *r = simple(argc, argv, false), *v, *a, *l;
+	json_t *r, *v, *a, *l;
+	int rc = simple(argc, argv, false, &r);
 
-	if (!r)
-		return simple_status(argc, argv, false);
+	if (rc)
+		return rc;
 	if (cli_opts.json) {
 		json_object_del(r, "ok");
 		print_json(r);

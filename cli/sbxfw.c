@@ -47,7 +47,8 @@ int cli_usage_error(const char *cmd)
 
 	for (i = 0; i < NCOMMANDS; i++)
 		if (!strcmp(commands[i].name, cmd))
-			fprintf(stderr, "usage: sbxfw %s %s\n", cmd,
+			fprintf(stderr, "usage: sbxfw %s%s%s\n", cmd,
+				*commands[i].args ? " " : "",
 				commands[i].args);
 	return 2;
 }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdatomic.h>
@@ -126,6 +127,21 @@ void audit_fini(void)
 	store_close(&store);
 	free(ring);
 	free(out);
+}
+
+void audit_record_init(struct flow_record *r, const char *sandbox,
+		       const struct flow_key *k)
+{
+	memset(r, 0, sizeof(*r));
+	store_time_now(r->time);
+	snprintf(r->sandbox, sizeof(r->sandbox), "%s", sandbox);
+	r->family = k->family == AF_INET ? 4 : 6;
+	r->proto = k->proto == IPPROTO_TCP ? "tcp" :
+		   k->proto == IPPROTO_UDP ? "udp" : "other";
+	addr_format(k->family, k->src, r->src);
+	addr_format(k->family, k->dst, r->dst);
+	r->sport = k->sport;
+	r->dport = k->dport;
 }
 
 void audit_flow(const struct flow_record *r)

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flow.h"
 #include "store.h"
 
 /* Flow verdicts for the audit table: queued on the verdict path, written
@@ -16,6 +17,9 @@ int audit_init(const char *database, bool log_allowed,
 	       unsigned retention_days, char *err, size_t errlen);
 /* Writes everything still queued, then stops the writer (SIGTERM). */
 void audit_fini(void);
+/* The common part of a flows row: now, the sandbox, the flow's ends. */
+void audit_record_init(struct flow_record *r, const char *sandbox,
+		       const struct flow_key *k);
 /* Copies the record; counted as lost when the queue is full. */
 void audit_flow(const struct flow_record *r);
 uint64_t audit_written(void);

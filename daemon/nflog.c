@@ -103,7 +103,8 @@ static const char *const reasons[] = { "range-denied", "mode-deny-all",
 static void record(const char *prefix, uint32_t mark, const struct pkt *p)
 {
 	struct sandbox *sb = sandbox_get(mark_get_id(marks, mark));
-	struct flow_record r = { 0 };
+	struct flow_record r;
+	struct flow_key k;
 	struct flow_query q = { .family = p->family, .dport = p->dport,
 				.proto = p->proto };
 	struct verdict_result v;
@@ -114,15 +115,8 @@ static void record(const char *prefix, uint32_t mark, const struct pkt *p)
 			break;
 	if (i == sizeof(reasons) / sizeof(reasons[0]))
 		return;
-	store_time_now(r.time);
-	snprintf(r.sandbox, sizeof(r.sandbox), "%s", sb ? sb->name : "?");
-	r.family = p->family == AF_INET ? 4 : 6;
-	r.proto = p->proto == IPPROTO_TCP ? "tcp" :
-		  p->proto == IPPROTO_UDP ? "udp" : "other";
-	addr_format(p->family, p->src, r.src);
-	addr_format(p->family, p->dst, r.dst);
-	r.sport = p->sport;
-	r.dport = p->dport;
+	flow_key_of(p, &k);
+	audit_record_init(&r, sb ? sb->name : "?", &k);
 	r.allow = i == 2 || i == 3;
 	r.reason = reasons[i];
 	/* the rule: the daemon's own evaluation, which the kernel mirrors */

@@ -128,7 +128,7 @@ static bool on_signal(int fd, struct daemon *d)
 	return true;
 }
 
-static void run(struct daemon *d, int ep, int qfd, int lfd, int sfd, int tfd)
+static void run(struct daemon *d, int ep, int sfd, int tfd)
 {
 	struct epoll_event evs[32];
 	uint64_t ticks;
@@ -160,7 +160,6 @@ static void run(struct daemon *d, int ep, int qfd, int lfd, int sfd, int tfd)
 		/* every verdict decided in this round, in one datagram */
 		queue_flush();
 	}
-	(void)qfd, (void)lfd;
 }
 
 static void load_config(struct daemon *d, bool check_only)
@@ -245,7 +244,7 @@ int main(int argc, char **argv)
 	log_info("ready: %zu sandboxes, queues %u-%u, mark_mask 0x%08x",
 		 sandbox_count(), d.cfg.queue, d.cfg.queue + d.cfg.queues - 1,
 		 d.marks.mask);
-	run(&d, ep, qfd, lfd, sfd, tfd);
+	run(&d, ep, sfd, tfd);
 
 	/* in reverse: held packets denied, table removed, audit flushed */
 	verdict_release_all();

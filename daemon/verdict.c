@@ -88,16 +88,9 @@ static void audit(const struct flow_key *k, const struct sandbox *sb,
 		  const struct flow_query *q, const struct verdict_result *v,
 		  bool allow)
 {
-	struct flow_record r = { 0 };
+	struct flow_record r;
 
-	store_time_now(r.time);
-	snprintf(r.sandbox, sizeof(r.sandbox), "%s", sb ? sb->name : "?");
-	r.family = k->family == AF_INET ? 4 : 6;
-	r.proto = k->proto == IPPROTO_TCP ? "tcp" : "udp";
-	addr_format(k->family, k->src, r.src);
-	addr_format(k->family, k->dst, r.dst);
-	r.sport = k->sport;
-	r.dport = k->dport;
+	audit_record_init(&r, sb ? sb->name : "?", k);
 	if (q && q->sni)
 		snprintf(r.sni, sizeof(r.sni), "%.*s", (int)q->sni_len,
 			 q->sni);
