@@ -107,6 +107,18 @@ struct flow_record {
 int store_flows_insert(struct store *st, const struct flow_record *r,
 		       size_t n, char *err, size_t errlen);
 
+/* One change at a time, inside the caller's savepoint (store_change.c):
+ * the mode, a rule added (text normalised, as the policy holds it) or
+ * removed from both lists, and the policy_changes row (never a secret). */
+int store_mode_set(struct store *st, int64_t sb, enum policy_mode mode,
+		   char *err, size_t errlen);
+int store_rule_insert(struct store *st, int64_t sb, enum rule_list l,
+		      const char *text, char *err, size_t errlen);
+int store_rule_delete(struct store *st, int64_t sb, const char *text,
+		      char *err, size_t errlen);
+int store_change_log(struct store *st, const char *sandbox, unsigned uid,
+		     const char *change, char *err, size_t errlen);
+
 /* Delete audit rows older than `days' (0: keep everything). */
 int store_audit_prune(struct store *st, unsigned days, char *err,
 		      size_t errlen);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "changes.h"
 #include "ct.h"
 #include "ctl_proto.h"
 #include "daemon.h"
@@ -144,7 +145,19 @@ static struct sandbox *sandbox_named(json_t *req, char *err)
 	return sb;
 }
 
-static json_t *cmd_create(struct daemon *d, json_t *req, char *err)
+/* The policy_changes row of a create or destroy; the change itself has
+ * happened, so a failure here is only logged. */
+static void log_change(struct daemon *d, const char *name, uid_t uid,
+		       const char *what)
+{
+	char err[ERRLEN];
+
+	if (store_change_log(&d->store, name, uid, what, err, sizeof(err)) < 0)
+		log_warnx("sandbox %s: policy_changes: %s", name, err);
+}
+
+static json_t *cmd_create(struct daemon *d, json_t *req, uid_t uid,
+			 char *err)
 {
 	struct sandbox *sb = xcalloc(1, sizeof(*sb));
 	struct nft_sandbox ns;
@@ -175,6 +188,7 @@ static json_t *cmd_create(struct daemon *d, json_t *req, char *err)
 	if (nft_sandbox_update(NULL, &ns, &d->marks, err, ERRLEN) < 0)
 		goto undo;
 	sandbox_insert(sb);
+	log_change(d, name, uid, "create");
 	log_info("sandbox %s created (id %u, %s)", sb->name, sb->id,
 		 policy_mode_name(sb->policy->mode));
 	return json_pack("{s:b, s:s, s:i}", "ok", 1, "name", name, "id",
@@ -187,7 +201,8 @@ fail:
 	return NULL;
 }
 
-static json_t *cmd_destroy(struct daemon *d, json_t *req, char *err)
+static json_t *cmd_destroy(struct daemon *d, json_t *req, uid_t uid,
+			 char *err)
 {
 	struct sandbox *sb = sandbox_named(req, err);
 	struct nft_sandbox ns;
@@ -212,6 +227,7 @@ static json_t *cmd_destroy(struct daemon *d, json_t *req, char *err)
 	if (ct_flush_mark(mark_id(&d->marks, id), d->marks.id, err,
 			  ERRLEN) < 0)
 		log_warnx("sandbox %s: %s", name, err);
+	log_change(d, name, uid, "destroy");
 	log_info("sandbox %s destroyed", name);
 	return json_pack("{s:b, s:s}", "ok", 1, "name", name);
 }
@@ -241,34 +257,37 @@ static json_t *sandbox_json(const struct sandbox *sb, bool full)
 	return o;
 }
 
-static json_t *cmd_list(struct daemon *d, json_t *req, char *err)
+static json_t *cmd_list(struct daemon *d, json_t *req, uid_t uid,
+			 char *err)
 {
 	json_t *a = json_array();
 
-	(void)d, (void)req, (void)err;
+	(void)d, (void)req, (void)err, (void)uid;
 	for (struct sandbox *sb = sandbox_next(NULL); sb;
 	     sb = sandbox_next(sb))
 		json_array_append_new(a, sandbox_json(sb, false));
 	return json_pack("{s:b, s:o}", "ok", 1, "sandboxes", a);
 }
 
-static json_t *cmd_show(struct daemon *d, json_t *req, char *err)
+static json_t *cmd_show(struct daemon *d, json_t *req, uid_t uid,
+			 char *err)
 {
 	struct sandbox *sb = sandbox_named(req, err);
 
-	(void)d;
+	(void)d, (void)uid;
 	if (!sb)
 		return NULL;
 	return json_pack("{s:b, s:o}", "ok", 1, "sandbox",
 			 sandbox_json(sb, true));
 }
 
-static json_t *cmd_status(struct daemon *d, json_t *req, char *err)
+static json_t *cmd_status(struct daemon *d, json_t *req, uid_t uid,
+			 char *err)
 {
 	const struct verdict_stats *vs = verdict_stats();
 	char mask[16];
 
-	(void)req, (void)err;
+	(void)req, (void)err, (void)uid;
 	snprintf(mask, sizeof(mask), "0x%08x", d->marks.mask);
 	return json_pack(
 		"{s:b, s:s, s:i, s:I, s:s, s:i, s:i, s:s, s:i, s:i, s:i,"
@@ -292,7 +311,7 @@ static json_t *cmd_status(struct daemon *d, json_t *req, char *err)
 
 static const struct {
 	const char *name;
-	json_t *(*fn)(struct daemon *d, json_t *req, char *err);
+	json_t *(*fn)(struct daemon *d, json_t *req, uid_t uid, char *err);
 	bool change;		/* root only */
 } commands[] = {
 	{ "create", cmd_create, true },
@@ -300,6 +319,10 @@ static const struct {
 	{ "list", cmd_list, false },
 	{ "show", cmd_show, false },
 	{ "status", cmd_status, false },
+	{ "mode", change_mode, true },
+	{ "allow", change_allow, true },
+	{ "deny", change_deny, true },
+	{ "remove", change_remove, true },
 };
 
 json_t *command_run(struct daemon *d, json_t *req, uid_t peer_uid)
@@ -322,7 +345,7 @@ json_t *command_run(struct daemon *d, json_t *req, uid_t peer_uid)
 		if (commands[i].change && peer_uid != 0)
 			return ctl_error("%s: permission denied (root only)",
 					 name);
-		reply = commands[i].fn(d, req, err);
+		reply = commands[i].fn(d, req, peer_uid, err);
 		return reply ? reply : ctl_error("%s", err);
 	}
 	return ctl_error("unknown command `%s'", name ? name : "");

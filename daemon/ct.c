@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,6 +13,32 @@
 #include <libmnl/libmnl.h>
 
 #include "ct.h"
+
+static struct mnl_socket *ct_open(void)
+{
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+
+	if (nl && mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		mnl_socket_close(nl);
+		nl = NULL;
+	}
+	return nl;
+}
+
+static struct nlmsghdr *ct_msg(char *buf, uint16_t type, uint16_t flags,
+			       uint8_t family)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *g;
+
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	nlh->nlmsg_seq = (uint32_t)time(NULL);
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->nfgen_family = family;
+	g->version = NFNETLINK_V0;
+	return nlh;
+}
 
 static int flush_family(struct mnl_socket *nl, uint8_t family, uint32_t mark,
 			uint32_t mask)
@@ -57,5 +84,153 @@ out:
 		snprintf(err, errlen, "conntrack: %s", strerror(-ret));
 	if (nl)
 		mnl_socket_close(nl);
+	return ret;
+}
+
+/* ---- dump and update ---- */
+
+struct dump_ctx {
+	ct_entry_fn fn;
+	void *arg;
+};
+
+static int attr_cb(const struct nlattr *a, void *data)
+{
+	const struct nlattr **tb = data;
+
+	tb[mnl_attr_get_type(a)] = a;
+	return MNL_CB_OK;
+}
+
+/* CTA_TUPLE_ORIG into a flow key; false if it is not one we know. */
+static bool tuple_parse(const struct nlattr *t, struct flow_key *k)
+{
+	const struct nlattr *tt[CTA_TUPLE_MAX + 1] = { 0 };
+	const struct nlattr *ip[CTA_IP_MAX + 1] = { 0 };
+	const struct nlattr *pr[CTA_PROTO_MAX + 1] = { 0 };
+
+	memset(k, 0, sizeof(*k));
+	if (mnl_attr_parse_nested(t, attr_cb, tt) < 0 || !tt[CTA_TUPLE_IP] ||
+	    !tt[CTA_TUPLE_PROTO] ||
+	    mnl_attr_parse_nested(tt[CTA_TUPLE_IP], attr_cb, ip) < 0 ||
+	    mnl_attr_parse_nested(tt[CTA_TUPLE_PROTO], attr_cb, pr) < 0 ||
+	    !pr[CTA_PROTO_NUM])
+		return false;
+	if (ip[CTA_IP_V4_SRC] && ip[CTA_IP_V4_DST] &&
+	    mnl_attr_get_payload_len(ip[CTA_IP_V4_SRC]) == 4) {
+		k->family = AF_INET;
+		memcpy(k->src, mnl_attr_get_payload(ip[CTA_IP_V4_SRC]), 4);
+		memcpy(k->dst, mnl_attr_get_payload(ip[CTA_IP_V4_DST]), 4);
+	} else if (ip[CTA_IP_V6_SRC] && ip[CTA_IP_V6_DST] &&
+		   mnl_attr_get_payload_len(ip[CTA_IP_V6_SRC]) == 16) {
+		k->family = AF_INET6;
+		memcpy(k->src, mnl_attr_get_payload(ip[CTA_IP_V6_SRC]), 16);
+		memcpy(k->dst, mnl_attr_get_payload(ip[CTA_IP_V6_DST]), 16);
+	} else {
+		return false;
+	}
+	k->proto = mnl_attr_get_u8(pr[CTA_PROTO_NUM]);
+	if (pr[CTA_PROTO_SRC_PORT] && pr[CTA_PROTO_DST_PORT]) {
+		k->sport = ntohs(mnl_attr_get_u16(pr[CTA_PROTO_SRC_PORT]));
+		k->dport = ntohs(mnl_attr_get_u16(pr[CTA_PROTO_DST_PORT]));
+	}
+	return true;
+}
+
+static int entry_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[CTA_MAX + 1] = { 0 };
+	struct dump_ctx *c = data;
+	struct flow_key k;
+
+	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, tb) < 0 ||
+	    !tb[CTA_TUPLE_ORIG] || !tb[CTA_MARK] ||
+	    !tuple_parse(tb[CTA_TUPLE_ORIG], &k))
+		return MNL_CB_OK;
+	c->fn(&k, ntohl(mnl_attr_get_u32(tb[CTA_MARK])), c->arg);
+	return MNL_CB_OK;
+}
+
+int ct_each(uint32_t mark, uint32_t mask, ct_entry_fn fn, void *arg,
+	    char *err, size_t errlen)
+{
+	static char buf[65536];
+	struct mnl_socket *nl = ct_open();
+	struct dump_ctx c = { fn, arg };
+	struct nlmsghdr *nlh;
+	int n, ret = 0;
+
+	if (!nl) {
+		snprintf(err, errlen, "conntrack: %s", strerror(errno));
+		return -errno;
+	}
+	nlh = ct_msg(buf, IPCTNL_MSG_CT_GET, NLM_F_DUMP, AF_UNSPEC);
+	mnl_attr_put_u32(nlh, CTA_MARK, htonl(mark));
+	mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(mask));
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		ret = -errno;
+	while (ret == 0) {
+		n = (int)mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		n = mnl_cb_run(buf, (size_t)n, 0, mnl_socket_get_portid(nl),
+			       entry_cb, &c);
+		if (n <= MNL_CB_STOP) {
+			if (n < 0)
+				ret = -errno;
+			break;
+		}
+	}
+	if (ret)
+		snprintf(err, errlen, "conntrack dump: %s", strerror(-ret));
+	mnl_socket_close(nl);
+	return ret;
+}
+
+static void put_addr(struct nlmsghdr *nlh, const struct flow_key *k)
+{
+	struct nlattr *t = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
+	struct nlattr *ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
+	struct nlattr *pr;
+
+	if (k->family == AF_INET) {
+		mnl_attr_put(nlh, CTA_IP_V4_SRC, 4, k->src);
+		mnl_attr_put(nlh, CTA_IP_V4_DST, 4, k->dst);
+	} else {
+		mnl_attr_put(nlh, CTA_IP_V6_SRC, 16, k->src);
+		mnl_attr_put(nlh, CTA_IP_V6_DST, 16, k->dst);
+	}
+	mnl_attr_nest_end(nlh, ip);
+	pr = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
+	mnl_attr_put_u8(nlh, CTA_PROTO_NUM, k->proto);
+	mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(k->sport));
+	mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(k->dport));
+	mnl_attr_nest_end(nlh, pr);
+	mnl_attr_nest_end(nlh, t);
+}
+
+int ct_set_mark(const struct flow_key *k, uint32_t value, uint32_t mask)
+{
+	char buf[1024];
+	struct mnl_socket *nl = ct_open();
+	struct nlmsghdr *nlh;
+	uint32_t seq;
+	int n, ret = 0;
+
+	if (!nl)
+		return -errno;
+	/* no NLM_F_CREATE: an update of the entry with this tuple */
+	nlh = ct_msg(buf, IPCTNL_MSG_CT_NEW, NLM_F_ACK, k->family);
+	seq = nlh->nlmsg_seq;
+	put_addr(nlh, k);
+	mnl_attr_put_u32(nlh, CTA_MARK, htonl(value & mask));
+	mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(mask));
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0 ||
+	    (n = (int)mnl_socket_recvfrom(nl, buf, sizeof(buf))) < 0 ||
+	    mnl_cb_run(buf, (size_t)n, seq, 0, NULL, NULL) < 0)
+		ret = -errno;
+	mnl_socket_close(nl);
 	return ret;
 }

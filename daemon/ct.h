@@ -5,8 +5,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flow.h"
+
 /* Delete the conntrack entries whose mark & mask == mark (ctnetlink), so
  * that a sandbox's flows end with it. */
 int ct_flush_mark(uint32_t mark, uint32_t mask, char *err, size_t errlen);
+
+/* Each conntrack entry whose mark & mask == mark: its original tuple
+ * and its mark. */
+typedef void (*ct_entry_fn)(const struct flow_key *k, uint32_t ctmark,
+			    void *arg);
+int ct_each(uint32_t mark, uint32_t mask, ct_entry_fn fn, void *arg,
+	    char *err, size_t errlen);
+/* Set the bits `mask' of one entry's mark to `value'. */
+int ct_set_mark(const struct flow_key *k, uint32_t value, uint32_t mask);
 
 #endif

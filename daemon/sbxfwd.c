@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "conns.h"
 #include "control.h"
 #include "daemon.h"
 #include "log.h"
@@ -223,6 +224,7 @@ int main(int argc, char **argv)
 		       d.cfg.retention_days, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	verdict_init(&d.marks, d.cfg.ech == ECH_DENY);
+	conns_init(65536);
 	rst_init();
 	if (nft_init(err, sizeof(err)) < 0 ||
 	    nft_probe_native_queue(&d.nft.native_queue, err, sizeof(err)) < 0)
@@ -258,6 +260,7 @@ int main(int argc, char **argv)
 	nft_fini();
 	rst_fini();
 	audit_fini();
+	conns_fini();
 	sandbox_fini();
 	store_close(&d.store);
 	log_info("stopped");

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "conns.h"
 #include "flow.h"
 #include "log.h"
 #include "pgstartup.h"
@@ -158,6 +159,8 @@ static void decide(struct flow *f)
 	 * seen no byte, so it expects the stream's first) */
 	if (!allow && f->have_base && f->nheld)
 		rst_to_server(&f->key, f->base);
+	if (allow && q.sni)
+		conns_add(&f->key, q.sni, q.sni_len);
 	count(sb, allow);
 	audit(&f->key, sb, &q, &v, allow);
 	log_debug("%s %s sni=%s reason=%s", sb ? sb->name : "?",

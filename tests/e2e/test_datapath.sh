@@ -378,6 +378,89 @@ test_sigterm_removes_table_and_flushes_audit() {
 	start_daemon
 }
 
+# ---- live changes (SPEC §4) ------------------------------------------------------
+
+# download NAME OUT: 64 MiB at 8 MB/s in the background; its pid
+download() {
+	sb curl -sS -m 30 --limit-rate 8M --cacert "$CA" -o "$2" \
+		"https://$1/big" 2>"$2.err" &
+	echo $!
+}
+
+test_allow_takes_effect_at_once() {
+	policy || return 1
+	reset new.test domain-not-allowed '' || return 1
+	out=$(cli allow sb1 new.test) || fail "allow: $out"
+	[ "$(https new.test)" = "hello new.test" ] || fail "not allowed"
+	expect_flow "sni = 'new.test'" "allow|domain-allowed|new.test"
+}
+
+test_deny_cuts_only_the_flows_to_that_name() {
+	policy || return 1
+	a=$(download allowed.test "$TMP/a") b=$(download b.example.test "$TMP/b")
+	sleep 1
+	out=$(cli deny sb1 b.example.test) || fail "deny: $out"
+	echo "$out" | grep -q '1 open flows cut' || fail "$out"
+	! wait "$b" || fail "the denied download went on"
+	wait "$a" || fail "the other download was cut: $(cat "$TMP/a.err")"
+	[ "$(stat -c %s "$TMP/a")" -eq $((64 << 20)) ] || fail "short"
+	expect_flow "sni = 'b.example.test' AND verdict = 'deny'" \
+		"deny|domain-denied|b.example.test"
+}
+
+test_mode_deny_all_cuts_open_flows_and_new_ones() {
+	policy || return 1
+	a=$(download allowed.test "$TMP/a")
+	sleep 1
+	t0=$(date +%s%N)
+	cli mode sb1 deny-all >/dev/null || fail "mode"
+	! wait "$a" || fail "the download went on"
+	echo "download ended $(( ($(date +%s%N) - t0) / 1000000 )) ms after the change" >&2
+	out=$(https allowed.test --resolve allowed.test:443:$NET4)
+	[ $? -eq 7 ] || fail "new flow: $out"
+	sb dig +tries=1 +time=1 @$NET4 allowed.test >/dev/null 2>&1 &&
+		sb dig +tries=1 +time=1 @$NET4 allowed.test | grep -q 'status: NOERROR' &&
+		fail "DNS still answered"
+	return 0
+}
+
+test_remove_cuts_the_flows_of_that_rule() {
+	policy || return 1
+	a=$(download allowed.test "$TMP/a")
+	sleep 1
+	cli remove sb1 allowed.test >/dev/null || fail "remove"
+	! wait "$a" || fail "the download went on"
+	reset allowed.test domain-not-allowed ''
+}
+
+test_refused_change_changes_nothing() {
+	policy || return 1
+	before=$(cli show sb1) n=$(sql "SELECT count(*) FROM policy_changes")
+	out=$(cli allow sb1 good.test 'a*b.test' 2>&1)
+	[ $? -eq 1 ] && echo "$out" | grep -q 'a\*b.test' || fail "$out"
+	out=$(cli allow sb1 allowed.test 2>&1)
+	[ $? -eq 1 ] && echo "$out" | grep -q 'already allowed' || fail "$out"
+	out=$(cli remove sb1 nothere.test 2>&1)
+	[ $? -eq 1 ] && echo "$out" | grep -q 'not in the policy' || fail "$out"
+	out=$(cli mode sb1 sideways 2>&1)
+	[ $? -eq 1 ] && echo "$out" | grep -q "invalid mode \`sideways'" || fail "$out"
+	[ "$(cli show sb1)" = "$before" ] || fail "policy changed"
+	[ "$(sql "SELECT count(*) FROM policy_changes")" = "$n" ] || fail "audited"
+}
+
+test_changes_are_audited_and_persist() {
+	policy || return 1
+	cli allow sb1 kept.test 10.9.0.0/16 >/dev/null || fail "allow"
+	cli deny sb1 '*.bad.test' >/dev/null || fail "deny"
+	[ "$(sql "SELECT uid || ' ' || change FROM policy_changes WHERE sandbox = 'sb1' ORDER BY id DESC LIMIT 2")" = \
+		"$(printf '0 deny *.bad.test\n0 allow kept.test 10.9.0.0/16')" ] || fail "audit"
+	stop_daemon
+	start_daemon || fail "restart"
+	cli show sb1 | grep -q 'allowed domain: kept.test' || fail "not kept"
+	cli show sb1 | grep -q 'denied domain: \*.bad.test' || fail "not kept"
+	cli show sb1 | grep -q 'allowed range: 10.9.0.0/16' || fail "not kept"
+}
+
 # ---- the command line against the daemon --------------------------------------
 
 test_create_refuses_bad_input_and_changes_nothing() {

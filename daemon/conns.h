@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef SBXFWD_CONNS_H
+#define SBXFWD_CONNS_H
+
+#include <stddef.h>
+
+#include "flow.h"
+
+/* The SNI of each TCP flow the daemon allowed, for as long as it may be
+ * open, so that a policy change can judge it again (SPEC §4). Bounded:
+ * past the limit the oldest are forgotten (and would be cut by a change
+ * that needs their name). */
+void conns_init(size_t max);
+void conns_fini(void);
+void conns_add(const struct flow_key *k, const char *sni, size_t len);
+/* NULL when unknown. */
+const char *conns_sni(const struct flow_key *k);
+size_t conns_count(void);
+
+#endif

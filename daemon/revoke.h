@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef SBXFWD_REVOKE_H
+#define SBXFWD_REVOKE_H
+
+#include <stdbool.h>
+
+#include "marks.h"
+#include "sandbox.h"
+
+/* Judge a sandbox's open flows (its conntrack entries) again under its
+ * current policy, and cut those it no longer allows: their ct mark turns
+ * to "deny", so their next packet, either way, is reset in the kernel.
+ * A flow whose name the daemon does not know (decided by a range or a
+ * mode) is judged by its address alone; where the policy now needs the
+ * name, it is cut. Returns the number cut, or -errno. */
+int revoke_sandbox(struct sandbox *sb, const struct marks *m, bool ech_deny,
+		   char *err, size_t errlen);
+
+#endif
