@@ -47,6 +47,7 @@ static enum pkt_result l4_decode(const uint8_t *p, size_t avail, size_t len,
 		if (hl > avail)
 			return PKT_TRUNCATED;
 		out->seq = be32(p + 4);
+		out->ack = be32(p + 8);
 		out->tcp_flags = p[13];
 	} else if (out->proto == IPPROTO_UDP) {
 		if (avail < 8)

@@ -32,7 +32,7 @@ struct pkt {
 	uint8_t src[16], dst[16];
 	uint8_t proto;		/* IPPROTO_TCP or IPPROTO_UDP */
 	uint16_t sport, dport;
-	uint32_t seq;		/* TCP */
+	uint32_t seq, ack;	/* TCP */
 	uint8_t tcp_flags;
 	const uint8_t *payload;
 	size_t payload_len;	/* bytes present in the capture */

@@ -129,8 +129,9 @@ static struct policy *kernel_view(const struct policy *p)
 	for (int l = 0; l < 2; l++) {
 		v->ncidrs[l] = p->ncidrs[l];
 		v->cidrs[l] = xcalloc(p->ncidrs[l] + 1, sizeof(struct cidr));
-		memcpy(v->cidrs[l], p->cidrs[l],
-		       p->ncidrs[l] * sizeof(struct cidr));
+		if (p->ncidrs[l])
+			memcpy(v->cidrs[l], p->cidrs[l],
+			       p->ncidrs[l] * sizeof(struct cidr));
 	}
 	return v;
 }

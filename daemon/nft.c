@@ -326,12 +326,16 @@ static void x_log(struct nftnl_rule *r, uint16_t group, const char *prefix)
 	x_add(r, e);
 }
 
-static void x_queue(struct nftnl_rule *r, const struct nft_opts *o)
+/* bypass: with no daemon, accept (to the commit chain, which refuses);
+ * without, drop */
+static void x_queue(struct nftnl_rule *r, const struct nft_opts *o,
+		    bool bypass)
 {
 	struct nftnl_expr *e;
 	uint16_t flags = o->queues > 1 ? NFT_QUEUE_FLAG_CPU_FANOUT : 0;
 
-	flags |= NFT_QUEUE_FLAG_BYPASS;
+	if (bypass)
+		flags |= NFT_QUEUE_FLAG_BYPASS;
 	if (o->native_queue) {
 		e = nftnl_expr_alloc("queue");
 		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, o->queue);
@@ -344,7 +348,7 @@ static void x_queue(struct nftnl_rule *r, const struct nft_opts *o)
 		struct xt_NFQ_info_v3 v = {
 			.queuenum = o->queue, .queues_total = o->queues,
 			.flags = (o->queues > 1 ? NFQ_FLAG_CPU_FANOUT : 0) |
-				 NFQ_FLAG_BYPASS,
+				 (bypass ? NFQ_FLAG_BYPASS : 0),
 		};
 
 		memcpy(info, &v, sizeof(v));
@@ -981,7 +985,7 @@ static void r_queue(struct batch *bt, const struct nft_opts *o)
 	s_mark(r, false, m->state, mark_state(m, ST_PEND_FIRST));
 	msg_rule(bt, r, "SYN data rule");
 	r = rule_new("forward");
-	x_queue(r, o);
+	x_queue(r, o, true);
 	msg_rule(bt, r, o->native_queue ? "queue rule" :
 		 "queue rule (xt NFQUEUE)");
 }
@@ -1060,6 +1064,15 @@ static void rules_deny(struct batch *bt, const struct nft_opts *o)
 	struct nftnl_rule *r;
 
 	if (!o->drop) {
+		/* a server's packet of a flow cut while open: the daemon
+		 * resets both ends from it (dropped if no daemon listens) */
+		r = rule_new("deny");
+		m_ct_direction(r, IP_CT_DIR_REPLY);
+		m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
+		s_mark(r, false, o->marks->state,
+		       mark_state(o->marks, ST_DENY));
+		x_queue(r, o, false);
+		msg_rule(bt, r, "cut flow rule");
 		r = rule_new("deny");
 		m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
 		x_reject(r, NFT_REJECT_TCP_RST, 0);
@@ -1167,7 +1180,7 @@ int nft_probe_native_queue(bool *native, char *err, size_t errlen)
 	msg_table(&bt, NFT_MSG_NEWTABLE, "table");
 	msg_chain(&bt, "probe", 0);
 	r = rule_new("probe");
-	x_queue(r, &o);
+	x_queue(r, &o, true);
 	msg_rule(&bt, r, "queue probe");
 	msg_table(&bt, NFT_MSG_DELTABLE, "table");
 	ret = batch_commit(&bt, e, sizeof(e));

@@ -8,6 +8,7 @@
 #include "ct.h"
 #include "log.h"
 #include "revoke.h"
+#include "rst.h"
 
 struct revoke_ctx {
 	struct sandbox *sb;
@@ -40,6 +41,16 @@ static void judge_again(const struct flow_key *k, uint32_t ctmark, void *arg)
 		return;		/* ended meanwhile */
 	c->cut++;
 	c->sb->denied++;
+	if (k->proto == IPPROTO_TCP) {
+		struct flow_key back = *k;
+
+		memcpy(back.src, k->dst, 16);
+		memcpy(back.dst, k->src, 16);
+		back.sport = k->dport;
+		back.dport = k->sport;
+		rst_probe(k);		/* the server answers */
+		rst_probe(&back);	/* the client answers */
+	}
 	audit_record_init(&r, c->sb->name, k);
 	if (sni)
 		snprintf(r.sni, sizeof(r.sni), "%s", sni);

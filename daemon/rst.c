@@ -3,6 +3,7 @@
 #include <netinet/ip.h>
 #include <netinet/ip6.h>
 #include <netinet/tcp.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -51,17 +52,33 @@ static uint16_t fold(uint32_t s)
 	return htons((uint16_t)~s);
 }
 
-static void tcp_rst(struct tcphdr *t, const struct flow_key *k, uint32_t seq)
+static void tcp_hdr(struct tcphdr *t, const struct flow_key *k, uint32_t seq,
+		    bool rst)
 {
 	memset(t, 0, sizeof(*t));
 	t->source = htons(k->sport);
 	t->dest = htons(k->dport);
 	t->seq = htonl(seq);
 	t->doff = 5;
-	t->rst = 1;
+	t->rst = rst;
+	t->ack = !rst;
+	t->window = htons(rst ? 0 : 512);
 }
 
-void rst_to_server(const struct flow_key *k, uint32_t seq)
+static void send_tcp(const struct flow_key *k, uint32_t seq, bool rst);
+
+void rst_send(const struct flow_key *k, uint32_t seq)
+{
+	send_tcp(k, seq, true);
+}
+
+void rst_probe(const struct flow_key *k)
+{
+	/* a sequence number far outside any window */
+	send_tcp(k, 0x7fffffff, false);
+}
+
+static void send_tcp(const struct flow_key *k, uint32_t seq, bool rst)
 {
 	uint8_t pkt[sizeof(struct ip6_hdr) + sizeof(struct tcphdr)];
 	struct tcphdr *t;
@@ -80,7 +97,7 @@ void rst_to_server(const struct flow_key *k, uint32_t seq)
 		ip->tot_len = htons(sizeof(*ip) + sizeof(*t));
 		memcpy(&ip->saddr, k->src, 4);
 		memcpy(&ip->daddr, k->dst, 4);
-		tcp_rst(t, k, seq);
+		tcp_hdr(t, k, seq, rst);
 		s = sum16(k->src, 4, sum16(k->dst, 4, IPPROTO_TCP + sizeof(*t)));
 		t->check = fold(sum16(t, sizeof(*t), s));
 		memcpy(&to.sin_addr, k->dst, 4);
@@ -98,7 +115,7 @@ void rst_to_server(const struct flow_key *k, uint32_t seq)
 		ip->ip6_hlim = 64;
 		memcpy(&ip->ip6_src, k->src, 16);
 		memcpy(&ip->ip6_dst, k->dst, 16);
-		tcp_rst(t, k, seq);
+		tcp_hdr(t, k, seq, rst);
 		s = sum16(k->src, 16, sum16(k->dst, 16,
 					    IPPROTO_TCP + sizeof(*t)));
 		t->check = fold(sum16(t, sizeof(*t), s));

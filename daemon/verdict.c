@@ -158,7 +158,7 @@ static void decide(struct flow *f)
 	/* the server accepted the handshake and waits: end it too (it has
 	 * seen no byte, so it expects the stream's first) */
 	if (!allow && f->have_base && f->nheld)
-		rst_to_server(&f->key, f->base);
+		rst_send(&f->key, f->base);
 	if (allow && q.sni)
 		conns_add(&f->key, q.sni, q.sni_len);
 	count(sb, allow);
@@ -257,6 +257,21 @@ static void udp_datagram(const struct queued *q, const struct flow_key *k,
 	flow_decided(f, allow);
 }
 
+/* A server's packet on a flow a policy change cut (the deny chain queues
+ * them): both ends are reset now, each at the sequence number it expects,
+ * rather than whenever the client next sends. */
+static void cut_flow(const struct pkt *p, const struct flow_key *reply)
+{
+	struct flow_key orig = *reply;
+
+	memcpy(orig.src, reply->dst, 16);
+	memcpy(orig.dst, reply->src, 16);
+	orig.sport = reply->dport;
+	orig.dport = reply->sport;
+	rst_send(reply, p->seq);	/* server -> client */
+	rst_send(&orig, p->ack);	/* client -> server */
+}
+
 void verdict_packet(const struct queued *q, void *arg)
 {
 	uint64_t start = now_ns();
@@ -272,6 +287,12 @@ void verdict_packet(const struct queued *q, void *arg)
 		goto out;
 	}
 	flow_key_of(&p, &k);
+	if ((q->mark & marks->state) == mark_state(marks, ST_DENY)) {
+		if (p.proto == IPPROTO_TCP)
+			cut_flow(&p, &k);
+		queue_verdict(q->queue, q->id, NF_DROP, -1);
+		goto out;
+	}
 	if (p.proto == IPPROTO_UDP)
 		udp_datagram(q, &k, sb, now_ns());
 	else if (p.payload_len == 0)	/* no data after all: not judged */
