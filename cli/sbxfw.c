@@ -29,6 +29,8 @@ static const struct command {
 	  "deny domains or address ranges; open flows to them are cut" },
 	{ "remove", rules_main, "NAME RULE...",
 	  "remove rules from a sandbox's policy" },
+	{ "check", check_main, "NAME HOST[:PORT] [--ip ADDR]",
+	  "which rule decides a TLS connection, and why (no traffic sent)" },
 	{ "list", list_main, "", "list the sandboxes" },
 	{ "show", show_main, "NAME", "a sandbox and its whole policy" },
 	{ "status", status_main, "", "the daemon: queue, counters, latency" },

@@ -3,6 +3,7 @@
  * A change is checked whole, stored, then put in the kernel; any failure
  * undoes what was done, so a refused command changes nothing. */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,6 +310,83 @@ static json_t *cmd_status(struct daemon *d, json_t *req, uid_t uid,
 		"queue_drops", (json_int_t)queue_drops());
 }
 
+/* HOST[:PORT] (an IPv6 literal in brackets) into the query. */
+static int target_parse(const char *in, const char *ip, struct flow_query *q,
+			char *host, size_t hostlen, char *err)
+{
+	const char *colon = in[0] == '[' ? strchr(in, ']') : strrchr(in, ':');
+	struct cidr a;
+	char *end;
+	long port = 443;
+
+	if (colon && colon[0] == ']')
+		colon = colon[1] == ':' ? colon + 1 : NULL;
+	if (colon) {
+		port = strtol(colon + 1, &end, 10);
+		if (*end || port < 1 || port > 65535) {
+			snprintf(err, ERRLEN, "invalid port in `%s'", in);
+			return -EINVAL;
+		}
+	}
+	snprintf(host, hostlen, "%.*s", (int)(colon ? colon - in : (long)strlen(in)),
+		 in);
+	if (host[0] == '[') {	/* [v6] */
+		memmove(host, host + 1, strlen(host));
+		host[strcspn(host, "]")] = '\0';
+	}
+	q->proto = IPPROTO_TCP;
+	q->dport = (uint16_t)port;
+	q->payload = PAYLOAD_TLS;
+	if (addr_parse(host, &a) == 0) {	/* an address: TLS without SNI */
+		ip = host;
+	} else {
+		char name[DOMAIN_MAX + 1];
+
+		if (domain_name_normalize(host, strlen(host), name) < 0) {
+			snprintf(err, ERRLEN, "invalid host name `%s'", host);
+			return -EINVAL;
+		}
+		q->sni = host;
+		q->sni_len = strlen(host);
+	}
+	if (ip) {
+		if (addr_parse(ip, &a) < 0) {
+			snprintf(err, ERRLEN, "invalid address `%s'", ip);
+			return -EINVAL;
+		}
+		q->family = a.family;
+		memcpy(q->dst, a.addr, 16);
+	}
+	return 0;
+}
+
+/* Which rule decides a TLS connection to HOST[:PORT], without traffic. */
+static json_t *cmd_check(struct daemon *d, json_t *req, uid_t uid,
+			 char *err)
+{
+	struct sandbox *sb = sandbox_named(req, err);
+	const char *t = json_string_value(json_object_get(req, "target"));
+	const char *ip = json_string_value(json_object_get(req, "ip"));
+	struct flow_query q = { 0 };
+	struct verdict_result v;
+	char host[DOMAIN_PATTERN_MAX + 8];
+
+	(void)uid;
+	if (!sb)
+		return NULL;
+	if (!t || target_parse(t, ip, &q, host, sizeof(host), err) < 0) {
+		if (!t)
+			snprintf(err, ERRLEN, "missing HOST[:PORT]");
+		return NULL;
+	}
+	q.ech_deny = d->cfg.ech == ECH_DENY;
+	policy_eval(sb->policy, &q, &v);
+	return json_pack("{s:b, s:s, s:s, s:s?, s:s, s:i}", "ok", 1,
+			 "verdict", v.verdict == VERDICT_DENY ? "deny" : "allow",
+			 "reason", v.reason, "rule", v.rule[0] ? v.rule : NULL,
+			 "host", host, "port", q.dport);
+}
+
 static const struct {
 	const char *name;
 	json_t *(*fn)(struct daemon *d, json_t *req, uid_t uid, char *err);
@@ -319,6 +397,7 @@ static const struct {
 	{ "list", cmd_list, false },
 	{ "show", cmd_show, false },
 	{ "status", cmd_status, false },
+	{ "check", cmd_check, false },
 	{ "mode", change_mode, true },
 	{ "allow", change_allow, true },
 	{ "deny", change_deny, true },

@@ -463,6 +463,31 @@ test_changes_are_audited_and_persist() {
 
 # ---- the command line against the daemon --------------------------------------
 
+test_check_says_which_rule_decides() {
+	policy || return 1
+	[ "$(cli check sb1 a.b.example.test)" = \
+		"a.b.example.test:443 allow: domain-allowed (rule *.example.test)" ] ||
+		fail "$(cli check sb1 a.b.example.test)"
+	[ "$(cli check sb1 gist.example.test)" = \
+		"gist.example.test:443 deny: domain-denied (rule gist.example.test)" ] ||
+		fail "denied"
+	[ "$(cli check sb1 db.test:8443)" = "db.test:8443 allow: domain-allowed (rule db.test:8443)" ] ||
+		fail "port"
+	[ "$(cli check sb1 allowed.test --ip 198.18.4.10)" = \
+		"allowed.test:443 deny: range-denied (rule 198.18.4.0/24)" ] || fail "range"
+	[ "$(cli check sb1 '[2001:db8:2::2]:443')" = "2001:db8:2::2:443 deny: no-sni" ] ||
+		fail "v6 literal: $(cli check sb1 '[2001:db8:2::2]:443')"
+	cli --json check sb1 example.test | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert (d["verdict"], d["reason"], d.get("rule")) == ("deny", "domain-not-allowed", None), d' ||
+		fail "json"
+	out=$(cli check sb1 'bad host' 2>&1)
+	[ $? -eq 1 ] && echo "$out" | grep -q "invalid host name \`bad host'" || fail "$out"
+	# and the traffic agrees
+	allowed a.b.example.test '*.example.test'
+}
+
 test_create_refuses_bad_input_and_changes_nothing() {
 	recreate --mode allow-all || return 1
 	before=$(cli list)
