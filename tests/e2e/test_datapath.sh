@@ -463,6 +463,38 @@ test_changes_are_audited_and_persist() {
 
 # ---- the command line against the daemon --------------------------------------
 
+test_log_answers_why_it_was_blocked() {
+	policy || return 1
+	reset logged.test domain-not-allowed '' || return 1
+	https allowed.test >/dev/null
+	L() { "$SBXFW" -c "$TMP/sbxfw.ini" log "$@"; }
+	L sb1 --since 1m --verdict deny --domain logged.test | grep -q \
+		'  sb1  198.18.2.2:443/tcp  logged.test  deny  domain-not-allowed$' ||
+		fail "text: $(L sb1 --limit 3)"
+	[ "$(L --verdict deny --domain '*.test' --since 1m | grep -c allowed.test)" = 0 ] ||
+		fail "--verdict"
+	L --json --limit 1 --domain allowed.test | python3 -c '
+import json, sys
+d = json.loads(sys.stdin.readline())
+assert (d["sandbox"], d["sni"], d["verdict"], d["reason"], d["rule"], d["dport"], d["proto"]) == \
+    ("sb1", "allowed.test", "allow", "domain-allowed", "allowed.test", 443, "tcp"), d
+assert {"time", "src", "dst"} <= set(d)' || fail "json"
+	[ "$(L --limit 2 | wc -l)" = 2 ] || fail "--limit"
+	[ -z "$(L sb1 --until 2000-01-01)" ] || fail "--until"
+	out=$(L --since yesterday-ish 2>&1)
+	[ $? -eq 1 ] && echo "$out" | grep -q "invalid time \`yesterday-ish'" || fail "$out"
+	# the daemon down: the log still reads
+	stop_daemon
+	L sb1 --domain logged.test | grep -q 'logged.test' || fail "daemon down"
+	L --follow --domain follow.test >"$TMP/follow" &
+	f=$!
+	start_daemon || fail "restart"
+	policy
+	reset follow.test domain-not-allowed ''
+	wait_for 30 grep -q follow.test "$TMP/follow" || fail "--follow"
+	kill $f
+}
+
 test_check_says_which_rule_decides() {
 	policy || return 1
 	[ "$(cli check sb1 a.b.example.test)" = \

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* log: the flows audit, read from SQLite directly (the daemon may be down),
+ * one line per flow: why was this blocked? */
+#include <ctype.h>
+#include <getopt.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+#include "domain.h"
+
+struct log_opts {
+	const char *sandbox, *since, *until, *verdict;
+	struct domain_pattern domain;
+	bool have_domain, follow;
+	long limit;
+};
+
+/* "10m", "2h", "3d", "30s": an SQLite modifier; else an absolute time. */
+static int time_arg(const char *in, char *out, size_t len, bool *relative)
+{
+	static const char *const units[] = { "s", "seconds", "m", "minutes",
+					     "h", "hours", "d", "days" };
+	char *end;
+	long n = strtol(in, &end, 10);
+
+	*relative = false;
+	if (end != in && n >= 0 && *end) {
+		for (size_t i = 0; i < 8; i += 2)
+			if (!strcmp(end, units[i])) {
+				snprintf(out, len, "-%ld %s", n, units[i + 1]);
+				*relative = true;
+				return 0;
+			}
+	}
+	snprintf(out, len, "%s", in);
+	return 0;
+}
+
+static void print_row(sqlite3_stmt *s)
+{
+	const char *col[11];
+
+	for (int i = 0; i < 11; i++) {
+		col[i] = (const char *)sqlite3_column_text(s, i + 1);
+	}
+	if (cli_opts.json) {
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s?, "
+				      "s:s, s:s, s:s?, s:i}",
+				      "time", col[0], "sandbox", col[1],
+				      "src", col[2], "dst", col[4],
+				      "dport", sqlite3_column_int(s, 6),
+				      "proto", col[6], "sni", col[7],
+				      "verdict", col[8], "reason", col[9],
+				      "rule", col[10],
+				      "sport", sqlite3_column_int(s, 4));
+		print_json(o);
+		json_decref(o);
+		return;
+	}
+	printf("%s  %s  %s%s%s:%s/%s  %s  %s  %s%s%s\n", col[0], col[1],
+	       strchr(col[4], ':') ? "[" : "", col[4],
+	       strchr(col[4], ':') ? "]" : "", col[5], col[6],
+	       col[7] ? col[7] : "-", col[8], col[9],
+	       col[10] ? "  rule " : "", col[10] ? col[10] : "");
+}
+
+static bool domain_ok(const struct log_opts *o, sqlite3_stmt *s)
+{
+	const char *sni = (const char *)sqlite3_column_text(s, 8);
+
+	return !o->have_domain ||
+	       (sni && domain_pattern_match(&o->domain, sni,
+					    (uint16_t)sqlite3_column_int(s, 6)));
+}
+
+#define COLUMNS "id, time, sandbox, src, sport, dst, dport, proto, sni, " \
+		"verdict, reason, rule"
+
+/* Rows after `after', in order; returns the last id printed. */
+static sqlite3_int64 query(sqlite3 *db, const struct log_opts *o,
+			   sqlite3_int64 after, bool limit, int *rc)
+{
+	char sql[1024], since[64] = "", until[64] = "";
+	bool rel_since = false, rel_until = false;
+	sqlite3_stmt *s;
+	sqlite3_int64 last = after;
+
+	if (o->since)
+		time_arg(o->since, since, sizeof(since), &rel_since);
+	if (o->until)
+		time_arg(o->until, until, sizeof(until), &rel_until);
+	snprintf(sql, sizeof(sql),
+		 "SELECT * FROM (SELECT " COLUMNS " FROM flows WHERE id > ?1"
+		 " AND (?2 IS NULL OR sandbox = ?2)"
+		 " AND (?3 IS NULL OR verdict = ?3)"
+		 " AND (?4 IS NULL OR time >= %s)"
+		 " AND (?5 IS NULL OR time <= %s)"
+		 " ORDER BY id DESC LIMIT ?6) ORDER BY id",
+		 rel_since ? "strftime('%Y-%m-%d %H:%M:%f', 'now', ?4)" :
+			     "strftime('%Y-%m-%d %H:%M:%f', ?4)",
+		 rel_until ? "strftime('%Y-%m-%d %H:%M:%f', 'now', ?5)" :
+			     "strftime('%Y-%m-%d %H:%M:%f', ?5)");
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+		fprintf(stderr, "sbxfw: log: %s\n", sqlite3_errmsg(db));
+		*rc = 1;
+		return last;
+	}
+	sqlite3_bind_int64(s, 1, after);
+	if (o->sandbox)
+		sqlite3_bind_text(s, 2, o->sandbox, -1, SQLITE_STATIC);
+	if (o->verdict)
+		sqlite3_bind_text(s, 3, o->verdict, -1, SQLITE_STATIC);
+	if (o->since)
+		sqlite3_bind_text(s, 4, since, -1, SQLITE_STATIC);
+	if (o->until)
+		sqlite3_bind_text(s, 5, until, -1, SQLITE_STATIC);
+	/* --domain filters after the query: the limit counts what is shown
+	 * only when there is no pattern */
+	sqlite3_bind_int64(s, 6, limit && o->limit > 0 && !o->have_domain ?
+			   o->limit : -1);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		last = sqlite3_column_int64(s, 0);
+		if (domain_ok(o, s))
+			print_row(s);
+	}
+	sqlite3_finalize(s);
+	fflush(stdout);
+	return last;
+}
+
+static int open_db(sqlite3 **db)
+{
+	struct sbxfw_config c;
+	char err[512];
+
+	cfg_defaults(&c);
+	if (cfg_load(cli_opts.config ? cli_opts.config : CFG_DEFAULT_PATH, &c,
+		     err, sizeof(err)) < 0) {
+		fprintf(stderr, "sbxfw: %s\n", err);
+		return -1;
+	}
+	if (sqlite3_open_v2(c.database, db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK) {
+		fprintf(stderr, "sbxfw: %s: %s\n", c.database,
+			sqlite3_errmsg(*db));
+		sqlite3_close(*db);
+		return -1;
+	}
+	sqlite3_busy_timeout(*db, 2000);
+	return 0;
+}
+
+static int check_time(sqlite3 *db, const char *opt, const char *in)
+{
+	char buf[64], sql[160];
+	bool rel;
+	sqlite3_stmt *s;
+	int ok;
+
+	time_arg(in, buf, sizeof(buf), &rel);
+	snprintf(sql, sizeof(sql), rel ? "SELECT datetime('now', ?)" :
+				      "SELECT datetime(?)");
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(s, 1, buf, -1, SQLITE_STATIC);
+	ok = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) !=
+					       SQLITE_NULL;
+	sqlite3_finalize(s);
+	if (!ok)
+		fprintf(stderr, "sbxfw: invalid time `%s' for %s (10m, 2h, "
+			"3d or YYYY-MM-DD[ HH:MM[:SS]])\n", in, opt);
+	return ok ? 0 : -1;
+}
+
+int log_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "since", required_argument, NULL, 's' },
+		{ "until", required_argument, NULL, 'u' },
+		{ "verdict", required_argument, NULL, 'v' },
+		{ "domain", required_argument, NULL, 'd' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct log_opts o = { 0 };
+	sqlite3 *db = NULL;
+	sqlite3_int64 last;
+	char err[512], *end;
+	int c, rc = 0;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': o.since = optarg; break;
+		case 'u': o.until = optarg; break;
+		case 'v': o.verdict = optarg; break;
+		case 'f': o.follow = true; break;
+		case 'd':
+			if (domain_pattern_parse(optarg, &o.domain, err,
+						 sizeof(err)) < 0) {
+				fprintf(stderr, "sbxfw: %s\n", err);
+				return 1;
+			}
+			o.have_domain = true;
+			break;
+		case 'l':
+			o.limit = strtol(optarg, &end, 10);
+			if (*end || o.limit < 1) {
+				fprintf(stderr, "sbxfw: invalid --limit `%s'\n",
+					optarg);
+				return 1;
+			}
+			break;
+		default:
+			return cli_usage_error("log");
+		}
+	}
+	if (argc - optind > 1)
+		return cli_usage_error("log");
+	o.sandbox = optind < argc ? argv[optind] : NULL;
+	if (o.verdict && strcmp(o.verdict, "allow") &&
+	    strcmp(o.verdict, "deny")) {
+		fprintf(stderr, "sbxfw: invalid --verdict `%s' (allow or "
+			"deny)\n", o.verdict);
+		rc = 1;
+		goto out;
+	}
+	if (open_db(&db) < 0 ||
+	    (o.since && check_time(db, "--since", o.since) < 0) ||
+	    (o.until && check_time(db, "--until", o.until) < 0)) {
+		rc = 1;
+		goto out;
+	}
+	last = query(db, &o, 0, true, &rc);
+	while (o.follow && rc == 0) {
+		usleep(200000);
+		last = query(db, &o, last, false, &rc);
+	}
+out:
+	domain_pattern_clear(&o.domain);
+	sqlite3_close(db);
+	return rc;
+}
