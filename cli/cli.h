@@ -31,6 +31,10 @@ int log_main(int argc, char **argv);
  * error line on stderr. */
 json_t *ctl_request(json_t *req);
 void print_json(json_t *o);
+/* The ini of -c (or the default file, which may be absent); -1 after an
+ * error line. */
+struct sbxfw_config;
+int cli_config(struct sbxfw_config *c);
 
 /* Print "usage: sbxfw COMMAND ARGS" for argv[0] and return 2. */
 int cli_usage_error(const char *cmd);

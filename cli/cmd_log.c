@@ -136,14 +136,9 @@ static sqlite3_int64 query(sqlite3 *db, const struct log_opts *o,
 static int open_db(sqlite3 **db)
 {
 	struct sbxfw_config c;
-	char err[512];
 
-	cfg_defaults(&c);
-	if (cfg_load(cli_opts.config ? cli_opts.config : CFG_DEFAULT_PATH, &c,
-		     err, sizeof(err)) < 0) {
-		fprintf(stderr, "sbxfw: %s\n", err);
+	if (cli_config(&c) < 0)
 		return -1;
-	}
 	if (sqlite3_open_v2(c.database, db, SQLITE_OPEN_READONLY, NULL) !=
 	    SQLITE_OK) {
 		fprintf(stderr, "sbxfw: %s: %s\n", c.database,

@@ -12,22 +12,30 @@
 #include "config.h"
 #include "ctl_proto.h"
 
+int cli_config(struct sbxfw_config *c)
+{
+	char err[512];
+
+	cfg_defaults(c);
+	if (cfg_load(cli_opts.config ? cli_opts.config : CFG_DEFAULT_PATH, c,
+		     err, sizeof(err)) < 0) {
+		fprintf(stderr, "sbxfw: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
 /* -s, else the ini's (-c, or the default file when it exists). */
 static int socket_path(char *out, size_t outlen)
 {
 	struct sbxfw_config c;
-	char err[512];
 
 	if (cli_opts.socket) {
 		snprintf(out, outlen, "%s", cli_opts.socket);
 		return 0;
 	}
-	cfg_defaults(&c);
-	if (cfg_load(cli_opts.config ? cli_opts.config : CFG_DEFAULT_PATH, &c,
-		     err, sizeof(err)) < 0) {
-		fprintf(stderr, "sbxfw: %s\n", err);
+	if (cli_config(&c) < 0)
 		return -1;
-	}
 	snprintf(out, outlen, "%s", c.socket);
 	return 0;
 }

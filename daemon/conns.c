@@ -24,12 +24,7 @@ void conns_init(size_t max)
 
 static uint32_t hash(const struct flow_key *k)
 {
-	const uint8_t *p = (const uint8_t *)k;
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < sizeof(*k); i++)
-		h = (h ^ p[i]) * 16777619u;
-	return h % BUCKETS;
+	return flow_key_hash(k) % BUCKETS;
 }
 
 static void forget_oldest(void)

@@ -29,14 +29,19 @@ void flow_fini(void)
 	buckets = NULL;
 }
 
-static uint32_t key_hash(const struct flow_key *k)
+uint32_t flow_key_hash(const struct flow_key *k)
 {
 	const uint8_t *p = (const uint8_t *)k;
-	uint32_t h = 2166136261u;
+	uint32_t h = 2166136261u;	/* FNV-1a */
 
 	for (size_t i = 0; i < sizeof(*k); i++)
 		h = (h ^ p[i]) * 16777619u;
-	return h % BUCKETS;
+	return h;
+}
+
+static uint32_t key_hash(const struct flow_key *k)
+{
+	return flow_key_hash(k) % BUCKETS;
 }
 
 void flow_key_of(const struct pkt *p, struct flow_key *k)
