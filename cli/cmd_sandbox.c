@@ -258,3 +258,50 @@ int status_main(int argc, char **argv)
 	json_decref(r);
 	return 0;
 }
+
+static void stats_sandbox(const char *name, json_t *o)
+{
+	json_t *reasons = json_object_get(o, "reasons"), *n;
+	const char *reason;
+
+	printf("%s: %lld allowed, %lld denied\n", name,
+	       json_integer_value(json_object_get(o, "allow")),
+	       json_integer_value(json_object_get(o, "deny")));
+	json_object_foreach(reasons, reason, n)
+		printf("  %-24s %lld\n", reason, json_integer_value(n));
+}
+
+int stats_main(int argc, char **argv)
+{
+	json_t *r, *l, *sbs, *o;
+	const char *name;
+
+	if (argc > 2 || (argc == 2 && argv[1][0] == '-'))
+		return cli_usage_error(argv[0]);
+	r = ctl_request(request("stats", argc == 2 ? argv[1] : NULL));
+	if (!r)
+		return 1;
+	if (cli_opts.json) {
+		json_object_del(r, "ok");
+		print_json(r);
+		json_decref(r);
+		return 0;
+	}
+	sbs = json_object_get(r, "sandboxes");
+	json_object_foreach(sbs, name, o)
+		stats_sandbox(name, o);
+	l = json_object_get(r, "latency_us");
+	printf("queue drops: %lld; audit records not written: %lld "
+	       "(written %lld)\n"
+	       "verdict latency: p50 %.0f us, p90 %.0f us, p99 %.0f us, "
+	       "max %.0f us\n",
+	       json_integer_value(json_object_get(r, "queue_drops")),
+	       json_integer_value(json_object_get(r, "audit_lost")),
+	       json_integer_value(json_object_get(r, "audit_written")),
+	       json_real_value(json_object_get(l, "p50")),
+	       json_real_value(json_object_get(l, "p90")),
+	       json_real_value(json_object_get(l, "p99")),
+	       json_real_value(json_object_get(l, "max")));
+	json_decref(r);
+	return 0;
+}

@@ -37,6 +37,8 @@ static const struct command {
 	{ "list", list_main, "", "list the sandboxes" },
 	{ "show", show_main, "NAME", "a sandbox and its whole policy" },
 	{ "status", status_main, "", "the daemon: queue, counters, latency" },
+	{ "stats", stats_main, "[NAME]",
+	  "flows by verdict and reason; queue drops, audit losses, latency" },
 	{ "inspect", inspect_main, "[--policy FILE] CAPTURE",
 	  "list the TLS/QUIC flows of a pcap/pcapng capture, with verdicts" },
 };

@@ -73,3 +73,26 @@ int store_change_log(struct store *st, const char *sandbox, unsigned uid,
 	sqlite3_bind_text(s, 4, change, -1, SQLITE_STATIC);
 	return store_run(st, s, err, errlen);
 }
+
+int store_flow_counts(struct store *st, const char *sandbox,
+		      void (*fn)(const char *sandbox, const char *verdict,
+				 const char *reason, int64_t n, void *arg),
+		      void *arg, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = store_prep(st, "SELECT sandbox, verdict, reason, "
+				     "count(*) FROM flows WHERE ?1 IS NULL OR "
+				     "sandbox = ?1 GROUP BY 1, 2, 3 "
+				     "ORDER BY 1, 2, 4 DESC", err, errlen);
+
+	if (!s)
+		return -EIO;
+	if (sandbox)
+		sqlite3_bind_text(s, 1, sandbox, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW)
+		fn((const char *)sqlite3_column_text(s, 0),
+		   (const char *)sqlite3_column_text(s, 1),
+		   (const char *)sqlite3_column_text(s, 2),
+		   sqlite3_column_int64(s, 3), arg);
+	sqlite3_finalize(s);
+	return 0;
+}

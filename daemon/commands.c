@@ -310,6 +310,53 @@ static json_t *cmd_status(struct daemon *d, json_t *req, uid_t uid,
 		"queue_drops", (json_int_t)queue_drops());
 }
 
+static void count_row(const char *sandbox, const char *verdict,
+		      const char *reason, int64_t n, void *arg)
+{
+	json_t *sbs = arg, *o = json_object_get(sbs, sandbox), *v;
+
+	if (!o) {
+		o = json_pack("{s:I, s:I, s:{}}", "allow", (json_int_t)0,
+			      "deny", (json_int_t)0, "reasons");
+		json_object_set_new(sbs, sandbox, o);
+	}
+	v = json_object_get(o, verdict);
+	json_object_set_new(o, verdict, json_integer(json_integer_value(v) +
+						     (json_int_t)n));
+	json_object_set_new(json_object_get(o, "reasons"), reason,
+			    json_integer((json_int_t)n));
+}
+
+/* Counts from the audit table, and the daemon's own health. */
+static json_t *cmd_stats(struct daemon *d, json_t *req, uid_t uid,
+			 char *err)
+{
+	const char *name = json_string_value(json_object_get(req, "name"));
+	json_t *sbs = json_object();
+
+	(void)uid;
+	if (name && !sandbox_find(name)) {
+		snprintf(err, ERRLEN, "no sandbox `%s'", name);
+		json_decref(sbs);
+		return NULL;
+	}
+	if (store_flow_counts(&d->store, name, count_row, sbs, err,
+			      ERRLEN) < 0) {
+		json_decref(sbs);
+		return NULL;
+	}
+	return json_pack("{s:b, s:o, s:I, s:I, s:I, s:{s:f, s:f, s:f, s:f}}",
+			 "ok", 1, "sandboxes", sbs,
+			 "queue_drops", (json_int_t)queue_drops(),
+			 "audit_lost", (json_int_t)audit_lost(),
+			 "audit_written", (json_int_t)audit_written(),
+			 "latency_us",
+			 "p50", (double)verdict_latency(50) / 1000.0,
+			 "p90", (double)verdict_latency(90) / 1000.0,
+			 "p99", (double)verdict_latency(99) / 1000.0,
+			 "max", (double)verdict_latency(100) / 1000.0);
+}
+
 /* HOST[:PORT] (an IPv6 literal in brackets) into the query. */
 static int target_parse(const char *in, const char *ip, struct flow_query *q,
 			char *host, size_t hostlen, char *err)
@@ -398,6 +445,7 @@ static const struct {
 	{ "show", cmd_show, false },
 	{ "status", cmd_status, false },
 	{ "check", cmd_check, false },
+	{ "stats", cmd_stats, false },
 	{ "mode", change_mode, true },
 	{ "allow", change_allow, true },
 	{ "deny", change_deny, true },

@@ -23,6 +23,7 @@ static struct mnl_socket *nl;
 static char *vbuf;		/* verdicts waiting to be sent */
 static size_t vlen;
 static uint64_t drops;
+static uint16_t first_queue, nqueues;
 
 static int cfg_send(uint16_t queue, uint8_t cmd, bool params, char *err,
 		    size_t errlen)
@@ -73,6 +74,8 @@ int queue_open(uint16_t first, uint16_t n, char *err, size_t errlen)
 		if (ret)
 			return ret;
 	}
+	first_queue = first;
+	nqueues = n;
 	vbuf = malloc(VBUF_SIZE);
 	vlen = 0;
 	return mnl_socket_get_fd(nl);
@@ -163,7 +166,20 @@ int queue_flush(void)
 	return ret;
 }
 
+/* The kernel's own count, per queue: packets dropped because the queue
+ * was full and because the socket buffer was. */
 uint64_t queue_drops(void)
 {
-	return drops;
+	FILE *f = fopen("/proc/net/netfilter/nfnetlink_queue", "r");
+	unsigned long long q, peer, total, mode, range, dropped, udropped;
+	uint64_t n = drops;
+
+	while (f && fscanf(f, "%llu %llu %llu %llu %llu %llu %llu %*[^\n]",
+			   &q, &peer, &total, &mode, &range, &dropped,
+			   &udropped) == 7)
+		if (q >= first_queue && q < first_queue + nqueues)
+			n += dropped + udropped;
+	if (f)
+		fclose(f);
+	return n;
 }

@@ -495,6 +495,22 @@ assert {"time", "src", "dst"} <= set(d)' || fail "json"
 	kill $f
 }
 
+test_stats_counts_by_verdict_and_reason() {
+	policy || return 1
+	reset stats.test domain-not-allowed '' || return 1
+	out=$(cli stats sb1)
+	echo "$out" | grep -q '^sb1: [0-9]* allowed, [1-9][0-9]* denied$' || fail "$out"
+	echo "$out" | grep -q '^  domain-not-allowed  *[1-9]' || fail "$out"
+	echo "$out" | grep -q '^queue drops: 0; audit records not written: 0' || fail "$out"
+	cli --json stats | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["sandboxes"]["sb1"]["deny"] >= 1 and d["latency_us"]["p99"] > 0, d' ||
+		fail "json"
+	out=$(cli stats nosuch 2>&1)
+	[ $? -eq 1 ] && echo "$out" | grep -q "no sandbox \`nosuch'" || fail "$out"
+}
+
 test_check_says_which_rule_decides() {
 	policy || return 1
 	[ "$(cli check sb1 a.b.example.test)" = \
