@@ -29,6 +29,9 @@ static const struct command {
 	  "deny domains or address ranges; open flows to them are cut" },
 	{ "remove", rules_main, "NAME RULE...",
 	  "remove rules from a sandbox's policy" },
+	{ "policy", policy_main, "NAME [--set FILE|-]",
+	  "the whole policy as JSON (secrets redacted), or replace it "
+	  "atomically (sbxfw's form or Vercel's networkPolicy)" },
 	{ "check", check_main, "NAME HOST[:PORT] [--ip ADDR]",
 	  "which rule decides a TLS connection, and why (no traffic sent)" },
 	{ "log", log_main, "[NAME] [--since 10m|TIME] [--until T] "

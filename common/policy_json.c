@@ -228,19 +228,23 @@ struct policy *policy_from_json(const char *buf, size_t len, char *err,
 {
 	struct jctx c = { .err = err, .errlen = errlen };
 	json_error_t je;
-	json_t *root;
+	json_t *root, *norm;
 
-	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+	/* any value: a networkPolicy may be a bare string */
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+			  &je);
 	if (!root) {
 		snprintf(err, errlen, "line %d column %d: %s", je.line,
 			 je.column, je.text);
 		return NULL;
 	}
 	c.p = policy_new(MODE_USER_DEFINED);
-	if (parse_root(&c, root) < 0) {
+	norm = policy_json_normalize(root, err, errlen);
+	if (!norm || parse_root(&c, norm) < 0) {
 		policy_free(c.p);
 		c.p = NULL;
 	}
+	json_decref(norm);
 	json_decref(root);
 	return c.p;
 }

@@ -13,6 +13,10 @@
  * element to err; never a header value. Pure. */
 struct policy *policy_from_json(const char *buf, size_t len, char *err,
 				size_t errlen);
+/* Vercel Sandbox's networkPolicy (SDK or REST form) as sbxfw's form; any
+ * other input is returned as it is (a new reference). NULL with err set
+ * when it is a networkPolicy that makes no sense. Pure. */
+json_t *policy_json_normalize(json_t *in, char *err, size_t errlen);
 /* The policy as JSON; header values are "<redacted>" when redact. */
 json_t *policy_to_json(const struct policy *p, bool redact);
 

@@ -10,6 +10,7 @@
 
 #include "changes.h"
 #include "log.h"
+#include "policy_json.h"
 #include "revoke.h"
 #include "sandbox.h"
 #include "xalloc.h"
@@ -313,4 +314,88 @@ json_t *change_remove(struct daemon *d, json_t *req, uid_t uid, char *err)
 {
 	return change_rules(d, req, uid, err,
 			    (struct change){ .kind = CH_REMOVE });
+}
+
+/* A header value exported as "<redacted>" and set again would replace
+ * the secret with that word: refused. */
+static int redacted_check(const struct policy *p, char *err)
+{
+	for (size_t i = 0; i < p->ninject; i++)
+		for (size_t j = 0; j < p->inject[i].nset; j++)
+			if (!strcmp(p->inject[i].set[j].value, "<redacted>")) {
+				snprintf(err, ERRLEN, "inject %s: header `%s' "
+					 "is <redacted>: exports hide secrets, "
+					 "give the value", p->inject[i].domain
+					 .text, p->inject[i].set[j].name);
+				return -EINVAL;
+			}
+	return 0;
+}
+
+/* policy NAME --set: the whole policy replaced, atomically. */
+json_t *change_policy(struct daemon *d, json_t *req, uid_t uid, char *err)
+{
+	struct sandbox *sb = target(req, err);
+	json_t *doc = json_object_get(req, "set");
+	struct nft_sandbox old_ns, new_ns;
+	struct policy *p, *old;
+	char *text;
+	int rc, cut;
+
+	if (!sb)
+		return NULL;
+	if (!doc) {
+		snprintf(err, ERRLEN, "missing policy");
+		return NULL;
+	}
+	text = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY);
+	p = policy_from_json(text, strlen(text), err, ERRLEN);
+	free(text);
+	if (!p || redacted_check(p, err) < 0) {
+		policy_free(p);
+		return NULL;
+	}
+	old = sb->policy;
+	sandbox_to_nft(sb, &old_ns);
+	sb->policy = p;
+	sandbox_to_nft(sb, &new_ns);
+	if ((rc = store_savepoint(&d->store, "replace", err, ERRLEN)) == 0) {
+		rc = store_policy_save(&d->store, sb->id, p, err, ERRLEN);
+		if (rc == 0)
+			rc = store_change_log(&d->store, sb->name, uid,
+					      "policy --set", err, ERRLEN);
+		if (rc == 0)
+			rc = nft_sandbox_update(&old_ns, &new_ns, &d->marks,
+						err, ERRLEN);
+		if (store_end(&d->store, "replace", rc, err, ERRLEN) < 0 &&
+		    rc == 0) {
+			nft_sandbox_update(&new_ns, &old_ns, &d->marks,
+					   err + strlen(err),
+					   ERRLEN - strlen(err));
+			rc = -EIO;
+		}
+	}
+	if (rc < 0) {
+		sb->policy = old;
+		policy_free(p);
+		return NULL;
+	}
+	policy_free(old);
+	log_info("sandbox %s: policy replaced (uid %u)", sb->name,
+		 (unsigned)uid);
+	cut = revoke_sandbox(sb, &d->marks, d->cfg.ech == ECH_DENY, err,
+			     ERRLEN);
+	return json_pack("{s:b, s:s, s:s, s:i}", "ok", 1, "name", sb->name,
+			 "change", "policy --set", "cut", cut < 0 ? 0 : cut);
+}
+
+json_t *policy_export(struct daemon *d, json_t *req, uid_t uid, char *err)
+{
+	struct sandbox *sb = target(req, err);
+
+	(void)d, (void)uid;
+	if (!sb)
+		return NULL;
+	return json_pack("{s:b, s:o}", "ok", 1, "policy",
+			 policy_to_json(sb->policy, true));
 }

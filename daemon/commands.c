@@ -450,6 +450,8 @@ static const struct {
 	{ "allow", change_allow, true },
 	{ "deny", change_deny, true },
 	{ "remove", change_remove, true },
+	{ "policy", policy_export, false },
+	{ "policy-set", change_policy, true },
 };
 
 json_t *command_run(struct daemon *d, json_t *req, uid_t peer_uid)

@@ -511,6 +511,39 @@ assert d["sandboxes"]["sb1"]["deny"] >= 1 and d["latency_us"]["p99"] > 0, d' ||
 	[ $? -eq 1 ] && echo "$out" | grep -q "no sandbox \`nosuch'" || fail "$out"
 }
 
+test_policy_export_and_atomic_replace() {
+	policy || return 1
+	cli policy sb1 | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["mode"] == "user-defined" and "gist.example.test" in d["deny"], d' || fail "export"
+	a=$(download allowed.test "$TMP/a")
+	sleep 1
+	# Vercel SDK form: allowed.test is no longer in it, its download is cut
+	echo '{"allow": {"other.test": [{"transform": [{"headers": {"X-Key": "s3cr3t"}}]}]}, "subnets": {"deny": ["198.18.4.0/24"]}}' |
+		cli policy sb1 --set - | grep -q 'policy replaced; 1 open flows cut' || fail "sdk form"
+	! wait "$a" || fail "download went on"
+	reset allowed.test domain-not-allowed ''
+	cli policy sb1 | grep -q '"X-Key": "<redacted>"' || fail "not redacted"
+	sql "SELECT count(*) FROM flows WHERE rule LIKE '%s3cr3t%' OR sni LIKE '%s3cr3t%'" | grep -qx 0 || fail "secret in audit"
+	# REST form
+	echo '{"mode": "custom", "allowedDomains": ["rest.test"], "deniedCIDRs": ["198.18.4.0/24"]}' |
+		cli policy sb1 --set - >/dev/null || fail "rest form"
+	cli check sb1 rest.test | grep -q 'allow: domain-allowed' || fail "rest not applied"
+	echo '"deny-all"' | cli policy sb1 --set - >/dev/null || fail "string form"
+	cli show sb1 | grep -q 'mode: deny-all' || fail "deny-all not applied"
+	# refused whole: malformed JSON, a bad rule, a redacted secret
+	before=$(cli policy sb1)
+	out=$(echo '{"allow": [' | cli policy sb1 --set - 2>&1)
+	[ $? -eq 1 ] && echo "$out" | grep -q '^sbxfw: -:' || fail "malformed: $out"
+	out=$(echo '{"allow": ["ok.test", "a*b.test"]}' | cli policy sb1 --set - 2>&1)
+	[ $? -eq 1 ] && echo "$out" | grep -q 'a\*b.test' || fail "bad rule: $out"
+	out=$(echo '{"inject": [{"domain": "x.test", "headers": {"A": "<redacted>"}}]}' |
+		cli policy sb1 --set - 2>&1)
+	[ $? -eq 1 ] && echo "$out" | grep -q 'redacted' || fail "redacted: $out"
+	[ "$(cli policy sb1)" = "$before" ] || fail "changed"
+}
+
 test_check_says_which_rule_decides() {
 	policy || return 1
 	[ "$(cli check sb1 a.b.example.test)" = \

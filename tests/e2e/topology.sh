@@ -53,7 +53,7 @@ certs() {
 	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 		-keyout "$CERTS/server.key" -out "$CERTS/server.csr" \
 		-subj "/CN=example.test" 2>/dev/null || return 1
-	printf 'subjectAltName=DNS:allowed.test,DNS:denied.test,DNS:anything.test,DNS:db.test,DNS:git.test,DNS:python.test,DNS:node.test,DNS:chrome.test,DNS:small.test,DNS:reverse.test,DNS:server.test,DNS:new.test,DNS:logged.test,DNS:follow.test,DNS:stats.test,DNS:example.test,DNS:*.example.test,DNS:*.b.example.test,DNS:*.x.org.test,DNS:*.y.org.test,IP:198.18.2.2,IP:198.18.3.10,IP:2001:db8:2::2\n' \
+	printf 'subjectAltName=DNS:allowed.test,DNS:denied.test,DNS:anything.test,DNS:db.test,DNS:git.test,DNS:python.test,DNS:node.test,DNS:chrome.test,DNS:small.test,DNS:reverse.test,DNS:server.test,DNS:new.test,DNS:logged.test,DNS:follow.test,DNS:stats.test,DNS:rest.test,DNS:other.test,DNS:example.test,DNS:*.example.test,DNS:*.b.example.test,DNS:*.x.org.test,DNS:*.y.org.test,IP:198.18.2.2,IP:198.18.3.10,IP:2001:db8:2::2\n' \
 		>"$CERTS/ext"
 	openssl x509 -req -in "$CERTS/server.csr" -CA "$CERTS/ca.pem" \
 		-CAkey "$CERTS/ca.key" -CAcreateserial -days 3650 \

@@ -99,3 +99,53 @@ TEST(test_policy_json_errors_name_the_element)
 		CHECK(strstr(err, "cret") == NULL);	/* never a value */
 	}
 }
+
+static struct policy *from(const char *json, char *err)
+{
+	return policy_from_json(json, strlen(json), err, 256);
+}
+
+TEST(test_vercel_sdk_forms_carry_over)
+{
+	char err[256];
+	struct policy *p = from("\"deny-all\"", err);
+
+	CHECK(p && p->mode == MODE_DENY_ALL);
+	policy_free(p);
+	p = from("{\"allow\": [\"github.com\", \"*.npmjs.org\"], "
+		 "\"subnets\": {\"deny\": [\"169.254.0.0/16\"]}}", err);
+	CHECK(p && p->mode == MODE_USER_DEFINED && p->ndomains[LIST_ALLOW] == 2 &&
+	      p->ncidrs[LIST_DENY] == 1);
+	policy_free(p);
+	p = from("{\"allow\": {\"api.github.com\": [{\"transform\": "
+		 "[{\"headers\": {\"Authorization\": \"Bearer x\"}}]}], "
+		 "\"pypi.org\": []}}", err);
+	CHECK(p && p->ndomains[LIST_ALLOW] == 2 && p->ninject == 1);
+	CHECK(p && !strcmp(p->inject[0].domain.text, "api.github.com") &&
+	      !strcmp(p->inject[0].set[0].value, "Bearer x"));
+	policy_free(p);
+	CHECK(!from("\"sometimes\"", err) && strstr(err, "allow-all"));
+	CHECK(!from("{\"allow\": {\"a.com\": [{\"rewrite\": 1}]}}", err) &&
+	      strstr(err, "transform"));
+}
+
+TEST(test_vercel_rest_form_carries_over)
+{
+	char err[256];
+	struct policy *p = from("{\"mode\": \"custom\", \"allowedDomains\": "
+				"[\"github.com\"], \"allowedCIDRs\": "
+				"[\"10.0.0.0/8\"], \"deniedCIDRs\": "
+				"[\"169.254.0.0/16\"], \"injectionRules\": "
+				"[{\"domain\": \"github.com\", \"headers\": "
+				"{\"X-Token\": \"s\"}}]}", err);
+
+	CHECK(p && p->mode == MODE_USER_DEFINED);
+	CHECK(p && p->ndomains[LIST_ALLOW] == 1 && p->ncidrs[LIST_ALLOW] == 1 &&
+	      p->ncidrs[LIST_DENY] == 1 && p->ninject == 1);
+	policy_free(p);
+	p = from("{\"mode\": \"allow-all\", \"deniedCIDRs\": []}", err);
+	CHECK(p && p->mode == MODE_ALLOW_ALL);
+	policy_free(p);
+	CHECK(!from("{\"mode\": \"custom\", \"allowedDomain\": []}", err) &&
+	      strstr(err, "allowedDomain"));
+}

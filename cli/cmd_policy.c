@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* policy NAME [--set FILE|-]: the whole policy as JSON, or replaced. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "file.h"
+
+#define POLICY_MAX (64u << 20)
+
+static int policy_set(const char *name, const char *path)
+{
+	json_error_t je;
+	size_t len;
+	char *text = file_read(path, POLICY_MAX, &len);
+	json_t *doc, *reply;
+
+	if (!text) {
+		fprintf(stderr, "sbxfw: %s: %m\n", path);
+		return 1;
+	}
+	/* any value: a networkPolicy may be a bare string */
+	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+			 &je);
+	free(text);
+	if (!doc) {
+		fprintf(stderr, "sbxfw: %s:%d: %s\n", path, je.line, je.text);
+		return 1;
+	}
+	reply = ctl_request(json_pack("{s:s, s:s, s:o}", "command",
+				      "policy-set", "name", name, "set", doc));
+	if (!reply)
+		return 1;
+	if (cli_opts.json)
+		print_json(reply);
+	else
+		printf("%s: policy replaced; %lld open flows cut\n", name,
+		       json_integer_value(json_object_get(reply, "cut")));
+	json_decref(reply);
+	return 0;
+}
+
+int policy_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "set", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *set = NULL;
+	json_t *reply;
+	char *out;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 's')
+			return cli_usage_error("policy");
+		set = optarg;
+	}
+	if (argc - optind != 1)
+		return cli_usage_error("policy");
+	if (set)
+		return policy_set(argv[optind], set);
+	reply = ctl_request(json_pack("{s:s, s:s}", "command", "policy",
+				      "name", argv[optind]));
+	if (!reply)
+		return 1;
+	out = json_dumps(json_object_get(reply, "policy"),
+			 cli_opts.json ? JSON_COMPACT : JSON_INDENT(2));
+	printf("%s\n", out);
+	free(out);
+	json_decref(reply);
+	return 0;
+}
