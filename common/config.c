@@ -234,6 +234,8 @@ static const struct key_def keys[] = {
 	{ "daemon", "queues", parse_u16, OFF(queues), 1, false },
 	{ "daemon", "user", parse_str, OFF(user), SZ(user), false },
 	{ "daemon", "group", parse_str, OFF(group), SZ(group), false },
+	{ "daemon", "admin_group", parse_str, OFF(admin_group),
+	  SZ(admin_group), false },
 	{ "daemon", "fail_open", parse_bool, OFF(fail_open), 0, false },
 	{ "daemon", "mark_mask", parse_mask, OFF(mark_mask), 0, false },
 	{ "defaults", "mode", parse_enum, OFF(mode), 0, false },

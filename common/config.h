@@ -28,6 +28,7 @@ struct sbxfw_config {
 	char database[PATH_MAX];
 	uint16_t queue, queues;
 	char user[64], group[64];
+	char admin_group[64];	/* may change policies besides root; "" none */
 	bool fail_open;
 	uint32_t mark_mask;
 	/* [defaults] */

@@ -454,7 +454,8 @@ static const struct {
 	{ "policy-set", change_policy, true },
 };
 
-json_t *command_run(struct daemon *d, json_t *req, uid_t peer_uid)
+json_t *command_run(struct daemon *d, json_t *req, uid_t peer_uid,
+		    enum ctl_access access)
 {
 	const char *name = json_string_value(json_object_get(req, "command"));
 	json_t *version = json_object_get(req, "version");
@@ -471,9 +472,9 @@ json_t *command_run(struct daemon *d, json_t *req, uid_t peer_uid)
 	     i++) {
 		if (strcmp(name, commands[i].name))
 			continue;
-		if (commands[i].change && peer_uid != 0)
-			return ctl_error("%s: permission denied (root only)",
-					 name);
+		if (commands[i].change && access != CTL_CHANGE)
+			return ctl_error("%s: permission denied (root or "
+					 "admin_group only)", name);
 		reply = commands[i].fn(d, req, peer_uid, err);
 		return reply ? reply : ctl_error("%s", err);
 	}

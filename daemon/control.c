@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,17 +18,22 @@
 #include "xalloc.h"
 
 #define CLIENTS_MAX 64
+#define CLIENTS_PER_UID 8
 
 struct client {
 	int fd;
 	uid_t uid;
+	enum ctl_access access;
 	uint8_t *buf;
 	size_t len, cap;
+	struct client *next;
 };
 
 static int listen_fd = -1, ep = -1;
+static gid_t read_gid = (gid_t)-1, admin_gid = (gid_t)-1;
 static char sock_path[108];
 static size_t nclients;
+static struct client *clients;
 static struct client listener;	/* its address tags the listening fd */
 
 void *control_listener(void)
@@ -48,12 +54,12 @@ static int make_dir(const char *path)
 	return 0;
 }
 
-int control_open(const char *path, const char *group, int epfd, char *err,
-		 size_t errlen)
+int control_open(const char *path, const char *group,
+		 const char *admin_group, int epfd, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &listener };
-	struct group *gr = getgrnam(group);
+	struct group *gr = getgrnam(group), *ag = NULL;
 	mode_t old;
 
 	ep = epfd;
@@ -80,6 +86,13 @@ int control_open(const char *path, const char *group, int epfd, char *err,
 	if (!gr)
 		log_info("control: group `%s' does not exist; %s is root's "
 			 "only", group, path);
+	else
+		read_gid = gr->gr_gid;
+	if (*admin_group && !(ag = getgrnam(admin_group)))
+		log_warnx("control: admin_group `%s' does not exist",
+			  admin_group);
+	else if (*admin_group)
+		admin_gid = ag->gr_gid;
 	return 0;
 fail:
 	snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
@@ -88,6 +101,12 @@ fail:
 
 static void client_close(struct client *c)
 {
+	struct client **pp = &clients;
+
+	while (*pp && *pp != c)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = c->next;
 	close(c->fd);
 	free(c->buf);
 	free(c);
@@ -103,6 +122,44 @@ void control_close(void)
 	listen_fd = -1;
 }
 
+/* Whether the user is in the group, as its primary or a supplementary. */
+static bool in_group(uid_t uid, gid_t pgid, gid_t gid)
+{
+	struct passwd *pw;
+	gid_t groups[256];
+	int n = 256;
+
+	if (gid == (gid_t)-1)
+		return false;
+	if (pgid == gid)
+		return true;
+	if (!(pw = getpwuid(uid)) ||
+	    getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+static enum ctl_access access_of(const struct ucred *cr)
+{
+	if (cr->uid == 0 || in_group(cr->uid, cr->gid, admin_gid))
+		return CTL_CHANGE;
+	if (in_group(cr->uid, cr->gid, read_gid))
+		return CTL_READ;
+	return CTL_NONE;
+}
+
+static size_t clients_of(uid_t uid)
+{
+	size_t n = 0;
+
+	for (struct client *c = clients; c; c = c->next)
+		n += c->uid == uid;
+	return n;
+}
+
 static void accept_one(void)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -113,14 +170,20 @@ static void accept_one(void)
 
 	if (fd < 0)
 		return;
+	/* who is calling: the kernel says, not the message */
 	if (nclients >= CLIENTS_MAX ||
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+	    access_of(&cred) == CTL_NONE ||
+	    clients_of(cred.uid) >= CLIENTS_PER_UID) {
 		close(fd);
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->fd = fd;
 	c->uid = cred.uid;
+	c->access = access_of(&cred);
+	c->next = clients;
+	clients = c;
 	ev.data.ptr = c;
 	nclients++;
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
@@ -183,7 +246,7 @@ static bool client_read(struct client *c, struct daemon *d)
 			reply(c, ctl_error("%s", err));
 			return false;
 		case CTL_FRAME:
-			reply(c, command_run(d, req, c->uid));
+			reply(c, command_run(d, req, c->uid, c->access));
 			json_decref(req);
 			memmove(c->buf, c->buf + used, c->len - used);
 			c->len -= used;

@@ -7,9 +7,11 @@
 
 #include "daemon.h"
 
-/* The control socket (SPEC §7): 0660, owner root, group `group'. */
-int control_open(const char *path, const char *group, int epfd, char *err,
-		 size_t errlen);
+/* The control socket (SPEC §7): 0660, owner root, group `group', whose
+ * members may read; root and members of admin_group ("" none) may also
+ * change. Others are refused at once, and 8 connections per uid at most. */
+int control_open(const char *path, const char *group,
+		 const char *admin_group, int epfd, char *err, size_t errlen);
 void control_close(void);
 /* An epoll event whose data.ptr is not one of the daemon's own fds. */
 void control_event(void *ptr, uint32_t events, struct daemon *d);

@@ -24,8 +24,11 @@ struct daemon {
 	time_t started;
 };
 
+enum ctl_access { CTL_NONE, CTL_READ, CTL_CHANGE };
+
 /* One control request; returns the reply (never NULL). */
-json_t *command_run(struct daemon *d, json_t *req, uid_t peer_uid);
+json_t *command_run(struct daemon *d, json_t *req, uid_t peer_uid,
+		    enum ctl_access access);
 /* Load every sandbox of the store into the registry. */
 int commands_load(struct daemon *d, char *err, size_t errlen);
 /* Build the table with every sandbox in it, in one batch. */

@@ -237,7 +237,8 @@ int main(int argc, char **argv)
 			      sizeof(err))) < 0 ||
 	    (lfd = nflog_open(d.cfg.queue, &d.marks, err, sizeof(err))) < 0 ||
 	    commands_table(&d, err, sizeof(err)) < 0 ||
-	    control_open(d.cfg.socket, d.cfg.group, ep, err, sizeof(err)) < 0)
+	    control_open(d.cfg.socket, d.cfg.group, d.cfg.admin_group, ep, err,
+			 sizeof(err)) < 0)
 		fatalx("%s", err);
 	tfd = ticker();
 	if (watch(ep, qfd, &tag_queue) < 0 || watch(ep, lfd, &tag_nflog) < 0 ||

@@ -606,6 +606,24 @@ test_destroy_ends_the_sandbox() {
 	[ "$(https denied.test)" = "hello denied.test" ] || fail "still filtered"
 }
 
+test_socket_reads_for_group_changes_for_root_only() {
+	stop_daemon
+	start_daemon "group = nogroup" || fail "start"
+	policy || return 1
+	chmod 755 "$TMP"
+	as() { setpriv --reuid=65534 --regid="$1" --clear-groups "$SBXFW" -s "$SOCK" "${@:2}"; }
+	[ "$(stat -c '%a %U %G' "$SOCK")" = "660 root nogroup" ] || fail "$(stat -c '%a %U %G' "$SOCK")"
+	as 65534 list | grep -q '^sb1' || fail "a group member cannot read"
+	out=$(as 65534 allow sb1 sneaky.test 2>&1)
+	[ $? -eq 1 ] && echo "$out" | grep -q 'permission denied' || fail "change: $out"
+	out=$(as 100 list 2>&1)
+	[ $? -eq 1 ] && echo "$out" | grep -q 'Permission denied' || fail "outsider: $out"
+	cli check sb1 sneaky.test | grep -q 'deny' || fail "the change happened"
+	chmod 700 "$TMP"
+	stop_daemon
+	start_daemon
+}
+
 test_cli_says_plainly_when_daemon_is_down() {
 	out=$("$SBXFW" -s "$TMP/nothing.sock" list 2>&1)
 	[ $? -eq 1 ] && echo "$out" | grep -q 'is the daemon running' || fail "$out"
