@@ -102,6 +102,11 @@ install: all
 	install -m 0755 $(B)/sbxfwd $(DESTDIR)$(SBINDIR)/sbxfwd
 	install -d $(DESTDIR)$(SYSCONFDIR)/sbxfw
 	install -m 0644 etc/sbxfw.ini $(DESTDIR)$(SYSCONFDIR)/sbxfw/sbxfw.ini
+	install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 man/sbxfw.ini.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/sbxfw.8 man/sbxfwd.8 $(DESTDIR)$(MANDIR)/man8/
+	install -d $(DESTDIR)$(COMPLETIONDIR)
+	install -m 0644 etc/sbxfw.bash-completion $(DESTDIR)$(COMPLETIONDIR)/sbxfw
 
 clean:
 	rm -rf $(B)
