@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "control.h"
@@ -54,12 +56,30 @@ static int make_dir(const char *path)
 	return 0;
 }
 
+/* The socket's group, created as a system group when missing (as the
+ * packages do), so that the read-only commands work for its members. */
+static struct group *group_get(const char *name)
+{
+	struct group *gr = getgrnam(name);
+	char *argv[] = { "groupadd", "--system", (char *)name, NULL };
+	int status;
+	pid_t pid;
+
+	if (gr || posix_spawnp(&pid, "groupadd", NULL, NULL, argv,
+			       environ) != 0)
+		return gr;
+	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0)
+		log_info("control: created the system group `%s'", name);
+	return getgrnam(name);
+}
+
 int control_open(const char *path, const char *group,
 		 const char *admin_group, int epfd, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &listener };
-	struct group *gr = getgrnam(group), *ag = NULL;
+	struct group *gr = group_get(group), *ag = NULL;
 	mode_t old;
 
 	ep = epfd;
@@ -84,8 +104,8 @@ int control_open(const char *path, const char *group,
 	    epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
 		goto fail;
 	if (!gr)
-		log_info("control: group `%s' does not exist; %s is root's "
-			 "only", group, path);
+		log_warnx("control: no group `%s' (and it could not be "
+			  "created); %s is root's only", group, path);
 	else
 		read_gid = gr->gr_gid;
 	if (*admin_group && !(ag = getgrnam(admin_group)))

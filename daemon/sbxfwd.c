@@ -2,12 +2,15 @@
 /* sbxfwd: start-up order, the event loop, signals. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <limits.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -163,6 +166,22 @@ static void run(struct daemon *d, int ep, int sfd, int tfd)
 	}
 }
 
+/* The audit is for the group's eyes (sbxfw log), not everyone's. */
+static void share_database(const char *path, const char *group)
+{
+	struct group *gr = getgrnam(group);
+	const char *sfx[] = { "", "-wal", "-shm" };
+	char p[PATH_MAX + 8];
+
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
+		if (chmod(p, 0640) < 0 && errno != ENOENT)
+			log_warn("%s", p);
+		if (gr && chown(p, 0, gr->gr_gid) < 0 && errno != ENOENT)
+			log_warn("%s", p);
+	}
+}
+
 static void load_config(struct daemon *d, bool check_only)
 {
 	char err[512];
@@ -217,6 +236,7 @@ int main(int argc, char **argv)
 	sfd = signals();
 	if (store_open(&d.store, d.cfg.database, true, err, sizeof(err)) < 0)
 		fatalx("%s", err);
+	share_database(d.cfg.database, d.cfg.group);
 	sandbox_init(d.marks.max_id);
 	if (commands_load(&d, err, sizeof(err)) < 0)
 		fatalx("%s", err);

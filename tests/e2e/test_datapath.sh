@@ -424,13 +424,59 @@ test_mode_deny_all_cuts_open_flows_and_new_ones() {
 	return 0
 }
 
-test_remove_cuts_the_flows_of_that_rule() {
+test_remove_cuts_the_flows_of_that_rule_only() {
 	policy || return 1
-	a=$(download allowed.test "$TMP/a")
+	a=$(download allowed.test "$TMP/a") b=$(download b.example.test "$TMP/b")
 	sleep 1
 	cli remove sb1 allowed.test >/dev/null || fail "remove"
 	! wait "$a" || fail "the download went on"
+	wait "$b" || fail "the other download was cut"
 	reset allowed.test domain-not-allowed ''
+}
+
+test_two_phase_setup_then_lock_down() {
+	recreate --mode allow-all || return 1	# phase 1: install packages
+	a=$(download anything.test "$TMP/a")
+	sleep 1
+	cli mode sb1 deny-all | grep -q '1 open flows cut' || fail "not cut"
+	! wait "$a" || fail "the download went on"
+	out=$(https anything.test --resolve anything.test:443:$NET4)
+	[ $? -eq 7 ] || fail "new flow: $out"
+	out=$(sb dig +tries=1 +time=2 @$NET4 anything.test 2>&1)
+	echo "$out" | grep -q 'status: NOERROR' && fail "DNS answered"
+	return 0
+}
+
+test_malformed_control_messages_are_refused_whole() {
+	policy || return 1
+	before=$(cli policy sb1)
+	for msg in 'garbage' '{"version": 1, "command": "allow", "name": "sb1", "rules": "x.test"}' \
+		'{"version": 9, "command": "allow", "name": "sb1", "rules": ["x.test"]}' \
+		'{"version": 1, "command": "allow", "command": "deny"}'; do
+		out=$(python3 - "$SOCK" "$msg" <<'PY'
+import socket, struct, sys, json
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+m = sys.argv[2].encode()
+s.sendall(struct.pack("!I", len(m)) + m)
+n = struct.unpack("!I", s.recv(4))[0]
+print(json.loads(s.recv(n))["error"])
+PY
+)
+		[ -n "$out" ] || fail "no error for $msg"
+	done
+	# larger than the limit: refused before it is read
+	out=$(python3 - "$SOCK" <<'PY'
+import socket, struct, sys, json
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(struct.pack("!I", 64 << 20))
+n = struct.unpack("!I", s.recv(4))[0]
+print(json.loads(s.recv(n))["error"])
+PY
+)
+	echo "$out" | grep -q 'limit' || fail "oversized: $out"
+	[ "$(cli policy sb1)" = "$before" ] || fail "changed"
 }
 
 test_refused_change_changes_nothing() {
@@ -589,6 +635,9 @@ test_create_refuses_bad_input_and_changes_nothing() {
 
 test_list_show_status() {
 	policy || return 1
+	# the socket's group exists (the daemon creates it when missing)
+	[ "$(stat -c '%a %U %G' "$SOCK")" = "660 root sbxfw" ] ||
+		fail "socket: $(stat -c '%a %U %G' "$SOCK")"
 	cli list | grep -q '^sb1	user-defined	 iface veth-sb1' || fail "list: $(cli list)"
 	cli show sb1 | grep -q 'allowed domain: \*.example.test' || fail "show"
 	cli --json show sb1 | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["policy"]["subnets"]["deny"][0] == "198.18.4.0/24"' ||
@@ -619,6 +668,9 @@ test_socket_reads_for_group_changes_for_root_only() {
 	out=$(as 100 list 2>&1)
 	[ $? -eq 1 ] && echo "$out" | grep -q 'Permission denied' || fail "outsider: $out"
 	cli check sb1 sneaky.test | grep -q 'deny' || fail "the change happened"
+	[ "$(stat -c '%a %U %G' "$DB")" = "640 root nogroup" ] || fail "db: $(stat -c '%a %U %G' "$DB")"
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$SBXFW" -c "$TMP/sbxfw.ini" \
+		log sb1 --limit 1 | grep -q sb1 || fail "the group cannot read the log"
 	chmod 700 "$TMP"
 	stop_daemon
 	start_daemon
