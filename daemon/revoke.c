@@ -31,7 +31,9 @@ static void judge_again(const struct flow_key *k, uint32_t ctmark, void *arg)
 	struct verdict_result v;
 	struct flow_record r;
 
-	if ((ctmark & c->m->state) != mark_state(c->m, ST_ALLOW))
+	/* the kernel filters the dump by mark; checked again all the same */
+	if ((ctmark & c->m->id) != mark_id(c->m, c->sb->id) ||
+	    (ctmark & c->m->state) != mark_state(c->m, ST_ALLOW))
 		return;
 	memcpy(q.dst, k->dst, 16);
 	policy_eval(c->sb->policy, &q, &v);
