@@ -255,20 +255,9 @@ out:
 			 "change", what, "cut", cut);
 }
 
-static struct sandbox *target(json_t *req, char *err)
-{
-	const char *name = json_string_value(json_object_get(req, "name"));
-	struct sandbox *sb = name ? sandbox_find(name) : NULL;
-
-	if (!sb)
-		snprintf(err, ERRLEN, name ? "no sandbox `%s'" :
-			 "missing sandbox name", name);
-	return sb;
-}
-
 json_t *change_mode(struct daemon *d, json_t *req, uid_t uid, char *err)
 {
-	struct sandbox *sb = target(req, err);
+	struct sandbox *sb = sandbox_named(req, err);
 	const char *m = json_string_value(json_object_get(req, "mode"));
 	struct change c = { .kind = CH_MODE };
 
@@ -285,7 +274,7 @@ json_t *change_mode(struct daemon *d, json_t *req, uid_t uid, char *err)
 static json_t *change_rules(struct daemon *d, json_t *req, uid_t uid,
 			    char *err, struct change c)
 {
-	struct sandbox *sb = target(req, err);
+	struct sandbox *sb = sandbox_named(req, err);
 
 	if (!sb)
 		return NULL;
@@ -335,7 +324,7 @@ static int redacted_check(const struct policy *p, char *err)
 /* policy NAME --set: the whole policy replaced, atomically. */
 json_t *change_policy(struct daemon *d, json_t *req, uid_t uid, char *err)
 {
-	struct sandbox *sb = target(req, err);
+	struct sandbox *sb = sandbox_named(req, err);
 	json_t *doc = json_object_get(req, "set");
 	struct nft_sandbox old_ns, new_ns;
 	struct policy *p, *old;
@@ -391,7 +380,7 @@ json_t *change_policy(struct daemon *d, json_t *req, uid_t uid, char *err)
 
 json_t *policy_export(struct daemon *d, json_t *req, uid_t uid, char *err)
 {
-	struct sandbox *sb = target(req, err);
+	struct sandbox *sb = sandbox_named(req, err);
 
 	(void)d, (void)uid;
 	if (!sb)

@@ -134,7 +134,7 @@ static const char *name_of(json_t *req, char *err)
 	return name;
 }
 
-static struct sandbox *sandbox_named(json_t *req, char *err)
+struct sandbox *sandbox_named(json_t *req, char *err)
 {
 	const char *name = name_of(req, err);
 	struct sandbox *sb;

@@ -84,8 +84,3 @@ const char *conns_sni(const struct flow_key *k)
 			return c->sni;
 	return NULL;
 }
-
-size_t conns_count(void)
-{
-	return count;
-}

@@ -15,6 +15,5 @@ void conns_fini(void);
 void conns_add(const struct flow_key *k, const char *sni, size_t len);
 /* NULL when unknown. */
 const char *conns_sni(const struct flow_key *k);
-size_t conns_count(void);
 
 #endif

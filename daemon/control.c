@@ -38,11 +38,6 @@ static size_t nclients;
 static struct client *clients;
 static struct client listener;	/* its address tags the listening fd */
 
-void *control_listener(void)
-{
-	return &listener;
-}
-
 static int make_dir(const char *path)
 {
 	char dir[sizeof(sock_path)], *slash;

@@ -15,7 +15,5 @@ int control_open(const char *path, const char *group,
 void control_close(void);
 /* An epoll event whose data.ptr is not one of the daemon's own fds. */
 void control_event(void *ptr, uint32_t events, struct daemon *d);
-/* The listening socket's epoll tag. */
-void *control_listener(void);
 
 #endif

@@ -211,15 +211,18 @@ static void put_addr(struct nlmsghdr *nlh, const struct flow_key *k)
 	mnl_attr_nest_end(nlh, t);
 }
 
+/* One socket for updates, opened at the first and kept: a policy change
+ * may update many entries. */
+static struct mnl_socket *upd;
+
 int ct_set_mark(const struct flow_key *k, uint32_t value, uint32_t mask)
 {
 	char buf[1024];
-	struct mnl_socket *nl = ct_open();
 	struct nlmsghdr *nlh;
 	uint32_t seq;
-	int n, ret = 0;
+	int n;
 
-	if (!nl)
+	if (!upd && !(upd = ct_open()))
 		return -errno;
 	/* no NLM_F_CREATE: an update of the entry with this tuple */
 	nlh = ct_msg(buf, IPCTNL_MSG_CT_NEW, NLM_F_ACK, k->family);
@@ -227,10 +230,16 @@ int ct_set_mark(const struct flow_key *k, uint32_t value, uint32_t mask)
 	put_addr(nlh, k);
 	mnl_attr_put_u32(nlh, CTA_MARK, htonl(value & mask));
 	mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(mask));
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0 ||
-	    (n = (int)mnl_socket_recvfrom(nl, buf, sizeof(buf))) < 0 ||
+	if (mnl_socket_sendto(upd, nlh, nlh->nlmsg_len) < 0 ||
+	    (n = (int)mnl_socket_recvfrom(upd, buf, sizeof(buf))) < 0 ||
 	    mnl_cb_run(buf, (size_t)n, seq, 0, NULL, NULL) < 0)
-		ret = -errno;
-	mnl_socket_close(nl);
-	return ret;
+		return -errno;
+	return 0;
+}
+
+void ct_fini(void)
+{
+	if (upd)
+		mnl_socket_close(upd);
+	upd = NULL;
 }

@@ -19,5 +19,6 @@ int ct_each(uint32_t mark, uint32_t mask, ct_entry_fn fn, void *arg,
 	    char *err, size_t errlen);
 /* Set the bits `mask' of one entry's mark to `value'. */
 int ct_set_mark(const struct flow_key *k, uint32_t value, uint32_t mask);
+void ct_fini(void);
 
 #endif

@@ -29,6 +29,9 @@ enum ctl_access { CTL_NONE, CTL_READ, CTL_CHANGE };
 /* One control request; returns the reply (never NULL). */
 json_t *command_run(struct daemon *d, json_t *req, uid_t peer_uid,
 		    enum ctl_access access);
+/* The sandbox a request names; NULL with err set ("no sandbox `x'"). */
+struct sandbox;
+struct sandbox *sandbox_named(json_t *req, char *err);
 /* Load every sandbox of the store into the registry. */
 int commands_load(struct daemon *d, char *err, size_t errlen);
 /* Build the table with every sandbox in it, in one batch. */

@@ -55,6 +55,15 @@ void flow_key_of(const struct pkt *p, struct flow_key *k)
 	memcpy(k->dst, p->dst, 16);
 }
 
+void flow_key_reverse(const struct flow_key *k, struct flow_key *out)
+{
+	*out = *k;
+	memcpy(out->src, k->dst, 16);
+	memcpy(out->dst, k->src, 16);
+	out->sport = k->dport;
+	out->dport = k->sport;
+}
+
 struct flow *flow_lookup(const struct flow_key *k)
 {
 	for (struct flow *f = buckets[key_hash(k)]; f; f = f->hnext)

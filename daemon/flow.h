@@ -66,6 +66,8 @@ size_t flow_held_count(void);
 
 void flow_key_of(const struct pkt *p, struct flow_key *k);
 uint32_t flow_key_hash(const struct flow_key *k);
+/* The other direction's key: ends swapped. */
+void flow_key_reverse(const struct flow_key *k, struct flow_key *out);
 /* Keep a segment until its flow has a verdict; false when full. */
 bool flow_hold(struct flow *f, uint32_t id, uint16_t queue, uint32_t mark,
 	       uint32_t seq);

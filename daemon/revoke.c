@@ -44,12 +44,9 @@ static void judge_again(const struct flow_key *k, uint32_t ctmark, void *arg)
 	c->cut++;
 	c->sb->denied++;
 	if (k->proto == IPPROTO_TCP) {
-		struct flow_key back = *k;
+		struct flow_key back;
 
-		memcpy(back.src, k->dst, 16);
-		memcpy(back.dst, k->src, 16);
-		back.sport = k->dport;
-		back.dport = k->sport;
+		flow_key_reverse(k, &back);
 		rst_probe(k);		/* the server answers */
 		rst_probe(&back);	/* the client answers */
 	}

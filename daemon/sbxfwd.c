@@ -18,6 +18,7 @@
 #include "audit.h"
 #include "conns.h"
 #include "control.h"
+#include "ct.h"
 #include "daemon.h"
 #include "log.h"
 #include "nflog.h"
@@ -279,6 +280,7 @@ int main(int argc, char **argv)
 	queue_close();
 	nflog_close();
 	nft_fini();
+	ct_fini();
 	rst_fini();
 	audit_fini();
 	conns_fini();

@@ -262,12 +262,9 @@ static void udp_datagram(const struct queued *q, const struct flow_key *k,
  * rather than whenever the client next sends. */
 static void cut_flow(const struct pkt *p, const struct flow_key *reply)
 {
-	struct flow_key orig = *reply;
+	struct flow_key orig;
 
-	memcpy(orig.src, reply->dst, 16);
-	memcpy(orig.dst, reply->src, 16);
-	orig.sport = reply->dport;
-	orig.dport = reply->sport;
+	flow_key_reverse(reply, &orig);
 	rst_send(reply, p->seq);	/* server -> client */
 	rst_send(&orig, p->ack);	/* client -> server */
 }
