@@ -411,8 +411,9 @@ int domain_set_add(struct domain_set *s, const struct domain_pattern *p,
 	return rc;
 }
 
+/* any_port: a rule for any one port will do (a rule for all preferred) */
 static int64_t term_pick(const struct domain_set *s, uint32_t head,
-			 uint16_t port)
+			 uint16_t port, bool any_port)
 {
 	int64_t any = -1;
 	uint32_t t;
@@ -421,7 +422,7 @@ static int64_t term_pick(const struct domain_set *s, uint32_t head,
 		const struct term *e = &s->terms[t - 1];
 		if (e->port == port)
 			return e->rule;
-		if (e->port == 0)
+		if (e->port == 0 || (any_port && any < 0))
 			any = e->rule;
 	}
 	return any;
@@ -433,6 +434,7 @@ struct walk {
 	uint8_t ll[128];
 	size_t n;
 	uint16_t port;
+	bool any_port;
 };
 
 /* Each trie node sits at one depth, so the walk visits a node at most once:
@@ -443,7 +445,7 @@ static int64_t walk(const struct walk *w, uint32_t node, size_t i)
 	int64_t r;
 
 	if (i == w->n)
-		return term_pick(w->s, nd->exact, w->port);
+		return term_pick(w->s, nd->exact, w->port, w->any_port);
 	if (w->s->nedges) {
 		const struct edge *e = edge_slot(w->s, node, w->ls[i], w->ll[i]);
 		if (e->child && (r = walk(w, e->child, i + 1)) >= 0)
@@ -451,13 +453,19 @@ static int64_t walk(const struct walk *w, uint32_t node, size_t i)
 	}
 	if (nd->star && (r = walk(w, nd->star, i + 1)) >= 0)
 		return r;
-	return term_pick(w->s, nd->wild, w->port);
+	return term_pick(w->s, nd->wild, w->port, w->any_port);
 }
 
 int64_t domain_set_lookup(const struct domain_set *s, const char *name,
 			  uint16_t port)
 {
-	struct walk w = { .s = s, .port = port };
+	return domain_set_lookup_port(s, name, port, false);
+}
+
+int64_t domain_set_lookup_port(const struct domain_set *s, const char *name,
+			       uint16_t port, bool any_port)
+{
+	struct walk w = { .s = s, .port = port, .any_port = any_port };
 
 	w.n = split_reversed(name, w.ls, w.ll);
 	if (w.n == 0)

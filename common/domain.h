@@ -54,5 +54,9 @@ size_t domain_set_count(const struct domain_set *s);
  * Returns the rule id, or -1. */
 int64_t domain_set_lookup(const struct domain_set *s, const char *name,
 			  uint16_t port);
+/* With any_port, a rule limited to some port matches too (DNS knows no
+ * port); a rule for every port is preferred. */
+int64_t domain_set_lookup_port(const struct domain_set *s, const char *name,
+			       uint16_t port, bool any_port);
 
 #endif

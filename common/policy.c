@@ -393,6 +393,38 @@ static void eval_payload(const struct policy *p, const struct flow_query *q,
 	return decide(res, VERDICT_DENY, "domain-not-allowed", NULL);
 }
 
+/* SPEC §3: whether a sandbox may resolve a name (lower case, a host name
+ * unless !host). Only rules for every port deny a name; a rule for any
+ * port allows it, and so does an injection rule. */
+void policy_eval_dns(const struct policy *p, const char *name, bool host,
+		     struct verdict_result *res)
+{
+	const struct domain_pattern *d;
+	int64_t r;
+
+	if (p->mode == MODE_DENY_ALL)
+		return decide(res, VERDICT_DENY, "mode-deny-all", NULL);
+	if (p->mode == MODE_ALLOW_ALL && (!host || !p->ndomains[LIST_DENY]))
+		return decide(res, VERDICT_ALLOW, "mode-allow-all", NULL);
+	if (!host)
+		return decide(res, VERDICT_DENY, "name-invalid", NULL);
+	if ((d = domain_match(p, LIST_DENY, name, 0)))
+		return decide(res, VERDICT_DENY, "domain-denied", d->text);
+	if (p->mode == MODE_ALLOW_ALL)
+		return decide(res, VERDICT_ALLOW, "mode-allow-all", NULL);
+	r = domain_set_lookup_port(p->dset[LIST_ALLOW], name, 0, true);
+	if (r >= 0)
+		return decide(res, VERDICT_ALLOW, "domain-allowed",
+			      p->domains[LIST_ALLOW][r].text);
+	for (size_t i = 0; i < p->ninject; i++) {
+		d = &p->inject[i].domain;
+		if (domain_pattern_match(d, name, d->port))
+			return decide(res, VERDICT_ALLOW, "domain-allowed",
+				      d->text);
+	}
+	return decide(res, VERDICT_DENY, "domain-not-allowed", NULL);
+}
+
 void policy_eval(const struct policy *p, const struct flow_query *q,
 		 struct verdict_result *res)
 {

@@ -105,6 +105,9 @@ struct verdict_result {
 
 void policy_eval(const struct policy *p, const struct flow_query *q,
 		 struct verdict_result *res);
+/* Whether a DNS query for `name' is answered (allow) or blocked. */
+void policy_eval_dns(const struct policy *p, const char *name, bool host,
+		     struct verdict_result *res);
 const char *verdict_name(enum verdict v);
 
 #endif

@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 data=$here/../data
 out=$here/corpus
 rm -rf "$out"
-mkdir -p "$out"/{clienthello,reasm,domain,policy_json,config,pkt,quic,pgstartup}
+mkdir -p "$out"/{clienthello,reasm,domain,policy_json,config,pkt,quic,pgstartup,dns}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for f in "$data"/*.pcap*; do
@@ -50,4 +50,36 @@ printf 'bücher.example\n*.xn--bcher-kva.example\n\0xn--bcher-kva.example' >"$ou
 cp "$here/../policies/"*.json "$out/policy_json/"
 sed 's/^;\([a-z]\)/\1/' "$here/../../etc/sbxfw.ini" >"$out/config/full.ini"
 cp "$here/../../etc/sbxfw.ini" "$out/config/shipped.ini"
+# DNS: queries (plain, EDNS, TCP-framed) and an answer with a compressed
+# CNAME chain, other names' records and an OPT
+python3 - "$out/dns" <<'PY'
+import struct, sys
+d = sys.argv[1]
+def name(n):
+    return b"".join(bytes([len(l)]) + l.encode() for l in n.split(".") if l) + b"\0"
+def query(n, t, edns, qid=0x1234):
+    m = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 1 if edns else 0) + name(n) + struct.pack(">HH", t, 1)
+    if edns:
+        m += b"\0" + struct.pack(">HHIH", 41, 4096, 0x8000, 0)
+    return m
+def rr(owner, t, ttl, rdata):
+    return owner + struct.pack(">HHIH", t, 1, ttl, len(rdata)) + rdata
+q = query("allowed.test", 1, True)
+open(f"{d}/query", "wb").write(q)
+open(f"{d}/query-plain", "wb").write(query("Exfil.Example.TEST", 28, False))
+open(f"{d}/query-tcp", "wb").write(struct.pack(">H", len(q)) + q)
+a = struct.pack(">HHHHHH", 0x1234, 0x8180, 1, 4, 1, 2) + name("allowed.test") + struct.pack(">HH", 1, 1)
+edge = len(a) + 12
+a += rr(b"\xc0\x0c", 5, 300, b"\x04edge\xc0\x14")
+cdn = len(a) + 12
+a += rr(struct.pack(">H", 0xc000 | edge), 5, 60, b"\x03cdn\xc0\x14")
+a += rr(struct.pack(">H", 0xc000 | cdn), 1, 30, bytes([198, 18, 2, 2]))
+a += rr(name("other.test"), 28, 30, bytes(15) + b"\x01")
+a += rr(name("test"), 2, 30, name("ns.evil"))
+a += rr(name("ns.evil"), 1, 30, bytes([5, 6, 7, 8]))
+a += b"\0" + struct.pack(">HHIH", 41, 1232, 0, 12) + struct.pack(">HH", 10, 8) + b"abcdefgh"
+open(f"{d}/answer", "wb").write(a)
+loop = struct.pack(">HHHHHH", 1, 0, 1, 0, 0, 0) + b"\xc0\x0c" + struct.pack(">HH", 1, 1)
+open(f"{d}/loop", "wb").write(loop)
+PY
 echo "seeds: $(find "$out" -type f | wc -l) files"

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* One test per row of SPEC §2's evaluation order. */
 #include <errno.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -277,5 +278,69 @@ TEST(test_rules_are_removed_from_whichever_list_holds_them)
 	CHECK(strstr(err, "nothere.com") != NULL);
 	CHECK(policy_add_rule(p, LIST_ALLOW, "github.com", err, sizeof(err)) ==
 	      -EEXIST);
+	policy_free(p);
+}
+
+static struct verdict_result dns(const struct policy *p, const char *name,
+				 bool host)
+{
+	struct verdict_result r;
+
+	policy_eval_dns(p, name, host, &r);
+	return r;
+}
+
+TEST(test_dns_names_judged_by_the_policy)
+{
+	const char *const allow[] = { "*.github.com", "db.example.com:5432",
+				      NULL };
+	const char *const deny[] = { "gist.github.com",
+				     "raw.github.com:22", NULL };
+	struct policy *p = mk(MODE_USER_DEFINED, allow, deny);
+
+	EXPECT(dns(p, "api.github.com", true), VERDICT_ALLOW,
+	       "domain-allowed", "*.github.com");
+	/* a rule for one port allows the name; one against one port
+	 * does not deny it */
+	EXPECT(dns(p, "db.example.com", true), VERDICT_ALLOW,
+	       "domain-allowed", "db.example.com:5432");
+	EXPECT(dns(p, "raw.github.com", true), VERDICT_ALLOW,
+	       "domain-allowed", "*.github.com");
+	EXPECT(dns(p, "gist.github.com", true), VERDICT_DENY,
+	       "domain-denied", "gist.github.com");
+	EXPECT(dns(p, "github.com", true), VERDICT_DENY,
+	       "domain-not-allowed", "");
+	EXPECT(dns(p, "a2vu.exfil.example.test", true), VERDICT_DENY,
+	       "domain-not-allowed", "");
+	EXPECT(dns(p, "a?b.github.com", false), VERDICT_DENY,
+	       "name-invalid", "");
+	p->mode = MODE_ALLOW_ALL;
+	EXPECT(dns(p, "anything.test", true), VERDICT_ALLOW,
+	       "mode-allow-all", "");
+	EXPECT(dns(p, "gist.github.com", true), VERDICT_DENY,
+	       "domain-denied", "gist.github.com");
+	p->mode = MODE_DENY_ALL;
+	EXPECT(dns(p, "api.github.com", true), VERDICT_DENY,
+	       "mode-deny-all", "");
+	policy_free(p);
+}
+
+TEST(test_dns_injection_domains_resolve)
+{
+	struct policy *p = mk(MODE_USER_DEFINED, NULL, NULL);
+	struct inject_rule r = { .path_kind = PATH_ANY };
+	char err[256];
+
+	CHECK(domain_pattern_parse("api.vendor.test", &r.domain, err,
+				   sizeof(err)) == 0);
+	r.set = calloc(1, sizeof(*r.set));
+	r.set->name = strdup("Authorization");
+	r.set->value = strdup("Bearer x");
+	r.nset = 1;
+	CHECK(policy_add_inject(p, &r, err, sizeof(err)) == 0);
+	EXPECT(dns(p, "api.vendor.test", true), VERDICT_ALLOW,
+	       "domain-allowed", "api.vendor.test");
+	EXPECT(dns(p, "vendor.test", true), VERDICT_DENY,
+	       "domain-not-allowed", "");
 	policy_free(p);
 }
