@@ -107,6 +107,20 @@ struct flow_record {
 int store_flows_insert(struct store *st, const struct flow_record *r,
 		       size_t n, char *err, size_t errlen);
 
+/* A row of dns_queries. */
+struct dns_record {
+	char time[32];
+	char sandbox[64];
+	char name[256];
+	char type[12];
+	bool allow;
+	const char *reason;	/* a static string */
+	char answers[512];	/* "" for none */
+};
+
+int store_dns_insert(struct store *st, const struct dns_record *r, size_t n,
+		     char *err, size_t errlen);
+
 /* One change at a time, inside the caller's savepoint (store_change.c):
  * the mode, a rule added (text normalised, as the policy holds it) or
  * removed from both lists, and the policy_changes row (never a secret). */

@@ -199,6 +199,39 @@ out:
 	return store_end(st, "flows", rc, err, errlen);
 }
 
+int store_dns_insert(struct store *st, const struct dns_record *r, size_t n,
+		     char *err, size_t errlen)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = store_savepoint(st, "dns", err, errlen)) < 0)
+		return rc;
+	s = store_prep(st, "INSERT INTO dns_queries (time, sandbox, name, "
+		       "type, verdict, reason, answers) VALUES (?,?,?,?,?,?,?)",
+		       err, errlen);
+	if (!s) {
+		rc = -EIO;
+		goto out;
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		sqlite3_bind_text(s, 1, r[i].time, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, r[i].sandbox, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, r[i].name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, r[i].type, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 5, r[i].allow ? "allow" : "deny", -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_text(s, 6, r[i].reason, -1, SQLITE_STATIC);
+		bind_text_or_null(s, 7, r[i].answers);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			rc = store_error(st, err, errlen);
+		sqlite3_reset(s);
+	}
+	sqlite3_finalize(s);
+out:
+	return store_end(st, "dns", rc, err, errlen);
+}
+
 int store_audit_prune(struct store *st, unsigned days, char *err,
 		      size_t errlen)
 {

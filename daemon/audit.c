@@ -16,43 +16,56 @@
 #define PERIOD_MS 100		/* otherwise it writes this often */
 #define PRUNE_EVERY 36000	/* periods: an hour */
 
+/* Rows waiting for the writer, one ring per table. */
+struct ring {
+	size_t size;		/* of a row */
+	uint8_t *rows, *out;
+	size_t head, len;
+};
+
 static struct store store;
 static bool log_allowed, stopping, started;
 static unsigned retention_days;
-static struct flow_record *ring, *out;
-static size_t head, len;
+static struct ring flows = { .size = sizeof(struct flow_record) };
+static struct ring dns = { .size = sizeof(struct dns_record) };
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static pthread_t writer;
 static _Atomic uint64_t written, lost;
 
 /* Take what is queued (under the lock) into `out'. */
-static size_t take(void)
+static size_t take(struct ring *r)
 {
 	size_t n = 0;
 
-	while (len) {
-		size_t run = len < RING - head ? len : RING - head;
+	while (r->len) {
+		size_t run = r->len < RING - r->head ? r->len : RING - r->head;
 
-		memcpy(out + n, ring + head, run * sizeof(*out));
+		memcpy(r->out + n * r->size, r->rows + r->head * r->size,
+		       run * r->size);
 		n += run;
-		head = (head + run) % RING;
-		len -= run;
+		r->head = (r->head + run) % RING;
+		r->len -= run;
 	}
 	return n;
 }
 
-static void write_out(size_t n)
+static void write_out(size_t nf, size_t nd)
 {
 	char err[256];
+	int rc = 0;
 
-	if (!n)
-		return;
-	if (store_flows_insert(&store, out, n, err, sizeof(err)) < 0) {
-		log_warnx("audit: %zu records not written: %s", n, err);
-		lost += n;
+	if (nf)
+		rc = store_flows_insert(&store, (struct flow_record *)flows.out,
+					nf, err, sizeof(err));
+	if (rc == 0 && nd)
+		rc = store_dns_insert(&store, (struct dns_record *)dns.out, nd,
+				      err, sizeof(err));
+	if (rc < 0) {
+		log_warnx("audit: %zu records not written: %s", nf + nd, err);
+		lost += nf + nd;
 	} else {
-		written += n;
+		written += nf + nd;
 	}
 }
 
@@ -73,7 +86,7 @@ static void *writer_main(void *arg)
 	prune();
 	while (!last) {
 		struct timespec until;
-		size_t n;
+		size_t nf, nd;
 
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += PERIOD_MS * 1000000L;
@@ -82,13 +95,14 @@ static void *writer_main(void *arg)
 			until.tv_nsec -= 1000000000L;
 		}
 		pthread_mutex_lock(&lock);
-		while (!stopping && len < BATCH &&
+		while (!stopping && flows.len + dns.len < BATCH &&
 		       pthread_cond_timedwait(&wake, &lock, &until) == 0)
 			;
 		last = stopping;
-		n = take();
+		nf = take(&flows);
+		nd = take(&dns);
 		pthread_mutex_unlock(&lock);
-		write_out(n);
+		write_out(nf, nd);
 		if (++periods % PRUNE_EVERY == 0)
 			prune();
 	}
@@ -104,8 +118,10 @@ int audit_init(const char *database, bool allowed, unsigned days, char *err,
 	retention_days = days;
 	if ((rc = store_open(&store, database, false, err, errlen)) < 0)
 		return rc;
-	ring = xcalloc(RING, sizeof(*ring));
-	out = xcalloc(RING, sizeof(*out));
+	flows.rows = xcalloc(RING, flows.size);
+	flows.out = xcalloc(RING, flows.size);
+	dns.rows = xcalloc(RING, dns.size);
+	dns.out = xcalloc(RING, dns.size);
 	if ((rc = pthread_create(&writer, NULL, writer_main, NULL))) {
 		snprintf(err, errlen, "audit: thread: %s", strerror(rc));
 		return -rc;
@@ -125,8 +141,10 @@ void audit_fini(void)
 	pthread_join(writer, NULL);
 	started = false;
 	store_close(&store);
-	free(ring);
-	free(out);
+	free(flows.rows);
+	free(flows.out);
+	free(dns.rows);
+	free(dns.out);
 }
 
 void audit_record_init(struct flow_record *r, const char *sandbox,
@@ -144,19 +162,32 @@ void audit_record_init(struct flow_record *r, const char *sandbox,
 	r->dport = k->dport;
 }
 
+static void queue_row(struct ring *r, const void *row)
+{
+	pthread_mutex_lock(&lock);
+	if (r->len == RING) {
+		lost++;
+	} else {
+		memcpy(r->rows + (r->head + r->len++) % RING * r->size, row,
+		       r->size);
+		if (flows.len + dns.len == BATCH)
+			pthread_cond_signal(&wake);
+	}
+	pthread_mutex_unlock(&lock);
+}
+
 void audit_flow(const struct flow_record *r)
 {
 	if (r->allow && !log_allowed)
 		return;
-	pthread_mutex_lock(&lock);
-	if (len == RING) {
-		lost++;
-	} else {
-		ring[(head + len++) % RING] = *r;
-		if (len == BATCH)
-			pthread_cond_signal(&wake);
-	}
-	pthread_mutex_unlock(&lock);
+	queue_row(&flows, r);
+}
+
+void audit_dns(const struct dns_record *r)
+{
+	if (r->allow && !log_allowed)
+		return;
+	queue_row(&dns, r);
 }
 
 uint64_t audit_written(void)

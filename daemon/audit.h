@@ -22,6 +22,7 @@ void audit_record_init(struct flow_record *r, const char *sandbox,
 		       const struct flow_key *k);
 /* Copies the record; counted as lost when the queue is full. */
 void audit_flow(const struct flow_record *r);
+void audit_dns(const struct dns_record *r);
 uint64_t audit_written(void);
 uint64_t audit_lost(void);
 

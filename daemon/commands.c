@@ -12,6 +12,7 @@
 #include "audit.h"
 #include "changes.h"
 #include "ct.h"
+#include "dns.h"
 #include "ctl_proto.h"
 #include "daemon.h"
 #include "flow.h"
@@ -224,6 +225,7 @@ static json_t *cmd_destroy(struct daemon *d, json_t *req, uid_t uid,
 	id = sb->id;
 	snprintf(name, sizeof(name), "%s", sb->name);
 	sandbox_remove(id);
+	dns_forget(id, NULL);
 	/* its open connections end with it */
 	if (ct_flush_mark(mark_id(&d->marks, id), d->marks.id, err,
 			  ERRLEN) < 0)

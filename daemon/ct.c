@@ -28,12 +28,15 @@ static struct mnl_socket *ct_open(void)
 static struct nlmsghdr *ct_msg(char *buf, uint16_t type, uint16_t flags,
 			       uint8_t family)
 {
+	static uint32_t seq;
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct nfgenmsg *g;
 
+	if (!seq)
+		seq = (uint32_t)time(NULL);
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-	nlh->nlmsg_seq = (uint32_t)time(NULL);
+	nlh->nlmsg_seq = ++seq;	/* one answer per request: never mixed */
 	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
 	g->nfgen_family = family;
 	g->version = NFNETLINK_V0;
@@ -189,9 +192,10 @@ int ct_each(uint32_t mark, uint32_t mask, ct_entry_fn fn, void *arg,
 	return ret;
 }
 
-static void put_addr(struct nlmsghdr *nlh, const struct flow_key *k)
+static void put_tuple(struct nlmsghdr *nlh, uint16_t which,
+		      const struct flow_key *k)
 {
-	struct nlattr *t = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
+	struct nlattr *t = mnl_attr_nest_start(nlh, which);
 	struct nlattr *ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
 	struct nlattr *pr;
 
@@ -211,30 +215,72 @@ static void put_addr(struct nlmsghdr *nlh, const struct flow_key *k)
 	mnl_attr_nest_end(nlh, t);
 }
 
-/* One socket for updates, opened at the first and kept: a policy change
- * may update many entries. */
+/* One socket for updates and lookups, opened at the first and kept: a
+ * policy change may update many entries, DNS looks one up per query. */
 static struct mnl_socket *upd;
+
+/* One request, its answer through `cb'. */
+static int ct_request(struct nlmsghdr *nlh, char *buf, size_t len,
+		      mnl_cb_t cb, void *arg)
+{
+	uint32_t seq = nlh->nlmsg_seq;
+	int n;
+
+	if (!upd && !(upd = ct_open()))
+		return -errno;
+	if (mnl_socket_sendto(upd, nlh, nlh->nlmsg_len) < 0 ||
+	    (n = (int)mnl_socket_recvfrom(upd, buf, len)) < 0 ||
+	    mnl_cb_run(buf, (size_t)n, seq, 0, cb, arg) < 0)
+		return -errno;
+	return 0;
+}
+
+struct lookup {
+	struct flow_key *orig;
+	uint32_t *mark;
+	bool found;
+};
+
+static int lookup_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[CTA_MAX + 1] = { 0 };
+	struct lookup *l = data;
+
+	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, tb) < 0 ||
+	    !tb[CTA_TUPLE_ORIG] || !tuple_parse(tb[CTA_TUPLE_ORIG], l->orig))
+		return MNL_CB_OK;
+	*l->mark = tb[CTA_MARK] ? ntohl(mnl_attr_get_u32(tb[CTA_MARK])) : 0;
+	l->found = true;
+	return MNL_CB_OK;
+}
+
+int ct_get_reply(const struct flow_key *reply, struct flow_key *orig,
+		 uint32_t *mark)
+{
+	char buf[4096];
+	struct lookup l = { orig, mark, false };
+	struct nlmsghdr *nlh;
+	int rc;
+
+	/* no NLM_F_ACK: the entry, or an error, is the one answer */
+	nlh = ct_msg(buf, IPCTNL_MSG_CT_GET, 0, reply->family);
+	put_tuple(nlh, CTA_TUPLE_REPLY, reply);
+	if ((rc = ct_request(nlh, buf, sizeof(buf), lookup_cb, &l)) < 0)
+		return rc;
+	return l.found ? 0 : -ENOENT;
+}
 
 int ct_set_mark(const struct flow_key *k, uint32_t value, uint32_t mask)
 {
 	char buf[1024];
 	struct nlmsghdr *nlh;
-	uint32_t seq;
-	int n;
 
-	if (!upd && !(upd = ct_open()))
-		return -errno;
 	/* no NLM_F_CREATE: an update of the entry with this tuple */
 	nlh = ct_msg(buf, IPCTNL_MSG_CT_NEW, NLM_F_ACK, k->family);
-	seq = nlh->nlmsg_seq;
-	put_addr(nlh, k);
+	put_tuple(nlh, CTA_TUPLE_ORIG, k);
 	mnl_attr_put_u32(nlh, CTA_MARK, htonl(value & mask));
 	mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(mask));
-	if (mnl_socket_sendto(upd, nlh, nlh->nlmsg_len) < 0 ||
-	    (n = (int)mnl_socket_recvfrom(upd, buf, sizeof(buf))) < 0 ||
-	    mnl_cb_run(buf, (size_t)n, seq, 0, NULL, NULL) < 0)
-		return -errno;
-	return 0;
+	return ct_request(nlh, buf, sizeof(buf), NULL, NULL);
 }
 
 void ct_fini(void)

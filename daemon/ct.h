@@ -19,6 +19,11 @@ int ct_each(uint32_t mark, uint32_t mask, ct_entry_fn fn, void *arg,
 	    char *err, size_t errlen);
 /* Set the bits `mask' of one entry's mark to `value'. */
 int ct_set_mark(const struct flow_key *k, uint32_t value, uint32_t mask);
+/* The entry whose reply tuple is `reply' (a redirected flow as a local
+ * socket sees it, local end first): its original tuple and its mark.
+ * -ENOENT when there is none. */
+int ct_get_reply(const struct flow_key *reply, struct flow_key *orig,
+		 uint32_t *mark);
 void ct_fini(void);
 
 #endif

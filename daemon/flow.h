@@ -39,6 +39,7 @@ struct flow {
 	struct flow_key key;
 	uint32_t sandbox;
 	bool decided, allow;
+	bool waiting;		/* for the daemon's own resolution of its SNI */
 	bool have_base;
 	uint32_t base;
 	struct reasm r;

@@ -16,6 +16,8 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nf_conntrack_tuple_common.h>
+#include <linux/netfilter/nf_nat.h>
+#include <linux/netfilter_ipv4.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/xt_NFQUEUE.h>
 #include <stdio.h>
@@ -360,6 +362,23 @@ static void x_queue(struct nftnl_rule *r, const struct nft_opts *o,
 	x_add(r, e);
 }
 
+/* redirect to :port (this host, the address the packet came to) */
+static void x_redirect(struct nftnl_rule *r, uint16_t port)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+	uint16_t p = htons(port);
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, R1);
+	nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &p, sizeof(p));
+	x_add(r, e);
+	e = nftnl_expr_alloc("redir");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_REDIR_REG_PROTO_MIN, R1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_REDIR_REG_PROTO_MAX, R1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_REDIR_FLAGS,
+			   NF_NAT_RANGE_PROTO_SPECIFIED);
+	x_add(r, e);
+}
+
 /* ---- compound matches and statements ---- */
 
 static void m_nfproto(struct nftnl_rule *r, uint8_t proto)
@@ -550,17 +569,19 @@ static void msg_set(struct batch *bt, const struct set_def *d, uint32_t id)
 	batch_done_msg(bt);
 }
 
-static void msg_chain(struct batch *bt, const char *name, int prio)
+/* type NULL: a regular chain, jumped to */
+static void msg_chain(struct batch *bt, const char *name, const char *type,
+		      uint32_t hook, int prio)
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct nlmsghdr *nlh;
 
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
-	if (prio != 0) {
-		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_FORWARD);
+	if (type) {
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
 		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
-		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, type);
 		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	}
 	nlh = batch_msg(bt, NFT_MSG_NEWCHAIN, NLM_F_CREATE, name);
@@ -861,16 +882,28 @@ static void s_decide(struct nftnl_rule *r, const struct nft_opts *o,
 		x_verdict(r, NF_ACCEPT, NULL);
 }
 
+/* sandbox . destination in a range set (v6 0 or 1), or sandbox in a mode
+ * set (v6 < 0) */
+static struct nftnl_rule *r_lookup(const char *chain, const struct marks *m,
+				   const char *set, int v6)
+{
+	struct nftnl_rule *r = rule_new(chain);
+
+	if (v6 >= 0)
+		m_nfproto(r, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+	k_sandbox(r, m);
+	if (v6 >= 0)
+		x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, addr_off(v6, true),
+			  addr_len(v6), R1);
+	x_lookup(r, R0, set, 0);
+	return r;
+}
+
 static void r_range(struct batch *bt, const struct nft_opts *o, int v6,
 		    const char *set, enum mark_state s, const char *reason)
 {
-	struct nftnl_rule *r = rule_new("forward");
+	struct nftnl_rule *r = r_lookup("forward", o->marks, set, v6);
 
-	m_nfproto(r, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
-	k_sandbox(r, o->marks);
-	x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, addr_off(v6, true),
-		  addr_len(v6), R1);
-	x_lookup(r, R0, set, 0);
 	s_decide(r, o, s, reason);
 	msg_rule(bt, r, reason);
 }
@@ -878,12 +911,7 @@ static void r_range(struct batch *bt, const struct nft_opts *o, int v6,
 static void r_mode(struct batch *bt, const struct nft_opts *o, const char *set,
 		   enum mark_state s, const char *reason)
 {
-	struct nftnl_rule *r = rule_new("forward");
-
-	k_sandbox(r, o->marks);
-	x_lookup(r, R0, set, 0);
-	s_decide(r, o, s, reason);
-	msg_rule(bt, r, reason);
+	r_range(bt, o, -1, set, s, reason);
 }
 
 /* TCP segments without payload (handshake, bare ACKs) need no verdict:
@@ -1121,6 +1149,43 @@ static void rules_commit(struct batch *bt, const struct nft_opts *o)
 	msg_rule(bt, r, "commit deny");
 }
 
+/* DNS from sandboxes (UDP and TCP 53, to any address) to the daemon's
+ * resolver, unless SPEC §2 decides it before: denied ranges and deny-all
+ * (the forward chain denies), allowed ranges (it passes). */
+static void rules_dns(struct batch *bt, const struct nft_opts *o)
+{
+	static const char *const before[] = { "deny4", "deny6", "mode_deny",
+					      "allow4", "allow6" };
+	static const int v6[] = { 0, 1, -1, 0, 1 };
+	const struct marks *m = o->marks;
+	struct nftnl_rule *r;
+
+	for (uint8_t p = 0; p < 2; p++) {
+		r = rule_new("dns");
+		m_l4proto(r, NFT_CMP_EQ, p ? IPPROTO_TCP : IPPROTO_UDP);
+		x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R0);
+		x_cmp(r, R0, NFT_CMP_EQ, &(uint16_t){ htons(53) }, 2);
+		x_verdict(r, NFT_JUMP, "dns_sandbox");
+		msg_rule(bt, r, "dns rule");
+	}
+	r = rule_new("dns_sandbox");
+	m_mark(r, true, m->id, NFT_CMP_EQ, 0);
+	x_verdict(r, NFT_JUMP, "classify");
+	msg_rule(bt, r, "dns classify jump");
+	r = rule_new("dns_sandbox");
+	m_mark(r, true, m->id, NFT_CMP_EQ, 0);
+	x_verdict(r, NFT_RETURN, NULL);
+	msg_rule(bt, r, "dns not-a-sandbox rule");
+	for (size_t i = 0; i < 5; i++) {
+		r = r_lookup("dns_sandbox", m, before[i], v6[i]);
+		x_verdict(r, NFT_RETURN, NULL);
+		msg_rule(bt, r, "dns policy rule");
+	}
+	r = rule_new("dns_sandbox");
+	x_redirect(r, o->dns_port);
+	msg_rule(bt, r, "dns redirect rule");
+}
+
 static void table_build(struct batch *bt, const struct nft_opts *o)
 {
 	/* create-then-delete makes "replace" work whether it exists or not */
@@ -1131,14 +1196,20 @@ static void table_build(struct batch *bt, const struct nft_opts *o)
 		msg_set(bt, &set_defs[i], (uint32_t)i + 1);
 	elems_zero(bt);
 	elems_nopayload(bt);
-	msg_chain(bt, "deny", 0);
-	msg_chain(bt, "classify", 0);
-	msg_chain(bt, "forward", -10);
-	msg_chain(bt, "commit", -9);
+	msg_chain(bt, "deny", NULL, 0, 0);
+	msg_chain(bt, "classify", NULL, 0, 0);
+	msg_chain(bt, "forward", "filter", NF_INET_FORWARD, -10);
+	msg_chain(bt, "commit", "filter", NF_INET_FORWARD, -9);
 	rules_deny(bt, o);
 	rules_classify(bt, o->marks);
 	rules_forward(bt, o);
 	rules_commit(bt, o);
+	if (o->dns_port) {
+		msg_chain(bt, "dns_sandbox", NULL, 0, 0);
+		msg_chain(bt, "dns", "nat", NF_INET_PRE_ROUTING,
+			  NF_IP_PRI_NAT_DST);
+		rules_dns(bt, o);
+	}
 }
 
 int nft_table_create(const struct nft_opts *o, const struct nft_sandbox *sbs,
@@ -1178,7 +1249,7 @@ int nft_probe_native_queue(bool *native, char *err, size_t errlen)
 	table = NFT_TABLE "_probe";
 	batch_begin(&bt);
 	msg_table(&bt, NFT_MSG_NEWTABLE, "table");
-	msg_chain(&bt, "probe", 0);
+	msg_chain(&bt, "probe", NULL, 0, 0);
 	r = rule_new("probe");
 	x_queue(r, &o, true);
 	msg_rule(&bt, r, "queue probe");

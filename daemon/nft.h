@@ -21,6 +21,7 @@ struct nft_opts {
 	bool fail_open;
 	bool drop;		/* deny_action = drop */
 	bool log_allowed;
+	uint16_t dns_port;	/* the daemon's resolver; 0: no redirect */
 };
 
 /* How a sandbox is recognised and what the kernel decides for it alone:

@@ -6,6 +6,7 @@
 #include "audit.h"
 #include "conns.h"
 #include "ct.h"
+#include "dns.h"
 #include "log.h"
 #include "revoke.h"
 #include "rst.h"
@@ -65,8 +66,11 @@ int revoke_sandbox(struct sandbox *sb, const struct marks *m, bool ech_deny,
 		   char *err, size_t errlen)
 {
 	struct revoke_ctx c = { sb, m, ech_deny, 0 };
-	int rc = ct_each(mark_id(m, sb->id), m->id, judge_again, &c, err,
-			 errlen);
+	int rc;
+
+	/* names it may no longer resolve: their addresses bind no more */
+	dns_forget(sb->id, sb->policy);
+	rc = ct_each(mark_id(m, sb->id), m->id, judge_again, &c, err, errlen);
 
 	if (rc < 0)
 		return rc;

@@ -20,6 +20,7 @@
 #include "control.h"
 #include "ct.h"
 #include "daemon.h"
+#include "dns.h"
 #include "log.h"
 #include "nflog.h"
 #include "queue.h"
@@ -28,9 +29,10 @@
 #include "verdict.h"
 
 #define TICK_MS 100
+#define RESOLV_CONF "/etc/resolv.conf"
 
 /* epoll tags of the daemon's own descriptors */
-static char tag_queue, tag_nflog, tag_signal, tag_timer;
+static char tag_queue, tag_nflog, tag_signal, tag_timer, tag_dns;
 
 static void usage(void)
 {
@@ -51,6 +53,15 @@ static void nft_opts_of(struct daemon *d)
 	d->nft.fail_open = d->cfg.fail_open;
 	d->nft.drop = d->cfg.deny_action == DENY_DROP;
 	d->nft.log_allowed = d->cfg.log_allowed;
+}
+
+/* The upstream resolvers: the ini's, else resolv.conf's. */
+static void upstreams(struct sbxfw_config *c)
+{
+	if (cfg_upstream_from_resolv(c, RESOLV_CONF) < 0 && !c->nupstream)
+		log_warnx("dns: no upstream resolver (none in the ini or %s): "
+			  "sandboxes' allowed names get SERVFAIL", RESOLV_CONF);
+	dns_configure(c->upstream, c->nupstream);
 }
 
 static int watch(int ep, int fd, void *tag)
@@ -111,6 +122,7 @@ static void reload(struct daemon *d)
 	memcpy(c.database, d->cfg.database, sizeof(c.database));
 	d->cfg = c;
 	nft_opts_of(d);
+	upstreams(&d->cfg);
 	if (commands_table(d, err, sizeof(err)) < 0)
 		log_warnx("reload: %s", err);
 	else
@@ -154,9 +166,12 @@ static void run(struct daemon *d, int ep, int sfd, int tfd)
 			} else if (tag == &tag_signal) {
 				if (!on_signal(sfd, d))
 					return;
+			} else if (tag == &tag_dns) {
+				dns_event();
 			} else if (tag == &tag_timer) {
 				if (read(tfd, &ticks, sizeof(ticks)) < 0)
 					continue;
+				dns_tick(now_ns());
 				verdict_tick(now_ns());
 			} else {
 				control_event(tag, evs[i].events, d);
@@ -206,7 +221,7 @@ int main(int argc, char **argv)
 	struct daemon d = { .config_path = CFG_DEFAULT_PATH };
 	enum log_level level = LOG_LVL_INFO;
 	bool check = false;
-	int ch, ep, qfd, lfd, sfd, tfd;
+	int ch, ep, qfd, lfd, sfd, tfd, dfd;
 	char err[512];
 
 	while ((ch = getopt(argc, argv, "c:nvh")) != -1) {
@@ -244,7 +259,8 @@ int main(int argc, char **argv)
 	if (audit_init(d.cfg.database, d.cfg.log_allowed,
 		       d.cfg.retention_days, err, sizeof(err)) < 0)
 		fatalx("%s", err);
-	verdict_init(&d.marks, d.cfg.ech == ECH_DENY);
+	verdict_init(&d.marks, d.cfg.ech == ECH_DENY,
+		     d.cfg.ip_binding == BINDING_STRICT);
 	conns_init(65536);
 	rst_init();
 	if (nft_init(err, sizeof(err)) < 0 ||
@@ -257,17 +273,21 @@ int main(int argc, char **argv)
 	if ((qfd = queue_open(d.cfg.queue, d.cfg.queues, err,
 			      sizeof(err))) < 0 ||
 	    (lfd = nflog_open(d.cfg.queue, &d.marks, err, sizeof(err))) < 0 ||
+	    (dfd = dns_open(&d.marks, verdict_resolved, &d.nft.dns_port, err,
+			    sizeof(err))) < 0 ||
 	    commands_table(&d, err, sizeof(err)) < 0 ||
 	    control_open(d.cfg.socket, d.cfg.group, d.cfg.admin_group, ep, err,
 			 sizeof(err)) < 0)
 		fatalx("%s", err);
 	tfd = ticker();
 	if (watch(ep, qfd, &tag_queue) < 0 || watch(ep, lfd, &tag_nflog) < 0 ||
-	    watch(ep, sfd, &tag_signal) < 0 || watch(ep, tfd, &tag_timer) < 0)
+	    watch(ep, sfd, &tag_signal) < 0 || watch(ep, tfd, &tag_timer) < 0 ||
+	    watch(ep, dfd, &tag_dns) < 0)
 		fatal("epoll_ctl");
-	log_info("ready: %zu sandboxes, queues %u-%u, mark_mask 0x%08x",
-		 sandbox_count(), d.cfg.queue, d.cfg.queue + d.cfg.queues - 1,
-		 d.marks.mask);
+	upstreams(&d.cfg);
+	log_info("ready: %zu sandboxes, queues %u-%u, mark_mask 0x%08x, "
+		 "DNS on port %u", sandbox_count(), d.cfg.queue,
+		 d.cfg.queue + d.cfg.queues - 1, d.marks.mask, d.nft.dns_port);
 	run(&d, ep, sfd, tfd);
 
 	/* in reverse: held packets denied, table removed, audit flushed */
@@ -277,6 +297,7 @@ int main(int argc, char **argv)
 		log_warnx("%s", err);
 	nflog_receive();
 	control_close();
+	dns_close();
 	queue_close();
 	nflog_close();
 	nft_fini();

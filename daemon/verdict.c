@@ -9,6 +9,7 @@
 
 #include "audit.h"
 #include "conns.h"
+#include "dns.h"
 #include "flow.h"
 #include "log.h"
 #include "pgstartup.h"
@@ -17,11 +18,12 @@
 #include "verdict.h"
 
 #define HOLD_TIMEOUT_NS (3ull * 1000000000)	/* for a ClientHello */
+#define RESOLVE_WAIT_NS (4ull * 1000000000)	/* for our own resolution */
 #define DECIDED_KEEP_NS (1ull * 1000000000)	/* late queued packets */
 #define MAX_FLOWS 4096
 
 static const struct marks *marks;
-static bool ech_deny;
+static bool ech_deny, ip_binding;
 static struct verdict_stats stats;
 
 uint64_t now_ns(void)
@@ -32,10 +34,11 @@ uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 }
 
-void verdict_init(const struct marks *m, bool deny_ech)
+void verdict_init(const struct marks *m, bool deny_ech, bool binding)
 {
 	marks = m;
 	ech_deny = deny_ech;
+	ip_binding = binding;
 	flow_init(MAX_FLOWS, HOLD_TIMEOUT_NS);
 }
 
@@ -115,9 +118,25 @@ static bool evaluate(const struct sandbox *sb, const struct flow_key *k,
 		return false;
 	}
 	policy_eval(sb->policy, q, v);
-	/* DNS is answered by the daemon in a later version; until then it
-	 * passes in user-defined mode (deny-all stopped it in the kernel) */
-	return v->verdict == VERDICT_ALLOW || v->verdict == VERDICT_DNS;
+	if (v->verdict == VERDICT_DNS) {
+		/* the ruleset sends DNS to our resolver: this one slipped by
+		 * (a flow older than the ruleset) */
+		v->verdict = VERDICT_DENY;
+		v->reason = "dns-not-redirected";
+	}
+	return v->verdict == VERDICT_ALLOW;
+}
+
+/* SPEC §3 address binding: a name the policy allows, to an address the
+ * sandbox (or the daemon) resolved it to. */
+static enum dns_bound bound(const struct sandbox *sb, const struct flow *f,
+			    const struct flow_query *q, bool final)
+{
+	char name[DOMAIN_MAX + 1];
+
+	if (domain_name_normalize(q->sni, q->sni_len, name) < 0)
+		return BOUND_NO;
+	return dns_bound(sb->id, name, f->key.family, f->key.dst, final);
 }
 
 static void count(struct sandbox *sb, bool allow)
@@ -134,8 +153,9 @@ static void count(struct sandbox *sb, bool allow)
 }
 
 /* The flow's verdict: held segments released in stream order, or the
- * first marked denied (the commit chain resets it) and the rest dropped. */
-static void decide(struct flow *f)
+ * first marked denied (the commit chain resets it) and the rest dropped.
+ * Unless it waits for the daemon to resolve its name (not when `final'). */
+static void decide(struct flow *f, bool final)
 {
 	struct sandbox *sb = sandbox_get(f->sandbox);
 	struct flow_query q = { 0 };
@@ -144,6 +164,22 @@ static void decide(struct flow *f)
 
 	fb_query(&f->fb, f->have_base ? &f->r : NULL, &q);
 	allow = evaluate(sb, &f->key, &q, &v);
+	if (allow && ip_binding && !strcmp(v.reason, "domain-allowed")) {
+		switch (bound(sb, f, &q, final)) {
+		case BOUND_YES:
+			break;
+		case BOUND_WAIT:
+			f->waiting = true;
+			f->deadline_ns = now_ns() + RESOLVE_WAIT_NS;
+			return;
+		case BOUND_NO:
+			allow = false;
+			v.verdict = VERDICT_DENY;
+			v.reason = "sni-address-mismatch";
+			break;
+		}
+	}
+	f->waiting = false;
 	flow_sort_held(f);
 	for (size_t i = 0; i < f->nheld; i++) {
 		const struct held *h = &f->held[i];
@@ -195,7 +231,7 @@ static struct flow *flow_get(const struct flow_key *k, uint32_t sb,
 		struct flow *old = flow_oldest();
 
 		if (!old->decided)
-			decide(old);	/* held flows: incomplete, denied */
+			decide(old, true);	/* held: incomplete, denied */
 		flow_destroy(old);
 	}
 	return f;
@@ -219,19 +255,24 @@ static void tcp_segment(const struct queued *q, const struct pkt *p,
 			queue_verdict(q->queue, q->id, NF_DROP, -1);
 		return;
 	}
+	if (f->waiting) {	/* judged but for its address: kept too */
+		if (!flow_hold(f, q->id, q->queue, q->mark, seq))
+			queue_verdict(q->queue, q->id, NF_DROP, -1);
+		return;
+	}
 	if (!flow_hold(f, q->id, q->queue, q->mark, seq)) {
 		queue_verdict(q->queue, q->id, NF_DROP, -1);
 		f->r.state = REASM_GIVE_UP;
-		return decide(f);
+		return decide(f, false);
 	}
 	if (first && !f->have_base && flow_set_base(f, seq, now) != REASM_NEED_MORE)
-		return decide(f);
+		return decide(f, false);
 	st = flow_feed(f, seq, p->payload, p->payload_len, now);
 	if (st == REASM_COMPLETE && f->fb.pg == PG_SSL_REQUEST &&
 	    f->fb.kind == PAYLOAD_NONE)
 		st = past_sslrequest(f, now);
 	if (st != REASM_NEED_MORE)
-		decide(f);
+		decide(f, false);
 }
 
 /* A datagram flow is judged on its first packet; those queued before
@@ -311,21 +352,30 @@ void verdict_tick(uint64_t now)
 				flow_destroy(f);
 			continue;
 		}
-		if (now >= f->deadline_ns) {
+		if (now >= f->deadline_ns && f->waiting) {
+			decide(f, true);
+		} else if (now >= f->deadline_ns) {
 			if (f->have_base)
 				reasm_tick(&f->r, now);
 			else
 				f->r.state = REASM_GIVE_UP;
 			f->r.why = REASM_WHY_TIMEOUT;
-			decide(f);
+			decide(f, true);
 		}
 	}
+}
+
+void verdict_resolved(void)
+{
+	for (struct flow *f = flow_oldest(); f; f = f->next)
+		if (!f->decided && f->waiting)
+			decide(f, false);
 }
 
 void verdict_release_all(void)
 {
 	for (struct flow *f = flow_oldest(); f; f = f->next)
 		if (!f->decided)
-			decide(f);
+			decide(f, true);
 	flow_fini();
 }

@@ -15,12 +15,15 @@ struct verdict_stats {
 	uint32_t lat_ns[LAT_SAMPLES];	/* the latest, packet in to verdict */
 };
 
-void verdict_init(const struct marks *m, bool ech_deny);
+/* binding: ip_binding = strict (SPEC §3) */
+void verdict_init(const struct marks *m, bool ech_deny, bool binding);
 /* The queue handler: every packet gets exactly one verdict, now or when
  * its flow is decided. */
 void verdict_packet(const struct queued *q, void *arg);
 /* Give up on flows held too long; forget old decisions. */
 void verdict_tick(uint64_t now_ns);
+/* The daemon resolved a name: flows waiting for it are decided. */
+void verdict_resolved(void);
 /* Deny everything still held (shutdown). */
 void verdict_release_all(void);
 const struct verdict_stats *verdict_stats(void);

@@ -8,7 +8,10 @@
 # The internet has dnsmasq, nginx (SNI virtual hosts, a test CA; 443, 8443,
 # and plain HTTP on 80), and a UDP echo on 7 and 443. Extra addresses on
 # its loopback stand for other networks: 198.18.3.10 (an "allowed range"),
-# 198.18.4.10 (a "denied range"), 2001:db8:3::10 and 2001:db8:4::10.
+# 198.18.4.10 (a "denied range"), 2001:db8:3::10 and 2001:db8:4::10, and
+# 198.18.5.10 / 2001:db8:5::10, a CDN: dnsmasq answers every *.test name
+# with 198.18.2.2 and 2001:db8:2::2, and alias.example with a CNAME to
+# edge.cdn.example, the CDN.
 # Source this after tests/lib/check.sh; `topo_up` builds, an EXIT trap
 # tears everything down.
 SBXFWD=${SBXFWD:-$TOP/build/san/sbxfwd}
@@ -39,7 +42,7 @@ topo_down() {
 	ip netns del "$NS_SB" 2>/dev/null
 	ip netns del "$NS_RT" 2>/dev/null
 	ip netns del "$NS_NET" 2>/dev/null
-	rm -rf "/etc/netns/$NS_SB"
+	rm -rf "/etc/netns/$NS_SB" "/etc/netns/$NS_RT"
 	rm -rf "$TMP"
 }
 
@@ -53,7 +56,7 @@ certs() {
 	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 		-keyout "$CERTS/server.key" -out "$CERTS/server.csr" \
 		-subj "/CN=example.test" 2>/dev/null || return 1
-	printf 'subjectAltName=DNS:allowed.test,DNS:denied.test,DNS:anything.test,DNS:db.test,DNS:git.test,DNS:python.test,DNS:node.test,DNS:chrome.test,DNS:small.test,DNS:reverse.test,DNS:server.test,DNS:new.test,DNS:logged.test,DNS:follow.test,DNS:stats.test,DNS:rest.test,DNS:other.test,DNS:example.test,DNS:*.example.test,DNS:*.b.example.test,DNS:*.x.org.test,DNS:*.y.org.test,IP:198.18.2.2,IP:198.18.3.10,IP:2001:db8:2::2\n' \
+	printf 'subjectAltName=DNS:allowed.test,DNS:denied.test,DNS:anything.test,DNS:db.test,DNS:git.test,DNS:python.test,DNS:node.test,DNS:chrome.test,DNS:small.test,DNS:reverse.test,DNS:server.test,DNS:new.test,DNS:logged.test,DNS:follow.test,DNS:stats.test,DNS:rest.test,DNS:other.test,DNS:example.test,DNS:*.example.test,DNS:alias.example,DNS:forget.test,DNS:dot.test,DNS:*.b.example.test,DNS:*.x.org.test,DNS:*.y.org.test,IP:198.18.2.2,IP:198.18.3.10,IP:2001:db8:2::2\n' \
 		>"$CERTS/ext"
 	openssl x509 -req -in "$CERTS/server.csr" -CA "$CERTS/ca.pem" \
 		-CAkey "$CERTS/ca.key" -CAcreateserial -days 3650 \
@@ -84,6 +87,8 @@ http {
 		listen [::]:443 ssl default_server;
 		listen 8443 ssl;
 		listen [::]:8443 ssl;
+		listen 853 ssl;
+		listen [::]:853 ssl;
 		location = / { return 200 "hello \$ssl_server_name\n"; }
 		location /git/ { root $TMP/www; }
 		location = /big { root $TMP/www; }
@@ -161,25 +166,32 @@ topo_up() {
 	ip -n "$NS_NET" addr add 2001:db8:2::2/64 dev eth0 nodad
 	ip -n "$NS_NET" route add default via 198.18.2.1
 	ip -n "$NS_NET" route add default via 2001:db8:2::1
-	for a in 198.18.3.10/32 198.18.4.10/32 2001:db8:3::10/128 2001:db8:4::10/128; do
+	for a in 198.18.3.10/32 198.18.4.10/32 198.18.5.10/32 2001:db8:3::10/128 \
+		2001:db8:4::10/128 2001:db8:5::10/128; do
 		ip -n "$NS_NET" addr add "$a" dev lo
 	done
 	ip -n "$NS_RT" route add 198.18.3.0/24 via 198.18.2.2
 	ip -n "$NS_RT" route add 198.18.4.0/24 via 198.18.2.2
 	ip -n "$NS_RT" route add 2001:db8:3::/64 via 2001:db8:2::2
 	ip -n "$NS_RT" route add 2001:db8:4::/64 via 2001:db8:2::2
+	ip -n "$NS_RT" route add 198.18.5.0/24 via 198.18.2.2
+	ip -n "$NS_RT" route add 2001:db8:5::/64 via 2001:db8:2::2
 	rt sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 	# segments as the client sent them (no GSO/GRO merging on the way)
 	sb ethtool -K eth0 tso off gso off >/dev/null 2>&1
-	mkdir -p "/etc/netns/$NS_SB"
+	mkdir -p "/etc/netns/$NS_SB" "/etc/netns/$NS_RT"
 	echo "nameserver $NET4" >"/etc/netns/$NS_SB/resolv.conf"
+	# the daemon's upstream: the router's resolv.conf (its default)
+	echo "nameserver $NET4" >"/etc/netns/$NS_RT/resolv.conf"
 	nginx_conf && git_repo || return 1
 	net nginx -c "$TMP/nginx.conf" || return 1
 	setsid -f ip netns exec "$NS_NET" dnsmasq -k --no-resolv --no-hosts --bind-interfaces \
 		--listen-address="$NET4" --listen-address="$NET6" \
 		--user=root --pid-file="$TMP/dnsmasq.pid" \
 		--log-queries --log-facility="$TMP/dnsmasq.log" \
-		--address=/test/$NET4 --address=/test/$NET6
+		--address=/test/$NET4 --address=/test/$NET6 \
+		--host-record=edge.cdn.example,198.18.5.10,2001:db8:5::10 \
+		--cname=alias.example,edge.cdn.example
 	udp_echo
 	wait_for 50 net_up || return 1
 	# neighbours resolved before any case measures anything
@@ -230,7 +242,66 @@ stop_daemon() {
 	wait_for 100 eval "! kill -0 $pid"
 }
 
-# The last flows audit row for a destination port/SNI, as verdict|reason|rule.
-last_flow() { # WHERE-clause
-	sql "SELECT verdict || '|' || reason || '|' || coalesce(rule, '') FROM flows WHERE $1 ORDER BY id DESC LIMIT 1"
+# ---- helpers for the cases ------------------------------------------------
+
+CA=$CERTS/ca.pem
+
+# fresh: no sandbox sb1, and the audit rows of earlier cases set aside
+# (they are written within 200 ms); recreate: sb1 on the router's veth
+fresh() {
+	cli destroy sb1 >/dev/null 2>&1
+	sleep 0.2
+	for table in flows dns_queries; do
+		sql "SELECT coalesce(max(id), 0) FROM $table" >"$TMP/first_$table"
+	done
+}
+
+recreate() {
+	fresh
+	cli create sb1 --iface veth-sb1 "$@"
+}
+
+# https NAME [CURL ARGS...]: the body, or curl's error
+https() {
+	local name=$1
+	shift
+	sb curl -sS -m 5 --cacert "$CA" "$@" "https://$name/" 2>&1
+}
+
+# audit_row TABLE WHERE: verdict|reason|LAST of the latest matching row
+# since fresh (LAST: flows' rule, dns_queries' answers)
+audit_row() {
+	local last=rule row
+	[ "$1" = dns_queries ] && last=answers
+	for _ in $(seq 20); do
+		row=$(sql "SELECT verdict || '|' || reason || '|' || coalesce($last, '') FROM $1 WHERE id > $(cat "$TMP/first_$1") AND $2 ORDER BY id DESC LIMIT 1")
+		[ -n "$row" ] && break
+		sleep 0.1	# written in batches, off the verdict path
+	done
+	echo "$row"
+}
+
+flow() { audit_row flows "$1"; }
+
+expect_flow() { # WHERE EXPECTED
+	local got
+	got=$(flow "$1")
+	[ "$got" = "$2" ] || fail "audit for $1: got '$got', want '$2'"
+}
+
+expect_dns() { # WHERE EXPECTED
+	local got
+	got=$(audit_row dns_queries "$1")
+	[ "$got" = "$2" ] || fail "dns audit for $1: got '$got', want '$2'"
+}
+
+# a reset, never a timeout (curl exit 28)
+reset() { # NAME REASON [RULE] [CURL ARGS...]
+	local name=$1 reason=$2 rule=${3:-} out rc
+	shift $(($# < 3 ? $# : 3))
+	out=$(https "$name" "$@")
+	rc=$?
+	[ "$rc" -ne 0 ] || fail "$name: allowed: $out"
+	echo "$out" | grep -q -i 'reset by peer' || fail "$name: not a reset: $out (exit $rc)"
+	expect_flow "sni = '${name%%:*}' AND dport = ${PORT:-443}" "deny|$reason|$rule"
 }

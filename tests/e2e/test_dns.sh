@@ -1,0 +1,215 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# DNS filtering and address binding end to end (SPEC §3): dig, curl and
+# python in the sandbox, sbxfwd in the router, dnsmasq upstream (its query
+# log tells what reached it). Every case checks the answer the client got
+# and the audit row.
+source "$(dirname "$0")/../lib/check.sh"
+source "$(dirname "$0")/topology.sh"
+
+topo_up || { echo "topology failed"; echo "0 passed, 1 failed"; exit 1; }
+start_daemon || { cat "$TMP/sbxfwd.log"; echo "0 passed, 1 failed"; exit 1; }
+
+dnspolicy() {
+	recreate --allowed-domain allowed.test --allowed-domain '*.api.example.test' \
+		--allowed-domain alias.example "$@" >/dev/null
+}
+
+# q [DIG ARGS...]: one try, no waiting around
+q() { sb dig +time=2 +tries=1 "$@" 2>&1; }
+
+blocked() { # DIG OUTPUT
+	echo "$1" | grep -q 'status: NXDOMAIN' &&
+		echo "$1" | grep -q 'EDE: 15 (Blocked)'
+}
+
+upstream_saw() { grep -q -i -F "$1" "$TMP/dnsmasq.log"; }
+
+test_allowed_name_resolves_and_connects_v4_and_v6() {
+	dnspolicy || return 1
+	[ "$(q +short allowed.test A)" = "$NET4" ] || fail "A: $(q allowed.test A)"
+	[ "$(q +short allowed.test AAAA)" = "$NET6" ] || fail "AAAA"
+	expect_dns "name = 'allowed.test' AND type = 'A'" "allow|domain-allowed|A $NET4"
+	expect_dns "name = 'allowed.test' AND type = 'AAAA'" \
+		"allow|domain-allowed|AAAA $NET6"
+	[ "$(https allowed.test -4)" = "hello allowed.test" ] || fail "v4"
+	expect_flow "sni = 'allowed.test' AND family = 4" "allow|domain-allowed|allowed.test"
+	[ "$(https allowed.test -6)" = "hello allowed.test" ] || fail "v6"
+	expect_flow "sni = 'allowed.test' AND family = 6" "allow|domain-allowed|allowed.test"
+}
+
+test_denied_name_gets_nxdomain_with_ede_15() {
+	dnspolicy || return 1
+	out=$(q denied.test A)
+	blocked "$out" || fail "$out"
+	# no EDNS asked, none given (RFC 6891): NXDOMAIN alone
+	out=$(q +noedns denied.test AAAA)
+	echo "$out" | grep -q 'status: NXDOMAIN' || fail "$out"
+	! echo "$out" | grep -q 'OPT PSEUDOSECTION' || fail "OPT: $out"
+	out=$(https denied.test)
+	echo "$out" | grep -q 'Could not resolve host' || fail "curl: $out"
+	expect_dns "name = 'denied.test' AND type = 'A'" "deny|domain-not-allowed|"
+	! upstream_saw denied.test || fail "forwarded to the upstream"
+}
+
+test_dns_tunnelling_never_reaches_the_upstream() {
+	local label name
+	dnspolicy || return 1
+	label=$(head -c 20 /dev/urandom | base32 | tr -d = | tr A-Z a-z)
+	name=$label.exfil.example.test
+	for args in "A" "TXT" "+tcp TXT" "@198.18.9.9 AAAA" "@$NET6 A"; do
+		# shellcheck disable=SC2086
+		out=$(q $args "$name")
+		blocked "$out" || fail "$args: $out"
+	done
+	# the log works: an allowed name is in it
+	q +short allowed.test >/dev/null
+	wait_for 20 upstream_saw "query[A] allowed.test" || fail "no upstream log"
+	! upstream_saw "$label" || fail "$label reached the upstream"
+	expect_dns "name = '$name' AND type = 'TXT'" "deny|domain-not-allowed|"
+}
+
+test_sni_spoofing_denied_as_address_mismatch() {
+	dnspolicy || return 1
+	reset allowed.test sni-address-mismatch allowed.test \
+		--resolve allowed.test:443:198.18.3.10 || return 1
+	reset allowed.test sni-address-mismatch allowed.test \
+		--resolve 'allowed.test:443:[2001:db8:3::10]'
+}
+
+binding_off() {
+	start_daemon "[dns]" "ip_binding = off" || fail "start"
+	dnspolicy || return 1
+	out=$(https allowed.test --resolve allowed.test:443:198.18.3.10)
+	[ "$out" = "hello allowed.test" ] || fail "$out"
+	expect_flow "sni = 'allowed.test'" "allow|domain-allowed|allowed.test"
+}
+
+test_ip_binding_off_lets_the_sni_decide_alone() {
+	local rc
+	stop_daemon
+	binding_off
+	rc=$?
+	stop_daemon
+	start_daemon || fail "restart"
+	return $rc
+}
+
+test_dns_over_tcp_several_queries_on_one_connection() {
+	dnspolicy || return 1
+	out=$(q +tcp +keepopen allowed.test A denied.test A www.api.example.test AAAA)
+	echo "$out" | grep -Eq "^allowed\.test\.\s+[0-9]+\s+IN\s+A\s+$NET4" ||
+		fail "allowed: $out"
+	blocked "$out" || fail "denied: $out"
+	echo "$out" | grep -Eq "^www\.api\.example\.test\.\s+[0-9]+\s+IN\s+AAAA\s+$NET6" ||
+		fail "wildcard: $out"
+	[ "$(echo "$out" | grep -c '(TCP)')" -eq 3 ] || fail "not TCP: $out"
+	expect_dns "name = 'www.api.example.test'" "allow|domain-allowed|AAAA $NET6"
+	expect_dns "name = 'denied.test'" "deny|domain-not-allowed|"
+}
+
+test_hard_coded_resolver_still_goes_through_the_filter() {
+	dnspolicy || return 1
+	for server in 198.18.9.9 2001:db8:9::9 "$NET4" 198.18.1.1; do
+		[ "$(q @$server +short allowed.test)" = "$NET4" ] ||
+			fail "@$server allowed: $(q @$server allowed.test)"
+		blocked "$(q @$server denied.test)" || fail "@$server denied"
+	done
+	blocked "$(q +tcp @198.18.9.9 denied.test)" || fail "tcp denied"
+}
+
+test_deny_all_kills_dns() {
+	dnspolicy || return 1
+	[ "$(q +short allowed.test)" = "$NET4" ] || fail "before"
+	cli mode sb1 deny-all >/dev/null || fail "mode"
+	out=$(sb dig +time=1 +tries=1 allowed.test 2>&1)
+	! echo "$out" | grep -q 'status:' || fail "answered: $out"
+	out=$(sb dig +tcp +time=1 +tries=1 allowed.test 2>&1)
+	! echo "$out" | grep -q 'status:' || fail "answered over TCP: $out"
+	expect_flow "dport = 53 AND proto = 'udp'" "deny|mode-deny-all|"
+	expect_flow "dport = 53 AND proto = 'tcp'" "deny|mode-deny-all|"
+}
+
+test_allow_all_passes_dns_and_logs_it() {
+	recreate --mode allow-all >/dev/null || return 1
+	[ "$(q +short anything.test)" = "$NET4" ] || fail "$(q anything.test)"
+	expect_dns "name = 'anything.test'" "allow|mode-allow-all|A $NET4"
+}
+
+test_cname_chain_binds_the_name_asked() {
+	dnspolicy || return 1
+	out=$(q alias.example A)
+	echo "$out" | grep -Eq 'CNAME\s+edge\.cdn\.example\.' || fail "$out"
+	echo "$out" | grep -Eq '^edge\.cdn\.example\.\s+[0-9]+\s+IN\s+A\s+198\.18\.5\.10' ||
+		fail "$out"
+	blocked "$(q edge.cdn.example)" || fail "the target itself resolved"
+	[ "$(https alias.example -4)" = "hello alias.example" ] || fail "curl"
+	expect_flow "sni = 'alias.example'" "allow|domain-allowed|alias.example"
+	expect_dns "name = 'alias.example' AND type = 'A'" \
+		"allow|domain-allowed|CNAME edge.cdn.example, A 198.18.5.10"
+}
+
+forget_case() {
+	cli allow sb1 forget.test >/dev/null || fail "allow"
+	[ "$(q +short forget.test)" = "$NET4" ] || fail "resolve"
+	kill -STOP "$1"
+	# the daemon cannot resolve now: the sandbox's own answer binds
+	[ "$(https forget.test -4 --resolve forget.test:443:$NET4)" = "hello forget.test" ] ||
+		fail "the sandbox's answer did not count"
+	cli remove sb1 forget.test >/dev/null && cli allow sb1 forget.test >/dev/null ||
+		fail "remove, allow"
+	reset forget.test sni-address-mismatch forget.test -4 \
+		--resolve forget.test:443:$NET4
+}
+
+test_policy_change_forgets_the_addresses_of_a_removed_name() {
+	local pid rc
+	dnspolicy || return 1
+	pid=$(cat "$TMP/dnsmasq.pid")
+	forget_case "$pid"
+	rc=$?
+	kill -CONT "$pid"
+	return $rc
+}
+
+test_malformed_queries_answered_formerr() {
+	dnspolicy || return 1
+	out=$(sb python3 - "$NET4" <<'PY'
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+def ask(m):
+    s.sendto(m, (sys.argv[1], 53))
+    d = s.recv(512)
+    return "%04x/%d" % (struct.unpack(">H", d[:2])[0], d[3] & 15)
+hdr = struct.pack(">HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0)
+loop = hdr + b"\xc0\x0c" + struct.pack(">HH", 1, 1)          # name points to itself
+forward = hdr + b"\xc0\x20" + struct.pack(">HH", 1, 1)       # points ahead
+short = hdr + b"\x05ab"                                      # label past the end
+print(ask(loop), ask(forward), ask(short))
+s.sendto(b"\x00\x01\x02", (sys.argv[1], 53))                 # no header: no answer
+try:
+    s.recv(512)
+    print("answered")
+except socket.timeout:
+    print("silent")
+PY
+)
+	[ "$out" = "$(printf '4242/1 4242/1 4242/1\nsilent')" ] || fail "$out"
+	[ "$(q +short allowed.test)" = "$NET4" ] || fail "the resolver died"
+	expect_dns "reason = 'dns-malformed'" "deny|dns-malformed|"
+}
+
+test_dot_and_doh_follow_the_normal_policy() {
+	dnspolicy || return 1
+	PORT=853 reset dot.test:853 domain-not-allowed '' --resolve dot.test:853:$NET4 ||
+		return 1
+	reset dot.test domain-not-allowed '' --resolve dot.test:443:$NET4 \
+		-H 'accept: application/dns-message'
+}
+
+for f in $(declare -F | awk '{print $3}' | grep '^test_'); do
+	t "${f#test_}" "$f"
+done
+grep -E 'Sanitizer|runtime error' "$TMP/sbxfwd.log" && failed=$((failed + 1))
+finish
