@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* log: the flows audit, read from SQLite directly (the daemon may be down),
- * one line per flow: why was this blocked? */
+/* log: the flows audit (or with --dns the DNS queries), read from SQLite
+ * directly (the daemon may be down), one line per row: why was this
+ * blocked? */
 #include <ctype.h>
 #include <getopt.h>
 #include <sqlite3.h>
@@ -16,7 +17,7 @@
 struct log_opts {
 	const char *sandbox, *since, *until, *verdict;
 	struct domain_pattern domain;
-	bool have_domain, follow;
+	bool have_domain, follow, dns;
 	long limit;
 };
 
@@ -69,17 +70,40 @@ static void print_row(sqlite3_stmt *s)
 	       col[10] ? "  rule " : "", col[10] ? col[10] : "");
 }
 
+static void print_dns_row(sqlite3_stmt *s)
+{
+	const char *col[7];
+
+	for (int i = 0; i < 7; i++)
+		col[i] = (const char *)sqlite3_column_text(s, i + 1);
+	if (cli_opts.json) {
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?}",
+				      "time", col[0], "sandbox", col[1],
+				      "name", col[2], "type", col[3],
+				      "verdict", col[4], "reason", col[5],
+				      "answers", col[6]);
+		print_json(o);
+		json_decref(o);
+		return;
+	}
+	printf("%s  %s  %s %s  %s  %s%s%s\n", col[0], col[1], col[3], col[2],
+	       col[4], col[5], col[6] ? "  " : "", col[6] ? col[6] : "");
+}
+
 static bool domain_ok(const struct log_opts *o, sqlite3_stmt *s)
 {
-	const char *sni = (const char *)sqlite3_column_text(s, 8);
+	const char *name = (const char *)sqlite3_column_text(s, o->dns ? 3 : 8);
+	uint16_t port = o->dns ? o->domain.port :
+			(uint16_t)sqlite3_column_int(s, 6);
 
 	return !o->have_domain ||
-	       (sni && domain_pattern_match(&o->domain, sni,
-					    (uint16_t)sqlite3_column_int(s, 6)));
+	       (name && domain_pattern_match(&o->domain, name, port));
 }
 
 #define COLUMNS "id, time, sandbox, src, sport, dst, dport, proto, sni, " \
-		"verdict, reason, rule"
+		"verdict, reason, rule FROM flows"
+#define DNS_COLUMNS "id, time, sandbox, name, type, verdict, reason, " \
+		    "answers FROM dns_queries"
 
 /* Rows after `after', in order; returns the last id printed. */
 static sqlite3_int64 query(sqlite3 *db, const struct log_opts *o,
@@ -89,19 +113,20 @@ static sqlite3_int64 query(sqlite3 *db, const struct log_opts *o,
 	bool rel_since = false, rel_until = false;
 	sqlite3_stmt *s;
 	sqlite3_int64 last = after;
+	long skip = 0;
 
 	if (o->since)
 		time_arg(o->since, since, sizeof(since), &rel_since);
 	if (o->until)
 		time_arg(o->until, until, sizeof(until), &rel_until);
 	snprintf(sql, sizeof(sql),
-		 "SELECT * FROM (SELECT " COLUMNS " FROM flows WHERE id > ?1"
+		 "SELECT * FROM (SELECT %s WHERE id > ?1"
 		 " AND (?2 IS NULL OR sandbox = ?2)"
 		 " AND (?3 IS NULL OR verdict = ?3)"
 		 " AND (?4 IS NULL OR time >= %s)"
 		 " AND (?5 IS NULL OR time <= %s)"
 		 " ORDER BY id DESC LIMIT ?6) ORDER BY id",
-		 rel_since ? "strftime('%Y-%m-%d %H:%M:%f', 'now', ?4)" :
+		 o->dns ? DNS_COLUMNS : COLUMNS, rel_since ? "strftime('%Y-%m-%d %H:%M:%f', 'now', ?4)" :
 			     "strftime('%Y-%m-%d %H:%M:%f', ?4)",
 		 rel_until ? "strftime('%Y-%m-%d %H:%M:%f', 'now', ?5)" :
 			     "strftime('%Y-%m-%d %H:%M:%f', ?5)");
@@ -119,13 +144,23 @@ static sqlite3_int64 query(sqlite3 *db, const struct log_opts *o,
 		sqlite3_bind_text(s, 4, since, -1, SQLITE_STATIC);
 	if (o->until)
 		sqlite3_bind_text(s, 5, until, -1, SQLITE_STATIC);
-	/* --domain filters after the query: the limit counts what is shown
-	 * only when there is no pattern */
+	/* --domain filters after the query: with a pattern, a first pass
+	 * counts the matches so that the limit keeps the last ones */
 	sqlite3_bind_int64(s, 6, limit && o->limit > 0 && !o->have_domain ?
 			   o->limit : -1);
+	if (limit && o->limit > 0 && o->have_domain) {
+		while (sqlite3_step(s) == SQLITE_ROW)
+			skip += domain_ok(o, s);
+		skip = skip > o->limit ? skip - o->limit : 0;
+		sqlite3_reset(s);
+	}
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		last = sqlite3_column_int64(s, 0);
-		if (domain_ok(o, s))
+		if (!domain_ok(o, s) || (skip && skip--))
+			continue;
+		if (o->dns)
+			print_dns_row(s);
+		else
 			print_row(s);
 	}
 	sqlite3_finalize(s);
@@ -181,6 +216,7 @@ int log_main(int argc, char **argv)
 		{ "domain", required_argument, NULL, 'd' },
 		{ "limit", required_argument, NULL, 'l' },
 		{ "follow", no_argument, NULL, 'f' },
+		{ "dns", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct log_opts o = { 0 };
@@ -195,6 +231,7 @@ int log_main(int argc, char **argv)
 		case 'u': o.until = optarg; break;
 		case 'v': o.verdict = optarg; break;
 		case 'f': o.follow = true; break;
+		case 'n': o.dns = true; break;
 		case 'd':
 			if (domain_pattern_parse(optarg, &o.domain, err,
 						 sizeof(err)) < 0) {

@@ -95,7 +95,9 @@ int create_main(int argc, char **argv)
 			return cli_usage_error("create");
 		}
 	}
-	if (optind != argc - 1) {
+	/* how the sandbox is recognised is not optional */
+	if (optind != argc - 1 || (!json_object_get(req, "ifaces") &&
+				   !json_object_get(req, "sources"))) {
 		json_decref(req);
 		return cli_usage_error("create");
 	}
@@ -215,8 +217,9 @@ int show_main(int argc, char **argv)
 
 int status_main(int argc, char **argv)
 {
-	json_t *r, *v, *a, *l;
+	json_t *r, *v, *a, *l, *d, *u;
 	int rc = simple(argc, argv, false, &r);
+	size_t i;
 
 	if (rc)
 		return rc;
@@ -255,6 +258,20 @@ int status_main(int argc, char **argv)
 	       json_real_value(json_object_get(l, "p99")),
 	       json_integer_value(json_object_get(a, "written")),
 	       json_integer_value(json_object_get(a, "lost")));
+	d = json_object_get(r, "dns");
+	printf("  dns: port %lld, ip_binding %s, upstream",
+	       json_integer_value(json_object_get(d, "port")),
+	       json_string_value(json_object_get(d, "ip_binding")));
+	json_array_foreach(json_object_get(d, "upstreams"), i, u)
+		printf(" %s", json_string_value(u));
+	if (!json_array_size(json_object_get(d, "upstreams")))
+		printf(" none");
+	printf("\n  dns queries: %lld answered, %lld blocked, %lld failed; "
+	       "%lld names remembered\n",
+	       json_integer_value(json_object_get(d, "answered")),
+	       json_integer_value(json_object_get(d, "blocked")),
+	       json_integer_value(json_object_get(d, "failed")),
+	       json_integer_value(json_object_get(d, "names")));
 	json_decref(r);
 	return 0;
 }

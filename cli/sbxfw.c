@@ -35,8 +35,9 @@ static const struct command {
 	{ "check", check_main, "NAME HOST[:PORT] [--ip ADDR]",
 	  "which rule decides a TLS connection, and why (no traffic sent)" },
 	{ "log", log_main, "[NAME] [--since 10m|TIME] [--until T] "
-	  "[--verdict allow|deny] [--domain PATTERN] [--limit N] [--follow]",
-	  "the flows audit, one line per flow (read from SQLite)" },
+	  "[--verdict allow|deny] [--domain PATTERN] [--limit N] [--follow] "
+	  "[--dns]",
+	  "the flows audit, one line per flow (--dns: the DNS queries)" },
 	{ "list", list_main, "", "list the sandboxes" },
 	{ "show", show_main, "NAME", "a sandbox and its whole policy" },
 	{ "status", status_main, "", "the daemon: queue, counters, latency" },

@@ -12,9 +12,10 @@
 #include "audit.h"
 #include "changes.h"
 #include "ct.h"
-#include "dns.h"
 #include "ctl_proto.h"
 #include "daemon.h"
+#include "dns.h"
+#include "dnscache.h"
 #include "flow.h"
 #include "log.h"
 #include "policy_json.h"
@@ -284,6 +285,31 @@ static json_t *cmd_show(struct daemon *d, json_t *req, uid_t uid,
 			 sandbox_json(sb, true));
 }
 
+/* The resolver: where it listens, where it asks, what it did. */
+static json_t *dns_status(const struct daemon *d)
+{
+	const struct dns_stats *ds = dns_stats();
+	json_t *up = json_array();
+
+	for (size_t i = 0; i < d->cfg.nupstream; i++) {
+		const struct upstream *u = &d->cfg.upstream[i];
+		char a[CIDR_TEXT_MAX], t[CIDR_TEXT_MAX + 10];
+
+		addr_format(u->family, u->addr, a);
+		snprintf(t, sizeof(t), u->family == AF_INET6 ? "[%s]:%u" :
+			 "%s:%u", a, u->port);
+		json_array_append_new(up, json_string(t));
+	}
+	return json_pack("{s:i, s:o, s:s, s:I, s:I, s:I, s:I}",
+			 "port", d->nft.dns_port, "upstreams", up,
+			 "ip_binding", d->cfg.ip_binding == BINDING_STRICT ?
+			 "strict" : "off",
+			 "answered", (json_int_t)ds->allowed,
+			 "blocked", (json_int_t)ds->denied,
+			 "failed", (json_int_t)ds->failed,
+			 "names", (json_int_t)dnscache_count());
+}
+
 static json_t *cmd_status(struct daemon *d, json_t *req, uid_t uid,
 			 char *err)
 {
@@ -294,7 +320,7 @@ static json_t *cmd_status(struct daemon *d, json_t *req, uid_t uid,
 	snprintf(mask, sizeof(mask), "0x%08x", d->marks.mask);
 	return json_pack(
 		"{s:b, s:s, s:i, s:I, s:s, s:i, s:i, s:s, s:i, s:i, s:i,"
-		" s:{s:I, s:I, s:I}, s:{s:f, s:f}, s:{s:I, s:I}, s:I}",
+		" s:{s:I, s:I, s:I}, s:{s:f, s:f}, s:{s:I, s:I}, s:I, s:o}",
 		"ok", 1, "version", SBXFW_VERSION, "pid", (int)getpid(),
 		"uptime", (json_int_t)(time(NULL) - d->started),
 		"queue_kind", d->nft.native_queue ? "nft queue" :
@@ -309,7 +335,7 @@ static json_t *cmd_status(struct daemon *d, json_t *req, uid_t uid,
 		"p99", (double)verdict_latency(99) / 1000.0,
 		"audit", "written", (json_int_t)audit_written(),
 		"lost", (json_int_t)audit_lost(),
-		"queue_drops", (json_int_t)queue_drops());
+		"queue_drops", (json_int_t)queue_drops(), "dns", dns_status(d));
 }
 
 static void count_row(const char *sandbox, const char *verdict,

@@ -36,6 +36,10 @@ test_allowed_name_resolves_and_connects_v4_and_v6() {
 	expect_flow "sni = 'allowed.test' AND family = 4" "allow|domain-allowed|allowed.test"
 	[ "$(https allowed.test -6)" = "hello allowed.test" ] || fail "v6"
 	expect_flow "sni = 'allowed.test' AND family = 6" "allow|domain-allowed|allowed.test"
+	out=$(cli status)
+	echo "$out" | grep -Eq "dns: port [0-9]+, ip_binding strict, upstream $NET4:53$" ||
+		fail "status: $out"
+	echo "$out" | grep -Eq "dns queries: [1-9][0-9]* answered" || fail "status: $out"
 }
 
 test_denied_name_gets_nxdomain_with_ede_15() {
@@ -50,6 +54,17 @@ test_denied_name_gets_nxdomain_with_ede_15() {
 	echo "$out" | grep -q 'Could not resolve host' || fail "curl: $out"
 	expect_dns "name = 'denied.test' AND type = 'A'" "deny|domain-not-allowed|"
 	! upstream_saw denied.test || fail "forwarded to the upstream"
+	out=$("$SBXFW" -c "$TMP/sbxfw.ini" log sb1 --dns --verdict deny \
+		--domain denied.test --limit 1)
+	echo "$out" | grep -q '  sb1  AAAA denied.test  deny  domain-not-allowed$' ||
+		fail "log: $out"
+	[ "$(q +short allowed.test)" = "$NET4" ] || fail "allowed"
+	sleep 0.3	# the audit is written in batches
+	out=$("$SBXFW" -c "$TMP/sbxfw.ini" --json log --dns --domain allowed.test \
+		--limit 1)
+	echo "$out" | python3 -c 'import json, sys; o = json.load(sys.stdin)
+assert (o["name"], o["type"], o["verdict"], o["answers"]) == \
+	("allowed.test", "A", "allow", "A 198.18.2.2"), o' || fail "log --json: $out"
 }
 
 test_dns_tunnelling_never_reaches_the_upstream() {

@@ -271,29 +271,25 @@ https() {
 # audit_row TABLE WHERE: verdict|reason|LAST of the latest matching row
 # since fresh (LAST: flows' rule, dns_queries' answers)
 audit_row() {
-	local last=rule row
+	local last=rule
 	[ "$1" = dns_queries ] && last=answers
+	sql "SELECT verdict || '|' || reason || '|' || coalesce($last, '') FROM $1 WHERE id > $(cat "$TMP/first_$1") AND $2 ORDER BY id DESC LIMIT 1"
+}
+
+# expect_row TABLE WHERE EXPECTED: rows are written in batches, off the
+# verdict path: wait (2 s at most) for the latest to be the one expected
+expect_row() {
+	local got
 	for _ in $(seq 20); do
-		row=$(sql "SELECT verdict || '|' || reason || '|' || coalesce($last, '') FROM $1 WHERE id > $(cat "$TMP/first_$1") AND $2 ORDER BY id DESC LIMIT 1")
-		[ -n "$row" ] && break
-		sleep 0.1	# written in batches, off the verdict path
+		got=$(audit_row "$1" "$2")
+		[ "$got" = "$3" ] && return 0
+		sleep 0.1
 	done
-	echo "$row"
+	fail "$1 audit for $2: got '$got', want '$3'"
 }
 
-flow() { audit_row flows "$1"; }
-
-expect_flow() { # WHERE EXPECTED
-	local got
-	got=$(flow "$1")
-	[ "$got" = "$2" ] || fail "audit for $1: got '$got', want '$2'"
-}
-
-expect_dns() { # WHERE EXPECTED
-	local got
-	got=$(audit_row dns_queries "$1")
-	[ "$got" = "$2" ] || fail "dns audit for $1: got '$got', want '$2'"
-}
+expect_flow() { expect_row flows "$@"; }
+expect_dns() { expect_row dns_queries "$@"; }
 
 # a reset, never a timeout (curl exit 28)
 reset() { # NAME REASON [RULE] [CURL ARGS...]

@@ -14,7 +14,9 @@ trap 'rm -rf "$TMP"' EXIT
 t() {
 	local name=$1
 	shift
-	if ("$@") >"$TMP/log" 2>&1 && ! grep -q 'Sanitizer' "$TMP/log"; then
+	rm -f "$TMP/failed"
+	if ("$@") >"$TMP/log" 2>&1 && [ ! -e "$TMP/failed" ] &&
+		! grep -q 'Sanitizer' "$TMP/log"; then
 		echo "ok   $name"
 		passed=$((passed + 1))
 	else
@@ -24,9 +26,11 @@ t() {
 	fi
 }
 
-# fail MESSAGE: end a case with a reason
+# fail MESSAGE: the case fails, with a reason (the rest of it still runs,
+# for more reasons)
 fail() {
 	echo "$*" >&2
+	: >"$TMP/failed"
 	return 1
 }
 
