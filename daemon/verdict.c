@@ -169,8 +169,9 @@ static void decide(struct flow *f, bool final)
 		case BOUND_YES:
 			break;
 		case BOUND_WAIT:
+			if (!f->waiting)	/* from the first wait on */
+				f->deadline_ns = now_ns() + RESOLVE_WAIT_NS;
 			f->waiting = true;
-			f->deadline_ns = now_ns() + RESOLVE_WAIT_NS;
 			return;
 		case BOUND_NO:
 			allow = false;

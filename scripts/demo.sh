@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# `make demo`: a sandbox namespace behind sbxfwd, one allowed and one
-# denied request, the audit rows; everything removed at the end.
+# `make demo`: a sandbox namespace behind sbxfwd: allowed and denied
+# requests, DNS answered and refused, an SNI spoofing attempt, the audit
+# rows; everything removed at the end.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d)
@@ -25,15 +26,23 @@ say "curl https://allowed.test/    # in the sandbox"
 sb curl -sS -m 5 --cacert "$CERTS/ca.pem" https://allowed.test/
 say "curl https://api.example.test/    # in the sandbox"
 sb curl -sS -m 5 --cacert "$CERTS/ca.pem" https://api.example.test/
-say "curl https://evil.test/    # in the sandbox"
+say "dig evil.test    # in the sandbox: answered by sbxfwd, never forwarded"
+sb dig +time=2 +tries=1 evil.test | grep -E 'status:|EDE'
+say "curl --resolve evil.test:443:$NET4 https://evil.test/    # a hard-coded address"
 start=$(date +%s%N)
-sb curl -sS -m 5 --cacert "$CERTS/ca.pem" https://evil.test/
+sb curl -sS -m 5 --cacert "$CERTS/ca.pem" --resolve "evil.test:443:$NET4" \
+	https://evil.test/
 echo "(failed after $(( ($(date +%s%N) - start) / 1000000 )) ms)"
+say "curl --resolve allowed.test:443:198.18.3.10 https://allowed.test/    # an allowed name, another address"
+sb curl -sS -m 5 --cacert "$CERTS/ca.pem" \
+	--resolve allowed.test:443:198.18.3.10 https://allowed.test/
 say "curl http://198.18.4.10/    # a denied range"
 sb curl -sS -m 5 http://198.18.4.10/
 sleep 0.3
 say sqlite3 sbxfw.db "SELECT time, sandbox, dst, dport, sni, verdict, reason, rule FROM flows"
-sqlite3 -header -column "$DB" "SELECT time, sandbox, dst, dport, sni, verdict, reason, rule FROM flows WHERE dport <> 53"
+sqlite3 -header -column "$DB" "SELECT time, sandbox, dst, dport, sni, verdict, reason, rule FROM flows"
+say sqlite3 sbxfw.db "SELECT time, sandbox, name, type, verdict, reason, answers FROM dns_queries"
+sqlite3 -header -column "$DB" "SELECT time, sandbox, name, type, verdict, reason, answers FROM dns_queries"
 say sbxfw status
 cli status
 stop_daemon

@@ -36,6 +36,9 @@ bulk() {
 	echo $((best / 1000000))
 }
 
+# DNS: one client, one query at a time, to the sandbox's resolver
+dns() { sb_exec python3 "$TOP/tests/bench/dns_load.py" "$1" 2 "$NET4"; }
+
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])['$2'])" "$1"; }
 ratio() { python3 -c "print('%.3f' % ($1 / $2 if $2 else 0))"; }
 
@@ -43,6 +46,7 @@ median() { python3 -c "import sys, statistics; print(statistics.median(float(x) 
 
 # Runs alternate, three of each, so that drift of the machine hits both.
 base_cps=() fw_cps=() base_p50=() fw_p50=() base_p99=() fw_p99=() base_bw=() fw_bw=()
+base_dq=() fw_dq=() base_dl=() fw_dl=() fw_bq=() fw_bl=()
 start_daemon || { cat "$TMP/sbxfwd.log"; exit 1; }
 "$SBXFW" -s "$SOCK" create bench --iface veth-sb1 --allowed-domain allowed.test \
 	--denied-cidr 198.18.4.0/24 || exit 1
@@ -52,11 +56,20 @@ for round in 1 2 3; do
 	echo "   round $round without firewall (no sbxfw table): $r"
 	base_cps+=("$(field "$r" conn_per_s)") base_p50+=("$(field "$r" p50_ms)")
 	base_p99+=("$(field "$r" p99_ms)") base_bw+=("$(bulk)")
+	r=$(dns allowed.test)
+	echo "   round $round DNS without firewall (dnsmasq answers): $r"
+	base_dq+=("$(field "$r" queries_per_s)") base_dl+=("$(field "$r" p50_us)")
 	start_daemon || { cat "$TMP/sbxfwd.log"; exit 1; }
 	r=$(load)
 	echo "   round $round through sbxfwd (user-defined, SNI checked): $r"
 	fw_cps+=("$(field "$r" conn_per_s)") fw_p50+=("$(field "$r" p50_ms)")
 	fw_p99+=("$(field "$r" p99_ms)") fw_bw+=("$(bulk)")
+	r=$(dns allowed.test)
+	echo "   round $round DNS through sbxfwd (allowed: forwarded, filtered): $r"
+	fw_dq+=("$(field "$r" queries_per_s)") fw_dl+=("$(field "$r" p50_us)")
+	r=$(dns "x$round.exfil.test")
+	echo "   round $round DNS through sbxfwd (blocked: answered by sbxfwd): $r"
+	fw_bq+=("$(field "$r" queries_per_s)") fw_bl+=("$(field "$r" p50_us)")
 	[ "$round" = 3 ] && status=$("$SBXFW" -s "$SOCK" --json status)
 	stop_daemon
 done
@@ -86,6 +99,12 @@ b=$(median "${base_p99[@]}") f=$(median "${fw_p99[@]}")
 echo "connect->first byte p99: $b ms -> $f ms ratio $(ratio "$f" "$b")"
 b=$(median "${base_bw[@]}") f=$(median "${fw_bw[@]}")
 echo "bulk throughput of an allowed flow (64 MiB over TLS): $b MB/s -> $f MB/s ratio $(ratio "$f" "$b") (target >= 0.97)"
+b=$(median "${base_dq[@]}") f=$(median "${fw_dq[@]}")
+echo "DNS queries/s, one client, allowed name: $b (dnsmasq direct) -> $f (through sbxfwd) ratio $(ratio "$f" "$b")"
+b=$(median "${base_dl[@]}") f=$(median "${fw_dl[@]}")
+echo "DNS latency p50, allowed name: $b us -> $f us ratio $(ratio "$f" "$b")"
+b=$(median "${base_dq[@]}") f=$(median "${fw_bq[@]}")
+echo "DNS queries/s, one client, blocked name (NXDOMAIN from sbxfwd): $f, p50 $(median "${fw_bl[@]}") us; ratio to dnsmasq direct $(ratio "$f" "$b")"
 echo "100,000 domain rules: daemon RSS $rss0 MB empty, $rss1 MB after \`create' ($create_ms ms, JSON over the socket), $rss2 MB after a restart that loads them from SQLite ($start_ms ms) (target < 50 MB)"
 python3 - "$status" <<'PY'
 import json, sys
@@ -96,4 +115,8 @@ print("daemon: %d packets queued for %d flows decided (%.2f per flow), "
       v["packets"], v["allow"] + v["deny"],
       v["packets"] / max(1, v["allow"] + v["deny"]),
       s["latency_us"]["p50"], s["latency_us"]["p99"]))
+d = s["dns"]
+print("resolver: %d answered, %d blocked, %d failed; audit rows %d written, "
+      "%d not written" % (d["answered"], d["blocked"], d["failed"],
+                          s["audit"]["written"], s["audit"]["lost"]))
 PY
