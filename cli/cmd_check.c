@@ -2,6 +2,7 @@
 /* check NAME HOST[:PORT] [--ip ADDR]: which rule decides, without traffic */
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -11,7 +12,7 @@ int check_main(int argc, char **argv)
 		{ "ip", required_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *ip = NULL, *rule;
+	const char *ip = NULL, *rule, *addr;
 	json_t *reply;
 	int c;
 
@@ -32,13 +33,17 @@ int check_main(int argc, char **argv)
 		print_json(reply);
 	} else {
 		rule = json_string_value(json_object_get(reply, "rule"));
-		printf("%s:%lld %s: %s%s%s%s\n",
+		addr = json_string_value(json_object_get(reply, "address"));
+		printf("%s:%lld %s: %s%s%s%s%s\n",
 		       json_string_value(json_object_get(reply, "host")),
 		       json_integer_value(json_object_get(reply, "port")),
 		       json_string_value(json_object_get(reply, "verdict")),
 		       json_string_value(json_object_get(reply, "reason")),
 		       rule ? " (rule " : "", rule ? rule : "",
-		       rule ? ")" : "");
+		       rule ? ")" : "",
+		       addr && !strcmp(addr, "unresolved") ?
+		       "; the address is checked against the name's DNS "
+		       "answers when a flow comes" : "");
 	}
 	json_decref(reply);
 	return 0;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "bytes.h"
 #include "dns_msg.h"
 
 #define F_QR 0x8000
@@ -20,17 +21,6 @@
 #define CHAIN_MAX 16
 #define NAMES_MAX 16		/* names remembered for compression */
 #define OPT_EDE 15
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
 
 static bool host_char(uint8_t c)
 {
@@ -211,10 +201,10 @@ static int rr_read(const uint8_t *m, size_t len, size_t *off, struct rr *r)
 {
 	if (name_read(m, len, off, &r->owner) < 0 || len - *off < 10)
 		return -1;
-	r->type = get16(m + *off);
-	r->class = get16(m + *off + 2);
-	r->ttl = get32(m + *off + 4);
-	r->rdlen = get16(m + *off + 8);
+	r->type = be16(m + *off);
+	r->class = be16(m + *off + 2);
+	r->ttl = be32(m + *off + 4);
+	r->rdlen = be16(m + *off + 8);
 	r->rdata = *off + 10;
 	if (r->rdlen > len - r->rdata)
 		return -1;
@@ -232,22 +222,22 @@ enum dns_parse dns_query_parse(const uint8_t *m, size_t len,
 	memset(q, 0, sizeof(*q));
 	if (len < DNS_HEADER_LEN || len > DNS_MSG_MAX)
 		return DNS_DROP;
-	q->id = get16(m);
-	q->flags = get16(m + 2);
+	q->id = be16(m);
+	q->flags = be16(m + 2);
 	q->udp_size = DNS_UDP_DEFAULT;
 	if (q->flags & F_QR)
 		return DNS_DROP;
 	if (q->flags & F_OPCODE)
 		return DNS_NOTIMP;
-	ar = get16(m + 10);
-	if (get16(m + 4) != 1 || get16(m + 6) || get16(m + 8) || ar > 4)
+	ar = be16(m + 10);
+	if (be16(m + 4) != 1 || be16(m + 6) || be16(m + 8) || ar > 4)
 		return DNS_FORMERR;
 	if (name_read(m, len, &off, &n) < 0 || len - off < 4)
 		return DNS_FORMERR;
 	memcpy(q->name, n.text, sizeof(q->name));
 	q->host = n.host;
-	q->qtype = get16(m + off);
-	q->qclass = get16(m + off + 2);
+	q->qtype = be16(m + off);
+	q->qclass = be16(m + off + 2);
 	q->qstart = DNS_HEADER_LEN;
 	q->qend = off + 4;
 	off = q->qend;
@@ -476,8 +466,8 @@ static int opt_write(const uint8_t *m, const struct rr *r, struct writer *w)
 
 		if (end - at < 4)
 			return -1;
-		code = get16(m + at);
-		olen = get16(m + at + 2);
+		code = be16(m + at);
+		olen = be16(m + at + 2);
 		if (olen > end - at - 4)
 			return -1;
 		if (code == OPT_EDE)
@@ -567,16 +557,16 @@ size_t dns_answer_filter(const uint8_t *m, size_t len, uint16_t id,
 
 	memset(a, 0, sizeof(*a));
 	a->min_ttl = UINT32_MAX;
-	if (len < DNS_HEADER_LEN || get16(m) != id)
+	if (len < DNS_HEADER_LEN || be16(m) != id)
 		return 0;
-	flags = get16(m + 2);
-	if (!(flags & F_QR) || (flags & F_OPCODE) || get16(m + 4) != 1)
+	flags = be16(m + 2);
+	if (!(flags & F_QR) || (flags & F_OPCODE) || be16(m + 4) != 1)
 		return 0;
 	for (int s = 0; s < 3; s++)
-		count[s] = get16(m + 6 + 2 * s);
+		count[s] = be16(m + 6 + 2 * s);
 	if (name_read(m, len, &off, &n) < 0 || len - off < 4 ||
-	    strcmp(n.text, q->name) || get16(m + off) != q->qtype ||
-	    get16(m + off + 2) != q->qclass)
+	    strcmp(n.text, q->name) || be16(m + off) != q->qtype ||
+	    be16(m + off + 2) != q->qclass)
 		return 0;
 	off += 4;
 	memcpy(c.names[0], q->name, sizeof(c.names[0]));
@@ -616,7 +606,7 @@ long dns_tcp_frame(const uint8_t *buf, size_t have)
 
 	if (have < 2)
 		return 0;
-	n = get16(buf);
+	n = be16(buf);
 	if (n == 0)
 		return -1;
 	return have < 2u + n ? 0 : 2L + n;

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "bytes.h"
 #include "pgstartup.h"
 
 #define PG_SSLREQUEST_CODE 80877103u
@@ -6,12 +7,6 @@
 #define PG_CANCEL_CODE 80877102u
 #define PG_PROTOCOL_3 0x00030000u
 #define PG_STARTUP_MAX 10000u	/* the server's own limit */
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
 
 const char *pg_start_name(enum pg_start s)
 {

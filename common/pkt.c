@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "bytes.h"
 #include "pkt.h"
 
 #define ETH_IPV4 0x0800
@@ -12,17 +13,6 @@
 #define ETH_QINQ_OLD 0x9100
 #define VLAN_DEPTH_MAX 4
 #define IPV6_EXT_MAX 8
-
-static uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
 
 const char *pkt_result_name(enum pkt_result r)
 {

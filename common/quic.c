@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "quic.h"
 #include "reasm.h"
 #include "xalloc.h"
@@ -30,12 +31,6 @@ struct quic_initial {
 	struct client_hello ch;
 	enum ch_status ch_status;
 };
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
 
 /* RFC 9000 §16 variable-length integer; false when cut short. */
 static bool varint(const uint8_t **p, const uint8_t *end, uint64_t *v)

@@ -161,75 +161,84 @@ static void bind_text_or_null(sqlite3_stmt *s, int i, const char *t)
 		sqlite3_bind_null(s, i);
 }
 
-int store_flows_insert(struct store *st, const struct flow_record *r,
-		       size_t n, char *err, size_t errlen)
+/* Rows into an audit table in one transaction; bind() fills a row. */
+static int rows_insert(struct store *st, const char *sql, const void *rows,
+		       size_t size, size_t n,
+		       void (*bind)(sqlite3_stmt *s, const void *row),
+		       char *err, size_t errlen)
 {
 	sqlite3_stmt *s;
 	int rc;
 
-	if ((rc = store_savepoint(st, "flows", err, errlen)) < 0)
+	if ((rc = store_savepoint(st, "audit", err, errlen)) < 0)
 		return rc;
-	s = store_prep(st, "INSERT INTO flows (time, sandbox, family, proto, "
-		       "src, sport, dst, dport, sni, verdict, reason, rule) "
-		       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", err, errlen);
-	if (!s) {
+	if (!(s = store_prep(st, sql, err, errlen))) {
 		rc = -EIO;
 		goto out;
 	}
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		sqlite3_bind_text(s, 1, r[i].time, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, r[i].sandbox, -1, SQLITE_STATIC);
-		sqlite3_bind_int(s, 3, r[i].family);
-		sqlite3_bind_text(s, 4, r[i].proto, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 5, r[i].src, -1, SQLITE_STATIC);
-		sqlite3_bind_int(s, 6, r[i].sport);
-		sqlite3_bind_text(s, 7, r[i].dst, -1, SQLITE_STATIC);
-		sqlite3_bind_int(s, 8, r[i].dport);
-		bind_text_or_null(s, 9, r[i].sni);
-		sqlite3_bind_text(s, 10, r[i].allow ? "allow" : "deny", -1,
-				  SQLITE_STATIC);
-		sqlite3_bind_text(s, 11, r[i].reason, -1, SQLITE_STATIC);
-		bind_text_or_null(s, 12, r[i].rule);
+		bind(s, (const char *)rows + i * size);
 		if (sqlite3_step(s) != SQLITE_DONE)
 			rc = store_error(st, err, errlen);
 		sqlite3_reset(s);
 	}
 	sqlite3_finalize(s);
 out:
-	return store_end(st, "flows", rc, err, errlen);
+	return store_end(st, "audit", rc, err, errlen);
+}
+
+static const char *verdict_text(bool allow)
+{
+	return allow ? "allow" : "deny";
+}
+
+static void bind_flow(sqlite3_stmt *s, const void *row)
+{
+	const struct flow_record *r = row;
+
+	sqlite3_bind_text(s, 1, r->time, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, r->sandbox, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, r->family);
+	sqlite3_bind_text(s, 4, r->proto, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, r->src, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 6, r->sport);
+	sqlite3_bind_text(s, 7, r->dst, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 8, r->dport);
+	bind_text_or_null(s, 9, r->sni);
+	sqlite3_bind_text(s, 10, verdict_text(r->allow), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 11, r->reason, -1, SQLITE_STATIC);
+	bind_text_or_null(s, 12, r->rule);
+}
+
+int store_flows_insert(struct store *st, const struct flow_record *r,
+		       size_t n, char *err, size_t errlen)
+{
+	return rows_insert(st, "INSERT INTO flows (time, sandbox, family, "
+			   "proto, src, sport, dst, dport, sni, verdict, "
+			   "reason, rule) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+			   r, sizeof(*r), n, bind_flow, err, errlen);
+}
+
+static void bind_dns(sqlite3_stmt *s, const void *row)
+{
+	const struct dns_record *r = row;
+
+	sqlite3_bind_text(s, 1, r->time, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, r->sandbox, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, r->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, r->type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, verdict_text(r->allow), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, r->reason, -1, SQLITE_STATIC);
+	bind_text_or_null(s, 7, r->answers);
 }
 
 int store_dns_insert(struct store *st, const struct dns_record *r, size_t n,
 		     char *err, size_t errlen)
 {
-	sqlite3_stmt *s;
-	int rc;
-
-	if ((rc = store_savepoint(st, "dns", err, errlen)) < 0)
-		return rc;
-	s = store_prep(st, "INSERT INTO dns_queries (time, sandbox, name, "
-		       "type, verdict, reason, answers) VALUES (?,?,?,?,?,?,?)",
-		       err, errlen);
-	if (!s) {
-		rc = -EIO;
-		goto out;
-	}
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		sqlite3_bind_text(s, 1, r[i].time, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, r[i].sandbox, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, r[i].name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 4, r[i].type, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 5, r[i].allow ? "allow" : "deny", -1,
-				  SQLITE_STATIC);
-		sqlite3_bind_text(s, 6, r[i].reason, -1, SQLITE_STATIC);
-		bind_text_or_null(s, 7, r[i].answers);
-		if (sqlite3_step(s) != SQLITE_DONE)
-			rc = store_error(st, err, errlen);
-		sqlite3_reset(s);
-	}
-	sqlite3_finalize(s);
-out:
-	return store_end(st, "dns", rc, err, errlen);
+	return rows_insert(st, "INSERT INTO dns_queries (time, sandbox, name, "
+			   "type, verdict, reason, answers) "
+			   "VALUES (?,?,?,?,?,?,?)", r, sizeof(*r), n,
+			   bind_dns, err, errlen);
 }
 
 int store_audit_prune(struct store *st, unsigned days, char *err,

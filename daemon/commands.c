@@ -435,6 +435,29 @@ static int target_parse(const char *in, const char *ip, struct flow_query *q,
 	return 0;
 }
 
+/* Address binding as it stands, without resolving anything: "resolved"
+ * (the sandbox or the daemon got this address for the name), "mismatch"
+ * (the daemon's own answer has it not: denied), or "unresolved" (it
+ * would resolve the name when a flow comes). */
+static const char *check_binding(const struct sandbox *sb,
+				 const struct flow_query *q,
+				 struct verdict_result *v)
+{
+	char name[DOMAIN_MAX + 1];
+	uint64_t now = now_ns();
+
+	if (domain_name_normalize(q->sni, q->sni_len, name) < 0)
+		return NULL;
+	if (dnscache_has(sb->id, name, q->family, q->dst, now) ||
+	    dnscache_has(DNSCACHE_OWN, name, q->family, q->dst, now))
+		return "resolved";
+	if (dnscache_own(name, q->family, now) != OWN_KNOWN)
+		return "unresolved";
+	v->verdict = VERDICT_DENY;
+	v->reason = "sni-address-mismatch";
+	return "mismatch";
+}
+
 /* Which rule decides a TLS connection to HOST[:PORT], without traffic. */
 static json_t *cmd_check(struct daemon *d, json_t *req, uid_t uid,
 			 char *err)
@@ -445,6 +468,7 @@ static json_t *cmd_check(struct daemon *d, json_t *req, uid_t uid,
 	struct flow_query q = { 0 };
 	struct verdict_result v;
 	char host[DOMAIN_PATTERN_MAX + 8];
+	const char *binding = NULL;
 
 	(void)uid;
 	if (!sb)
@@ -456,10 +480,13 @@ static json_t *cmd_check(struct daemon *d, json_t *req, uid_t uid,
 	}
 	q.ech_deny = d->cfg.ech == ECH_DENY;
 	policy_eval(sb->policy, &q, &v);
-	return json_pack("{s:b, s:s, s:s, s:s?, s:s, s:i}", "ok", 1,
+	if (ip && q.sni && d->cfg.ip_binding == BINDING_STRICT &&
+	    !strcmp(v.reason, "domain-allowed"))
+		binding = check_binding(sb, &q, &v);
+	return json_pack("{s:b, s:s, s:s, s:s?, s:s, s:i, s:s?}", "ok", 1,
 			 "verdict", v.verdict == VERDICT_DENY ? "deny" : "allow",
 			 "reason", v.reason, "rule", v.rule[0] ? v.rule : NULL,
-			 "host", host, "port", q.dport);
+			 "host", host, "port", q.dport, "address", binding);
 }
 
 static const struct {

@@ -132,6 +132,20 @@ static void audit(uint32_t sb, const struct dns_query *q, bool allow,
 
 /* ---- answers to the sandbox ---- */
 
+/* One control message of `len' bytes into mh's buffer. */
+static void cmsg_put(struct msghdr *mh, int level, int type, const void *data,
+		     size_t len)
+{
+	struct cmsghdr *cm;
+
+	mh->msg_controllen = CMSG_SPACE(len);
+	cm = CMSG_FIRSTHDR(mh);
+	cm->cmsg_level = level;
+	cm->cmsg_type = type;
+	cm->cmsg_len = CMSG_LEN(len);
+	memcpy(CMSG_DATA(cm), data, len);
+}
+
 static void udp_send(const struct udp_peer *to, const uint8_t *m, size_t len)
 {
 	union {
@@ -142,7 +156,6 @@ static void udp_send(const struct udp_peer *to, const uint8_t *m, size_t len)
 	struct msghdr mh = { .msg_name = (void *)&to->peer,
 			     .msg_namelen = to->peerlen, .msg_iov = &iov,
 			     .msg_iovlen = 1, .msg_control = c.b };
-	struct cmsghdr *cm;
 
 	memset(&c, 0, sizeof(c));
 	/* from the address the query reached, for conntrack to map back */
@@ -150,22 +163,12 @@ static void udp_send(const struct udp_peer *to, const uint8_t *m, size_t len)
 		struct in_pktinfo pi = { 0 };
 
 		memcpy(&pi.ipi_spec_dst, to->local, 4);
-		mh.msg_controllen = CMSG_SPACE(sizeof(pi));
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = IPPROTO_IP;
-		cm->cmsg_type = IP_PKTINFO;
-		cm->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+		cmsg_put(&mh, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi));
 	} else {
 		struct in6_pktinfo pi = { 0 };
 
 		memcpy(&pi.ipi6_addr, to->local, 16);
-		mh.msg_controllen = CMSG_SPACE(sizeof(pi));
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = IPPROTO_IPV6;
-		cm->cmsg_type = IPV6_PKTINFO;
-		cm->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+		cmsg_put(&mh, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof(pi));
 	}
 	if (sendmsg(lfd[to->family == AF_INET ? L_UDP4 : L_UDP6], &mh,
 		    MSG_DONTWAIT) < 0)

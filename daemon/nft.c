@@ -1018,6 +1018,21 @@ static void r_queue(struct batch *bt, const struct nft_opts *o)
 		 "queue rule (xt NFQUEUE)");
 }
 
+/* A flow not classified yet is (the classify chain), and the rule that
+ * follows is for flows of no sandbox: returned for the caller to finish. */
+static struct nftnl_rule *r_classified(struct batch *bt, const char *chain,
+				       const struct marks *m)
+{
+	struct nftnl_rule *r = rule_new(chain);
+
+	m_mark(r, true, m->id, NFT_CMP_EQ, 0);
+	x_verdict(r, NFT_JUMP, "classify");
+	msg_rule(bt, r, "classify jump");
+	r = rule_new(chain);
+	m_mark(r, true, m->id, NFT_CMP_EQ, 0);
+	return r;
+}
+
 static void rules_forward(struct batch *bt, const struct nft_opts *o)
 {
 	const struct marks *m = o->marks;
@@ -1033,12 +1048,7 @@ static void rules_forward(struct batch *bt, const struct nft_opts *o)
 	m_ct_direction(r, IP_CT_DIR_REPLY);
 	x_verdict(r, NF_ACCEPT, NULL);
 	msg_rule(bt, r, "reply rule");
-	r = rule_new("forward");
-	m_mark(r, true, m->id, NFT_CMP_EQ, 0);
-	x_verdict(r, NFT_JUMP, "classify");
-	msg_rule(bt, r, "classify jump");
-	r = rule_new("forward");
-	m_mark(r, true, m->id, NFT_CMP_EQ, 0);
+	r = r_classified(bt, "forward", m);
 	s_mark(r, true, m->state, mark_state(m, ST_OTHER));
 	x_verdict(r, NF_ACCEPT, NULL);
 	msg_rule(bt, r, "not-a-sandbox rule");
@@ -1168,12 +1178,7 @@ static void rules_dns(struct batch *bt, const struct nft_opts *o)
 		x_verdict(r, NFT_JUMP, "dns_sandbox");
 		msg_rule(bt, r, "dns rule");
 	}
-	r = rule_new("dns_sandbox");
-	m_mark(r, true, m->id, NFT_CMP_EQ, 0);
-	x_verdict(r, NFT_JUMP, "classify");
-	msg_rule(bt, r, "dns classify jump");
-	r = rule_new("dns_sandbox");
-	m_mark(r, true, m->id, NFT_CMP_EQ, 0);
+	r = r_classified(bt, "dns_sandbox", m);
 	x_verdict(r, NFT_RETURN, NULL);
 	msg_rule(bt, r, "dns not-a-sandbox rule");
 	for (size_t i = 0; i < 5; i++) {

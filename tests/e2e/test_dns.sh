@@ -89,7 +89,19 @@ test_sni_spoofing_denied_as_address_mismatch() {
 	reset allowed.test sni-address-mismatch allowed.test \
 		--resolve allowed.test:443:198.18.3.10 || return 1
 	reset allowed.test sni-address-mismatch allowed.test \
-		--resolve 'allowed.test:443:[2001:db8:3::10]'
+		--resolve 'allowed.test:443:[2001:db8:3::10]' || return 1
+	# check says so too, from what the daemon resolved meanwhile
+	[ "$(cli check sb1 allowed.test --ip 198.18.3.10)" = \
+		"allowed.test:443 deny: sni-address-mismatch (rule allowed.test)" ] ||
+		fail "check: $(cli check sb1 allowed.test --ip 198.18.3.10)"
+	cli --json check sb1 allowed.test --ip "$NET4" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert (d["verdict"], d["reason"], d["address"]) == ("allow", "domain-allowed", "resolved"), d' ||
+		fail "check resolved"
+	cli check sb1 x.api.example.test --ip "$NET4" |
+		grep -q "allow: domain-allowed (rule \*.api.example.test); the address is checked" ||
+		fail "check unresolved: $(cli check sb1 x.api.example.test --ip "$NET4")"
 }
 
 binding_off() {
