@@ -55,9 +55,11 @@ static void nft_opts_of(struct daemon *d)
 	d->nft.log_allowed = d->cfg.log_allowed;
 }
 
-/* The upstream resolvers: the ini's, else resolv.conf's. */
-static void upstreams(struct sbxfw_config *c)
+/* What the verdicts and the resolver take from the ini: at start and on
+ * SIGHUP. The upstream resolvers are the ini's, else resolv.conf's. */
+static void configure(struct sbxfw_config *c)
 {
+	verdict_configure(c->ech == ECH_DENY, c->ip_binding == BINDING_STRICT);
 	if (cfg_upstream_from_resolv(c, RESOLV_CONF) < 0 && !c->nupstream)
 		log_warnx("dns: no upstream resolver (none in the ini or %s): "
 			  "sandboxes' allowed names get SERVFAIL", RESOLV_CONF);
@@ -122,7 +124,7 @@ static void reload(struct daemon *d)
 	memcpy(c.database, d->cfg.database, sizeof(c.database));
 	d->cfg = c;
 	nft_opts_of(d);
-	upstreams(&d->cfg);
+	configure(&d->cfg);
 	if (commands_table(d, err, sizeof(err)) < 0)
 		log_warnx("reload: %s", err);
 	else
@@ -259,8 +261,7 @@ int main(int argc, char **argv)
 	if (audit_init(d.cfg.database, d.cfg.log_allowed,
 		       d.cfg.retention_days, err, sizeof(err)) < 0)
 		fatalx("%s", err);
-	verdict_init(&d.marks, d.cfg.ech == ECH_DENY,
-		     d.cfg.ip_binding == BINDING_STRICT);
+	verdict_init(&d.marks);
 	conns_init(65536);
 	rst_init();
 	if (nft_init(err, sizeof(err)) < 0 ||
@@ -284,7 +285,7 @@ int main(int argc, char **argv)
 	    watch(ep, sfd, &tag_signal) < 0 || watch(ep, tfd, &tag_timer) < 0 ||
 	    watch(ep, dfd, &tag_dns) < 0)
 		fatal("epoll_ctl");
-	upstreams(&d.cfg);
+	configure(&d.cfg);
 	log_info("ready: %zu sandboxes, queues %u-%u, mark_mask 0x%08x, "
 		 "DNS on port %u", sandbox_count(), d.cfg.queue,
 		 d.cfg.queue + d.cfg.queues - 1, d.marks.mask, d.nft.dns_port);

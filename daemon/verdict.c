@@ -34,11 +34,15 @@ uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 }
 
-void verdict_init(const struct marks *m, bool deny_ech, bool binding)
+void verdict_configure(bool deny_ech, bool binding)
 {
-	marks = m;
 	ech_deny = deny_ech;
 	ip_binding = binding;
+}
+
+void verdict_init(const struct marks *m)
+{
+	marks = m;
 	flow_init(MAX_FLOWS, HOLD_TIMEOUT_NS);
 }
 

@@ -15,8 +15,10 @@ struct verdict_stats {
 	uint32_t lat_ns[LAT_SAMPLES];	/* the latest, packet in to verdict */
 };
 
-/* binding: ip_binding = strict (SPEC §3) */
-void verdict_init(const struct marks *m, bool ech_deny, bool binding);
+void verdict_init(const struct marks *m);
+/* From the ini, at start and on SIGHUP: [tls] ech = deny, [dns]
+ * ip_binding = strict (SPEC §3). */
+void verdict_configure(bool ech_deny, bool binding);
 /* The queue handler: every packet gets exactly one verdict, now or when
  * its flow is decided. */
 void verdict_packet(const struct queued *q, void *arg);

@@ -104,21 +104,33 @@ assert (d["verdict"], d["reason"], d["address"]) == ("allow", "domain-allowed", 
 		fail "check unresolved: $(cli check sb1 x.api.example.test --ip "$NET4")"
 }
 
+# reload INI LINES...: the daemon's ini plus these lines, read on SIGHUP
+reload() {
+	local reloads	# not n: wait_for counts down its own
+	reloads=$(grep -c 'configuration reloaded' "$TMP/sbxfwd.log")
+	cp "$TMP/sbxfw.ini.orig" "$TMP/sbxfw.ini"
+	printf '%s\n' "$@" >>"$TMP/sbxfw.ini"
+	kill -HUP "$(daemon_pid)"
+	wait_for 50 eval '[ "$(grep -c "configuration reloaded" "$TMP/sbxfwd.log")" -gt "$reloads" ]'
+}
+
 binding_off() {
-	start_daemon "[dns]" "ip_binding = off" || fail "start"
+	reload "[dns]" "ip_binding = off" || fail "reload"
 	dnspolicy || return 1
 	out=$(https allowed.test --resolve allowed.test:443:198.18.3.10)
 	[ "$out" = "hello allowed.test" ] || fail "$out"
 	expect_flow "sni = 'allowed.test'" "allow|domain-allowed|allowed.test"
+	cli status | grep -q 'ip_binding off' || fail "status"
 }
 
 test_ip_binding_off_lets_the_sni_decide_alone() {
 	local rc
-	stop_daemon
+	cp "$TMP/sbxfw.ini" "$TMP/sbxfw.ini.orig"
 	binding_off
 	rc=$?
-	stop_daemon
-	start_daemon || fail "restart"
+	reload || fail "reload back"
+	reset allowed.test sni-address-mismatch allowed.test \
+		--resolve allowed.test:443:198.18.3.10 || rc=1
 	return $rc
 }
 
