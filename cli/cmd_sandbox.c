@@ -276,12 +276,12 @@ int status_main(int argc, char **argv)
 	return 0;
 }
 
-static void stats_sandbox(const char *name, json_t *o)
+static void stats_sandbox(const char *name, const char *what, json_t *o)
 {
 	json_t *reasons = json_object_get(o, "reasons"), *n;
 	const char *reason;
 
-	printf("%s: %lld allowed, %lld denied\n", name,
+	printf("%s%s: %lld allowed, %lld denied\n", name, what,
 	       json_integer_value(json_object_get(o, "allow")),
 	       json_integer_value(json_object_get(o, "deny")));
 	json_object_foreach(reasons, reason, n)
@@ -306,7 +306,10 @@ int stats_main(int argc, char **argv)
 	}
 	sbs = json_object_get(r, "sandboxes");
 	json_object_foreach(sbs, name, o)
-		stats_sandbox(name, o);
+		stats_sandbox(name, "", o);
+	sbs = json_object_get(r, "dns");
+	json_object_foreach(sbs, name, o)
+		stats_sandbox(name, " (dns queries)", o);
 	l = json_object_get(r, "latency_us");
 	printf("queue drops: %lld; audit records not written: %lld "
 	       "(written %lld)\n"

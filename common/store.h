@@ -133,12 +133,12 @@ int store_rule_delete(struct store *st, int64_t sb, const char *text,
 int store_change_log(struct store *st, const char *sandbox, unsigned uid,
 		     const char *change, char *err, size_t errlen);
 
-/* Flows audited, counted by sandbox, verdict and reason (all sandboxes
- * when sandbox is NULL). */
-int store_flow_counts(struct store *st, const char *sandbox,
-		      void (*fn)(const char *sandbox, const char *verdict,
-				 const char *reason, int64_t n, void *arg),
-		      void *arg, char *err, size_t errlen);
+/* Flows (or DNS queries) audited, counted by sandbox, verdict and reason
+ * (all sandboxes when sandbox is NULL). */
+int store_audit_counts(struct store *st, bool dns, const char *sandbox,
+		       void (*fn)(const char *sandbox, const char *verdict,
+				  const char *reason, int64_t n, void *arg),
+		       void *arg, char *err, size_t errlen);
 
 /* Delete audit rows older than `days' (0: keep everything). */
 int store_audit_prune(struct store *st, unsigned days, char *err,

@@ -74,17 +74,18 @@ int store_change_log(struct store *st, const char *sandbox, unsigned uid,
 	return store_run(st, s, err, errlen);
 }
 
-int store_flow_counts(struct store *st, const char *sandbox,
-		      void (*fn)(const char *sandbox, const char *verdict,
-				 const char *reason, int64_t n, void *arg),
-		      void *arg, char *err, size_t errlen)
+int store_audit_counts(struct store *st, bool dns, const char *sandbox,
+		       void (*fn)(const char *sandbox, const char *verdict,
+				  const char *reason, int64_t n, void *arg),
+		       void *arg, char *err, size_t errlen)
 {
-	sqlite3_stmt *s = store_prep(st, "SELECT sandbox, verdict, reason, "
-				     "count(*) FROM flows WHERE ?1 IS NULL OR "
-				     "sandbox = ?1 GROUP BY 1, 2, 3 "
-				     "ORDER BY 1, 2, 4 DESC", err, errlen);
+	char sql[200];
+	sqlite3_stmt *s;
 
-	if (!s)
+	snprintf(sql, sizeof(sql), "SELECT sandbox, verdict, reason, count(*) "
+		 "FROM %s WHERE ?1 IS NULL OR sandbox = ?1 GROUP BY 1, 2, 3 "
+		 "ORDER BY 1, 2, 4 DESC", dns ? "dns_queries" : "flows");
+	if (!(s = store_prep(st, sql, err, errlen)))
 		return -EIO;
 	if (sandbox)
 		sqlite3_bind_text(s, 1, sandbox, -1, SQLITE_STATIC);

@@ -355,26 +355,31 @@ static void count_row(const char *sandbox, const char *verdict,
 			    json_integer((json_int_t)n));
 }
 
-/* Counts from the audit table, and the daemon's own health. */
+/* Counts from the audit tables (flows, DNS queries), and the daemon's own
+ * health. */
 static json_t *cmd_stats(struct daemon *d, json_t *req, uid_t uid,
 			 char *err)
 {
 	const char *name = json_string_value(json_object_get(req, "name"));
-	json_t *sbs = json_object();
+	json_t *sbs, *dns;
 
 	(void)uid;
 	if (name && !sandbox_find(name)) {
 		snprintf(err, ERRLEN, "no sandbox `%s'", name);
-		json_decref(sbs);
 		return NULL;
 	}
-	if (store_flow_counts(&d->store, name, count_row, sbs, err,
-			      ERRLEN) < 0) {
+	sbs = json_object();
+	dns = json_object();
+	if (store_audit_counts(&d->store, false, name, count_row, sbs, err,
+			       ERRLEN) < 0 ||
+	    store_audit_counts(&d->store, true, name, count_row, dns, err,
+			       ERRLEN) < 0) {
 		json_decref(sbs);
+		json_decref(dns);
 		return NULL;
 	}
-	return json_pack("{s:b, s:o, s:I, s:I, s:I, s:{s:f, s:f, s:f, s:f}}",
-			 "ok", 1, "sandboxes", sbs,
+	return json_pack("{s:b, s:o, s:o, s:I, s:I, s:I, s:{s:f, s:f, s:f, "
+			 "s:f}}", "ok", 1, "sandboxes", sbs, "dns", dns,
 			 "queue_drops", (json_int_t)queue_drops(),
 			 "audit_lost", (json_int_t)audit_lost(),
 			 "audit_written", (json_int_t)audit_written(),

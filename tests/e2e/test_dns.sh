@@ -52,6 +52,8 @@ test_denied_name_gets_nxdomain_with_ede_15() {
 	! echo "$out" | grep -q 'OPT PSEUDOSECTION' || fail "OPT: $out"
 	out=$(https denied.test)
 	echo "$out" | grep -q 'Could not resolve host' || fail "curl: $out"
+	cli stats sb1 | grep -A3 '^sb1 (dns queries): [0-9]* allowed, [1-9][0-9]* denied$' |
+		grep -q '^  domain-not-allowed  *[1-9]' || fail "stats: $(cli stats sb1)"
 	expect_dns "name = 'denied.test' AND type = 'A'" "deny|domain-not-allowed|"
 	! upstream_saw denied.test || fail "forwarded to the upstream"
 	out=$("$SBXFW" -c "$TMP/sbxfw.ini" log sb1 --dns --verdict deny \
