@@ -46,6 +46,8 @@ test_denied_name_gets_nxdomain_with_ede_15() {
 	dnspolicy || return 1
 	out=$(q denied.test A)
 	blocked "$out" || fail "$out"
+	# answered here at once, not after some resolver's timeout
+	echo "$out" | grep -Eq 'Query time: [0-9]{1,3} msec' || fail "not at once: $out"
 	# no EDNS asked, none given (RFC 6891): NXDOMAIN alone
 	out=$(q +noedns denied.test AAAA)
 	echo "$out" | grep -q 'status: NXDOMAIN' || fail "$out"
