@@ -71,7 +71,6 @@ struct pending {
 	struct udp_peer to;	/* FROM_UDP */
 	struct conn *conn;	/* FROM_TCP; NULL once it closed */
 	uint8_t *query;		/* the client's, for its question */
-	size_t qlen;
 	struct dns_query q;
 	const char *reason;	/* why the policy allowed it */
 	uint16_t id;		/* ours, upstream */
@@ -481,7 +480,6 @@ static void query(uint32_t sb, enum origin o, const struct udp_peer *to,
 	p->q = q;
 	p->query = xmalloc(len);
 	memcpy(p->query, m, len);
-	p->qlen = len;
 	p->tcp = o == FROM_TCP;
 	p->attempt = 0;
 	if (c)
@@ -732,7 +730,6 @@ static int resolve(const char *name, int family, uint64_t now)
 	p->origin = FROM_OWN;
 	p->query = xmalloc(n);
 	memcpy(p->query, q, n);
-	p->qlen = n;
 	dns_query_parse(p->query, n, &p->q);
 	dnscache_own_pending(name, family);
 	if (attempt(p, now) < 0)

@@ -38,7 +38,8 @@ static void judge_again(const struct flow_key *k, uint32_t ctmark, void *arg)
 		return;
 	memcpy(q.dst, k->dst, 16);
 	policy_eval(c->sb->policy, &q, &v);
-	if (v.verdict == VERDICT_ALLOW || v.verdict == VERDICT_DNS)
+	/* DNS that an allowed range let through goes to the resolver now */
+	if (v.verdict == VERDICT_ALLOW)
 		return;
 	if (ct_set_mark(k, mark_state(c->m, ST_DENY), c->m->state) < 0)
 		return;		/* ended meanwhile */
@@ -56,8 +57,7 @@ static void judge_again(const struct flow_key *k, uint32_t ctmark, void *arg)
 		snprintf(r.sni, sizeof(r.sni), "%s", sni);
 	r.allow = false;
 	/* an open flow that now lacks its name needs one to be judged */
-	r.reason = v.verdict == VERDICT_NEED_PAYLOAD ? "policy-changed" :
-		   v.reason;
+	r.reason = v.verdict == VERDICT_DENY ? v.reason : "policy-changed";
 	snprintf(r.rule, sizeof(r.rule), "%s", v.rule);
 	audit_flow(&r);
 }

@@ -173,6 +173,47 @@ test_deny_all_kills_dns() {
 	expect_flow "dport = 53 AND proto = 'tcp'" "deny|mode-deny-all|"
 }
 
+# One UDP socket asks NAME twice, with a pause for a change between (a
+# line on stdin); prints each answer's rcode, or "none".
+ask_twice() {
+	sb python3 -c '
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1)
+q = struct.pack(">HHHHHH", 7, 0x0100, 1, 0, 0, 0) + b"".join(
+    bytes([len(l)]) + l.encode() for l in sys.argv[2].split(".")) + b"\0\0\1\0\1"
+for i in range(2):
+    s.sendto(q, (sys.argv[1], 53))
+    try:
+        print(s.recv(512)[3] & 15, flush=True)
+    except OSError:
+        print("none", flush=True)
+    if i == 0:
+        sys.stdin.readline()
+' "$@"
+}
+
+test_resolver_in_an_allowed_range_is_reached_until_removed() {
+	dnspolicy --allowed-cidr 198.18.2.0/24 || return 1
+	# an allowed range is any protocol, DNS included (SPEC §2 order)
+	[ "$(q +short ranged.test)" = "$NET4" ] || fail "$(q ranged.test)"
+	upstream_saw "query[A] ranged.test" || fail "not direct"
+	mkfifo "$TMP/go"
+	ask_twice "$NET4" ranged.test <"$TMP/go" >"$TMP/answers" &
+	exec 3>"$TMP/go"
+	wait_for 20 grep -q . "$TMP/answers" || fail "no first answer"
+	out=$(cli remove sb1 198.18.2.0/24) || fail "remove: $out"
+	echo "$out" | grep -q '[1-9][0-9]* open flows cut' || fail "$out"
+	echo >&3
+	exec 3>&-
+	wait
+	[ "$(cat "$TMP/answers")" = "$(printf '0\nnone')" ] ||
+		fail "answers: $(cat "$TMP/answers")"
+	expect_flow "dport = 53 AND proto = 'udp' AND verdict = 'deny'" \
+		"deny|policy-changed|"
+	blocked "$(q ranged.test)" || fail "new queries not filtered"
+}
+
 test_allow_all_passes_dns_and_logs_it() {
 	recreate --mode allow-all >/dev/null || return 1
 	[ "$(q +short anything.test)" = "$NET4" ] || fail "$(q anything.test)"
