@@ -449,15 +449,17 @@ static const char *check_binding(const struct sandbox *sb,
 				 struct verdict_result *v)
 {
 	char name[DOMAIN_MAX + 1];
-	uint64_t now = now_ns();
 
 	if (domain_name_normalize(q->sni, q->sni_len, name) < 0)
 		return NULL;
-	if (dnscache_has(sb->id, name, q->family, q->dst, now) ||
-	    dnscache_has(DNSCACHE_OWN, name, q->family, q->dst, now))
+	switch (dns_bound(sb->id, name, q->family, q->dst, BIND_PEEK)) {
+	case BOUND_YES:
 		return "resolved";
-	if (dnscache_own(name, q->family, now) != OWN_KNOWN)
+	case BOUND_WAIT:
 		return "unresolved";
+	case BOUND_NO:
+		break;
+	}
 	v->verdict = VERDICT_DENY;
 	v->reason = "sni-address-mismatch";
 	return "mismatch";

@@ -243,7 +243,7 @@ static void pend_free(struct pending *p)
 {
 	if (p->fd >= 0)
 		close(p->fd);	/* leaves the epoll set with it */
-	if (p->conn && p->origin == FROM_TCP)
+	if (p->conn)		/* set only for FROM_TCP */
 		p->conn->busy = false;
 	free(p->query);
 	free(p->buf);
@@ -251,8 +251,8 @@ static void pend_free(struct pending *p)
 	p->fd = -1;
 }
 
-static int sockaddr_of(const struct upstream *u, struct sockaddr_storage *ss,
-		       socklen_t *len)
+static void sockaddr_of(const struct upstream *u,
+			struct sockaddr_storage *ss, socklen_t *len)
 {
 	memset(ss, 0, sizeof(*ss));
 	if (u->family == AF_INET) {
@@ -270,7 +270,6 @@ static int sockaddr_of(const struct upstream *u, struct sockaddr_storage *ss,
 		memcpy(&s6->sin6_addr, u->addr, 16);
 		*len = sizeof(*s6);
 	}
-	return 0;
 }
 
 static size_t upstream_query(const struct pending *p, uint8_t *out)
@@ -738,7 +737,7 @@ static int resolve(const char *name, int family, uint64_t now)
 }
 
 enum dns_bound dns_bound(uint32_t sb, const char *name, int family,
-			 const uint8_t *addr, bool final)
+			 const uint8_t *addr, enum dns_bind_how how)
 {
 	uint64_t now = now_ns();
 
@@ -749,11 +748,14 @@ enum dns_bound dns_bound(uint32_t sb, const char *name, int family,
 	case OWN_KNOWN:
 		return BOUND_NO;
 	case OWN_PENDING:
-		return final ? BOUND_NO : BOUND_WAIT;
+		return how == BIND_FINAL ? BOUND_NO : BOUND_WAIT;
 	case OWN_UNKNOWN:
 		break;
 	}
-	return final || resolve(name, family, now) < 0 ? BOUND_NO : BOUND_WAIT;
+	if (how == BIND_PEEK)
+		return BOUND_WAIT;
+	return how == BIND_FINAL || resolve(name, family, now) < 0 ? BOUND_NO :
+	       BOUND_WAIT;
 }
 
 static bool still_allowed(const char *name, void *arg)

@@ -33,11 +33,14 @@ void dns_close(void);
 /* Address binding: may a flow whose SNI `name' (normalised) the policy
  * allows go to `addr'? YES when the sandbox got it in an answer for the
  * name (within TTL + grace) or the daemon's own resolution has it; NO
- * when the daemon's own resolution is known and has not; WAIT while it
- * resolves (started here). `final': no more waiting, unknown is NO. */
+ * when the daemon's own resolution is known and has not; WAIT while it is
+ * not known. How: BIND_RESOLVE starts a resolution when needed (WAIT until
+ * it ends), BIND_FINAL waits no more (unknown is NO), BIND_PEEK starts
+ * nothing (sbxfw check). */
 enum dns_bound { BOUND_YES, BOUND_NO, BOUND_WAIT };
+enum dns_bind_how { BIND_RESOLVE, BIND_FINAL, BIND_PEEK };
 enum dns_bound dns_bound(uint32_t sb, const char *name, int family,
-			 const uint8_t *addr, bool final);
+			 const uint8_t *addr, enum dns_bind_how how);
 
 /* A policy changed: the names it no longer lets the sandbox resolve are
  * forgotten with their addresses (all of them when the sandbox is gone:

@@ -140,7 +140,8 @@ static enum dns_bound bound(const struct sandbox *sb, const struct flow *f,
 
 	if (domain_name_normalize(q->sni, q->sni_len, name) < 0)
 		return BOUND_NO;
-	return dns_bound(sb->id, name, f->key.family, f->key.dst, final);
+	return dns_bound(sb->id, name, f->key.family, f->key.dst,
+			 final ? BIND_FINAL : BIND_RESOLVE);
 }
 
 static void count(struct sandbox *sb, bool allow)

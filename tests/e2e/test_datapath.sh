@@ -357,13 +357,19 @@ test_allow_takes_effect_at_once() {
 	expect_flow "sni = 'new.test' AND verdict = 'allow'" "allow|domain-allowed|new.test"
 }
 
-test_deny_cuts_only_the_flows_to_that_name() {
-	policy || return 1
+# allowed.test into $TMP/a (pid $a) and b.example.test into $TMP/b ($b),
+# both under way
+two_downloads() {
 	download allowed.test "$TMP/a"
 	a=$!
 	download b.example.test "$TMP/b"
 	b=$!
 	sleep 1
+}
+
+test_deny_cuts_only_the_flows_to_that_name() {
+	policy || return 1
+	two_downloads
 	out=$(cli deny sb1 b.example.test) || fail "deny: $out"
 	echo "$out" | grep -q '1 open flows cut' || fail "$out"
 	! wait "$b" || fail "the denied download went on"
@@ -392,11 +398,7 @@ test_mode_deny_all_cuts_open_flows_and_new_ones() {
 
 test_remove_cuts_the_flows_of_that_rule_only() {
 	policy || return 1
-	download allowed.test "$TMP/a"
-	a=$!
-	download b.example.test "$TMP/b"
-	b=$!
-	sleep 1
+	two_downloads
 	cli remove sb1 allowed.test >/dev/null || fail "remove"
 	! wait "$a" || fail "the download went on"
 	wait "$b" || fail "the other download was cut"
