@@ -32,7 +32,8 @@ int policy_main(int argc, char **argv);
 /* Send a request to sbxfwd (takes req); the reply, or NULL after one
  * error line on stderr. */
 json_t *ctl_request(json_t *req);
-void print_json(json_t *o);
+/* One line of JSON on stdout; -1 (said on stderr) when it cannot be. */
+int print_json(json_t *o);
 /* The ini of -c (or the default file, which may be absent); -1 after an
  * error line. */
 struct sbxfw_config;

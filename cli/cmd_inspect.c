@@ -19,6 +19,7 @@
 #include "pkt.h"
 #include "policy_json.h"
 #include "quic.h"
+#include "wire.h"
 #include "xalloc.h"
 
 #define INSPECT_TIMEOUT_NS (10ull * 1000000000ull)
@@ -150,7 +151,6 @@ static void emit_json(const struct flow *f, const char *src, const char *dst,
 	const struct client_hello *ch = &f->fb.ch;
 	bool have = f->fb.kind == PAYLOAD_TLS;
 	json_t *o = json_object(), *alpn = json_array(), *vers = json_array();
-	char *line;
 	size_t i;
 
 	json_object_set_new(o, "time", json_string(when));
@@ -161,9 +161,10 @@ static void emit_json(const struct flow *f, const char *src, const char *dst,
 	json_object_set_new(o, "dst", json_string(dst));
 	json_object_set_new(o, "dport", json_integer(f->key.dport));
 	json_object_set_new(o, "sni", have && ch->has_sni
-		? json_stringn_nocheck(ch->sni, ch->sni_len) : json_null());
+		? wire_json(ch->sni, ch->sni_len) : json_null());
 	for (i = 0; have && i < ch->nalpn; i++)
-		json_array_append_new(alpn, json_string_nocheck(ch->alpn[i]));
+		json_array_append_new(alpn, wire_json(ch->alpn[i],
+						      strlen(ch->alpn[i])));
 	for (i = 0; have && i < ch->nversions; i++)
 		if (tls_version_name(ch->versions[i]))
 			json_array_append_new(vers, json_string(
@@ -171,8 +172,7 @@ static void emit_json(const struct flow *f, const char *src, const char *dst,
 	json_object_set_new(o, "alpn", alpn);
 	json_object_set_new(o, "tls_versions", vers);
 	json_object_set_new(o, "ech", json_boolean(have && ch->ech));
-	json_object_set_new(o, "postgres", json_boolean(f->fb.pg ==
-							PG_SSL_REQUEST));
+	json_object_set_new(o, "postgres", json_boolean(fb_postgres(&f->fb)));
 	json_object_set_new(o, "clienthello", json_string(hello_status(f)));
 	if (v) {
 		json_object_set_new(o, "verdict",
@@ -181,9 +181,7 @@ static void emit_json(const struct flow *f, const char *src, const char *dst,
 		json_object_set_new(o, "rule", v->rule[0] ? json_string(v->rule)
 							  : json_null());
 	}
-	line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-	puts(line);
-	free(line);
+	print_json(o);
 	json_decref(o);
 }
 
@@ -198,20 +196,20 @@ static void emit_text(const struct flow *f, const char *src, const char *dst,
 	       f->key.proto == IPPROTO_TCP ? "tcp" : "udp", v6 ? "[" : "", src,
 	       v6 ? "]" : "", f->key.sport, v6 ? "[" : "", dst, v6 ? "]" : "",
 	       f->key.dport);
-	if (have && ch->has_sni) {
-		printf(" sni=");
-		for (i = 0; i < ch->sni_len; i++) {
-			unsigned char c = (unsigned char)ch->sni[i];
-			printf(c > 0x20 && c < 0x7f ? "%c" : "\\x%02x", c);
-		}
-	} else {
+	char text[WIRE_TEXT_MAX(CH_SNI_MAX)];
+
+	if (have && ch->has_sni)
+		printf(" sni=%s", wire_text(ch->sni, ch->sni_len, text,
+					    sizeof(text)));
+	else
 		printf(" sni=-");
-	}
 	for (i = 0; have && i < ch->nalpn; i++)
-		printf(i ? ",%s" : " alpn=%s", ch->alpn[i]);
+		printf(i ? ",%s" : " alpn=%s",
+		       wire_text(ch->alpn[i], strlen(ch->alpn[i]), text,
+				 sizeof(text)));
 	if (have && ch->ech)
 		printf(" ech");
-	if (f->fb.pg == PG_SSL_REQUEST)
+	if (fb_postgres(&f->fb))
 		printf(" postgres");
 	if (!have)
 		printf(" clienthello=%s", hello_status(f));
@@ -255,7 +253,7 @@ static bool started_as_tls(const struct flow *f)
 		return false;
 	if (f->ra->buf[0] == 0x16)
 		return true;
-	return f->fb.pg == PG_SSL_REQUEST;
+	return fb_postgres(&f->fb);
 }
 
 static void flow_settle(struct inspect *in, struct flow *f,

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "config.h"
 #include "domain.h"
+#include "wire.h"
 
 struct log_opts {
 	const char *sandbox, *since, *until, *verdict;
@@ -42,13 +43,28 @@ static int time_arg(const char *in, char *out, size_t len, bool *relative)
 	return 0;
 }
 
+/* A row's text columns from..from+n, each made safe to print: they hold
+ * what sandboxes sent (SNI, DNS names and answers). */
+static void columns(sqlite3_stmt *s, int from, int n, char **col)
+{
+	for (int i = 0; i < n; i++) {
+		const char *t = (const char *)sqlite3_column_text(s, from + i);
+
+		col[i] = t ? wire_dup(t) : NULL;
+	}
+}
+
+static void columns_free(char **col, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(col[i]);
+}
+
 static void print_row(sqlite3_stmt *s)
 {
-	const char *col[11];
+	char *col[11];
 
-	for (int i = 0; i < 11; i++) {
-		col[i] = (const char *)sqlite3_column_text(s, i + 1);
-	}
+	columns(s, 1, 11, col);
 	if (cli_opts.json) {
 		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s?, "
 				      "s:s, s:s, s:s?, s:i}",
@@ -61,21 +77,21 @@ static void print_row(sqlite3_stmt *s)
 				      "sport", sqlite3_column_int(s, 4));
 		print_json(o);
 		json_decref(o);
-		return;
+	} else {
+		printf("%s  %s  %s%s%s:%s/%s  %s  %s  %s%s%s\n", col[0], col[1],
+		       strchr(col[4], ':') ? "[" : "", col[4],
+		       strchr(col[4], ':') ? "]" : "", col[5], col[6],
+		       col[7] ? col[7] : "-", col[8], col[9],
+		       col[10] ? "  rule " : "", col[10] ? col[10] : "");
 	}
-	printf("%s  %s  %s%s%s:%s/%s  %s  %s  %s%s%s\n", col[0], col[1],
-	       strchr(col[4], ':') ? "[" : "", col[4],
-	       strchr(col[4], ':') ? "]" : "", col[5], col[6],
-	       col[7] ? col[7] : "-", col[8], col[9],
-	       col[10] ? "  rule " : "", col[10] ? col[10] : "");
+	columns_free(col, 11);
 }
 
 static void print_dns_row(sqlite3_stmt *s)
 {
-	const char *col[7];
+	char *col[7];
 
-	for (int i = 0; i < 7; i++)
-		col[i] = (const char *)sqlite3_column_text(s, i + 1);
+	columns(s, 1, 7, col);
 	if (cli_opts.json) {
 		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?}",
 				      "time", col[0], "sandbox", col[1],
@@ -84,10 +100,12 @@ static void print_dns_row(sqlite3_stmt *s)
 				      "answers", col[6]);
 		print_json(o);
 		json_decref(o);
-		return;
+	} else {
+		printf("%s  %s  %s %s  %s  %s%s%s\n", col[0], col[1], col[3],
+		       col[2], col[4], col[5], col[6] ? "  " : "",
+		       col[6] ? col[6] : "");
 	}
-	printf("%s  %s  %s %s  %s  %s%s%s\n", col[0], col[1], col[3], col[2],
-	       col[4], col[5], col[6] ? "  " : "", col[6] ? col[6] : "");
+	columns_free(col, 7);
 }
 
 static bool domain_ok(const struct log_opts *o, sqlite3_stmt *s)

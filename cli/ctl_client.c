@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "config.h"
 #include "ctl_proto.h"
+#include "wire.h"
 
 int cli_config(struct sbxfw_config *c)
 {
@@ -82,10 +83,15 @@ out:
 	return reply;
 }
 
-void print_json(json_t *o)
+int print_json(json_t *o)
 {
-	char *s = json_dumps(o, JSON_COMPACT);
+	char *s = wire_json_line(o);
 
+	if (!s) {
+		fprintf(stderr, "sbxfw: output not representable as JSON\n");
+		return -1;
+	}
 	printf("%s\n", s);
 	free(s);
+	return 0;
 }

@@ -30,6 +30,16 @@ static int bit_at(const uint8_t *a, unsigned i)
 	return (a[i / 8] >> (7 - i % 8)) & 1;
 }
 
+bool cidr_contains(const struct cidr *c, int family, const uint8_t *addr)
+{
+	if (c->family != family)
+		return false;
+	for (unsigned i = 0; i < c->plen; i++)
+		if (bit_at(c->addr, i) != bit_at(addr, i))
+			return false;
+	return true;
+}
+
 int cidr_parse(const char *in, struct cidr *out, char *err, size_t errlen)
 {
 	char buf[64];

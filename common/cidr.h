@@ -2,6 +2,7 @@
 #ifndef SBXFW_CIDR_H
 #define SBXFW_CIDR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,8 @@ struct cidr {
 /* "198.18.0.0/15", "2001:db8::/32", or a bare address (a host prefix).
  * Host bits set beyond the prefix are refused. */
 int cidr_parse(const char *in, struct cidr *out, char *err, size_t errlen);
+/* Whether addr (of family) lies in c. */
+bool cidr_contains(const struct cidr *c, int family, const uint8_t *addr);
 /* A bare address, no prefix. */
 int addr_parse(const char *in, struct cidr *out);
 void cidr_format(const struct cidr *c, char out[CIDR_TEXT_MAX]);

@@ -189,8 +189,17 @@ static size_t hs_want(const uint8_t *h)
 	return 4 + ((size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3]);
 }
 
+static enum ch_status partial(const uint8_t *scratch, size_t have,
+			      const uint8_t **msg, size_t *msglen)
+{
+	*msg = scratch;
+	*msglen = have;
+	return CH_NEED_MORE;
+}
+
 /* Gather the handshake message from consecutive records into msg; returns
- * its stream end in *end. Single-record messages are not copied. */
+ * its stream end in *end. Single-record messages are not copied. On
+ * CH_NEED_MORE, msg holds the part gathered so far. */
 static enum ch_status gather(const uint8_t *buf, size_t len,
 			     uint8_t *scratch, const uint8_t **msg,
 			     size_t *msglen, struct client_hello *ch)
@@ -201,7 +210,7 @@ static enum ch_status gather(const uint8_t *buf, size_t len,
 		size_t rlen, take;
 
 		if (len - off < 5)
-			return CH_NEED_MORE;
+			return partial(scratch, have, msg, msglen);
 		if (buf[off] != TLS_HANDSHAKE || buf[off + 1] != 3)
 			return off ? CH_MALFORMED : CH_NOT_TLS;
 		rlen = (size_t)buf[off + 3] << 8 | buf[off + 4];
@@ -230,7 +239,7 @@ static enum ch_status gather(const uint8_t *buf, size_t len,
 		memcpy(scratch + have, buf + off, take);
 		have += take;
 		if (take < rlen)
-			return CH_NEED_MORE;
+			return partial(scratch, have, msg, msglen);
 		off += rlen;
 		if (want == 0 && have >= 4) {
 			if (scratch[0] != HS_CLIENT_HELLO)
@@ -286,4 +295,51 @@ enum ch_status ch_parse(const uint8_t *buf, size_t len,
 		return st;
 	r = (struct rd){ .p = msg + 4, .n = msglen - 4 };
 	return parse_body(r, out);
+}
+
+/* The fields before the extensions, then each whole extension in turn,
+ * until server_name: enough of a message cut short to read its name. */
+static bool peek_body(struct rd r, struct client_hello *ch)
+{
+	struct rd exts;
+	size_t total;
+
+	rd_sub(&r, 2 + 32);			/* version, random */
+	rd_vec(&r, 1);				/* session id */
+	rd_vec(&r, 2);				/* cipher suites */
+	rd_vec(&r, 1);				/* compression */
+	total = rd_uint(&r, 2);
+	if (r.bad)
+		return false;
+	exts = (struct rd){ .p = r.p, .n = r.n < total ? r.n : total };
+	while (exts.n >= 4) {
+		uint16_t type = (uint16_t)rd_uint(&exts, 2);
+		struct rd e = rd_vec(&exts, 2);
+
+		if (exts.bad)
+			return false;
+		if (type == EXT_SERVER_NAME)
+			return parse_sni(e, ch) && ch->has_sni;
+	}
+	return false;
+}
+
+enum ch_status ch_peek_sni(const uint8_t *buf, size_t len,
+			   struct client_hello *out)
+{
+	uint8_t scratch[CH_MAX];
+	const uint8_t *msg = NULL;
+	size_t msglen = 0;
+	enum ch_status st;
+
+	st = ch_parse(buf, len, out);
+	if (st != CH_NEED_MORE)
+		return st;
+	memset(out, 0, sizeof(*out));
+	if (gather(buf, len, scratch, &msg, &msglen, out) != CH_NEED_MORE ||
+	    msglen < 4 || msg[0] != HS_CLIENT_HELLO)
+		return CH_NEED_MORE;
+	if (!peek_body((struct rd){ .p = msg + 4, .n = msglen - 4 }, out))
+		memset(out, 0, sizeof(*out));
+	return CH_NEED_MORE;
 }

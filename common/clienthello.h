@@ -42,6 +42,11 @@ enum ch_status ch_parse(const uint8_t *buf, size_t len,
  * carries it in CRYPTO frames. */
 enum ch_status ch_parse_message(const uint8_t *msg, size_t len,
 				struct client_hello *out);
+/* ch_parse, and when it needs more bytes, the server_name of the part
+ * there is (has_sni) if that extension is already whole: enough to deny
+ * a name before the rest of its hello comes, never to allow one. */
+enum ch_status ch_peek_sni(const uint8_t *buf, size_t len,
+			   struct client_hello *out);
 const char *ch_status_name(enum ch_status s);
 
 #endif

@@ -28,6 +28,7 @@ static enum pkt_result l4_decode(const uint8_t *p, size_t avail, size_t len,
 {
 	size_t hl;
 
+	out->l4 = p;
 	if (out->proto == IPPROTO_TCP) {
 		if (avail < 20)
 			return len < 20 ? PKT_CORRUPT : PKT_TRUNCATED;

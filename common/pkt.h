@@ -34,6 +34,7 @@ struct pkt {
 	uint16_t sport, dport;
 	uint32_t seq, ack;	/* TCP */
 	uint8_t tcp_flags;
+	const uint8_t *l4;	/* the TCP or UDP header */
 	const uint8_t *payload;
 	size_t payload_len;	/* bytes present in the capture */
 	bool payload_cut;	/* the capture holds fewer than were sent */
@@ -42,6 +43,7 @@ struct pkt {
 #define PKT_TCP_FIN 0x01
 #define PKT_TCP_SYN 0x02
 #define PKT_TCP_RST 0x04
+#define PKT_TCP_PSH 0x08
 #define PKT_TCP_ACK 0x10
 
 /* Decode one captured frame down to its TCP/UDP payload. Pure. */

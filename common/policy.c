@@ -441,11 +441,13 @@ void policy_eval(const struct policy *p, const struct flow_query *q,
 	if (q->dport == 53)
 		return decide(res, VERDICT_DNS, "dns", NULL);
 	if (q->proto == IPPROTO_UDP) {
+		/* QUIC could reach a denied domain: refused until it is
+		 * judged by its SNI, so that clients fall back to TCP */
+		if (q->dport == 443)
+			return decide(res, VERDICT_DENY, "quic-rejected", NULL);
 		if (p->mode == MODE_ALLOW_ALL)
 			return decide(res, VERDICT_ALLOW, "mode-allow-all",
 				      NULL);
-		if (q->dport == 443)
-			return decide(res, VERDICT_DENY, "quic-rejected", NULL);
 		return decide(res, VERDICT_DENY, "not-tls", NULL);
 	}
 	eval_payload(p, q, res);

@@ -80,8 +80,21 @@ static bool store(struct reasm *r, size_t off, const uint8_t *data,
 		}
 		r->buf[at] = data[i];
 		r->have[at / 8] |= (uint8_t)(1u << (at % 8));
+		r->stored++;
 	}
 	return true;
+}
+
+/* The judge's word on the contiguous prefix. */
+static enum reasm_state judged(struct reasm *r, reasm_judge_fn judge,
+			       void *arg)
+{
+	r->state = judge(r->buf, r->contig, arg);
+	if (r->state == REASM_GIVE_UP)
+		r->why = REASM_WHY_JUDGE;
+	else if (r->state == REASM_NEED_MORE && r->contig == r->limit)
+		return give_up(r, REASM_WHY_TOO_BIG);
+	return r->state;
 }
 
 enum reasm_state reasm_add(struct reasm *r, uint32_t seq, const uint8_t *data,
@@ -115,10 +128,13 @@ enum reasm_state reasm_add(struct reasm *r, uint32_t seq, const uint8_t *data,
 		r->contig++;
 	if (r->contig == before)
 		return r->state;
-	r->state = judge(r->buf, r->contig, arg);
-	if (r->state == REASM_GIVE_UP)
-		r->why = REASM_WHY_JUDGE;
-	else if (r->state == REASM_NEED_MORE && r->contig == r->limit)
-		return give_up(r, REASM_WHY_TOO_BIG);
-	return r->state;
+	return judged(r, judge, arg);
+}
+
+enum reasm_state reasm_resume(struct reasm *r, reasm_judge_fn judge,
+			      void *arg)
+{
+	if (r->state != REASM_COMPLETE)
+		return r->state;
+	return judged(r, judge, arg);
 }

@@ -32,6 +32,7 @@ struct reasm {
 	size_t limit;
 	size_t cap;		/* bytes allocated, up to limit */
 	size_t contig;		/* bytes contiguous from base */
+	size_t stored;		/* bytes received, each counted once */
 	uint64_t deadline_ns;
 	enum reasm_state state;
 	enum reasm_why why;
@@ -47,6 +48,10 @@ void reasm_fini(struct reasm *r);
 enum reasm_state reasm_add(struct reasm *r, uint32_t seq, const uint8_t *data,
 			   size_t len, uint64_t now_ns, reasm_judge_fn judge,
 			   void *arg);
+/* After COMPLETE, when the judge's caller moved on (past a Postgres
+ * request): judge the bytes there are again and go on. */
+enum reasm_state reasm_resume(struct reasm *r, reasm_judge_fn judge,
+			      void *arg);
 /* Time passed without data: gives up once the deadline is behind us. */
 enum reasm_state reasm_tick(struct reasm *r, uint64_t now_ns);
 const char *reasm_why_name(enum reasm_why w);

@@ -165,7 +165,7 @@ void audit_record_init(struct flow_record *r, const char *sandbox,
 static void queue_row(struct ring *r, const void *row)
 {
 	pthread_mutex_lock(&lock);
-	if (r->len == RING) {
+	if (!r->rows || r->len == RING) {	/* not started, or full */
 		lost++;
 	} else {
 		memcpy(r->rows + (r->head + r->len++) % RING * r->size, row,

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "policy_json.h"
 #include "queue.h"
+#include "revoke.h"
 #include "sandbox.h"
 #include "verdict.h"
 #include "xalloc.h"
@@ -191,6 +192,9 @@ static json_t *cmd_create(struct daemon *d, json_t *req, uid_t uid,
 	if (nft_sandbox_update(NULL, &ns, &d->marks, err, ERRLEN) < 0)
 		goto undo;
 	sandbox_insert(sb);
+	if (revoke_adopt(sb, &d->marks, d->cfg.ech == ECH_DENY, err,
+			 ERRLEN) < 0)
+		log_warnx("sandbox %s: flows open before it: %s", name, err);
 	log_change(d, name, uid, "create");
 	log_info("sandbox %s created (id %u, %s)", sb->name, sb->id,
 		 policy_mode_name(sb->policy->mode));

@@ -18,7 +18,7 @@
 #include "log.h"
 #include "policy.h"
 #include "sandbox.h"
-#include "verdict.h"
+#include "clock.h"
 #include "xalloc.h"
 
 #define MS 1000000ull

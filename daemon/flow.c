@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Per-flow state while a flow waits for its verdict, and a short memory
- * of the verdict afterwards for packets queued before the ct mark was set. */
+/* Per-flow state while a flow waits for its verdict, until the server
+ * has acknowledged the bytes it was judged on, and a short memory of the
+ * verdict afterwards for packets queued before the ct mark was set. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,12 +163,11 @@ size_t flow_held_count(void)
 	return nheld;
 }
 
-bool flow_hold(struct flow *f, uint32_t id, uint16_t queue, uint32_t mark,
-	       uint32_t seq)
+bool flow_hold(struct flow *f, const struct held *h)
 {
 	if (f->nheld == FLOW_HELD_MAX)
 		return false;
-	f->held[f->nheld++] = (struct held){ id, queue, mark, seq };
+	f->held[f->nheld++] = *h;
 	nheld++;
 	return true;
 }
@@ -208,19 +208,10 @@ enum reasm_state flow_set_base(struct flow *f, uint32_t base, uint64_t now_ns)
 	return st;
 }
 
-void flow_clear_held(struct flow *f)
+/* A packet's end, counted from the stream's first byte. */
+static uint32_t held_end(const struct flow *f, const struct held *h)
 {
-	nheld -= f->nheld;
-	f->nheld = 0;
-}
-
-void flow_decided(struct flow *f, bool allow)
-{
-	f->decided = true;
-	f->allow = allow;
-	flow_clear_held(f);
-	reasm_fini(&f->r);
-	early_free(f);
+	return h->seq + h->len - f->base;
 }
 
 static int held_cmp(const void *a, const void *b, void *base)
@@ -231,7 +222,81 @@ static int held_cmp(const void *a, const void *b, void *base)
 	return x < y ? -1 : x > y;
 }
 
-void flow_sort_held(struct flow *f)
+size_t flow_take_held(struct flow *f, size_t upto, struct held *out,
+		      bool *straddle)
 {
+	size_t n = 0, kept = 0;
+
 	qsort_r(f->held, f->nheld, sizeof(f->held[0]), held_cmp, &f->base);
+	*straddle = false;
+	for (size_t i = 0; i < f->nheld; i++) {
+		const struct held *h = &f->held[i];
+
+		if (held_end(f, h) <= upto) {
+			out[n++] = *h;
+			continue;
+		}
+		if ((uint32_t)(h->seq - f->base) < upto)
+			*straddle = true;
+		f->held[kept++] = *h;
+	}
+	f->nheld = kept;
+	nheld -= n;
+	return n;
+}
+
+size_t flow_take_all(struct flow *f, struct held *out)
+{
+	size_t n = f->nheld;
+
+	qsort_r(f->held, n, sizeof(f->held[0]), held_cmp, &f->base);
+	memcpy(out, f->held, n * sizeof(*out));
+	nheld -= n;
+	f->nheld = 0;
+	return n;
+}
+
+void flow_decided(struct flow *f, enum flow_phase phase)
+{
+	f->phase = phase;
+	f->waiting = false;
+	if (phase != PH_JUDGED) {
+		reasm_fini(&f->r);
+		f->judged = 0;
+	}
+	early_free(f);
+}
+
+enum flow_match flow_match_judged(const struct flow *f, uint32_t seq,
+				  const uint8_t *data, size_t len)
+{
+	uint32_t off = seq - f->base;
+
+	if ((int32_t)off < 0) {		/* from before the first byte */
+		uint32_t skip = -off;
+
+		if (skip >= len)
+			return FM_WITHIN;
+		data += skip;
+		len -= skip;
+		off = 0;
+	}
+	if (off >= f->judged)
+		return FM_BEYOND;
+	size_t n = f->judged - off < len ? f->judged - off : len;
+
+	if (memcmp(f->r.buf + off, data, n))
+		return FM_CONFLICT;
+	return n == len ? FM_WITHIN : FM_BEYOND;
+}
+
+/* How far from its first byte a segment of the same connection may lie:
+ * far more than the hold ever covers, far less than a random ISN's odds. */
+#define SEQ_NEAR (16u << 20)
+
+bool flow_seq_near(const struct flow *f, uint32_t seq)
+{
+	uint32_t off = seq - f->base;
+
+	return off < SEQ_NEAR || -off <= 65536u;
 }

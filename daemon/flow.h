@@ -18,12 +18,13 @@ struct flow_key {
 	uint8_t src[16], dst[16];
 };
 
-/* A queued packet waiting for its flow's verdict. */
+/* A queued packet waiting for its verdict. */
 struct held {
 	uint32_t id;
 	uint16_t queue;
 	uint32_t mark;
-	uint32_t seq;
+	uint32_t seq;		/* of its first payload byte */
+	uint32_t len;		/* payload bytes */
 };
 
 /* A segment that came before the stream's first byte was known. */
@@ -33,16 +34,37 @@ struct early {
 	size_t len;
 };
 
+/* Where a flow stands. A TCP flow's verdict belongs to one connection:
+ * its first byte (the client's ISN + 1) and the bytes it was judged on. */
+enum flow_phase {
+	PH_HOLDING,	/* its first bytes are gathered, every segment held */
+	PH_JUDGED,	/* allowed, "judged" in the ct mark: until the server
+			 * acknowledges the judged bytes, every segment is
+			 * queued and checked against them */
+	PH_ALLOWED,	/* committed: "allow" in the ct mark */
+	PH_DENIED,
+};
+
+/* A server_name read before its hello was whole (SPEC §1.7): a denied
+ * name is refused at once; an allowed one lets the hello's bytes pass as
+ * they come, the verdict still waiting for the whole hello. */
+enum flow_peek { PEEK_NONE, PEEK_WAIT, PEEK_ALLOWED };
+
 struct flow {
 	struct flow *hnext;		/* hash chain */
-	struct flow *prev, *next;	/* oldest first */
+	struct flow *prev, *next;	/* least recently used first */
 	struct flow_key key;
 	uint32_t sandbox;
-	bool decided, allow;
+	enum flow_phase phase;
+	enum flow_peek peek;
 	bool waiting;		/* for the daemon's own resolution of its SNI */
 	bool have_base;
-	uint32_t base;
-	struct reasm r;
+	uint32_t base;		/* sequence number of the stream's first byte */
+	struct reasm r;		/* from PH_JUDGED on: the judged bytes */
+	size_t judged;		/* how many */
+	size_t passed;		/* bytes let through before the verdict: a
+				 * Postgres request, a hello's after its
+				 * allowed server_name */
 	struct first_bytes fb;
 	struct held held[FLOW_HELD_MAX];
 	size_t nheld;
@@ -51,16 +73,17 @@ struct flow {
 	uint64_t deadline_ns, last_ns;
 };
 
-/* The table is bounded: past max flows the oldest is given up (a held
- * flow is denied), so memory does not grow with traffic. */
+/* The table is bounded: past max flows the least recently used is given
+ * up, so memory does not grow with traffic. */
 void flow_init(size_t max, uint64_t hold_timeout_ns);
 void flow_fini(void);
 struct flow *flow_lookup(const struct flow_key *k);
+/* NULL when the table is full. */
 struct flow *flow_create(const struct flow_key *k, uint32_t sandbox,
 			 uint64_t now_ns);
 void flow_touch(struct flow *f, uint64_t now_ns);
 void flow_destroy(struct flow *f);
-/* Oldest first, for timeouts and eviction. */
+/* Least recently used first, for timeouts and eviction. */
 struct flow *flow_oldest(void);
 size_t flow_count(void);
 size_t flow_held_count(void);
@@ -69,20 +92,35 @@ void flow_key_of(const struct pkt *p, struct flow_key *k);
 uint32_t flow_key_hash(const struct flow_key *k);
 /* The other direction's key: ends swapped. */
 void flow_key_reverse(const struct flow_key *k, struct flow_key *out);
-/* Keep a segment until its flow has a verdict; false when full. */
-bool flow_hold(struct flow *f, uint32_t id, uint16_t queue, uint32_t mark,
-	       uint32_t seq);
+
+/* Keep a packet until its verdict; false when the flow holds its most. */
+bool flow_hold(struct flow *f, const struct held *h);
 /* Feed a segment to reassembly (or keep it until the base is known). */
 enum reasm_state flow_feed(struct flow *f, uint32_t seq, const uint8_t *data,
 			   size_t len, uint64_t now_ns);
 /* Start the stream at base; replays segments that came early. */
 enum reasm_state flow_set_base(struct flow *f, uint32_t base,
 			       uint64_t now_ns);
-/* Held segments have had their verdicts. */
-void flow_clear_held(struct flow *f);
-/* The verdict is given: free the reassembly, keep the decision. */
-void flow_decided(struct flow *f, bool allow);
-/* Sort held segments by their place in the stream. */
-void flow_sort_held(struct flow *f);
+/* Take the held packets that end within the stream's first `upto'
+ * bytes, in stream order, into out (FLOW_HELD_MAX); returns how many.
+ * *straddle: a packet still held begins before `upto'. */
+size_t flow_take_held(struct flow *f, size_t upto, struct held *out,
+		      bool *straddle);
+/* Take them all, in stream order. */
+size_t flow_take_all(struct flow *f, struct held *out);
+/* The verdict is given: keep the judged bytes (PH_JUDGED) or nothing. */
+void flow_decided(struct flow *f, enum flow_phase phase);
+
+/* How a segment of a judged flow compares with the judged bytes. */
+enum flow_match {
+	FM_WITHIN,	/* inside them, and equal */
+	FM_BEYOND,	/* equal where it overlaps them, and goes past */
+	FM_CONFLICT,	/* different bytes where the verdict was given */
+};
+enum flow_match flow_match_judged(const struct flow *f, uint32_t seq,
+				  const uint8_t *data, size_t len);
+/* seq lies in this connection's stream, not far from where it started
+ * (a segment of another connection of the same ports has another ISN). */
+bool flow_seq_near(const struct flow *f, uint32_t seq);
 
 #endif

@@ -95,14 +95,22 @@ static int attr_cb(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
-/* The kernel's reasons, which are the rules' log prefixes. */
-static const char *const reasons[] = { "range-denied", "mode-deny-all",
-				       "range-allowed", "mode-allow-all",
-				       "not-tls" };
+/* The kernel's reasons, which are the rules' log prefixes; "in:" before
+ * one: a flow opened towards the sandbox, whose rule is the remote end's
+ * range. */
+static const struct {
+	const char *name;
+	bool allow;
+} reasons[] = {
+	{ "range-denied", false }, { "mode-deny-all", false },
+	{ "range-allowed", true }, { "mode-allow-all", true },
+	{ "not-tls", false }, { "inbound-not-allowed", false },
+};
 
 static void record(const char *prefix, uint32_t mark, const struct pkt *p)
 {
 	struct sandbox *sb = sandbox_get(mark_get_id(marks, mark));
+	bool in = !strncmp(prefix, "in:", 3);
 	struct flow_record r;
 	struct flow_key k;
 	struct flow_query q = { .family = p->family, .dport = p->dport,
@@ -110,17 +118,19 @@ static void record(const char *prefix, uint32_t mark, const struct pkt *p)
 	struct verdict_result v;
 	size_t i;
 
+	if (in)
+		prefix += 3;
 	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
-		if (!strcmp(prefix, reasons[i]))
+		if (!strcmp(prefix, reasons[i].name))
 			break;
 	if (i == sizeof(reasons) / sizeof(reasons[0]))
 		return;
 	flow_key_of(p, &k);
 	audit_record_init(&r, sb ? sb->name : "?", &k);
-	r.allow = i == 2 || i == 3;
-	r.reason = reasons[i];
+	r.allow = reasons[i].allow;
+	r.reason = reasons[i].name;
 	/* the rule: the daemon's own evaluation, which the kernel mirrors */
-	memcpy(q.dst, p->dst, 16);
+	memcpy(q.dst, in ? p->src : p->dst, 16);
 	if (sb) {
 		policy_eval(sb->policy, &q, &v);
 		if (!strcmp(v.reason, r.reason))

@@ -253,6 +253,54 @@ static void x_bitwise(struct nftnl_rule *r, uint32_t reg, uint32_t len,
 	x_add(r, e);
 }
 
+/* reg = (reg & mask) ^ xor over len bytes, given as bytes */
+static void x_bitwise_bytes(struct nftnl_rule *r, uint32_t reg, uint32_t len,
+			    const uint8_t *mask, const uint8_t *xor)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, xor, len);
+	x_add(r, e);
+}
+
+/* Write len bytes of reg at off in the network header; csum_off: the
+ * IPv4 header checksum to fix, or 0. */
+static void x_payload_write(struct nftnl_rule *r, uint32_t off, uint32_t len,
+			    uint32_t reg, uint32_t csum_off)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("payload");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE,
+			   NFT_PAYLOAD_NETWORK_HEADER);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_SREG, reg);
+	if (csum_off) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_CSUM_TYPE,
+				   NFT_PAYLOAD_CSUM_INET);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_CSUM_OFFSET,
+				   csum_off);
+	}
+	x_add(r, e);
+}
+
+/* fib saddr . iif oif present: 0 in reg when the route back to the
+ * source does not leave through the interface the packet came in by */
+static void x_fib_rpf(struct nftnl_rule *r, uint32_t reg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("fib");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_SADDR |
+			   NFTA_FIB_F_IIF | NFTA_FIB_F_PRESENT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_OIF);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, reg);
+	x_add(r, e);
+}
+
 static void x_cmp(struct nftnl_rule *r, uint32_t reg, uint32_t op,
 		  const void *data, uint32_t len)
 {
@@ -512,6 +560,7 @@ static const struct set_def set_defs[] = {
 	{ "allow6", SK_CONCAT_INTERVAL, 20, 0, { 4, 16 }, CAT2(T_MARK, T_IPV6) },
 	{ "mode_deny", SK_HASH, 4, 0, { 0 }, T_MARK },
 	{ "mode_allow", SK_HASH, 4, 0, { 0 }, T_MARK },
+	{ "mode_open", SK_HASH, 4, 0, { 0 }, T_MARK },
 	{ "nopayload4", SK_HASH, 12, 0, { 0 },
 	  CAT3(T_PROTO, T_PROTO, T_SERVICE) },
 	{ "nopayload6", SK_HASH, 8, 0, { 0 }, CAT2(T_PROTO, T_SERVICE) },
@@ -730,7 +779,7 @@ static bool cidr_nested(const struct cidr *l, size_t n, size_t i)
 }
 
 enum { E_IIF, E_SRC4, E_SRC6, E_DENY4, E_DENY6, E_ALLOW4, E_ALLOW6,
-       E_MODE_DENY, E_MODE_ALLOW, E_MAX };
+       E_MODE_DENY, E_MODE_ALLOW, E_MODE_OPEN, E_MAX };
 
 static void elems_sandbox(struct elems es[E_MAX], const struct nft_sandbox *sb,
 			  const struct marks *m)
@@ -758,6 +807,9 @@ static void elems_sandbox(struct elems es[E_MAX], const struct nft_sandbox *sb,
 		elem_add(&es[E_MODE_DENY], &id, 4, NULL, NULL, 0, 0);
 	if (p->mode == MODE_ALLOW_ALL && p->ndomains[LIST_DENY] == 0)
 		elem_add(&es[E_MODE_ALLOW], &id, 4, NULL, NULL, 0, 0);
+	/* inbound flows: every allow-all sandbox */
+	if (p->mode == MODE_ALLOW_ALL)
+		elem_add(&es[E_MODE_OPEN], &id, 4, NULL, NULL, 0, 0);
 }
 
 static void elems_init(struct elems es[E_MAX])
@@ -810,6 +862,10 @@ int nft_sandbox_update(const struct nft_sandbox *old,
 
 #define TCP_SYN 0x02
 #define TCP_ACK 0x10
+#define CT_STATE_INVALID 0x01
+#define CT_STATE_NEW 0x08
+#define CT_STATE_UNTRACKED 0x40
+#define NORMAL_TTL 64
 
 /* Remember the client's first sequence number from the server's SYN-ACK
  * (its acknowledgement number) so that a queued segment can be known as
@@ -830,6 +886,7 @@ static void r_syn_ack(struct batch *bt, const struct marks *m, int v6)
 	msg_rule(bt, r, "rule remembering first sequence numbers");
 }
 
+/* ct mark state s: verdict code (to chain) */
 static void r_state(struct batch *bt, const struct marks *m, enum mark_state s,
 		    int code, const char *chain)
 {
@@ -840,9 +897,34 @@ static void r_state(struct batch *bt, const struct marks *m, enum mark_state s,
 	msg_rule(bt, r, "fast path rule");
 }
 
+/* What a sandbox is looked up by: where a packet comes from (its own
+ * flows) or where it goes (flows opened towards it). */
+enum sb_key { K_IIF, K_SRC4, K_SRC6, K_OIF, K_DST4, K_DST6 };
+
+static void k_sb(struct nftnl_rule *r, enum sb_key key, uint32_t reg)
+{
+	int v6 = key == K_SRC6 || key == K_DST6;
+
+	if (key == K_IIF || key == K_OIF) {
+		x_meta(r, key == K_IIF ? NFT_META_IIFNAME : NFT_META_OIFNAME,
+		       reg);
+		return;
+	}
+	m_nfproto(r, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+	x_payload(r, NFT_PAYLOAD_NETWORK_HEADER,
+		  addr_off(v6, key >= K_OIF), addr_len(v6), reg);
+}
+
+static const char *sb_map(enum sb_key key)
+{
+	static const char *const maps[] = { "sb_iif", "sb_src4", "sb_src6" };
+
+	return maps[key % 3];
+}
+
 /* Each id bit of the sandbox a map gives, OR-ed into the ct mark. */
 static void r_classify(struct batch *bt, const struct marks *m,
-		       const char *map, int v6_or_iif)
+		       const char *chain, enum sb_key key)
 {
 	for (unsigned b = 0; b < 32; b++) {
 		uint32_t bit = 1u << b;
@@ -850,16 +932,9 @@ static void r_classify(struct batch *bt, const struct marks *m,
 
 		if (!(m->id & bit))
 			continue;
-		r = rule_new("classify");
-		if (v6_or_iif < 0) {
-			x_meta(r, NFT_META_IIFNAME, R0);
-		} else {
-			m_nfproto(r, v6_or_iif ? NFPROTO_IPV6 : NFPROTO_IPV4);
-			x_payload(r, NFT_PAYLOAD_NETWORK_HEADER,
-				  addr_off(v6_or_iif, false),
-				  addr_len(v6_or_iif), R0);
-		}
-		x_lookup(r, R0, map, R0);
+		r = rule_new(chain);
+		k_sb(r, key, R0);
+		x_lookup(r, R0, sb_map(key), R0);
 		x_bitwise(r, R0, 4, bit, 0);
 		x_cmp32(r, R0, NFT_CMP_EQ, bit);
 		s_mark(r, true, 0, bit);
@@ -882,10 +957,10 @@ static void s_decide(struct nftnl_rule *r, const struct nft_opts *o,
 		x_verdict(r, NF_ACCEPT, NULL);
 }
 
-/* sandbox . destination in a range set (v6 0 or 1), or sandbox in a mode
- * set (v6 < 0) */
-static struct nftnl_rule *r_lookup(const char *chain, const struct marks *m,
-				   const char *set, int v6)
+/* sandbox . the packet's destination (source when `src') in a range set
+ * (v6 0 or 1), or sandbox in a mode set (v6 < 0) */
+static struct nftnl_rule *r_lookup_by(const char *chain, const struct marks *m,
+				      const char *set, int v6, bool src)
 {
 	struct nftnl_rule *r = rule_new(chain);
 
@@ -893,33 +968,38 @@ static struct nftnl_rule *r_lookup(const char *chain, const struct marks *m,
 		m_nfproto(r, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
 	k_sandbox(r, m);
 	if (v6 >= 0)
-		x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, addr_off(v6, true),
+		x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, addr_off(v6, !src),
 			  addr_len(v6), R1);
 	x_lookup(r, R0, set, 0);
 	return r;
 }
 
-static void r_range(struct batch *bt, const struct nft_opts *o, int v6,
-		    const char *set, enum mark_state s, const char *reason)
+static struct nftnl_rule *r_lookup(const char *chain, const struct marks *m,
+				   const char *set, int v6)
 {
-	struct nftnl_rule *r = r_lookup("forward", o->marks, set, v6);
+	return r_lookup_by(chain, m, set, v6, false);
+}
+
+static void r_range(struct batch *bt, const struct nft_opts *o,
+		    const char *chain, bool src, int v6, const char *set,
+		    enum mark_state s, const char *reason)
+{
+	struct nftnl_rule *r = r_lookup_by(chain, o->marks, set, v6, src);
 
 	s_decide(r, o, s, reason);
 	msg_rule(bt, r, reason);
 }
 
-static void r_mode(struct batch *bt, const struct nft_opts *o, const char *set,
-		   enum mark_state s, const char *reason)
-{
-	r_range(bt, o, -1, set, s, reason);
-}
-
 /* TCP segments without payload (handshake, bare ACKs) need no verdict:
- * the header lengths and the packet length say so exactly. */
-static void r_nopayload(struct batch *bt, int v6)
+ * the header lengths and the packet length say so exactly. The client's
+ * only, when `original'. */
+static void r_nopayload(struct batch *bt, const char *chain, int v6,
+			bool original)
 {
-	struct nftnl_rule *r = rule_new("forward");
+	struct nftnl_rule *r = rule_new(chain);
 
+	if (original)
+		m_ct_direction(r, IP_CT_DIR_ORIGINAL);
 	m_nfproto(r, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
 	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
 	if (v6) {
@@ -986,6 +1066,49 @@ static void elems_zero(struct batch *bt)
 	}
 }
 
+/* The TTL and hop limit of the client's packets of an undecided flow,
+ * the same for all: a segment that expires past this host (and never
+ * reaches the server) cannot be judged in place of the real one. */
+static void rules_ttl(struct batch *bt, const char *chain)
+{
+	static const uint8_t mask[2] = { 0x00, 0xff }, ttl[2] = { NORMAL_TTL };
+	struct nftnl_rule *r;
+
+	r = rule_new(chain);
+	m_ct_direction(r, IP_CT_DIR_ORIGINAL);
+	m_nfproto(r, NFPROTO_IPV4);
+	x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 8, 2, R0);
+	x_bitwise_bytes(r, R0, 2, mask, ttl);
+	x_payload_write(r, 8, 2, R0, 10);
+	msg_rule(bt, r, "ttl rule");
+	r = rule_new(chain);
+	m_ct_direction(r, IP_CT_DIR_ORIGINAL);
+	m_nfproto(r, NFPROTO_IPV6);
+	x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 7, 1, R0);
+	x_bitwise(r, R0, 1, 0, NORMAL_TTL);
+	x_payload_write(r, 7, 1, R0, 0);
+	msg_rule(bt, r, "hop limit rule");
+}
+
+/* The sandbox id of the ct mark into the packet mark too (for NFLOG and
+ * the queue), bit by bit, with state s. */
+static void rules_packet_mark(struct batch *bt, const char *chain,
+			      const struct marks *m, enum mark_state s)
+{
+	struct nftnl_rule *r = rule_new(chain);
+
+	s_mark(r, false, m->mask, mark_state(m, s));
+	msg_rule(bt, r, "packet mark rule");
+	for (unsigned b = 0; b < 32; b++) {
+		if (!(m->id & (1u << b)))
+			continue;
+		r = rule_new(chain);
+		m_mark(r, true, 1u << b, NFT_CMP_NEQ, 0);
+		s_mark(r, false, 0, 1u << b);
+		msg_rule(bt, r, "packet mark rule");
+	}
+}
+
 /* Mark as pending, as the first byte of the stream when it is, queue. */
 static void r_queue(struct batch *bt, const struct nft_opts *o)
 {
@@ -1004,18 +1127,28 @@ static void r_queue(struct batch *bt, const struct nft_opts *o)
 		s_mark(r, false, m->state, mark_state(m, ST_PEND_FIRST));
 		msg_rule(bt, r, "first segment rule");
 	}
-	/* data on a SYN (TCP Fast Open) is the first byte too */
-	r = rule_new("forward");
-	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
-	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
-	x_bitwise(r, R0, 1, TCP_SYN, 0);
-	x_cmp8(r, R0, NFT_CMP_EQ, TCP_SYN);
-	s_mark(r, false, m->state, mark_state(m, ST_PEND_FIRST));
-	msg_rule(bt, r, "SYN data rule");
 	r = rule_new("forward");
 	x_queue(r, o, true);
 	msg_rule(bt, r, o->native_queue ? "queue rule" :
 		 "queue rule (xt NFQUEUE)");
+}
+
+/* A SYN with data on a connection already under way is no handshake:
+ * dropped, never taken as the stream's start. (On a new connection the
+ * daemon strips its data: TCP Fast Open.) */
+static void r_late_syn(struct batch *bt)
+{
+	struct nftnl_rule *r = rule_new("forward");
+
+	x_ct(r, NFT_CT_STATE, R0);
+	x_bitwise(r, R0, 4, CT_STATE_NEW, 0);
+	x_cmp32(r, R0, NFT_CMP_EQ, 0);
+	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
+	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
+	x_bitwise(r, R0, 1, TCP_SYN, 0);
+	x_cmp8(r, R0, NFT_CMP_EQ, TCP_SYN);
+	x_verdict(r, NF_DROP, NULL);
+	msg_rule(bt, r, "late SYN rule");
 }
 
 /* A flow not classified yet is (the classify chain), and the rule that
@@ -1033,6 +1166,115 @@ static struct nftnl_rule *r_classified(struct batch *bt, const char *chain,
 	return r;
 }
 
+static void r_jump_state(struct batch *bt, const char *chain,
+			 const struct marks *m, enum mark_state s,
+			 const char *to)
+{
+	struct nftnl_rule *r = rule_new(chain);
+
+	m_mark(r, true, m->state, NFT_CMP_EQ, mark_state(m, s));
+	x_verdict(r, NFT_JUMP, to);
+	msg_rule(bt, r, to);
+}
+
+/* Packets conntrack does not track (invalid ones such as SYN|FIN, or
+ * NOTRACK): no verdict can hold them, so a sandbox's are dropped; those
+ * of others go on untouched. */
+static void r_untracked(struct batch *bt)
+{
+	struct nftnl_rule *r = rule_new("forward");
+
+	x_ct(r, NFT_CT_STATE, R0);
+	x_bitwise(r, R0, 4, CT_STATE_INVALID | CT_STATE_UNTRACKED, 0);
+	x_cmp32(r, R0, NFT_CMP_NEQ, 0);
+	x_verdict(r, NFT_JUMP, "untracked");
+	msg_rule(bt, r, "untracked jump");
+}
+
+static void rules_untracked(struct batch *bt)
+{
+	struct nftnl_rule *r;
+
+	for (enum sb_key k = K_IIF; k <= K_SRC6; k++) {
+		r = rule_new("untracked");
+		k_sb(r, k, R0);
+		x_lookup(r, R0, sb_map(k), R1);
+		x_verdict(r, NF_DROP, NULL);
+		msg_rule(bt, r, "untracked sandbox rule");
+	}
+	r = rule_new("untracked");
+	x_verdict(r, NF_ACCEPT, NULL);
+	msg_rule(bt, r, "untracked rule");
+}
+
+/* A judged flow (allowed, its first bytes not yet acknowledged by the
+ * server): the server's packets and the client's data are queued. */
+static void rules_judged(struct batch *bt, const struct nft_opts *o)
+{
+	struct nftnl_rule *r;
+
+	rules_ttl(bt, "judged");
+	rules_packet_mark(bt, "judged", o->marks, ST_PEND_JUDGED);
+	r_nopayload(bt, "judged", 0, true);
+	r_nopayload(bt, "judged", 1, true);
+	r = rule_new("judged");
+	x_queue(r, o, true);
+	msg_rule(bt, r, "judged queue rule");
+}
+
+/* What the kernel decides of SPEC §2, in its order: denied ranges,
+ * deny-all, allowed ranges, allow-all (without denied domains). By the
+ * destination; for a flow towards a sandbox (`in'), by its source, with
+ * "in:" before the reasons and every allow-all sandbox. */
+static void rules_policy(struct batch *bt, const struct nft_opts *o,
+			 const char *chain, bool in)
+{
+	static const struct {
+		const char *set;
+		int v6;
+		enum mark_state s;
+		const char *reason, *in_reason;
+	} rows[] = {
+		{ "deny4", 0, ST_DENY, "range-denied", "in:range-denied" },
+		{ "deny6", 1, ST_DENY, "range-denied", "in:range-denied" },
+		{ "mode_deny", -1, ST_DENY, "mode-deny-all", "in:mode-deny-all" },
+		{ "allow4", 0, ST_ALLOW, "range-allowed", "in:range-allowed" },
+		{ "allow6", 1, ST_ALLOW, "range-allowed", "in:range-allowed" },
+		{ NULL, -1, ST_ALLOW, "mode-allow-all", "in:mode-allow-all" },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		r_range(bt, o, chain, in, rows[i].v6, rows[i].set ? rows[i].set :
+			in ? "mode_open" : "mode_allow", rows[i].s,
+			in ? rows[i].in_reason : rows[i].reason);
+}
+
+/* Flows opened from outside towards a sandbox carry its data out too:
+ * allowed in allow-all, from allowed ranges, and nowhere else. */
+static void rules_inbound(struct batch *bt, const struct nft_opts *o)
+{
+	const struct marks *m = o->marks;
+	struct nftnl_rule *r;
+
+	r_classify(bt, m, "inbound", K_OIF);
+	r = rule_new("inbound");
+	m_mark(r, true, m->id, NFT_CMP_NEQ, 0);
+	x_verdict(r, NFT_GOTO, "inbound_sandbox");
+	msg_rule(bt, r, "inbound interface rule");
+	r_classify(bt, m, "inbound", K_DST4);
+	r_classify(bt, m, "inbound", K_DST6);
+	r = rule_new("inbound");
+	m_mark(r, true, m->id, NFT_CMP_NEQ, 0);
+	x_verdict(r, NFT_GOTO, "inbound_sandbox");
+	msg_rule(bt, r, "inbound address rule");
+
+	rules_packet_mark(bt, "inbound_sandbox", m, ST_NONE);
+	rules_policy(bt, o, "inbound_sandbox", true);
+	r = rule_new("inbound_sandbox");
+	s_decide(r, o, ST_DENY, "in:inbound-not-allowed");
+	msg_rule(bt, r, "inbound-not-allowed");
+}
+
 static void rules_forward(struct batch *bt, const struct nft_opts *o)
 {
 	const struct marks *m = o->marks;
@@ -1042,6 +1284,8 @@ static void rules_forward(struct batch *bt, const struct nft_opts *o)
 	r_state(bt, m, ST_ALLOW, NF_ACCEPT, NULL);
 	r_state(bt, m, ST_OTHER, NF_ACCEPT, NULL);
 	r_state(bt, m, ST_DENY, NFT_JUMP, "deny");
+	r_untracked(bt);
+	r_jump_state(bt, "forward", m, ST_JUDGED, "judged");
 	r_syn_ack(bt, m, 0);
 	r_syn_ack(bt, m, 1);
 	r = rule_new("forward");
@@ -1049,30 +1293,18 @@ static void rules_forward(struct batch *bt, const struct nft_opts *o)
 	x_verdict(r, NF_ACCEPT, NULL);
 	msg_rule(bt, r, "reply rule");
 	r = r_classified(bt, "forward", m);
+	x_verdict(r, NFT_JUMP, "inbound");
+	msg_rule(bt, r, "inbound jump");
+	r = rule_new("forward");
+	m_mark(r, true, m->id, NFT_CMP_EQ, 0);
 	s_mark(r, true, m->state, mark_state(m, ST_OTHER));
 	x_verdict(r, NF_ACCEPT, NULL);
 	msg_rule(bt, r, "not-a-sandbox rule");
-	/* the sandbox id into the packet mark too, for NFLOG and the queue */
-	r = rule_new("forward");
-	s_mark(r, false, m->mask, 0);
-	msg_rule(bt, r, "packet mark rule");
-	for (unsigned b = 0; b < 32; b++) {
-		if (!(m->id & (1u << b)))
-			continue;
-		r = rule_new("forward");
-		m_mark(r, true, 1u << b, NFT_CMP_NEQ, 0);
-		s_mark(r, false, 0, 1u << b);
-		msg_rule(bt, r, "packet mark rule");
-	}
-	/* SPEC §2 order: denied ranges, deny-all, allowed ranges, allow-all */
-	r_range(bt, o, 0, "deny4", ST_DENY, "range-denied");
-	r_range(bt, o, 1, "deny6", ST_DENY, "range-denied");
-	r_mode(bt, o, "mode_deny", ST_DENY, "mode-deny-all");
-	r_range(bt, o, 0, "allow4", ST_ALLOW, "range-allowed");
-	r_range(bt, o, 1, "allow6", ST_ALLOW, "range-allowed");
-	r_mode(bt, o, "mode_allow", ST_ALLOW, "mode-allow-all");
-	r_nopayload(bt, 0);
-	r_nopayload(bt, 1);
+	rules_packet_mark(bt, "forward", m, ST_NONE);
+	rules_ttl(bt, "forward");
+	rules_policy(bt, o, "forward", false);
+	r_nopayload(bt, "forward", 0, false);
+	r_nopayload(bt, "forward", 1, false);
 	/* only TCP and UDP can say where they go */
 	r = rule_new("forward");
 	x_meta(r, NFT_META_L4PROTO, R0);
@@ -1080,21 +1312,39 @@ static void rules_forward(struct batch *bt, const struct nft_opts *o)
 	x_cmp8(r, R0, NFT_CMP_NEQ, IPPROTO_UDP);
 	s_decide(r, o, ST_DENY, "not-tls");
 	msg_rule(bt, r, "not-tls");
+	r_late_syn(bt);
 	r_queue(bt, o);
+}
+
+/* A source-range sandbox's packet must come in by the interface its
+ * range is routed through (reverse path), or another link could speak
+ * in its name. */
+static void r_rpf(struct batch *bt, enum sb_key key)
+{
+	struct nftnl_rule *r = rule_new("classify");
+
+	k_sb(r, key, R0);
+	x_lookup(r, R0, sb_map(key), R1);
+	x_fib_rpf(r, R2);
+	x_cmp32(r, R2, NFT_CMP_EQ, 0);
+	x_verdict(r, NF_DROP, NULL);
+	msg_rule(bt, r, "reverse path rule");
 }
 
 static void rules_classify(struct batch *bt, const struct marks *m)
 {
 	struct nftnl_rule *r;
 
-	r_classify(bt, m, "sb_iif", -1);
+	r_classify(bt, m, "classify", K_IIF);
 	/* the interface wins over the source address */
 	r = rule_new("classify");
 	m_mark(r, true, m->id, NFT_CMP_NEQ, 0);
 	x_verdict(r, NFT_RETURN, NULL);
 	msg_rule(bt, r, "classify return");
-	r_classify(bt, m, "sb_src4", 0);
-	r_classify(bt, m, "sb_src6", 1);
+	r_rpf(bt, K_SRC4);
+	r_rpf(bt, K_SRC6);
+	r_classify(bt, m, "classify", K_SRC4);
+	r_classify(bt, m, "classify", K_SRC6);
 }
 
 static void rules_deny(struct batch *bt, const struct nft_opts *o)
@@ -1125,8 +1375,25 @@ static void rules_deny(struct batch *bt, const struct nft_opts *o)
 	msg_rule(bt, r, "drop rule");
 }
 
+/* packet mark state pkt and ct mark state ct: the ct mark becomes to */
+static void r_commit(struct batch *bt, const struct marks *m,
+		     enum mark_state pkt, enum mark_state ct,
+		     enum mark_state to)
+{
+	struct nftnl_rule *r = rule_new("commit");
+
+	m_mark(r, false, m->state, NFT_CMP_EQ, mark_state(m, pkt));
+	x_ct(r, NFT_CT_MARK, R0);
+	x_bitwise(r, R0, 4, m->state, 0);
+	x_cmp32(r, R0, NFT_CMP_EQ, mark_state(m, ct));
+	s_mark(r, true, m->state, mark_state(m, to));
+	msg_rule(bt, r, "commit rule");
+}
+
 static void rules_commit(struct batch *bt, const struct nft_opts *o)
 {
+	static const enum mark_state pending[] = { ST_PEND, ST_PEND_FIRST,
+						   ST_PEND_JUDGED };
 	const struct marks *m = o->marks;
 	struct nftnl_rule *r;
 
@@ -1136,22 +1403,19 @@ static void rules_commit(struct batch *bt, const struct nft_opts *o)
 	x_verdict(r, NF_ACCEPT, NULL);
 	msg_rule(bt, r, "commit fast path");
 	/* still pending: bypassed, no daemon on the queue */
-	for (enum mark_state s = ST_PEND; s <= ST_PEND_FIRST; s++) {
+	for (size_t i = 0; i < sizeof(pending) / sizeof(pending[0]); i++) {
 		r = rule_new("commit");
-		m_mark(r, false, m->state, NFT_CMP_EQ, mark_state(m, s));
+		m_mark(r, false, m->state, NFT_CMP_EQ,
+		       mark_state(m, pending[i]));
 		if (o->fail_open)
 			x_verdict(r, NF_ACCEPT, NULL);
 		else
 			x_verdict(r, NFT_JUMP, "deny");
 		msg_rule(bt, r, "fail-closed rule");
 	}
-	r = rule_new("commit");
-	m_mark(r, false, m->state, NFT_CMP_EQ, mark_state(m, ST_ALLOW));
-	x_ct(r, NFT_CT_MARK, R0);
-	x_bitwise(r, R0, 4, m->state, 0);
-	x_cmp32(r, R0, NFT_CMP_EQ, mark_state(m, ST_NONE));
-	s_mark(r, true, m->state, mark_state(m, ST_ALLOW));
-	msg_rule(bt, r, "commit allow");
+	r_commit(bt, m, ST_ALLOW, ST_NONE, ST_ALLOW);
+	r_commit(bt, m, ST_ALLOW, ST_JUDGED, ST_ALLOW);
+	r_commit(bt, m, ST_JUDGED, ST_NONE, ST_JUDGED);
 	r = rule_new("commit");
 	m_mark(r, false, m->state, NFT_CMP_EQ, mark_state(m, ST_DENY));
 	s_mark(r, true, m->state, mark_state(m, ST_DENY));
@@ -1203,10 +1467,17 @@ static void table_build(struct batch *bt, const struct nft_opts *o)
 	elems_nopayload(bt);
 	msg_chain(bt, "deny", NULL, 0, 0);
 	msg_chain(bt, "classify", NULL, 0, 0);
+	msg_chain(bt, "untracked", NULL, 0, 0);
+	msg_chain(bt, "judged", NULL, 0, 0);
+	msg_chain(bt, "inbound", NULL, 0, 0);
+	msg_chain(bt, "inbound_sandbox", NULL, 0, 0);
 	msg_chain(bt, "forward", "filter", NF_INET_FORWARD, -10);
 	msg_chain(bt, "commit", "filter", NF_INET_FORWARD, -9);
 	rules_deny(bt, o);
 	rules_classify(bt, o->marks);
+	rules_untracked(bt);
+	rules_judged(bt, o);
+	rules_inbound(bt, o);
 	rules_forward(bt, o);
 	rules_commit(bt, o);
 	if (o->dns_port) {

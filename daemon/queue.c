@@ -142,16 +142,19 @@ int queue_receive(queue_handler h, void *arg)
 	}
 }
 
-void queue_verdict(uint16_t queue, uint32_t id, int verdict, int64_t mark)
+void queue_verdict(uint16_t queue, uint32_t id, int verdict, int64_t mark,
+		   const uint8_t *pkt, size_t len)
 {
 	struct nlmsghdr *nlh;
 
-	if (vlen + VMSG_MAX > VBUF_SIZE)
+	if (vlen + VMSG_MAX + len > VBUF_SIZE)
 		queue_flush();
 	nlh = nfq_nlmsg_put(vbuf + vlen, NFQNL_MSG_VERDICT, queue);
 	nfq_nlmsg_verdict_put(nlh, (int)id, verdict);
 	if (mark >= 0)
 		nfq_nlmsg_verdict_put_mark(nlh, (uint32_t)mark);
+	if (pkt)
+		nfq_nlmsg_verdict_put_pkt(nlh, pkt, (uint32_t)len);
 	vlen += NLMSG_ALIGN(nlh->nlmsg_len);
 }
 

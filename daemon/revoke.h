@@ -16,4 +16,10 @@
 int revoke_sandbox(struct sandbox *sb, const struct marks *m, bool ech_deny,
 		   char *err, size_t errlen);
 
+/* A new sandbox's flows opened before it was (marked "not a sandbox"):
+ * its own, and those towards it, judged as they would be now; those not
+ * allowed are cut. Returns the number cut, or -errno. */
+int revoke_adopt(struct sandbox *sb, const struct marks *m, bool ech_deny,
+		 char *err, size_t errlen);
+
 #endif

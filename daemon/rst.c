@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "csum.h"
 #include "log.h"
 #include "rst.h"
 
@@ -32,24 +33,6 @@ void rst_fini(void)
 	if (fd6 >= 0)
 		close(fd6);
 	fd4 = fd6 = -1;
-}
-
-static uint32_t sum16(const void *p, size_t len, uint32_t s)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i + 1 < len; i += 2)
-		s += (uint32_t)(b[i] << 8 | b[i + 1]);
-	if (len & 1)
-		s += (uint32_t)b[len - 1] << 8;
-	return s;
-}
-
-static uint16_t fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return htons((uint16_t)~s);
 }
 
 static void tcp_hdr(struct tcphdr *t, const struct flow_key *k, uint32_t seq,
@@ -98,8 +81,8 @@ static void send_tcp(const struct flow_key *k, uint32_t seq, bool rst)
 		memcpy(&ip->saddr, k->src, 4);
 		memcpy(&ip->daddr, k->dst, 4);
 		tcp_hdr(t, k, seq, rst);
-		s = sum16(k->src, 4, sum16(k->dst, 4, IPPROTO_TCP + sizeof(*t)));
-		t->check = fold(sum16(t, sizeof(*t), s));
+		s = csum_pseudo(0, k->src, k->dst, IPPROTO_TCP, sizeof(*t));
+		t->check = csum_fold(csum_add(t, sizeof(*t), s));
 		memcpy(&to.sin_addr, k->dst, 4);
 		sendto(fd4, pkt, sizeof(*ip) + sizeof(*t), 0,
 		       (struct sockaddr *)&to, sizeof(to));
@@ -116,9 +99,8 @@ static void send_tcp(const struct flow_key *k, uint32_t seq, bool rst)
 		memcpy(&ip->ip6_src, k->src, 16);
 		memcpy(&ip->ip6_dst, k->dst, 16);
 		tcp_hdr(t, k, seq, rst);
-		s = sum16(k->src, 16, sum16(k->dst, 16,
-					    IPPROTO_TCP + sizeof(*t)));
-		t->check = fold(sum16(t, sizeof(*t), s));
+		s = csum_pseudo(1, k->src, k->dst, IPPROTO_TCP, sizeof(*t));
+		t->check = csum_fold(csum_add(t, sizeof(*t), s));
 		memcpy(&to.sin6_addr, k->dst, 16);
 		sendto(fd6, pkt, sizeof(*ip) + sizeof(*t), 0,
 		       (struct sockaddr *)&to, sizeof(to));

@@ -199,6 +199,27 @@ int sandbox_match_check(const struct sandbox_match *m, char *err,
 	return 0;
 }
 
+static bool iface_match(const char *pattern, const char *name)
+{
+	size_t n = strlen(pattern);
+
+	if (n && pattern[n - 1] == '*')
+		return !strncmp(pattern, name, n - 1);
+	return !strcmp(pattern, name);
+}
+
+bool sandbox_matches(const struct sandbox *sb, const char *iif, int family,
+		     const uint8_t *addr)
+{
+	for (size_t i = 0; iif && i < sb->match.nifaces; i++)
+		if (iface_match(sb->match.ifaces[i], iif))
+			return true;
+	for (size_t i = 0; i < sb->match.nsources; i++)
+		if (cidr_contains(&sb->match.sources[i], family, addr))
+			return true;
+	return false;
+}
+
 void sandbox_to_nft(const struct sandbox *sb, struct nft_sandbox *out)
 {
 	out->id = sb->id;

@@ -37,6 +37,10 @@ void sandbox_free(struct sandbox *sb);
 int sandbox_name_check(const char *name, char *err, size_t errlen);
 int sandbox_match_check(const struct sandbox_match *m, char *err,
 			size_t errlen);
+/* Whether a packet coming in by interface iif (may be NULL) from addr
+ * belongs to the sandbox, as the table's classification says. */
+bool sandbox_matches(const struct sandbox *sb, const char *iif, int family,
+		     const uint8_t *addr);
 void sandbox_to_nft(const struct sandbox *sb, struct nft_sandbox *out);
 
 #endif

@@ -24,8 +24,10 @@
 #include "log.h"
 #include "nflog.h"
 #include "queue.h"
+#include "route.h"
 #include "rst.h"
 #include "sandbox.h"
+#include "clock.h"
 #include "verdict.h"
 
 #define TICK_MS 100
@@ -303,6 +305,7 @@ int main(int argc, char **argv)
 	nflog_close();
 	nft_fini();
 	ct_fini();
+	route_fini();
 	rst_fini();
 	audit_fini();
 	conns_fini();

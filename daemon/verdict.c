@@ -1,38 +1,40 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Verdicts for queued packets (SPEC §1.7, §2). */
+/* Verdicts for queued packets (SPEC §1.7, §2). Every queued packet gets
+ * exactly one verdict, through give(), and none is let through before its
+ * flow's verdict: a TCP flow is held until its first bytes are judged,
+ * then "judged" until the server has acknowledged those very bytes, and
+ * only then committed to the ct mark's fast path. */
 #include <netinet/in.h>
 #include <linux/netfilter.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "audit.h"
+#include "clock.h"
 #include "conns.h"
+#include "ct.h"
 #include "dns.h"
 #include "flow.h"
 #include "log.h"
-#include "pgstartup.h"
 #include "rst.h"
 #include "sandbox.h"
+#include "strip.h"
 #include "verdict.h"
+#include "wire.h"
 
 #define HOLD_TIMEOUT_NS (3ull * 1000000000)	/* for a ClientHello */
 #define RESOLVE_WAIT_NS (4ull * 1000000000)	/* for our own resolution */
+#define JUDGED_WAIT_NS (10ull * 1000000000)	/* for the server's ACK */
 #define DECIDED_KEEP_NS (1ull * 1000000000)	/* late queued packets */
 #define MAX_FLOWS 4096
 
 static const struct marks *marks;
 static bool ech_deny, ip_binding;
 static struct verdict_stats stats;
-
-uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
-}
+static void cut_open(const struct flow_key *k);
+static const struct verdict_io real_io = { queue_verdict, cut_open };
+static struct verdict_io io = real_io;
 
 void verdict_configure(bool deny_ech, bool binding)
 {
@@ -44,6 +46,22 @@ void verdict_init(const struct marks *m)
 {
 	marks = m;
 	flow_init(MAX_FLOWS, HOLD_TIMEOUT_NS);
+}
+
+void verdict_set_io(const struct verdict_io *with)
+{
+	io = with ? *with : real_io;
+}
+
+static void cut_open(const struct flow_key *k)
+{
+	struct flow_key back;
+
+	if (ct_set_mark(k, mark_state(marks, ST_DENY), marks->state) < 0)
+		return;		/* ended meanwhile */
+	flow_key_reverse(k, &back);
+	rst_probe(k);		/* the server answers */
+	rst_probe(&back);	/* the client answers */
 }
 
 const struct verdict_stats *verdict_stats(void)
@@ -81,15 +99,39 @@ static void latency(uint64_t start)
 		d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
 }
 
-static uint32_t with_state(uint32_t mark, enum mark_state s)
+/* What a verdict does to the packet and to its flow's ct mark (the
+ * commit chain copies the packet mark's state into it). */
+enum give {
+	G_PASS,		/* accepted; the ct mark unchanged */
+	G_JUDGED,	/* accepted; an undecided ct mark becomes "judged" */
+	G_ALLOW,	/* accepted; the ct mark becomes "allow" */
+	G_DENY,		/* the ct mark becomes "deny": the packet is reset */
+	G_DROP,
+};
+
+/* The one way a queued packet gets its verdict. pkt, when not NULL,
+ * replaces the packet. */
+static void give(const struct held *h, enum give g, const uint8_t *pkt,
+		 size_t len)
 {
-	return (mark & ~marks->state) | mark_state(marks, s);
+	static const enum mark_state state[] = {
+		[G_PASS] = ST_NONE, [G_JUDGED] = ST_JUDGED,
+		[G_ALLOW] = ST_ALLOW, [G_DENY] = ST_DENY,
+	};
+	uint32_t mark;
+
+	if (g == G_DROP) {
+		io.verdict(h->queue, h->id, NF_DROP, -1, NULL, 0);
+		return;
+	}
+	mark = (h->mark & ~marks->state) | mark_state(marks, state[g]);
+	io.verdict(h->queue, h->id, NF_ACCEPT, mark, pkt, len);
 }
 
-static void give(uint16_t queue, uint32_t id, uint32_t mark,
-		 enum mark_state s)
+static void give_all(const struct held *hs, size_t n, enum give g)
 {
-	queue_verdict(queue, id, NF_ACCEPT, with_state(mark, s));
+	for (size_t i = 0; i < n; i++)
+		give(&hs[i], g, NULL, 0);
 }
 
 static void audit(const struct flow_key *k, const struct sandbox *sb,
@@ -131,17 +173,27 @@ static bool evaluate(const struct sandbox *sb, const struct flow_key *k,
 	return v->verdict == VERDICT_ALLOW;
 }
 
-/* SPEC §3 address binding: a name the policy allows, to an address the
- * sandbox (or the daemon) resolved it to. */
+/* SPEC §3 address binding, for what a domain rule allows: YES, NO (then
+ * v says why), or WAIT for the daemon's own resolution. */
 static enum dns_bound bound(const struct sandbox *sb, const struct flow *f,
-			    const struct flow_query *q, bool final)
+			    const struct flow_query *q,
+			    struct verdict_result *v, bool final)
 {
 	char name[DOMAIN_MAX + 1];
+	enum dns_bound b;
 
+	if (!ip_binding || strcmp(v->reason, "domain-allowed"))
+		return BOUND_YES;
 	if (domain_name_normalize(q->sni, q->sni_len, name) < 0)
-		return BOUND_NO;
-	return dns_bound(sb->id, name, f->key.family, f->key.dst,
-			 final ? BIND_FINAL : BIND_RESOLVE);
+		b = BOUND_NO;
+	else
+		b = dns_bound(sb->id, name, f->key.family, f->key.dst,
+			      final ? BIND_FINAL : BIND_RESOLVE);
+	if (b == BOUND_NO) {
+		v->verdict = VERDICT_DENY;
+		v->reason = "sni-address-mismatch";
+	}
+	return b;
 }
 
 static void count(struct sandbox *sb, bool allow)
@@ -157,9 +209,57 @@ static void count(struct sandbox *sb, bool allow)
 	}
 }
 
-/* The flow's verdict: held segments released in stream order, or the
- * first marked denied (the commit chain resets it) and the rest dropped.
- * Unless it waits for the daemon to resolve its name (not when `final'). */
+static void record(struct flow *f, const struct flow_query *q,
+		   const struct verdict_result *v, bool allow)
+{
+	struct sandbox *sb = sandbox_get(f->sandbox);
+	char sni[WIRE_TEXT_MAX(CH_SNI_MAX)];
+
+	count(sb, allow);
+	audit(&f->key, sb, q, v, allow);
+	if (q->sni)
+		wire_text(q->sni, q->sni_len, sni, sizeof(sni));
+	log_debug("%s %s sni=%s reason=%s", sb ? sb->name : "?",
+		  allow ? "allow" : "deny", q->sni ? sni : "-", v->reason);
+}
+
+/* Refuse a held flow: its first segment carries "deny" (the commit chain
+ * resets the client), the rest are dropped, and the server, which
+ * accepted the handshake and waits for the stream's first byte, is reset
+ * too. */
+static void refuse(struct flow *f)
+{
+	struct held hs[FLOW_HELD_MAX];
+	size_t n = flow_take_all(f, hs);
+
+	if (n) {
+		give(&hs[0], G_DENY, NULL, 0);
+		give_all(hs + 1, n - 1, G_DROP);
+		if (f->have_base)
+			rst_send(&f->key, f->base + (uint32_t)f->passed);
+	} else if (f->passed) {
+		io.cut(&f->key);	/* bytes of its hello passed */
+	}
+	flow_decided(f, PH_DENIED);
+}
+
+/* Allowed: the segments within the judged bytes go on, marked "judged";
+ * those past them wait for the server's acknowledgement. */
+static void admit(struct flow *f, uint64_t now)
+{
+	struct held hs[FLOW_HELD_MAX];
+	bool straddle;
+	size_t n;
+
+	f->judged = f->have_base ? f->r.contig : 0;
+	n = flow_take_held(f, f->judged, hs, &straddle);
+	give_all(hs, n, G_JUDGED);
+	f->deadline_ns = now + JUDGED_WAIT_NS;
+	flow_decided(f, PH_JUDGED);
+}
+
+/* The flow's verdict on its first bytes. Unless it waits for the daemon
+ * to resolve its name (not when `final'). */
 static void decide(struct flow *f, bool final)
 {
 	struct sandbox *sb = sandbox_get(f->sandbox);
@@ -169,8 +269,8 @@ static void decide(struct flow *f, bool final)
 
 	fb_query(&f->fb, f->have_base ? &f->r : NULL, &q);
 	allow = evaluate(sb, &f->key, &q, &v);
-	if (allow && ip_binding && !strcmp(v.reason, "domain-allowed")) {
-		switch (bound(sb, f, &q, final)) {
+	if (allow) {
+		switch (bound(sb, f, &q, &v, final)) {
 		case BOUND_YES:
 			break;
 		case BOUND_WAIT:
@@ -180,128 +280,294 @@ static void decide(struct flow *f, bool final)
 			return;
 		case BOUND_NO:
 			allow = false;
-			v.verdict = VERDICT_DENY;
-			v.reason = "sni-address-mismatch";
 			break;
 		}
 	}
-	f->waiting = false;
-	flow_sort_held(f);
-	for (size_t i = 0; i < f->nheld; i++) {
-		const struct held *h = &f->held[i];
-
-		if (allow)
-			give(h->queue, h->id, h->mark, ST_ALLOW);
-		else if (i == 0)
-			give(h->queue, h->id, h->mark, ST_DENY);
-		else
-			queue_verdict(h->queue, h->id, NF_DROP, -1);
+	if (allow) {
+		admit(f, now_ns());
+		if (q.sni)
+			conns_add(&f->key, q.sni, q.sni_len);
+	} else {
+		refuse(f);
 	}
-	/* the server accepted the handshake and waits: end it too (it has
-	 * seen no byte, so it expects the stream's first) */
-	if (!allow && f->have_base && f->nheld)
-		rst_send(&f->key, f->base);
-	if (allow && q.sni)
-		conns_add(&f->key, q.sni, q.sni_len);
-	count(sb, allow);
-	audit(&f->key, sb, &q, &v, allow);
-	log_debug("%s %s sni=%s reason=%s", sb ? sb->name : "?",
-		  allow ? "allow" : "deny", q.sni ? q.sni : "-", v.reason);
-	flow_decided(f, allow);
+	record(f, &q, &v, allow);
 }
 
-/* A Postgres SSLRequest: its 8 fixed bytes pass (the server answers `S'),
- * and the ClientHello that follows is judged like any other. */
-static enum reasm_state past_sslrequest(struct flow *f, uint64_t now)
+/* A server_name read from a hello not yet whole: denied at once, or,
+ * allowed (its address bound too), the hello's bytes pass as they come
+ * in order. The verdict itself waits for the whole hello. */
+static void peek(struct flow *f)
 {
-	if (f->r.contig != PG_REQUEST_LEN)
-		return REASM_GIVE_UP;
-	for (size_t i = 0; i < f->nheld; i++)
-		give(f->held[i].queue, f->held[i].id, f->held[i].mark,
-		     ST_NONE);
-	flow_clear_held(f);
-	reasm_fini(&f->r);
-	memset(&f->fb, 0, sizeof(f->fb));
-	flow_set_base(f, f->base + PG_REQUEST_LEN, now);
-	return REASM_NEED_MORE;
+	struct sandbox *sb = sandbox_get(f->sandbox);
+	struct flow_query q = { .payload = PAYLOAD_TLS };
+	struct verdict_result v;
+	struct held hs[FLOW_HELD_MAX];
+	bool straddle;
+	size_t n;
+
+	if (f->peek != PEEK_ALLOWED) {
+		if (!f->fb.peeked)
+			return;
+		q.sni = f->fb.ch.sni;
+		q.sni_len = f->fb.ch.sni_len;
+		if (!evaluate(sb, &f->key, &q, &v)) {
+			refuse(f);
+			return record(f, &q, &v, false);
+		}
+		switch (bound(sb, f, &q, &v, false)) {
+		case BOUND_YES:
+			f->peek = PEEK_ALLOWED;
+			break;
+		case BOUND_WAIT:
+			f->peek = PEEK_WAIT;
+			return;
+		case BOUND_NO:
+			refuse(f);
+			return record(f, &q, &v, false);
+		}
+	}
+	n = flow_take_held(f, f->r.contig, hs, &straddle);
+	give_all(hs, n, G_PASS);
+	f->passed = f->r.contig;
+}
+
+/* A Postgres request's 8 bytes pass (the server answers it), and nothing
+ * after them: a segment that carries more is refused (SPEC §5). */
+static enum reasm_state pass_request(struct flow *f)
+{
+	struct held hs[FLOW_HELD_MAX];
+	bool straddle;
+	size_t n = flow_take_held(f, f->fb.skip + PG_REQUEST_LEN, hs,
+				  &straddle);
+
+	give_all(hs, n, G_PASS);
+	f->passed = f->fb.skip + PG_REQUEST_LEN;
+	if (straddle) {
+		f->fb.kind = PAYLOAD_NOT_TLS;
+		return REASM_COMPLETE;
+	}
+	fb_passed(&f->fb);
+	return reasm_resume(&f->r, fb_judge, &f->fb);
+}
+
+/* After a segment was fed: decide, pass a request, or peek. */
+static void settle(struct flow *f, enum reasm_state st)
+{
+	while (st == REASM_COMPLETE && f->fb.kind == PAYLOAD_NONE &&
+	       f->fb.request != PG_NOT_PG)
+		st = pass_request(f);
+	if (st == REASM_NEED_MORE)
+		peek(f);
+	else
+		decide(f, false);
+}
+
+/* A client that sends again bytes it sent and nothing new, its hello not
+ * whole: its window is spent on held bytes, so it stalls. Decided now. */
+static void stalled(struct flow *f)
+{
+	f->r.state = REASM_GIVE_UP;
+	f->r.why = REASM_WHY_TIMEOUT;
+	decide(f, true);
+}
+
+static void holding(struct flow *f, const struct held *h,
+		    const struct pkt *p, bool first, uint64_t now)
+{
+	enum reasm_state st;
+	size_t before;
+
+	if (!flow_hold(f, h)) {
+		give(h, G_DROP, NULL, 0);
+		f->r.state = REASM_GIVE_UP;
+		return decide(f, false);
+	}
+	if (f->waiting)		/* judged but for its address: kept too */
+		return;
+	if (first && !f->have_base) {
+		st = flow_set_base(f, h->seq, now);
+		if (st != REASM_NEED_MORE)
+			return settle(f, st);
+	}
+	before = f->have_base ? f->r.stored : SIZE_MAX;
+	st = flow_feed(f, h->seq, p->payload, p->payload_len, now);
+	if (st == REASM_NEED_MORE && f->r.stored == before &&
+	    f->peek != PEEK_ALLOWED)
+		return stalled(f);
+	settle(f, st);
+}
+
+/* The bytes a judged flow sends again must be the judged ones; past
+ * them it waits for the server's acknowledgement. Different bytes where
+ * the verdict was given (the server never took those: an insertion)
+ * cut the flow. */
+static void judged(struct flow *f, const struct held *h, const struct pkt *p)
+{
+	struct sandbox *sb = sandbox_get(f->sandbox);
+	struct flow_query q = { .sni = f->fb.ch.has_sni ? f->fb.ch.sni : NULL,
+				.sni_len = f->fb.ch.sni_len };
+	struct verdict_result v = { VERDICT_DENY, "tcp-overlap-conflict", "" };
+	struct held hs[FLOW_HELD_MAX];
+
+	switch (flow_match_judged(f, h->seq, p->payload, p->payload_len)) {
+	case FM_WITHIN:
+		return give(h, G_JUDGED, NULL, 0);
+	case FM_BEYOND:
+		if (!flow_hold(f, h))
+			give(h, G_DROP, NULL, 0);
+		return;
+	case FM_CONFLICT:
+		break;
+	}
+	give(h, G_DENY, NULL, 0);
+	give_all(hs, flow_take_all(f, hs), G_DROP);
+	io.cut(&f->key);
+	flow_decided(f, PH_DENIED);
+	count(sb, false);
+	audit(&f->key, sb, &q, &v, false);
+}
+
+/* A server's packet while its flow is judged: once it acknowledges the
+ * judged bytes, the verdict is committed and what waited goes on. */
+static void server_packet(struct flow *f, const struct held *h,
+			  const struct pkt *p)
+{
+	struct held hs[FLOW_HELD_MAX];
+	uint32_t acked = p->ack - f->base;
+
+	if (f->phase != PH_JUDGED) {
+		give(h, f->phase == PH_ALLOWED ? G_ALLOW : G_DROP, NULL, 0);
+		return;
+	}
+	if (!(p->tcp_flags & PKT_TCP_ACK) || acked < f->judged ||
+	    acked > f->judged + (1u << 30))
+		return give(h, G_PASS, NULL, 0);
+	give(h, G_ALLOW, NULL, 0);
+	give_all(hs, flow_take_all(f, hs), G_ALLOW);
+	flow_decided(f, PH_ALLOWED);
+}
+
+/* Whether a client's segment belongs to the connection f was judged
+ * for: a new connection of the same ports has a new first byte, or an
+ * undecided ct mark where f's is committed. */
+static bool same_connection(const struct flow *f, const struct held *h,
+			    enum mark_state st)
+{
+	if (!f->have_base)
+		return true;
+	if (st == ST_PEND_FIRST && h->seq != f->base)
+		return false;
+	if (!flow_seq_near(f, h->seq))
+		return false;
+	return !(f->phase == PH_ALLOWED && st != ST_PEND_JUDGED);
+}
+
+/* Gone from the table: a held flow is denied (incomplete), what waits
+ * for a server's acknowledgement is dropped (its client sends it again,
+ * and a flow judged but unknown is cut). */
+static void retire(struct flow *f)
+{
+	struct held hs[FLOW_HELD_MAX];
+
+	if (f->phase == PH_HOLDING) {
+		f->r.state = REASM_GIVE_UP;
+		decide(f, true);
+	}
+	give_all(hs, flow_take_all(f, hs), G_DROP);
+	flow_destroy(f);
 }
 
 static struct flow *flow_get(const struct flow_key *k, uint32_t sb,
 			     uint64_t now)
 {
-	struct flow *f = flow_lookup(k);
+	struct flow *f;
 
-	if (f)
-		return f;
-	while (!(f = flow_create(k, sb, now))) {
-		struct flow *old = flow_oldest();
-
-		if (!old->decided)
-			decide(old, true);	/* held: incomplete, denied */
-		flow_destroy(old);
-	}
+	while (!(f = flow_create(k, sb, now)))
+		retire(flow_oldest());
 	return f;
 }
 
-static void tcp_segment(const struct queued *q, const struct pkt *p,
-			const struct flow_key *k, uint32_t sb, uint64_t now)
+static void client_packet(struct flow *f, const struct flow_key *k,
+			  const struct held *h, const struct pkt *p,
+			  enum mark_state st, uint64_t now)
 {
-	bool first = (q->mark & marks->state) ==
-		     mark_state(marks, ST_PEND_FIRST);
-	uint32_t seq = p->seq + ((p->tcp_flags & PKT_TCP_SYN) ? 1 : 0);
-	struct flow *f = flow_get(k, sb, now);
-	enum reasm_state st;
-
+	if (f && !same_connection(f, h, st)) {
+		retire(f);
+		f = NULL;
+	}
+	if (!f) {
+		if (st == ST_PEND_JUDGED)	/* judged, then forgotten */
+			return give(h, G_DENY, NULL, 0);
+		f = flow_get(k, mark_get_id(marks, h->mark), now);
+	}
 	flow_touch(f, now);
-	if (f->decided) {
-		/* queued before the ct mark was set */
-		if (f->allow)
-			give(q->queue, q->id, q->mark, ST_ALLOW);
-		else
-			queue_verdict(q->queue, q->id, NF_DROP, -1);
-		return;
+	switch (f->phase) {
+	case PH_HOLDING:
+		return holding(f, h, p, st == ST_PEND_FIRST, now);
+	case PH_JUDGED:
+		return judged(f, h, p);
+	case PH_ALLOWED:	/* queued before the commit */
+		return give(h, G_ALLOW, NULL, 0);
+	case PH_DENIED:
+		return give(h, G_DROP, NULL, 0);
 	}
-	if (f->waiting) {	/* judged but for its address: kept too */
-		if (!flow_hold(f, q->id, q->queue, q->mark, seq))
-			queue_verdict(q->queue, q->id, NF_DROP, -1);
-		return;
+}
+
+static void tcp_segment(const struct queued *q, struct held *h,
+			const struct pkt *p, const struct flow_key *k,
+			uint64_t now)
+{
+	enum mark_state st = (q->mark & marks->state) >> marks->shift;
+	struct flow *f = flow_lookup(k);
+	uint8_t bare[STRIP_MAX];
+	struct flow_key back;
+	size_t n;
+
+	h->seq = p->seq + ((p->tcp_flags & PKT_TCP_SYN) ? 1 : 0);
+	h->len = (uint32_t)p->payload_len;
+	if (p->payload_len && (p->tcp_flags & (PKT_TCP_SYN | PKT_TCP_RST))) {
+		/* data on a SYN (TCP Fast Open) or a RST is not the stream's:
+		 * the segment goes on without it (the client sends SYN data
+		 * again once the handshake is done, judged as any) */
+		n = strip_payload(q->data, p, bare, sizeof(bare));
+		return give(h, n ? G_PASS : G_DROP, n ? bare : NULL, n);
 	}
-	if (!flow_hold(f, q->id, q->queue, q->mark, seq)) {
-		queue_verdict(q->queue, q->id, NF_DROP, -1);
-		f->r.state = REASM_GIVE_UP;
-		return decide(f, false);
+	if (!f && st == ST_PEND_JUDGED) {
+		flow_key_reverse(k, &back);
+		if ((f = flow_lookup(&back))) {
+			flow_touch(f, now);
+			return server_packet(f, h, p);
+		}
 	}
-	if (first && !f->have_base && flow_set_base(f, seq, now) != REASM_NEED_MORE)
-		return decide(f, false);
-	st = flow_feed(f, seq, p->payload, p->payload_len, now);
-	if (st == REASM_COMPLETE && f->fb.pg == PG_SSL_REQUEST &&
-	    f->fb.kind == PAYLOAD_NONE)
-		st = past_sslrequest(f, now);
-	if (st != REASM_NEED_MORE)
-		decide(f, false);
+	if (!p->payload_len && st != ST_PEND_JUDGED)
+		return give(h, G_PASS, NULL, 0);	/* not judged */
+	client_packet(f, k, h, p, st, now);
 }
 
 /* A datagram flow is judged on its first packet; those queued before
  * the ct mark was set get the same verdict without another audit row. */
-static void udp_datagram(const struct queued *q, const struct flow_key *k,
-			 uint32_t sbid, uint64_t now)
+static void udp_datagram(const struct held *h, const struct flow_key *k,
+			 uint64_t now)
 {
+	uint32_t sbid = mark_get_id(marks, h->mark);
 	struct sandbox *sb = sandbox_get(sbid);
 	struct flow_query fq = { .payload = PAYLOAD_NOT_TLS };
-	struct flow *f = flow_get(k, sbid, now);
+	struct flow *f = flow_lookup(k);
 	struct verdict_result v;
 	bool allow;
 
+	if (!f)
+		f = flow_get(k, sbid, now);
 	flow_touch(f, now);
-	if (f->decided) {
-		give(q->queue, q->id, q->mark, f->allow ? ST_ALLOW : ST_DENY);
+	if (f->phase != PH_HOLDING) {
+		give(h, f->phase == PH_ALLOWED ? G_ALLOW : G_DENY, NULL, 0);
 		return;
 	}
 	allow = evaluate(sb, k, &fq, &v);
-	give(q->queue, q->id, q->mark, allow ? ST_ALLOW : ST_DENY);
+	give(h, allow ? G_ALLOW : G_DENY, NULL, 0);
+	flow_decided(f, allow ? PH_ALLOWED : PH_DENIED);
 	count(sb, allow);
 	audit(k, sb, &fq, &v, allow);
-	flow_decided(f, allow);
 }
 
 /* A server's packet on a flow a policy change cut (the deny chain queues
@@ -319,7 +585,7 @@ static void cut_flow(const struct pkt *p, const struct flow_key *reply)
 void verdict_packet(const struct queued *q, void *arg)
 {
 	uint64_t start = now_ns();
-	uint32_t sb = mark_get_id(marks, q->mark);
+	struct held h = { .id = q->id, .queue = q->queue, .mark = q->mark };
 	struct flow_key k;
 	struct pkt p;
 
@@ -327,24 +593,52 @@ void verdict_packet(const struct queued *q, void *arg)
 	stats.packets++;
 	if (pkt_decode(PKT_LINKTYPE_RAW, q->data, q->len, &p) != PKT_OK) {
 		/* nothing we can judge: fail closed */
-		give(q->queue, q->id, q->mark, ST_DENY);
+		give(&h, G_DENY, NULL, 0);
 		goto out;
 	}
 	flow_key_of(&p, &k);
 	if ((q->mark & marks->state) == mark_state(marks, ST_DENY)) {
 		if (p.proto == IPPROTO_TCP)
 			cut_flow(&p, &k);
-		queue_verdict(q->queue, q->id, NF_DROP, -1);
-		goto out;
+		give(&h, G_DROP, NULL, 0);
+	} else if (p.proto == IPPROTO_UDP) {
+		udp_datagram(&h, &k, start);
+	} else {
+		tcp_segment(q, &h, &p, &k, start);
 	}
-	if (p.proto == IPPROTO_UDP)
-		udp_datagram(q, &k, sb, now_ns());
-	else if (p.payload_len == 0)	/* no data after all: not judged */
-		give(q->queue, q->id, q->mark, ST_NONE);
-	else
-		tcp_segment(q, &p, &k, sb, now_ns());
 out:
 	latency(start);
+}
+
+static void tick_flow(struct flow *f, uint64_t now)
+{
+	struct held hs[FLOW_HELD_MAX];
+
+	switch (f->phase) {
+	case PH_HOLDING:
+		if (now < f->deadline_ns)
+			return;
+		if (!f->waiting) {
+			if (f->have_base)
+				reasm_tick(&f->r, now);
+			else
+				f->r.state = REASM_GIVE_UP;
+			f->r.why = REASM_WHY_TIMEOUT;
+		}
+		return decide(f, true);
+	case PH_JUDGED:
+		/* never acknowledged: forgotten, and its next packet cut */
+		if (now >= f->deadline_ns) {
+			give_all(hs, flow_take_all(f, hs), G_DROP);
+			flow_destroy(f);
+		}
+		return;
+	case PH_ALLOWED:
+	case PH_DENIED:
+		if (now - f->last_ns > DECIDED_KEEP_NS)
+			flow_destroy(f);
+		return;
+	}
 }
 
 void verdict_tick(uint64_t now)
@@ -353,35 +647,25 @@ void verdict_tick(uint64_t now)
 
 	for (; f; f = next) {
 		next = f->next;
-		if (f->decided) {
-			if (now - f->last_ns > DECIDED_KEEP_NS)
-				flow_destroy(f);
-			continue;
-		}
-		if (now >= f->deadline_ns && f->waiting) {
-			decide(f, true);
-		} else if (now >= f->deadline_ns) {
-			if (f->have_base)
-				reasm_tick(&f->r, now);
-			else
-				f->r.state = REASM_GIVE_UP;
-			f->r.why = REASM_WHY_TIMEOUT;
-			decide(f, true);
-		}
+		tick_flow(f, now);
 	}
 }
 
 void verdict_resolved(void)
 {
-	for (struct flow *f = flow_oldest(); f; f = f->next)
-		if (!f->decided && f->waiting)
+	for (struct flow *f = flow_oldest(); f; f = f->next) {
+		if (f->phase != PH_HOLDING)
+			continue;
+		if (f->waiting)
 			decide(f, false);
+		else if (f->peek == PEEK_WAIT)
+			peek(f);
+	}
 }
 
 void verdict_release_all(void)
 {
-	for (struct flow *f = flow_oldest(); f; f = f->next)
-		if (!f->decided)
-			decide(f, true);
+	while (flow_oldest())
+		retire(flow_oldest());
 	flow_fini();
 }

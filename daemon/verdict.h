@@ -3,8 +3,10 @@
 #define SBXFWD_VERDICT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "flow.h"
 #include "marks.h"
 #include "queue.h"
 
@@ -16,6 +18,16 @@ struct verdict_stats {
 };
 
 void verdict_init(const struct marks *m);
+/* What the verdict path does to the world: queue verdicts (pkt, when not
+ * NULL, replaces the packet), and cut an open flow (its ct mark to
+ * "deny", both ends made to answer so that they are reset). A test puts
+ * recorders in their place; NULL: the real ones. */
+struct verdict_io {
+	void (*verdict)(uint16_t queue, uint32_t id, int verdict,
+			int64_t mark, const uint8_t *pkt, size_t len);
+	void (*cut)(const struct flow_key *k);
+};
+void verdict_set_io(const struct verdict_io *io);
 /* From the ini, at start and on SIGHUP: [tls] ech = deny, [dns]
  * ip_binding = strict (SPEC §3). */
 void verdict_configure(bool ech_deny, bool binding);
@@ -31,7 +43,5 @@ void verdict_release_all(void);
 const struct verdict_stats *verdict_stats(void);
 /* Latency percentile (0..100) in ns, from the histogram. */
 uint64_t verdict_latency(double pct);
-
-uint64_t now_ns(void);
 
 #endif

@@ -40,7 +40,5 @@ test_every_command_has_a_completion_and_a_man_entry() {
 	done
 }
 
-for f in $(declare -F | awk '{print $3}' | grep '^test_'); do
-	t "${f#test_}" "$f"
-done
+run_cases
 finish

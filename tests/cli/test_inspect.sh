@@ -70,8 +70,8 @@ t test_ip_literal_without_sni_is_denied \
 	verdict curl-noip-sni.pcap example-test.json - deny no-sni
 t test_quic_is_rejected_in_user_defined \
 	verdict chromium-quic.pcapng example-test.json quic.example.test deny quic-rejected
-t test_quic_passes_in_allow_all \
-	verdict chromium-quic.pcapng allow-all.json quic.example.test allow mode-allow-all
+t test_quic_rejected_in_allow_all_with_denied_domains \
+	verdict chromium-quic.pcapng allow-all.json quic.example.test deny quic-rejected
 t test_allow_all_allows_what_is_not_denied \
 	verdict openssl-ipv6.pcapng allow-all.json b.example.test allow mode-allow-all
 t test_allow_all_denies_listed_domain \
@@ -173,5 +173,19 @@ test_conflicting_overlap_is_denied() {
 		grep "sni=- clienthello=overlap-conflict deny tcp-overlap-conflict"
 }
 t test_conflicting_overlap_is_denied test_conflicting_overlap_is_denied
+
+test_wire_bytes_are_escaped_in_text_and_json() {
+	python3 "$TOP/tests/lib/resegment.py" "$DATA/curl-ipv4.pcap" "$TMP/hostile.pcap" hostile
+	"$SBXFW" inspect "$TMP/hostile.pcap" >"$TMP/text" || fail "text: exit $?"
+	grep -q 'sni=\\x1b\[2Jevil.test\\xff alpn=h2,\\x1b\]0;\\xff\\xfe\\xc3(' "$TMP/text" ||
+		fail "text: $(cat -v "$TMP/text")"
+	! grep -q "$(printf '\033')" "$TMP/text" || fail "an escape reached the terminal"
+	"$SBXFW" --json inspect "$TMP/hostile.pcap" | python3 -c '
+import json, sys
+o = json.loads(sys.stdin.readline())
+assert o["sni"] == "\\x1b[2Jevil.test\\xff", o
+assert o["alpn"] == ["h2", "\\x1b]0;\\xff\\xfe\\xc3("], o' || fail "json"
+}
+t test_wire_bytes_are_escaped_in_text_and_json test_wire_bytes_are_escaped_in_text_and_json
 
 finish

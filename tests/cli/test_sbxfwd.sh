@@ -32,7 +32,5 @@ test_usage_error_exits_2() {
 	[ $? -eq 2 ] || fail "not 2"
 }
 
-for f in $(declare -F | awk '{print $3}' | grep '^test_'); do
-	t "${f#test_}" "$f"
-done
+run_cases
 finish

@@ -12,32 +12,11 @@ usage: segments.py small|reverse|conflict|partial SNI SRC DST [PORT]
 import os
 import random
 import socket
-import ssl
 import struct
 import sys
 import time
 
-
-def client_hello(sni):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = ctx.wrap_bio(inc, out, server_hostname=sni)
-    try:
-        obj.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    return out.read()
-
-
-def checksum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
+from evasion import checksum, client_hello
 
 
 def tcp(src, dst, sport, dport, seq, ack, flags, payload=b""):

@@ -342,13 +342,6 @@ test_sigterm_removes_table_and_flushes_audit() {
 
 # ---- live changes (SPEC §4) ------------------------------------------------------
 
-# download NAME OUT: 64 MiB at 8 MB/s in the background, $! its pid (not
-# called in $(...): `wait' needs a child of the case's own shell)
-download() {
-	sb curl -sS -m 30 --limit-rate 8M --cacert "$CA" -o "$2" \
-		"https://$1/big" 2>"$2.err" &
-}
-
 test_allow_takes_effect_at_once() {
 	policy || return 1
 	reset new.test domain-not-allowed '' || return 1
@@ -655,8 +648,6 @@ test_cli_says_plainly_when_daemon_is_down() {
 	[ $? -eq 1 ] && echo "$out" | grep -q 'is the daemon running' || fail "$out"
 }
 
-for f in $(declare -F | awk '{print $3}' | grep '^test_'); do
-	t "${f#test_}" "$f"
-done
+run_cases
 grep -E 'Sanitizer|runtime error' "$TMP/sbxfwd.log" && failed=$((failed + 1))
 finish

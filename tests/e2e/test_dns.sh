@@ -292,8 +292,6 @@ test_dot_and_doh_follow_the_normal_policy() {
 		-H 'accept: application/dns-message'
 }
 
-for f in $(declare -F | awk '{print $3}' | grep '^test_'); do
-	t "${f#test_}" "$f"
-done
+run_cases
 grep -E 'Sanitizer|runtime error' "$TMP/sbxfwd.log" && failed=$((failed + 1))
 finish

@@ -19,6 +19,7 @@ ID=${ID:-$$}
 NS_SB=sbxe$ID-sb
 NS_RT=sbxe$ID-rt
 NS_NET=sbxe$ID-net
+NS_SB2=sbxe$ID-sb2	# a second sandbox link, for the cases that need one
 SOCK=$TMP/sbxfw.sock
 DB=$TMP/sbxfw.db
 NET4=198.18.2.2
@@ -36,12 +37,14 @@ topo_down() {
 	disown -a 2>/dev/null	# no "Killed" notices for our servers
 	for pid in $(ip netns pids "$NS_RT" 2>/dev/null) \
 		$(ip netns pids "$NS_NET" 2>/dev/null) \
-		$(ip netns pids "$NS_SB" 2>/dev/null); do
+		$(ip netns pids "$NS_SB" 2>/dev/null) \
+		$(ip netns pids "$NS_SB2" 2>/dev/null); do
 		kill -9 "$pid" 2>/dev/null
 	done
 	ip netns del "$NS_SB" 2>/dev/null
 	ip netns del "$NS_RT" 2>/dev/null
 	ip netns del "$NS_NET" 2>/dev/null
+	ip netns del "$NS_SB2" 2>/dev/null
 	rm -rf "/etc/netns/$NS_SB" "/etc/netns/$NS_RT"
 	rm -rf "$TMP"
 }
@@ -300,4 +303,11 @@ reset() { # NAME REASON [RULE] [CURL ARGS...]
 	[ "$rc" -ne 0 ] || fail "$name: allowed: $out"
 	echo "$out" | grep -q -i 'reset by peer' || fail "$name: not a reset: $out (exit $rc)"
 	expect_flow "sni = '${name%%:*}' AND dport = ${PORT:-443}" "deny|$reason|$rule"
+}
+
+# download NAME OUT: 64 MiB at 8 MB/s in the background, $! its pid (not
+# called in $(...): `wait' needs a child of the case's own shell)
+download() {
+	sb curl -sS -m 30 --limit-rate 8M --cacert "$CA" -o "$2" \
+		"https://$1/big" 2>"$2.err" &
 }

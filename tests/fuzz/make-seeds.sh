@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 data=$here/../data
 out=$here/corpus
 rm -rf "$out"
-mkdir -p "$out"/{clienthello,reasm,domain,policy_json,config,pkt,quic,pgstartup,dns}
+mkdir -p "$out"/{clienthello,reasm,domain,policy_json,config,pkt,quic,pgstartup,dns,wire}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for f in "$data"/*.pcap*; do
@@ -82,4 +82,8 @@ open(f"{d}/answer", "wb").write(a)
 loop = struct.pack(">HHHHHH", 1, 0, 1, 0, 0, 0) + b"\xc0\x0c" + struct.pack(">HH", 1, 1)
 open(f"{d}/loop", "wb").write(loop)
 PY
+# wire bytes as sandboxes send them: escapes, bytes that are not UTF-8
+printf 'evil\033[31m.test' >"$out/wire/escape"
+printf 'h2\377\376\000x' >"$out/wire/invalid-utf8"
+printf 'caf\303\251\\' >"$out/wire/utf8"
 echo "seeds: $(find "$out" -type f | wc -l) files"

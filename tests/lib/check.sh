@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # A tiny harness for shell tests: `t NAME COMMAND...` runs one case, shows
-# its output when it fails; `finish` prints "N passed, N failed".
+# its output when it fails (always with VERBOSE=1); `finish` prints
+# "N passed, N failed".
 passed=0
 failed=0
 export ASAN_OPTIONS=exitcode=86:detect_leaks=1
@@ -18,6 +19,7 @@ t() {
 	if ("$@") >"$TMP/log" 2>&1 && [ ! -e "$TMP/failed" ] &&
 		! grep -q 'Sanitizer' "$TMP/log"; then
 		echo "ok   $name"
+		[ -z "${VERBOSE:-}" ] || sed 's/^/     | /' "$TMP/log"
 		passed=$((passed + 1))
 	else
 		echo "FAIL $name"
@@ -32,6 +34,16 @@ fail() {
 	echo "$*" >&2
 	: >"$TMP/failed"
 	return 1
+}
+
+# run_cases: every function test_NAME as a case (CASES=REGEX: those whose
+# name matches)
+run_cases() {
+	local f
+	for f in $(declare -F | awk '{print $3}' | grep '^test_' |
+		grep -E -- "${CASES:-.}"); do
+		t "${f#test_}" "$f"
+	done
 }
 
 finish() {

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Cut the client's ClientHello segment of an Ethernet/IPv4 pcap into small
 TCP segments: `reorder` sends them last to first with one duplicated;
-`conflict` adds an overlapping segment whose bytes disagree."""
+`conflict` adds an overlapping segment whose bytes disagree; `hostile`
+keeps one segment but puts terminal escapes and bytes that are not UTF-8
+in its SNI and ALPN (same lengths)."""
 import struct
 import sys
 
@@ -41,7 +43,11 @@ while off + 16 <= len(data):
     seq = struct.unpack(">I", tcp[4:8])[0]
     step = 100
     parts = [(i, payload[i:i + step]) for i in range(0, len(payload), step)]
-    if mode == "conflict":
+    if mode == "hostile":
+        payload = payload.replace(b"a.example.test", b"\x1b[2Jevil.test\xff")
+        payload = payload.replace(b"http/1.1", b"\x1b]0;\xff\xfe\xc3(")
+        parts = [(0, payload)]
+    elif mode == "conflict":
         bad = bytearray(payload[150:250])
         bad[10] ^= 0xff
         parts.insert(1, (150, bytes(bad)))

@@ -84,6 +84,8 @@ TEST(test_sandbox_matches_may_not_overlap)
 TEST(test_flow_table_is_bounded_and_holds_in_stream_order)
 {
 	struct flow_key k = { .family = 2, .proto = 6, .sport = 1 };
+	struct held out[FLOW_HELD_MAX];
+	bool straddle;
 	struct flow *f;
 
 	flow_init(2, 1000);
@@ -93,12 +95,18 @@ TEST(test_flow_table_is_bounded_and_holds_in_stream_order)
 	k.sport = 3;
 	CHECK(flow_create(&k, 1, 0) == NULL);	/* full: the caller evicts */
 	f->base = 0xfffffff0;			/* sequence numbers wrap */
-	CHECK(flow_hold(f, 1, 0, 0, 0x00000010));
-	CHECK(flow_hold(f, 2, 0, 0, 0xfffffff0));
-	CHECK(flow_hold(f, 3, 0, 0, 0xfffffff8));
-	flow_sort_held(f);
-	CHECK(f->held[0].id == 2 && f->held[1].id == 3 && f->held[2].id == 1);
+	CHECK(flow_hold(f, &(struct held){ .id = 1, .seq = 0x10, .len = 8 }));
+	CHECK(flow_hold(f, &(struct held){ .id = 2, .seq = 0xfffffff0,
+					    .len = 8 }));
+	CHECK(flow_hold(f, &(struct held){ .id = 3, .seq = 0xfffffff8,
+					    .len = 8 }));
 	CHECK(flow_held_count() == 3);
+	/* the first 16 bytes: ids 2 and 3, in stream order */
+	CHECK(flow_take_held(f, 16, out, &straddle) == 2 && !straddle);
+	CHECK(out[0].id == 2 && out[1].id == 3 && flow_held_count() == 1);
+	CHECK(flow_take_held(f, 33, out, &straddle) == 0 && straddle);
+	CHECK(flow_take_all(f, out) == 1 && out[0].id == 1);
+	CHECK(flow_hold(f, &(struct held){ .id = 4, .seq = 0 }));
 	flow_fini();
 	CHECK(flow_count() == 0 && flow_held_count() == 0);
 }

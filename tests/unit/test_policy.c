@@ -231,6 +231,18 @@ TEST(test_quic_is_rejected_in_user_defined_mode)
 	policy_free(p);
 }
 
+TEST(test_quic_is_rejected_in_allow_all_with_denied_domains)
+{
+	const char *const deny[] = { "gist.github.com", NULL };
+	struct policy *p = mk(MODE_ALLOW_ALL, NULL, deny);
+
+	EXPECT(eval(p, "198.18.0.1", 443, IPPROTO_UDP, PAYLOAD_NONE, NULL),
+	       VERDICT_DENY, "quic-rejected", "");
+	EXPECT(eval(p, "198.18.0.1", 4433, IPPROTO_UDP, PAYLOAD_NONE, NULL),
+	       VERDICT_ALLOW, "mode-allow-all", "");
+	policy_free(p);
+}
+
 TEST(test_port_rule_applies_to_its_port_only)
 {
 	const char *const allow[] = { "db.example.com:5432", NULL };

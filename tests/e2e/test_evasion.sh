@@ -1,0 +1,341 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# No byte past the verdict: each way around the data path that a review
+# found, replayed by a hostile client in the sandbox. What counts is what
+# the "internet" side received: a capture there must never hold the
+# marker the sandbox sent, while the same attack with no firewall on the
+# path (the sandbox destroyed) delivers it, so that each case can fail.
+source "$(dirname "$0")/../lib/check.sh"
+source "$(dirname "$0")/topology.sh"
+
+topo_up || { echo "topology failed"; echo "0 passed, 1 failed"; exit 1; }
+start_daemon || { cat "$TMP/sbxfwd.log"; echo "0 passed, 1 failed"; exit 1; }
+for n in allowed.test denied.test; do
+	printf '%s %s\n%s %s\n' "$NET4" "$n" "$NET6" "$n"
+done >"/etc/netns/$NS_SB/hosts"
+
+# ---- the capture on the internet's side ------------------------------------
+
+marker() { echo "mk$RANDOM$RANDOM$RANDOM"; }
+
+capture() {
+	rm -f "$TMP/cap.pcap" "$TMP/cap.err"
+	setsid -f ip netns exec "$NS_NET" tcpdump --immediate-mode -Z root -i eth0 -n -U -s 0 \
+		-w "$TMP/cap.pcap" 2>"$TMP/cap.err"
+	wait_for 50 grep -q listening "$TMP/cap.err"
+}
+
+capture_stop() {
+	sleep 0.3
+	pkill -INT -f "tcpdump --immediate-mode -Z root -i eth0 -n -U -s 0 -w $TMP/cap.pcap"
+	wait_for 50 eval "! pgrep -f 'tcpdump.*$TMP/cap.pcap' >/dev/null"
+}
+
+seen() { grep -a -q -- "$1" "$TMP/cap.pcap"; }
+
+# evasion.py ATTACK MARKER [ARGS...], from the sandbox's address
+attack() {
+	sb nft add table ip rawtest 2>/dev/null
+	sb nft add chain ip rawtest out '{ type filter hook output priority 0; }' 2>/dev/null
+	sb nft add rule ip rawtest out tcp flags rst tcp sport 40000-60000 ip ttl 64 drop 2>/dev/null
+	sb python3 "$TOP/tests/e2e/evasion.py" "$1" "$2" "${SRC:-198.18.1.2}" \
+		"${DST:-$NET4}" "${@:3}"
+}
+
+# blocked ATTACK [ARGS...]: with the sandbox as set up, the marker never
+# reaches the internet (and, with WHERE and WANT, the flows audit has the
+# row expect_flow wants); with no sandbox (no firewall), the same attack
+# delivers it
+blocked() {
+	local m out
+	m=$(marker)
+	capture || fail "no capture"
+	out=$(attack "$1" "$m" "${@:2}")
+	capture_stop
+	echo "with sbxfw: $out"
+	! seen "$m" || fail "$1: the marker reached the internet ($out)"
+	[ -z "${WHERE:-}" ] || expect_flow "$WHERE" "$WANT"
+	fresh
+	m=$(marker)
+	capture
+	out=$(attack "$1" "$m" "${@:2}")
+	capture_stop
+	echo "without: $out"
+	seen "$m" || fail "$1 control: no marker without a firewall ($out)"
+}
+
+allowed_only() { recreate --allowed-domain allowed.test; }
+
+# ---- 1. SYN with data ----------------------------------------------------------
+
+test_syn_with_data_on_an_established_flow_is_dropped() {
+	allowed_only || return 1
+	WHERE="dport = 443 AND sni IS NULL" WANT="deny|not-tls|" blocked syn-late
+}
+
+tfo() {
+	sb sysctl -qw net.ipv4.tcp_fastopen=5		# client, no cookie
+	net sysctl -qw net.ipv4.tcp_fastopen=514	# server, no cookie
+}
+
+test_tcp_fast_open_data_waits_for_the_verdict() {
+	allowed_only && tfo || return 1
+	# the SYN carries the request; the daemon strips it, the client sends
+	# it again after the handshake, and it is judged (not TLS: denied)
+	m=$(marker)
+	capture
+	out=$(sb curl -sS -m 5 --tcp-fastopen "http://$NET4/$m" 2>&1)
+	capture_stop
+	# curl reports a reset before its TFO connect completed this way
+	echo "$out" | grep -E -q 'reset by peer|errno 107' || fail "not reset: $out"
+	! seen "$m" || fail "TFO data reached the server"
+	expect_flow "dport = 80" "deny|not-tls|"
+	# TLS over TFO to an allowed name works
+	[ "$(https allowed.test --tcp-fastopen)" = "hello allowed.test" ] ||
+		fail "allowed over TFO: $(https allowed.test --tcp-fastopen)"
+	fresh
+	m=$(marker)
+	capture
+	sb curl -sS -m 5 --tcp-fastopen "http://$NET4/$m" >/dev/null 2>&1
+	capture_stop
+	seen "$m" || fail "control: no marker without a firewall"
+}
+
+# ---- 2. a verdict belongs to one connection --------------------------------------
+
+test_reconnect_from_the_same_port_is_judged_afresh() {
+	allowed_only || return 1
+	out=$(SPORT=41234 WHERE="sni LIKE 'mk%' AND sport = 41234" \
+		WANT="deny|domain-not-allowed|" blocked reconnect) || fail "$out"
+	echo "$out" | grep -q '^with sbxfw: serverhello reset$' || fail "$out"
+}
+
+test_reconnect_with_the_same_isn_is_judged_afresh() {
+	allowed_only || return 1
+	out=$(RECONNECT_ISN=same SPORT=41235 WANT="deny|domain-not-allowed|" \
+		WHERE="sni LIKE 'mk%' AND sport = 41235" blocked reconnect) ||
+		fail "$out"
+	echo "$out" | grep -q '^with sbxfw: serverhello reset$' || fail "$out"
+}
+
+# ---- 3. Postgres ------------------------------------------------------------------
+
+test_postgres_request_releases_its_8_bytes_only() {
+	allowed_only || return 1
+	WHERE="dport = 443 AND sni IS NULL" WANT="deny|clienthello-incomplete|" \
+		blocked pg-hold
+}
+
+# ---- 4. packets conntrack does not track --------------------------------------------
+
+test_invalid_packets_never_leave_a_deny_all_sandbox() {
+	recreate --mode deny-all || return 1
+	blocked flags
+}
+
+test_invalid_packets_never_reach_a_denied_range() {
+	recreate --mode allow-all --denied-cidr 198.18.4.0/24 || return 1
+	DST=198.18.4.10 blocked flags
+}
+
+test_notrack_flows_of_others_pass() {
+	fresh
+	rt nft add table inet notrack_test &&
+		rt nft add chain inet notrack_test raw '{ type filter hook prerouting priority -300; }' &&
+		rt nft add rule inet notrack_test raw udp dport 7 notrack || return 1
+	out=$(sb python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.sendto(b"ping", ("198.18.2.2", 7))
+print(s.recv(100).decode())' 2>&1)
+	rt nft delete table inet notrack_test
+	[ "$out" = ping ] || fail "a NOTRACK flow of no sandbox: $out"
+}
+
+# ---- 5. flows never judged ----------------------------------------------------------
+
+# A server in the sandbox; the internet fetches a page holding the marker.
+serve_marker() {
+	mkdir -p "$TMP/srv" && echo "$1" >"$TMP/srv/page"
+	setsid -f ip netns exec "$NS_SB" python3 -m http.server 8080 \
+		--bind :: --directory "$TMP/srv" >/dev/null 2>&1
+	wait_for 50 eval "sb ss -ltn | grep -q ':8080 '"
+}
+
+fetch() { net curl -sS -m 3 -g "http://$1:8080/page" 2>&1; }
+
+test_inbound_flows_follow_the_mode_and_allowed_ranges() {
+	m=$(marker)
+	serve_marker "$m" || return 1
+	for addr in 198.18.1.2 '[2001:db8:1::2]'; do
+		recreate --mode deny-all || return 1
+		fetch "$addr" | grep -q "$m" && fail "$addr: deny-all served"
+		expect_flow "dport = 8080" "deny|mode-deny-all|"
+		recreate --allowed-domain allowed.test || return 1
+		fetch "$addr" | grep -q "$m" && fail "$addr: user-defined served"
+		expect_flow "dport = 8080" "deny|inbound-not-allowed|"
+		recreate --allowed-domain allowed.test --allowed-cidr 198.18.2.0/24 \
+			--allowed-cidr 2001:db8:2::/64 || return 1
+		fetch "$addr" | grep -q "$m" || fail "$addr: an allowed range refused"
+		recreate --mode allow-all --denied-cidr 198.18.4.0/24 || return 1
+		cli deny sb1 denied.test >/dev/null
+		fetch "$addr" | grep -q "$m" || fail "$addr: allow-all refused"
+		fresh
+		fetch "$addr" | grep -q "$m" || fail "$addr: control"
+	done
+	pkill -f "http.server 8080 --bind :: --directory $TMP/srv"
+	return 0
+}
+
+test_create_judges_flows_already_open() {
+	fresh
+	download allowed.test "$TMP/a"
+	a=$!
+	sleep 1
+	cli create sb1 --iface veth-sb1 --mode deny-all >/dev/null || fail "create"
+	! wait "$a" || fail "a download opened before create went on"
+	expect_flow "dport = 443" "deny|mode-deny-all|"
+	fresh
+	download allowed.test "$TMP/a"
+	a=$!
+	sleep 1
+	cli create sb1 --iface veth-sb1 --mode allow-all >/dev/null || fail "create"
+	wait "$a" || fail "allow-all cut an open flow"
+}
+
+# ---- 6. source-range sandboxes and spoofing ---------------------------------------
+
+# A second sandbox on a link of its own: 198.18.6.2, 2001:db8:6::2.
+second_link() {
+	ip netns list | grep -q "^$NS_SB2" && return 0
+	ip netns add "$NS_SB2" && ip -n "$NS_SB2" link set lo up &&
+		link "$NS_SB2" eth0 "$NS_RT" veth-sb2 &&
+		ip -n "$NS_SB2" addr add 198.18.6.2/24 dev eth0 &&
+		ip -n "$NS_SB2" addr add 2001:db8:6::2/64 dev eth0 nodad &&
+		ip -n "$NS_SB2" route add default via 198.18.6.1 &&
+		ip -n "$NS_SB2" route add default via 2001:db8:6::1 &&
+		ip -n "$NS_RT" addr add 198.18.6.1/24 dev veth-sb2 &&
+		ip -n "$NS_RT" addr add 2001:db8:6::1/64 dev veth-sb2 nodad ||
+		return 1
+	# it speaks in sb1's name: sb1's addresses on its own link
+	ip -n "$NS_SB2" addr add 198.18.1.2/32 dev eth0
+	ip -n "$NS_SB2" addr add 2001:db8:1::2/128 dev eth0 nodad
+}
+
+spoof() { # MARKER ADDR: a datagram from sb1's address, sent on sb2's link
+	ip netns exec "$NS_SB2" python3 -c '
+import socket, sys
+m, dst, v6 = sys.argv[1].encode(), sys.argv[2], ":" in sys.argv[2]
+s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("2001:db8:1::2" if v6 else "198.18.1.2", 0))
+s.sendto(m, (dst, 7))' "$1" "$2"
+}
+
+test_spoofed_source_from_another_link_is_dropped() {
+	second_link || return 1
+	for dst in "$NET4" "$NET6"; do
+		fresh
+		cli create sb1 --source 198.18.1.0/24 --source 2001:db8:1::/64 \
+			--mode allow-all >/dev/null || return 1
+		cli create sb2 --source 198.18.6.0/24 --source 2001:db8:6::/64 \
+			--mode deny-all >/dev/null || return 1
+		m=$(marker)
+		capture
+		spoof "$m" "$dst"
+		capture_stop
+		seen "$m" && fail "$dst: a spoofed source passed as sb1"
+		cli destroy sb2 >/dev/null
+		fresh
+		m=$(marker)
+		capture
+		spoof "$m" "$dst"
+		capture_stop
+		seen "$m" || fail "$dst: control: nothing without a firewall"
+	done
+	return 0
+}
+
+# ---- 7. a stalled ClientHello --------------------------------------------------------
+
+# split SEG REC: a kernel client's hello for MARKER.test in SEG-byte
+# segments and REC-byte records; "reset 230" and the like
+split() { sb python3 "$TOP/tests/e2e/evasion.py" split "$1" 198.18.1.2 "$NET4" "$2" "$3"; }
+
+denied_split() { # SEG REC
+	local m out
+	m=$(marker)
+	capture
+	out=$(split "$m.test" "$1" "$2")
+	capture_stop
+	echo "denied hello in $1-byte segments, $2-byte records: $out ms" >&2
+	case $out in reset*) ;; *) fail "not reset: $out" ;; esac
+	! seen "$m" || fail "the hello reached the server"
+	wait_for 20 eval "audit_row flows 'dport = 443' |
+		grep -E -q '^deny[|](domain-not-allowed|clienthello-incomplete)[|]$'" ||
+		fail "audit: $(audit_row flows 'dport = 443')"
+}
+
+test_stalled_hello_in_7_byte_segments_is_refused_at_once() {
+	allowed_only && denied_split 7 0
+}
+
+test_stalled_hello_in_1_byte_records_is_refused_at_once() {
+	allowed_only && denied_split 100 1
+}
+
+test_allowed_hello_in_40_byte_segments_completes() {
+	allowed_only || return 1
+	out=$(split allowed.test 40 0)
+	echo "allowed hello in 40-byte segments: $out ms" >&2
+	case $out in serverhello*) ;; *) fail "allowed: $out" ;; esac
+	expect_flow "sni = 'allowed.test'" "allow|domain-allowed|allowed.test"
+}
+
+# ---- 8. QUIC ------------------------------------------------------------------------
+
+test_quic_refused_in_allow_all_with_denied_domains() {
+	recreate --mode allow-all || return 1
+	cli deny sb1 denied.test >/dev/null || return 1
+	WHERE="proto = 'udp' AND dport = 443" WANT="deny|quic-rejected|" \
+		blocked udp 443
+}
+
+# ---- 10. insertion ---------------------------------------------------------------------
+
+test_hello_the_server_dropped_gives_no_verdict() {
+	allowed_only || return 1
+	WHERE="sni = 'allowed.test'" WANT="deny|tcp-overlap-conflict|" \
+		blocked paws
+}
+
+test_ttl_is_normalised_before_the_verdict() {
+	allowed_only || return 1
+	capture
+	sb curl -4 -sS -m 5 --cacert "$CA" https://allowed.test/ >/dev/null
+	capture_stop
+	tcpdump -r "$TMP/cap.pcap" -n -v 'tcp dst port 443 and tcp[tcpflags] & tcp-push != 0' 2>/dev/null |
+		head -1 | grep -q 'ttl 64' || fail "TTL: $(tcpdump -r "$TMP/cap.pcap" -n -v 2>/dev/null | head -3)"
+}
+
+# ---- 9. wire bytes in output ------------------------------------------------------
+
+test_hostile_sni_is_escaped_in_the_log() {
+	allowed_only || return 1
+	m=mk9
+	out=$(attack hostile "$m")
+	[ "$out" = reset ] || fail "not reset: $out"
+	expect_flow "sni LIKE '%mk9%'" "deny|sni-invalid|"
+	L() { "$SBXFW" -c "$TMP/sbxfw.ini" log "$@"; }
+	L sb1 --limit 1 >"$TMP/text" || fail "log: exit $?"
+	grep -q '\\x1b\[2J\\xff\\xfemk9' "$TMP/text" || fail "text: $(cat -v "$TMP/text")"
+	! grep -q "$(printf '\033')" "$TMP/text" || fail "an escape reached the terminal"
+	"$SBXFW" -c "$TMP/sbxfw.ini" --json log sb1 --limit 1 | python3 -c '
+import json, sys
+o = json.loads(sys.stdin.readline())
+assert o["sni"].startswith("\\x1b[2J\\xff\\xfemk9"), o' || fail "json"
+}
+
+run_cases
+grep -E 'Sanitizer|runtime error' "$TMP/sbxfwd.log" && failed=$((failed + 1))
+finish

@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The verdict path driven by crafted packet sequences, one per way around
+ * it that a review found, through a fake queue that checks that every
+ * packet gets exactly one verdict and that none is let through before its
+ * flow's verdict. */
+#include <arpa/inet.h>
+#include <linux/netfilter.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "conns.h"
+#include "marks.h"
+#include "sandbox.h"
+#include "test.h"
+#include "verdict.h"
+
+#define SEC 1000000000ull
+
+/* ---- the fake queue ---- */
+
+struct given {
+	int verdict;		/* -1: none yet */
+	enum mark_state state;
+	size_t len;		/* of a replacement packet, 0 if none */
+};
+
+static struct given given[512];
+static bool twice;		/* a packet had a second verdict */
+static int cuts;
+static struct marks m;
+static uint32_t next_id = 1;
+
+static void fake_verdict(uint16_t queue, uint32_t id, int verdict,
+			 int64_t mark, const uint8_t *pkt, size_t len)
+{
+	(void)queue;
+	(void)pkt;
+	if (id >= 512 || given[id].verdict != -1) {
+		twice = true;
+		return;
+	}
+	given[id].verdict = verdict;
+	given[id].state = mark < 0 ? ST_NONE :
+			  (enum mark_state)(((uint32_t)mark & m.state) >>
+					    m.shift);
+	given[id].len = pkt ? len : 0;
+}
+
+static void fake_cut(const struct flow_key *k)
+{
+	(void)k;
+	cuts++;
+}
+
+static const struct verdict_io fake = { fake_verdict, fake_cut };
+
+/* One sandbox (id 1) allowing allowed.test only. */
+static void setup(void)
+{
+	struct sandbox *sb = calloc(1, sizeof(*sb));
+	char err[128];
+
+	memset(given, 0xff, sizeof(given));
+	twice = false;
+	cuts = 0;
+	marks_init(&m, 0x0fff0000);
+	sandbox_init(16);
+	sb->id = 1;
+	strcpy(sb->name, "sb1");
+	sb->policy = policy_new(MODE_USER_DEFINED);
+	policy_add_rule(sb->policy, LIST_ALLOW, "allowed.test", err,
+			sizeof(err));
+	sandbox_insert(sb);
+	conns_init(64);
+	verdict_configure(false, false);
+	verdict_init(&m);
+	verdict_set_io(&fake);
+}
+
+static void teardown(void)
+{
+	verdict_release_all();
+	verdict_set_io(NULL);
+	conns_fini();
+	sandbox_fini();
+}
+
+/* ---- packets: 198.18.1.2:40000 <-> 198.18.2.2:443 ---- */
+
+#define SYN 0x02
+#define RST 0x04
+#define PSH 0x08
+#define ACK 0x10
+
+/* Queue one packet; returns its id. Server packets (`reply') carry the
+ * state of a judged flow. */
+static uint32_t queue_pkt(bool reply, enum mark_state st, uint32_t seq,
+		     uint32_t ack, uint8_t flags, const uint8_t *data,
+		     size_t len)
+{
+	static uint8_t pkt[20 + 20 + 20000];
+	uint8_t cli[4] = { 198, 18, 1, 2 }, srv[4] = { 198, 18, 2, 2 };
+	uint16_t ports[2] = { htons(40000), htons(443) };
+	uint32_t id = next_id++;
+	struct queued q = { .id = id, .data = pkt, .len = 40 + len,
+			    .mark = mark_id(&m, 1) | mark_state(&m, st) };
+
+	memset(pkt, 0, 40);
+	pkt[0] = 0x45;
+	pkt[2] = (uint8_t)((40 + len) >> 8);
+	pkt[3] = (uint8_t)(40 + len);
+	pkt[8] = 64;
+	pkt[9] = IPPROTO_TCP;
+	memcpy(pkt + 12, reply ? srv : cli, 4);
+	memcpy(pkt + 16, reply ? cli : srv, 4);
+	memcpy(pkt + 20, &ports[reply], 2);
+	memcpy(pkt + 22, &ports[!reply], 2);
+	seq = htonl(seq);
+	ack = htonl(ack);
+	memcpy(pkt + 24, &seq, 4);
+	memcpy(pkt + 28, &ack, 4);
+	pkt[32] = 5 << 4;
+	pkt[33] = flags;
+	if (len)
+		memcpy(pkt + 40, data, len);
+	given[id].verdict = -1;
+	verdict_packet(&q, NULL);
+	return id;
+}
+
+static uint32_t client(enum mark_state st, uint32_t seq, const uint8_t *d,
+		       size_t n)
+{
+	return queue_pkt(false, st, seq, 1, ACK | PSH, d, n);
+}
+
+static uint32_t server_ack(uint32_t ack)
+{
+	return queue_pkt(true, ST_PEND_JUDGED, 7000, ack, ACK, NULL, 0);
+}
+
+static bool undecided(uint32_t id)
+{
+	return given[id].verdict == -1;
+}
+
+static bool got(uint32_t id, int verdict, enum mark_state st)
+{
+	return given[id].verdict == verdict &&
+	       (verdict == NF_DROP || given[id].state == st);
+}
+
+/* A ClientHello in records of rec bytes, as long as a post-quantum
+ * one (its server_name first, 1500 bytes of padding after it). */
+static size_t hello(const char *sni, size_t rec, uint8_t *out)
+{
+	struct ch_spec s = { .sni = sni, .tls13 = true, .pad = 1500 };
+
+	return ch_build(&s, rec, out, 16384);
+}
+
+#define ISN 1000u
+#define BASE (ISN + 1)
+
+TEST(test_verdict_allowed_hello_waits_for_the_servers_ack)
+{
+	uint8_t h[16384];
+	size_t n = hello("allowed.test", 16384, h);
+	uint32_t a, more, ack;
+
+	setup();
+	a = client(ST_PEND_FIRST, BASE, h, n);
+	CHECK(got(a, NF_ACCEPT, ST_JUDGED));	/* judged, not committed */
+	/* past the judged bytes: held until the server acknowledges them */
+	more = client(ST_PEND_JUDGED, BASE + (uint32_t)n, h, 10);
+	CHECK(undecided(more));
+	ack = server_ack(BASE + 5);		/* not all of them */
+	CHECK(got(ack, NF_ACCEPT, ST_NONE) && undecided(more));
+	ack = server_ack(BASE + (uint32_t)n);
+	CHECK(got(ack, NF_ACCEPT, ST_ALLOW));	/* committed */
+	CHECK(got(more, NF_ACCEPT, ST_ALLOW));
+	CHECK(!twice);
+	teardown();
+}
+
+TEST(test_verdict_insertion_never_judged_bytes_cut_the_flow)
+{
+	uint8_t h[16384], other[16384];
+	size_t n = hello("allowed.test", 16384, h);
+	uint32_t a, again, fake_bytes;
+
+	setup();
+	a = client(ST_PEND_FIRST, BASE, h, n);
+	CHECK(got(a, NF_ACCEPT, ST_JUDGED));
+	/* the server dropped it (PAWS): it acknowledges nothing */
+	CHECK(got(server_ack(BASE), NF_ACCEPT, ST_NONE));
+	again = client(ST_PEND_JUDGED, BASE, h, n);	/* the same bytes */
+	CHECK(got(again, NF_ACCEPT, ST_JUDGED));
+	memset(other, 'X', n);
+	fake_bytes = client(ST_PEND_JUDGED, BASE, other, n);
+	CHECK(got(fake_bytes, NF_ACCEPT, ST_DENY) && cuts == 1);
+	CHECK(!twice);
+	teardown();
+}
+
+TEST(test_verdict_syn_data_is_stripped)
+{
+	uint8_t h[16384];
+	size_t n = hello("allowed.test", 16384, h);
+	uint32_t syn;
+
+	setup();
+	syn = queue_pkt(false, ST_PEND, ISN, 0, SYN, h, n);
+	CHECK(got(syn, NF_ACCEPT, ST_NONE) && given[syn].len == 40);
+	/* a RST's data too */
+	syn = queue_pkt(false, ST_PEND, BASE, 0, RST | ACK, h, n);
+	CHECK(got(syn, NF_ACCEPT, ST_NONE) && given[syn].len == 40);
+	CHECK(!twice);
+	teardown();
+}
+
+static void committed(const uint8_t *h, size_t n)
+{
+	client(ST_PEND_FIRST, BASE, h, n);
+	server_ack(BASE + (uint32_t)n);
+}
+
+TEST(test_verdict_a_new_connection_of_the_same_ports_is_judged_afresh)
+{
+	uint8_t h[16384], d[16384];
+	size_t n = hello("allowed.test", 16384, h);
+	size_t dn = hello("denied.test", 16384, d);
+	uint32_t b;
+
+	setup();
+	committed(h, n);
+	/* another ISN */
+	b = client(ST_PEND_FIRST, 555555, d, dn);
+	CHECK(got(b, NF_ACCEPT, ST_DENY));
+	teardown();
+	/* the same ISN: an undecided ct mark, where the old one committed */
+	setup();
+	committed(h, n);
+	b = client(ST_PEND_FIRST, BASE, d, dn);
+	CHECK(got(b, NF_ACCEPT, ST_DENY));
+	CHECK(!twice);
+	teardown();
+}
+
+TEST(test_verdict_postgres_request_passes_its_8_bytes_only)
+{
+	static const uint8_t req[8] = { 0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f };
+	uint8_t far[1400];
+	uint32_t one, rest, beyond;
+
+	setup();
+	memset(far, 'M', sizeof(far));
+	one = client(ST_PEND_FIRST, BASE, req, 1);
+	beyond = client(ST_PEND, BASE + 1000, far, sizeof(far));
+	CHECK(undecided(one) && undecided(beyond));
+	rest = client(ST_PEND, BASE + 1, req + 1, 7);
+	CHECK(got(one, NF_ACCEPT, ST_NONE) && got(rest, NF_ACCEPT, ST_NONE));
+	CHECK(undecided(beyond));		/* waits for the hello */
+	verdict_tick(now_ns() + 4 * SEC);
+	CHECK(!undecided(beyond) && given[beyond].state != ST_ALLOW &&
+	      given[beyond].state != ST_JUDGED);
+	CHECK(!twice);
+	teardown();
+}
+
+TEST(test_verdict_denied_name_refused_as_soon_as_it_is_read)
+{
+	uint8_t d[16384];
+	size_t n = hello("denied.test", 16384, d), off;
+	uint32_t ids[1024], k = 0;
+
+	setup();
+	/* 7-byte segments: refused the moment server_name is whole */
+	for (off = 0; off < n; off += 7) {
+		ids[k++] = client(off ? ST_PEND : ST_PEND_FIRST,
+				  BASE + (uint32_t)off, d + off,
+				  n - off < 7 ? n - off : 7);
+		if (!undecided(ids[0]))
+			break;
+	}
+	CHECK(off + 7 < n);			/* before the hello's end */
+	CHECK(got(ids[0], NF_ACCEPT, ST_DENY));
+	for (uint32_t i = 1; i < k; i++)
+		CHECK(got(ids[i], NF_DROP, ST_NONE));
+	CHECK(!twice);
+	teardown();
+}
+
+TEST(test_verdict_stalled_hello_is_decided_at_its_retransmission)
+{
+	uint8_t d[16384];
+	uint32_t a, b, again;
+
+	setup();
+	hello("allowed.test", 16384, d);
+	a = client(ST_PEND_FIRST, BASE, d, 20);	/* before server_name */
+	b = client(ST_PEND, BASE + 20, d + 20, 20);
+	CHECK(undecided(a) && undecided(b));
+	again = client(ST_PEND, BASE, d, 20);	/* nothing new: stalled */
+	/* one reset for the client, the rest dropped */
+	CHECK(got(b, NF_DROP, ST_NONE));
+	CHECK((got(a, NF_ACCEPT, ST_DENY) && got(again, NF_DROP, ST_NONE)) ||
+	      (got(again, NF_ACCEPT, ST_DENY) && got(a, NF_DROP, ST_NONE)));
+	CHECK(!twice);
+	teardown();
+}
+
+TEST(test_verdict_allowed_hello_in_small_segments_flows_once_named)
+{
+	uint8_t h[16384];
+	size_t n = hello("allowed.test", 16384, h), off;
+	uint32_t ids[1024], k = 0, passed = 0;
+
+	setup();
+	for (off = 0; off < n; off += 40) {
+		size_t len = n - off < 40 ? n - off : 40;
+
+		ids[k++] = client(off ? ST_PEND : ST_PEND_FIRST,
+				  BASE + (uint32_t)off, h + off, len);
+		if (off + len < n && !undecided(ids[k - 1]))
+			passed++;
+	}
+	CHECK(passed > 0);			/* before the hello's end */
+	for (uint32_t i = 0; i < k; i++)
+		CHECK(given[ids[i]].verdict == NF_ACCEPT);
+	CHECK(given[ids[k - 1]].state == ST_JUDGED);
+	/* a hello split across 1-byte records reads the same */
+	teardown();
+	setup();
+	n = hello("denied.test", 1, h);
+	ids[0] = client(ST_PEND_FIRST, BASE, h, n);
+	CHECK(got(ids[0], NF_ACCEPT, ST_DENY));
+	CHECK(!twice);
+	teardown();
+}
