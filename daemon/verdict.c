@@ -409,6 +409,8 @@ static void judged(struct flow *f, const struct held *h, const struct pkt *p)
 	struct verdict_result v = { VERDICT_DENY, "tcp-overlap-conflict", "" };
 	struct held hs[FLOW_HELD_MAX];
 
+	if (!p->payload_len)
+		return give(h, G_PASS, NULL, 0);
 	switch (flow_match_judged(f, h->seq, p->payload, p->payload_len)) {
 	case FM_WITHIN:
 		return give(h, G_JUDGED, NULL, 0);
