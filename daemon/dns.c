@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "clock.h"
 #include "ct.h"
 #include "dns.h"
 #include "dns_msg.h"
@@ -18,7 +19,7 @@
 #include "log.h"
 #include "policy.h"
 #include "sandbox.h"
-#include "clock.h"
+#include "wire.h"
 #include "xalloc.h"
 
 #define MS 1000000ull
@@ -113,7 +114,7 @@ static void audit(uint32_t sb, const struct dns_query *q, bool allow,
 {
 	const struct sandbox *s = sandbox_get(sb);
 	struct dns_record r = { .allow = allow, .reason = reason };
-	char tb[12];
+	char tb[12], name[WIRE_TEXT_MAX(DNS_NAME_TEXT)];
 
 	if (allow)
 		stats.allowed++;
@@ -125,7 +126,8 @@ static void audit(uint32_t sb, const struct dns_query *q, bool allow,
 	snprintf(r.type, sizeof(r.type), "%s", dns_type_name(q->qtype, tb));
 	snprintf(r.answers, sizeof(r.answers), "%s", answers ? answers : "");
 	audit_dns(&r);
-	log_debug("dns %s %s %s %s: %s", s ? s->name : "?", r.type, q->name,
+	log_debug("dns %s %s %s %s: %s", s ? s->name : "?", r.type,
+		  wire_text(q->name, strlen(q->name), name, sizeof(name)),
 		  allow ? "allow" : "deny", reason);
 }
 

@@ -397,16 +397,24 @@ static void holding(struct flow *f, const struct held *h,
 	settle(f, st);
 }
 
+/* A judged flow cut: counted and audited with why. */
+static void betrayed(struct flow *f, const char *why)
+{
+	struct sandbox *sb = sandbox_get(f->sandbox);
+	struct flow_query q = { .sni = f->fb.ch.has_sni ? f->fb.ch.sni : NULL,
+				.sni_len = f->fb.ch.sni_len };
+	struct verdict_result v = { VERDICT_DENY, why, "" };
+
+	count(sb, false);
+	audit(&f->key, sb, &q, &v, false);
+}
+
 /* The bytes a judged flow sends again must be the judged ones; past
  * them it waits for the server's acknowledgement. Different bytes where
  * the verdict was given (the server never took those: an insertion)
  * cut the flow. */
 static void judged(struct flow *f, const struct held *h, const struct pkt *p)
 {
-	struct sandbox *sb = sandbox_get(f->sandbox);
-	struct flow_query q = { .sni = f->fb.ch.has_sni ? f->fb.ch.sni : NULL,
-				.sni_len = f->fb.ch.sni_len };
-	struct verdict_result v = { VERDICT_DENY, "tcp-overlap-conflict", "" };
 	struct held hs[FLOW_HELD_MAX];
 
 	if (!p->payload_len)
@@ -424,9 +432,8 @@ static void judged(struct flow *f, const struct held *h, const struct pkt *p)
 	give(h, G_DENY, NULL, 0);
 	give_all(hs, flow_take_all(f, hs), G_DROP);
 	io.cut(&f->key);
+	betrayed(f, "tcp-overlap-conflict");
 	flow_decided(f, PH_DENIED);
-	count(sb, false);
-	audit(&f->key, sb, &q, &v, false);
 }
 
 /* A server's packet while its flow is judged: once it acknowledges the
@@ -629,9 +636,11 @@ static void tick_flow(struct flow *f, uint64_t now)
 		}
 		return decide(f, true);
 	case PH_JUDGED:
-		/* never acknowledged: forgotten, and its next packet cut */
+		/* the server never acknowledged what was judged: cut */
 		if (now >= f->deadline_ns) {
 			give_all(hs, flow_take_all(f, hs), G_DROP);
+			io.cut(&f->key);
+			betrayed(f, "not-acknowledged");
 			flow_destroy(f);
 		}
 		return;

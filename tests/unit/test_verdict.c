@@ -205,6 +205,23 @@ TEST(test_verdict_insertion_never_judged_bytes_cut_the_flow)
 	teardown();
 }
 
+TEST(test_verdict_judged_flow_never_acknowledged_is_cut)
+{
+	uint8_t h[16384];
+	size_t n = hello("allowed.test", 16384, h);
+	uint32_t more;
+
+	setup();
+	client(ST_PEND_FIRST, BASE, h, n);
+	more = client(ST_PEND_JUDGED, BASE + (uint32_t)n, h, 10);
+	verdict_tick(now_ns() + 11 * SEC);
+	CHECK(cuts == 1 && got(more, NF_DROP, ST_NONE));
+	/* and what still comes of it is refused */
+	CHECK(got(server_ack(BASE + (uint32_t)n), NF_ACCEPT, ST_DENY));
+	CHECK(!twice);
+	teardown();
+}
+
 TEST(test_verdict_syn_data_is_stripped)
 {
 	uint8_t h[16384];
