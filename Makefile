@@ -76,7 +76,9 @@ $(B)/bench/%: $(B)/tests/bench/%.o $(B)/libsbxfw.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(HARDEN_LD) -o $@ $^ $(LDLIBS)
 
-bench: all deps $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC))
+# deps first, then a second make: pkg-config must see the libraries
+bench: deps
+	@$(MAKE) --no-print-directory all $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 	@for b in $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC)); do $$b || exit 1; done
 	@tests/bench/bench_datapath.sh
 
@@ -93,7 +95,8 @@ test: all $(B)/san/sbxfw $(B)/san/sbxfwd $(B)/san/unit-tests fuzz
 	@tests/run
 
 # A sandbox namespace behind sbxfwd: an allowed and a denied request.
-demo: all deps
+demo: deps
+	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh
 
 install: all

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -186,6 +187,23 @@ static sqlite3_int64 query(sqlite3 *db, const struct log_opts *o,
 	return last;
 }
 
+/* --follow: the file was removed (or replaced) under us. */
+static int db_gone(sqlite3 *db)
+{
+	static struct stat first;
+	const char *path = sqlite3_db_filename(db, "main");
+	struct stat st;
+
+	if (stat(path, &st) < 0 || (first.st_ino &&
+				    (st.st_ino != first.st_ino ||
+				     st.st_dev != first.st_dev))) {
+		fprintf(stderr, "sbxfw: %s: the database is gone\n", path);
+		return 1;
+	}
+	first = st;
+	return 0;
+}
+
 static int open_db(sqlite3 **db)
 {
 	struct sbxfw_config c;
@@ -287,7 +305,7 @@ int log_main(int argc, char **argv)
 		goto out;
 	}
 	last = query(db, &o, 0, true, &rc);
-	while (o.follow && rc == 0) {
+	while (o.follow && rc == 0 && !(rc = db_gone(db))) {
 		usleep(200000);
 		last = query(db, &o, last, false, &rc);
 	}

@@ -278,8 +278,14 @@ int64_t store_sandbox_id(struct store *st, const char *name)
 int store_sandbox_add(struct store *st, const char *name, int64_t *id,
 		      char *err, size_t errlen)
 {
-	sqlite3_stmt *s = store_prep(st, "INSERT INTO sandboxes (name, mode) "
-				   "VALUES (?, 'deny-all')", err, errlen);
+	/* the lowest free id: ids live in a few mark bits, and those of
+	 * destroyed sandboxes come back */
+	sqlite3_stmt *s = store_prep(st,
+		"INSERT INTO sandboxes (id, name, mode) VALUES ("
+		" CASE WHEN NOT EXISTS (SELECT 1 FROM sandboxes WHERE id = 1)"
+		" THEN 1 ELSE (SELECT min(id) + 1 FROM sandboxes WHERE id + 1"
+		" NOT IN (SELECT id FROM sandboxes)) END, ?, 'deny-all')",
+		err, errlen);
 	int rc;
 
 	if (!s)

@@ -39,9 +39,12 @@ static char tag_queue, tag_nflog, tag_signal, tag_timer, tag_dns;
 static void usage(void)
 {
 	fprintf(stderr, "usage: sbxfwd [-c FILE] [-n] [-v]\n"
-			"  -c FILE  configuration (default %s)\n"
-			"  -n       check the configuration and exit\n"
-			"  -v       verbose: log every verdict\n",
+			"       sbxfwd --remove-table\n"
+			"  -c FILE         configuration (default %s)\n"
+			"  -n              check the configuration and exit\n"
+			"  -v              verbose: log every verdict\n"
+			"  --remove-table  remove the table (sandboxes are no "
+			"longer filtered) and exit\n",
 			CFG_DEFAULT_PATH);
 	exit(2);
 }
@@ -220,16 +223,41 @@ static void load_config(struct daemon *d, bool check_only)
 	nft_opts_of(d);
 }
 
+/* The table outlives the daemon, failing closed; only this removes it
+ * (the packages' removal). */
+static int remove_table(void)
+{
+	char err[512];
+
+	if (nft_init(err, sizeof(err)) < 0 ||
+	    (nft_table_delete(err, sizeof(err)) < 0 &&
+	     !strstr(err, strerror(ENOENT)))) {
+		log_warnx("%s", err);
+		return 1;
+	}
+	nft_fini();
+	log_info("table inet %s removed: sandboxes are no longer filtered",
+		 NFT_TABLE);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "remove-table", no_argument, NULL, 'R' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct daemon d = { .config_path = CFG_DEFAULT_PATH };
 	enum log_level level = LOG_LVL_INFO;
-	bool check = false;
+	bool check = false, remove = false;
 	int ch, ep, qfd, lfd, sfd, tfd, dfd;
 	char err[512];
 
-	while ((ch = getopt(argc, argv, "c:nvh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:nvh", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'R':
+			remove = true;
+			break;
 		case 'c':
 			d.config_path = optarg;
 			break;
@@ -246,6 +274,8 @@ int main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 	log_init("sbxfwd", level);
+	if (remove)
+		return remove_table();
 	/* per-flow buffers come and go at connection rate: keep freed memory
 	 * mapped instead of faulting it back in on the verdict path */
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
@@ -293,11 +323,12 @@ int main(int argc, char **argv)
 		 d.cfg.queue + d.cfg.queues - 1, d.marks.mask, d.nft.dns_port);
 	run(&d, ep, sfd, tfd);
 
-	/* in reverse: held packets denied, table removed, audit flushed */
+	/* in reverse: held packets denied, audit flushed; the table stays,
+	 * failing closed until a daemon starts again (SPEC §1.1, §1.5) */
 	verdict_release_all();
 	queue_flush();
-	if (nft_table_delete(err, sizeof(err)) < 0)
-		log_warnx("%s", err);
+	log_info("table kept: new sandbox flows are refused until sbxfwd "
+		 "starts again (sbxfwd --remove-table removes it)");
 	nflog_receive();
 	control_close();
 	dns_close();

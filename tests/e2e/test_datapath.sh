@@ -330,13 +330,16 @@ test_sighup_reloads_the_ini() {
 	[ "$(https allowed.test)" = "hello allowed.test" ] || fail "allowed after reload"
 }
 
-test_sigterm_removes_table_and_flushes_audit() {
+test_sigterm_keeps_the_table_and_flushes_audit() {
 	policy || return 1
 	https allowed.test >/dev/null
 	stop_daemon
-	rt nft list tables | grep -q sbxfw && fail "table left behind"
+	rt nft list tables | grep -q 'inet sbxfw' || fail "table removed on stop"
 	[ "$(sql "SELECT count(*) FROM flows WHERE sni = 'allowed.test'")" -gt 0 ] ||
 		fail "audit lost"
+	rt "$SBXFWD" --remove-table 2>&1 | grep -q 'removed' || fail "--remove-table"
+	rt nft list tables | grep -q 'inet sbxfw' && fail "table left by --remove-table"
+	rt "$SBXFWD" --remove-table >/dev/null 2>&1 || fail "a second --remove-table"
 	start_daemon
 }
 
@@ -505,6 +508,21 @@ assert {"time", "src", "dst"} <= set(d)' || fail "json"
 	reset follow.test domain-not-allowed ''
 	wait_for 30 grep -q follow.test "$TMP/follow" || fail "--follow"
 	kill $f
+}
+
+test_log_follow_ends_when_its_database_goes() {
+	policy || return 1
+	https allowed.test >/dev/null
+	sleep 0.3
+	sqlite3 "$DB" ".backup '$TMP/copy.db'" || return 1
+	printf '[daemon]\ndatabase = %s\n' "$TMP/copy.db" >"$TMP/copy.ini"
+	"$SBXFW" -c "$TMP/copy.ini" log --follow >"$TMP/follow.out" 2>"$TMP/follow.err" &
+	f=$!
+	sleep 0.5
+	rm -f "$TMP/copy.db"
+	wait_for 30 eval "! kill -0 $f 2>/dev/null" || { kill $f; fail "still following"; }
+	wait "$f" && fail "exit status 0"
+	grep -q 'the database is gone' "$TMP/follow.err" || fail "$(cat "$TMP/follow.err")"
 }
 
 test_stats_counts_by_verdict_and_reason() {

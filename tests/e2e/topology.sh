@@ -41,6 +41,8 @@ topo_down() {
 		$(ip netns pids "$NS_SB2" 2>/dev/null); do
 		kill -9 "$pid" 2>/dev/null
 	done
+	# and what a case started outside them (sbxfw log --follow, ...)
+	pkill -9 -f -- "$TMP/" 2>/dev/null
 	ip netns del "$NS_SB" 2>/dev/null
 	ip netns del "$NS_RT" 2>/dev/null
 	ip netns del "$NS_NET" 2>/dev/null

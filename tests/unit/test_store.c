@@ -120,6 +120,26 @@ TEST(test_store_policy_round_trip)
 	cleanup();
 }
 
+TEST(test_store_reuses_the_lowest_free_sandbox_id)
+{
+	const char *path = db_path();
+	struct store st;
+	char err[256];
+	int64_t a, b, c, d;
+
+	CHECK(store_open(&st, path, false, err, sizeof(err)) == 0);
+	CHECK(store_sandbox_add(&st, "a", &a, err, sizeof(err)) == 0 && a == 1);
+	CHECK(store_sandbox_add(&st, "b", &b, err, sizeof(err)) == 0 && b == 2);
+	CHECK(store_sandbox_add(&st, "c", &c, err, sizeof(err)) == 0 && c == 3);
+	CHECK(store_sandbox_delete(&st, b, err, sizeof(err)) == 0);
+	CHECK(store_sandbox_add(&st, "d", &d, err, sizeof(err)) == 0 && d == 2);
+	CHECK(store_sandbox_delete(&st, a, err, sizeof(err)) == 0);
+	CHECK(store_sandbox_add(&st, "e", &d, err, sizeof(err)) == 0 && d == 1);
+	CHECK(store_sandbox_add(&st, "f", &d, err, sizeof(err)) == 0 && d == 4);
+	store_close(&st);
+	cleanup();
+}
+
 TEST(test_store_time_sorts_with_sqlite_time)
 {
 	const char *path = db_path();
