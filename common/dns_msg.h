@@ -25,6 +25,7 @@ enum { DNS_T_A = 1, DNS_T_NS = 2, DNS_T_CNAME = 5, DNS_T_SOA = 6,
 enum { DNS_R_NOERROR = 0, DNS_R_FORMERR = 1, DNS_R_SERVFAIL = 2,
        DNS_R_NXDOMAIN = 3, DNS_R_NOTIMP = 4, DNS_R_REFUSED = 5 };
 #define DNS_EDE_BLOCKED 15
+#define DNS_EDE_PROHIBITED 18
 
 /* What a query asks. */
 struct dns_query {

@@ -460,6 +460,12 @@ static void query(uint32_t sb, enum origin o, const struct udp_peer *to,
 		return reply_error(o, to, c, m, &q, DNS_R_REFUSED, -1);
 	}
 	policy_eval_dns(s->policy, q.name, q.host, &v);
+	if (s->policy->mode == MODE_DENY_ALL) {
+		/* nothing to resolve at all: refused, at once */
+		audit(sb, &q, false, v.reason, NULL);
+		return reply_error(o, to, c, m, &q, DNS_R_REFUSED,
+				   DNS_EDE_PROHIBITED);
+	}
 	if (v.verdict != VERDICT_ALLOW) {
 		/* answered here, never forwarded: nothing leaves */
 		audit(sb, &q, false, v.reason, NULL);

@@ -1424,13 +1424,15 @@ static void rules_commit(struct batch *bt, const struct nft_opts *o)
 }
 
 /* DNS from sandboxes (UDP and TCP 53, to any address) to the daemon's
- * resolver, unless SPEC §2 decides it before: denied ranges and deny-all
- * (the forward chain denies), allowed ranges (it passes). */
+ * resolver, unless SPEC §2 decides it before: denied ranges (the forward
+ * chain denies), allowed ranges (it passes). deny-all goes to the
+ * resolver too, which refuses every query at once (ICMP, rate-limited by
+ * the kernel, would leave all but the first to the client's timeout). */
 static void rules_dns(struct batch *bt, const struct nft_opts *o)
 {
-	static const char *const before[] = { "deny4", "deny6", "mode_deny",
-					      "allow4", "allow6" };
-	static const int v6[] = { 0, 1, -1, 0, 1 };
+	static const char *const before[] = { "deny4", "deny6", "allow4",
+					      "allow6" };
+	static const int v6[] = { 0, 1, 0, 1 };
 	const struct marks *m = o->marks;
 	struct nftnl_rule *r;
 
@@ -1445,7 +1447,7 @@ static void rules_dns(struct batch *bt, const struct nft_opts *o)
 	r = r_classified(bt, "dns_sandbox", m);
 	x_verdict(r, NFT_RETURN, NULL);
 	msg_rule(bt, r, "dns not-a-sandbox rule");
-	for (size_t i = 0; i < 5; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		r = r_lookup("dns_sandbox", m, before[i], v6[i]);
 		x_verdict(r, NFT_RETURN, NULL);
 		msg_rule(bt, r, "dns policy rule");

@@ -161,16 +161,29 @@ test_hard_coded_resolver_still_goes_through_the_filter() {
 	blocked "$(q +tcp @198.18.9.9 denied.test)" || fail "tcp denied"
 }
 
-test_deny_all_kills_dns() {
+test_deny_all_refuses_every_query_at_once() {
 	dnspolicy || return 1
 	[ "$(q +short allowed.test)" = "$NET4" ] || fail "before"
 	cli mode sb1 deny-all >/dev/null || fail "mode"
-	out=$(sb dig +time=1 +tries=1 allowed.test 2>&1)
-	! echo "$out" | grep -q 'status:' || fail "answered: $out"
-	out=$(sb dig +tcp +time=1 +tries=1 allowed.test 2>&1)
-	! echo "$out" | grep -q 'status:' || fail "answered over TCP: $out"
-	expect_flow "dport = 53 AND proto = 'udp'" "deny|mode-deny-all|"
-	expect_flow "dport = 53 AND proto = 'tcp'" "deny|mode-deny-all|"
+	# every query answered (not one ICMP, then the client's timeouts)
+	for proto in +notcp +notcp +notcp +tcp +tcp; do
+		out=$(sb dig $proto +time=1 +tries=1 allowed.test 2>&1)
+		echo "$out" | grep -q 'status: REFUSED' || fail "$proto: $out"
+		echo "$out" | grep -q 'EDE: 18 (Prohibited)' || fail "$proto EDE: $out"
+	done
+	expect_dns "name = 'allowed.test'" "deny|mode-deny-all|"
+	# glibc's resolver, as a program in the sandbox meets it
+	out=$(sb python3 -c '
+import socket, time
+for name in ("x.test", "y.test", "z.test"):
+    t = time.time()
+    try:
+        socket.getaddrinfo(name, 443)
+        print("resolved", name)
+    except socket.gaierror as e:
+        print("refused %d ms" % ((time.time() - t) * 1000))' 2>&1)
+	echo "getaddrinfo in deny-all: $out" >&2
+	[ "$(echo "$out" | grep -c '^refused')" = 3 ] || fail "$out"
 }
 
 # One UDP socket asks NAME twice, with a pause for a change between (a
