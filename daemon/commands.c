@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "audit_query.h"
 #include "changes.h"
 #include "ct.h"
 #include "ctl_proto.h"
@@ -342,48 +343,34 @@ static json_t *cmd_status(struct daemon *d, json_t *req, uid_t uid,
 		"queue_drops", (json_int_t)queue_drops(), "dns", dns_status(d));
 }
 
-static void count_row(const char *sandbox, const char *verdict,
-		      const char *reason, int64_t n, void *arg)
-{
-	json_t *sbs = arg, *o = json_object_get(sbs, sandbox), *v;
+const int ctl_later;
 
-	if (!o) {
-		o = json_pack("{s:I, s:I, s:{}}", "allow", (json_int_t)0,
-			      "deny", (json_int_t)0, "reasons");
-		json_object_set_new(sbs, sandbox, o);
-	}
-	v = json_object_get(o, verdict);
-	json_object_set_new(o, verdict, json_integer(json_integer_value(v) +
-						     (json_int_t)n));
-	json_object_set_new(json_object_get(o, "reasons"), reason,
-			    json_integer((json_int_t)n));
-}
-
-/* Counts from the audit tables (flows, DNS queries), and the daemon's own
- * health. */
+/* Counts from the audit tables (flows, DNS queries), asked of the audit
+ * query thread; the reply, with the daemon's own health, comes later. */
 static json_t *cmd_stats(struct daemon *d, json_t *req, uid_t uid,
 			 char *err)
 {
 	const char *name = json_string_value(json_object_get(req, "name"));
-	json_t *sbs, *dns;
 
 	(void)uid;
 	if (name && !sandbox_find(name)) {
 		snprintf(err, ERRLEN, "no sandbox `%s'", name);
 		return NULL;
 	}
-	sbs = json_object();
-	dns = json_object();
-	if (store_audit_counts(&d->store, false, name, count_row, sbs, err,
-			       ERRLEN) < 0 ||
-	    store_audit_counts(&d->store, true, name, count_row, dns, err,
-			       ERRLEN) < 0) {
-		json_decref(sbs);
-		json_decref(dns);
+	if (!audit_query_ask(d->asker, name)) {
+		snprintf(err, ERRLEN, "stats: too many queries waiting, try "
+			 "again");
 		return NULL;
 	}
+	return CTL_LATER;
+}
+
+json_t *commands_stats_reply(struct audit_counts *a)
+{
+	if (!a->flows)
+		return ctl_error("%s", a->err);
 	return json_pack("{s:b, s:o, s:o, s:I, s:I, s:I, s:{s:f, s:f, s:f, "
-			 "s:f}}", "ok", 1, "sandboxes", sbs, "dns", dns,
+			 "s:f}}", "ok", 1, "sandboxes", a->flows, "dns", a->dns,
 			 "queue_drops", (json_int_t)queue_drops(),
 			 "audit_lost", (json_int_t)audit_lost(),
 			 "audit_written", (json_int_t)audit_written(),

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conns.h"
 #include "xalloc.h"
@@ -83,4 +87,56 @@ const char *conns_sni(const struct flow_key *k)
 		if (!memcmp(&c->key, k, sizeof(*k)))
 			return c->sni;
 	return NULL;
+}
+
+/* A record of the file: the key as it is in memory (written and read by
+ * the same build), the name's length, the name. */
+int conns_save(const char *path)
+{
+	char tmp[4096];
+	FILE *f;
+
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		       0600)) < 0)
+		return -errno;
+	if (!(f = fdopen(fd, "wb"))) {
+		close(fd);
+		return -errno;
+	}
+	for (struct conn *c = oldest; c; c = c->next) {
+		uint8_t n = (uint8_t)strnlen(c->sni, 255);
+
+		fwrite(&c->key, sizeof(c->key), 1, f);
+		fwrite(&n, 1, 1, f);
+		fwrite(c->sni, 1, n, f);
+	}
+	if (fclose(f) != 0 || rename(tmp, path) < 0) {
+		unlink(tmp);
+		return -errno;
+	}
+	return 0;
+}
+
+int conns_load(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	struct flow_key k;
+	char sni[256];
+	uint8_t n;
+	int loaded = 0;
+
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	while (fread(&k, sizeof(k), 1, f) == 1 && fread(&n, 1, 1, f) == 1 &&
+	       fread(sni, 1, n, f) == n) {
+		conns_add(&k, sni, n);
+		loaded++;
+	}
+	fclose(f);
+	unlink(path);	/* read once: a later start must not trust it */
+	return loaded;
 }

@@ -16,4 +16,10 @@ void conns_add(const struct flow_key *k, const char *sni, size_t len);
 /* NULL when unknown. */
 const char *conns_sni(const struct flow_key *k);
 
+/* Across a restart (revocation needs the names of flows still open):
+ * written at stop (0600, beside the database), read once at start.
+ * -errno on an error; conns_load returns how many it read. */
+int conns_save(const char *path);
+int conns_load(const char *path);
+
 #endif

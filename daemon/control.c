@@ -21,13 +21,21 @@
 
 #define CLIENTS_MAX 64
 #define CLIENTS_PER_UID 8
+/* One reply waits at most per client (requests are served one at a time
+ * while one is unread), and it is at most a frame: past that, dropped. */
+#define CLIENT_OUT_MAX (CTL_FRAME_MAX + 4)
 
 struct client {
 	int fd;
+	uint64_t id;		/* for replies that come later */
 	uid_t uid;
 	enum ctl_access access;
-	uint8_t *buf;
+	uint8_t *buf;		/* requests read, not yet served */
 	size_t len, cap;
+	char *out;		/* a reply not yet written */
+	size_t out_len, out_off;
+	bool waiting;		/* for a reply that comes later */
+	bool dead;
 	struct client *next;
 };
 
@@ -37,6 +45,7 @@ static char sock_path[108];
 static size_t nclients;
 static struct client *clients;
 static struct client listener;	/* its address tags the listening fd */
+static uint64_t last_id;
 
 static int make_dir(const char *path)
 {
@@ -122,8 +131,10 @@ static void client_close(struct client *c)
 		pp = &(*pp)->next;
 	if (*pp)
 		*pp = c->next;
+	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	free(c->buf);
+	free(c->out);
 	free(c);
 	nclients--;
 }
@@ -195,6 +206,7 @@ static void accept_one(void)
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->fd = fd;
+	c->id = ++last_id;
 	c->uid = cred.uid;
 	c->access = access_of(&cred);
 	c->next = clients;
@@ -205,34 +217,53 @@ static void accept_one(void)
 		client_close(c);
 }
 
-/* Replies are written whole; the CLI reads them at once. */
-static void reply(struct client *c, json_t *msg)
+/* Write what waits, never blocking: the rest when the socket can take it
+ * (EPOLLOUT). */
+static void flush(struct client *c)
 {
-	size_t len, off = 0;
-	char *frame = ctl_frame_build(msg, &len);
-	int flags = fcntl(c->fd, F_GETFL);
-	struct timeval tv = { .tv_sec = 2 };
+	struct epoll_event ev = { .data.ptr = c };
 
-	fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK);
-	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	while (off < len) {
-		ssize_t n = write(c->fd, frame + off, len - off);
+	while (c->out_off < c->out_len) {
+		ssize_t n = write(c->fd, c->out + c->out_off,
+				  c->out_len - c->out_off);
 
-		if (n <= 0)
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			break;
-		off += (size_t)n;
+		if (n <= 0) {
+			c->dead = true;
+			return;
+		}
+		c->out_off += (size_t)n;
 	}
-	fcntl(c->fd, F_SETFL, flags);
-	free(frame);
-	json_decref(msg);
+	if (c->out_off == c->out_len) {
+		free(c->out);
+		c->out = NULL;
+		c->out_len = c->out_off = 0;
+	}
+	ev.events = EPOLLIN | (c->out ? EPOLLOUT : 0);
+	epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
-static bool client_read(struct client *c, struct daemon *d)
+static void reply(struct client *c, json_t *msg)
 {
-	char err[256];
-	size_t used;
-	json_t *req;
+	size_t len;
+	char *frame = ctl_frame_build(msg, &len);
 
+	json_decref(msg);
+	if (!frame || len > CLIENT_OUT_MAX) {
+		free(frame);
+		c->dead = true;
+		return;
+	}
+	c->out = frame;
+	c->out_len = len;
+	c->out_off = 0;
+	flush(c);
+}
+
+/* Read what the client sent, within the frame bound. */
+static bool client_read(struct client *c)
+{
 	for (;;) {
 		ssize_t n;
 
@@ -246,28 +277,60 @@ static bool client_read(struct client *c, struct daemon *d)
 		if (n == 0)
 			return false;
 		if (n < 0)
-			break;
+			return errno == EAGAIN || errno == EINTR;
 		c->len += (size_t)n;
 	}
-	if (errno != EAGAIN && errno != EINTR)
-		return false;
-	for (;;) {
+}
+
+/* Serve the requests read, one at a time: the next only once the reply
+ * before it is written, so a client that does not read holds one reply
+ * and no more. */
+static void serve(struct client *c, struct daemon *d)
+{
+	char err[256];
+	size_t used;
+	json_t *req, *r;
+
+	while (!c->dead && !c->out && !c->waiting) {
 		switch (ctl_frame_parse(c->buf, c->len, &used, &req, err,
 					sizeof(err))) {
 		case CTL_NEED_MORE:
-			return true;
+			return;
 		case CTL_BAD:
 			/* refused whole, and the stream is lost */
 			reply(c, ctl_error("%s", err));
-			return false;
+			c->dead = true;
+			return;
 		case CTL_FRAME:
-			reply(c, command_run(d, req, c->uid, c->access));
+			d->asker = c->id;
+			r = command_run(d, req, c->uid, c->access);
 			json_decref(req);
 			memmove(c->buf, c->buf + used, c->len - used);
 			c->len -= used;
+			if (r == CTL_LATER)
+				c->waiting = true;
+			else
+				reply(c, r);
 			break;
 		}
 	}
+}
+
+void control_reply(uint64_t id, json_t *msg, struct daemon *d)
+{
+	struct client *c = clients;
+
+	while (c && c->id != id)
+		c = c->next;
+	if (!c) {
+		json_decref(msg);	/* it left meanwhile */
+		return;
+	}
+	c->waiting = false;
+	reply(c, msg);
+	serve(c, d);
+	if (c->dead && !c->out)
+		client_close(c);
 }
 
 void control_event(void *ptr, uint32_t events, struct daemon *d)
@@ -278,8 +341,12 @@ void control_event(void *ptr, uint32_t events, struct daemon *d)
 		accept_one();
 		return;
 	}
-	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !client_read(c, d)) {
-		epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+	if (events & EPOLLOUT)
+		flush(c);
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !client_read(c))
+		c->dead = true;
+	serve(c, d);
+	/* a refusal goes out before the connection ends */
+	if (c->dead)
 		client_close(c);
-	}
 }

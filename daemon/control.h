@@ -15,5 +15,8 @@ int control_open(const char *path, const char *group,
 void control_close(void);
 /* An epoll event whose data.ptr is not one of the daemon's own fds. */
 void control_event(void *ptr, uint32_t events, struct daemon *d);
+/* The reply to a request that command_run answered with CTL_LATER, for
+ * the client d->asker was then (dropped if it left). Takes msg. */
+void control_reply(uint64_t id, json_t *msg, struct daemon *d);
 
 #endif

@@ -22,11 +22,15 @@ struct daemon {
 	struct nft_opts nft;
 	struct store store;
 	time_t started;
+	uint64_t asker;		/* the client of the request being run */
 };
 
 enum ctl_access { CTL_NONE, CTL_READ, CTL_CHANGE };
 
-/* One control request; returns the reply (never NULL). */
+/* One control request; returns the reply (never NULL), or CTL_LATER:
+ * it comes through control_reply(d->asker, ...). */
+#define CTL_LATER ((json_t *)&ctl_later)
+extern const int ctl_later;
 json_t *command_run(struct daemon *d, json_t *req, uid_t peer_uid,
 		    enum ctl_access access);
 /* The sandbox a request names; NULL with err set ("no sandbox `x'"). */
@@ -34,6 +38,9 @@ struct sandbox;
 struct sandbox *sandbox_named(json_t *req, char *err);
 /* Load every sandbox of the store into the registry. */
 int commands_load(struct daemon *d, char *err, size_t errlen);
+/* The reply to `stats' once its counts are in. */
+struct audit_counts;
+json_t *commands_stats_reply(struct audit_counts *a);
 /* Build the table with every sandbox in it, in one batch. */
 int commands_table(struct daemon *d, char *err, size_t errlen);
 

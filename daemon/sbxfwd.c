@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "audit_query.h"
 #include "conns.h"
 #include "control.h"
 #include "ct.h"
@@ -34,7 +35,7 @@
 #define RESOLV_CONF "/etc/resolv.conf"
 
 /* epoll tags of the daemon's own descriptors */
-static char tag_queue, tag_nflog, tag_signal, tag_timer, tag_dns;
+static char tag_queue, tag_nflog, tag_signal, tag_timer, tag_dns, tag_query;
 
 static void usage(void)
 {
@@ -152,6 +153,15 @@ static bool on_signal(int fd, struct daemon *d)
 	return true;
 }
 
+/* Audit counts the query thread has ready go to their askers. */
+static void answer_queries(struct daemon *d)
+{
+	struct audit_counts a;
+
+	while (audit_query_take(&a))
+		control_reply(a.tag, commands_stats_reply(&a), d);
+}
+
 static void run(struct daemon *d, int ep, int sfd, int tfd)
 {
 	struct epoll_event evs[32];
@@ -173,6 +183,8 @@ static void run(struct daemon *d, int ep, int sfd, int tfd)
 			} else if (tag == &tag_signal) {
 				if (!on_signal(sfd, d))
 					return;
+			} else if (tag == &tag_query) {
+				answer_queries(d);
 			} else if (tag == &tag_dns) {
 				dns_event();
 			} else if (tag == &tag_timer) {
@@ -223,6 +235,12 @@ static void load_config(struct daemon *d, bool check_only)
 	nft_opts_of(d);
 }
 
+/* The names of open flows kept across a restart, beside the database. */
+static void conns_file(const struct daemon *d, char *out, size_t len)
+{
+	snprintf(out, len, "%s-conns", d->cfg.database);
+}
+
 /* The table outlives the daemon, failing closed; only this removes it
  * (the packages' removal). */
 static int remove_table(void)
@@ -250,7 +268,8 @@ int main(int argc, char **argv)
 	struct daemon d = { .config_path = CFG_DEFAULT_PATH };
 	enum log_level level = LOG_LVL_INFO;
 	bool check = false, remove = false;
-	int ch, ep, qfd, lfd, sfd, tfd, dfd;
+	int ch, ep, qfd, lfd, sfd, tfd, dfd, afd, n;
+	char conns_path[PATH_MAX + 8];
 	char err[512];
 
 	while ((ch = getopt_long(argc, argv, "c:nvh", longopts, NULL)) != -1) {
@@ -291,10 +310,16 @@ int main(int argc, char **argv)
 	if (commands_load(&d, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	if (audit_init(d.cfg.database, d.cfg.log_allowed,
-		       d.cfg.retention_days, err, sizeof(err)) < 0)
+		       d.cfg.retention_days, err, sizeof(err)) < 0 ||
+	    (afd = audit_query_start(d.cfg.database, err, sizeof(err))) < 0)
 		fatalx("%s", err);
 	verdict_init(&d.marks);
 	conns_init(65536);
+	conns_file(&d, conns_path, sizeof(conns_path));
+	if ((n = conns_load(conns_path)) < 0)
+		log_warnx("%s: %s", conns_path, strerror(-n));
+	else if (n)
+		log_info("%d open flows' names kept from the last run", n);
 	rst_init();
 	if (nft_init(err, sizeof(err)) < 0 ||
 	    nft_probe_native_queue(&d.nft.native_queue, err, sizeof(err)) < 0)
@@ -315,7 +340,7 @@ int main(int argc, char **argv)
 	tfd = ticker();
 	if (watch(ep, qfd, &tag_queue) < 0 || watch(ep, lfd, &tag_nflog) < 0 ||
 	    watch(ep, sfd, &tag_signal) < 0 || watch(ep, tfd, &tag_timer) < 0 ||
-	    watch(ep, dfd, &tag_dns) < 0)
+	    watch(ep, dfd, &tag_dns) < 0 || watch(ep, afd, &tag_query) < 0)
 		fatal("epoll_ctl");
 	configure(&d.cfg);
 	log_info("ready: %zu sandboxes, queues %u-%u, mark_mask 0x%08x, "
@@ -338,7 +363,10 @@ int main(int argc, char **argv)
 	ct_fini();
 	route_fini();
 	rst_fini();
+	audit_query_stop();
 	audit_fini();
+	if ((n = conns_save(conns_path)) < 0)
+		log_warnx("%s: %s", conns_path, strerror(-n));
 	conns_fini();
 	sandbox_fini();
 	store_close(&d.store);

@@ -47,6 +47,15 @@ median() { python3 -c "import sys, statistics; print(statistics.median(float(x) 
 # Runs alternate, three of each, so that drift of the machine hits both.
 base_cps=() fw_cps=() base_p50=() fw_p50=() base_p99=() fw_p99=() base_bw=() fw_bw=()
 base_dq=() fw_dq=() base_dl=() fw_dl=() fw_bq=() fw_bl=()
+# stopped, and its table removed: the path without a firewall (a stopped
+# daemon's table fails closed)
+stop_daemon() {
+	local pid
+	pid=$(daemon_pid)
+	kill "$pid" 2>/dev/null
+	wait_for 100 eval "! kill -0 $pid"
+	ip netns exec "$NS_RT" "$SBXFWD" --remove-table >/dev/null 2>&1
+}
 start_daemon || { cat "$TMP/sbxfwd.log"; exit 1; }
 "$SBXFW" -s "$SOCK" create bench --iface veth-sb1 --allowed-domain allowed.test \
 	--denied-cidr 198.18.4.0/24 || exit 1
@@ -89,6 +98,40 @@ start_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 rss2=$(rss)
 stop_daemon
 
+# Verdict latency while a client of the control socket floods `stats'
+# (a GROUP BY over the audit each) and never reads its replies.
+flood() {
+	python3 - "$SOCK" <<'PY'
+import json, socket, struct, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+m = json.dumps({"version": 1, "command": "stats"}).encode()
+frames = (struct.pack("!I", len(m)) + m) * 50
+s.setblocking(False)
+end = time.time() + float(sys.argv[2]) if len(sys.argv) > 2 else time.time() + 5
+while time.time() < end:
+    try:
+        s.send(frames)
+    except BlockingIOError:
+        time.sleep(0.005)
+    except OSError:         # dropped: connect again
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(sys.argv[1])
+        s.setblocking(False)
+PY
+}
+p99_round() { # [flood]
+	local fp=
+	start_daemon || exit 1
+	[ -n "${1:-}" ] && { flood & fp=$!; }
+	load >/dev/null
+	"$SBXFW" -s "$SOCK" --json status | python3 -c '
+import json, sys; print(json.load(sys.stdin)["latency_us"]["p99"])'
+	[ -n "$fp" ] && kill "$fp" 2>/dev/null
+	stop_daemon
+}
+quiet_p99=$(p99_round) flood_p99=$(p99_round flood)
+
 b=$(median "${base_cps[@]}") f=$(median "${fw_cps[@]}")
 echo
 echo "sbxfwd at $DAEMON_WRAP; $SECONDS_PER_RUN s per run, 2 client processes"
@@ -106,6 +149,7 @@ echo "DNS latency p50, allowed name: $b us -> $f us ratio $(ratio "$f" "$b")"
 b=$(median "${base_dq[@]}") f=$(median "${fw_bq[@]}")
 echo "DNS queries/s, one client, blocked name (NXDOMAIN from sbxfwd): $f, p50 $(median "${fw_bl[@]}") us; ratio to dnsmasq direct $(ratio "$f" "$b")"
 echo "100,000 domain rules: daemon RSS $rss0 MB empty, $rss1 MB after \`create' ($create_ms ms, JSON over the socket), $rss2 MB after a restart that loads them from SQLite ($start_ms ms) (target < 50 MB)"
+echo "verdict latency p99: $quiet_p99 us; with a client flooding \`stats' and never reading: $flood_p99 us"
 python3 - "$status" <<'PY'
 import json, sys
 s = json.loads(sys.argv[1])

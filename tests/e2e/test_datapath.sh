@@ -391,6 +391,19 @@ test_mode_deny_all_cuts_open_flows_and_new_ones() {
 	return 0
 }
 
+test_open_flows_keep_their_names_across_a_restart() {
+	policy || return 1
+	two_downloads
+	stop_daemon
+	start_daemon || fail "restart"
+	out=$(cli deny sb1 b.example.test) || fail "deny: $out"
+	echo "$out" | grep -q '1 open flows cut' || fail "$out"
+	! wait "$b" || fail "the denied download went on"
+	wait "$a" || fail "the other download was cut: $(cat "$TMP/a.err")"
+	expect_flow "sni = 'b.example.test' AND verdict = 'deny'" \
+		"deny|domain-denied|b.example.test"
+}
+
 test_remove_cuts_the_flows_of_that_rule_only() {
 	policy || return 1
 	two_downloads
@@ -538,6 +551,41 @@ assert d["sandboxes"]["sb1"]["deny"] >= 1 and d["latency_us"]["p99"] > 0, d' ||
 		fail "json"
 	out=$(cli stats nosuch 2>&1)
 	[ $? -eq 1 ] && echo "$out" | grep -q "no sandbox \`nosuch'" || fail "$out"
+}
+
+# A group member floods `stats' and never reads its socket.
+stats_flood() {
+	python3 - "$SOCK" <<'PY'
+import json, socket, struct, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+m = json.dumps({"version": 1, "command": "stats"}).encode()
+frames = (struct.pack("!I", len(m)) + m) * 200
+s.setblocking(False)
+end = time.time() + 6
+while time.time() < end:
+    try:
+        s.send(frames)
+    except BlockingIOError:
+        time.sleep(0.01)
+    except OSError:
+        print("dropped")
+        break
+PY
+}
+
+test_a_client_that_never_reads_stalls_nothing() {
+	policy || return 1
+	stats_flood >"$TMP/flood" &
+	flood=$!
+	sleep 1
+	for _ in 1 2 3; do
+		[ "$(https allowed.test)" = "hello allowed.test" ] || fail "verdicts"
+		timeout 2 "$SBXFW" -s "$SOCK" status >/dev/null || fail "status"
+		timeout 2 "$SBXFW" -s "$SOCK" stats sb1 >/dev/null || fail "stats"
+	done
+	wait "$flood"
+	grep -q dropped "$TMP/flood" || fail "the flooding client was not dropped"
 }
 
 test_policy_export_and_atomic_replace() {
