@@ -8,6 +8,8 @@
 #include <time.h>
 
 #include "audit.h"
+#include "audit_limit.h"
+#include "clock.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -180,7 +182,24 @@ void audit_flow(const struct flow_record *r)
 {
 	if (r->allow && !log_allowed)
 		return;
+	if (!r->allow && !audit_limit_take(r->sandbox, now_ns()))
+		return;		/* counted, for the summary row */
 	queue_row(&flows, r);
+}
+
+void audit_tick(void)
+{
+	struct flow_record r = { .family = 4, .proto = "-",
+				 .reason = "audit-rate-limited" };
+	uint64_t n;
+
+	while (audit_limit_suppressed(now_ns(), r.sandbox, sizeof(r.sandbox),
+				      &n)) {
+		store_time_now(r.time);
+		snprintf(r.rule, sizeof(r.rule), "%llu denied flows not "
+			 "recorded", (unsigned long long)n);
+		queue_row(&flows, &r);
+	}
 }
 
 void audit_dns(const struct dns_record *r)

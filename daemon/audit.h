@@ -23,6 +23,9 @@ void audit_record_init(struct flow_record *r, const char *sandbox,
 /* Copies the record; counted as lost when the queue is full. */
 void audit_flow(const struct flow_record *r);
 void audit_dns(const struct dns_record *r);
+/* Summary rows for denied rows held back by the per-sandbox limit
+ * (audit_limit.h); from the daemon's timer. */
+void audit_tick(void);
 uint64_t audit_written(void);
 uint64_t audit_lost(void);
 

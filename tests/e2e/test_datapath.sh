@@ -537,6 +537,27 @@ test_log_follow_ends_when_its_database_goes() {
 	grep -q 'the database is gone' "$TMP/follow.err" || fail "$(cat "$TMP/follow.err")"
 }
 
+test_a_flood_of_denied_flows_is_counted_not_written() {
+	recreate --mode allow-all --denied-cidr 198.18.4.0/24 || return 1
+	sb python3 -c '
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for port in range(20000, 23000):
+    s.sendto(b"x", ("198.18.4.10", port))
+    time.sleep(0.0003)'
+	first=$(cat "$TMP/first_flows")
+	counted() {
+		sql "SELECT (SELECT count(*) FROM flows WHERE id > $first AND
+			     reason = 'range-denied') || ' ' ||
+			    (SELECT coalesce(sum(CAST(rule AS INTEGER)), 0) FROM flows
+			     WHERE id > $first AND reason = 'audit-rate-limited')"
+	}
+	total() { local c; c=$(counted); echo $((${c% *} + ${c#* })); }
+	wait_for 50 eval '[ "$(total)" = 3000 ]' ||
+		fail "rows and held back: $(counted), not 3000 in all"
+	[ "$(counted | cut -d' ' -f1)" -lt 3000 ] || fail "not limited: $(counted)"
+}
+
 test_stats_counts_by_verdict_and_reason() {
 	policy || return 1
 	reset stats.test domain-not-allowed '' || return 1
