@@ -11,6 +11,7 @@
 #include "audit_limit.h"
 #include "clock.h"
 #include "log.h"
+#include "worker.h"
 #include "xalloc.h"
 
 #define RING 8192		/* records waiting, at most */
@@ -136,11 +137,7 @@ void audit_fini(void)
 {
 	if (!started)
 		return;
-	pthread_mutex_lock(&lock);
-	stopping = true;
-	pthread_cond_signal(&wake);
-	pthread_mutex_unlock(&lock);
-	pthread_join(writer, NULL);
+	worker_stop(&lock, &wake, &stopping, writer);
 	started = false;
 	store_close(&store);
 	free(flows.rows);

@@ -8,6 +8,7 @@
 
 #include "audit_query.h"
 #include "store.h"
+#include "worker.h"
 
 #define WAITING_MAX 16
 
@@ -139,11 +140,7 @@ void audit_query_stop(void)
 {
 	if (!started)
 		return;
-	pthread_mutex_lock(&lock);
-	stopping = true;
-	pthread_cond_signal(&wake);
-	pthread_mutex_unlock(&lock);
-	pthread_join(thread, NULL);
+	worker_stop(&lock, &wake, &stopping, thread);
 	for (size_t i = 0; i < nanswered; i++) {
 		json_decref(answered[i].flows);
 		json_decref(answered[i].dns);

@@ -100,26 +100,7 @@ stop_daemon
 
 # Verdict latency while a client of the control socket floods `stats'
 # (a GROUP BY over the audit each) and never reads its replies.
-flood() {
-	python3 - "$SOCK" <<'PY'
-import json, socket, struct, sys, time
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-m = json.dumps({"version": 1, "command": "stats"}).encode()
-frames = (struct.pack("!I", len(m)) + m) * 50
-s.setblocking(False)
-end = time.time() + float(sys.argv[2]) if len(sys.argv) > 2 else time.time() + 5
-while time.time() < end:
-    try:
-        s.send(frames)
-    except BlockingIOError:
-        time.sleep(0.005)
-    except OSError:         # dropped: connect again
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(sys.argv[1])
-        s.setblocking(False)
-PY
-}
+flood() { python3 "$TOP/tests/lib/stats_flood.py" "$SOCK" 5 --again >/dev/null; }
 p99_round() { # [flood]
 	local fp=
 	start_daemon || exit 1

@@ -574,30 +574,9 @@ assert d["sandboxes"]["sb1"]["deny"] >= 1 and d["latency_us"]["p99"] > 0, d' ||
 	[ $? -eq 1 ] && echo "$out" | grep -q "no sandbox \`nosuch'" || fail "$out"
 }
 
-# A group member floods `stats' and never reads its socket.
-stats_flood() {
-	python3 - "$SOCK" <<'PY'
-import json, socket, struct, sys, time
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-m = json.dumps({"version": 1, "command": "stats"}).encode()
-frames = (struct.pack("!I", len(m)) + m) * 200
-s.setblocking(False)
-end = time.time() + 6
-while time.time() < end:
-    try:
-        s.send(frames)
-    except BlockingIOError:
-        time.sleep(0.01)
-    except OSError:
-        print("dropped")
-        break
-PY
-}
-
 test_a_client_that_never_reads_stalls_nothing() {
 	policy || return 1
-	stats_flood >"$TMP/flood" &
+	python3 "$TOP/tests/lib/stats_flood.py" "$SOCK" 6 >"$TMP/flood" &
 	flood=$!
 	sleep 1
 	for _ in 1 2 3; do
