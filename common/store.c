@@ -80,6 +80,8 @@ static const char *const main_migrations[] = {
 	"  uid INTEGER NOT NULL,"
 	"  change TEXT NOT NULL);"
 	"CREATE INDEX policy_changes_time ON policy_changes (time);",
+	/* 1 -> 2: a flow's row found again when it ends */
+	"CREATE INDEX flows_ends ON flows (src, sport, dst, dport);",
 };
 
 static const char *const secret_migrations[] = {

@@ -9,7 +9,7 @@
 
 #include "policy.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* The SQLite store: policies (the source of truth) and the audit log in one
  * database, group-readable; injected header values in a second one beside
@@ -106,6 +106,21 @@ struct flow_record {
 /* Insert records in one transaction. */
 int store_flows_insert(struct store *st, const struct flow_record *r,
 		       size_t n, char *err, size_t errlen);
+
+/* A flow that ended: its ends (as in its row) and what it carried. */
+struct flow_end {
+	char time[32];
+	char sandbox[64];
+	const char *proto;
+	char src[50], dst[50];
+	uint16_t sport, dport;
+	uint64_t bytes_out, bytes_in;
+};
+
+/* Fill bytes_out, bytes_in and end_time of each flow's latest open row,
+ * in one transaction. */
+int store_flows_end(struct store *st, const struct flow_end *e, size_t n,
+		    char *err, size_t errlen);
 
 /* A row of dns_queries. */
 struct dns_record {

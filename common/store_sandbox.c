@@ -162,7 +162,7 @@ static void bind_text_or_null(sqlite3_stmt *s, int i, const char *t)
 }
 
 /* Rows into an audit table in one transaction; bind() fills a row. */
-static int rows_insert(struct store *st, const char *sql, const void *rows,
+static int rows_write(struct store *st, const char *sql, const void *rows,
 		       size_t size, size_t n,
 		       void (*bind)(sqlite3_stmt *s, const void *row),
 		       char *err, size_t errlen)
@@ -213,10 +213,36 @@ static void bind_flow(sqlite3_stmt *s, const void *row)
 int store_flows_insert(struct store *st, const struct flow_record *r,
 		       size_t n, char *err, size_t errlen)
 {
-	return rows_insert(st, "INSERT INTO flows (time, sandbox, family, "
+	return rows_write(st, "INSERT INTO flows (time, sandbox, family, "
 			   "proto, src, sport, dst, dport, sni, verdict, "
 			   "reason, rule) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
 			   r, sizeof(*r), n, bind_flow, err, errlen);
+}
+
+static void bind_end(sqlite3_stmt *s, const void *row)
+{
+	const struct flow_end *e = row;
+
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)e->bytes_out);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)e->bytes_in);
+	sqlite3_bind_text(s, 3, e->time, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, e->src, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 5, e->sport);
+	sqlite3_bind_text(s, 6, e->dst, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 7, e->dport);
+	sqlite3_bind_text(s, 8, e->sandbox, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 9, e->proto, -1, SQLITE_STATIC);
+}
+
+int store_flows_end(struct store *st, const struct flow_end *e, size_t n,
+		    char *err, size_t errlen)
+{
+	return rows_write(st, "UPDATE flows SET bytes_out = ?, bytes_in = ?, "
+			   "end_time = ? WHERE id = (SELECT max(id) FROM flows "
+			   "WHERE src = ?4 AND sport = ?5 AND dst = ?6 AND "
+			   "dport = ?7 AND sandbox = ?8 AND proto = ?9 AND "
+			   "end_time IS NULL)", e, sizeof(*e), n, bind_end, err,
+			   errlen);
 }
 
 static void bind_dns(sqlite3_stmt *s, const void *row)
@@ -235,7 +261,7 @@ static void bind_dns(sqlite3_stmt *s, const void *row)
 int store_dns_insert(struct store *st, const struct dns_record *r, size_t n,
 		     char *err, size_t errlen)
 {
-	return rows_insert(st, "INSERT INTO dns_queries (time, sandbox, name, "
+	return rows_write(st, "INSERT INTO dns_queries (time, sandbox, name, "
 			   "type, verdict, reason, answers) "
 			   "VALUES (?,?,?,?,?,?,?)", r, sizeof(*r), n,
 			   bind_dns, err, errlen);

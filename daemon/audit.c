@@ -31,6 +31,7 @@ static bool log_allowed, stopping, started;
 static unsigned retention_days;
 static struct ring flows = { .size = sizeof(struct flow_record) };
 static struct ring dns = { .size = sizeof(struct dns_record) };
+static struct ring ends = { .size = sizeof(struct flow_end) };
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static pthread_t writer;
@@ -53,7 +54,7 @@ static size_t take(struct ring *r)
 	return n;
 }
 
-static void write_out(size_t nf, size_t nd)
+static void write_out(size_t nf, size_t nd, size_t ne)
 {
 	char err[256];
 	int rc = 0;
@@ -64,11 +65,16 @@ static void write_out(size_t nf, size_t nd)
 	if (rc == 0 && nd)
 		rc = store_dns_insert(&store, (struct dns_record *)dns.out, nd,
 				      err, sizeof(err));
+	/* after the rows they end */
+	if (rc == 0 && ne)
+		rc = store_flows_end(&store, (struct flow_end *)ends.out, ne,
+				     err, sizeof(err));
 	if (rc < 0) {
-		log_warnx("audit: %zu records not written: %s", nf + nd, err);
-		lost += nf + nd;
+		log_warnx("audit: %zu records not written: %s", nf + nd + ne,
+			  err);
+		lost += nf + nd + ne;
 	} else {
-		written += nf + nd;
+		written += nf + nd + ne;
 	}
 }
 
@@ -89,7 +95,7 @@ static void *writer_main(void *arg)
 	prune();
 	while (!last) {
 		struct timespec until;
-		size_t nf, nd;
+		size_t nf, nd, ne;
 
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += PERIOD_MS * 1000000L;
@@ -104,8 +110,9 @@ static void *writer_main(void *arg)
 		last = stopping;
 		nf = take(&flows);
 		nd = take(&dns);
+		ne = take(&ends);
 		pthread_mutex_unlock(&lock);
-		write_out(nf, nd);
+		write_out(nf, nd, ne);
 		if (++periods % PRUNE_EVERY == 0)
 			prune();
 	}
@@ -125,6 +132,8 @@ int audit_init(const char *database, bool allowed, unsigned days, char *err,
 	flows.out = xcalloc(RING, flows.size);
 	dns.rows = xcalloc(RING, dns.size);
 	dns.out = xcalloc(RING, dns.size);
+	ends.rows = xcalloc(RING, ends.size);
+	ends.out = xcalloc(RING, ends.size);
 	if ((rc = pthread_create(&writer, NULL, writer_main, NULL))) {
 		snprintf(err, errlen, "audit: thread: %s", strerror(rc));
 		return -rc;
@@ -144,6 +153,8 @@ void audit_fini(void)
 	free(flows.out);
 	free(dns.rows);
 	free(dns.out);
+	free(ends.rows);
+	free(ends.out);
 }
 
 void audit_record_init(struct flow_record *r, const char *sandbox,
@@ -182,6 +193,23 @@ void audit_flow(const struct flow_record *r)
 	if (!r->allow && !audit_limit_take(r->sandbox, now_ns()))
 		return;		/* counted, for the summary row */
 	queue_row(&flows, r);
+}
+
+void audit_flow_end(const char *sandbox, const struct flow_key *k,
+		    uint64_t bytes_out, uint64_t bytes_in)
+{
+	struct flow_record r;
+	struct flow_end e = { .bytes_out = bytes_out, .bytes_in = bytes_in };
+
+	audit_record_init(&r, sandbox, k);	/* the ends as the row has them */
+	memcpy(e.time, r.time, sizeof(e.time));
+	memcpy(e.sandbox, r.sandbox, sizeof(e.sandbox));
+	memcpy(e.src, r.src, sizeof(e.src));
+	memcpy(e.dst, r.dst, sizeof(e.dst));
+	e.proto = r.proto;
+	e.sport = r.sport;
+	e.dport = r.dport;
+	queue_row(&ends, &e);
 }
 
 void audit_tick(void)

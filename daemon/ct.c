@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <endian.h>
 
 #include <libmnl/libmnl.h>
 
@@ -283,9 +284,82 @@ int ct_set_mark(const struct flow_key *k, uint32_t value, uint32_t mask)
 	return ct_request(nlh, buf, sizeof(buf), NULL, NULL);
 }
 
+/* ---- ends of flows (destroy events, with accounting) ---- */
+
+static struct mnl_socket *events;
+
+int ct_events_open(char *err, size_t errlen)
+{
+	int size = 8 << 20, one = 1;
+	FILE *acct;
+
+	/* byte counters on every entry, from now on */
+	if ((acct = fopen("/proc/sys/net/netfilter/nf_conntrack_acct", "w"))) {
+		fputs("1", acct);
+		fclose(acct);
+	}
+	events = mnl_socket_open(NETLINK_NETFILTER);
+	if (!events || mnl_socket_bind(events, 1u << (NFNLGRP_CONNTRACK_DESTROY -
+						      1), MNL_SOCKET_AUTOPID) < 0) {
+		snprintf(err, errlen, "conntrack events: %s", strerror(errno));
+		return -1;
+	}
+	setsockopt(mnl_socket_get_fd(events), SOL_SOCKET, SO_RCVBUFFORCE,
+		   &size, sizeof(size));
+	/* an overrun loses ends (their rows keep no end time), not reads */
+	setsockopt(mnl_socket_get_fd(events), SOL_NETLINK, NETLINK_NO_ENOBUFS,
+		   &one, sizeof(one));
+	return mnl_socket_get_fd(events);
+}
+
+static uint64_t counter_bytes(const struct nlattr *c)
+{
+	const struct nlattr *tb[CTA_COUNTERS_MAX + 1] = { 0 };
+
+	if (!c || mnl_attr_parse_nested(c, attr_cb, tb) < 0 ||
+	    !tb[CTA_COUNTERS_BYTES])
+		return 0;
+	return be64toh(mnl_attr_get_u64(tb[CTA_COUNTERS_BYTES]));
+}
+
+struct end_ctx {
+	ct_end_fn fn;
+	void *arg;
+};
+
+static int end_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[CTA_MAX + 1] = { 0 };
+	struct end_ctx *c = data;
+	struct flow_key k;
+
+	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, tb) < 0 ||
+	    !tb[CTA_TUPLE_ORIG] || !tb[CTA_MARK] ||
+	    !tuple_parse(tb[CTA_TUPLE_ORIG], &k))
+		return MNL_CB_OK;
+	c->fn(&k, ntohl(mnl_attr_get_u32(tb[CTA_MARK])),
+	      counter_bytes(tb[CTA_COUNTERS_ORIG]),
+	      counter_bytes(tb[CTA_COUNTERS_REPLY]), c->arg);
+	return MNL_CB_OK;
+}
+
+void ct_events_read(ct_end_fn fn, void *arg)
+{
+	static char buf[65536];
+	struct end_ctx c = { fn, arg };
+	int n;
+
+	while ((n = (int)recv(mnl_socket_get_fd(events), buf, sizeof(buf),
+			      MSG_DONTWAIT)) > 0)
+		mnl_cb_run(buf, (size_t)n, 0, 0, end_cb, &c);
+}
+
 void ct_fini(void)
 {
 	if (upd)
 		mnl_socket_close(upd);
 	upd = NULL;
+	if (events)
+		mnl_socket_close(events);
+	events = NULL;
 }

@@ -24,6 +24,12 @@ int ct_set_mark(const struct flow_key *k, uint32_t value, uint32_t mask);
  * -ENOENT when there is none. */
 int ct_get_reply(const struct flow_key *reply, struct flow_key *orig,
 		 uint32_t *mark);
+/* Flows that end (conntrack destroy events, byte accounting turned on):
+ * a descriptor to watch, then each end's tuple, mark and bytes each way. */
+typedef void (*ct_end_fn)(const struct flow_key *k, uint32_t ctmark,
+			  uint64_t bytes_out, uint64_t bytes_in, void *arg);
+int ct_events_open(char *err, size_t errlen);
+void ct_events_read(ct_end_fn fn, void *arg);
 void ct_fini(void);
 
 #endif

@@ -35,7 +35,8 @@
 #define RESOLV_CONF "/etc/resolv.conf"
 
 /* epoll tags of the daemon's own descriptors */
-static char tag_queue, tag_nflog, tag_signal, tag_timer, tag_dns, tag_query;
+static char tag_queue, tag_nflog, tag_signal, tag_timer, tag_dns, tag_query,
+	    tag_ends;
 
 static void usage(void)
 {
@@ -153,6 +154,17 @@ static bool on_signal(int fd, struct daemon *d)
 	return true;
 }
 
+/* A sandbox's flow ended: bytes and end time into its audit row. */
+static void flow_ended(const struct flow_key *k, uint32_t ctmark,
+		       uint64_t bytes_out, uint64_t bytes_in, void *arg)
+{
+	const struct daemon *d = arg;
+	const struct sandbox *sb = sandbox_get(mark_get_id(&d->marks, ctmark));
+
+	if (sb)
+		audit_flow_end(sb->name, k, bytes_out, bytes_in);
+}
+
 /* Audit counts the query thread has ready go to their askers. */
 static void answer_queries(struct daemon *d)
 {
@@ -183,6 +195,8 @@ static void run(struct daemon *d, int ep, int sfd, int tfd)
 			} else if (tag == &tag_signal) {
 				if (!on_signal(sfd, d))
 					return;
+			} else if (tag == &tag_ends) {
+				ct_events_read(flow_ended, d);
 			} else if (tag == &tag_query) {
 				answer_queries(d);
 			} else if (tag == &tag_dns) {
@@ -269,7 +283,7 @@ int main(int argc, char **argv)
 	struct daemon d = { .config_path = CFG_DEFAULT_PATH };
 	enum log_level level = LOG_LVL_INFO;
 	bool check = false, remove = false;
-	int ch, ep, qfd, lfd, sfd, tfd, dfd, afd, n;
+	int ch, ep, qfd, lfd, sfd, tfd, dfd, afd, efd, n;
 	char conns_path[PATH_MAX + 8];
 	char err[512];
 
@@ -334,6 +348,7 @@ int main(int argc, char **argv)
 	    (lfd = nflog_open(d.cfg.queue, &d.marks, err, sizeof(err))) < 0 ||
 	    (dfd = dns_open(&d.marks, verdict_resolved, &d.nft.dns_port, err,
 			    sizeof(err))) < 0 ||
+	    (efd = ct_events_open(err, sizeof(err))) < 0 ||
 	    commands_table(&d, err, sizeof(err)) < 0 ||
 	    control_open(d.cfg.socket, d.cfg.group, d.cfg.admin_group, ep, err,
 			 sizeof(err)) < 0)
@@ -341,7 +356,8 @@ int main(int argc, char **argv)
 	tfd = ticker();
 	if (watch(ep, qfd, &tag_queue) < 0 || watch(ep, lfd, &tag_nflog) < 0 ||
 	    watch(ep, sfd, &tag_signal) < 0 || watch(ep, tfd, &tag_timer) < 0 ||
-	    watch(ep, dfd, &tag_dns) < 0 || watch(ep, afd, &tag_query) < 0)
+	    watch(ep, dfd, &tag_dns) < 0 || watch(ep, afd, &tag_query) < 0 ||
+	    watch(ep, efd, &tag_ends) < 0)
 		fatal("epoll_ctl");
 	configure(&d.cfg);
 	log_info("ready: %zu sandboxes, queues %u-%u, mark_mask 0x%08x, "

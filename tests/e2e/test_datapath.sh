@@ -558,6 +558,24 @@ for port in range(20000, 23000):
 	[ "$(counted | cut -d' ' -f1)" -lt 3000 ] || fail "not limited: $(counted)"
 }
 
+test_a_flows_end_fills_its_bytes_and_end_time() {
+	policy || return 1
+	sb curl -4 -sS -m 10 --cacert "$CA" -o "$TMP/big" https://allowed.test/big ||
+		fail "download"
+	# the entry ends (as it would after TIME_WAIT)
+	rt conntrack -D -p tcp -s 198.18.1.2 --dport 443 >/dev/null 2>&1
+	ended() {
+		sql "SELECT bytes_out || ' ' || bytes_in FROM flows WHERE
+		     id > $(cat "$TMP/first_flows") AND sni = 'allowed.test' AND
+		     end_time IS NOT NULL"
+	}
+	wait_for 30 eval '[ -n "$(ended)" ]' || fail "no end time"
+	row=$(ended)
+	echo "bytes out, in: $row" >&2
+	[ "${row#* }" -gt $((64 << 20)) ] && [ "${row% *}" -gt 0 ] &&
+		[ "${row% *}" -lt $((1 << 20)) ] || fail "bytes: $row"
+}
+
 test_stats_counts_by_verdict_and_reason() {
 	policy || return 1
 	reset stats.test domain-not-allowed '' || return 1

@@ -45,7 +45,7 @@ static int count_rows(struct store *st, const char *sql)
 	return n;
 }
 
-TEST(test_store_schema_v1_with_wal)
+TEST(test_store_schema_v2_with_wal)
 {
 	const char *path = db_path();
 	struct store st;
@@ -65,7 +65,7 @@ TEST(test_store_schema_v1_with_wal)
 	CHECK(stat(spath, &sb) == 0 && (sb.st_mode & 0777) == 0600);
 	/* opening again migrates nothing and keeps the version */
 	CHECK(store_open(&st, path, false, err, sizeof(err)) == 0);
-	CHECK(store_schema_version(&st) == 1);
+	CHECK(store_schema_version(&st) == STORE_SCHEMA_VERSION);
 	store_close(&st);
 	cleanup();
 }
