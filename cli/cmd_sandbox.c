@@ -173,6 +173,25 @@ int list_main(int argc, char **argv)
 	return 0;
 }
 
+/* "  caches: flows 3 (12 KiB of 32768 KiB), ..." */
+static void print_caches(json_t *c)
+{
+	const char *name;
+	json_t *o;
+	bool first = true;
+
+	printf("  caches:");
+	json_object_foreach(c, name, o) {
+		printf("%s %s %lld (%lld of %lld KiB)", first ? "" : ",", name,
+		       json_integer_value(json_object_get(o, "entries")),
+		       json_integer_value(json_object_get(o, "bytes")) / 1024,
+		       json_integer_value(json_object_get(o, "max_bytes")) /
+		       1024);
+		first = false;
+	}
+	putchar('\n');
+}
+
 static void print_list(const char *label, json_t *a)
 {
 	print_each("  %s: %s\n", label, a);
@@ -272,6 +291,7 @@ int status_main(int argc, char **argv)
 	       json_integer_value(json_object_get(d, "blocked")),
 	       json_integer_value(json_object_get(d, "failed")),
 	       json_integer_value(json_object_get(d, "names")));
+	print_caches(json_object_get(r, "caches"));
 	json_decref(r);
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include "audit.h"
 #include "audit_query.h"
 #include "changes.h"
+#include "conns.h"
 #include "ct.h"
 #include "ctl_proto.h"
 #include "daemon.h"
@@ -315,6 +316,22 @@ static json_t *dns_status(const struct daemon *d)
 			 "names", (json_int_t)dnscache_count());
 }
 
+/* Each bounded cache: entries, bytes, and its byte bound. */
+static json_t *caches_status(void)
+{
+	return json_pack("{s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}, "
+			 "s:{s:I, s:I, s:I}}",
+			 "flows", "entries", (json_int_t)flow_count(),
+			 "bytes", (json_int_t)flow_bytes(),
+			 "max_bytes", (json_int_t)FLOW_BYTES_MAX,
+			 "dns_names", "entries", (json_int_t)dnscache_count(),
+			 "bytes", (json_int_t)dnscache_bytes(),
+			 "max_bytes", (json_int_t)DNSCACHE_BYTES_MAX,
+			 "flow_names", "entries", (json_int_t)conns_count(),
+			 "bytes", (json_int_t)conns_bytes(),
+			 "max_bytes", (json_int_t)CONNS_BYTES_MAX);
+}
+
 static json_t *cmd_status(struct daemon *d, json_t *req, uid_t uid,
 			 char *err)
 {
@@ -325,7 +342,8 @@ static json_t *cmd_status(struct daemon *d, json_t *req, uid_t uid,
 	snprintf(mask, sizeof(mask), "0x%08x", d->marks.mask);
 	return json_pack(
 		"{s:b, s:s, s:i, s:I, s:s, s:i, s:i, s:s, s:i, s:i, s:i,"
-		" s:{s:I, s:I, s:I}, s:{s:f, s:f}, s:{s:I, s:I}, s:I, s:o}",
+		" s:{s:I, s:I, s:I}, s:{s:f, s:f}, s:{s:I, s:I}, s:I, s:o,"
+		" s:o}",
 		"ok", 1, "version", SBXFW_VERSION, "pid", (int)getpid(),
 		"uptime", (json_int_t)(time(NULL) - d->started),
 		"queue_kind", d->nft.native_queue ? "nft queue" :
@@ -340,7 +358,8 @@ static json_t *cmd_status(struct daemon *d, json_t *req, uid_t uid,
 		"p99", (double)verdict_latency(99) / 1000.0,
 		"audit", "written", (json_int_t)audit_written(),
 		"lost", (json_int_t)audit_lost(),
-		"queue_drops", (json_int_t)queue_drops(), "dns", dns_status(d));
+		"queue_drops", (json_int_t)queue_drops(), "dns", dns_status(d),
+		"caches", caches_status());
 }
 
 const int ctl_later;

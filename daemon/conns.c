@@ -18,7 +18,7 @@ struct conn {
 };
 
 static struct conn **buckets, *oldest, *newest;
-static size_t count, max_conns;
+static size_t count, max_conns, bytes;
 
 void conns_init(size_t max)
 {
@@ -41,6 +41,7 @@ static void forget_oldest(void)
 	oldest = c->next;
 	if (!oldest)
 		newest = NULL;
+	bytes -= sizeof(*c) + strlen(c->sni) + 1;
 	free(c->sni);
 	free(c);
 	count--;
@@ -62,15 +63,19 @@ void conns_add(const struct flow_key *k, const char *sni, size_t len)
 	/* the same ends again: a new flow, its own name */
 	for (c = buckets[h]; c; c = c->hnext)
 		if (!memcmp(&c->key, k, sizeof(*k))) {
+			bytes -= strlen(c->sni);
 			free(c->sni);
 			c->sni = xstrndup(sni, len);
+			bytes += strlen(c->sni);
 			return;
 		}
-	if (count == max_conns)
+	while (oldest && (count == max_conns ||
+			  bytes + sizeof(*c) + len + 1 > CONNS_BYTES_MAX))
 		forget_oldest();
 	c = xcalloc(1, sizeof(*c));
 	c->key = *k;
 	c->sni = xstrndup(sni, len);
+	bytes += sizeof(*c) + strlen(c->sni) + 1;
 	c->hnext = buckets[h];
 	buckets[h] = c;
 	if (newest)
@@ -79,6 +84,16 @@ void conns_add(const struct flow_key *k, const char *sni, size_t len)
 		oldest = c;
 	newest = c;
 	count++;
+}
+
+size_t conns_count(void)
+{
+	return count;
+}
+
+size_t conns_bytes(void)
+{
+	return bytes;
 }
 
 const char *conns_sni(const struct flow_key *k)

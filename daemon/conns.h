@@ -10,7 +10,11 @@
  * open, so that a policy change can judge it again (SPEC §4). Bounded:
  * past the limit the oldest are forgotten (and would be cut by a change
  * that needs their name). */
+#define CONNS_BYTES_MAX (8u << 20)	/* and past this many bytes */
+
 void conns_init(size_t max);
+size_t conns_count(void);
+size_t conns_bytes(void);
 void conns_fini(void);
 void conns_add(const struct flow_key *k, const char *sni, size_t len);
 /* NULL when unknown. */

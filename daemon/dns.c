@@ -25,6 +25,9 @@
 #define MS 1000000ull
 #define PEND_MAX 256		/* queries waiting for an upstream */
 #define CONN_MAX 64		/* sandbox TCP connections */
+/* Each sandbox's share of them (past it: REFUSED, flow-limit) */
+#define PEND_PER_SANDBOX (PEND_MAX / 4)
+#define CONN_PER_SANDBOX (CONN_MAX / 4)
 #define TRY_NS (1500 * MS)	/* one upstream attempt */
 #define TRIES 2			/* attempts per upstream */
 #define IDLE_NS (10000 * MS)	/* an idle TCP client is closed */
@@ -420,6 +423,25 @@ static void pend_event(struct pending *p, uint32_t events, uint64_t now)
 		answered(p, p->buf + 2, (size_t)n - 2, now);
 }
 
+/* How many of the sandbox's queries wait, and TCP clients are open. */
+static size_t pend_of(uint32_t sb)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < PEND_MAX; i++)
+		n += pend[i].used && pend[i].sb == sb;
+	return n;
+}
+
+static size_t conns_of(uint32_t sb)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < CONN_MAX; i++)
+		n += conns[i] && conns[i]->sb == sb;
+	return n;
+}
+
 static struct pending *pend_new(void)
 {
 	for (size_t i = 0; i < PEND_MAX; i++)
@@ -471,6 +493,11 @@ static void query(uint32_t sb, enum origin o, const struct udp_peer *to,
 		audit(sb, &q, false, v.reason, NULL);
 		return reply_error(o, to, c, m, &q, DNS_R_NXDOMAIN,
 				   DNS_EDE_BLOCKED);
+	}
+	if (pend_of(sb) >= PEND_PER_SANDBOX) {
+		/* its share is taken: the others' queries still go */
+		audit(sb, &q, false, "flow-limit", NULL);
+		return reply_error(o, to, c, m, &q, DNS_R_REFUSED, -1);
 	}
 	if (!nupstreams || !(p = pend_new())) {
 		stats.failed++;
@@ -650,7 +677,8 @@ static void tcp_accept(int family, uint64_t now)
 			;
 		if (slot == CONN_MAX ||
 		    getsockname(fd, (struct sockaddr *)&local, &ll) < 0 ||
-		    sandbox_of(family, IPPROTO_TCP, la, &peer, &sb) < 0) {
+		    sandbox_of(family, IPPROTO_TCP, la, &peer, &sb) < 0 ||
+		    conns_of(sb) >= CONN_PER_SANDBOX) {
 			close(fd);
 			continue;
 		}

@@ -27,7 +27,7 @@ struct entry {
 };
 
 static struct entry **buckets, *oldest, *newest;
-static size_t nbuckets, count, max_entries;
+static size_t nbuckets, count, max_entries, bytes;
 
 void dnscache_init(size_t max)
 {
@@ -68,6 +68,8 @@ static void destroy(struct entry *e)
 		p = &(*p)->hnext;
 	*p = e->hnext;
 	lru_unlink(e);
+	bytes -= sizeof(*e) + strlen(e->name) + 1 +
+		 e->cap * sizeof(*e->addrs);
 	free(e->addrs);
 	free(e);
 	count--;
@@ -108,6 +110,7 @@ static struct entry *get(uint32_t sb, const char *name)
 		destroy(oldest);
 	h = hash(sb, name);
 	e = xcalloc(1, sizeof(*e) + len);
+	bytes += sizeof(*e) + len;
 	memcpy(e->name, name, len);
 	e->sb = sb;
 	e->hash = h;
@@ -151,11 +154,22 @@ static void add(struct entry *e, const struct dns_learned_addr *a,
 		return;
 	}
 	if (e->n == e->cap) {
-		e->cap = e->cap ? e->cap * 2 : 4;
+		size_t cap = e->cap ? e->cap * 2 : 4;
+
+		bytes += (cap - e->cap) * sizeof(*e->addrs);
+		e->cap = cap;
 		e->addrs = xreallocarray(e->addrs, e->cap, sizeof(*e->addrs));
 	}
 	e->addrs[e->n] = (struct addr_until){ a->family, { 0 }, until };
 	memcpy(e->addrs[e->n++].addr, a->addr, len);
+}
+
+/* Within the byte bound: the least recently learned go first (never e,
+ * which is being filled). */
+static void trim(const struct entry *e)
+{
+	while (bytes > DNSCACHE_BYTES_MAX && oldest && oldest != e)
+		destroy(oldest);
 }
 
 void dnscache_learn(uint32_t sb, const char *name,
@@ -171,6 +185,7 @@ void dnscache_learn(uint32_t sb, const char *name,
 	for (size_t i = 0; i < n; i++)
 		add(e, &a[i], now + (a[i].ttl < TTL_MAX ? a[i].ttl : TTL_MAX) *
 			      NS + extra_ns);
+	trim(e);
 }
 
 bool dnscache_has(uint32_t sb, const char *name, int family,
@@ -216,6 +231,7 @@ void dnscache_own_done(const char *name, int family,
 	for (size_t i = 0; i < n; i++)
 		if (a[i].family == family)
 			add(e, &a[i], now + for_ns);
+	trim(e);
 }
 
 void dnscache_forget(uint32_t sb, bool (*keep)(const char *name, void *arg),
@@ -233,4 +249,9 @@ void dnscache_forget(uint32_t sb, bool (*keep)(const char *name, void *arg),
 size_t dnscache_count(void)
 {
 	return count;
+}
+
+size_t dnscache_bytes(void)
+{
+	return bytes;
 }

@@ -13,6 +13,8 @@
  * 0), per family, for address binding (SPEC §3). Bounded: past `max'
  * names the least recently learned is forgotten. */
 #define DNSCACHE_OWN 0
+/* ...and past this many bytes (names, addresses, bookkeeping). */
+#define DNSCACHE_BYTES_MAX (16u << 20)
 
 void dnscache_init(size_t max);
 void dnscache_fini(void);
@@ -34,5 +36,6 @@ void dnscache_own_done(const char *name, int family,
 void dnscache_forget(uint32_t sb, bool (*keep)(const char *name, void *arg),
 		     void *arg);
 size_t dnscache_count(void);
+size_t dnscache_bytes(void);
 
 #endif

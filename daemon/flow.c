@@ -12,7 +12,48 @@
 
 static struct flow **buckets;
 static struct flow *oldest, *newest;
-static size_t nflows, max_flows, nheld;
+static size_t nflows, max_flows, nheld, mem;
+
+/* Flows per sandbox: open addressing on the id, twice the table's size
+ * (every flow's sandbox fits), removal by backward shift. */
+#define PER_SB_SLOTS 8192
+static struct { uint32_t id, n; } per_sb[PER_SB_SLOTS];
+
+static size_t per_sb_slot(uint32_t id)
+{
+	size_t i = (id * 2654435761u) % PER_SB_SLOTS;
+
+	while (per_sb[i].n && per_sb[i].id != id)
+		i = (i + 1) % PER_SB_SLOTS;
+	return i;
+}
+
+static void per_sb_add(uint32_t id, int d)
+{
+	size_t i = per_sb_slot(id), j = i, k;
+
+	per_sb[i].id = id;
+	per_sb[i].n = (uint32_t)((int)per_sb[i].n + d);
+	if (per_sb[i].n)
+		return;
+	/* emptied: later entries of the run move up where they belong */
+	for (;;) {
+		j = (j + 1) % PER_SB_SLOTS;
+		if (!per_sb[j].n)
+			return;
+		k = (per_sb[j].id * 2654435761u) % PER_SB_SLOTS;
+		if ((j > i && (k <= i || k > j)) || (j < i && k <= i && k > j)) {
+			per_sb[i] = per_sb[j];
+			per_sb[j].n = 0;
+			i = j;
+		}
+	}
+}
+
+size_t flow_sandbox_count(uint32_t id)
+{
+	return per_sb[per_sb_slot(id)].n;
+}
 static uint64_t hold_timeout;
 
 void flow_init(size_t max, uint64_t hold_timeout_ns)
@@ -97,6 +138,16 @@ static void list_append(struct flow *f)
 	newest = f;
 }
 
+/* What a flow holds: itself, its reassembly, its early copies. */
+static void account(struct flow *f)
+{
+	size_t now = sizeof(*f) + (f->r.buf ? f->r.cap + (f->r.cap + 7) / 8 :
+				    0) + f->early_bytes;
+
+	mem = mem - f->mem + now;
+	f->mem = now;
+}
+
 struct flow *flow_create(const struct flow_key *k, uint32_t sandbox,
 			 uint64_t now_ns)
 {
@@ -114,6 +165,8 @@ struct flow *flow_create(const struct flow_key *k, uint32_t sandbox,
 	buckets[h] = f;
 	list_append(f);
 	nflows++;
+	per_sb_add(sandbox, 1);
+	account(f);
 	return f;
 }
 
@@ -145,6 +198,8 @@ void flow_destroy(struct flow *f)
 	early_free(f);
 	nheld -= f->nheld;
 	nflows--;
+	per_sb_add(f->sandbox, -1);
+	mem -= f->mem;
 	free(f);
 }
 
@@ -163,6 +218,11 @@ size_t flow_held_count(void)
 	return nheld;
 }
 
+size_t flow_bytes(void)
+{
+	return mem;
+}
+
 bool flow_hold(struct flow *f, const struct held *h)
 {
 	if (f->nheld == FLOW_HELD_MAX)
@@ -175,11 +235,14 @@ bool flow_hold(struct flow *f, const struct held *h)
 enum reasm_state flow_feed(struct flow *f, uint32_t seq, const uint8_t *data,
 			   size_t len, uint64_t now_ns)
 {
+	enum reasm_state st;
 	struct early *e;
 
-	if (f->have_base)
-		return reasm_add(&f->r, seq, data, len, now_ns, fb_judge,
-				 &f->fb);
+	if (f->have_base) {
+		st = reasm_add(&f->r, seq, data, len, now_ns, fb_judge, &f->fb);
+		account(f);
+		return st;
+	}
 	/* before the first byte is known: keep a copy, within the bound */
 	if (f->early_bytes + len > REASM_LIMIT_DEFAULT)
 		return REASM_GIVE_UP;
@@ -190,6 +253,7 @@ enum reasm_state flow_feed(struct flow *f, uint32_t seq, const uint8_t *data,
 	e->data = xmalloc(len ? len : 1);
 	memcpy(e->data, data, len);
 	f->early_bytes += len;
+	account(f);
 	return REASM_NEED_MORE;
 }
 
@@ -205,6 +269,7 @@ enum reasm_state flow_set_base(struct flow *f, uint32_t base, uint64_t now_ns)
 		st = reasm_add(&f->r, f->early[i].seq, f->early[i].data,
 			       f->early[i].len, now_ns, fb_judge, &f->fb);
 	early_free(f);
+	account(f);
 	return st;
 }
 
@@ -265,6 +330,7 @@ void flow_decided(struct flow *f, enum flow_phase phase)
 		f->judged = 0;
 	}
 	early_free(f);
+	account(f);
 }
 
 enum flow_match flow_match_judged(const struct flow *f, uint32_t seq,

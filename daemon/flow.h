@@ -71,7 +71,12 @@ struct flow {
 	struct early *early;
 	size_t nearly, early_bytes;
 	uint64_t deadline_ns, last_ns;
+	size_t mem;		/* bytes it holds, for the table's bound */
 };
+
+/* Past this many bytes held by the table, too, the least recently used
+ * flow is given up. */
+#define FLOW_BYTES_MAX (32u << 20)
 
 /* The table is bounded: past max flows the least recently used is given
  * up, so memory does not grow with traffic. */
@@ -87,6 +92,9 @@ void flow_destroy(struct flow *f);
 struct flow *flow_oldest(void);
 size_t flow_count(void);
 size_t flow_held_count(void);
+size_t flow_bytes(void);
+/* Flows of one sandbox in the table. */
+size_t flow_sandbox_count(uint32_t sandbox);
 
 void flow_key_of(const struct pkt *p, struct flow_key *k);
 uint32_t flow_key_hash(const struct flow_key *k);

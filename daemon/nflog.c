@@ -105,6 +105,7 @@ static const struct {
 	{ "range-denied", false }, { "mode-deny-all", false },
 	{ "range-allowed", true }, { "mode-allow-all", true },
 	{ "not-tls", false }, { "inbound-not-allowed", false },
+	{ "flow-limit", false },
 };
 
 static void record(const char *prefix, uint32_t mark, const struct pkt *p)

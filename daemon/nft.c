@@ -529,7 +529,8 @@ static void msg_table(struct batch *bt, uint16_t type, const char *what)
 	batch_done_msg(bt);
 }
 
-enum set_kind { SK_HASH, SK_INTERVAL, SK_CONCAT_INTERVAL, SK_DYNAMIC };
+enum set_kind { SK_HASH, SK_INTERVAL, SK_CONCAT_INTERVAL, SK_DYNAMIC,
+		SK_METER };
 
 /* nft's datatype numbers, so that `nft list ruleset' can show the sets;
  * a concatenation puts the first field's type in the highest bits */
@@ -568,6 +569,7 @@ static const struct set_def set_defs[] = {
 	  CAT5(T_IPV4, T_IPV4, T_SERVICE, T_SERVICE, T_MARK) },
 	{ "first6", SK_DYNAMIC, 44, 0, { 0 },
 	  CAT5(T_IPV6, T_IPV6, T_SERVICE, T_SERVICE, T_MARK) },
+	{ "sb_flows", SK_METER, 4, 0, { 0 }, T_MARK },
 };
 
 static struct nftnl_set *set_new(const char *name)
@@ -609,6 +611,10 @@ static void msg_set(struct batch *bt, const struct set_def *d, uint32_t id)
 		flags |= NFT_SET_TIMEOUT | NFT_SET_EVAL;
 		nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, FIRST_TIMEOUT_MS);
 		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, FIRST_SIZE);
+		break;
+	case SK_METER:
+		flags |= NFT_SET_EVAL;
+		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, 65536);
 		break;
 	}
 	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
@@ -1109,6 +1115,29 @@ static void rules_packet_mark(struct batch *bt, const char *chain,
 	}
 }
 
+/* A sandbox's share of conntrack (and of all that counts flows after
+ * it): past SANDBOX_FLOWS_MAX open flows, its new ones are refused. */
+static void r_flow_limit(struct batch *bt, const struct nft_opts *o)
+{
+	struct nftnl_rule *r = rule_new("forward");
+	struct nftnl_expr *d = nftnl_expr_alloc("dynset");
+	struct nftnl_expr *c = nftnl_expr_alloc("connlimit");
+
+	x_ct(r, NFT_CT_STATE, R0);
+	x_bitwise(r, R0, 4, CT_STATE_NEW, 0);
+	x_cmp32(r, R0, NFT_CMP_NEQ, 0);
+	k_sandbox(r, o->marks);
+	nftnl_expr_set_u32(c, NFTNL_EXPR_CONNLIMIT_COUNT, SANDBOX_FLOWS_MAX);
+	nftnl_expr_set_u32(c, NFTNL_EXPR_CONNLIMIT_FLAGS, NFT_CONNLIMIT_F_INV);
+	nftnl_expr_set_u32(d, NFTNL_EXPR_DYNSET_SREG_KEY, R0);
+	nftnl_expr_set_u32(d, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_ADD);
+	nftnl_expr_set_str(d, NFTNL_EXPR_DYNSET_SET_NAME, "sb_flows");
+	nftnl_expr_set(d, NFTNL_EXPR_DYNSET_EXPR, c, 0);
+	x_add(r, d);
+	s_decide(r, o, ST_DENY, "flow-limit");
+	msg_rule(bt, r, "flow limit rule");
+}
+
 /* Mark as pending, as the first byte of the stream when it is, queue. */
 static void r_queue(struct batch *bt, const struct nft_opts *o)
 {
@@ -1301,6 +1330,7 @@ static void rules_forward(struct batch *bt, const struct nft_opts *o)
 	x_verdict(r, NF_ACCEPT, NULL);
 	msg_rule(bt, r, "not-a-sandbox rule");
 	rules_packet_mark(bt, "forward", m, ST_NONE);
+	r_flow_limit(bt, o);
 	rules_ttl(bt, "forward");
 	rules_policy(bt, o, "forward", false);
 	r_nopayload(bt, "forward", 0, false);

@@ -11,6 +11,9 @@
 #include "policy.h"
 
 #define NFT_TABLE "sbxfw"
+/* Open flows one sandbox may have (conntrack entries), past which its new
+ * flows are refused (flow-limit): a bounded share of what all share. */
+#define SANDBOX_FLOWS_MAX 4096
 
 /* What the ruleset is built from (the ini, and what the kernel has). */
 struct nft_opts {

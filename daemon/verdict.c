@@ -28,6 +28,7 @@
 #define JUDGED_WAIT_NS (10ull * 1000000000)	/* for the server's ACK */
 #define DECIDED_KEEP_NS (1ull * 1000000000)	/* late queued packets */
 #define MAX_FLOWS 4096
+#define SANDBOX_SHARE (MAX_FLOWS / 4)	/* of the table, per sandbox */
 
 static const struct marks *marks;
 static bool ech_deny, ip_binding;
@@ -486,11 +487,29 @@ static void retire(struct flow *f)
 	flow_destroy(f);
 }
 
+/* Past its share of the table, a sandbox's new flow is refused. */
+static bool over_share(const struct held *h, const struct flow_key *k,
+		       uint32_t sbid)
+{
+	struct sandbox *sb = sandbox_get(sbid);
+	struct verdict_result v = { VERDICT_DENY, "flow-limit", "" };
+	struct flow_query q = { 0 };
+
+	if (flow_sandbox_count(sbid) < SANDBOX_SHARE)
+		return false;
+	give(h, G_DENY, NULL, 0);
+	count(sb, false);
+	audit(k, sb, &q, &v, false);
+	return true;
+}
+
 static struct flow *flow_get(const struct flow_key *k, uint32_t sb,
 			     uint64_t now)
 {
 	struct flow *f;
 
+	while (flow_bytes() > FLOW_BYTES_MAX && flow_oldest())
+		retire(flow_oldest());
 	while (!(f = flow_create(k, sb, now)))
 		retire(flow_oldest());
 	return f;
@@ -507,6 +526,8 @@ static void client_packet(struct flow *f, const struct flow_key *k,
 	if (!f) {
 		if (st == ST_PEND_JUDGED)	/* judged, then forgotten */
 			return give(h, G_DENY, NULL, 0);
+		if (over_share(h, k, mark_get_id(marks, h->mark)))
+			return;
 		f = flow_get(k, mark_get_id(marks, h->mark), now);
 	}
 	flow_touch(f, now);
@@ -565,6 +586,8 @@ static void udp_datagram(const struct held *h, const struct flow_key *k,
 	struct verdict_result v;
 	bool allow;
 
+	if (!f && over_share(h, k, sbid))
+		return;
 	if (!f)
 		f = flow_get(k, sbid, now);
 	flow_touch(f, now);

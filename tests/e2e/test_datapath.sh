@@ -695,6 +695,14 @@ test_list_show_status() {
 	cli status | grep -q 'queue: xt NFQUEUE' || fail "status: $(cli status)"
 	cli --json status | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["sandboxes"] == 1 and d["audit"]["written"] > 0' ||
 		fail "status --json"
+	cli --json status | python3 -c '
+import json, sys
+c = json.load(sys.stdin)["caches"]
+assert c["dns_names"]["max_bytes"] == 16 << 20 and c["flows"]["max_bytes"] == 32 << 20, c
+assert c["flow_names"]["max_bytes"] == 8 << 20 and c["flows"]["bytes"] >= 0, c' ||
+		fail "caches: $(cli --json status)"
+	cli status | grep -q '^  caches: flows [0-9]* ([0-9]* of 32768 KiB), dns_names' ||
+		fail "caches: $(cli status)"
 }
 
 test_destroy_ends_the_sandbox() {

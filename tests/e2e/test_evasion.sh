@@ -33,11 +33,18 @@ capture_stop() {
 
 seen() { grep -a -q -- "$1" "$TMP/cap.pcap"; }
 
+# The sandbox's kernel must not reset connections our raw sockets make:
+# its resets (TTL 64; ours go out with 65) are dropped.
+drop_own_resets() {
+	sb nft list table ip rawtest >/dev/null 2>&1 && return 0
+	sb nft add table ip rawtest &&
+		sb nft add chain ip rawtest out '{ type filter hook output priority 0; }' &&
+		sb nft add rule ip rawtest out tcp flags rst tcp sport '{ 20000-25000, 40000-60000 }' ip ttl 64 drop
+}
+
 # evasion.py ATTACK MARKER [ARGS...], from the sandbox's address
 attack() {
-	sb nft add table ip rawtest 2>/dev/null
-	sb nft add chain ip rawtest out '{ type filter hook output priority 0; }' 2>/dev/null
-	sb nft add rule ip rawtest out tcp flags rst tcp sport 40000-60000 ip ttl 64 drop 2>/dev/null
+	drop_own_resets
 	sb python3 "$TOP/tests/e2e/evasion.py" "$1" "$2" "${SRC:-198.18.1.2}" \
 		"${DST:-$NET4}" "${@:3}"
 }
@@ -254,6 +261,50 @@ test_spoofed_source_from_another_link_is_dropped() {
 		seen "$m" || fail "$dst: control: nothing without a firewall"
 	done
 	return 0
+}
+
+# ---- fair shares ---------------------------------------------------------------------
+
+test_a_sandbox_past_its_share_leaves_the_others_theirs() {
+	second_link || return 1
+	fresh
+	cli destroy sb2 >/dev/null 2>&1
+	cli create sb1 --iface veth-sb1 --allowed-domain allowed.test >/dev/null &&
+		cli create sb2 --iface veth-sb2 --allowed-domain allowed.test \
+			>/dev/null || return 1
+	drop_own_resets || return 1
+	# sb1: 5,000 half-open flows, and a flood of DNS queries
+	sb python3 -c '
+import random, socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 65)
+for port in range(20000, 25000):
+    hdr = struct.pack("!HHIIBBHHH", port, 443, random.getrandbits(32), 0,
+                      5 << 4, 2, 65535, 0, 0)
+    src, dst = socket.inet_aton("198.18.1.2"), socket.inet_aton("198.18.2.2")
+    p = src + dst + struct.pack("!BBH", 0, 6, len(hdr)) + hdr
+    c = sum(struct.unpack("!%dH" % (len(p) // 2), p))
+    while c >> 16:
+        c = (c & 0xffff) + (c >> 16)
+    s.sendto(hdr[:16] + struct.pack("!H", ~c & 0xffff) + hdr[18:],
+             ("198.18.2.2", 0))'
+	sb python3 -c '
+import socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+q = struct.pack("!HHHHHH", 1, 0x100, 1, 0, 0, 0) + b"\x07allowed\x04test\x00\x00\x01\x00\x01"
+for i in range(5000):
+    s.sendto(q, ("198.18.2.2", 53))' &
+	flood=$!
+	# sb2 is served all the same
+	out=$(ip netns exec "$NS_SB2" curl -sS -m 5 --cacert "$CA" \
+		--resolve allowed.test:443:$NET4 https://allowed.test/ 2>&1)
+	[ "$out" = "hello allowed.test" ] || fail "sb2's curl: $out"
+	out=$(ip netns exec "$NS_SB2" dig +time=2 +tries=1 @$NET4 allowed.test 2>&1)
+	echo "$out" | grep -q 'status: NOERROR' || fail "sb2's dig: $out"
+	wait "$flood"
+	[ "$(sql "SELECT count(*) FROM flows WHERE sandbox = 'sb1' AND
+		   reason = 'flow-limit'")" -gt 0 ] || fail "sb1 never met its share"
+	cli destroy sb2 >/dev/null
 }
 
 # ---- 7. a stalled ClientHello --------------------------------------------------------

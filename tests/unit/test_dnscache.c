@@ -84,3 +84,27 @@ TEST(test_dnscache_is_bounded)
 	CHECK(dnscache_has(1, "n9.test", AF_INET, a1.addr, 1));
 	dnscache_fini();
 }
+
+TEST(test_dnscache_is_bounded_by_bytes)
+{
+	struct dns_learned_addr a[64];
+	char name[32];
+
+	for (unsigned i = 0; i < 64; i++)
+		a[i] = (struct dns_learned_addr){ AF_INET6,
+			{ 0x20, 0x01, 0x0d, 0xb8, [14] = 1, [15] = (uint8_t)i },
+			300 };
+	dnscache_init(65536);
+	/* 65,536 names of 64 addresses would take about 140 MB */
+	for (unsigned i = 0; i < 20000; i++) {
+		snprintf(name, sizeof(name), "n%u.test", i);
+		dnscache_learn(1, name, a, 64, 0, S);
+		CHECK(dnscache_bytes() <= DNSCACHE_BYTES_MAX);
+	}
+	CHECK(dnscache_count() < 20000);
+	/* the least recently learned went first */
+	CHECK(dnscache_has(1, "n19999.test", AF_INET6, a[5].addr, S));
+	CHECK(!dnscache_has(1, "n0.test", AF_INET6, a[5].addr, S));
+	dnscache_fini();
+	CHECK(dnscache_bytes() == 0);
+}

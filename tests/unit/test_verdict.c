@@ -31,6 +31,7 @@ static bool twice;		/* a packet had a second verdict */
 static int cuts;
 static struct marks m;
 static uint32_t next_id = 1;
+static uint16_t client_port = 40000;
 
 static void fake_verdict(uint16_t queue, uint32_t id, int verdict,
 			 int64_t mark, const uint8_t *pkt, size_t len)
@@ -101,8 +102,11 @@ static uint32_t queue_pkt(bool reply, enum mark_state st, uint32_t seq,
 		     size_t len)
 {
 	static uint8_t pkt[20 + 20 + 20000];
+
+	if (next_id >= 512)	/* ids of earlier tests' packets come back */
+		next_id = 1;
 	uint8_t cli[4] = { 198, 18, 1, 2 }, srv[4] = { 198, 18, 2, 2 };
-	uint16_t ports[2] = { htons(40000), htons(443) };
+	uint16_t ports[2] = { htons(client_port), htons(443) };
 	uint32_t id = next_id++;
 	struct queued q = { .id = id, .data = pkt, .len = 40 + len,
 			    .mark = mark_id(&m, 1) | mark_state(&m, st) };
@@ -355,5 +359,28 @@ TEST(test_verdict_allowed_hello_in_small_segments_flows_once_named)
 	ids[0] = client(ST_PEND_FIRST, BASE, h, n);
 	CHECK(got(ids[0], NF_ACCEPT, ST_DENY));
 	CHECK(!twice);
+	teardown();
+}
+
+TEST(test_verdict_a_sandbox_past_its_share_of_the_table_is_refused)
+{
+	uint8_t h[16384];
+	uint32_t id;
+
+	setup();
+	hello("allowed.test", 16384, h);
+	/* half hellos, each of its own flow, held */
+	for (unsigned i = 0; i < 1024; i++) {
+		client_port = (uint16_t)(20000 + i);
+		id = client(ST_PEND_FIRST, BASE, h, 20);
+		given[id].verdict = -1;	/* ids are reused below */
+		next_id = 1 + (i % 400);
+	}
+	client_port = 30000;
+	id = client(ST_PEND_FIRST, BASE, h, 20);
+	CHECK(got(id, NF_ACCEPT, ST_DENY));	/* flow-limit */
+	client_port = 40000;
+	next_id = 1;
+	memset(given, 0xff, sizeof(given));
 	teardown();
 }
