@@ -14,7 +14,7 @@
  * names the least recently learned is forgotten. */
 #define DNSCACHE_OWN 0
 /* ...and past this many bytes (names, addresses, bookkeeping). */
-#define DNSCACHE_BYTES_MAX (16u << 20)
+#define DNSCACHE_BYTES_MAX (8u << 20)
 
 void dnscache_init(size_t max);
 void dnscache_fini(void);

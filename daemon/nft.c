@@ -1115,24 +1115,31 @@ static void rules_packet_mark(struct batch *bt, const char *chain,
 	}
 }
 
-/* A sandbox's share of conntrack (and of all that counts flows after
- * it): past SANDBOX_FLOWS_MAX open flows, its new ones are refused. */
+/* A sandbox's share of what all share (conntrack, the first-byte set,
+ * the queue): past SANDBOX_FLOW_RATE new flows a second (a burst of
+ * SANDBOX_FLOW_BURST), its new flows are refused. A rate, not a count of
+ * open flows: a token bucket per sandbox costs the same whatever the
+ * number of flows (a conntrack count per sandbox slowed every new flow as
+ * closed ones piled up). */
 static void r_flow_limit(struct batch *bt, const struct nft_opts *o)
 {
 	struct nftnl_rule *r = rule_new("forward");
 	struct nftnl_expr *d = nftnl_expr_alloc("dynset");
-	struct nftnl_expr *c = nftnl_expr_alloc("connlimit");
+	struct nftnl_expr *l = nftnl_expr_alloc("limit");
 
 	x_ct(r, NFT_CT_STATE, R0);
 	x_bitwise(r, R0, 4, CT_STATE_NEW, 0);
 	x_cmp32(r, R0, NFT_CMP_NEQ, 0);
 	k_sandbox(r, o->marks);
-	nftnl_expr_set_u32(c, NFTNL_EXPR_CONNLIMIT_COUNT, SANDBOX_FLOWS_MAX);
-	nftnl_expr_set_u32(c, NFTNL_EXPR_CONNLIMIT_FLAGS, NFT_CONNLIMIT_F_INV);
+	nftnl_expr_set_u64(l, NFTNL_EXPR_LIMIT_RATE, SANDBOX_FLOW_RATE);
+	nftnl_expr_set_u64(l, NFTNL_EXPR_LIMIT_UNIT, 1);
+	nftnl_expr_set_u32(l, NFTNL_EXPR_LIMIT_BURST, SANDBOX_FLOW_BURST);
+	nftnl_expr_set_u32(l, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+	nftnl_expr_set_u32(l, NFTNL_EXPR_LIMIT_FLAGS, NFT_LIMIT_F_INV);
 	nftnl_expr_set_u32(d, NFTNL_EXPR_DYNSET_SREG_KEY, R0);
 	nftnl_expr_set_u32(d, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_ADD);
 	nftnl_expr_set_str(d, NFTNL_EXPR_DYNSET_SET_NAME, "sb_flows");
-	nftnl_expr_set(d, NFTNL_EXPR_DYNSET_EXPR, c, 0);
+	nftnl_expr_set(d, NFTNL_EXPR_DYNSET_EXPR, l, 0);
 	x_add(r, d);
 	s_decide(r, o, ST_DENY, "flow-limit");
 	msg_rule(bt, r, "flow limit rule");

@@ -11,9 +11,10 @@
 #include "policy.h"
 
 #define NFT_TABLE "sbxfw"
-/* Open flows one sandbox may have (conntrack entries), past which its new
- * flows are refused (flow-limit): a bounded share of what all share. */
-#define SANDBOX_FLOWS_MAX 4096
+/* New flows a second one sandbox may open (and at once), past which its
+ * new flows are refused (flow-limit): a bounded share of what all share. */
+#define SANDBOX_FLOW_RATE 2000
+#define SANDBOX_FLOW_BURST 4000
 
 /* What the ruleset is built from (the ini, and what the kernel has). */
 struct nft_opts {

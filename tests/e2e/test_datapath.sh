@@ -698,7 +698,7 @@ test_list_show_status() {
 	cli --json status | python3 -c '
 import json, sys
 c = json.load(sys.stdin)["caches"]
-assert c["dns_names"]["max_bytes"] == 16 << 20 and c["flows"]["max_bytes"] == 32 << 20, c
+assert c["dns_names"]["max_bytes"] == 8 << 20 and c["flows"]["max_bytes"] == 32 << 20, c
 assert c["flow_names"]["max_bytes"] == 8 << 20 and c["flows"]["bytes"] >= 0, c' ||
 		fail "caches: $(cli --json status)"
 	cli status | grep -q '^  caches: flows [0-9]* ([0-9]* of 32768 KiB), dns_names' ||
