@@ -141,17 +141,28 @@ static bool tuple_parse(const struct nlattr *t, struct flow_key *k)
 	return true;
 }
 
+/* An entry's attributes into tb, its original tuple and mark; false
+ * when it is not one we know. */
+static bool entry_parse(const struct nlmsghdr *nlh, const struct nlattr **tb,
+			struct flow_key *k, uint32_t *mark)
+{
+	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, tb) < 0 ||
+	    !tb[CTA_TUPLE_ORIG] || !tb[CTA_MARK] ||
+	    !tuple_parse(tb[CTA_TUPLE_ORIG], k))
+		return false;
+	*mark = ntohl(mnl_attr_get_u32(tb[CTA_MARK]));
+	return true;
+}
+
 static int entry_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlattr *tb[CTA_MAX + 1] = { 0 };
 	struct dump_ctx *c = data;
 	struct flow_key k;
+	uint32_t mark;
 
-	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, tb) < 0 ||
-	    !tb[CTA_TUPLE_ORIG] || !tb[CTA_MARK] ||
-	    !tuple_parse(tb[CTA_TUPLE_ORIG], &k))
-		return MNL_CB_OK;
-	c->fn(&k, ntohl(mnl_attr_get_u32(tb[CTA_MARK])), c->arg);
+	if (entry_parse(nlh, tb, &k, &mark))
+		c->fn(&k, mark, c->arg);
 	return MNL_CB_OK;
 }
 
@@ -332,14 +343,11 @@ static int end_cb(const struct nlmsghdr *nlh, void *data)
 	const struct nlattr *tb[CTA_MAX + 1] = { 0 };
 	struct end_ctx *c = data;
 	struct flow_key k;
+	uint32_t mark;
 
-	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, tb) < 0 ||
-	    !tb[CTA_TUPLE_ORIG] || !tb[CTA_MARK] ||
-	    !tuple_parse(tb[CTA_TUPLE_ORIG], &k))
-		return MNL_CB_OK;
-	c->fn(&k, ntohl(mnl_attr_get_u32(tb[CTA_MARK])),
-	      counter_bytes(tb[CTA_COUNTERS_ORIG]),
-	      counter_bytes(tb[CTA_COUNTERS_REPLY]), c->arg);
+	if (entry_parse(nlh, tb, &k, &mark))
+		c->fn(&k, mark, counter_bytes(tb[CTA_COUNTERS_ORIG]),
+		      counter_bytes(tb[CTA_COUNTERS_REPLY]), c->arg);
 	return MNL_CB_OK;
 }
 
