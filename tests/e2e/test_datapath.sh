@@ -513,7 +513,8 @@ assert {"time", "src", "dst"} <= set(d)' || fail "json"
 	# the daemon down: the log still reads
 	stop_daemon
 	L sb1 --domain logged.test | grep -q 'logged.test' || fail "daemon down"
-	L --follow --domain follow.test >"$TMP/follow" &
+	# the process itself in the background, so that $! is what to kill
+	"$SBXFW" -c "$TMP/sbxfw.ini" log --follow --domain follow.test >"$TMP/follow" &
 	f=$!
 	start_daemon || fail "restart"
 	policy
