@@ -276,27 +276,6 @@ enum ch_status ch_parse_message(const uint8_t *msg, size_t len,
 	return parse_body((struct rd){ .p = msg + 4, .n = want - 4 }, out);
 }
 
-enum ch_status ch_parse(const uint8_t *buf, size_t len,
-			struct client_hello *out)
-{
-	uint8_t scratch[CH_MAX];
-	const uint8_t *msg = NULL;
-	size_t msglen = 0;
-	enum ch_status st;
-	struct rd r;
-
-	memset(out, 0, sizeof(*out));
-	if (len >= 1 && buf[0] != TLS_HANDSHAKE)
-		return CH_NOT_TLS;
-	if (len >= 2 && buf[1] != 3)
-		return CH_NOT_TLS;
-	st = gather(buf, len, scratch, &msg, &msglen, out);
-	if (st != CH_OK)
-		return st;
-	r = (struct rd){ .p = msg + 4, .n = msglen - 4 };
-	return parse_body(r, out);
-}
-
 /* The fields before the extensions, then each whole extension in turn,
  * until server_name: enough of a message cut short to read its name. */
 static bool peek_body(struct rd r, struct client_hello *ch)
@@ -324,22 +303,40 @@ static bool peek_body(struct rd r, struct client_hello *ch)
 	return false;
 }
 
-enum ch_status ch_peek_sni(const uint8_t *buf, size_t len,
-			   struct client_hello *out)
+/* The message gathered from the records, parsed whole, or (peek) the
+ * server_name of the part there is. */
+static enum ch_status parse(const uint8_t *buf, size_t len,
+			    struct client_hello *out, bool peek)
 {
 	uint8_t scratch[CH_MAX];
 	const uint8_t *msg = NULL;
 	size_t msglen = 0;
 	enum ch_status st;
 
-	st = ch_parse(buf, len, out);
-	if (st != CH_NEED_MORE)
-		return st;
 	memset(out, 0, sizeof(*out));
-	if (gather(buf, len, scratch, &msg, &msglen, out) != CH_NEED_MORE ||
-	    msglen < 4 || msg[0] != HS_CLIENT_HELLO)
-		return CH_NEED_MORE;
-	if (!peek_body((struct rd){ .p = msg + 4, .n = msglen - 4 }, out))
+	if (len >= 1 && buf[0] != TLS_HANDSHAKE)
+		return CH_NOT_TLS;
+	if (len >= 2 && buf[1] != 3)
+		return CH_NOT_TLS;
+	st = gather(buf, len, scratch, &msg, &msglen, out);
+	if (st == CH_OK)
+		return parse_body((struct rd){ .p = msg + 4,
+					       .n = msglen - 4 }, out);
+	if (st == CH_NEED_MORE && peek && msglen >= 4 &&
+	    msg[0] == HS_CLIENT_HELLO &&
+	    !peek_body((struct rd){ .p = msg + 4, .n = msglen - 4 }, out))
 		memset(out, 0, sizeof(*out));
-	return CH_NEED_MORE;
+	return st;
+}
+
+enum ch_status ch_parse(const uint8_t *buf, size_t len,
+			struct client_hello *out)
+{
+	return parse(buf, len, out, false);
+}
+
+enum ch_status ch_peek_sni(const uint8_t *buf, size_t len,
+			   struct client_hello *out)
+{
+	return parse(buf, len, out, true);
 }

@@ -18,11 +18,14 @@ static size_t nbuckets;
 
 static struct bucket *bucket_of(const char *sandbox, uint64_t now)
 {
+	static size_t last;	/* a flood comes from one sandbox */
 	struct bucket *b;
 
+	if (last < nbuckets && !strcmp(buckets[last].sandbox, sandbox))
+		return &buckets[last];
 	for (size_t i = 0; i < nbuckets; i++)
 		if (!strcmp(buckets[i].sandbox, sandbox))
-			return &buckets[i];
+			return &buckets[last = i];
 	if (nbuckets == BUCKETS_MAX)
 		return NULL;	/* more names than sandboxes can be: unlimited */
 	b = &buckets[nbuckets++];

@@ -19,6 +19,19 @@ struct revoke_ctx {
 	int cut, adopted;
 };
 
+int revoke_flow(const struct flow_key *k, uint32_t mark, uint32_t mask)
+{
+	struct flow_key back;
+	int rc = ct_set_mark(k, mark, mask);
+
+	if (rc < 0 || k->proto != IPPROTO_TCP)
+		return rc;
+	flow_key_reverse(k, &back);
+	rst_probe(k);		/* the server answers */
+	rst_probe(&back);	/* the client answers */
+	return 0;
+}
+
 /* The flow's ct mark becomes "deny" with the sandbox's id; both ends are
  * made to answer (and meet it); the audit says why. */
 static void cut(struct revoke_ctx *c, const struct flow_key *k,
@@ -27,17 +40,10 @@ static void cut(struct revoke_ctx *c, const struct flow_key *k,
 	uint32_t mark = mark_id(c->m, c->sb->id) | mark_state(c->m, ST_DENY);
 	struct flow_record r;
 
-	if (ct_set_mark(k, mark, c->m->mask) < 0)
+	if (revoke_flow(k, mark, c->m->mask) < 0)
 		return;		/* ended meanwhile */
 	c->cut++;
 	c->sb->denied++;
-	if (k->proto == IPPROTO_TCP) {
-		struct flow_key back;
-
-		flow_key_reverse(k, &back);
-		rst_probe(k);		/* the server answers */
-		rst_probe(&back);	/* the client answers */
-	}
 	audit_record_init(&r, c->sb->name, k);
 	if (sni)
 		snprintf(r.sni, sizeof(r.sni), "%s", sni);

@@ -3,9 +3,17 @@
 #define SBXFWD_REVOKE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
+#include "flow.h"
 #include "marks.h"
 #include "sandbox.h"
+
+/* Cut one open flow: the bits `mask' of its ct mark become `mark' (a
+ * "deny" state), and both ends of a TCP flow are made to answer, so
+ * that their answers meet it and they are reset. -errno when the entry
+ * is gone. */
+int revoke_flow(const struct flow_key *k, uint32_t mark, uint32_t mask);
 
 /* Judge a sandbox's open flows (its conntrack entries) again under its
  * current policy, and cut those it no longer allows: their ct mark turns

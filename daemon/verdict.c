@@ -13,10 +13,10 @@
 #include "audit.h"
 #include "clock.h"
 #include "conns.h"
-#include "ct.h"
 #include "dns.h"
 #include "flow.h"
 #include "log.h"
+#include "revoke.h"
 #include "rst.h"
 #include "sandbox.h"
 #include "strip.h"
@@ -56,13 +56,7 @@ void verdict_set_io(const struct verdict_io *with)
 
 static void cut_open(const struct flow_key *k)
 {
-	struct flow_key back;
-
-	if (ct_set_mark(k, mark_state(marks, ST_DENY), marks->state) < 0)
-		return;		/* ended meanwhile */
-	flow_key_reverse(k, &back);
-	rst_probe(k);		/* the server answers */
-	rst_probe(&back);	/* the client answers */
+	revoke_flow(k, mark_state(marks, ST_DENY), marks->state);
 }
 
 const struct verdict_stats *verdict_stats(void)
