@@ -384,3 +384,28 @@ TEST(test_verdict_a_sandbox_past_its_share_of_the_table_is_refused)
 	memset(given, 0xff, sizeof(given));
 	teardown();
 }
+
+TEST(test_verdict_gssenc_then_ssl_requests_pass_then_the_hello_is_judged)
+{
+	static const uint8_t gss[8] = { 0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30 };
+	static const uint8_t ssl[8] = { 0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f };
+	uint8_t h[16384];
+	size_t n = hello("denied.test", 16384, h);
+	uint32_t a, b, c, twice_gss;
+
+	setup();
+	a = client(ST_PEND_FIRST, BASE, gss, 8);
+	CHECK(got(a, NF_ACCEPT, ST_NONE));	/* the server answers N */
+	b = client(ST_PEND, BASE + 8, ssl, 8);
+	CHECK(got(b, NF_ACCEPT, ST_NONE));	/* ... then S */
+	c = client(ST_PEND, BASE + 16, h, n);
+	CHECK(got(c, NF_ACCEPT, ST_DENY));	/* the hello decides */
+	teardown();
+	/* a second GSSENCRequest is not a way to pass more bytes */
+	setup();
+	client(ST_PEND_FIRST, BASE, gss, 8);
+	twice_gss = client(ST_PEND, BASE + 8, gss, 8);
+	CHECK(got(twice_gss, NF_ACCEPT, ST_DENY));
+	CHECK(!twice);
+	teardown();
+}
