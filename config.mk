@@ -10,7 +10,7 @@ SYSCONFDIR ?= /etc
 CC ?= cc
 CLANG ?= clang
 PKG_CONFIG ?= pkg-config
-PKGS := libnetfilter_queue libmnl libnftnl wolfssl sqlite3 inih libpcap \
+PKGS := libnetfilter_queue libmnl libnftnl wolfssl sqlite3 inih libpcap libseccomp \
 	jansson libidn2
 
 CFLAGS ?= -O2 -g

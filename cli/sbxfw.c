@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "secret.h"
 
 struct cli_opts cli_opts;
 
@@ -85,6 +86,7 @@ int main(int argc, char **argv)
 	int c;
 
 	log_init("sbxfw", LOG_LVL_INFO);
+	secret_json_init();	/* policy files carry header values */
 	/* "+": stop at the command; its own options are its own */
 	while ((c = getopt_long(argc, argv, "+js:c:h", longopts, NULL)) != -1) {
 		switch (c) {

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "policy.h"
+#include "secret.h"
 #include "xalloc.h"
 
 static const char *const mode_names[] = {
@@ -67,11 +68,7 @@ void inject_rule_clear(struct inject_rule *r)
 	}
 	for (i = 0; i < r->nset; i++) {
 		free(r->set[i].name);
-		/* secrets do not linger in freed memory */
-		if (r->set[i].value)
-			explicit_bzero(r->set[i].value,
-				       strlen(r->set[i].value));
-		free(r->set[i].value);
+		secret_free(r->set[i].value);
 	}
 	free(r->match);
 	free(r->set);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "policy_json.h"
+#include "secret.h"
 #include "xalloc.h"
 
 #define REDACTED "<redacted>"
@@ -76,8 +77,9 @@ static int rules_add(struct jctx *c, json_t *arr, const char *name,
 	return 0;
 }
 
+/* secret: the values are (headers to set), not (headers to match) */
 static int headers_take(struct jctx *c, json_t *obj, const char *path,
-			struct header_kv **out, size_t *n)
+			bool secret, struct header_kv **out, size_t *n)
 {
 	const char *key;
 	json_t *v;
@@ -92,7 +94,9 @@ static int headers_take(struct jctx *c, json_t *obj, const char *path,
 			return -EINVAL;
 		}
 		(*out)[*n].name = xstrdup(key);
-		(*out)[(*n)++].value = xstrdup(json_string_value(v));
+		(*out)[(*n)++].value = secret ?
+			secret_strdup(json_string_value(v)) :
+			xstrdup(json_string_value(v));
 	}
 	return 0;
 }
@@ -133,7 +137,7 @@ static int match_take(struct jctx *c, json_t *m, const char *path,
 	}
 	snprintf(sub, sizeof(sub), "%s.match.headers", path);
 	if ((v = json_object_get(m, "headers")))
-		return headers_take(c, v, sub, &r->match, &r->nmatch);
+		return headers_take(c, v, sub, false, &r->match, &r->nmatch);
 	return 0;
 }
 
@@ -164,7 +168,7 @@ static int inject_one(struct jctx *c, json_t *o, size_t idx)
 		goto out;
 	}
 	snprintf(sub, sizeof(sub), "%s.headers", path);
-	if (headers_take(c, json_object_get(o, "headers"), sub, &r.set,
+	if (headers_take(c, json_object_get(o, "headers"), sub, true, &r.set,
 			 &r.nset) < 0)
 		goto out;
 	if ((v = json_object_get(o, "match")) && match_take(c, v, path, &r) < 0)

@@ -200,6 +200,10 @@ static int attach_secrets(struct store *st, const char *path, char *err,
 		return -EIO;
 	}
 	st->secrets = true;
+	/* a deleted or replaced value is overwritten, not left in a free
+	 * page of the file */
+	if (exec(st, "PRAGMA secrets.secure_delete = ON", err, errlen) < 0)
+		return -EIO;
 	return migrate(st, "secrets", secret_migrations,
 		       (int)(sizeof(secret_migrations) / sizeof(*secret_migrations)),
 		       err, errlen);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "secret.h"
 #include "store.h"
 #include "xalloc.h"
 
@@ -143,7 +144,7 @@ static int headers_load(struct store *st, int64_t id, const char *names,
 		}
 		r->set[r->nset].name = xstrdup(json_string_value(v) ?
 					       json_string_value(v) : "");
-		r->set[r->nset++].value = xstrdup(val);
+		r->set[r->nset++].value = secret_strdup(val);
 	}
 	sqlite3_finalize(s);
 	json_decref(a);

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,12 +10,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "control.h"
 #include "ctl_proto.h"
 #include "log.h"
+#include "secret.h"
 #include "xalloc.h"
 
 #define CLIENTS_MAX 64
@@ -47,7 +46,9 @@ static struct client *clients;
 static struct client listener;	/* its address tags the listening fd */
 static uint64_t last_id;
 
-static int make_dir(const char *path)
+/* The socket's directory, the daemon user's when made here, so that it
+ * can remove the socket at its stop. */
+static int make_dir(const char *path, uid_t owner)
 {
 	char dir[sizeof(sock_path)], *slash;
 
@@ -55,41 +56,25 @@ static int make_dir(const char *path)
 	if (!(slash = strrchr(dir, '/')) || slash == dir)
 		return 0;
 	*slash = '\0';
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-/* The socket's group, created as a system group when missing (as the
- * packages do), so that the read-only commands work for its members. */
-static struct group *group_get(const char *name)
-{
-	struct group *gr = getgrnam(name);
-	char *argv[] = { "groupadd", "--system", (char *)name, NULL };
-	int status;
-	pid_t pid;
-
-	if (gr || posix_spawnp(&pid, "groupadd", NULL, NULL, argv,
-			       environ) != 0)
-		return gr;
-	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-	    WEXITSTATUS(status) == 0)
-		log_info("control: created the system group `%s'", name);
-	return getgrnam(name);
+	if (mkdir(dir, 0755) == 0)
+		return geteuid() == 0 && chown(dir, owner, (gid_t)-1) < 0 ?
+		       -errno : 0;
+	return errno == EEXIST ? 0 : -errno;
 }
 
 int control_open(const char *path, const char *group,
-		 const char *admin_group, int epfd, char *err, size_t errlen)
+		 const char *admin_group, uid_t dir_owner, int epfd, char *err,
+		 size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &listener };
-	struct group *gr = group_get(group), *ag = NULL;
+	struct group *gr = getgrnam(group), *ag = NULL;
 	mode_t old;
 
 	ep = epfd;
 	snprintf(sock_path, sizeof(sock_path), "%s", path);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (make_dir(path) < 0)
+	if (make_dir(path, dir_owner) < 0)
 		goto fail;
 	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 			   0);
@@ -103,13 +88,13 @@ int control_open(const char *path, const char *group,
 	}
 	umask(old);
 	if (chmod(path, 0660) < 0 ||
-	    (gr && chown(path, 0, gr->gr_gid) < 0) ||
+	    (gr && chown(path, (uid_t)-1, gr->gr_gid) < 0) ||
 	    listen(listen_fd, 16) < 0 ||
 	    epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
 		goto fail;
 	if (!gr)
-		log_warnx("control: no group `%s' (and it could not be "
-			  "created); %s is root's only", group, path);
+		log_warnx("control: no group `%s'; %s is root's only",
+			  group, path);
 	else
 		read_gid = gr->gr_gid;
 	if (*admin_group && !(ag = getgrnam(admin_group)))
@@ -133,7 +118,7 @@ static void client_close(struct client *c)
 		*pp = c->next;
 	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
-	free(c->buf);
+	wipe_free(c->buf, c->cap);	/* requests carry header values */
 	free(c->out);
 	free(c);
 	nclients--;
@@ -268,10 +253,18 @@ static bool client_read(struct client *c)
 		ssize_t n;
 
 		if (c->cap - c->len < 4096) {
-			c->cap = c->cap ? c->cap * 2 : 65536;
-			if (c->cap > CTL_FRAME_MAX + 4)
+			size_t cap = c->cap ? c->cap * 2 : 65536;
+			uint8_t *buf;
+
+			if (cap > CTL_FRAME_MAX + 4)
 				return false;
-			c->buf = xreallocarray(c->buf, c->cap, 1);
+			/* not realloc: the old buffer is wiped, not left */
+			buf = xmalloc(cap);
+			if (c->len)
+				memcpy(buf, c->buf, c->len);
+			wipe_free(c->buf, c->cap);
+			c->buf = buf;
+			c->cap = cap;
 		}
 		n = read(c->fd, c->buf + c->len, c->cap - c->len);
 		if (n == 0)
@@ -307,6 +300,7 @@ static void serve(struct client *c, struct daemon *d)
 			json_decref(req);
 			memmove(c->buf, c->buf + used, c->len - used);
 			c->len -= used;
+			explicit_bzero(c->buf + c->len, used);
 			if (r == CTL_LATER)
 				c->waiting = true;
 			else

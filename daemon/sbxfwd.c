@@ -24,9 +24,11 @@
 #include "dns.h"
 #include "log.h"
 #include "nflog.h"
+#include "priv.h"
 #include "queue.h"
 #include "route.h"
 #include "rst.h"
+#include "secret.h"
 #include "sandbox.h"
 #include "clock.h"
 #include "verdict.h"
@@ -216,22 +218,6 @@ static void run(struct daemon *d, int ep, int sfd, int tfd)
 	}
 }
 
-/* The audit is for the group's eyes (sbxfw log), not everyone's. */
-static void share_database(const char *path, const char *group)
-{
-	struct group *gr = getgrnam(group);
-	const char *sfx[] = { "", "-wal", "-shm" };
-	char p[PATH_MAX + 8];
-
-	for (size_t i = 0; i < 3; i++) {
-		snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
-		if (chmod(p, 0640) < 0 && errno != ENOENT)
-			log_warn("%s", p);
-		if (gr && chown(p, 0, gr->gr_gid) < 0 && errno != ENOENT)
-			log_warn("%s", p);
-	}
-}
-
 static void load_config(struct daemon *d, bool check_only)
 {
 	char err[512];
@@ -281,6 +267,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon d = { .config_path = CFG_DEFAULT_PATH };
+	struct priv priv;
 	enum log_level level = LOG_LVL_INFO;
 	bool check = false, remove = false;
 	int ch, ep, qfd, lfd, sfd, tfd, dfd, afd, efd, n;
@@ -315,12 +302,28 @@ int main(int argc, char **argv)
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	mallopt(M_TOP_PAD, 4 << 20);
 	load_config(&d, check);
+	secret_json_init();
 	d.started = time(NULL);
 	/* blocked before any thread starts, so that none takes them */
 	sfd = signals();
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	/* root's work: the user, the state's owner, the raw sockets, the
+	 * control socket (root's, the group's) */
+	if (priv_prepare(d.cfg.user, d.cfg.group, &priv, err,
+			 sizeof(err)) < 0 ||
+	    priv_state_dir(&priv, d.cfg.database, err, sizeof(err)) < 0 ||
+	    priv_state_files(&priv, d.cfg.database, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	rst_init();
+	if (control_open(d.cfg.socket, d.cfg.group, d.cfg.admin_group,
+			 priv.uid, ep, err, sizeof(err)) < 0 ||
+	    priv_drop(&priv, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	/* from here on as the user, with CAP_NET_ADMIN: files it creates
+	 * are its own, their modes from its umask (never opened again to
+	 * set them: a close drops the process's SQLite locks) */
 	if (store_open(&d.store, d.cfg.database, true, err, sizeof(err)) < 0)
 		fatalx("%s", err);
-	share_database(d.cfg.database, d.cfg.group);
 	sandbox_init(d.marks.max_id);
 	if (commands_load(&d, err, sizeof(err)) < 0)
 		fatalx("%s", err);
@@ -335,23 +338,19 @@ int main(int argc, char **argv)
 		log_warnx("%s: %s", conns_path, strerror(-n));
 	else if (n)
 		log_info("%d open flows' names kept from the last run", n);
-	rst_init();
 	if (nft_init(err, sizeof(err)) < 0 ||
 	    nft_probe_native_queue(&d.nft.native_queue, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	log_info("queue: %s", d.nft.native_queue ? "nft queue statement" :
 		 "xt NFQUEUE target through nft_compat (this kernel has no "
 		 "nft queue)");
-	ep = epoll_create1(EPOLL_CLOEXEC);
 	if ((qfd = queue_open(d.cfg.queue, d.cfg.queues, err,
 			      sizeof(err))) < 0 ||
 	    (lfd = nflog_open(d.cfg.queue, &d.marks, err, sizeof(err))) < 0 ||
 	    (dfd = dns_open(&d.marks, verdict_resolved, &d.nft.dns_port, err,
 			    sizeof(err))) < 0 ||
 	    (efd = ct_events_open(err, sizeof(err))) < 0 ||
-	    commands_table(&d, err, sizeof(err)) < 0 ||
-	    control_open(d.cfg.socket, d.cfg.group, d.cfg.admin_group, ep, err,
-			 sizeof(err)) < 0)
+	    commands_table(&d, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	tfd = ticker();
 	if (watch(ep, qfd, &tag_queue) < 0 || watch(ep, lfd, &tag_nflog) < 0 ||

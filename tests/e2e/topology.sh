@@ -20,8 +20,10 @@ NS_SB=sbxe$ID-sb
 NS_RT=sbxe$ID-rt
 NS_NET=sbxe$ID-net
 NS_SB2=sbxe$ID-sb2	# a second sandbox link, for the cases that need one
-SOCK=$TMP/sbxfw.sock
-DB=$TMP/sbxfw.db
+# the daemon runs as user sbxfw: it makes run/ and state/ its own, and
+# reads its ini again on SIGHUP ($TMP is opened to it in topo_up)
+SOCK=$TMP/run/sbxfw.sock
+DB=$TMP/state/sbxfw.db
 NET4=198.18.2.2
 NET6=2001:db8:2::2
 CERTS=$TOP/build/e2e-certs
@@ -48,6 +50,7 @@ topo_down() {
 	ip netns del "$NS_NET" 2>/dev/null
 	ip netns del "$NS_SB2" 2>/dev/null
 	rm -rf "/etc/netns/$NS_SB" "/etc/netns/$NS_RT"
+	[ -z "${KEEP_LOG:-}" ] || cp "$TMP/sbxfwd.log" "$KEEP_LOG" 2>/dev/null
 	rm -rf "$TMP"
 }
 
@@ -147,6 +150,7 @@ link() { # link NS1 IF1 NS2 IF2
 
 topo_up() {
 	trap topo_down EXIT
+	chmod 711 "$TMP"
 	certs || return 1
 	ip netns add "$NS_SB" && ip netns add "$NS_RT" && ip netns add "$NS_NET" ||
 		return 1
@@ -228,12 +232,25 @@ start_daemon() {
 		echo "database = $DB"
 		printf '%s\n' "$@"
 	} >"$TMP/sbxfw.ini"
-	rm -f "$SOCK"
+	chmod 644 "$TMP/sbxfw.ini"
+	local ready
+	ready=$(grep -c 'sbxfwd: ready:' "$TMP/sbxfwd.log" 2>/dev/null)
 	# not through rt(): $! must be the daemon itself
 	ip netns exec "$NS_RT" ${DAEMON_WRAP:-} "$SBXFWD" -c "$TMP/sbxfw.ini" ${DAEMON_FLAGS--v} \
 		2>>"$TMP/sbxfwd.log" &
 	echo $! >"$TMP/daemon.pid"
-	wait_for 100 test -S "$SOCK"
+	# ready once it says so (the socket is bound before the table is
+	# built, while it is still root)
+	wait_for 100 eval '[ "$(grep -c "sbxfwd: ready:" "$TMP/sbxfwd.log")" -gt "${ready:-0}" ]'
+}
+
+# sb_hosts NAME...: the sandbox finds these names in /etc/hosts, as if
+# hard-coded (no DNS: address binding rests on the daemon's resolution)
+sb_hosts() {
+	local n
+	for n in "$@"; do
+		printf '%s %s\n%s %s\n' "$NET4" "$n" "$NET6" "$n"
+	done >"/etc/netns/$NS_SB/hosts"
 }
 
 # The daemon's pid (tests run in subshells, so it lives in a file).

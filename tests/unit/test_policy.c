@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "policy.h"
+#include "secret.h"
 #include "test.h"
 
 static struct policy *mk(enum policy_mode mode, const char *const *allow,
@@ -347,7 +348,7 @@ TEST(test_dns_injection_domains_resolve)
 				   sizeof(err)) == 0);
 	r.set = calloc(1, sizeof(*r.set));
 	r.set->name = strdup("Authorization");
-	r.set->value = strdup("Bearer x");
+	r.set->value = secret_strdup("Bearer x");
 	r.nset = 1;
 	CHECK(policy_add_inject(p, &r, err, sizeof(err)) == 0);
 	EXPECT(dns(p, "api.vendor.test", true), VERDICT_ALLOW,

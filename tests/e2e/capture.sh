@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# What reached the internet: a capture on its side, and the hostile client
+# (evasion.py) that sends markers from the sandbox. Source after
+# topology.sh.
+
+marker() { echo "mk$RANDOM$RANDOM$RANDOM"; }
+
+capture() {
+	rm -f "$TMP/cap.pcap" "$TMP/cap.err"
+	setsid -f ip netns exec "$NS_NET" tcpdump --immediate-mode -Z root -i eth0 -n -U -s 0 \
+		-w "$TMP/cap.pcap" 2>"$TMP/cap.err"
+	wait_for 50 grep -q listening "$TMP/cap.err"
+}
+
+capture_stop() {
+	sleep 0.3
+	pkill -INT -f "tcpdump --immediate-mode -Z root -i eth0 -n -U -s 0 -w $TMP/cap.pcap"
+	wait_for 50 eval "! pgrep -f 'tcpdump.*$TMP/cap.pcap' >/dev/null"
+}
+
+seen() { grep -a -q -- "$1" "$TMP/cap.pcap"; }
+
+# The sandbox's kernel must not reset connections our raw sockets make:
+# its resets (TTL 64; ours go out with 65) are dropped.
+drop_own_resets() {
+	sb nft list table ip rawtest >/dev/null 2>&1 && return 0
+	sb nft add table ip rawtest &&
+		sb nft add chain ip rawtest out '{ type filter hook output priority 0; }' &&
+		sb nft add rule ip rawtest out tcp flags rst tcp sport '{ 20000-25000, 40000-60000 }' ip ttl 64 drop
+}
+
+# evasion.py ATTACK MARKER [ARGS...], from the sandbox's address
+attack() {
+	drop_own_resets
+	sb python3 "$TOP/tests/e2e/evasion.py" "$1" "$2" "${SRC:-198.18.1.2}" \
+		"${DST:-$NET4}" "${@:3}"
+}
+

@@ -1,0 +1,129 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Least privilege (SPEC §10): the running daemon is user sbxfw with
+# CAP_NET_ADMIN alone, no-new-privs, a system call allowlist, no core
+# dumps, and files that give the group what SPEC §7 and §8 say. Looked at
+# from outside: /proc, the files, and gdb making the daemon itself try.
+source "$(dirname "$0")/../lib/check.sh"
+source "$(dirname "$0")/topology.sh"
+source "$(dirname "$0")/capture.sh"
+
+topo_up || { echo "topology failed"; echo "0 passed, 1 failed"; exit 1; }
+start_daemon || { cat "$TMP/sbxfwd.log"; echo "0 passed, 1 failed"; exit 1; }
+sb_hosts allowed.test denied.test
+
+status_of() { awk -v k="$1:" '$1 == k { $1 = ""; print substr($0, 2) }' "/proc/$(daemon_pid)/status"; }
+
+# in_daemon GDB-COMMAND...: run them inside the daemon (gdb attached)
+in_daemon() {
+	local args=() c
+	for c in "$@"; do args+=(-ex "$c"); done
+	gdb -p "$(daemon_pid)" -batch -nx -ex 'handle SIGSYS nostop noprint pass' \
+		"${args[@]}" 2>&1
+}
+
+test_it_runs_as_its_user_with_cap_net_admin_only() {
+	local uid gid
+	uid=$(id -u sbxfw) && gid=$(getent group sbxfw | cut -d: -f3) || return 1
+	[ "$(status_of Uid)" = "$uid $uid $uid $uid" ] || fail "Uid: $(status_of Uid)"
+	[ "$(status_of Gid)" = "$gid $gid $gid $gid" ] || fail "Gid: $(status_of Gid)"
+	[ "$(status_of Groups)" = "" ] || fail "Groups: $(status_of Groups)"
+	# CAP_NET_ADMIN is bit 12
+	for k in CapEff CapPrm CapBnd; do
+		[ "$(status_of $k)" = 0000000000001000 ] || fail "$k: $(status_of $k)"
+	done
+	for k in CapInh CapAmb; do
+		[ "$(status_of $k)" = 0000000000000000 ] || fail "$k: $(status_of $k)"
+	done
+	[ "$(status_of NoNewPrivs)" = 1 ] || fail "NoNewPrivs: $(status_of NoNewPrivs)"
+	[ "$(status_of Seccomp)" = 2 ] || fail "Seccomp: $(status_of Seccomp)"
+	grep -q "privileges: user sbxfw (uid $uid), group sbxfw (gid $gid), keeping CAP_NET_ADMIN; [0-9]* system calls allowed" \
+		"$TMP/sbxfwd.log" || fail "log: $(grep privileges "$TMP/sbxfwd.log")"
+	# and so it still does its work
+	recreate --allowed-domain allowed.test || return 1
+	[ "$(https allowed.test)" = "hello allowed.test" ] || fail "allowed: $(https allowed.test)"
+	https denied.test | grep -q 'reset by peer' || fail "denied: $(https denied.test)"
+	expect_flow "sni = 'denied.test'" "deny|domain-not-allowed|"
+}
+
+test_it_cannot_open_etc_shadow() {
+	out=$(in_daemon 'call (int)open("/etc/shadow", 0)' \
+		'print *(int *)__errno_location()')
+	echo "$out" | grep -q '^\$1 = -1$' || fail "opened: $out"
+	echo "$out" | grep -q '^\$2 = 13$' || fail "not EACCES: $out"
+	# the control: the same call succeeds for root, so the test can fail
+	out=$(in_daemon 'call (int)open("/etc/hostname", 0)')
+	echo "$out" | grep -q '^\$1 = [0-9]' || fail "control: $out"
+	kill -0 "$(daemon_pid)" || fail "the daemon is gone"
+}
+
+test_no_core_dumps_and_secrets_in_pages_left_out_of_them() {
+	local pid secret before after
+	pid=$(daemon_pid)
+	grep -q '^Max core file size *0 *0 ' "/proc/$pid/limits" ||
+		fail "core: $(grep core "/proc/$pid/limits")"
+	# the kernel gives a process that is not dumpable /proc files of root
+	[ "$(stat -c %U "/proc/$pid/status")" = root ] || fail "dumpable"
+	secret="Bearer s3cr3t$RANDOM$RANDOM"
+	before=$(grep -c '^VmFlags:.* dd' "/proc/$pid/smaps")
+	recreate --allowed-domain allowed.test || return 1
+	printf '{"mode": "user-defined", "allow": ["allowed.test"], "inject": [{"domain": "api.test", "headers": {"Authorization": "%s"}}]}' \
+		"$secret" | cli policy sb1 --set - >/dev/null || fail "set"
+	after=$(grep -c '^VmFlags:.* dd' "/proc/$pid/smaps")
+	[ "$after" -gt "$before" ] || fail "no page left out of dumps ($before, $after)"
+	cli policy sb1 | grep -q '"<redacted>"' || fail "export: $(cli policy sb1)"
+	! grep -q -a "$secret" "$DB" "$DB-wal" "$TMP/sbxfwd.log" || fail "the secret is in the audit database or the log"
+	grep -q -a "$secret" "$(dirname "$DB")/sbxfw-secrets.db" || fail "not stored"
+	# secure_delete: a removed value is overwritten in the file
+	cli policy sb1 --set - <<<'{"mode": "user-defined", "allow": ["allowed.test"]}' >/dev/null ||
+		fail "unset"
+	! grep -q -a "$secret" "$(dirname "$DB")"/sbxfw-secrets.db* || fail "still in the secrets database's file"
+}
+
+test_files_give_the_group_the_audit_and_not_the_secrets() {
+	local state gid
+	state=$(dirname "$DB")
+	gid=$(getent group sbxfw | cut -d: -f3)
+	[ "$(stat -c '%a %U %G' "$state")" = "750 sbxfw sbxfw" ] || fail "state: $(stat -c '%a %U %G' "$state")"
+	[ "$(stat -c '%a %U %G' "$DB")" = "640 sbxfw sbxfw" ] || fail "db: $(stat -c '%a %U %G' "$DB")"
+	[ "$(stat -c '%a %U %G' "$state/sbxfw-secrets.db")" = "600 sbxfw sbxfw" ] ||
+		fail "secrets: $(stat -c '%a %U %G' "$state/sbxfw-secrets.db")"
+	[ "$(stat -c '%a %U %G' "$SOCK")" = "660 root sbxfw" ] || fail "socket: $(stat -c '%a %U %G' "$SOCK")"
+	[ "$(stat -c '%U' "$(dirname "$SOCK")")" = sbxfw ] || fail "the socket's directory"
+	member() { setpriv --reuid=65534 --regid="$gid" --clear-groups "$@"; }
+	recreate --allowed-domain allowed.test || return 1
+	https denied.test >/dev/null
+	expect_flow "sni = 'denied.test'" "deny|domain-not-allowed|"
+	member "$SBXFW" -c "$TMP/sbxfw.ini" log sb1 --limit 1 | grep -q denied.test ||
+		fail "a member of the group cannot read the log"
+	! member cat "$state/sbxfw-secrets.db" >/dev/null 2>&1 || fail "a member of the group reads the secrets"
+	member cat "$DB" >/dev/null || fail "control: a member cannot read the database"
+}
+
+test_a_call_outside_the_allowlist_stops_it_and_it_fails_closed() {
+	local pid m
+	recreate --allowed-domain allowed.test || return 1
+	pid=$(daemon_pid)
+	in_daemon 'call (long)syscall(103, 10, 0, 0)' >/dev/null	# syslog(2)
+	wait_for 50 eval "! kill -0 $pid" || fail "still running"
+	grep -q '^sbxfwd: seccomp: system call syslog (103) is not in the allowlist: stopping' \
+		"$TMP/sbxfwd.log" || fail "log: $(tail -3 "$TMP/sbxfwd.log")"
+	https allowed.test | grep -q 'reset by peer' || fail "not refused: $(https allowed.test)"
+	m=$(marker)
+	capture || fail "no capture"
+	attack syn-late "$m" >/dev/null
+	capture_stop
+	! seen "$m" || fail "the marker reached the internet"
+	start_daemon || fail "restart"
+	[ "$(https allowed.test)" = "hello allowed.test" ] || fail "after restart"
+	fresh	# the control: no sandbox, no firewall
+	m=$(marker)
+	capture
+	attack syn-late "$m" >/dev/null
+	capture_stop
+	seen "$m" || fail "control: no marker without a firewall"
+}
+
+run_cases
+grep -E 'Sanitizer|runtime error' "$TMP/sbxfwd.log" && failed=$((failed + 1))
+finish
