@@ -21,7 +21,7 @@ SAN_CLI_OBJ := $(call obj,$(CLI_SRC),$(B)/san)
 FUZZ_COMMON_OBJ := $(call obj,$(COMMON_SRC),$(B)/fuzz)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all check deps test fuzz bench demo install clean
+.PHONY: all check deps test fuzz bench demo install clean deb rpm
 .SECONDARY:
 all: $(B)/sbxfw $(B)/sbxfwd
 
@@ -110,8 +110,23 @@ install: all
 	install -m 0644 man/sbxfw.8 man/sbxfwd.8 $(DESTDIR)$(MANDIR)/man8/
 	install -d $(DESTDIR)$(COMPLETIONDIR)
 	install -m 0644 etc/sbxfw.bash-completion $(DESTDIR)$(COMPLETIONDIR)/sbxfw
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	sed 's|/usr/sbin/sbxfwd|$(SBINDIR)/sbxfwd|' etc/sbxfwd.service \
+		>$(DESTDIR)$(UNITDIR)/sbxfwd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/sbxfwd.service
+	install -m 0644 etc/sbxfw.sysusers $(DESTDIR)$(SYSUSERSDIR)/sbxfw.conf
+	install -d -m 0750 $(DESTDIR)$(LOCALSTATEDIR)/lib/sbxfw
+
+# Packages, built from a copy of the tree: sbxfw_VERSION_ARCH.deb and
+# sbxfw-VERSION-1.ARCH.rpm land here. DEB_VERSION / RPM_VERSION: another
+# version (a rebuild for an upgrade test).
+deb: deps
+	@scripts/build-deb $(if $(DEB_VERSION),$(DEB_VERSION),$(VERSION))
+
+rpm: deps
+	@scripts/build-rpm $(if $(RPM_VERSION),$(RPM_VERSION),$(VERSION))
 
 clean:
 	rm -rf $(B)
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) \( -path $(B)/deb -o -path $(B)/rpm \) -prune -o -name '*.d' -type f -print 2>/dev/null)

@@ -6,6 +6,10 @@ SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 SYSCONFDIR ?= /etc
+LOCALSTATEDIR ?= /var
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+VERSION := $(shell sed -n 's/^\#define SBXFW_VERSION "\(.*\)"/\1/p' daemon/daemon.h)
 
 CC ?= cc
 CLANG ?= clang

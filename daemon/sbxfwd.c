@@ -24,6 +24,7 @@
 #include "dns.h"
 #include "log.h"
 #include "nflog.h"
+#include "notify.h"
 #include "priv.h"
 #include "queue.h"
 #include "route.h"
@@ -147,7 +148,9 @@ static bool on_signal(int fd, struct daemon *d)
 
 	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
+			notify_send("RELOADING=1");
 			reload(d);
+			notify_send("READY=1");
 			continue;
 		}
 		log_info("signal %u: stopping", si.ssi_signo);
@@ -362,7 +365,11 @@ int main(int argc, char **argv)
 	log_info("ready: %zu sandboxes, queues %u-%u, mark_mask 0x%08x, "
 		 "DNS on port %u", sandbox_count(), d.cfg.queue,
 		 d.cfg.queue + d.cfg.queues - 1, d.marks.mask, d.nft.dns_port);
+	/* the table is built, the queues bound, the socket listens */
+	notify_send("READY=1\nSTATUS=%zu sandboxes, DNS on port %u",
+		    sandbox_count(), d.nft.dns_port);
 	run(&d, ep, sfd, tfd);
+	notify_send("STOPPING=1");
 
 	/* in reverse: held packets denied, audit flushed; the table stays,
 	 * failing closed until a daemon starts again (SPEC §1.1, §1.5) */
