@@ -36,3 +36,22 @@ attack() {
 		"${DST:-$NET4}" "${@:3}"
 }
 
+# while_down_blocked: with the daemon down, a hostile client's marker
+# never reaches the internet; then the daemon starts again, and with no
+# sandbox (no firewall) the same attack delivers its marker (the control)
+while_down_blocked() {
+	local m out
+	m=$(marker)
+	capture || fail "no capture"
+	out=$(attack syn-late "$m")
+	capture_stop
+	! seen "$m" || fail "the marker reached the internet ($out)"
+	start_daemon || fail "restart"
+	[ "$(https allowed.test)" = "hello allowed.test" ] || fail "after restart"
+	fresh
+	m=$(marker)
+	capture
+	attack syn-late "$m" >/dev/null
+	capture_stop
+	seen "$m" || fail "control: no marker without a firewall"
+}

@@ -366,19 +366,7 @@ test_no_window_while_the_daemon_is_stopped() {
 	echo "$out" | grep -q 'reset by peer' || fail "denied name: $out"
 	out=$(sb dig +tries=1 +time=2 @$NET4 allowed.test 2>&1)
 	echo "$out" | grep -q 'status: NOERROR' && fail "DNS answered: $out"
-	m=$(marker)
-	capture
-	out=$(attack syn-late "$m")
-	capture_stop
-	! seen "$m" || fail "the marker reached the internet ($out)"
-	start_daemon || fail "restart"
-	[ "$(https allowed.test)" = "hello allowed.test" ] || fail "after restart"
-	fresh		# the control
-	m=$(marker)
-	capture
-	attack syn-late "$m" >/dev/null
-	capture_stop
-	seen "$m" || fail "control: no marker without a firewall"
+	while_down_blocked
 }
 
 # ---- 9. wire bytes in output ------------------------------------------------------
