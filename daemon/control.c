@@ -46,25 +46,8 @@ static struct client *clients;
 static struct client listener;	/* its address tags the listening fd */
 static uint64_t last_id;
 
-/* The socket's directory, the daemon user's when made here, so that it
- * can remove the socket at its stop. */
-static int make_dir(const char *path, uid_t owner)
-{
-	char dir[sizeof(sock_path)], *slash;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	if (!(slash = strrchr(dir, '/')) || slash == dir)
-		return 0;
-	*slash = '\0';
-	if (mkdir(dir, 0755) == 0)
-		return geteuid() == 0 && chown(dir, owner, (gid_t)-1) < 0 ?
-		       -errno : 0;
-	return errno == EEXIST ? 0 : -errno;
-}
-
 int control_open(const char *path, const char *group,
-		 const char *admin_group, uid_t dir_owner, int epfd, char *err,
-		 size_t errlen)
+		 const char *admin_group, int epfd, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &listener };
@@ -74,8 +57,6 @@ int control_open(const char *path, const char *group,
 	ep = epfd;
 	snprintf(sock_path, sizeof(sock_path), "%s", path);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (make_dir(path, dir_owner) < 0)
-		goto fail;
 	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 			   0);
 	if (listen_fd < 0)

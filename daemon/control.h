@@ -4,18 +4,16 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 #include "daemon.h"
 
 /* The control socket (SPEC §7): 0660, owner root (opened before the
  * privileges go), group `group', whose members may read; root and members
  * of admin_group ("" none) may also change. Others are refused at once,
- * and 8 connections per uid at most. A directory made for it is
- * dir_owner's. */
+ * and 8 connections per uid at most. Its directory must exist
+ * (priv_socket_dir). */
 int control_open(const char *path, const char *group,
-		 const char *admin_group, uid_t dir_owner, int epfd, char *err,
-		 size_t errlen);
+		 const char *admin_group, int epfd, char *err, size_t errlen);
 void control_close(void);
 /* An epoll event whose data.ptr is not one of the daemon's own fds. */
 void control_event(void *ptr, uint32_t events, struct daemon *d);

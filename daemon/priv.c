@@ -127,19 +127,42 @@ static bool writable_by(const struct stat *st, uid_t uid, gid_t gid)
 	return st->st_mode & S_IWOTH;
 }
 
+/* 1: made here (the user's), 0: it was there; -errno */
+static int dir_make(const struct priv *p, const char *dir, mode_t mode)
+{
+	if (mkdir(dir, mode) == 0)
+		return p->root && chown(dir, p->uid, p->gid) < 0 ? -errno : 1;
+	return errno == EEXIST ? 0 : -errno;
+}
+
+int priv_socket_dir(const struct priv *p, const char *socket, char *err,
+		    size_t errlen)
+{
+	char dir[PATH_MAX];
+	int rc;
+
+	dir_of(socket, dir, sizeof(dir));
+	if ((rc = dir_make(p, dir, 0755)) < 0)
+		snprintf(err, errlen, "control socket %s: %s", socket,
+			 strerror(-rc));
+	return rc < 0 ? rc : 0;
+}
+
 int priv_state_dir(const struct priv *p, const char *database, char *err,
 		   size_t errlen)
 {
 	char dir[PATH_MAX];
 	struct stat st;
+	int rc;
 
 	dir_of(database, dir, sizeof(dir));
-	if (mkdir(dir, 0750) == 0) {
-		if (p->root && chown(dir, p->uid, p->gid) < 0)
-			goto fail;
+	if ((rc = dir_make(p, dir, 0750)) > 0)
 		return 0;
+	if (rc < 0) {
+		errno = -rc;
+		goto fail;
 	}
-	if (errno != EEXIST || stat(dir, &st) < 0)
+	if (stat(dir, &st) < 0)
 		goto fail;
 	/* ours: the group follows the ini, for `sbxfw log' */
 	if (p->root && st.st_uid == p->uid && st.st_gid != p->gid &&

@@ -315,11 +315,12 @@ int main(int argc, char **argv)
 	if (priv_prepare(d.cfg.user, d.cfg.group, &priv, err,
 			 sizeof(err)) < 0 ||
 	    priv_state_dir(&priv, d.cfg.database, err, sizeof(err)) < 0 ||
-	    priv_state_files(&priv, d.cfg.database, err, sizeof(err)) < 0)
+	    priv_state_files(&priv, d.cfg.database, err, sizeof(err)) < 0 ||
+	    priv_socket_dir(&priv, d.cfg.socket, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	rst_init();
-	if (control_open(d.cfg.socket, d.cfg.group, d.cfg.admin_group,
-			 priv.uid, ep, err, sizeof(err)) < 0 ||
+	if (control_open(d.cfg.socket, d.cfg.group, d.cfg.admin_group, ep,
+			 err, sizeof(err)) < 0 ||
 	    priv_drop(&priv, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	/* from here on as the user, with CAP_NET_ADMIN: files it creates
