@@ -58,8 +58,10 @@ test_denied_name_gets_nxdomain_with_ede_15() {
 		grep -q '^  domain-not-allowed  *[1-9]' || fail "stats: $(cli stats sb1)"
 	expect_dns "name = 'denied.test' AND type = 'A'" "deny|domain-not-allowed|"
 	! upstream_saw denied.test || fail "forwarded to the upstream"
+	# curl asks A and AAAA at once: either may be written last
+	expect_dns "name = 'denied.test' AND type = 'AAAA'" "deny|domain-not-allowed|"
 	out=$("$SBXFW" -c "$TMP/sbxfw.ini" log sb1 --dns --verdict deny \
-		--domain denied.test --limit 1)
+		--domain denied.test --limit 2)
 	echo "$out" | grep -q '  sb1  AAAA denied.test  deny  domain-not-allowed$' ||
 		fail "log: $out"
 	[ "$(q +short allowed.test)" = "$NET4" ] || fail "allowed"
