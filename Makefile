@@ -6,6 +6,7 @@ B := build
 COMMON_SRC := $(sort $(wildcard common/*.c))
 CLI_SRC := $(sort $(wildcard cli/*.c))
 DAEMON_SRC := $(sort $(wildcard daemon/*.c))
+BROKER_SRC := $(sort $(wildcard broker/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
@@ -16,6 +17,8 @@ COMMON_OBJ := $(call obj,$(COMMON_SRC),$(B))
 CLI_OBJ := $(call obj,$(CLI_SRC),$(B))
 DAEMON_OBJ := $(call obj,$(DAEMON_SRC),$(B))
 SAN_DAEMON_OBJ := $(call obj,$(DAEMON_SRC),$(B)/san)
+BROKER_OBJ := $(call obj,$(BROKER_SRC),$(B))
+SAN_BROKER_OBJ := $(call obj,$(BROKER_SRC),$(B)/san)
 SAN_COMMON_OBJ := $(call obj,$(COMMON_SRC),$(B)/san)
 SAN_CLI_OBJ := $(call obj,$(CLI_SRC),$(B)/san)
 FUZZ_COMMON_OBJ := $(call obj,$(COMMON_SRC),$(B)/fuzz)
@@ -23,7 +26,7 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 
 .PHONY: all check deps test fuzz bench demo install clean deb rpm
 .SECONDARY:
-all: $(B)/sbxfw $(B)/sbxfwd
+all: $(B)/sbxfw $(B)/sbxfwd $(B)/sbxfw-broker
 
 # --- normal build -----------------------------------------------------------
 $(B)/%.o: %.c
@@ -37,6 +40,9 @@ $(B)/sbxfw: $(CLI_OBJ) $(B)/libsbxfw.a
 	$(call say,LD,$@)$(CC) $(HARDEN_LD) -o $@ $^ $(LDLIBS)
 
 $(B)/sbxfwd: $(DAEMON_OBJ) $(B)/libsbxfw.a
+	$(call say,LD,$@)$(CC) $(HARDEN_LD) -o $@ $^ $(LDLIBS)
+
+$(B)/sbxfw-broker: $(BROKER_OBJ) $(B)/libsbxfw.a
 	$(call say,LD,$@)$(CC) $(HARDEN_LD) -o $@ $^ $(LDLIBS)
 
 # --- ASan/UBSan build for the tests ----------------------------------------
@@ -53,6 +59,9 @@ $(B)/san/sbxfw: $(SAN_CLI_OBJ) $(B)/san/libsbxfw.a
 $(B)/san/sbxfwd: $(SAN_DAEMON_OBJ) $(B)/san/libsbxfw.a
 	$(call say,LD,$@)$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
+$(B)/san/sbxfw-broker: $(SAN_BROKER_OBJ) $(B)/san/libsbxfw.a
+	$(call say,LD,$@)$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
 # the daemon's modules too, without its main()
 $(B)/san/unit-tests: $(call obj,$(UNIT_SRC),$(B)/san) \
 		$(filter-out %/sbxfwd.o,$(SAN_DAEMON_OBJ)) $(B)/san/libsbxfw.a
@@ -61,7 +70,7 @@ $(B)/san/unit-tests: $(call obj,$(UNIT_SRC),$(B)/san) \
 # --- libFuzzer harnesses (clang) -------------------------------------------
 $(B)/fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(call say,CLANG,$@)$(CLANG) $(BASE_CFLAGS) $(WARNFLAGS) -Wno-unused-command-line-argument $(FUZZ_SAN) -fsanitize=fuzzer-no-link -O1 -g -MMD -MP -c -o $@ $<
+	$(call say,CLANG,$@)$(CLANG) $(BASE_CFLAGS) $(WARNFLAGS) -Wno-unused-command-line-argument -Wno-missing-field-initializers $(FUZZ_SAN) -fsanitize=fuzzer-no-link -O1 -g -MMD -MP -c -o $@ $<
 
 $(B)/fuzz/libsbxfw.a: $(FUZZ_COMMON_OBJ)
 	$(call say,AR,$@)$(AR) rcs $@ $^
@@ -91,7 +100,7 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory -j2 test
 
-test: all $(B)/san/sbxfw $(B)/san/sbxfwd $(B)/san/unit-tests fuzz
+test: all $(B)/san/sbxfw $(B)/san/sbxfwd $(B)/san/sbxfw-broker $(B)/san/unit-tests fuzz
 	@tests/run
 
 # A sandbox namespace behind sbxfwd: an allowed and a denied request.

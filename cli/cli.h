@@ -28,6 +28,9 @@ int check_main(int argc, char **argv);
 int log_main(int argc, char **argv);
 int stats_main(int argc, char **argv);
 int policy_main(int argc, char **argv);
+int inject_main(int argc, char **argv);
+int ca_main(int argc, char **argv);
+int env_main(int argc, char **argv);
 
 /* Send a request to sbxfwd (takes req); the reply, or NULL after one
  * error line on stderr. */

@@ -19,7 +19,7 @@
 struct log_opts {
 	const char *sandbox, *since, *until, *verdict;
 	struct domain_pattern domain;
-	bool have_domain, follow, dns;
+	bool have_domain, follow, dns, requests;
 	long limit;
 };
 
@@ -109,10 +109,38 @@ static void print_dns_row(sqlite3_stmt *s)
 	columns_free(col, 7);
 }
 
+/* time sandbox host method path status injected error */
+static void print_request_row(sqlite3_stmt *s)
+{
+	char *col[9];
+
+	columns(s, 1, 9, col);
+	if (cli_opts.json) {
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:i, s:s?, "
+				      "s:s?, s:s}",
+				      "time", col[0], "sandbox", col[1],
+				      "host", col[2], "method", col[3],
+				      "path", col[4],
+				      "status", sqlite3_column_int(s, 6),
+				      "injected", col[6], "error", col[7],
+				      "verdict", col[8]);
+		print_json(o);
+		json_decref(o);
+	} else {
+		printf("%s  %s  %s %s%s  %s  %s%s%s%s\n", col[0], col[1],
+		       col[3] ? col[3] : "-", col[2], col[4] ? col[4] : "",
+		       col[5], col[6] && *col[6] ? "injected " : "",
+		       col[6] && *col[6] ? col[6] : "", col[7] ? "  " : "",
+		       col[7] ? col[7] : "");
+	}
+	columns_free(col, 9);
+}
+
 static bool domain_ok(const struct log_opts *o, sqlite3_stmt *s)
 {
-	const char *name = (const char *)sqlite3_column_text(s, o->dns ? 3 : 8);
-	uint16_t port = o->dns ? o->domain.port :
+	const char *name = (const char *)sqlite3_column_text(
+		s, o->dns || o->requests ? 3 : 8);
+	uint16_t port = o->dns ? o->domain.port : o->requests ? 443 :
 			(uint16_t)sqlite3_column_int(s, 6);
 
 	return !o->have_domain ||
@@ -123,6 +151,10 @@ static bool domain_ok(const struct log_opts *o, sqlite3_stmt *s)
 		"verdict, reason, rule FROM flows"
 #define DNS_COLUMNS "id, time, sandbox, name, type, verdict, reason, " \
 		    "answers FROM dns_queries"
+/* a request the broker answered itself (an error) counts as denied */
+#define REQUEST_COLUMNS "id, time, sandbox, host, method, path, status, " \
+			"injected, error, CASE WHEN error IS NULL THEN " \
+			"'allow' ELSE 'deny' END AS verdict FROM requests"
 
 /* Rows after `after', in order; returns the last id printed. */
 static sqlite3_int64 query(sqlite3 *db, const struct log_opts *o,
@@ -145,7 +177,8 @@ static sqlite3_int64 query(sqlite3 *db, const struct log_opts *o,
 		 " AND (?4 IS NULL OR time >= %s)"
 		 " AND (?5 IS NULL OR time <= %s)"
 		 " ORDER BY id DESC LIMIT ?6) ORDER BY id",
-		 o->dns ? DNS_COLUMNS : COLUMNS, rel_since ? "strftime('%Y-%m-%d %H:%M:%f', 'now', ?4)" :
+		 o->dns ? DNS_COLUMNS : o->requests ? REQUEST_COLUMNS :
+		 COLUMNS, rel_since ? "strftime('%Y-%m-%d %H:%M:%f', 'now', ?4)" :
 			     "strftime('%Y-%m-%d %H:%M:%f', ?4)",
 		 rel_until ? "strftime('%Y-%m-%d %H:%M:%f', 'now', ?5)" :
 			     "strftime('%Y-%m-%d %H:%M:%f', ?5)");
@@ -179,6 +212,8 @@ static sqlite3_int64 query(sqlite3 *db, const struct log_opts *o,
 			continue;
 		if (o->dns)
 			print_dns_row(s);
+		else if (o->requests)
+			print_request_row(s);
 		else
 			print_row(s);
 	}
@@ -253,6 +288,7 @@ int log_main(int argc, char **argv)
 		{ "limit", required_argument, NULL, 'l' },
 		{ "follow", no_argument, NULL, 'f' },
 		{ "dns", no_argument, NULL, 'n' },
+		{ "requests", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct log_opts o = { 0 };
@@ -268,6 +304,7 @@ int log_main(int argc, char **argv)
 		case 'v': o.verdict = optarg; break;
 		case 'f': o.follow = true; break;
 		case 'n': o.dns = true; break;
+		case 'r': o.requests = true; break;
 		case 'd':
 			if (domain_pattern_parse(optarg, &o.domain, err,
 						 sizeof(err)) < 0) {
@@ -288,7 +325,7 @@ int log_main(int argc, char **argv)
 			return cli_usage_error("log");
 		}
 	}
-	if (argc - optind > 1)
+	if (argc - optind > 1 || (o.dns && o.requests))
 		return cli_usage_error("log");
 	o.sandbox = optind < argc ? argv[optind] : NULL;
 	if (o.verdict && strcmp(o.verdict, "allow") &&

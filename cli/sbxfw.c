@@ -33,12 +33,23 @@ static const struct command {
 	{ "policy", policy_main, "NAME [--set FILE|-]",
 	  "the whole policy as JSON (secrets redacted), or replace it "
 	  "atomically (sbxfw's form or Vercel's networkPolicy)" },
+	{ "inject", inject_main, "NAME DOMAIN (--header 'Name: value'... | "
+	  "--header-file FILE | --remove) [--match-method M] [--match-path P "
+	  "| --match-path-prefix P | --match-path-regex RE] "
+	  "[--match-header 'Name: value']...",
+	  "set headers on the HTTPS requests to DOMAIN (credentials "
+	  "brokering), or remove the rule" },
+	{ "ca", ca_main, "NAME [--bundle]",
+	  "the sandbox's CA certificate (--bundle: the system store and it)" },
+	{ "env", env_main, "NAME [--path FILE]",
+	  "the variables that make common clients trust the sandbox's CA" },
 	{ "check", check_main, "NAME HOST[:PORT] [--ip ADDR]",
 	  "which rule decides a TLS connection, and why (no traffic sent)" },
 	{ "log", log_main, "[NAME] [--since 10m|TIME] [--until T] "
 	  "[--verdict allow|deny] [--domain PATTERN] [--limit N] [--follow] "
-	  "[--dns]",
-	  "the flows audit, one line per flow (--dns: the DNS queries)" },
+	  "[--dns | --requests]",
+	  "the flows audit, one line per flow (--dns: the DNS queries; "
+	  "--requests: the brokered HTTP requests)" },
 	{ "list", list_main, "", "list the sandboxes" },
 	{ "show", show_main, "NAME", "a sandbox and its whole policy" },
 	{ "status", status_main, "", "the daemon: queue, counters, latency" },

@@ -28,6 +28,7 @@ void cfg_defaults(struct sbxfw_config *c)
 	c->ip_binding = BINDING_STRICT;
 	snprintf(c->ca_dir, sizeof(c->ca_dir), "/var/lib/sbxfw/ca");
 	c->leaf_days = 7;
+	snprintf(c->broker, sizeof(c->broker), "%s", SBXFW_BROKER_PATH);
 	snprintf(c->upstream_ca, sizeof(c->upstream_ca),
 		 "/etc/ssl/certs/ca-certificates.crt");
 	c->ech = ECH_OUTER;
@@ -244,6 +245,7 @@ static const struct key_def keys[] = {
 	{ "dns", "ip_binding", parse_enum, OFF(ip_binding), 2, false },
 	{ "tls", "ca_dir", parse_path, OFF(ca_dir), SZ(ca_dir), false },
 	{ "tls", "leaf_days", parse_uint, OFF(leaf_days), 1, false },
+	{ "tls", "broker", parse_path, OFF(broker), SZ(broker), false },
 	{ "tls", "upstream_ca", parse_path, OFF(upstream_ca), SZ(upstream_ca),
 	  false },
 	{ "tls", "ech", parse_enum, OFF(ech), 3, false },

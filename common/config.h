@@ -11,6 +11,9 @@
 
 #define CFG_DEFAULT_PATH "/etc/sbxfw/sbxfw.ini"
 #define CFG_UPSTREAM_MAX 8
+#ifndef SBXFW_BROKER_PATH
+#define SBXFW_BROKER_PATH "/usr/libexec/sbxfw/sbxfw-broker"
+#endif
 
 enum deny_action { DENY_REJECT, DENY_DROP };
 enum ip_binding { BINDING_STRICT, BINDING_OFF };
@@ -42,6 +45,7 @@ struct sbxfw_config {
 	char ca_dir[PATH_MAX];
 	unsigned leaf_days;
 	char upstream_ca[PATH_MAX];
+	char broker[PATH_MAX];	/* the sbxfw-broker program */
 	enum ech_policy ech;
 	/* [audit] */
 	bool log_allowed;

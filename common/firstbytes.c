@@ -100,4 +100,5 @@ void fb_query(const struct first_bytes *fb, const struct reasm *r,
 		q->sni_len = fb->ch.sni_len;
 	}
 	q->ech = fb->ch.ech;
+	q->postgres = fb->requests != 0;
 }

@@ -350,6 +350,7 @@ static void eval_payload(const struct policy *p, const struct flow_query *q,
 			 struct verdict_result *res)
 {
 	bool allow_all = p->mode == MODE_ALLOW_ALL;
+	const struct inject_rule *ir;
 	const struct domain_pattern *d;
 	char name[DOMAIN_MAX + 1];
 
@@ -383,11 +384,26 @@ static void eval_payload(const struct policy *p, const struct flow_query *q,
 		return decide(res, VERDICT_DENY, "domain-denied", d->text);
 	if (q->ech && q->ech_deny)
 		return decide(res, VERDICT_DENY, "ech-denied", NULL);
+	/* its credential is added by the broker, which only the flows
+	 * redirected at their SYN reach: never let one go without it */
+	if (!q->postgres && !q->brokered &&
+	    (ir = policy_inject_find(p, name, q->dport)))
+		return decide(res, VERDICT_DENY, "inject-not-redirected",
+			      ir->domain.text);
 	if (allow_all)
 		return decide(res, VERDICT_ALLOW, "mode-allow-all", NULL);
 	if ((d = domain_match(p, LIST_ALLOW, name, q->dport)))
 		return decide(res, VERDICT_ALLOW, "domain-allowed", d->text);
 	return decide(res, VERDICT_DENY, "domain-not-allowed", NULL);
+}
+
+const struct inject_rule *policy_inject_find(const struct policy *p,
+					     const char *name, uint16_t port)
+{
+	for (size_t i = 0; i < p->ninject; i++)
+		if (domain_pattern_match(&p->inject[i].domain, name, port))
+			return &p->inject[i];
+	return NULL;
 }
 
 /* SPEC §3: whether a sandbox may resolve a name (lower case, a host name

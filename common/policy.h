@@ -95,6 +95,8 @@ struct flow_query {
 	size_t sni_len;
 	bool ech;		/* ClientHello carries encrypted_client_hello */
 	bool ech_deny;		/* ini [tls] ech = deny */
+	bool postgres;		/* after an SSLRequest: no injection (§5) */
+	bool brokered;		/* redirected to the broker */
 };
 
 struct verdict_result {
@@ -109,5 +111,8 @@ void policy_eval(const struct policy *p, const struct flow_query *q,
 void policy_eval_dns(const struct policy *p, const char *name, bool host,
 		     struct verdict_result *res);
 const char *verdict_name(enum verdict v);
+/* The first injection rule for a name (normalised) on a port, or NULL. */
+const struct inject_rule *policy_inject_find(const struct policy *p,
+					     const char *name, uint16_t port);
 
 #endif

@@ -14,9 +14,9 @@
 /* the mapping's length sits before the value */
 #define HDR 16
 
-char *secret_strdup(const char *s)
+void *secret_alloc(size_t n)
 {
-	size_t n = strlen(s) + 1, page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	size_t len = (HDR + n + page - 1) / page * page;
 	uint8_t *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -27,11 +27,19 @@ char *secret_strdup(const char *s)
 	 * process that is not dumpable */
 	madvise(m, len, MADV_DONTDUMP);
 	memcpy(m, &len, sizeof(len));
-	memcpy(m + HDR, s, n);
-	return (char *)m + HDR;
+	return m + HDR;
 }
 
-void secret_free(char *s)
+char *secret_strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *m = secret_alloc(n);
+
+	memcpy(m, s, n);
+	return m;
+}
+
+void secret_free(void *s)
 {
 	uint8_t *m;
 	size_t len;

@@ -7,7 +7,10 @@
 /* Secret values (injected header values) live in pages of their own,
  * left out of core dumps (MADV_DONTDUMP) and wiped when freed. */
 char *secret_strdup(const char *s);
-void secret_free(char *s);
+/* n bytes in such pages (buffers that carry secrets: a rewritten request
+ * head, a key). */
+void *secret_alloc(size_t n);
+void secret_free(void *s);
 
 /* Wipe n bytes, then free: for buffers that held secrets in passing (a
  * control request). NULL is fine. */

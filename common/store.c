@@ -82,6 +82,18 @@ static const char *const main_migrations[] = {
 	"CREATE INDEX policy_changes_time ON policy_changes (time);",
 	/* 1 -> 2: a flow's row found again when it ends */
 	"CREATE INDEX flows_ends ON flows (src, sport, dst, dport);",
+	/* 2 -> 3: requests brokered with injected headers (their names) */
+	"CREATE TABLE requests ("
+	"  id INTEGER PRIMARY KEY,"
+	"  time TEXT NOT NULL,"
+	"  sandbox TEXT NOT NULL,"
+	"  host TEXT NOT NULL,"
+	"  method TEXT,"
+	"  path TEXT,"
+	"  status INTEGER NOT NULL,"
+	"  injected TEXT,"
+	"  error TEXT);"
+	"CREATE INDEX requests_time ON requests (time);",
 };
 
 static const char *const secret_migrations[] = {

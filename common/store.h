@@ -9,7 +9,7 @@
 
 #include "policy.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* The SQLite store: policies (the source of truth) and the audit log in one
  * database, group-readable; injected header values in a second one beside
@@ -135,6 +135,22 @@ struct dns_record {
 
 int store_dns_insert(struct store *st, const struct dns_record *r, size_t n,
 		     char *err, size_t errlen);
+
+/* A request the broker passed on with injected headers (their names,
+ * never their values), or answered itself (error). */
+struct request_record {
+	char time[32];
+	char sandbox[64];
+	char host[256];
+	char method[24];	/* "" for none */
+	char path[512];
+	int status;
+	char injected[256];
+	char error[160];
+};
+
+int store_requests_insert(struct store *st, const struct request_record *r,
+			  size_t n, char *err, size_t errlen);
 
 /* One change at a time, inside the caller's savepoint (store_change.c):
  * the mode, a rule added (text normalised, as the policy holds it) or

@@ -267,17 +267,40 @@ int store_dns_insert(struct store *st, const struct dns_record *r, size_t n,
 			   bind_dns, err, errlen);
 }
 
+static void bind_request(sqlite3_stmt *s, const void *row)
+{
+	const struct request_record *r = row;
+
+	sqlite3_bind_text(s, 1, r->time, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, r->sandbox, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, r->host, -1, SQLITE_STATIC);
+	bind_text_or_null(s, 4, r->method);
+	bind_text_or_null(s, 5, r->path);
+	sqlite3_bind_int(s, 6, r->status);
+	bind_text_or_null(s, 7, r->injected);
+	bind_text_or_null(s, 8, r->error);
+}
+
+int store_requests_insert(struct store *st, const struct request_record *r,
+			  size_t n, char *err, size_t errlen)
+{
+	return rows_write(st, "INSERT INTO requests (time, sandbox, host, "
+			  "method, path, status, injected, error) "
+			  "VALUES (?,?,?,?,?,?,?,?)", r, sizeof(*r), n,
+			  bind_request, err, errlen);
+}
+
 int store_audit_prune(struct store *st, unsigned days, char *err,
 		      size_t errlen)
 {
 	static const char *const tables[] = { "flows", "dns_queries",
-					      "policy_changes" };
+					      "policy_changes", "requests" };
 	char sql[160];
 	int rc = 0;
 
 	if (!days)
 		return 0;
-	for (size_t i = 0; i < 3 && rc == 0; i++) {
+	for (size_t i = 0; i < 4 && rc == 0; i++) {
 		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE time < "
 			 "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now', '-%u days')",
 			 tables[i], days);

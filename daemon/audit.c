@@ -32,6 +32,7 @@ static unsigned retention_days;
 static struct ring flows = { .size = sizeof(struct flow_record) };
 static struct ring dns = { .size = sizeof(struct dns_record) };
 static struct ring ends = { .size = sizeof(struct flow_end) };
+static struct ring requests = { .size = sizeof(struct request_record) };
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static pthread_t writer;
@@ -54,7 +55,7 @@ static size_t take(struct ring *r)
 	return n;
 }
 
-static void write_out(size_t nf, size_t nd, size_t ne)
+static void write_out(size_t nf, size_t nd, size_t ne, size_t nr)
 {
 	char err[256];
 	int rc = 0;
@@ -69,12 +70,15 @@ static void write_out(size_t nf, size_t nd, size_t ne)
 	if (rc == 0 && ne)
 		rc = store_flows_end(&store, (struct flow_end *)ends.out, ne,
 				     err, sizeof(err));
+	if (rc == 0 && nr)
+		rc = store_requests_insert(&store, (struct request_record *)
+					   requests.out, nr, err, sizeof(err));
 	if (rc < 0) {
-		log_warnx("audit: %zu records not written: %s", nf + nd + ne,
-			  err);
-		lost += nf + nd + ne;
+		log_warnx("audit: %zu records not written: %s",
+			  nf + nd + ne + nr, err);
+		lost += nf + nd + ne + nr;
 	} else {
-		written += nf + nd + ne;
+		written += nf + nd + ne + nr;
 	}
 }
 
@@ -95,7 +99,7 @@ static void *writer_main(void *arg)
 	prune();
 	while (!last) {
 		struct timespec until;
-		size_t nf, nd, ne;
+		size_t nf, nd, ne, nr;
 
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += PERIOD_MS * 1000000L;
@@ -111,8 +115,9 @@ static void *writer_main(void *arg)
 		nf = take(&flows);
 		nd = take(&dns);
 		ne = take(&ends);
+		nr = take(&requests);
 		pthread_mutex_unlock(&lock);
-		write_out(nf, nd, ne);
+		write_out(nf, nd, ne, nr);
 		if (++periods % PRUNE_EVERY == 0)
 			prune();
 	}
@@ -134,6 +139,8 @@ int audit_init(const char *database, bool allowed, unsigned days, char *err,
 	dns.out = xcalloc(RING, dns.size);
 	ends.rows = xcalloc(RING, ends.size);
 	ends.out = xcalloc(RING, ends.size);
+	requests.rows = xcalloc(RING, requests.size);
+	requests.out = xcalloc(RING, requests.size);
 	if ((rc = pthread_create(&writer, NULL, writer_main, NULL))) {
 		snprintf(err, errlen, "audit: thread: %s", strerror(rc));
 		return -rc;
@@ -153,6 +160,8 @@ void audit_fini(void)
 	free(flows.out);
 	free(dns.rows);
 	free(dns.out);
+	free(requests.rows);
+	free(requests.out);
 	free(ends.rows);
 	free(ends.out);
 }
@@ -225,6 +234,11 @@ void audit_tick(void)
 			 "recorded", (unsigned long long)n);
 		queue_row(&flows, &r);
 	}
+}
+
+void audit_request(const struct request_record *r)
+{
+	queue_row(&requests, r);
 }
 
 void audit_dns(const struct dns_record *r)

@@ -23,6 +23,7 @@ void audit_record_init(struct flow_record *r, const char *sandbox,
 /* Copies the record; counted as lost when the queue is full. */
 void audit_flow(const struct flow_record *r);
 void audit_dns(const struct dns_record *r);
+void audit_request(const struct request_record *r);
 /* A flow ended (conntrack): its row gets its bytes and end time. */
 void audit_flow_end(const char *sandbox, const struct flow_key *k,
 		    uint64_t bytes_out, uint64_t bytes_in);

@@ -8,11 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker.h"
 #include "changes.h"
 #include "log.h"
 #include "policy_json.h"
 #include "revoke.h"
 #include "sandbox.h"
+#include "secret.h"
 #include "xalloc.h"
 
 #define ERRLEN 512
@@ -240,6 +242,7 @@ static json_t *apply(struct daemon *d, struct sandbox *sb, struct change *c,
 		goto out;
 	}
 	log_info("sandbox %s: %s (uid %u)", sb->name, what, (unsigned)uid);
+	broker_sandbox_changed(d, sb);
 	cut = revoke_sandbox(sb, &d->marks, d->cfg.ech == ECH_DENY, err,
 			     ERRLEN);
 	if (cut < 0) {
@@ -321,29 +324,15 @@ static int redacted_check(const struct policy *p, char *err)
 	return 0;
 }
 
-/* policy NAME --set: the whole policy replaced, atomically. */
-json_t *change_policy(struct daemon *d, json_t *req, uid_t uid, char *err)
+/* The whole policy replaced, atomically (p is taken). */
+static json_t *replace(struct daemon *d, struct sandbox *sb,
+		       struct policy *p, uid_t uid, const char *what,
+		       char *err)
 {
-	struct sandbox *sb = sandbox_named(req, err);
-	json_t *doc = json_object_get(req, "set");
 	struct nft_sandbox old_ns, new_ns;
-	struct policy *p, *old;
-	char *text;
+	struct policy *old;
 	int rc, cut;
 
-	if (!sb)
-		return NULL;
-	if (!doc) {
-		snprintf(err, ERRLEN, "missing policy");
-		return NULL;
-	}
-	text = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY);
-	p = policy_from_json(text, strlen(text), err, ERRLEN);
-	free(text);
-	if (!p || redacted_check(p, err) < 0) {
-		policy_free(p);
-		return NULL;
-	}
 	old = sb->policy;
 	sandbox_to_nft(sb, &old_ns);
 	sb->policy = p;
@@ -351,8 +340,8 @@ json_t *change_policy(struct daemon *d, json_t *req, uid_t uid, char *err)
 	if ((rc = store_savepoint(&d->store, "replace", err, ERRLEN)) == 0) {
 		rc = store_policy_save(&d->store, sb->id, p, err, ERRLEN);
 		if (rc == 0)
-			rc = store_change_log(&d->store, sb->name, uid,
-					      "policy --set", err, ERRLEN);
+			rc = store_change_log(&d->store, sb->name, uid, what,
+					      err, ERRLEN);
 		if (rc == 0)
 			rc = nft_sandbox_update(&old_ns, &new_ns, &d->marks,
 						err, ERRLEN);
@@ -370,12 +359,118 @@ json_t *change_policy(struct daemon *d, json_t *req, uid_t uid, char *err)
 		return NULL;
 	}
 	policy_free(old);
-	log_info("sandbox %s: policy replaced (uid %u)", sb->name,
-		 (unsigned)uid);
+	log_info("sandbox %s: %s (uid %u)", sb->name, what, (unsigned)uid);
+	broker_sandbox_changed(d, sb);
 	cut = revoke_sandbox(sb, &d->marks, d->cfg.ech == ECH_DENY, err,
 			     ERRLEN);
 	return json_pack("{s:b, s:s, s:s, s:i}", "ok", 1, "name", sb->name,
-			 "change", "policy --set", "cut", cut < 0 ? 0 : cut);
+			 "change", what, "cut", cut < 0 ? 0 : cut);
+}
+
+static struct policy *policy_of_json(json_t *doc, char *err)
+{
+	char *text = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY);
+	struct policy *p;
+
+	if (!text) {
+		snprintf(err, ERRLEN, "policy: not JSON");
+		return NULL;
+	}
+	p = policy_from_json(text, strlen(text), err, ERRLEN);
+	wipe_free(text, strlen(text));
+	if (p && redacted_check(p, err) < 0) {
+		policy_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* policy NAME --set: the whole policy replaced, atomically. */
+json_t *change_policy(struct daemon *d, json_t *req, uid_t uid, char *err)
+{
+	struct sandbox *sb = sandbox_named(req, err);
+	json_t *doc = json_object_get(req, "set");
+	struct policy *p;
+
+	if (!sb)
+		return NULL;
+	if (!doc) {
+		snprintf(err, ERRLEN, "missing policy");
+		return NULL;
+	}
+	if (!(p = policy_of_json(doc, err)))
+		return NULL;
+	return replace(d, sb, p, uid, "policy --set", err);
+}
+
+/* Whether an injection rule (JSON, as policies hold them) is for domain
+ * with the same match. */
+static bool same_rule(json_t *a, const char *domain, json_t *match)
+{
+	json_t *m = json_object_get(a, "match");
+
+	return !strcmp(json_string_value(json_object_get(a, "domain")) ?: "",
+		       domain) &&
+	       ((!m && !match) || (m && match && json_equal(m, match)));
+}
+
+/* inject NAME DOMAIN --header ... | --remove: one rule added (replacing
+ * the one for the same domain and match) or removed; the rest of the
+ * policy as it is, secrets included. */
+json_t *change_inject(struct daemon *d, json_t *req, uid_t uid, char *err)
+{
+	struct sandbox *sb = sandbox_named(req, err);
+	const char *domain = json_string_value(json_object_get(req, "domain"));
+	json_t *headers = json_object_get(req, "headers");
+	json_t *match = json_object_get(req, "match");
+	bool remove = json_is_true(json_object_get(req, "remove"));
+	json_t *doc, *list, *kept, *rule;
+	struct domain_pattern dp;
+	struct policy *p;
+	size_t i, found = 0;
+	char what[DOMAIN_PATTERN_MAX + 32];
+
+	if (!sb)
+		return NULL;
+	if (!domain || domain_pattern_parse(domain, &dp, err, ERRLEN) < 0) {
+		if (!domain)
+			snprintf(err, ERRLEN, "missing domain");
+		return NULL;
+	}
+	snprintf(what, sizeof(what), "inject %s%s", dp.text,
+		 remove ? " --remove" : "");
+	doc = policy_to_json(sb->policy, false);
+	list = json_object_get(doc, "inject");
+	kept = json_array();
+	json_array_foreach(list, i, rule) {
+		if (same_rule(rule, dp.text, match))
+			found++;
+		else
+			json_array_append(kept, rule);
+	}
+	if (remove && !found) {
+		snprintf(err, ERRLEN, "sandbox %s has no injection rule for "
+			 "`%s'%s", sb->name, dp.text, match ?
+			 " with that match" : "");
+		goto fail;
+	}
+	if (!remove) {
+		rule = json_pack("{s:s, s:O}", "domain", dp.text, "headers",
+				 headers ? headers : json_null());
+		if (match)
+			json_object_set(rule, "match", match);
+		json_array_append_new(kept, rule);
+	}
+	json_object_set_new(doc, "inject", kept);
+	domain_pattern_clear(&dp);
+	p = policy_of_json(doc, err);
+	json_decref(doc);
+	return p ? replace(d, sb, p, uid, what, err) : NULL;
+fail:
+	domain_pattern_clear(&dp);
+	json_decref(kept);
+	json_decref(doc);
+	return NULL;
 }
 
 json_t *policy_export(struct daemon *d, json_t *req, uid_t uid, char *err)

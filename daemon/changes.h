@@ -13,6 +13,7 @@ json_t *change_mode(struct daemon *d, json_t *req, uid_t uid, char *err);
 json_t *change_allow(struct daemon *d, json_t *req, uid_t uid, char *err);
 json_t *change_deny(struct daemon *d, json_t *req, uid_t uid, char *err);
 json_t *change_remove(struct daemon *d, json_t *req, uid_t uid, char *err);
+json_t *change_inject(struct daemon *d, json_t *req, uid_t uid, char *err);
 json_t *change_policy(struct daemon *d, json_t *req, uid_t uid, char *err);
 /* The policy as JSON, header values "<redacted>". */
 json_t *policy_export(struct daemon *d, json_t *req, uid_t uid, char *err);

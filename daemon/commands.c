@@ -11,6 +11,8 @@
 
 #include "audit.h"
 #include "audit_query.h"
+#include "broker.h"
+#include "ca.h"
 #include "changes.h"
 #include "conns.h"
 #include "ct.h"
@@ -178,11 +180,12 @@ static json_t *cmd_create(struct daemon *d, json_t *req, uid_t uid,
 	}
 	snprintf(sb->name, sizeof(sb->name), "%s", name);
 	if (match_from(req, &sb->match, err) < 0 ||
-	    !(sb->policy = policy_from(d, req, err)))
+	    !(sb->policy = policy_from(d, req, err)) ||
+	    ca_ensure(d->cfg.ca_dir, name, err, ERRLEN) < 0)
 		goto fail;
 	if (store_sandbox_create(&d->store, name, &sb->match, sb->policy,
 				 &id, err, ERRLEN) < 0)
-		goto fail;
+		goto fail_ca;
 	if (id < 1 || id > d->marks.max_id) {
 		snprintf(err, ERRLEN, "no sandbox id left in mark_mask 0x%08x "
 			 "(%u sandboxes at most)", d->marks.mask,
@@ -197,6 +200,7 @@ static json_t *cmd_create(struct daemon *d, json_t *req, uid_t uid,
 	if (revoke_adopt(sb, &d->marks, d->cfg.ech == ECH_DENY, err,
 			 ERRLEN) < 0)
 		log_warnx("sandbox %s: flows open before it: %s", name, err);
+	broker_sandbox_changed(d, sb);
 	log_change(d, name, uid, "create");
 	log_info("sandbox %s created (id %u, %s)", sb->name, sb->id,
 		 policy_mode_name(sb->policy->mode));
@@ -205,6 +209,8 @@ static json_t *cmd_create(struct daemon *d, json_t *req, uid_t uid,
 undo:
 	store_sandbox_delete(&d->store, id, err + strlen(err),
 			     ERRLEN - strlen(err));
+fail_ca:
+	ca_remove(d->cfg.ca_dir, name);
 fail:
 	sandbox_free(sb);
 	return NULL;
@@ -233,6 +239,8 @@ static json_t *cmd_destroy(struct daemon *d, json_t *req, uid_t uid,
 	snprintf(name, sizeof(name), "%s", sb->name);
 	sandbox_remove(id);
 	dns_forget(id, NULL);
+	broker_sandbox_gone(d, id);
+	ca_remove(d->cfg.ca_dir, name);
 	/* its open connections end with it */
 	if (ct_flush_mark(mark_id(&d->marks, id), d->marks.id, err,
 			  ERRLEN) < 0)
@@ -476,6 +484,23 @@ static const char *check_binding(const struct sandbox *sb,
 }
 
 /* Which rule decides a TLS connection to HOST[:PORT], without traffic. */
+/* The sandbox CA's certificate (never its key). */
+static json_t *cmd_ca(struct daemon *d, json_t *req, uid_t uid, char *err)
+{
+	struct sandbox *sb = sandbox_named(req, err);
+	json_t *r;
+	char *crt;
+
+	(void)uid;
+	if (!sb || ca_read(d->cfg.ca_dir, sb->name, &crt, NULL, err,
+			   ERRLEN) < 0)
+		return NULL;
+	r = json_pack("{s:b, s:s, s:s}", "ok", 1, "name", sb->name,
+		      "certificate", crt);
+	free(crt);
+	return r;
+}
+
 static json_t *cmd_check(struct daemon *d, json_t *req, uid_t uid,
 			 char *err)
 {
@@ -524,6 +549,8 @@ static const struct {
 	{ "remove", change_remove, true },
 	{ "policy", policy_export, false },
 	{ "policy-set", change_policy, true },
+	{ "inject", change_inject, true },
+	{ "ca", cmd_ca, false },
 };
 
 json_t *command_run(struct daemon *d, json_t *req, uid_t peer_uid,
@@ -579,6 +606,11 @@ static int load_one(int64_t id, const char *name, void *arg)
 					     c->errlen))) {
 		sandbox_free(sb);
 		return -EINVAL;
+	}
+	/* sandboxes made before credentials brokering get their CA now */
+	if (ca_ensure(c->d->cfg.ca_dir, name, c->err, c->errlen) < 0) {
+		sandbox_free(sb);
+		return -EIO;
 	}
 	sandbox_insert(sb);
 	return 0;

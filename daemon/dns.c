@@ -13,6 +13,7 @@
 #include "audit.h"
 #include "clock.h"
 #include "ct.h"
+#include "broker.h"
 #include "dns.h"
 #include "dns_msg.h"
 #include "dnscache.h"
@@ -359,6 +360,7 @@ static void answered(struct pending *p, const uint8_t *m, size_t len,
 		     uint64_t now)
 {
 	size_t limit = p->origin == FROM_UDP ? p->q.udp_size : 0;
+	const struct sandbox *sb;
 	struct dns_answer a;
 	size_t n = dns_answer_filter(m, len, p->id, p->query, &p->q, limit,
 				     wbuf, sizeof(wbuf), &a);
@@ -367,9 +369,11 @@ static void answered(struct pending *p, const uint8_t *m, size_t len,
 		return retry(p, now);
 	if (p->origin == FROM_OWN)
 		return own_done(p, &a, now);
-	if (sandbox_get(p->sb))
+	if ((sb = sandbox_get(p->sb))) {
 		dnscache_learn(p->sb, p->q.name, a.addr, a.naddr, GRACE_NS,
 			       now);
+		broker_learn(sb, p->q.name, a.addr, a.naddr, now);
+	}
 	audit(p->sb, &p->q, true, p->reason, a.rcode == DNS_R_NOERROR ?
 	      a.text : dns_rcode_name(a.rcode));
 	reply(p->origin, &p->to, p->conn, wbuf, n);

@@ -246,6 +246,19 @@ void dnscache_forget(uint32_t sb, bool (*keep)(const char *name, void *arg),
 	}
 }
 
+void dnscache_each(uint32_t sb, dnscache_fn fn, void *arg, uint64_t now)
+{
+	for (struct entry *e = oldest; e; e = e->next) {
+		if (e->sb != sb)
+			continue;
+		for (size_t i = 0; i < e->n; i++)
+			if (e->addrs[i].until > now)
+				fn(e->name, e->addrs[i].family,
+				   e->addrs[i].addr, e->addrs[i].until - now,
+				   arg);
+	}
+}
+
 size_t dnscache_count(void)
 {
 	return count;

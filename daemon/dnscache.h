@@ -35,6 +35,10 @@ void dnscache_own_done(const char *name, int family,
 /* Forget the sandbox's names for which keep() is false (all: NULL). */
 void dnscache_forget(uint32_t sb, bool (*keep)(const char *name, void *arg),
 		     void *arg);
+/* Each address a sandbox holds for a name, with how long it has left. */
+typedef void (*dnscache_fn)(const char *name, int family,
+			    const uint8_t *addr, uint64_t left_ns, void *arg);
+void dnscache_each(uint32_t sb, dnscache_fn fn, void *arg, uint64_t now);
 size_t dnscache_count(void);
 size_t dnscache_bytes(void);
 

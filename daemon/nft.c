@@ -530,7 +530,7 @@ static void msg_table(struct batch *bt, uint16_t type, const char *what)
 }
 
 enum set_kind { SK_HASH, SK_INTERVAL, SK_CONCAT_INTERVAL, SK_DYNAMIC,
-		SK_METER };
+		SK_METER, SK_TIMED };
 
 /* nft's datatype numbers, so that `nft list ruleset' can show the sets;
  * a concatenation puts the first field's type in the highest bits */
@@ -570,6 +570,9 @@ static const struct set_def set_defs[] = {
 	{ "first6", SK_DYNAMIC, 44, 0, { 0 },
 	  CAT5(T_IPV6, T_IPV6, T_SERVICE, T_SERVICE, T_MARK) },
 	{ "sb_flows", SK_METER, 4, 0, { 0 }, T_MARK },
+	/* sandbox . an address of an injection domain, until its TTL */
+	{ "inject4", SK_TIMED, 8, 0, { 0 }, CAT2(T_MARK, T_IPV4) },
+	{ "inject6", SK_TIMED, 20, 0, { 0 }, CAT2(T_MARK, T_IPV6) },
 };
 
 static struct nftnl_set *set_new(const char *name)
@@ -614,6 +617,10 @@ static void msg_set(struct batch *bt, const struct set_def *d, uint32_t id)
 		break;
 	case SK_METER:
 		flags |= NFT_SET_EVAL;
+		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, 65536);
+		break;
+	case SK_TIMED:
+		flags |= NFT_SET_TIMEOUT;
 		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, 65536);
 		break;
 	}
@@ -1494,6 +1501,55 @@ static void rules_dns(struct batch *bt, const struct nft_opts *o)
 	msg_rule(bt, r, "dns redirect rule");
 }
 
+/* New TCP flows of a sandbox to 443 at an address it learnt for an
+ * injection domain go to the broker, unless SPEC §2 refuses them before
+ * (denied ranges, deny-all: the forward chain does). */
+static void rules_inject(struct batch *bt, const struct nft_opts *o)
+{
+	static const char *const before[] = { "deny4", "deny6" };
+	const struct marks *m = o->marks;
+	struct nftnl_rule *r;
+
+	r = rule_new("dns");
+	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
+	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R0);
+	x_cmp(r, R0, NFT_CMP_EQ, &(uint16_t){ htons(443) }, 2);
+	x_verdict(r, NFT_JUMP, "inject_sandbox");
+	msg_rule(bt, r, "inject rule");
+	r = r_classified(bt, "inject_sandbox", m);
+	x_verdict(r, NFT_RETURN, NULL);
+	msg_rule(bt, r, "inject not-a-sandbox rule");
+	for (int v6 = 0; v6 < 2; v6++) {
+		r = r_lookup("inject_sandbox", m, before[v6], v6);
+		x_verdict(r, NFT_RETURN, NULL);
+		msg_rule(bt, r, "inject denied-range rule");
+	}
+	r = r_lookup("inject_sandbox", m, "mode_deny", -1);
+	x_verdict(r, NFT_RETURN, NULL);
+	msg_rule(bt, r, "inject deny-all rule");
+	for (int v6 = 0; v6 < 2; v6++) {
+		r = r_lookup("inject_sandbox", m, v6 ? "inject6" : "inject4",
+			     v6);
+		x_redirect(r, o->broker_port);
+		msg_rule(bt, r, "inject redirect rule");
+	}
+}
+
+/* The broker's port takes only what the ruleset redirected to it. */
+static void rules_broker_input(struct batch *bt, const struct nft_opts *o)
+{
+	struct nftnl_rule *r = rule_new("broker_in");
+
+	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
+	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R0);
+	x_cmp(r, R0, NFT_CMP_EQ, &(uint16_t){ htons(o->broker_port) }, 2);
+	x_ct(r, NFT_CT_STATUS, R0);
+	x_bitwise(r, R0, 4, IPS_DST_NAT, 0);
+	x_cmp32(r, R0, NFT_CMP_EQ, 0);
+	x_reject(r, NFT_REJECT_TCP_RST, 0);
+	msg_rule(bt, r, "broker direct rule");
+}
+
 static void table_build(struct batch *bt, const struct nft_opts *o)
 {
 	/* create-then-delete makes "replace" work whether it exists or not */
@@ -1519,11 +1575,18 @@ static void table_build(struct batch *bt, const struct nft_opts *o)
 	rules_inbound(bt, o);
 	rules_forward(bt, o);
 	rules_commit(bt, o);
-	if (o->dns_port) {
-		msg_chain(bt, "dns_sandbox", NULL, 0, 0);
+	if (o->dns_port || o->broker_port)
 		msg_chain(bt, "dns", "nat", NF_INET_PRE_ROUTING,
 			  NF_IP_PRI_NAT_DST);
+	if (o->dns_port) {
+		msg_chain(bt, "dns_sandbox", NULL, 0, 0);
 		rules_dns(bt, o);
+	}
+	if (o->broker_port) {
+		msg_chain(bt, "inject_sandbox", NULL, 0, 0);
+		msg_chain(bt, "broker_in", "filter", NF_INET_LOCAL_IN, -10);
+		rules_inject(bt, o);
+		rules_broker_input(bt, o);
 	}
 }
 
@@ -1540,6 +1603,34 @@ int nft_table_create(const struct nft_opts *o, const struct nft_sandbox *sbs,
 	for (size_t i = 0; i < n; i++)
 		elems_sandbox(es, &sbs[i], o->marks);
 	elems_flush(&bt, es, NFT_MSG_NEWSETELEM);
+	return batch_commit(&bt, err, errlen);
+}
+
+int nft_inject_elem(bool add, const struct marks *m, uint32_t sandbox,
+		    int family, const uint8_t *addr, uint64_t timeout_ms,
+		    char *err, size_t errlen)
+{
+	struct nftnl_set *s = set_new(family == AF_INET ? "inject4" :
+				      "inject6");
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+	uint32_t id = mark_id(m, sandbox);
+	uint8_t key[20];
+	size_t len = family == AF_INET ? 4 : 16;
+	struct nlmsghdr *nlh;
+	struct batch bt;
+
+	memcpy(key, &id, 4);
+	memcpy(key + 4, addr, len);
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, (uint32_t)(4 + len));
+	if (add)
+		nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
+	nftnl_set_elem_add(s, e);
+	batch_begin(&bt);
+	nlh = batch_msg(&bt, add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+			add ? NLM_F_CREATE : 0, "inject element");
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	batch_done_msg(&bt);
+	nftnl_set_free(s);
 	return batch_commit(&bt, err, errlen);
 }
 

@@ -26,6 +26,7 @@ struct nft_opts {
 	bool drop;		/* deny_action = drop */
 	bool log_allowed;
 	uint16_t dns_port;	/* the daemon's resolver; 0: no redirect */
+	uint16_t broker_port;	/* the credentials broker; 0: none */
 };
 
 /* How a sandbox is recognised and what the kernel decides for it alone:
@@ -53,5 +54,11 @@ int nft_table_delete(char *err, size_t errlen);
 int nft_sandbox_update(const struct nft_sandbox *old,
 		       const struct nft_sandbox *new, const struct marks *m,
 		       char *err, size_t errlen);
+
+/* Add (for timeout_ms) or delete one address of an injection domain of a
+ * sandbox: its new flows to 443 there go to the broker. */
+int nft_inject_elem(bool add, const struct marks *m, uint32_t sandbox,
+		    int family, const uint8_t *addr, uint64_t timeout_ms,
+		    char *err, size_t errlen);
 
 #endif

@@ -148,15 +148,14 @@ int priv_socket_dir(const struct priv *p, const char *socket, char *err,
 	return rc < 0 ? rc : 0;
 }
 
-int priv_state_dir(const struct priv *p, const char *database, char *err,
-		   size_t errlen)
+/* A directory of the user's: made when missing, else writable by it. */
+static int user_dir(const struct priv *p, const char *dir, mode_t mode,
+		    const char *what, char *err, size_t errlen)
 {
-	char dir[PATH_MAX];
 	struct stat st;
 	int rc;
 
-	dir_of(database, dir, sizeof(dir));
-	if ((rc = dir_make(p, dir, 0750)) > 0)
+	if ((rc = dir_make(p, dir, mode)) > 0)
 		return 0;
 	if (rc < 0) {
 		errno = -rc;
@@ -169,15 +168,31 @@ int priv_state_dir(const struct priv *p, const char *database, char *err,
 	    chown(dir, (uid_t)-1, p->gid) < 0)
 		goto fail;
 	if (!writable_by(&st, p->uid, p->gid)) {
-		snprintf(err, errlen, "%s: not writable by user `%s' (the "
-			 "database's directory must be: chown %s:%s %s)", dir,
-			 p->user, p->user, p->group, dir);
+		snprintf(err, errlen, "%s: not writable by user `%s' (%s "
+			 "must be: chown %s:%s %s)", dir, p->user, what,
+			 p->user, p->group, dir);
 		return -EACCES;
 	}
 	return 0;
 fail:
 	snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 	return -errno;
+}
+
+int priv_state_dir(const struct priv *p, const char *database, char *err,
+		   size_t errlen)
+{
+	char dir[PATH_MAX];
+
+	dir_of(database, dir, sizeof(dir));
+	return user_dir(p, dir, 0750, "the database's directory", err,
+			errlen);
+}
+
+int priv_ca_dir(const struct priv *p, const char *dir, char *err,
+		size_t errlen)
+{
+	return user_dir(p, dir, 0700, "the CA directory", err, errlen);
 }
 
 /* One file of ours: opened without following links, so that the user

@@ -23,6 +23,10 @@ int priv_prepare(const char *user, const char *group, struct priv *p,
  * must be writable by the user. */
 int priv_state_dir(const struct priv *p, const char *database, char *err,
 		   size_t errlen);
+/* [tls] ca_dir: made (0700, the user's) when missing, else it must be
+ * writable by the user. */
+int priv_ca_dir(const struct priv *p, const char *dir, char *err,
+		size_t errlen);
 /* The control socket's directory: made (0755, the user's, so that it can
  * remove the socket at its stop) when missing. */
 int priv_socket_dir(const struct priv *p, const char *socket, char *err,

@@ -17,6 +17,8 @@
 
 #include "audit.h"
 #include "audit_query.h"
+#include "broker.h"
+#include "inject_addrs.h"
 #include "conns.h"
 #include "control.h"
 #include "ct.h"
@@ -39,6 +41,7 @@
 
 /* epoll tags of the daemon's own descriptors */
 static char tag_queue, tag_nflog, tag_signal, tag_timer, tag_dns, tag_query,
+	    tag_broker,
 	    tag_ends;
 
 static void usage(void)
@@ -206,6 +209,8 @@ static void run(struct daemon *d, int ep, int sfd, int tfd)
 				answer_queries(d);
 			} else if (tag == &tag_dns) {
 				dns_event();
+			} else if (tag == &tag_broker) {
+				broker_event(d);
 			} else if (tag == &tag_timer) {
 				if (read(tfd, &ticks, sizeof(ticks)) < 0)
 					continue;
@@ -316,7 +321,10 @@ int main(int argc, char **argv)
 			 sizeof(err)) < 0 ||
 	    priv_state_dir(&priv, d.cfg.database, err, sizeof(err)) < 0 ||
 	    priv_state_files(&priv, d.cfg.database, err, sizeof(err)) < 0 ||
-	    priv_socket_dir(&priv, d.cfg.socket, err, sizeof(err)) < 0)
+	    priv_socket_dir(&priv, d.cfg.socket, err, sizeof(err)) < 0 ||
+	    priv_ca_dir(&priv, d.cfg.ca_dir, err, sizeof(err)) < 0 ||
+	    broker_start(&d, &priv, level == LOG_LVL_DEBUG,
+			 &d.nft.broker_port, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	rst_init();
 	if (control_open(d.cfg.socket, d.cfg.group, d.cfg.admin_group, ep,
@@ -360,12 +368,14 @@ int main(int argc, char **argv)
 	if (watch(ep, qfd, &tag_queue) < 0 || watch(ep, lfd, &tag_nflog) < 0 ||
 	    watch(ep, sfd, &tag_signal) < 0 || watch(ep, tfd, &tag_timer) < 0 ||
 	    watch(ep, dfd, &tag_dns) < 0 || watch(ep, afd, &tag_query) < 0 ||
-	    watch(ep, efd, &tag_ends) < 0)
+	    watch(ep, efd, &tag_ends) < 0 ||
+	    (broker_fd() >= 0 && watch(ep, broker_fd(), &tag_broker) < 0))
 		fatal("epoll_ctl");
 	configure(&d.cfg);
 	log_info("ready: %zu sandboxes, queues %u-%u, mark_mask 0x%08x, "
-		 "DNS on port %u", sandbox_count(), d.cfg.queue,
-		 d.cfg.queue + d.cfg.queues - 1, d.marks.mask, d.nft.dns_port);
+		 "DNS on port %u, broker on port %u", sandbox_count(),
+		 d.cfg.queue, d.cfg.queue + d.cfg.queues - 1, d.marks.mask,
+		 d.nft.dns_port, d.nft.broker_port);
 	/* the table is built, the queues bound, the socket listens */
 	notify_send("READY=1\nSTATUS=%zu sandboxes, DNS on port %u",
 		    sandbox_count(), d.nft.dns_port);
@@ -392,6 +402,7 @@ int main(int argc, char **argv)
 	if ((n = conns_save(conns_path)) < 0)
 		log_warnx("%s: %s", conns_path, strerror(-n));
 	conns_fini();
+	inject_addrs_fini();
 	sandbox_fini();
 	store_close(&d.store);
 	log_info("stopped");

@@ -1,20 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The system calls sbxfwd makes once its root work is done, and no
- * others (chrony's sys_linux.c is the model). The list was taken from
- * strace over every end-to-end test, then read through. */
-#include <errno.h>
-#include <fcntl.h>
-#include <seccomp.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+ * others. The list was taken from strace over every end-to-end test,
+ * then read through. */
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include "seccomp_filter.h"
 #include "syscall_filter.h"
 
 static const char *const allowed[] = {
@@ -54,103 +48,19 @@ static const char *const allowed[] = {
 };
 
 static const int families[] = { AF_UNIX, AF_NETLINK, AF_INET, AF_INET6 };
+/* stdio asks whether stderr is a terminal, if_indextoname() and
+ * if_nametoindex() ask for interfaces; nothing else */
 static const unsigned long ioctls[] = { TCGETS, SIOCGIFNAME, SIOCGIFINDEX };
-
-/* Names of every call, for the log line of the one that was refused
- * (resolved before: nothing may allocate in the handler). */
-#define NR_MAX 512
-static char names[NR_MAX][24];
-
-static void write_str(const char *s)
-{
-	ssize_t n = write(STDERR_FILENO, s, strlen(s));
-
-	(void)n;
-}
-
-static void refused(int sig, siginfo_t *si, void *ctx)
-{
-	char num[16], *p = num + sizeof(num);
-	int nr = si->si_syscall;
-	unsigned u = nr < 0 ? 0 : (unsigned)nr;
-
-	(void)sig;
-	(void)ctx;
-	*--p = '\0';
-	do
-		*--p = (char)('0' + u % 10);
-	while ((u /= 10) && p > num);
-	write_str("sbxfwd: seccomp: system call ");
-	write_str(nr >= 0 && nr < NR_MAX && names[nr][0] ? names[nr] : "?");
-	write_str(" (");
-	write_str(p);
-	write_str(") is not in the allowlist: stopping (the table stays, "
-		  "failing closed)\n");
-	_exit(128 + SIGSYS);
-}
-
-static void names_init(void)
-{
-	for (int nr = 0; nr < NR_MAX; nr++) {
-		char *n = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
-
-		if (n)
-			snprintf(names[nr], sizeof(names[nr]), "%s", n);
-		free(n);
-	}
-}
-
-static int add_rules(scmp_filter_ctx ctx)
-{
-	int n = 0, rc, nr;
-
-	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
-		/* a name this architecture does not have is no error */
-		if ((nr = seccomp_syscall_resolve_name(allowed[i])) ==
-		    __NR_SCMP_ERROR)
-			continue;
-		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0)) < 0)
-			return rc;
-		n++;
-	}
-	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
-		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
-					   SCMP_SYS(socket), 1,
-					   SCMP_A0(SCMP_CMP_EQ,
-						   (scmp_datum_t)families[i])))
-		    < 0)
-			return rc;
-	/* stdio asks whether stderr is a terminal, if_indextoname() and
-	 * if_nametoindex() ask for interfaces; nothing else */
-	for (size_t i = 0; i < sizeof(ioctls) / sizeof(ioctls[0]); i++)
-		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl),
-					   1, SCMP_A1(SCMP_CMP_EQ,
-						      ioctls[i]))) < 0)
-			return rc;
-	return n + 2;
-}
 
 int syscall_filter_install(char *err, size_t errlen)
 {
-	struct sigaction sa = { .sa_sigaction = refused,
-				.sa_flags = SA_SIGINFO };
-	scmp_filter_ctx ctx;
-	int n, rc;
+	static const struct syscall_policy p = {
+		.prog = "sbxfwd",
+		.on_stop = " (the table stays, failing closed)",
+		.calls = allowed, .ncalls = NELEM(allowed),
+		.families = families, .nfamilies = NELEM(families),
+		.ioctls = ioctls, .nioctls = NELEM(ioctls),
+	};
 
-	names_init();
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGSYS, &sa, NULL) < 0) {
-		snprintf(err, errlen, "seccomp: SIGSYS: %s", strerror(errno));
-		return -errno;
-	}
-	if (!(ctx = seccomp_init(SCMP_ACT_TRAP))) {
-		snprintf(err, errlen, "seccomp: cannot make a filter");
-		return -ENOMEM;
-	}
-	if ((n = rc = add_rules(ctx)) < 0 ||
-	    (rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)) < 0 ||
-	    (rc = seccomp_load(ctx)) < 0)
-		snprintf(err, errlen, "seccomp: %s", strerror(-rc));
-	seccomp_release(ctx);
-	return rc < 0 ? rc : n;
+	return seccomp_filter_install(&p, err, errlen);
 }

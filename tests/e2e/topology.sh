@@ -231,6 +231,10 @@ start_daemon() {
 		echo "socket = $SOCK"
 		echo "database = $DB"
 		printf '%s\n' "$@"
+		# credentials brokering: the build's broker, CAs kept here
+		echo "[tls]"
+		echo "broker = ${BROKER:-$TOP/build/san/sbxfw-broker}"
+		echo "ca_dir = $TMP/state/ca"
 	} >"$TMP/sbxfw.ini"
 	chmod 644 "$TMP/sbxfw.ini"
 	local ready

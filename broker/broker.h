@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef SBXFW_BROKER_H
+#define SBXFW_BROKER_H
+
+/* sbxfw-broker: the credentials broker (SPEC §6). An unprivileged process
+ * with no capabilities, no file access and a system call allowlist, fed
+ * by sbxfwd over a socketpair (descriptor 3) with the flows the ruleset
+ * redirected to its listener (descriptor 4). For each it asks the daemon
+ * what to do: terminate TLS and rewrite HTTP/1.1 requests (an injection
+ * domain), relay the bytes unchanged (another name on the same address),
+ * or refuse. Messages are JSON, one per SOCK_SEQPACKET datagram. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include "clienthello.h"
+#include "policy.h"
+
+#define BROKER_IPC_FD 3
+#define BROKER_LISTEN_FD 4
+#define BROKER_MSG_MAX (1 << 20)
+#define BROKER_CONNS_MAX 1024
+
+/* ---- what the daemon said about a flow (ipc.c) ---- */
+enum judge_action { JA_DENY, JA_RELAY, JA_TERMINATE };
+
+struct judgement {
+	enum judge_action action;
+	uint32_t sandbox;
+	int family;
+	uint8_t dst[16];	/* the flow's original destination */
+	uint16_t dport;
+	char host[DOMAIN_MAX + 1];	/* normalised SNI (terminate) */
+};
+
+struct judge_req {
+	int family;
+	uint8_t local[16], peer[16];
+	uint16_t lport, pport;
+	const char *status;	/* "tls", "not-tls", "malformed", "incomplete" */
+	const struct client_hello *ch;
+};
+
+int ipc_init(void);
+/* Blocks until the daemon answers (or 5 s: deny). */
+int ipc_judge(const struct judge_req *rq, struct judgement *out);
+/* One brokered request for the audit (never a header value). */
+void ipc_request(uint32_t sandbox, const char *host, const char *method,
+		 const char *path, int status, const char *injected,
+		 const char *error);
+/* Reads the daemon's messages until it goes away (then exits). */
+void *ipc_thread(void *arg);
+/* Waits for the first configuration. */
+void ipc_wait_config(void);
+
+/* ---- the sandboxes' rules and certificates (config.c) ---- */
+struct bk_sandbox;
+
+void config_set_trust(const char *pem, unsigned leaf_days);
+WOLFSSL_CTX *config_server_ctx(void);
+WOLFSSL_CTX *config_client_ctx(void);
+/* From the daemon's "sandbox" message (the object), or its removal. */
+int config_sandbox_put(uint32_t id, const char *name, const char *ca_pem,
+		       const char *key_pem, const char *policy_json,
+		       char *err, size_t errlen);
+void config_sandbox_drop(uint32_t id);
+/* A reference to a sandbox's rules (NULL: none), released with _put. */
+struct bk_sandbox *config_sandbox_get(uint32_t id);
+void config_sandbox_put_ref(struct bk_sandbox *sb);
+/* A leaf certificate for host (DER) and its key (DER); 0 or -1. */
+int config_leaf(struct bk_sandbox *sb, const char *host, uint8_t *der,
+		size_t *derlen, uint8_t *key, size_t *keylen);
+
+/* The request's first matching rule for host, or NULL. */
+struct http_head;
+const struct inject_rule *config_match(const struct bk_sandbox *sb,
+				       const char *host, const uint8_t *b,
+				       const struct http_head *h);
+
+/* ---- flows (conn.c, relay.c, proxy.c) ---- */
+void *conn_thread(void *arg);
+void relay_run(int client, const struct judgement *j);
+void proxy_run(int client, const struct judgement *j,
+	       const struct client_hello *ch);
+/* Connect to the flow's destination within a few seconds; -1 on error. */
+int upstream_connect(const struct judgement *j);
+
+/* ---- confinement ---- */
+/* The system call allowlist (filter.c). */
+int broker_filter_install(char *err, size_t errlen);
+/* Landlock (landlock.c): the ABI version in force, 0 when the kernel has
+ * none (err says so), -1 on error. */
+int broker_landlock(char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What the broker knows: the trust store for the real servers, and per
+ * sandbox its injection rules (secrets in pages left out of core dumps),
+ * its CA's signer and the leaves minted so far. Flow threads hold a
+ * reference to a sandbox while they serve it; a change replaces it. */
+#include <pthread.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "broker.h"
+#include "cert.h"
+#include "http1.h"
+#include "log.h"
+#include "policy_json.h"
+#include "xalloc.h"
+
+#define LEAVES_MAX 256
+
+struct leaf {
+	char host[DOMAIN_MAX + 1];
+	uint8_t der[CERT_DER_MAX];
+	size_t len;
+	time_t renew;		/* minted again from then on */
+};
+
+struct bk_sandbox {
+	uint32_t id;
+	char name[64];
+	struct policy *policy;
+	regex_t *re;		/* per rule, for PATH_REGEX */
+	struct cert_signer *signer;
+	struct leaf *leaves;
+	size_t nleaves;
+	int refs;
+	struct bk_sandbox *next;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct bk_sandbox *sandboxes;
+static WOLFSSL_CTX *server_ctx, *client_ctx;
+static unsigned leaf_days = 7;
+
+static WOLFSSL_CTX *ctx_new(bool server)
+{
+	WOLFSSL_CTX *c = wolfSSL_CTX_new(server ? wolfSSLv23_server_method() :
+					 wolfSSLv23_client_method());
+
+	if (!c)
+		fatalx("broker: wolfSSL context");
+	wolfSSL_CTX_SetMinVersion(c, WOLFSSL_TLSV1_2);
+	return c;
+}
+
+void config_set_trust(const char *pem, unsigned days)
+{
+	WOLFSSL_CTX *c = ctx_new(false);
+
+	if (wolfSSL_CTX_load_verify_buffer(c, (const uint8_t *)pem,
+					   (long)strlen(pem),
+					   WOLFSSL_FILETYPE_PEM) !=
+	    WOLFSSL_SUCCESS)
+		log_warnx("broker: the upstream trust store has no "
+			  "certificate wolfSSL can read");
+	wolfSSL_CTX_set_verify(c, WOLFSSL_VERIFY_PEER, NULL);
+	pthread_mutex_lock(&lock);
+	if (!server_ctx)
+		server_ctx = ctx_new(true);
+	if (!client_ctx)	/* once: flow threads use it unlocked */
+		client_ctx = c;
+	else
+		wolfSSL_CTX_free(c);
+	leaf_days = days;
+	pthread_mutex_unlock(&lock);
+}
+
+WOLFSSL_CTX *config_server_ctx(void)
+{
+	return server_ctx;
+}
+
+WOLFSSL_CTX *config_client_ctx(void)
+{
+	return client_ctx;
+}
+
+static void sandbox_free(struct bk_sandbox *sb)
+{
+	if (!sb)
+		return;
+	for (size_t i = 0; sb->policy && i < sb->policy->ninject; i++)
+		if (sb->policy->inject[i].path_kind == PATH_REGEX)
+			regfree(&sb->re[i]);
+	free(sb->re);
+	policy_free(sb->policy);
+	cert_signer_free(sb->signer);
+	free(sb->leaves);
+	free(sb);
+}
+
+/* Unlink the sandbox `id' (the caller holds the lock). */
+static void unlink_id(uint32_t id)
+{
+	for (struct bk_sandbox **pp = &sandboxes; *pp; pp = &(*pp)->next)
+		if ((*pp)->id == id) {
+			struct bk_sandbox *old = *pp;
+
+			*pp = old->next;
+			if (--old->refs == 0)
+				sandbox_free(old);
+			return;
+		}
+}
+
+int config_sandbox_put(uint32_t id, const char *name, const char *ca_pem,
+		       const char *key_pem, const char *policy_json,
+		       char *err, size_t errlen)
+{
+	struct bk_sandbox *sb = xcalloc(1, sizeof(*sb));
+
+	sb->id = id;
+	sb->refs = 1;
+	snprintf(sb->name, sizeof(sb->name), "%s", name);
+	if (!policy_json ||
+	    !(sb->policy = policy_from_json(policy_json, strlen(policy_json),
+					    err, errlen)) ||
+	    !(sb->signer = cert_signer_new(ca_pem, key_pem, err, errlen))) {
+		sandbox_free(sb);
+		return -1;
+	}
+	sb->re = xcalloc(sb->policy->ninject + 1, sizeof(*sb->re));
+	for (size_t i = 0; i < sb->policy->ninject; i++) {
+		struct inject_rule *r = &sb->policy->inject[i];
+
+		if (r->path_kind == PATH_REGEX &&
+		    regcomp(&sb->re[i], r->path, REG_EXTENDED | REG_NOSUB)) {
+			r->path_kind = PATH_EXACT;	/* checked by the daemon */
+			snprintf(err, errlen, "path regex `%s'", r->path);
+			sandbox_free(sb);
+			return -1;
+		}
+	}
+	pthread_mutex_lock(&lock);
+	unlink_id(id);
+	sb->next = sandboxes;
+	sandboxes = sb;
+	pthread_mutex_unlock(&lock);
+	log_debug("broker: sandbox %s: %zu injection rules", name,
+		  sb->policy->ninject);
+	return 0;
+}
+
+void config_sandbox_drop(uint32_t id)
+{
+	pthread_mutex_lock(&lock);
+	unlink_id(id);
+	pthread_mutex_unlock(&lock);
+}
+
+struct bk_sandbox *config_sandbox_get(uint32_t id)
+{
+	struct bk_sandbox *sb;
+
+	pthread_mutex_lock(&lock);
+	for (sb = sandboxes; sb && sb->id != id; sb = sb->next)
+		;
+	if (sb)
+		sb->refs++;
+	pthread_mutex_unlock(&lock);
+	return sb;
+}
+
+void config_sandbox_put_ref(struct bk_sandbox *sb)
+{
+	if (!sb)
+		return;
+	pthread_mutex_lock(&lock);
+	if (--sb->refs == 0)
+		sandbox_free(sb);
+	pthread_mutex_unlock(&lock);
+}
+
+/* Minted on first use, kept until a quarter of its life is left. */
+int config_leaf(struct bk_sandbox *sb, const char *host, uint8_t *der,
+		size_t *derlen, uint8_t *key, size_t *keylen)
+{
+	time_t now = time(NULL);
+	const uint8_t *k;
+	struct leaf *l = NULL;
+	char err[256];
+	int n, ret = -1;
+
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < sb->nleaves; i++)
+		if (!strcmp(sb->leaves[i].host, host))
+			l = &sb->leaves[i];
+	if (!l || now >= l->renew) {
+		if (!l) {
+			if (sb->nleaves == LEAVES_MAX)
+				sb->nleaves = 0;	/* start again */
+			sb->leaves = xreallocarray(sb->leaves,
+						   sb->nleaves + 1,
+						   sizeof(*sb->leaves));
+			l = &sb->leaves[sb->nleaves++];
+			snprintf(l->host, sizeof(l->host), "%s", host);
+		}
+		n = cert_leaf_make(sb->signer, host, leaf_days, l->der,
+				   sizeof(l->der), err, sizeof(err));
+		if (n < 0) {
+			log_warnx("broker: leaf for %s: %s", host, err);
+			l->len = 0;
+			l->renew = 0;
+			goto out;
+		}
+		l->len = (size_t)n;
+		l->renew = now + (time_t)leaf_days * 86400 * 3 / 4;
+		log_debug("broker: sandbox %s: leaf minted for %s", sb->name,
+			  host);
+	}
+	memcpy(der, l->der, l->len);
+	*derlen = l->len;
+	k = cert_signer_leaf_key(sb->signer, keylen);
+	memcpy(key, k, *keylen);
+	ret = 0;
+out:
+	pthread_mutex_unlock(&lock);
+	return ret;
+}
+
+/* ---- which rule applies to a request ---- */
+
+static bool span_eq(const uint8_t *b, struct http_span s, const char *text,
+		    bool nocase)
+{
+	size_t n = strlen(text);
+
+	if (s.len != n)
+		return false;
+	return nocase ? !strncasecmp((const char *)b + s.off, text, n) :
+		!memcmp(b + s.off, text, n);
+}
+
+static bool headers_match(const struct inject_rule *r, const uint8_t *b,
+			  const struct http_head *h)
+{
+	for (size_t i = 0; i < r->nmatch; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < h->nf && !found; j++)
+			found = http_field_is(b, &h->f[j], r->match[i].name) &&
+				span_eq(b, h->f[j].value, r->match[i].value,
+					false);
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+static bool path_match(const struct bk_sandbox *sb, size_t i,
+		       const uint8_t *b, const struct http_head *h)
+{
+	const struct inject_rule *r = &sb->policy->inject[i];
+	const char *t = (const char *)b + h->target.off;
+	size_t n = h->target.len, plen;
+	const char *q = memchr(t, '?', n);
+	char path[HTTP_HEAD_MAX + 1];
+
+	plen = q ? (size_t)(q - t) : n;
+	switch (r->path_kind) {
+	case PATH_ANY:
+		return true;
+	case PATH_EXACT:
+		return plen == strlen(r->path) && !memcmp(t, r->path, plen);
+	case PATH_PREFIX:
+		return plen >= strlen(r->path) &&
+		       !memcmp(t, r->path, strlen(r->path));
+	case PATH_REGEX:
+		memcpy(path, t, plen);
+		path[plen] = 0;
+		return regexec(&sb->re[i], path, 0, NULL, 0) == 0;
+	}
+	return false;
+}
+
+const struct inject_rule *config_match(const struct bk_sandbox *sb,
+				       const char *host, const uint8_t *b,
+				       const struct http_head *h)
+{
+	for (size_t i = 0; i < sb->policy->ninject; i++) {
+		const struct inject_rule *r = &sb->policy->inject[i];
+
+		if (!domain_pattern_match(&r->domain, host, 443) ||
+		    (r->method && !span_eq(b, h->method, r->method, true)) ||
+		    !path_match(sb, i, b, h) || !headers_match(r, b, h))
+			continue;
+		return r;
+	}
+	return NULL;
+}

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* One redirected flow: its ClientHello read without consuming it
+ * (MSG_PEEK), the daemon's judgement, then a refusal (a reset), a relay
+ * of the untouched bytes, or the TLS terminator. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "clock.h"
+#include "log.h"
+
+#define HELLO_WAIT_MS 10000
+#define CONNECT_WAIT_MS 5000
+#define PEEK_MAX (CH_MAX + 5 * 8)
+
+atomic_int broker_conns;
+
+/* An IPv4 peer of the dual-stack listener comes as ::ffff:a.b.c.d. */
+static int addr_of(const struct sockaddr_storage *ss, uint8_t *addr,
+		   uint16_t *port)
+{
+	const struct sockaddr_in6 *s6 = (const void *)ss;
+	const struct sockaddr_in *s4 = (const void *)ss;
+
+	if (ss->ss_family == AF_INET) {
+		memcpy(addr, &s4->sin_addr, 4);
+		*port = ntohs(s4->sin_port);
+		return AF_INET;
+	}
+	*port = ntohs(s6->sin6_port);
+	if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		memcpy(addr, s6->sin6_addr.s6_addr + 12, 4);
+		return AF_INET;
+	}
+	memcpy(addr, &s6->sin6_addr, 16);
+	return AF_INET6;
+}
+
+static int ends(int fd, struct judge_req *rq)
+{
+	struct sockaddr_storage l, p;
+	socklen_t ll = sizeof(l), pl = sizeof(p);
+
+	if (getsockname(fd, (struct sockaddr *)&l, &ll) < 0 ||
+	    getpeername(fd, (struct sockaddr *)&p, &pl) < 0)
+		return -1;
+	rq->family = addr_of(&l, rq->local, &rq->lport);
+	return addr_of(&p, rq->peer, &rq->pport) == rq->family ? 0 : -1;
+}
+
+/* The ClientHello, peeked: the bytes stay for the relay or wolfSSL.
+ * SO_RCVLOWAT makes poll wait for more than what was seen. */
+static const char *hello_peek(int fd, struct client_hello *ch)
+{
+	uint8_t buf[PEEK_MAX];
+	uint64_t until = now_ns() + (uint64_t)HELLO_WAIT_MS * 1000000;
+	int seen = 0, low;
+	enum ch_status st = CH_NEED_MORE;
+
+	while (st == CH_NEED_MORE) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		uint64_t now = now_ns();
+		ssize_t n;
+
+		if (now >= until || seen >= PEEK_MAX)
+			return "incomplete";
+		low = seen + 1;
+		setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &low, sizeof(low));
+		if (poll(&pfd, 1, (int)((until - now) / 1000000) + 1) < 0 &&
+		    errno != EINTR)
+			return "incomplete";
+		n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+		if (n == 0)
+			return NULL;	/* gone before its hello */
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			return NULL;
+		}
+		seen = (int)n;
+		st = ch_parse(buf, (size_t)n, ch);
+	}
+	low = 1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &low, sizeof(low));
+	if (st == CH_NOT_TLS)
+		return "not-tls";
+	if (st == CH_MALFORMED)
+		return "malformed";
+	return "tls";
+}
+
+/* A refusal the client notices at once. */
+static void reset(int fd)
+{
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+}
+
+int upstream_connect(const struct judgement *j)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct pollfd pfd;
+	socklen_t sl, el = sizeof(int);
+	int fd, e = 0, one = 1;
+
+	if (j->family == AF_INET) {
+		struct sockaddr_in *s4 = (void *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(j->dport);
+		memcpy(&s4->sin_addr, j->dst, 4);
+		sl = sizeof(*s4);
+	} else {
+		struct sockaddr_in6 *s6 = (void *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(j->dport);
+		memcpy(&s6->sin6_addr, j->dst, 16);
+		sl = sizeof(*s6);
+	}
+	if ((fd = socket(j->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			 0)) < 0)
+		return -1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 &&
+	    errno != EINPROGRESS)
+		goto fail;
+	pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
+	if (poll(&pfd, 1, CONNECT_WAIT_MS) != 1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0 || e)
+		goto fail;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+void *conn_thread(void *arg)
+{
+	int fd = (int)(intptr_t)arg, one = 1;
+	struct client_hello ch;
+	struct judge_req rq = { .ch = &ch };
+	struct judgement j;
+
+	memset(&ch, 0, sizeof(ch));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (ends(fd, &rq) < 0 || !(rq.status = hello_peek(fd, &ch)))
+		goto out;
+	if (strcmp(rq.status, "tls"))
+		rq.ch = NULL;
+	ipc_judge(&rq, &j);
+	switch (j.action) {
+	case JA_DENY:
+		reset(fd);
+		break;
+	case JA_RELAY:
+		relay_run(fd, &j);
+		break;
+	case JA_TERMINATE:
+		proxy_run(fd, &j, &ch);
+		break;
+	}
+out:
+	close(fd);
+	atomic_fetch_sub(&broker_conns, 1);
+	return NULL;
+}

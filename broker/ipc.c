@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The broker's side of the socketpair: judgements asked for by flow
+ * threads and answered in order of their ids, configuration pushed by
+ * the daemon. Every message is checked whole; one the broker cannot read
+ * is a bug in one of the two programs, and stops the broker (the daemon
+ * starts a new one). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "log.h"
+#include "secret.h"
+
+#define JUDGE_WAIT_S 5
+
+struct waiter {
+	uint64_t id;
+	bool done;
+	struct judgement *out;
+	struct waiter *next;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t answered = PTHREAD_COND_INITIALIZER;
+static struct waiter *waiting;
+static uint64_t next_id;
+static bool configured;
+
+static void send_json(json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT);
+
+	json_decref(o);
+	if (!s)
+		return;
+	/* a datagram each: atomic whichever thread sends */
+	if (send(BROKER_IPC_FD, s, strlen(s), MSG_NOSIGNAL) < 0)
+		log_warn("broker: to the daemon");
+	free(s);
+}
+
+int ipc_init(void)
+{
+	send_json(json_pack("{s:s, s:i}", "t", "hello", "pid", (int)getpid()));
+	return 0;
+}
+
+static json_t *addr_json(int family, const uint8_t *a)
+{
+	char text[INET6_ADDRSTRLEN];
+
+	inet_ntop(family, a, text, sizeof(text));
+	return json_string(text);
+}
+
+static json_t *sni_json(const struct client_hello *ch)
+{
+	static const char hex[] = "0123456789abcdef";
+	char out[CH_SNI_MAX * 2 + 1];
+
+	if (!ch || !ch->has_sni)
+		return json_null();
+	for (size_t i = 0; i < ch->sni_len; i++) {
+		out[2 * i] = hex[(uint8_t)ch->sni[i] >> 4];
+		out[2 * i + 1] = hex[(uint8_t)ch->sni[i] & 15];
+	}
+	out[2 * ch->sni_len] = 0;
+	return json_string(out);
+}
+
+int ipc_judge(const struct judge_req *rq, struct judgement *out)
+{
+	struct waiter w = { .out = out };
+	struct timespec until;
+	struct waiter **pp;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&lock);
+	w.id = ++next_id;
+	w.next = waiting;
+	waiting = &w;
+	pthread_mutex_unlock(&lock);
+	send_json(json_pack("{s:s, s:I, s:o, s:i, s:o, s:i, s:s, s:o, s:b}",
+			    "t", "judge", "id", (json_int_t)w.id,
+			    "local", addr_json(rq->family, rq->local),
+			    "lport", rq->lport,
+			    "peer", addr_json(rq->family, rq->peer),
+			    "pport", rq->pport, "status", rq->status,
+			    "sni", sni_json(rq->ch),
+			    "ech", rq->ch && rq->ch->ech));
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += JUDGE_WAIT_S;
+	pthread_mutex_lock(&lock);
+	while (!w.done &&
+	       pthread_cond_timedwait(&answered, &lock, &until) != ETIMEDOUT)
+		;
+	for (pp = &waiting; *pp; pp = &(*pp)->next)
+		if (*pp == &w) {
+			*pp = w.next;
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+	if (!w.done)
+		out->action = JA_DENY;
+	return w.done ? 0 : -ETIMEDOUT;
+}
+
+void ipc_request(uint32_t sandbox, const char *host, const char *method,
+		 const char *path, int status, const char *injected,
+		 const char *error)
+{
+	send_json(json_pack("{s:s, s:i, s:s, s:s*, s:s*, s:i, s:s, s:s*}",
+			    "t", "request", "sandbox", (int)sandbox,
+			    "host", host, "method", method, "path", path,
+			    "status", status, "injected", injected,
+			    "error", error));
+}
+
+static int judged(json_t *m)
+{
+	const char *action = NULL, *dst = NULL, *host = "";
+	json_int_t id = 0, sb = 0, dport = 0;
+	struct judgement j = { 0 };
+	struct waiter *w;
+
+	if (json_unpack(m, "{s:I, s:s, s:I, s?s, s?I, s?s}", "id", &id,
+			"action", &action, "sandbox", &sb, "dst", &dst,
+			"dport", &dport, "host", &host) < 0)
+		return -1;
+	j.action = !strcmp(action, "terminate") ? JA_TERMINATE :
+		   !strcmp(action, "relay") ? JA_RELAY : JA_DENY;
+	j.sandbox = (uint32_t)sb;
+	j.dport = (uint16_t)dport;
+	snprintf(j.host, sizeof(j.host), "%s", host);
+	if (j.action != JA_DENY) {
+		if (!dst)
+			return -1;
+		j.family = strchr(dst, ':') ? AF_INET6 : AF_INET;
+		if (inet_pton(j.family, dst, j.dst) != 1)
+			return -1;
+	}
+	pthread_mutex_lock(&lock);
+	for (w = waiting; w; w = w->next)
+		if (w->id == (uint64_t)id) {
+			*w->out = j;
+			w->done = true;
+		}
+	pthread_cond_broadcast(&answered);
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+static int sandbox_msg(json_t *m)
+{
+	const char *name, *ca, *key;
+	json_int_t id;
+	json_t *policy;
+	char err[256];
+	char *text;
+	int rc;
+
+	if (json_unpack(m, "{s:I, s:s, s:s, s:s, s:o}", "id", &id, "name",
+			&name, "ca", &ca, "key", &key, "policy", &policy) < 0)
+		return -1;
+	text = json_dumps(policy, JSON_COMPACT);
+	rc = config_sandbox_put((uint32_t)id, name, ca, key, text, err,
+				sizeof(err));
+	if (text)
+		wipe_free(text, strlen(text));
+	if (rc < 0)
+		log_warnx("broker: sandbox %s: %s", name, err);
+	return 0;
+}
+
+static int config_msg(json_t *m)
+{
+	const char *trust;
+	json_int_t days;
+
+	if (json_unpack(m, "{s:s, s:I}", "trust", &trust, "leaf_days",
+			&days) < 0 || days < 1)
+		return -1;
+	config_set_trust(trust, (unsigned)days);
+	pthread_mutex_lock(&lock);
+	configured = true;
+	pthread_cond_broadcast(&answered);
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+static int dispatch(json_t *m)
+{
+	const char *t = json_string_value(json_object_get(m, "t"));
+	json_int_t id;
+
+	if (!t)
+		return -1;
+	if (!strcmp(t, "judged"))
+		return judged(m);
+	if (!strcmp(t, "sandbox"))
+		return sandbox_msg(m);
+	if (!strcmp(t, "sandbox-gone")) {
+		if (json_unpack(m, "{s:I}", "id", &id) < 0)
+			return -1;
+		config_sandbox_drop((uint32_t)id);
+		return 0;
+	}
+	if (!strcmp(t, "config"))
+		return config_msg(m);
+	return -1;
+}
+
+void ipc_wait_config(void)
+{
+	pthread_mutex_lock(&lock);
+	while (!configured)
+		pthread_cond_wait(&answered, &lock);
+	pthread_mutex_unlock(&lock);
+}
+
+void *ipc_thread(void *arg)
+{
+	/* messages carry CA keys and header values: pages of their own */
+	char *buf = secret_alloc(BROKER_MSG_MAX + 1);
+	json_error_t je;
+
+	(void)arg;
+	for (;;) {
+		ssize_t n = recv(BROKER_IPC_FD, buf, BROKER_MSG_MAX, 0);
+		json_t *m;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			log_info("broker: the daemon is gone: stopping");
+			_exit(0);
+		}
+		m = json_loadb(buf, (size_t)n, 0, &je);
+		explicit_bzero(buf, (size_t)n);
+		if (!m || dispatch(m) < 0)
+			fatalx("broker: unreadable message from the daemon");
+		json_decref(m);
+	}
+	return NULL;
+}

@@ -1,0 +1,567 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The TLS terminator for injection domains: the sandbox's TLS ends here
+ * with a leaf its CA signed, a verified TLS connection goes to the real
+ * server, and every HTTP/1.1 request head between them is checked
+ * strictly and rewritten: the first matching rule's headers replace any
+ * of the same name. Bodies stream through, framed as the head says;
+ * responses go back as they come, parsed only for their ends and status.
+ * An upgrade (101) turns both ways into a plain relay. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "cert.h"
+#include "http1.h"
+#include "log.h"
+#include "secret.h"
+
+#define HANDSHAKE_S 10
+#define IDLE_MS (120 * 1000)
+#define FIFO 32
+#define IN_CAP (HTTP_HEAD_MAX + 1)
+#define SIN_CAP (HTTP_RESP_HEAD_MAX + 1)
+#define OUT_CAP (HTTP_HEAD_MAX + 65536)
+#define PATH_KEEP 512
+
+enum qstate { Q_HEAD, Q_BODY, Q_WAIT_UPGRADE, Q_RAW };
+enum sstate { S_HEAD, S_BODY, S_RAW };
+
+struct pend {
+	char method[24], path[PATH_KEEP], injected[256];
+	bool head;
+};
+
+struct proxy {
+	const struct judgement *j;
+	struct bk_sandbox *sb;
+	WOLFSSL *c, *u;
+	int cfd, ufd;
+	enum qstate qs;
+	uint8_t *in;		/* the sandbox's bytes not passed on yet */
+	size_t inlen;
+	struct http_framing qf;
+	enum sstate ss;
+	uint8_t *sin;		/* the server's */
+	size_t sinlen;
+	struct http_framing sf;
+	struct pend fifo[FIFO];
+	size_t fhead, fcount;
+	uint8_t *out;		/* rewritten heads: secret pages */
+};
+
+static int ssl_write_all(WOLFSSL *s, int fd, const uint8_t *b, size_t n)
+{
+	while (n > 0) {
+		int w = wolfSSL_write(s, b, (int)(n > 16384 ? 16384 : n));
+
+		if (w > 0) {
+			b += w;
+			n -= (size_t)w;
+			continue;
+		}
+		int e = wolfSSL_get_error(s, w);
+		struct pollfd p = { .fd = fd, .events = e ==
+				    WOLFSSL_ERROR_WANT_READ ? POLLIN :
+				    POLLOUT };
+
+		if ((e != WOLFSSL_ERROR_WANT_WRITE &&
+		     e != WOLFSSL_ERROR_WANT_READ) || poll(&p, 1, IDLE_MS) <= 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int to_server(struct proxy *p, const uint8_t *b, size_t n)
+{
+	return ssl_write_all(p->u, p->ufd, b, n);
+}
+
+static int to_client(struct proxy *p, const uint8_t *b, size_t n)
+{
+	return ssl_write_all(p->c, p->cfd, b, n);
+}
+
+static void audit(struct proxy *p, const struct pend *q, int status,
+		  const char *error)
+{
+	ipc_request(p->j->sandbox, p->j->host, q && q->method[0] ? q->method :
+		    NULL, q && q->path[0] ? q->path : NULL, status,
+		    q ? q->injected : "", error);
+}
+
+/* An answer of the broker's own, and the end of the connection. */
+static void refuse(struct proxy *p, int status, const char *reason,
+		   const char *why, const struct pend *q)
+{
+	char msg[512];
+	int n = snprintf(msg, sizeof(msg), "HTTP/1.1 %d %s\r\n"
+			 "Content-Type: text/plain\r\nConnection: close\r\n"
+			 "Content-Length: %zu\r\n\r\nsbxfw: %s\n", status,
+			 reason, strlen(why) + 8, why);
+
+	if (p->c)
+		to_client(p, (const uint8_t *)msg, (size_t)n);
+	audit(p, q, status, why);
+}
+
+static const char *reason_phrase(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 421: return "Misdirected Request";
+	case 431: return "Request Header Fields Too Large";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 505: return "HTTP Version Not Supported";
+	}
+	return "Error";
+}
+
+static void consume(uint8_t *buf, size_t *len, size_t n)
+{
+	memmove(buf, buf + n, *len - n);
+	*len -= n;
+}
+
+/* Host (without a port) names the SNI: the broker never carries a
+ * request for another name over this connection. */
+static bool host_ok(const struct proxy *p, const struct http_head *h)
+{
+	const char *v = (const char *)p->in + h->host.off;
+	size_t n = h->host.len;
+	const char *colon = memchr(v, ':', n);
+
+	if (colon)
+		n = (size_t)(colon - v);
+	return n == strlen(p->j->host) && !strncasecmp(v, p->j->host, n);
+}
+
+static bool is_set(const struct inject_rule *r, const uint8_t *b,
+		   const struct http_field *f)
+{
+	for (size_t i = 0; r && i < r->nset; i++)
+		if (http_field_is(b, f, r->set[i].name))
+			return true;
+	return false;
+}
+
+static size_t put(uint8_t *out, size_t at, const void *s, size_t n)
+{
+	memcpy(out + at, s, n);
+	return at + n;
+}
+
+/* The head with the rule's headers in place of the sandbox's. */
+static size_t rewrite(struct proxy *p, const struct http_head *h,
+		      const struct inject_rule *r, uint8_t **outp,
+		      bool *own)
+{
+	const uint8_t *b = p->in;
+	size_t start = h->method.off, line = h->target.off + h->target.len +
+					     9, need = h->len + 4, at = 0;
+	uint8_t *out = p->out;
+
+	for (size_t i = 0; r && i < r->nset; i++)
+		need += strlen(r->set[i].name) + strlen(r->set[i].value) + 4;
+	*own = need > OUT_CAP;
+	if (*own)
+		out = secret_alloc(need);
+	at = put(out, at, b + start, line - start);
+	at = put(out, at, "\r\n", 2);
+	for (size_t i = 0; i < h->nf; i++) {
+		const struct http_field *f = &h->f[i];
+
+		if (is_set(r, b, f))
+			continue;
+		at = put(out, at, b + f->name.off, f->name.len);
+		at = put(out, at, ": ", 2);
+		at = put(out, at, b + f->value.off, f->value.len);
+		at = put(out, at, "\r\n", 2);
+	}
+	for (size_t i = 0; r && i < r->nset; i++) {
+		at = put(out, at, r->set[i].name, strlen(r->set[i].name));
+		at = put(out, at, ": ", 2);
+		at = put(out, at, r->set[i].value, strlen(r->set[i].value));
+		at = put(out, at, "\r\n", 2);
+	}
+	at = put(out, at, "\r\n", 2);
+	*outp = out;
+	return at;
+}
+
+static void pend_fill(struct pend *q, const uint8_t *b,
+		      const struct http_head *h, const struct inject_rule *r)
+{
+	const char *t = (const char *)b + h->target.off;
+	const char *qm = memchr(t, '?', h->target.len);
+	size_t plen = qm ? (size_t)(qm - t) : h->target.len, at = 0;
+
+	memset(q, 0, sizeof(*q));
+	snprintf(q->method, sizeof(q->method), "%.*s", (int)h->method.len,
+		 (const char *)b + h->method.off);
+	/* the path without its query, which may carry tokens */
+	snprintf(q->path, sizeof(q->path), "%.*s", (int)plen, t);
+	q->head = !strcmp(q->method, "HEAD");
+	for (size_t i = 0; r && i < r->nset; i++)
+		at += (size_t)snprintf(q->injected + at,
+				       at < sizeof(q->injected) ?
+				       sizeof(q->injected) - at : 0, "%s%s",
+				       i ? "," : "", r->set[i].name);
+}
+
+/* A whole request head in p->in: checked, rewritten, sent. */
+static int head_send(struct proxy *p, const struct http_head *h)
+{
+	const struct inject_rule *r;
+	struct pend q;
+	uint8_t *out;
+	bool own;
+	size_t n;
+	int rc;
+
+	pend_fill(&q, p->in, h, NULL);
+	if (p->in[h->target.off] != '/' &&
+	    !(h->target.len == 1 && p->in[h->target.off] == '*')) {
+		refuse(p, 400, "Bad Request", "request target not in origin "
+		       "form", &q);
+		return -1;
+	}
+	if (!host_ok(p, h)) {
+		refuse(p, 421, "Misdirected Request", "Host is not the TLS "
+		       "server name", &q);
+		return -1;
+	}
+	r = config_match(p->sb, p->j->host, p->in, h);
+	pend_fill(&q, p->in, h, r);
+	n = rewrite(p, h, r, &out, &own);
+	rc = to_server(p, out, n);
+	explicit_bzero(out, n);
+	if (own)
+		secret_free(out);
+	if (rc < 0)
+		return -1;
+	p->fifo[(p->fhead + p->fcount++) % FIFO] = q;
+	return 0;
+}
+
+static int client_bytes(struct proxy *p)
+{
+	struct http_head h;
+	const char *why;
+	size_t used;
+	int rc, status;
+
+	for (;;) {
+		switch (p->qs) {
+		case Q_WAIT_UPGRADE:
+			return 0;
+		case Q_RAW:
+			rc = to_server(p, p->in, p->inlen);
+			p->inlen = 0;
+			return rc;
+		case Q_BODY:
+			rc = http_framing_feed(&p->qf, p->in, p->inlen, &used);
+			if (rc < 0) {
+				refuse(p, 400, "Bad Request", "malformed "
+				       "chunked body", NULL);
+				return -1;
+			}
+			if (to_server(p, p->in, used) < 0)
+				return -1;
+			consume(p->in, &p->inlen, used);
+			if (rc == 0)
+				return 0;
+			p->qs = Q_HEAD;
+			continue;
+		case Q_HEAD:
+			break;
+		}
+		if (!p->inlen || p->fcount == FIFO)
+			return 0;
+		switch (http_request_parse(p->in, p->inlen, &h, &status,
+					   &why)) {
+		case HTTP_PARTIAL:
+			return 0;
+		case HTTP_BAD:
+			refuse(p, status, reason_phrase(status), why, NULL);
+			return -1;
+		case HTTP_OK:
+			break;
+		}
+		if (head_send(p, &h) < 0)
+			return -1;
+		consume(p->in, &p->inlen, h.len);
+		http_framing_init(&p->qf, &h);
+		p->qs = h.upgrade ? Q_WAIT_UPGRADE :
+			h.body != BODY_NONE ? Q_BODY : Q_HEAD;
+	}
+}
+
+/* A final response: the audit row of its request. */
+static void response_done(struct proxy *p, int status)
+{
+	if (!p->fcount)
+		return;
+	audit(p, &p->fifo[p->fhead], status, NULL);
+	p->fhead = (p->fhead + 1) % FIFO;
+	p->fcount--;
+}
+
+static int response_head(struct proxy *p)
+{
+	bool head_req = p->fcount && p->fifo[p->fhead].head;
+	struct http_head h;
+
+	switch (http_response_parse(p->sin, p->sinlen, head_req, &h)) {
+	case HTTP_PARTIAL:
+		if (p->sinlen < SIN_CAP)
+			return 0;
+		/* too large to follow: passed on as it is */
+		__attribute__((fallthrough));
+	case HTTP_BAD:
+		p->ss = S_RAW;
+		return 1;
+	case HTTP_OK:
+		break;
+	}
+	if (to_client(p, p->sin, h.len) < 0)
+		return -1;
+	consume(p->sin, &p->sinlen, h.len);
+	if (h.status == 101) {
+		response_done(p, 101);
+		p->ss = S_RAW;
+		if (p->qs == Q_WAIT_UPGRADE)
+			p->qs = Q_RAW;
+		return 1;
+	}
+	if (h.status < 200)	/* 100 Continue and the like */
+		return 1;
+	response_done(p, h.status);
+	if (p->qs == Q_WAIT_UPGRADE)
+		p->qs = Q_HEAD;	/* not switched: requests go on */
+	http_framing_init(&p->sf, &h);
+	p->ss = h.body == BODY_NONE ? S_HEAD : S_BODY;
+	return 1;
+}
+
+static int server_bytes(struct proxy *p)
+{
+	size_t used;
+	int rc;
+
+	while (p->sinlen) {
+		switch (p->ss) {
+		case S_RAW:
+			rc = to_client(p, p->sin, p->sinlen);
+			p->sinlen = 0;
+			return rc;
+		case S_BODY:
+			rc = http_framing_feed(&p->sf, p->sin, p->sinlen,
+					       &used);
+			if (rc < 0) {
+				p->ss = S_RAW;
+				continue;
+			}
+			if (to_client(p, p->sin, used) < 0)
+				return -1;
+			consume(p->sin, &p->sinlen, used);
+			if (rc == 1)
+				p->ss = S_HEAD;
+			continue;
+		case S_HEAD:
+			if ((rc = response_head(p)) <= 0)
+				return rc;
+			if (p->qs == Q_HEAD && client_bytes(p) < 0)
+				return -1;	/* requests held back */
+			continue;
+		}
+	}
+	return 0;
+}
+
+/* Read what one side has; 1 read, 0 nothing yet, -1 it ended. */
+static int ssl_read(WOLFSSL *s, uint8_t *buf, size_t *len, size_t cap)
+{
+	int n = wolfSSL_read(s, buf + *len, (int)(cap - *len));
+
+	if (n > 0) {
+		*len += (size_t)n;
+		return 1;
+	}
+	n = wolfSSL_get_error(s, n);
+	return n == WOLFSSL_ERROR_WANT_READ || n == WOLFSSL_ERROR_WANT_WRITE ?
+	       0 : -1;
+}
+
+static void nonblocking(int fd)
+{
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+static void relay_http(struct proxy *p)
+{
+	nonblocking(p->cfd);
+	nonblocking(p->ufd);
+	for (;;) {
+		bool want_c = p->qs != Q_WAIT_UPGRADE && p->inlen < IN_CAP &&
+			      p->fcount < FIFO;
+		bool cp = want_c && wolfSSL_pending(p->c) > 0;
+		bool up = wolfSSL_pending(p->u) > 0;
+		struct pollfd f[2] = {
+			{ .fd = want_c ? p->cfd : -1, .events = POLLIN },
+			{ .fd = p->ufd, .events = POLLIN },
+		};
+		int rc;
+
+		if (!cp && !up) {
+			rc = poll(f, 2, IDLE_MS);
+			if (rc < 0 && errno == EINTR)
+				continue;
+			if (rc <= 0)
+				return;
+			cp = f[0].revents != 0;
+			up = f[1].revents != 0;
+		}
+		if (cp) {
+			if ((rc = ssl_read(p->c, p->in, &p->inlen, IN_CAP)) < 0)
+				return;
+			if (rc > 0 && client_bytes(p) < 0)
+				return;
+		}
+		if (up) {
+			if ((rc = ssl_read(p->u, p->sin, &p->sinlen, SIN_CAP)) <
+			    0) {
+				server_bytes(p);
+				return;
+			}
+			if (rc > 0 && server_bytes(p) < 0)
+				return;
+		}
+	}
+}
+
+static void timeouts(int fd, int seconds)
+{
+	struct timeval tv = { .tv_sec = seconds };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static bool offers_http11(const struct client_hello *ch)
+{
+	for (size_t i = 0; i < ch->nalpn; i++)
+		if (!strcmp(ch->alpn[i], "http/1.1"))
+			return true;
+	return false;
+}
+
+/* The sandbox's side: a leaf for the name, http/1.1 as the only ALPN. */
+static int accept_client(struct proxy *p)
+{
+	uint8_t der[CERT_DER_MAX], key[256];
+	size_t dl, kl;
+	int ok;
+
+	if (config_leaf(p->sb, p->j->host, der, &dl, key, &kl) < 0 ||
+	    !(p->c = wolfSSL_new(config_server_ctx())))
+		return -1;
+	ok = wolfSSL_use_certificate_buffer(p->c, der, (long)dl,
+					    WOLFSSL_FILETYPE_ASN1) ==
+	     WOLFSSL_SUCCESS &&
+	     wolfSSL_use_PrivateKey_buffer(p->c, key, (long)kl,
+					   WOLFSSL_FILETYPE_ASN1) ==
+	     WOLFSSL_SUCCESS;
+	explicit_bzero(key, sizeof(key));
+	if (!ok)
+		return -1;
+	wolfSSL_UseALPN(p->c, (char *)"http/1.1", 8,
+			WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
+	wolfSSL_set_fd(p->c, p->cfd);
+	timeouts(p->cfd, HANDSHAKE_S);
+	if (wolfSSL_accept(p->c) != WOLFSSL_SUCCESS) {
+		log_debug("broker: %s: the sandbox's handshake failed: %s",
+			  p->j->host, wolfSSL_ERR_reason_error_string(
+				  (unsigned long)wolfSSL_get_error(p->c, 0)));
+		return -1;
+	}
+	return 0;
+}
+
+/* The real server's side, verified; the reason when it fails. */
+static const char *connect_server(struct proxy *p,
+				  const struct client_hello *ch)
+{
+	static __thread char why[160];
+	long v;
+
+	if ((p->ufd = upstream_connect(p->j)) < 0)
+		return "upstream connection failed";
+	if (!(p->u = wolfSSL_new(config_client_ctx())))
+		return "upstream TLS failed";
+	wolfSSL_UseSNI(p->u, WOLFSSL_SNI_HOST_NAME, p->j->host,
+		       (unsigned short)strlen(p->j->host));
+	wolfSSL_check_domain_name(p->u, p->j->host);
+	if (offers_http11(ch))
+		wolfSSL_UseALPN(p->u, (char *)"http/1.1", 8,
+				WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
+	wolfSSL_set_fd(p->u, p->ufd);
+	timeouts(p->ufd, HANDSHAKE_S);
+	if (wolfSSL_connect(p->u) == WOLFSSL_SUCCESS)
+		return NULL;
+	v = wolfSSL_get_verify_result(p->u);
+	if (v != 0)
+		snprintf(why, sizeof(why), "upstream certificate: %s",
+			 wolfSSL_X509_verify_cert_error_string(v));
+	else
+		snprintf(why, sizeof(why), "upstream TLS: %s",
+			 wolfSSL_ERR_reason_error_string((unsigned long)
+			 wolfSSL_get_error(p->u, 0)));
+	return why;
+}
+
+void proxy_run(int client, const struct judgement *j,
+	       const struct client_hello *ch)
+{
+	struct proxy p = { .j = j, .cfd = client, .ufd = -1 };
+	const char *why;
+
+	if (!(p.sb = config_sandbox_get(j->sandbox)))
+		return;
+	p.in = secret_alloc(IN_CAP);
+	p.out = secret_alloc(OUT_CAP);
+	p.sin = malloc(SIN_CAP);
+	if (!p.sin || accept_client(&p) < 0)
+		goto out;
+	if ((why = connect_server(&p, ch))) {
+		log_info("broker: %s: %s", j->host, why);
+		refuse(&p, 502, "Bad Gateway", why, NULL);
+		goto out;
+	}
+	timeouts(p.cfd, 0);
+	timeouts(p.ufd, 0);
+	relay_http(&p);
+out:
+	if (p.c) {
+		wolfSSL_shutdown(p.c);
+		wolfSSL_free(p.c);
+	}
+	if (p.u) {
+		wolfSSL_shutdown(p.u);
+		wolfSSL_free(p.u);
+	}
+	if (p.ufd >= 0)
+		close(p.ufd);
+	secret_free(p.in);
+	secret_free(p.out);
+	free(p.sin);
+	config_sandbox_put_ref(p.sb);
+}

@@ -1,0 +1,491 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <jansson.h>
+#include <linux/capability.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "broker.h"
+#include "ca.h"
+#include "clock.h"
+#include "ct.h"
+#include "daemon.h"
+#include "dns.h"
+#include "dnscache.h"
+#include "file.h"
+#include "inject_addrs.h"
+#include "log.h"
+#include "policy_json.h"
+#include "sandbox.h"
+#include "secret.h"
+
+#define MSG_MAX 65536
+#define SNDBUF (4 << 20)
+#define TRUST_MAX (4 << 20)
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+static int sock = -1;
+static const struct marks *marks;
+
+/* ---- the supervisor ---- */
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* No capability left, none to gain: what the broker inherits. */
+static void unprivileged(const struct priv *pv)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct none[2] = { { 0 } };
+
+	if ((pv->root && (setgroups(0, NULL) < 0 ||
+			  setresgid(pv->gid, pv->gid, pv->gid) < 0 ||
+			  setresuid(pv->uid, pv->uid, pv->uid) < 0)) ||
+	    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 ||
+	    syscall(SYS_capset, &h, none) < 0 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fatal("broker supervisor: dropping privileges");
+}
+
+static void exec_broker(const char *path, bool verbose)
+{
+	char *const argv[] = { (char *)"sbxfw-broker",
+			       verbose ? (char *)"-v" : NULL, NULL };
+	char *const envp[] = { NULL };
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	execve(path, argv, envp);
+	log_warn("broker: %s", path);
+	_exit(127);
+}
+
+static void ended(pid_t pid, int st)
+{
+	if (WIFSIGNALED(st))
+		log_warnx("broker (pid %d) killed by signal %d: starting "
+			  "another", (int)pid, WTERMSIG(st));
+	else
+		log_warnx("broker (pid %d) exited with status %d: starting "
+			  "another", (int)pid, WEXITSTATUS(st));
+}
+
+static void supervise(const struct priv *pv, const char *path, bool verbose,
+		      int ipc, int lfd, pid_t daemon)
+{
+	unsigned backoff = BACKOFF_MIN_MS;
+	sigset_t all;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != daemon)
+		_exit(0);
+	sigfillset(&all);
+	sigprocmask(SIG_UNBLOCK, &all, NULL);
+	if (dup2(ipc, 100) < 0 || dup2(lfd, 101) < 0 ||
+	    dup2(100, BROKER_IPC) < 0 || dup2(101, BROKER_LISTEN) < 0)
+		fatal("broker supervisor: descriptors");
+	syscall(SYS_close_range, BROKER_LISTEN + 1, ~0U, 0);
+	unprivileged(pv);
+	prctl(PR_SET_NAME, "sbxfwd-broker");
+	for (;;) {
+		time_t start = time(NULL);
+		pid_t pid = fork();
+		int st;
+
+		if (pid == 0)
+			exec_broker(path, verbose);
+		if (pid < 0) {
+			sleep_ms(BACKOFF_MAX_MS);
+			continue;
+		}
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		ended(pid, st);
+		backoff = time(NULL) - start > 10 ? BACKOFF_MIN_MS :
+			  backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+			  backoff * 2;
+		sleep_ms(backoff);
+	}
+}
+
+static int listener(uint16_t *port, char *err, size_t errlen)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6 };
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), off = 0;
+
+	if (fd < 0 ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0 ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(fd, 1024) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &al) < 0) {
+		snprintf(err, errlen, "broker listener: %s", strerror(errno));
+		return -1;
+	}
+	*port = ntohs(a.sin6_port);
+	return fd;
+}
+
+int broker_start(struct daemon *d, const struct priv *pv, bool verbose,
+		 uint16_t *port, char *err, size_t errlen)
+{
+	int sp[2], lfd, buf = SNDBUF;
+	pid_t pid, self = getpid();
+
+	marks = &d->marks;
+	*port = 0;
+	if (access(d->cfg.broker, X_OK) < 0) {
+		/* flows to injection domains are refused, nothing else
+		 * changes */
+		log_warnx("[tls] broker %s: %s: no credentials brokering",
+			  d->cfg.broker, strerror(errno));
+		return 0;
+	}
+	if ((lfd = listener(port, err, errlen)) < 0)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		snprintf(err, errlen, "broker socketpair: %s", strerror(errno));
+		return -1;
+	}
+	/* a sandbox's rules and CA are one message */
+	setsockopt(sp[0], SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
+	setsockopt(sp[1], SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
+	if ((pid = fork()) < 0) {
+		snprintf(err, errlen, "broker: fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0)
+		supervise(pv, d->cfg.broker, verbose, sp[1], lfd, self);
+	close(sp[1]);
+	close(lfd);
+	sock = sp[0];
+	fcntl(sock, F_SETFL, O_NONBLOCK);
+	return 0;
+}
+
+int broker_fd(void)
+{
+	return sock;
+}
+
+/* ---- messages ---- */
+
+static void send_msg(json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT);
+
+	json_decref(o);
+	if (!s)
+		return;
+	if (send(sock, s, strlen(s), MSG_NOSIGNAL) < 0)
+		log_warn("broker: message of %zu bytes not sent", strlen(s));
+	wipe_free(s, strlen(s));
+}
+
+static void send_sandbox(struct daemon *d, const struct sandbox *sb)
+{
+	json_t *pol, *inject;
+	char *crt, *key, err[512];
+
+	if (!sb->policy->ninject) {
+		send_msg(json_pack("{s:s, s:i}", "t", "sandbox-gone", "id",
+				   (int)sb->id));
+		return;
+	}
+	if (ca_read(d->cfg.ca_dir, sb->name, &crt, &key, err,
+		    sizeof(err)) < 0) {
+		log_warnx("sandbox %s: %s: its injections are refused",
+			  sb->name, err);
+		return;
+	}
+	pol = policy_to_json(sb->policy, false);
+	inject = json_incref(json_object_get(pol, "inject"));
+	json_decref(pol);
+	send_msg(json_pack("{s:s, s:i, s:s, s:s, s:s, s:{s:s, s:o}}", "t",
+			   "sandbox", "id", (int)sb->id, "name", sb->name,
+			   "ca", crt, "key", key, "policy", "mode",
+			   "user-defined", "inject", inject));
+	free(crt);
+	secret_free(key);
+}
+
+/* A new broker: everything it needs. */
+static void hello(struct daemon *d)
+{
+	size_t len;
+	char *trust = file_read(d->cfg.upstream_ca, TRUST_MAX, &len);
+
+	if (!trust)
+		log_warn("broker: [tls] upstream_ca %s", d->cfg.upstream_ca);
+	send_msg(json_pack("{s:s, s:s, s:i}", "t", "config", "trust",
+			   trust ? trust : "", "leaf_days",
+			   (int)d->cfg.leaf_days));
+	free(trust);
+	for (const struct sandbox *sb = sandbox_next(NULL); sb;
+	     sb = sandbox_next(sb))
+		if (sb->policy->ninject)
+			send_sandbox(d, sb);
+}
+
+static int ip_text_parse(const char *s, int *family, uint8_t *out)
+{
+	*family = strchr(s, ':') ? AF_INET6 : AF_INET;
+	return inet_pton(*family, s, out) == 1 ? 0 : -1;
+}
+
+static size_t unhex(const char *s, char *out, size_t max)
+{
+	size_t n = strlen(s) / 2;
+
+	if (n > max)
+		n = max;
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+
+		if (sscanf(s + 2 * i, "%2x", &v) != 1)
+			return 0;
+		out[i] = (char)v;
+	}
+	out[n] = 0;
+	return n;
+}
+
+struct judged {
+	const char *action, *reason, *rule;
+	const struct sandbox *sb;
+	struct flow_key orig;
+	char host[DOMAIN_MAX + 1];
+};
+
+static enum payload_kind payload_of(const char *status)
+{
+	return !strcmp(status, "tls") ? PAYLOAD_TLS :
+	       !strcmp(status, "not-tls") ? PAYLOAD_NOT_TLS :
+	       !strcmp(status, "malformed") ? PAYLOAD_MALFORMED :
+	       PAYLOAD_INCOMPLETE;
+}
+
+/* Refusals that come before an injection, as before any domain rule. */
+static bool refused_first(const char *reason)
+{
+	return !strcmp(reason, "range-denied") ||
+	       !strcmp(reason, "mode-deny-all") ||
+	       !strcmp(reason, "domain-denied") ||
+	       !strcmp(reason, "ech-denied") ||
+	       !strcmp(reason, "sni-invalid");
+}
+
+static bool bound(struct daemon *d, struct judged *j)
+{
+	return d->cfg.ip_binding == BINDING_OFF ||
+	       dns_bound(j->sb->id, j->host, j->orig.family, j->orig.dst,
+			 BIND_FINAL) == BOUND_YES;
+}
+
+static void decide(struct daemon *d, struct flow_query *q, struct judged *j)
+{
+	const struct inject_rule *ir = NULL;
+	struct verdict_result v;
+	static char rule[DOMAIN_PATTERN_MAX + 1];
+
+	policy_eval(j->sb->policy, q, &v);
+	j->reason = v.reason;
+	snprintf(rule, sizeof(rule), "%s", v.rule);
+	j->rule = rule;
+	if (q->sni && domain_name_normalize(q->sni, q->sni_len, j->host) == 0)
+		ir = policy_inject_find(j->sb->policy, j->host, q->dport);
+	if (ir && !(v.verdict == VERDICT_DENY && refused_first(v.reason))) {
+		snprintf(rule, sizeof(rule), "%s", ir->domain.text);
+		j->action = bound(d, j) ? "terminate" : "deny";
+		j->reason = *j->action == 't' ? "inject" :
+			    "sni-address-mismatch";
+		return;
+	}
+	j->action = v.verdict == VERDICT_ALLOW ? "relay" : "deny";
+	if (*j->action == 'r' && !strcmp(v.reason, "domain-allowed") &&
+	    !bound(d, j)) {
+		j->action = "deny";
+		j->reason = "sni-address-mismatch";
+	}
+}
+
+static void judge_audit(const struct judged *j, const struct flow_query *q)
+{
+	struct flow_record r;
+
+	audit_record_init(&r, j->sb->name, &j->orig);
+	if (q->sni)
+		snprintf(r.sni, sizeof(r.sni), "%.*s", (int)q->sni_len,
+			 q->sni);
+	r.allow = *j->action != 'd';
+	r.reason = j->reason;
+	snprintf(r.rule, sizeof(r.rule), "%s", j->rule ? j->rule : "");
+	audit_flow(&r);
+}
+
+/* Which flow the broker holds: conntrack knows it by the reply tuple
+ * its socket sees; its mark names the sandbox. */
+static void judge(struct daemon *d, json_t *m)
+{
+	const char *local, *peer, *status, *sni_hex = NULL;
+	json_int_t id, lport, pport;
+	int ech = 0, fam2;
+	struct flow_key reply = { .proto = IPPROTO_TCP };
+	struct judged j = { .action = "deny", .reason = "broker-not-redirected" };
+	char sni[CH_SNI_MAX + 1], dst[INET6_ADDRSTRLEN] = "";
+	struct flow_query q = { .proto = IPPROTO_TCP };
+	uint32_t mark;
+	int family;
+
+	if (json_unpack(m, "{s:I, s:s, s:I, s:s, s:I, s:s, s?s, s?b}", "id",
+			&id, "local", &local, "lport", &lport, "peer", &peer,
+			"pport", &pport, "status", &status, "sni", &sni_hex,
+			"ech", &ech) < 0 ||
+	    ip_text_parse(local, &family, reply.src) < 0 ||
+	    ip_text_parse(peer, &fam2, reply.dst) < 0 || fam2 != family) {
+		log_warnx("broker: unreadable judge request");
+		return;
+	}
+	reply.family = (uint8_t)family;
+	reply.sport = (uint16_t)lport;
+	reply.dport = (uint16_t)pport;
+	if (ct_get_reply(&reply, &j.orig, &mark) == 0 &&
+	    memcmp(j.orig.dst, reply.src, 16) &&
+	    (j.sb = sandbox_get(mark_get_id(marks, mark)))) {
+		q.family = family;
+		memcpy(q.dst, j.orig.dst, 16);
+		q.dport = j.orig.dport;
+		q.payload = payload_of(status);
+		if (sni_hex && (q.sni_len = unhex(sni_hex, sni, CH_SNI_MAX)))
+			q.sni = sni;
+		q.ech = ech;
+		q.ech_deny = d->cfg.ech == ECH_DENY;
+		q.brokered = true;
+		decide(d, &q, &j);
+		judge_audit(&j, &q);
+		inet_ntop(family, j.orig.dst, dst, sizeof(dst));
+	}
+	send_msg(json_pack("{s:s, s:I, s:s, s:i, s:s, s:i, s:s}", "t",
+			   "judged", "id", id, "action", j.action, "sandbox",
+			   j.sb ? (int)j.sb->id : 0, "dst", dst, "dport",
+			   (int)j.orig.dport, "host", j.host));
+}
+
+static void request(json_t *m)
+{
+	const char *host, *method = NULL, *path = NULL, *inj = NULL;
+	const char *error = NULL;
+	struct request_record r = { 0 };
+	const struct sandbox *sb;
+	json_int_t id, status;
+
+	if (json_unpack(m, "{s:I, s:s, s?s, s?s, s:I, s?s, s?s}", "sandbox",
+			&id, "host", &host, "method", &method, "path", &path,
+			"status", &status, "injected", &inj, "error",
+			&error) < 0 || !(sb = sandbox_get((uint32_t)id)))
+		return;
+	store_time_now(r.time);
+	snprintf(r.sandbox, sizeof(r.sandbox), "%s", sb->name);
+	snprintf(r.host, sizeof(r.host), "%s", host);
+	snprintf(r.method, sizeof(r.method), "%s", method ? method : "");
+	snprintf(r.path, sizeof(r.path), "%s", path ? path : "");
+	r.status = (int)status;
+	snprintf(r.injected, sizeof(r.injected), "%s", inj ? inj : "");
+	snprintf(r.error, sizeof(r.error), "%s", error ? error : "");
+	audit_request(&r);
+}
+
+void broker_event(struct daemon *d)
+{
+	char buf[MSG_MAX];
+
+	for (;;) {
+		ssize_t n = recv(sock, buf, sizeof(buf), 0);
+		const char *t;
+		json_t *m;
+
+		if (n <= 0)
+			return;
+		if (!(m = json_loadb(buf, (size_t)n, 0, NULL))) {
+			log_warnx("broker: unreadable message");
+			continue;
+		}
+		t = json_string_value(json_object_get(m, "t"));
+		if (t && !strcmp(t, "judge"))
+			judge(d, m);
+		else if (t && !strcmp(t, "request"))
+			request(m);
+		else if (t && !strcmp(t, "hello"))
+			hello(d);
+		else
+			log_warnx("broker: unknown message");
+		json_decref(m);
+	}
+}
+
+/* ---- sandboxes ---- */
+
+struct relearn {
+	const struct sandbox *sb;
+	uint64_t now;
+};
+
+static void relearn_one(const char *name, int family, const uint8_t *addr,
+			uint64_t left_ns, void *arg)
+{
+	const struct relearn *r = arg;
+
+	if (policy_inject_find(r->sb->policy, name, 443))
+		inject_addrs_learn(marks, r->sb->id, family, addr, left_ns,
+				   r->now);
+}
+
+void broker_sandbox_changed(struct daemon *d, const struct sandbox *sb)
+{
+	struct relearn r = { sb, now_ns() };
+
+	if (sock < 0)
+		return;
+	inject_addrs_forget(marks, sb->id);
+	if (sb->policy->ninject)
+		dnscache_each(sb->id, relearn_one, &r, r.now);
+	send_sandbox(d, sb);
+}
+
+void broker_sandbox_gone(struct daemon *d, uint32_t id)
+{
+	(void)d;
+	if (sock < 0)
+		return;
+	inject_addrs_forget(marks, id);
+	send_msg(json_pack("{s:s, s:i}", "t", "sandbox-gone", "id", (int)id));
+}
+
+void broker_learn(const struct sandbox *sb, const char *name,
+		  const struct dns_learned_addr *a, size_t n, uint64_t now)
+{
+	if (sock < 0 || !sb->policy->ninject ||
+	    !policy_inject_find(sb->policy, name, 443))
+		return;
+	for (size_t i = 0; i < n; i++)
+		inject_addrs_learn(marks, sb->id, a[i].family, a[i].addr,
+				   (uint64_t)a[i].ttl * 1000000000ull, now);
+}

@@ -1,0 +1,312 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Credentials brokering (SPEC §6): flows to injection domains are
+# redirected at their SYN to sbxfw-broker, which terminates TLS with the
+# sandbox's CA, verifies the real server, and sets the configured headers
+# on every HTTP/1.1 request. The real server (echo_server.py, in the
+# internet namespace) logs every request head it receives: the tests look
+# there for what arrived, and for markers that must not.
+source "$(dirname "$0")/../lib/check.sh"
+source "$(dirname "$0")/topology.sh"
+source "$(dirname "$0")/capture.sh"
+
+TOKEN="tok$RANDOM$RANDOM$RANDOM$RANDOM"
+# what the echo server shows of it
+FP="sha256:$(printf 'Bearer %s' "$TOKEN" | sha256sum | cut -c1-16)"
+SECRET_FILE=$TMP/headers
+ECHO_LOG=$TMP/echo.log
+SBCA=$TMP/sb-ca.pem
+BUNDLE=$TMP/sb-bundle.pem
+
+echo_up() {
+	net pkill -f 'nginx -c' 2>/dev/null
+	: >"$ECHO_LOG"
+	setsid -f ip netns exec "$NS_NET" python3 "$(dirname "$0")/echo_server.py" \
+		"$CERTS/server.pem" "$CERTS/server.key" "$ECHO_LOG" "$TOKEN" \
+		"$TMP/www/git" 2>"$TMP/echo.err"
+	wait_for 50 eval 'net ss -ltn | grep -q ":443 "'
+}
+
+topo_up && echo_up || { echo "topology failed"; echo "0 passed, 1 failed"; exit 1; }
+start_daemon "[dns]" "upstream = $NET4" "[tls]" "upstream_ca = $CA" ||
+	{ cat "$TMP/sbxfwd.log"; echo "0 passed, 1 failed"; exit 1; }
+wait_for 50 grep -q 'sbxfw-broker: broker: ready' "$TMP/sbxfwd.log" ||
+	{ cat "$TMP/sbxfwd.log"; echo "0 passed, 1 failed"; exit 1; }
+
+printf 'Authorization: Bearer %s\n' "$TOKEN" >"$SECRET_FILE"
+
+# sb1, user-defined: other.test allowed; api.example.test injected
+setup() {
+	recreate --allowed-domain other.test >/dev/null || return 1
+	cli inject sb1 api.example.test --header-file "$SECRET_FILE" >/dev/null ||
+		return 1
+	cli ca sb1 >"$SBCA" && cli ca sb1 --bundle >"$BUNDLE"
+}
+
+# through the broker: curl in the sandbox trusting only the sandbox CA
+bk() { # PATH [CURL ARGS...]
+	local path=$1
+	shift
+	sb curl -sS -m 10 --cacert "$SBCA" "$@" "https://api.example.test$path" 2>&1
+}
+
+arrived() { grep -c -- "$1" "$ECHO_LOG"; }
+
+test_control_without_a_firewall_the_token_is_missing() {
+	# the same request straight to the server: no token, 401
+	local out
+	out=$(net curl -sS -m 5 --cacert "$CA" --resolve api.example.test:443:$NET4 \
+		https://api.example.test/secret 2>&1)
+	echo "$out" | grep -q '"no token"' || fail "control: $out"
+}
+
+test_the_token_reaches_the_server_never_the_sandbox() {
+	setup || fail "setup"
+	local out
+	out=$(bk /secret)
+	echo "$out" | grep -q '"path": "/secret"' || fail "not brokered: $out"
+	echo "$out" | grep -q "$TOKEN" && fail "the response carried the token"
+	# the echo server saw exactly one Authorization, the real one
+	[ "$(tail -1 "$ECHO_LOG" | grep -o "\"$FP\"" | wc -l)" = 1 ] ||
+		fail "server got: $(tail -1 "$ECHO_LOG")"
+	expect_flow "sni = 'api.example.test'" "allow|inject|api.example.test"
+	wait_for 20 eval "[ -n \"\$(sql \"SELECT 1 FROM requests WHERE host = 'api.example.test' AND path = '/secret' AND status = 200 AND injected = 'Authorization'\")\" ]" ||
+		fail "requests row: $(sql 'SELECT * FROM requests')"
+}
+
+test_the_sandbox_header_is_replaced_not_duplicated() {
+	setup || fail "setup"
+	local mk
+	mk=$(marker)
+	bk /h -H "Authorization: fake-$mk" -H "authorization: again-$mk" >/dev/null
+	tail -1 "$ECHO_LOG" | grep -q "$mk" && fail "the sandbox's header arrived"
+	[ "$(tail -1 "$ECHO_LOG" | grep -o -i '"authorization"' | wc -l)" = 1 ] ||
+		fail "not exactly one: $(tail -1 "$ECHO_LOG")"
+}
+
+test_keep_alive_every_request_gets_the_header() {
+	setup || fail "setup"
+	local before urls=()
+	before=$(arrived "$FP")
+	for i in $(seq 100); do urls+=("https://api.example.test/k$i"); done
+	sb curl -sS -m 30 --cacert "$SBCA" "${urls[@]}" -o /dev/null 2>&1 || fail "curl"
+	[ $(($(arrived "$FP") - before)) = 100 ] ||
+		fail "$(($(arrived "$FP") - before)) of 100 had it"
+	# one connection: one flow row for the 100 requests
+	[ "$(sql "SELECT count(*) FROM flows WHERE id > $(cat "$TMP/first_flows") AND reason = 'inject'")" = 1 ] ||
+		fail "flows: $(sql "SELECT count(*) FROM flows WHERE reason = 'inject'")"
+}
+
+test_a_64_mib_chunked_upload_streams_with_bounded_memory() {
+	setup || fail "setup"
+	local pid out rss
+	out=$(head -c 64M /dev/zero | sb curl -sS -m 60 --cacert "$SBCA" -T - \
+		-H 'Transfer-Encoding: chunked' https://api.example.test/upload 2>&1)
+	echo "$out" | grep -q '"body": 67108864' || fail "upload: ${out:0:200}"
+	pid=$(pgrep -f sbxfw-broker | head -1)
+	rss=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
+	# ASan's shadow memory included; a buffered body would be 64 MiB more
+	[ "$rss" -lt 60000 ] || fail "broker peak RSS $rss kB"
+}
+
+test_expect_100_continue_and_content_length() {
+	setup || fail "setup"
+	local out
+	head -c 100000 /dev/zero >"$TMP/body"
+	out=$(bk /upload -H 'Expect: 100-continue' --data-binary @"$TMP/body" -v)
+	echo "$out" | grep -q 'HTTP/1.1 100 Continue' || fail "no 100: ${out:0:300}"
+	echo "$out" | grep -q '"body": 100000' || fail "body: ${out:0:300}"
+}
+
+test_a_websocket_echo_works_after_the_rewrite() {
+	setup || fail "setup"
+	local mk out
+	mk=$(marker)
+	out=$(sb python3 - "$SBCA" "$mk" <<'EOF'
+import base64, os, socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+s = ctx.wrap_socket(socket.create_connection(("api.example.test", 443)), server_hostname="api.example.test")
+key = base64.b64encode(os.urandom(16)).decode()
+s.sendall(("GET /ws HTTP/1.1\r\nHost: api.example.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % key).encode())
+buf = b""
+while b"\r\n\r\n" not in buf:
+    buf += s.recv(4096)
+head, _, rest = buf.partition(b"\r\n\r\n")
+assert head.startswith(b"HTTP/1.1 101"), head
+msg = sys.argv[2].encode()
+mask = os.urandom(4)
+s.sendall(bytes([0x81, 0x80 | len(msg)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(msg)))
+while len(rest) < 2 + len(msg):
+    rest += s.recv(4096)
+print(rest[2:2 + len(msg)].decode())
+EOF
+)
+	[ "$out" = "$mk" ] || fail "echo: $out"
+	grep -q "\"ws\": \"$mk\"" "$ECHO_LOG" || fail "the server did not get it"
+}
+
+# each shape: 400 (or 501/505) and no byte of the smuggled request arrives
+smuggle() { # NAME RAW-REQUEST (printf format)
+	local mk out
+	mk=$(marker)
+	out=$(printf "$2" "$mk" | sb timeout 10 openssl s_client -quiet -CAfile "$SBCA" \
+		-servername api.example.test -connect api.example.test:443 2>/dev/null)
+	echo "$out" | head -1 | grep -q -E 'HTTP/1.1 (400|421|501|505)' ||
+		fail "$1: $(echo "$out" | head -1)"
+	grep -q "$mk" "$ECHO_LOG" && fail "$1: the marker reached the server"
+	return 0
+}
+
+test_request_smuggling_shapes_get_400() {
+	setup || fail "setup"
+	smuggle "CL+TE" 'POST / HTTP/1.1\r\nHost: api.example.test\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /%s HTTP/1.1\r\nHost: api.example.test\r\n\r\n'
+	smuggle "two CL" 'POST /%s HTTP/1.1\r\nHost: api.example.test\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd'
+	smuggle "CL list" 'POST /%s HTTP/1.1\r\nHost: api.example.test\r\nContent-Length: 4, 4\r\n\r\nabcd'
+	smuggle "obs-fold" 'GET /%s HTTP/1.1\r\nHost: api.example.test\r\nX-A: a\r\n b\r\n\r\n'
+	smuggle "bare LF" 'GET /%s HTTP/1.1\nHost: api.example.test\n\n'
+	smuggle "space before colon" 'GET /%s HTTP/1.1\r\nHost: api.example.test\r\nContent-Length : 0\r\n\r\n'
+	smuggle "TE gzip" 'POST /%s HTTP/1.1\r\nHost: api.example.test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n'
+	smuggle "bad chunk" 'POST / HTTP/1.1\r\nHost: api.example.test\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n%s\r\n0\r\n\r\n'
+	smuggle "other Host" 'GET /%s HTTP/1.1\r\nHost: evil.test\r\n\r\n'
+}
+
+test_match_rules_by_method_path_and_header() {
+	recreate --mode user-defined >/dev/null || fail "create"
+	cli inject sb1 api.example.test --header 'X-Post: yes' --match-method POST >/dev/null &&
+		cli inject sb1 api.example.test --header 'X-Exact: yes' --match-path /exact >/dev/null &&
+		cli inject sb1 api.example.test --header 'X-Prefix: yes' --match-path-prefix /pre/ >/dev/null &&
+		cli inject sb1 api.example.test --header 'X-Re: yes' --match-path-regex '^/re/[0-9]+$' >/dev/null &&
+		cli inject sb1 api.example.test --header 'X-Hdr: yes' --match-header 'X-Want: 1' >/dev/null ||
+		fail "inject"
+	cli ca sb1 >"$SBCA"
+	bk /any -d x >/dev/null; tail -1 "$ECHO_LOG" | grep -q X-Post || fail "method"
+	bk /exact >/dev/null; tail -1 "$ECHO_LOG" | grep -q X-Exact || fail "exact"
+	bk /exact/no >/dev/null; tail -1 "$ECHO_LOG" | grep -q X-Exact && fail "exact matched a longer path"
+	bk /pre/a/b >/dev/null; tail -1 "$ECHO_LOG" | grep -q X-Prefix || fail "prefix"
+	bk /re/42 >/dev/null; tail -1 "$ECHO_LOG" | grep -q X-Re || fail "regex"
+	bk /re/4x >/dev/null; tail -1 "$ECHO_LOG" | grep -q X-Re && fail "regex matched /re/4x"
+	bk /h -H 'X-Want: 1' >/dev/null; tail -1 "$ECHO_LOG" | grep -q X-Hdr || fail "header"
+	bk /h >/dev/null; tail -1 "$ECHO_LOG" | grep -q -E 'X-(Hdr|Post|Exact|Prefix|Re)' && fail "no rule should match GET /h"
+	return 0
+}
+
+test_another_name_on_the_same_address_keeps_the_server_certificate() {
+	setup || fail "setup"
+	local out
+	# other.test resolves to the injection domain's address: relayed,
+	# never decrypted (curl trusts the test CA only, not the sandbox's)
+	sb curl -sS -m 5 --cacert "$SBCA" https://api.example.test/warm >/dev/null
+	out=$(sb curl -sS -m 5 --cacert "$CA" https://other.test/plain 2>&1)
+	echo "$out" | grep -q '"path": "/plain"' || fail "relay: $out"
+	expect_flow "sni = 'other.test'" "allow|domain-allowed|other.test"
+	out=$(sb curl -sS -m 5 --cacert "$SBCA" https://other.test/ 2>&1)
+	echo "$out" | grep -q -i 'certificate' || fail "sandbox CA accepted for other.test: $out"
+}
+
+test_a_denied_name_on_that_address_is_refused() {
+	setup || fail "setup"
+	local mk out
+	mk=$(marker)
+	sb curl -sS -m 5 --cacert "$SBCA" https://api.example.test/warm >/dev/null
+	out=$(sb curl -sS -m 5 --cacert "$CA" --resolve "denied.test:443:$NET4" \
+		"https://denied.test/$mk" 2>&1)
+	[ $? -ne 0 ] || fail "denied.test allowed"
+	grep -q "$mk" "$ECHO_LOG" && fail "the marker arrived"
+	expect_flow "sni = 'denied.test'" "deny|domain-not-allowed|"
+}
+
+test_a_pinned_address_is_refused_with_its_own_reason() {
+	setup || fail "setup"
+	local mk
+	mk=$(marker)
+	# 198.18.3.10 was never in an answer: not redirected
+	sb curl -sS -m 5 --cacert "$SBCA" --resolve "api.example.test:443:198.18.3.10" \
+		"https://api.example.test/$mk" >/dev/null 2>&1 && fail "allowed"
+	grep -q "$mk" "$ECHO_LOG" && fail "the marker arrived"
+	expect_flow "sni = 'api.example.test' AND dst = '198.18.3.10'" \
+		"deny|inject-not-redirected|api.example.test"
+}
+
+test_a_failed_upstream_verification_gives_502() {
+	recreate --mode user-defined >/dev/null || fail "create"
+	# nosan.test is not in the server certificate
+	cli inject sb1 nosan.test --header-file "$SECRET_FILE" >/dev/null || fail "inject"
+	cli ca sb1 >"$SBCA"
+	local out
+	out=$(sb curl -sS -m 10 --cacert "$SBCA" -w '%{http_code}' https://nosan.test/x 2>&1)
+	echo "$out" | grep -q '502' || fail "got: $out"
+	wait_for 20 eval "[ -n \"\$(sql \"SELECT 1 FROM requests WHERE host = 'nosan.test' AND status = 502 AND error LIKE 'upstream%'\")\" ]" ||
+		fail "requests: $(sql "SELECT * FROM requests WHERE host = 'nosan.test'")"
+}
+
+test_removing_a_rule_applies_to_new_connections() {
+	setup || fail "setup"
+	bk /before >/dev/null
+	tail -1 "$ECHO_LOG" | grep -q "$FP" || fail "not injected before"
+	cli inject sb1 api.example.test --remove >/dev/null || fail "remove"
+	local mk
+	mk=$(marker)
+	bk "/$mk" >/dev/null
+	grep "$mk" "$ECHO_LOG" | grep -q "$FP" && fail "still injected"
+	return 0
+}
+
+test_clients_python_requests_httpx_node_git() {
+	setup || fail "setup"
+	local env_lines out
+	env_lines=$(cli env sb1 --path "$BUNDLE") || fail "env"
+	echo "$env_lines" | grep -q "^SSL_CERT_FILE=$BUNDLE$" || fail "env: $env_lines"
+	# Debian's python, which has the packages (not a pyenv one)
+	out=$(sb env $env_lines /usr/bin/python3 -c 'import requests; print(requests.get("https://api.example.test/secret").status_code)' 2>&1)
+	[ "$out" = 200 ] || fail "requests: $out"
+	out=$(sb env $env_lines /usr/bin/python3 -c 'import httpx; print(httpx.get("https://api.example.test/secret").status_code)' 2>&1)
+	[ "$out" = 200 ] || fail "httpx: $out"
+	out=$(sb env $env_lines node -e 'fetch("https://api.example.test/secret").then(r => console.log(r.status), e => console.log(String(e.cause || e)))' 2>&1)
+	[ "$out" = 200 ] || fail "node: $out"
+	rm -rf "$TMP/clone"
+	out=$(sb env $env_lines git clone -q https://api.example.test/repo.git "$TMP/clone" 2>&1) ||
+		fail "git: $out"
+	[ "$(cat "$TMP/clone/README")" = sbxfw ] || fail "git: no README"
+}
+
+test_the_secret_is_nowhere_but_the_server() {
+	setup || fail "setup"
+	bk /secret >/dev/null
+	cli policy sb1 | grep -q "$TOKEN" && fail "policy export"
+	cli policy sb1 | grep -q '<redacted>' || fail "policy: not redacted"
+	cli show sb1 | grep -q "$TOKEN" && fail "show"
+	grep -q "$TOKEN" "$TMP/sbxfwd.log" && fail "daemon log"
+	sql "SELECT * FROM flows; SELECT * FROM requests; SELECT * FROM policy_changes" |
+		grep -q "$TOKEN" && fail "audit tables"
+	# the sandbox's namespace has neither it in files nor environment
+	grep -r -q "$TOKEN" "/etc/netns/$NS_SB" && fail "sandbox files"
+	# a core dump forced from the broker while it holds the secret
+	local pid
+	pid=$(pgrep -f sbxfw-broker | head -1)
+	gdb -p "$pid" -batch -nx -ex "generate-core-file $TMP/broker.core" >/dev/null 2>&1
+	[ -s "$TMP/broker.core" ] || fail "no core"
+	grep -a -q "$TOKEN" "$TMP/broker.core" && fail "the secret is in the broker's core"
+	rm -f "$TMP/broker.core"
+}
+
+test_a_broker_crash_leaves_other_flows_and_is_restarted() {
+	setup || fail "setup"
+	cli allow sb1 198.18.3.10 >/dev/null || fail "allow"
+	local old out
+	old=$(pgrep -f sbxfw-broker | head -1)
+	# frozen, then killed: flows that do not need it never notice
+	kill -STOP "$old"
+	out=$(sb curl -sS -m 5 --cacert "$CA" https://198.18.3.10/frozen 2>&1)
+	echo "$out" | grep -q '"path": "/frozen"' || fail "another flow: $out"
+	kill -SEGV "$old"
+	kill -CONT "$old"
+	wait_for 50 eval '[ -n "$(pgrep -f sbxfw-broker)" ] && [ "$(pgrep -f sbxfw-broker | head -1)" != '"$old"' ]' ||
+		fail "not restarted"
+	wait_for 50 eval 'bk /again | grep -q "\"path\": \"/again\""' || fail "not serving again"
+	grep -q "broker (pid $old) \(killed by signal\|exited with status\)" "$TMP/sbxfwd.log" ||
+		fail "not logged"
+}
+
+run_cases
+finish
