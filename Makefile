@@ -112,6 +112,8 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR)
 	install -m 0755 $(B)/sbxfw $(DESTDIR)$(SBINDIR)/sbxfw
 	install -m 0755 $(B)/sbxfwd $(DESTDIR)$(SBINDIR)/sbxfwd
+	install -d $(DESTDIR)$(LIBEXECDIR)/sbxfw
+	install -m 0755 $(B)/sbxfw-broker $(DESTDIR)$(LIBEXECDIR)/sbxfw/sbxfw-broker
 	install -d $(DESTDIR)$(SYSCONFDIR)/sbxfw
 	install -m 0644 etc/sbxfw.ini $(DESTDIR)$(SYSCONFDIR)/sbxfw/sbxfw.ini
 	install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8

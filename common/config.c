@@ -28,7 +28,6 @@ void cfg_defaults(struct sbxfw_config *c)
 	c->ip_binding = BINDING_STRICT;
 	snprintf(c->ca_dir, sizeof(c->ca_dir), "/var/lib/sbxfw/ca");
 	c->leaf_days = 7;
-	snprintf(c->broker, sizeof(c->broker), "%s", SBXFW_BROKER_PATH);
 	snprintf(c->upstream_ca, sizeof(c->upstream_ca),
 		 "/etc/ssl/certs/ca-certificates.crt");
 	c->ech = ECH_OUTER;

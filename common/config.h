@@ -11,9 +11,8 @@
 
 #define CFG_DEFAULT_PATH "/etc/sbxfw/sbxfw.ini"
 #define CFG_UPSTREAM_MAX 8
-#ifndef SBXFW_BROKER_PATH
-#define SBXFW_BROKER_PATH "/usr/libexec/sbxfw/sbxfw-broker"
-#endif
+/* the broker beside sbxfwd: PREFIX/sbin/sbxfwd, PREFIX/libexec/sbxfw/ */
+#define CFG_BROKER_RELATIVE "../libexec/sbxfw/sbxfw-broker"
 
 enum deny_action { DENY_REJECT, DENY_DROP };
 enum ip_binding { BINDING_STRICT, BINDING_OFF };
@@ -45,7 +44,7 @@ struct sbxfw_config {
 	char ca_dir[PATH_MAX];
 	unsigned leaf_days;
 	char upstream_ca[PATH_MAX];
-	char broker[PATH_MAX];	/* the sbxfw-broker program */
+	char broker[PATH_MAX];	/* the sbxfw-broker program; "": beside */
 	enum ech_policy ech;
 	/* [audit] */
 	bool log_allowed;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <jansson.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -126,6 +127,23 @@ static void supervise(const struct priv *pv, const char *path, bool verbose,
 	}
 }
 
+/* [tls] broker, or PREFIX/libexec/sbxfw/sbxfw-broker beside sbxfwd. */
+static void broker_path(const char *cfg, char *out, size_t len)
+{
+	char self[PATH_MAX], *slash;
+	ssize_t n;
+
+	if (*cfg) {
+		snprintf(out, len, "%s", cfg);
+		return;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[n > 0 ? n : 0] = 0;
+	if ((slash = strrchr(self, '/')))
+		*slash = 0;
+	snprintf(out, len, "%s/%s", self, CFG_BROKER_RELATIVE);
+}
+
 static int listener(uint16_t *port, char *err, size_t errlen)
 {
 	struct sockaddr_in6 a = { .sin6_family = AF_INET6 };
@@ -149,14 +167,16 @@ int broker_start(struct daemon *d, const struct priv *pv, bool verbose,
 {
 	int sp[2], lfd, buf = SNDBUF;
 	pid_t pid, self = getpid();
+	static char path[PATH_MAX + 64];
 
 	marks = &d->marks;
 	*port = 0;
-	if (access(d->cfg.broker, X_OK) < 0) {
+	broker_path(d->cfg.broker, path, sizeof(path));
+	if (access(path, X_OK) < 0) {
 		/* flows to injection domains are refused, nothing else
 		 * changes */
 		log_warnx("[tls] broker %s: %s: no credentials brokering",
-			  d->cfg.broker, strerror(errno));
+			  path, strerror(errno));
 		return 0;
 	}
 	if ((lfd = listener(port, err, errlen)) < 0)
@@ -173,7 +193,7 @@ int broker_start(struct daemon *d, const struct priv *pv, bool verbose,
 		return -1;
 	}
 	if (pid == 0)
-		supervise(pv, d->cfg.broker, verbose, sp[1], lfd, self);
+		supervise(pv, path, verbose, sp[1], lfd, self);
 	close(sp[1]);
 	close(lfd);
 	sock = sp[0];
