@@ -478,6 +478,17 @@ static void relearn_one(const char *name, int family, const uint8_t *addr,
 				   r->now);
 }
 
+/* Exact names only: a wildcard has nothing to resolve. */
+static void prefetch(const struct sandbox *sb)
+{
+	for (size_t i = 0; i < sb->policy->ninject; i++) {
+		const char *name = sb->policy->inject[i].domain.name;
+
+		if (!strchr(name, '*'))
+			dns_prefetch(name);
+	}
+}
+
 void broker_sandbox_changed(struct daemon *d, const struct sandbox *sb)
 {
 	struct relearn r = { sb, now_ns() };
@@ -485,9 +496,40 @@ void broker_sandbox_changed(struct daemon *d, const struct sandbox *sb)
 	if (sock < 0)
 		return;
 	inject_addrs_forget(marks, sb->id);
-	if (sb->policy->ninject)
+	if (sb->policy->ninject) {
 		dnscache_each(sb->id, relearn_one, &r, r.now);
+		dnscache_each(DNSCACHE_OWN, relearn_one, &r, r.now);
+		prefetch(sb);
+	}
 	send_sandbox(d, sb);
+}
+
+void broker_learn_own(const char *name, const struct dns_learned_addr *a,
+		      size_t n, uint64_t for_ns, uint64_t now)
+{
+	if (sock < 0)
+		return;
+	for (const struct sandbox *sb = sandbox_next(NULL); sb;
+	     sb = sandbox_next(sb)) {
+		if (!sb->policy->ninject ||
+		    !policy_inject_find(sb->policy, name, 443))
+			continue;
+		for (size_t i = 0; i < n; i++)
+			inject_addrs_learn(marks, sb->id, a[i].family,
+					   a[i].addr, for_ns, now);
+	}
+}
+
+void broker_tick(uint64_t now)
+{
+	static uint64_t next;
+
+	if (sock < 0 || now < next)
+		return;
+	next = now + 10 * 1000000000ull;
+	for (const struct sandbox *sb = sandbox_next(NULL); sb;
+	     sb = sandbox_next(sb))
+		prefetch(sb);
 }
 
 void broker_sandbox_gone(struct daemon *d, uint32_t id)

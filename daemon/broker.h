@@ -38,4 +38,12 @@ void broker_sandbox_gone(struct daemon *d, uint32_t id);
 void broker_learn(const struct sandbox *sb, const char *name,
 		  const struct dns_learned_addr *a, size_t n, uint64_t now);
 
+/* The daemon's own answer for a name: its addresses go to the inject
+ * sets of every sandbox with an injection rule for it. */
+void broker_learn_own(const char *name, const struct dns_learned_addr *a,
+		      size_t n, uint64_t for_ns, uint64_t now);
+/* From the daemon's timer: the daemon resolves the exact injection
+ * domains again as their answers expire. */
+void broker_tick(uint64_t now);
+
 #endif

@@ -329,6 +329,8 @@ static void own_done(struct pending *p, const struct dns_answer *a,
 	}
 	dnscache_own_done(p->q.name, family, a ? a->addr : NULL,
 			  a ? a->naddr : 0, keep, now);
+	if (a)
+		broker_learn_own(p->q.name, a->addr, a->naddr, keep, now);
 	log_debug("dns: resolved %s %s: %zu addresses", p->q.name,
 		  family == AF_INET ? "A" : "AAAA", a ? a->naddr : 0);
 	pend_free(p);
@@ -796,6 +798,18 @@ enum dns_bound dns_bound(uint32_t sb, const char *name, int family,
 		return BOUND_WAIT;
 	return how == BIND_FINAL || resolve(name, family, now) < 0 ? BOUND_NO :
 	       BOUND_WAIT;
+}
+
+void dns_prefetch(const char *name)
+{
+	uint64_t now = now_ns();
+
+	for (int i = 0; i < 2; i++) {
+		int family = i ? AF_INET6 : AF_INET;
+
+		if (dnscache_own(name, family, now) == OWN_UNKNOWN)
+			resolve(name, family, now);
+	}
 }
 
 static bool still_allowed(const char *name, void *arg)

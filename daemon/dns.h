@@ -42,6 +42,11 @@ enum dns_bind_how { BIND_RESOLVE, BIND_FINAL, BIND_PEEK };
 enum dns_bound dns_bound(uint32_t sb, const char *name, int family,
 			 const uint8_t *addr, enum dns_bind_how how);
 
+/* Resolve a name for the daemon itself, unless it knows it already (the
+ * answer is remembered for address binding, and goes to the broker's
+ * inject sets). */
+void dns_prefetch(const char *name);
+
 /* A policy changed: the names it no longer lets the sandbox resolve are
  * forgotten with their addresses (all of them when the sandbox is gone:
  * policy NULL). */

@@ -1467,6 +1467,29 @@ static void rules_commit(struct batch *bt, const struct nft_opts *o)
 	msg_rule(bt, r, "commit deny");
 }
 
+/* In the nat chain: flows to a port jump to `chain'. */
+static void r_port_jump(struct batch *bt, uint8_t proto, uint16_t port,
+			const char *chain)
+{
+	struct nftnl_rule *r = rule_new("dns");
+
+	m_l4proto(r, NFT_CMP_EQ, proto);
+	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R0);
+	x_cmp(r, R0, NFT_CMP_EQ, &(uint16_t){ htons(port) }, 2);
+	x_verdict(r, NFT_JUMP, chain);
+	msg_rule(bt, r, "nat port rule");
+}
+
+/* The first rule of such a chain: flows of no sandbox return. */
+static void r_sandboxes_only(struct batch *bt, const char *chain,
+			     const struct marks *m)
+{
+	struct nftnl_rule *r = r_classified(bt, chain, m);
+
+	x_verdict(r, NFT_RETURN, NULL);
+	msg_rule(bt, r, "nat not-a-sandbox rule");
+}
+
 /* DNS from sandboxes (UDP and TCP 53, to any address) to the daemon's
  * resolver, unless SPEC §2 decides it before: denied ranges (the forward
  * chain denies), allowed ranges (it passes). deny-all goes to the
@@ -1480,17 +1503,9 @@ static void rules_dns(struct batch *bt, const struct nft_opts *o)
 	const struct marks *m = o->marks;
 	struct nftnl_rule *r;
 
-	for (uint8_t p = 0; p < 2; p++) {
-		r = rule_new("dns");
-		m_l4proto(r, NFT_CMP_EQ, p ? IPPROTO_TCP : IPPROTO_UDP);
-		x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R0);
-		x_cmp(r, R0, NFT_CMP_EQ, &(uint16_t){ htons(53) }, 2);
-		x_verdict(r, NFT_JUMP, "dns_sandbox");
-		msg_rule(bt, r, "dns rule");
-	}
-	r = r_classified(bt, "dns_sandbox", m);
-	x_verdict(r, NFT_RETURN, NULL);
-	msg_rule(bt, r, "dns not-a-sandbox rule");
+	r_port_jump(bt, IPPROTO_UDP, 53, "dns_sandbox");
+	r_port_jump(bt, IPPROTO_TCP, 53, "dns_sandbox");
+	r_sandboxes_only(bt, "dns_sandbox", m);
 	for (size_t i = 0; i < 4; i++) {
 		r = r_lookup("dns_sandbox", m, before[i], v6[i]);
 		x_verdict(r, NFT_RETURN, NULL);
@@ -1510,15 +1525,8 @@ static void rules_inject(struct batch *bt, const struct nft_opts *o)
 	const struct marks *m = o->marks;
 	struct nftnl_rule *r;
 
-	r = rule_new("dns");
-	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
-	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R0);
-	x_cmp(r, R0, NFT_CMP_EQ, &(uint16_t){ htons(443) }, 2);
-	x_verdict(r, NFT_JUMP, "inject_sandbox");
-	msg_rule(bt, r, "inject rule");
-	r = r_classified(bt, "inject_sandbox", m);
-	x_verdict(r, NFT_RETURN, NULL);
-	msg_rule(bt, r, "inject not-a-sandbox rule");
+	r_port_jump(bt, IPPROTO_TCP, 443, "inject_sandbox");
+	r_sandboxes_only(bt, "inject_sandbox", m);
 	for (int v6 = 0; v6 < 2; v6++) {
 		r = r_lookup("inject_sandbox", m, before[v6], v6);
 		x_verdict(r, NFT_RETURN, NULL);

@@ -216,6 +216,7 @@ static void run(struct daemon *d, int ep, int sfd, int tfd)
 					continue;
 				dns_tick(now_ns());
 				verdict_tick(now_ns());
+				broker_tick(now_ns());
 				audit_tick();
 			} else {
 				control_event(tag, evs[i].events, d);

@@ -27,11 +27,17 @@ echo_up() {
 	wait_for 50 eval 'net ss -ltn | grep -q ":443 "'
 }
 
+# daemon_up [BROKER]: sbxfwd and its broker, ready
+daemon_up() {
+	local brokers
+	brokers=$(grep -c 'sbxfw-broker: broker: ready' "$TMP/sbxfwd.log" 2>/dev/null)
+	BROKER=${1:-} start_daemon "[dns]" "upstream = $NET4" "[tls]" \
+		"upstream_ca = $CA" &&
+		wait_for 50 eval '[ "$(grep -c "sbxfw-broker: broker: ready" "$TMP/sbxfwd.log")" -gt "${brokers:-0}" ]'
+}
+
 topo_up && echo_up || { echo "topology failed"; echo "0 passed, 1 failed"; exit 1; }
-start_daemon "[dns]" "upstream = $NET4" "[tls]" "upstream_ca = $CA" ||
-	{ cat "$TMP/sbxfwd.log"; echo "0 passed, 1 failed"; exit 1; }
-wait_for 50 grep -q 'sbxfw-broker: broker: ready' "$TMP/sbxfwd.log" ||
-	{ cat "$TMP/sbxfwd.log"; echo "0 passed, 1 failed"; exit 1; }
+daemon_up || { cat "$TMP/sbxfwd.log"; echo "0 passed, 1 failed"; exit 1; }
 
 printf 'Authorization: Bearer %s\n' "$TOKEN" >"$SECRET_FILE"
 
@@ -228,6 +234,52 @@ test_a_pinned_address_is_refused_with_its_own_reason() {
 		"deny|inject-not-redirected|api.example.test"
 }
 
+test_a_pinned_real_address_is_brokered_by_the_daemons_own_resolution() {
+	setup || fail "setup"
+	# no DNS from the sandbox: its addresses come from the daemon's own
+	# resolution of the injection domain
+	sb_hosts api.example.test
+	local out
+	out=$(bk /secret)
+	rm -f "/etc/netns/$NS_SB/hosts"
+	echo "$out" | grep -q '"path": "/secret"' || fail "not brokered: $out"
+	[ "$(tail -1 "$ECHO_LOG" | grep -o "\"$FP\"" | wc -l)" = 1 ] || fail "no token"
+}
+
+test_bad_inject_input_is_refused_and_changes_nothing() {
+	setup || fail "setup"
+	local before out
+	before=$(cli policy sb1)
+	out=$(cli inject sb1 api.example.test --header "no-colon-$TOKEN" 2>&1)
+	[ $? = 1 ] && echo "$out" | grep -q -- '--header: expected' || fail "header: $out"
+	echo "$out" | grep -q "$TOKEN" && fail "the error shows the value"
+	out=$(cli inject sb1 'bad domain' --header 'A: b' 2>&1) && fail "domain: $out"
+	out=$(cli inject sb1 x.test --header 'A: b' --match-path-regex '(' 2>&1) &&
+		fail "regex: $out"
+	echo "$out" | grep -q 'regex' || fail "regex message: $out"
+	out=$(cli inject sb1 nothere.test --remove 2>&1) && fail "remove: $out"
+	echo "$out" | grep -q 'no injection rule' || fail "remove message: $out"
+	out=$(cli inject sb1 api.example.test 2>&1)
+	[ $? = 2 ] || fail "no header: exit $?"
+	[ "$(cli policy sb1)" = "$before" ] || fail "the policy changed"
+}
+
+test_the_broker_port_takes_only_redirected_flows() {
+	setup || fail "setup"
+	local port out
+	port=$(grep -o 'broker on port [0-9]*' "$TMP/sbxfwd.log" | tail -1 | grep -o '[0-9]*$')
+	[ -n "$port" ] || fail "no port in the log"
+	# it listens; the input hook resets what was not redirected to it
+	rt ss -ltn | grep -q ":$port " || fail "nothing listens on $port"
+	out=$(sb curl -sS -m 5 -k "https://198.18.1.1:$port/" 2>&1)
+	echo "$out" | grep -q "Couldn't connect\|reset" || fail "direct: $out"
+	out=$(net curl -sS -m 5 -k "https://198.18.2.1:$port/" 2>&1)
+	echo "$out" | grep -q "Couldn't connect\|reset" || fail "from the internet: $out"
+	grep -q "sbxfwd: broker: judge\|broker-not-redirected" "$TMP/sbxfwd.log" &&
+		fail "a direct flow reached the broker"
+	return 0
+}
+
 test_a_failed_upstream_verification_gives_502() {
 	recreate --mode user-defined >/dev/null || fail "create"
 	# nosan.test is not in the server certificate
@@ -281,13 +333,19 @@ test_the_secret_is_nowhere_but_the_server() {
 		grep -q "$TOKEN" && fail "audit tables"
 	# the sandbox's namespace has neither it in files nor environment
 	grep -r -q "$TOKEN" "/etc/netns/$NS_SB" && fail "sandbox files"
-	# a core dump forced from the broker while it holds the secret
+	# a core dump forced from the broker while it holds the secret: the
+	# release build (an ASan process maps terabytes), the file bounded
 	local pid
-	pid=$(pgrep -f sbxfw-broker | head -1)
-	gdb -p "$pid" -batch -nx -ex "generate-core-file $TMP/broker.core" >/dev/null 2>&1
+	stop_daemon && daemon_up "$TOP/build/sbxfw-broker" || fail "release broker"
+	bk /secret >/dev/null
+	pid=$(pgrep -f "^sbxfw-broker" | head -1)
+	(ulimit -f 2000000; gdb -p "$pid" -batch -nx \
+		-ex "generate-core-file $TMP/broker.core" >/dev/null 2>&1)
 	[ -s "$TMP/broker.core" ] || fail "no core"
 	grep -a -q "$TOKEN" "$TMP/broker.core" && fail "the secret is in the broker's core"
+	grep -a -q "api.example.test" "$TMP/broker.core" || fail "a core without the broker's data"
 	rm -f "$TMP/broker.core"
+	stop_daemon && daemon_up || fail "broker again"
 }
 
 test_a_broker_crash_leaves_other_flows_and_is_restarted() {
