@@ -52,6 +52,8 @@ int ipc_judge(const struct judge_req *rq, struct judgement *out);
 void ipc_request(uint32_t sandbox, const char *host, const char *method,
 		 const char *path, int status, const char *injected,
 		 const char *error);
+/* Sends the request rows in batches. */
+void *ipc_rows_thread(void *arg);
 /* Reads the daemon's messages until it goes away (then exits). */
 void *ipc_thread(void *arg);
 /* Waits for the first configuration. */
@@ -82,12 +84,23 @@ const struct inject_rule *config_match(const struct bk_sandbox *sb,
 				       const struct http_head *h);
 
 /* ---- flows (conn.c, relay.c, proxy.c) ---- */
-void *conn_thread(void *arg);
+void conn_serve(int fd);
+/* Each worker's buffer for rewritten heads (secret pages), made once. */
+void proxy_thread_init(void);
+void proxy_thread_fini(void);
 void relay_run(int client, const struct judgement *j);
 void proxy_run(int client, const struct judgement *j,
 	       const struct client_hello *ch);
 /* Connect to the flow's destination within a few seconds; -1 on error. */
 int upstream_connect(const struct judgement *j);
+
+/* ---- idle connections to real servers (pool.c) ---- */
+/* One for this sandbox, name and address, taken out of the pool. */
+bool pool_take(const struct judgement *j, WOLFSSL **ssl, int *fd);
+/* Between responses, nothing pending: kept for the next flow. */
+void pool_put(const struct judgement *j, WOLFSSL *ssl, int fd);
+/* A sandbox's rules changed or it is gone: its connections end. */
+void pool_forget(uint32_t sandbox);
 
 /* ---- confinement ---- */
 /* The system call allowlist (filter.c). */

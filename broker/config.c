@@ -143,6 +143,7 @@ int config_sandbox_put(uint32_t id, const char *name, const char *ca_pem,
 			return -1;
 		}
 	}
+	pool_forget(id);
 	pthread_mutex_lock(&lock);
 	unlink_id(id);
 	sb->next = sandboxes;
@@ -155,6 +156,7 @@ int config_sandbox_put(uint32_t id, const char *name, const char *ca_pem,
 
 void config_sandbox_drop(uint32_t id)
 {
+	pool_forget(id);
 	pthread_mutex_lock(&lock);
 	unlink_id(id);
 	pthread_mutex_unlock(&lock);

@@ -8,7 +8,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,7 +22,6 @@
 #define CONNECT_WAIT_MS 5000
 #define PEEK_MAX (CH_MAX + 5 * 8)
 
-atomic_int broker_conns;
 
 /* An IPv4 peer of the dual-stack listener comes as ::ffff:a.b.c.d. */
 static int addr_of(const struct sockaddr_storage *ss, uint8_t *addr,
@@ -147,9 +145,9 @@ fail:
 	return -1;
 }
 
-void *conn_thread(void *arg)
+void conn_serve(int fd)
 {
-	int fd = (int)(intptr_t)arg, one = 1;
+	int one = 1;
 	struct client_hello ch;
 	struct judge_req rq = { .ch = &ch };
 	struct judgement j;
@@ -174,6 +172,4 @@ void *conn_thread(void *arg)
 	}
 out:
 	close(fd);
-	atomic_fetch_sub(&broker_conns, 1);
-	return NULL;
 }

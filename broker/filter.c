@@ -10,7 +10,8 @@
 static const char *const allowed[] = {
 	"brk", "mmap", "munmap", "mremap", "mprotect", "madvise", "futex",
 	"set_robust_list", "rseq", "clone", "clone3", "exit", "exit_group",
-	"sched_yield", "nanosleep", "clock_nanosleep", "clock_gettime",
+	"sched_yield", "sched_getaffinity", "nanosleep", "clock_nanosleep",
+	"clock_gettime",
 	"gettimeofday", "getrandom", "getpid", "gettid",
 	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "restart_syscall",
 	"sigaltstack", "tgkill",
@@ -25,7 +26,7 @@ static const char *const allowed[] = {
 	"wait4", "waitid", "getrlimit", "setrlimit", "sched_getparam",
 	"getppid", "execve", "vfork", "fork", "kill", "dup2", "dup3",
 	"uname", "mincore", "fstat", "newfstatat", "readlink", "lseek",
-	"sched_getaffinity", "prlimit64", "ioctl",
+	"prlimit64", "ioctl",
 #endif
 };
 

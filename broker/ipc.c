@@ -113,15 +113,59 @@ int ipc_judge(const struct judge_req *rq, struct judgement *out)
 	return w.done ? 0 : -ETIMEDOUT;
 }
 
+/* Request rows go in batches: one message per REQUESTS_BATCH rows or
+ * REQUESTS_PERIOD_MS, whichever comes first. */
+#define REQUESTS_BATCH 128
+#define REQUESTS_PERIOD_MS 50
+
+static pthread_mutex_t rows_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t rows_full = PTHREAD_COND_INITIALIZER;
+static json_t *rows;
+
 void ipc_request(uint32_t sandbox, const char *host, const char *method,
 		 const char *path, int status, const char *injected,
 		 const char *error)
 {
-	send_json(json_pack("{s:s, s:i, s:s, s:s*, s:s*, s:i, s:s, s:s*}",
-			    "t", "request", "sandbox", (int)sandbox,
-			    "host", host, "method", method, "path", path,
-			    "status", status, "injected", injected,
-			    "error", error));
+	json_t *row = json_pack("{s:i, s:s, s:s*, s:s*, s:i, s:s, s:s*}",
+				"sandbox", (int)sandbox, "host", host,
+				"method", method, "path", path, "status",
+				status, "injected", injected, "error", error);
+
+	pthread_mutex_lock(&rows_lock);
+	if (!rows)
+		rows = json_array();
+	json_array_append_new(rows, row);
+	if (json_array_size(rows) >= REQUESTS_BATCH)
+		pthread_cond_signal(&rows_full);
+	pthread_mutex_unlock(&rows_lock);
+}
+
+void *ipc_rows_thread(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct timespec until;
+		json_t *batch;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += REQUESTS_PERIOD_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&rows_lock);
+		while ((!rows || json_array_size(rows) < REQUESTS_BATCH) &&
+		       pthread_cond_timedwait(&rows_full, &rows_lock,
+					      &until) == 0)
+			;
+		batch = rows;
+		rows = NULL;
+		pthread_mutex_unlock(&rows_lock);
+		if (batch)
+			send_json(json_pack("{s:s, s:o}", "t", "requests",
+					    "rows", batch));
+	}
+	return NULL;
 }
 
 static int judged(json_t *m)

@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <wolfssl/options.h>
@@ -24,7 +25,7 @@
 
 #define STACK (256 * 1024)
 
-extern atomic_int broker_conns;
+static atomic_int broker_conns;	/* queued and being served */
 
 #if defined(__SANITIZE_ADDRESS__)
 /* started with an empty environment: a small quarantine, so that its
@@ -54,6 +55,71 @@ static void check_unprivileged(void)
 		fatalx("broker: started as root: refusing");
 }
 
+/* Accepted flows wait here for a worker; workers are made when none is
+ * idle, up to BROKER_CONNS_MAX, and end after IDLE_S idle beyond
+ * WORKERS_KEPT: a connection costs no thread creation at steady load. */
+#define IDLE_S 30
+#define WORKERS_KEPT 16
+
+static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t qwake = PTHREAD_COND_INITIALIZER;
+static int queue[BROKER_CONNS_MAX];
+static size_t qhead, qcount;
+static int workers, idle_workers;
+
+static int next_fd(void)
+{
+	struct timespec until;
+	int fd;
+
+	pthread_mutex_lock(&qlock);
+	idle_workers++;
+	while (!qcount) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += IDLE_S;
+		if (pthread_cond_timedwait(&qwake, &qlock, &until) ==
+		    ETIMEDOUT && !qcount && idle_workers > WORKERS_KEPT) {
+			idle_workers--;
+			workers--;
+			pthread_mutex_unlock(&qlock);
+			return -1;
+		}
+	}
+	idle_workers--;
+	fd = queue[qhead];
+	qhead = (qhead + 1) % BROKER_CONNS_MAX;
+	qcount--;
+	pthread_mutex_unlock(&qlock);
+	return fd;
+}
+
+static void *worker(void *arg)
+{
+	int fd;
+
+	(void)arg;
+	proxy_thread_init();
+	while ((fd = next_fd()) >= 0) {
+		conn_serve(fd);
+		atomic_fetch_sub(&broker_conns, 1);
+	}
+	proxy_thread_fini();
+	return NULL;
+}
+
+static void dispatch(int fd, pthread_attr_t *a)
+{
+	pthread_t t;
+
+	pthread_mutex_lock(&qlock);
+	queue[(qhead + qcount++) % BROKER_CONNS_MAX] = fd;
+	if (!idle_workers && workers < BROKER_CONNS_MAX &&
+	    pthread_create(&t, a, worker, NULL) == 0)
+		workers++;
+	pthread_cond_signal(&qwake);
+	pthread_mutex_unlock(&qlock);
+}
+
 static void serve(void)
 {
 	pthread_attr_t a;
@@ -63,7 +129,6 @@ static void serve(void)
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 	for (;;) {
 		int fd = accept4(BROKER_LISTEN_FD, NULL, NULL, SOCK_CLOEXEC);
-		pthread_t t;
 
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED ||
@@ -71,18 +136,19 @@ static void serve(void)
 				continue;
 			fatal("broker: accept");
 		}
-		if (atomic_fetch_add(&broker_conns, 1) >= BROKER_CONNS_MAX ||
-		    pthread_create(&t, &a, conn_thread,
-				   (void *)(intptr_t)fd) != 0) {
+		/* queued and being served, together bounded */
+		if (atomic_fetch_add(&broker_conns, 1) >= BROKER_CONNS_MAX) {
 			atomic_fetch_sub(&broker_conns, 1);
 			close(fd);
+			continue;
 		}
+		dispatch(fd, &a);
 	}
 }
 
 int main(int argc, char **argv)
 {
-	pthread_t ipc;
+	pthread_t ipc, rows;
 	char err[256];
 	WC_RNG rng;
 	int n, ll;
@@ -95,7 +161,8 @@ int main(int argc, char **argv)
 	if (wolfSSL_Init() != WOLFSSL_SUCCESS || wc_InitRng(&rng) != 0)
 		fatalx("broker: wolfSSL");
 	wc_FreeRng(&rng);	/* its source is open before the filter */
-	if (pthread_create(&ipc, NULL, ipc_thread, NULL) != 0)
+	if (pthread_create(&ipc, NULL, ipc_thread, NULL) != 0 ||
+	    pthread_create(&rows, NULL, ipc_rows_thread, NULL) != 0)
 		fatalx("broker: thread");
 	ipc_init();
 	ipc_wait_config();

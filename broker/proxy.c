@@ -55,6 +55,9 @@ struct proxy {
 	struct pend fifo[FIFO];
 	size_t fhead, fcount;
 	uint8_t *out;		/* rewritten heads: secret pages */
+	bool client_close;	/* the sandbox said close: after this one */
+	bool server_close;	/* the server will not take another */
+	bool done;		/* the last response is through */
 };
 
 static int ssl_write_all(WOLFSSL *s, int fd, const uint8_t *b, size_t n)
@@ -179,7 +182,10 @@ static size_t rewrite(struct proxy *p, const struct http_head *h,
 	for (size_t i = 0; i < h->nf; i++) {
 		const struct http_field *f = &h->f[i];
 
-		if (is_set(r, b, f))
+		/* the sandbox's close is for its hop: the server's
+		 * connection may serve the next flow */
+		if (is_set(r, b, f) ||
+		    (p->client_close && http_field_is(b, f, "connection")))
 			continue;
 		at = put(out, at, b + f->name.off, f->name.len);
 		at = put(out, at, ": ", 2);
@@ -241,6 +247,8 @@ static int head_send(struct proxy *p, const struct http_head *h)
 	}
 	r = config_match(p->sb, p->j->host, p->in, h);
 	pend_fill(&q, p->in, h, r);
+	p->client_close = h->close && !h->upgrade && h->minor == 1;
+	p->server_close |= h->minor == 0;
 	n = rewrite(p, h, r, &out, &own);
 	rc = to_server(p, out, n);
 	explicit_bzero(out, n);
@@ -284,7 +292,7 @@ static int client_bytes(struct proxy *p)
 		case Q_HEAD:
 			break;
 		}
-		if (!p->inlen || p->fcount == FIFO)
+		if (!p->inlen || p->fcount == FIFO || p->client_close)
 			return 0;
 		switch (http_request_parse(p->in, p->inlen, &h, &status,
 					   &why)) {
@@ -315,6 +323,44 @@ static void response_done(struct proxy *p, int status)
 	p->fcount--;
 }
 
+/* The body of the last response the sandbox wanted is through. */
+static void body_done(struct proxy *p)
+{
+	p->ss = S_HEAD;
+	if (p->client_close && !p->fcount)
+		p->done = true;
+}
+
+/* The response head for a sandbox that asked to close: its own
+ * Connection lines out, "Connection: close" in (the server's hop stays
+ * open for the pool). */
+static int head_to_client(struct proxy *p, const struct http_head *h)
+{
+	uint8_t out[HTTP_RESP_HEAD_MAX + 32];
+	size_t at = 0, i = 0, end = h->len;
+	static const char close_line[] = "Connection: close\r\n";
+
+	if (!p->client_close || h->status < 200)
+		return to_client(p, p->sin, h->len);
+	while (i < end) {
+		const uint8_t *lf = memchr(p->sin + i, '\n', end - i);
+		size_t n = (size_t)(lf - (p->sin + i)) + 1;
+		bool blank = n <= 2;
+
+		if (blank) {
+			memcpy(out + at, close_line, sizeof(close_line) - 1);
+			at += sizeof(close_line) - 1;
+		}
+		if (blank || n < 11 || strncasecmp((const char *)p->sin + i,
+						   "connection:", 11)) {
+			memcpy(out + at, p->sin + i, n);
+			at += n;
+		}
+		i += n;
+	}
+	return to_client(p, out, at);
+}
+
 static int response_head(struct proxy *p)
 {
 	bool head_req = p->fcount && p->fifo[p->fhead].head;
@@ -332,7 +378,7 @@ static int response_head(struct proxy *p)
 	case HTTP_OK:
 		break;
 	}
-	if (to_client(p, p->sin, h.len) < 0)
+	if (head_to_client(p, &h) < 0)
 		return -1;
 	consume(p->sin, &p->sinlen, h.len);
 	if (h.status == 101) {
@@ -347,8 +393,12 @@ static int response_head(struct proxy *p)
 	response_done(p, h.status);
 	if (p->qs == Q_WAIT_UPGRADE)
 		p->qs = Q_HEAD;	/* not switched: requests go on */
+	p->server_close |= h.close || h.body == BODY_UNTIL_CLOSE;
 	http_framing_init(&p->sf, &h);
-	p->ss = h.body == BODY_NONE ? S_HEAD : S_BODY;
+	if (h.body == BODY_NONE)
+		body_done(p);
+	else
+		p->ss = S_BODY;
 	return 1;
 }
 
@@ -374,7 +424,7 @@ static int server_bytes(struct proxy *p)
 				return -1;
 			consume(p->sin, &p->sinlen, used);
 			if (rc == 1)
-				p->ss = S_HEAD;
+				body_done(p);
 			continue;
 		case S_HEAD:
 			if ((rc = response_head(p)) <= 0)
@@ -406,13 +456,22 @@ static void nonblocking(int fd)
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
-static void relay_http(struct proxy *p)
+/* Between responses with nothing pending: the server's side may serve
+ * another flow. */
+static bool idle(const struct proxy *p)
+{
+	return !p->server_close && p->ss == S_HEAD && !p->sinlen &&
+	       !p->fcount && p->qs == Q_HEAD && !p->inlen;
+}
+
+/* Returns whether the server's connection can be kept. */
+static bool relay_http(struct proxy *p)
 {
 	nonblocking(p->cfd);
 	nonblocking(p->ufd);
 	for (;;) {
 		bool want_c = p->qs != Q_WAIT_UPGRADE && p->inlen < IN_CAP &&
-			      p->fcount < FIFO;
+			      p->fcount < FIFO && !p->client_close;
 		bool cp = want_c && wolfSSL_pending(p->c) > 0;
 		bool up = wolfSSL_pending(p->u) > 0;
 		struct pollfd f[2] = {
@@ -421,29 +480,31 @@ static void relay_http(struct proxy *p)
 		};
 		int rc;
 
+		if (p->done)
+			return idle(p);
 		if (!cp && !up) {
 			rc = poll(f, 2, IDLE_MS);
 			if (rc < 0 && errno == EINTR)
 				continue;
 			if (rc <= 0)
-				return;
+				return false;
 			cp = f[0].revents != 0;
 			up = f[1].revents != 0;
 		}
 		if (cp) {
 			if ((rc = ssl_read(p->c, p->in, &p->inlen, IN_CAP)) < 0)
-				return;
+				return idle(p);	/* the sandbox left */
 			if (rc > 0 && client_bytes(p) < 0)
-				return;
+				return false;
 		}
 		if (up) {
 			if ((rc = ssl_read(p->u, p->sin, &p->sinlen, SIN_CAP)) <
 			    0) {
 				server_bytes(p);
-				return;
+				return false;
 			}
 			if (rc > 0 && server_bytes(p) < 0)
-				return;
+				return false;
 		}
 	}
 }
@@ -503,6 +564,8 @@ static const char *connect_server(struct proxy *p,
 	static __thread char why[160];
 	long v;
 
+	if (pool_take(p->j, &p->u, &p->ufd))
+		return NULL;
 	if ((p->ufd = upstream_connect(p->j)) < 0)
 		return "upstream connection failed";
 	if (!(p->u = wolfSSL_new(config_client_ctx())))
@@ -510,6 +573,8 @@ static const char *connect_server(struct proxy *p,
 	wolfSSL_UseSNI(p->u, WOLFSSL_SNI_HOST_NAME, p->j->host,
 		       (unsigned short)strlen(p->j->host));
 	wolfSSL_check_domain_name(p->u, p->j->host);
+	/* X25519 first: this wolfSSL's P-256 is generic code */
+	wolfSSL_UseKeyShare(p->u, WOLFSSL_ECC_X25519);
 	if (offers_http11(ch))
 		wolfSSL_UseALPN(p->u, (char *)"http/1.1", 8,
 				WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
@@ -528,6 +593,19 @@ static const char *connect_server(struct proxy *p,
 	return why;
 }
 
+static __thread uint8_t *out_pages;
+
+void proxy_thread_init(void)
+{
+	out_pages = secret_alloc(OUT_CAP);
+}
+
+void proxy_thread_fini(void)
+{
+	secret_free(out_pages);
+	out_pages = NULL;
+}
+
 void proxy_run(int client, const struct judgement *j,
 	       const struct client_hello *ch)
 {
@@ -536,10 +614,11 @@ void proxy_run(int client, const struct judgement *j,
 
 	if (!(p.sb = config_sandbox_get(j->sandbox)))
 		return;
-	p.in = secret_alloc(IN_CAP);
-	p.out = secret_alloc(OUT_CAP);
+	/* the sandbox's own bytes: no secret of ours */
+	p.in = malloc(IN_CAP);
+	p.out = out_pages;
 	p.sin = malloc(SIN_CAP);
-	if (!p.sin || accept_client(&p) < 0)
+	if (!p.in || !p.sin || accept_client(&p) < 0)
 		goto out;
 	if ((why = connect_server(&p, ch))) {
 		log_info("broker: %s: %s", j->host, why);
@@ -548,7 +627,11 @@ void proxy_run(int client, const struct judgement *j,
 	}
 	timeouts(p.cfd, 0);
 	timeouts(p.ufd, 0);
-	relay_http(&p);
+	if (relay_http(&p)) {
+		pool_put(j, p.u, p.ufd);
+		p.u = NULL;
+		p.ufd = -1;
+	}
 out:
 	if (p.c) {
 		wolfSSL_shutdown(p.c);
@@ -560,8 +643,7 @@ out:
 	}
 	if (p.ufd >= 0)
 		close(p.ufd);
-	secret_free(p.in);
-	secret_free(p.out);
+	free(p.in);
 	free(p.sin);
 	config_sandbox_put_ref(p.sb);
 }

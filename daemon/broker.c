@@ -33,7 +33,7 @@
 #include "sandbox.h"
 #include "secret.h"
 
-#define MSG_MAX 65536
+#define MSG_MAX (256 << 10)	/* a batch of request rows */
 #define SNDBUF (4 << 20)
 #define TRUST_MAX (4 << 20)
 #define BACKOFF_MIN_MS 100
@@ -433,9 +433,19 @@ static void request(json_t *m)
 	audit_request(&r);
 }
 
+/* One message of request rows. */
+static void requests(json_t *m)
+{
+	json_t *row;
+	size_t i;
+
+	json_array_foreach(json_object_get(m, "rows"), i, row)
+		request(row);
+}
+
 void broker_event(struct daemon *d)
 {
-	char buf[MSG_MAX];
+	static char buf[MSG_MAX];
 
 	for (;;) {
 		ssize_t n = recv(sock, buf, sizeof(buf), 0);
@@ -451,8 +461,8 @@ void broker_event(struct daemon *d)
 		t = json_string_value(json_object_get(m, "t"));
 		if (t && !strcmp(t, "judge"))
 			judge(d, m);
-		else if (t && !strcmp(t, "request"))
-			request(m);
+		else if (t && !strcmp(t, "requests"))
+			requests(m);
 		else if (t && !strcmp(t, "hello"))
 			hello(d);
 		else

@@ -338,6 +338,13 @@ test_the_secret_is_nowhere_but_the_server() {
 	local pid
 	stop_daemon && daemon_up "$TOP/build/sbxfw-broker" || fail "release broker"
 	bk /secret >/dev/null
+	# concurrent flows through the release build (its allowlist differs)
+	local before i
+	before=$(arrived "$FP")
+	for i in $(seq 16); do bk "/c$i" >/dev/null & done
+	wait
+	[ $(($(arrived "$FP") - before)) = 16 ] || fail "concurrent: $(($(arrived "$FP") - before)) of 16"
+	grep -q 'seccomp' "$TMP/sbxfwd.log" && fail "$(grep seccomp "$TMP/sbxfwd.log")"
 	pid=$(pgrep -f "^sbxfw-broker" | head -1)
 	(ulimit -f 2000000; gdb -p "$pid" -batch -nx \
 		-ex "generate-core-file $TMP/broker.core" >/dev/null 2>&1)
