@@ -86,10 +86,12 @@ $(B)/bench/%: $(B)/tests/bench/%.o $(B)/libsbxfw.a
 	$(call say,LD,$@)$(CC) $(HARDEN_LD) -o $@ $^ $(LDLIBS)
 
 # deps first, then a second make: pkg-config must see the libraries
-bench: deps
+bench:
+	@scripts/install-deps --bench
 	@$(MAKE) --no-print-directory all $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 	@for b in $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC)); do $$b || exit 1; done
 	@tests/bench/bench_datapath.sh
+	@tests/bench/bench_broker.sh
 
 # --- tests -------------------------------------------------------------------
 deps:

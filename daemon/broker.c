@@ -41,6 +41,7 @@
 
 static int sock = -1;
 static const struct marks *marks;
+char **daemon_argv;
 
 /* ---- the supervisor ---- */
 
@@ -89,15 +90,32 @@ static void ended(pid_t pid, int st)
 			  "another", (int)pid, WEXITSTATUS(st));
 }
 
+/* Its own name in ps and pgrep (argv's space rewritten in place, as
+ * setproctitle does), never the daemon's. */
+static void title(char **argv)
+{
+	static const char name[] = "sbxfwd-broker";
+	char *end = argv[0];
+	size_t room;
+
+	/* getopt may have reordered the pointers, not the strings */
+	for (int i = 0; argv[i]; i++)
+		if (argv[i] + strlen(argv[i]) > end)
+			end = argv[i] + strlen(argv[i]);
+	room = (size_t)(end - argv[0]);
+	memset(argv[0], 0, room);
+	memcpy(argv[0], name, room < sizeof(name) - 1 ? room :
+	       sizeof(name) - 1);
+	prctl(PR_SET_NAME, name);
+}
+
 static void supervise(const struct priv *pv, const char *path, bool verbose,
 		      int ipc, int lfd, pid_t daemon)
 {
 	unsigned backoff = BACKOFF_MIN_MS;
 	sigset_t all;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != daemon)
-		_exit(0);
+	title(daemon_argv);
 	sigfillset(&all);
 	sigprocmask(SIG_UNBLOCK, &all, NULL);
 	if (dup2(ipc, 100) < 0 || dup2(lfd, 101) < 0 ||
@@ -105,7 +123,10 @@ static void supervise(const struct priv *pv, const char *path, bool verbose,
 		fatal("broker supervisor: descriptors");
 	syscall(SYS_close_range, BROKER_LISTEN + 1, ~0U, 0);
 	unprivileged(pv);
-	prctl(PR_SET_NAME, "sbxfwd-broker");
+	/* after the change of ids, which clears it */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != daemon)
+		_exit(0);
 	for (;;) {
 		time_t start = time(NULL);
 		pid_t pid = fork();

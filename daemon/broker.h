@@ -23,6 +23,9 @@
 struct daemon;
 struct sandbox;
 
+/* main()'s argv: the supervisor writes its own name there. */
+extern char **daemon_argv;
+
 /* Returns the listener's port, or -1 with err set. */
 int broker_start(struct daemon *d, const struct priv *pv, bool verbose,
 		 uint16_t *port, char *err, size_t errlen);

@@ -283,6 +283,7 @@ int main(int argc, char **argv)
 	char conns_path[PATH_MAX + 8];
 	char err[512];
 
+	daemon_argv = argv;
 	while ((ch = getopt_long(argc, argv, "c:nvh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'R':

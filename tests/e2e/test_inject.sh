@@ -339,10 +339,13 @@ test_the_secret_is_nowhere_but_the_server() {
 	stop_daemon && daemon_up "$TOP/build/sbxfw-broker" || fail "release broker"
 	bk /secret >/dev/null
 	# concurrent flows through the release build (its allowlist differs)
-	local before i
+	local before i pids=()
 	before=$(arrived "$FP")
-	for i in $(seq 16); do bk "/c$i" >/dev/null & done
-	wait
+	for i in $(seq 16); do
+		bk "/c$i" >/dev/null &
+		pids+=($!)
+	done
+	wait "${pids[@]}"	# not the daemon, a child of this shell too
 	[ $(($(arrived "$FP") - before)) = 16 ] || fail "concurrent: $(($(arrived "$FP") - before)) of 16"
 	grep -q 'seccomp' "$TMP/sbxfwd.log" && fail "$(grep seccomp "$TMP/sbxfwd.log")"
 	pid=$(pgrep -f "^sbxfw-broker" | head -1)
