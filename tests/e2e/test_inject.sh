@@ -76,6 +76,15 @@ test_the_token_reaches_the_server_never_the_sandbox() {
 	[ "$(tail -1 "$ECHO_LOG" | grep -o "\"$FP\"" | wc -l)" = 1 ] ||
 		fail "server got: $(tail -1 "$ECHO_LOG")"
 	expect_flow "sni = 'api.example.test'" "allow|inject|api.example.test"
+	# the row as `log --requests' shows it, text and JSON
+	wait_for 20 eval 'cli -c "$TMP/sbxfw.ini" log --requests sb1 | grep -q "GET api.example.test/secret  200  injected Authorization"' ||
+		fail "log --requests: $(cli -c "$TMP/sbxfw.ini" log --requests sb1)"
+	cli -c "$TMP/sbxfw.ini" --json log --requests sb1 --limit 1 | python3 -c '
+import json, sys
+o = json.loads(sys.stdin.readline())
+assert o["host"] == "api.example.test" and o["status"] == 200, o
+assert o["injected"] == "Authorization" and o["verdict"] == "allow", o' ||
+		fail "log --requests --json"
 	wait_for 20 eval "[ -n \"\$(sql \"SELECT 1 FROM requests WHERE host = 'api.example.test' AND path = '/secret' AND status = 200 AND injected = 'Authorization'\")\" ]" ||
 		fail "requests row: $(sql 'SELECT * FROM requests')"
 }
@@ -280,6 +289,27 @@ test_the_broker_port_takes_only_redirected_flows() {
 	return 0
 }
 
+test_the_ca_is_the_daemons_alone_and_goes_with_its_sandbox() {
+	setup || fail "setup"
+	local d=$TMP/state/ca
+	[ "$(stat -c %a "$d")" = 700 ] || fail "ca_dir mode $(stat -c %a "$d")"
+	[ "$(stat -c '%a %U' "$d/sb1.key")" = "600 sbxfw" ] || fail "key: $(stat -c '%a %U' "$d/sb1.key")"
+	openssl x509 -in "$d/sb1.crt" -noout -text | grep -q 'ASN1 OID: prime256v1' ||
+		fail "not P-256"
+	cmp -s "$d/sb1.crt" "$SBCA" || fail "sbxfw ca differs from the file"
+	cli ca sb1 | grep -q 'PRIVATE' && fail "ca printed a key"
+	cli destroy sb1 >/dev/null || fail "destroy"
+	[ ! -e "$d/sb1.key" ] && [ ! -e "$d/sb1.crt" ] || fail "the CA outlived its sandbox"
+}
+
+test_the_sandbox_gets_http_1_1_whatever_it_offers() {
+	setup || fail "setup"
+	local out
+	out=$(bk /alpn --http2 -v)
+	echo "$out" | grep -q 'ALPN: server accepted http/1.1' || fail "alpn: $(echo "$out" | grep -i alpn)"
+	echo "$out" | grep -q '"path": "/alpn"' || fail "request: $out"
+}
+
 test_a_failed_upstream_verification_gives_502() {
 	recreate --mode user-defined >/dev/null || fail "create"
 	# nosan.test is not in the server certificate
@@ -309,6 +339,11 @@ test_clients_python_requests_httpx_node_git() {
 	local env_lines out
 	env_lines=$(cli env sb1 --path "$BUNDLE") || fail "env"
 	echo "$env_lines" | grep -q "^SSL_CERT_FILE=$BUNDLE$" || fail "env: $env_lines"
+	[ "$(echo "$env_lines" | wc -l)" = 9 ] || fail "env: $(echo "$env_lines" | wc -l) variables"
+	cli --json env sb1 | python3 -c 'import json, sys; o = json.load(sys.stdin); assert o["NODE_EXTRA_CA_CERTS"].endswith(".pem"), o' ||
+		fail "env --json"
+	cli --json ca sb1 --bundle | python3 -c 'import json, sys; o = json.load(sys.stdin); assert o["bundle"].endswith(o["certificate"]), o' ||
+		fail "ca --json"
 	# Debian's python, which has the packages (not a pyenv one)
 	out=$(sb env $env_lines /usr/bin/python3 -c 'import requests; print(requests.get("https://api.example.test/secret").status_code)' 2>&1)
 	[ "$out" = 200 ] || fail "requests: $out"

@@ -172,7 +172,8 @@ PY
 	wait_for 50 test -S "$TMP/notify" || fail "no listener"
 	NOTIFY_SOCKET=$TMP/notify start_daemon || fail "start"
 	kill -HUP "$(daemon_pid)"
-	wait_for 50 grep -q RELOADING "$TMP/notified"
+	# the second READY looked at before the stop removes the socket
+	wait_for 50 eval '[ "$(grep -c "^READY=1" "$TMP/notified")" -ge 2 ]'
 	stop_daemon
 	wait "$py"
 	grep -q '^READY=1 | STATUS=[0-9]* sandboxes, DNS on port [0-9]* table socket$' "$TMP/notified" ||
