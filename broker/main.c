@@ -113,7 +113,8 @@ static void dispatch(int fd, pthread_attr_t *a)
 
 	pthread_mutex_lock(&qlock);
 	queue[(qhead + qcount++) % BROKER_CONNS_MAX] = fd;
-	if (!idle_workers && workers < BROKER_CONNS_MAX &&
+	/* idle workers already woken for queued flows do not count */
+	if ((size_t)idle_workers < qcount && workers < BROKER_CONNS_MAX &&
 	    pthread_create(&t, a, worker, NULL) == 0)
 		workers++;
 	pthread_cond_signal(&qwake);

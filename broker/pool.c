@@ -49,7 +49,7 @@ static bool quiet(const struct idle *e)
 {
 	struct pollfd p = { .fd = e->fd, .events = POLLIN };
 
-	return poll(&p, 1, 0) == 0 && wolfSSL_pending(e->ssl) == 0;
+	return poll(&p, 1, 0) == 0 && !wolfSSL_has_pending(e->ssl);
 }
 
 bool pool_take(const struct judgement *j, WOLFSSL **ssl, int *fd)

@@ -55,6 +55,7 @@ struct proxy {
 	struct pend fifo[FIFO];
 	size_t fhead, fcount;
 	uint8_t *out;		/* rewritten heads: secret pages */
+	bool h11;		/* the sandbox offered ALPN http/1.1 */
 	bool client_close;	/* the sandbox said close: after this one */
 	bool server_close;	/* the server will not take another */
 	bool done;		/* the last response is through */
@@ -223,10 +224,24 @@ static void pend_fill(struct pend *q, const uint8_t *b,
 				       i ? "," : "", r->set[i].name);
 }
 
+static const char *connect_server(struct proxy *p);
+
+/* The server ended its side between responses: the sandbox's connection
+ * goes on, the next request opens another. */
+static void upstream_drop(struct proxy *p)
+{
+	wolfSSL_free(p->u);
+	close(p->ufd);
+	p->u = NULL;
+	p->ufd = -1;
+	p->server_close = false;
+}
+
 /* A whole request head in p->in: checked, rewritten, sent. */
 static int head_send(struct proxy *p, const struct http_head *h)
 {
 	const struct inject_rule *r;
+	const char *why;
 	struct pend q;
 	uint8_t *out;
 	bool own;
@@ -243,6 +258,10 @@ static int head_send(struct proxy *p, const struct http_head *h)
 	if (!host_ok(p, h)) {
 		refuse(p, 421, "Misdirected Request", "Host is not the TLS "
 		       "server name", &q);
+		return -1;
+	}
+	if (!p->u && (why = connect_server(p))) {
+		refuse(p, 502, "Bad Gateway", why, &q);
 		return -1;
 	}
 	r = config_match(p->sb, p->j->host, p->in, h);
@@ -323,31 +342,49 @@ static void response_done(struct proxy *p, int status)
 	p->fcount--;
 }
 
-/* The body of the last response the sandbox wanted is through. */
-static void body_done(struct proxy *p)
+/* A response is through: the last the sandbox wanted, or the last the
+ * server takes (the next request opens another connection). */
+static int body_done(struct proxy *p)
 {
 	p->ss = S_HEAD;
 	if (p->client_close && !p->fcount)
 		p->done = true;
+	else if (p->server_close) {
+		if (p->fcount)
+			return -1;	/* pipelined requests it will not read */
+		upstream_drop(p);
+	}
+	return 0;
 }
 
-/* The response head for a sandbox that asked to close: its own
- * Connection lines out, "Connection: close" in (the server's hop stays
- * open for the pool). */
+static bool has_field(const uint8_t *b, const struct http_head *h,
+		      const char *name)
+{
+	for (size_t i = 0; i < h->nf; i++)
+		if (http_field_is(b, &h->f[i], name))
+			return true;
+	return false;
+}
+
+/* Connection is per hop: the sandbox's connection closes when it asked
+ * (the server's may stay for the pool), and stays open when only the
+ * server's closes. So the response's Connection lines go, and
+ * "Connection: close" comes in when the sandbox asked for it. */
 static int head_to_client(struct proxy *p, const struct http_head *h)
 {
 	uint8_t out[HTTP_RESP_HEAD_MAX + 32];
 	size_t at = 0, i = 0, end = h->len;
 	static const char close_line[] = "Connection: close\r\n";
 
-	if (!p->client_close || h->status < 200)
+	if (h->status < 200 || h->body == BODY_UNTIL_CLOSE ||
+	    (!p->client_close && !has_field(p->sin, h, "connection")))
 		return to_client(p, p->sin, h->len);
 	while (i < end) {
 		const uint8_t *lf = memchr(p->sin + i, '\n', end - i);
 		size_t n = (size_t)(lf - (p->sin + i)) + 1;
 		bool blank = n <= 2;
 
-		if (blank) {
+		if (blank && p->client_close) {
 			memcpy(out + at, close_line, sizeof(close_line) - 1);
 			at += sizeof(close_line) - 1;
 		}
@@ -395,10 +432,10 @@ static int response_head(struct proxy *p)
 		p->qs = Q_HEAD;	/* not switched: requests go on */
 	p->server_close |= h.close || h.body == BODY_UNTIL_CLOSE;
 	http_framing_init(&p->sf, &h);
-	if (h.body == BODY_NONE)
-		body_done(p);
-	else
+	if (h.body != BODY_NONE)
 		p->ss = S_BODY;
+	else if (body_done(p) < 0)
+		return -1;
 	return 1;
 }
 
@@ -423,8 +460,8 @@ static int server_bytes(struct proxy *p)
 			if (to_client(p, p->sin, used) < 0)
 				return -1;
 			consume(p->sin, &p->sinlen, used);
-			if (rc == 1)
-				body_done(p);
+			if (rc == 1 && body_done(p) < 0)
+				return -1;
 			continue;
 		case S_HEAD:
 			if ((rc = response_head(p)) <= 0)
@@ -460,7 +497,7 @@ static void nonblocking(int fd)
  * another flow. */
 static bool idle(const struct proxy *p)
 {
-	return !p->server_close && p->ss == S_HEAD && !p->sinlen &&
+	return p->u && !p->server_close && p->ss == S_HEAD && !p->sinlen &&
 	       !p->fcount && p->qs == Q_HEAD && !p->inlen;
 }
 
@@ -468,15 +505,14 @@ static bool idle(const struct proxy *p)
 static bool relay_http(struct proxy *p)
 {
 	nonblocking(p->cfd);
-	nonblocking(p->ufd);
 	for (;;) {
 		bool want_c = p->qs != Q_WAIT_UPGRADE && p->inlen < IN_CAP &&
 			      p->fcount < FIFO && !p->client_close;
-		bool cp = want_c && wolfSSL_pending(p->c) > 0;
-		bool up = wolfSSL_pending(p->u) > 0;
+		bool cp = want_c && wolfSSL_has_pending(p->c);
+		bool up = p->u && wolfSSL_has_pending(p->u);
 		struct pollfd f[2] = {
 			{ .fd = want_c ? p->cfd : -1, .events = POLLIN },
-			{ .fd = p->ufd, .events = POLLIN },
+			{ .fd = p->u ? p->ufd : -1, .events = POLLIN },
 		};
 		int rc;
 
@@ -497,9 +533,16 @@ static bool relay_http(struct proxy *p)
 			if (rc > 0 && client_bytes(p) < 0)
 				return false;
 		}
-		if (up) {
+		if (up && p->u) {
 			if ((rc = ssl_read(p->u, p->sin, &p->sinlen, SIN_CAP)) <
 			    0) {
+				/* closed between responses: the next request
+				 * opens another; else this one ends here */
+				if (p->ss == S_HEAD && !p->fcount &&
+				    !p->sinlen) {
+					upstream_drop(p);
+					continue;
+				}
 				server_bytes(p);
 				return false;
 			}
@@ -558,14 +601,13 @@ static int accept_client(struct proxy *p)
 }
 
 /* The real server's side, verified; the reason when it fails. */
-static const char *connect_server(struct proxy *p,
-				  const struct client_hello *ch)
+static const char *connect_server(struct proxy *p)
 {
 	static __thread char why[160];
 	long v;
 
 	if (pool_take(p->j, &p->u, &p->ufd))
-		return NULL;
+		return NULL;	/* non-blocking, from an earlier flow */
 	if ((p->ufd = upstream_connect(p->j)) < 0)
 		return "upstream connection failed";
 	if (!(p->u = wolfSSL_new(config_client_ctx())))
@@ -575,13 +617,16 @@ static const char *connect_server(struct proxy *p,
 	wolfSSL_check_domain_name(p->u, p->j->host);
 	/* X25519 first: this wolfSSL's P-256 is generic code */
 	wolfSSL_UseKeyShare(p->u, WOLFSSL_ECC_X25519);
-	if (offers_http11(ch))
+	if (p->h11)
 		wolfSSL_UseALPN(p->u, (char *)"http/1.1", 8,
 				WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
 	wolfSSL_set_fd(p->u, p->ufd);
 	timeouts(p->ufd, HANDSHAKE_S);
-	if (wolfSSL_connect(p->u) == WOLFSSL_SUCCESS)
+	if (wolfSSL_connect(p->u) == WOLFSSL_SUCCESS) {
+		timeouts(p->ufd, 0);
+		nonblocking(p->ufd);
 		return NULL;
+	}
 	v = wolfSSL_get_verify_result(p->u);
 	if (v != 0)
 		snprintf(why, sizeof(why), "upstream certificate: %s",
@@ -620,13 +665,13 @@ void proxy_run(int client, const struct judgement *j,
 	p.sin = malloc(SIN_CAP);
 	if (!p.in || !p.sin || accept_client(&p) < 0)
 		goto out;
-	if ((why = connect_server(&p, ch))) {
+	p.h11 = offers_http11(ch);
+	if ((why = connect_server(&p))) {
 		log_info("broker: %s: %s", j->host, why);
 		refuse(&p, 502, "Bad Gateway", why, NULL);
 		goto out;
 	}
 	timeouts(p.cfd, 0);
-	timeouts(p.ufd, 0);
 	if (relay_http(&p)) {
 		pool_put(j, p.u, p.ufd);
 		p.u = NULL;

@@ -120,6 +120,16 @@ class H(BaseHTTPRequestHandler):
             return self.websocket()
         entry["body"] = self.body()
         log(entry)
+        if self.path == "/close":
+            # the server ends its connection after this response
+            self.close_connection = True
+            data = json.dumps(entry).encode()
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         if self.path == "/secret" and real != ["Bearer " + TOKEN]:
             return self.reply(401, {"error": "no token", "headers": hs})
         self.reply(200, entry)

@@ -112,6 +112,18 @@ test_keep_alive_every_request_gets_the_header() {
 		fail "flows: $(sql "SELECT count(*) FROM flows WHERE reason = 'inject'")"
 }
 
+test_the_server_closing_leaves_the_sandbox_connection_open() {
+	setup || fail "setup"
+	local out
+	# one sandbox connection: the server closes its own after /close,
+	# the broker opens another for /after
+	out=$(sb curl -sS -m 10 --cacert "$SBCA" -w ' connects=%{num_connects}\n' \
+		https://api.example.test/close https://api.example.test/after 2>&1)
+	echo "$out" | grep -q '"path": "/close"' || fail "close: $out"
+	echo "$out" | grep -q '"path": "/after".* connects=0' || fail "not on the same connection: $out"
+	[ "$(tail -1 "$ECHO_LOG" | grep -o "\"$FP\"" | wc -l)" = 1 ] || fail "no token after the reconnect"
+}
+
 test_a_64_mib_chunked_upload_streams_with_bounded_memory() {
 	setup || fail "setup"
 	local pid out rss
