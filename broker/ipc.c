@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "clock.h"
 #include "log.h"
 #include "secret.h"
 
@@ -96,8 +97,7 @@ int ipc_judge(const struct judge_req *rq, struct judgement *out)
 			    "pport", rq->pport, "status", rq->status,
 			    "sni", sni_json(rq->ch),
 			    "ech", rq->ch && rq->ch->ech));
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += JUDGE_WAIT_S;
+	until = deadline_ms(JUDGE_WAIT_S * 1000);
 	pthread_mutex_lock(&lock);
 	while (!w.done &&
 	       pthread_cond_timedwait(&answered, &lock, &until) != ETIMEDOUT)
@@ -147,12 +147,7 @@ void *ipc_rows_thread(void *arg)
 		struct timespec until;
 		json_t *batch;
 
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += REQUESTS_PERIOD_MS * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		until = deadline_ms(REQUESTS_PERIOD_MS);
 		pthread_mutex_lock(&rows_lock);
 		while ((!rows || json_array_size(rows) < REQUESTS_BATCH) &&
 		       pthread_cond_timedwait(&rows_full, &rows_lock,

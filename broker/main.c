@@ -20,6 +20,7 @@
 #include <wolfssl/wolfcrypt/random.h>
 
 #include "broker.h"
+#include "clock.h"
 #include "log.h"
 #include "secret.h"
 
@@ -75,8 +76,7 @@ static int next_fd(void)
 	pthread_mutex_lock(&qlock);
 	idle_workers++;
 	while (!qcount) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += IDLE_S;
+		until = deadline_ms(IDLE_S * 1000);
 		if (pthread_cond_timedwait(&qwake, &qlock, &until) ==
 		    ETIMEDOUT && !qcount && idle_workers > WORKERS_KEPT) {
 			idle_workers--;

@@ -101,12 +101,7 @@ static void *writer_main(void *arg)
 		struct timespec until;
 		size_t nf, nd, ne, nr;
 
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += PERIOD_MS * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		until = deadline_ms(PERIOD_MS);
 		pthread_mutex_lock(&lock);
 		while (!stopping && flows.len + dns.len < BATCH &&
 		       pthread_cond_timedwait(&wake, &lock, &until) == 0)
