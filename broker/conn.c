@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -97,6 +98,63 @@ static const char *hello_peek(int fd, struct client_hello *ch)
 	return "tls";
 }
 
+/* Flows at once per source address (a sandbox's own, in practice): one
+ * sandbox holding idle connections cannot take every worker from the
+ * others. */
+#define PER_PEER_MAX 256
+#define PEERS 2048
+
+struct peer {
+	uint8_t addr[16];
+	int n;
+};
+
+static pthread_mutex_t peers_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct peer peers[PEERS];
+
+static struct peer *peer_slot(const uint8_t *addr)
+{
+	uint32_t h = 2166136261u;
+	struct peer *free_slot = NULL;
+
+	for (int i = 0; i < 16; i++)
+		h = (h ^ addr[i]) * 16777619u;
+	for (size_t k = 0; k < PEERS; k++) {
+		struct peer *e = &peers[(h + k) % PEERS];
+
+		if (e->n && !memcmp(e->addr, addr, 16))
+			return e;
+		if (!e->n && !free_slot)
+			free_slot = e;
+	}
+	return free_slot;
+}
+
+static bool peer_take(const uint8_t *addr)
+{
+	struct peer *e;
+	bool ok = false;
+
+	pthread_mutex_lock(&peers_lock);
+	if ((e = peer_slot(addr)) && e->n < PER_PEER_MAX) {
+		memcpy(e->addr, addr, 16);
+		e->n++;
+		ok = true;
+	}
+	pthread_mutex_unlock(&peers_lock);
+	return ok;
+}
+
+static void peer_give(const uint8_t *addr)
+{
+	struct peer *e;
+
+	pthread_mutex_lock(&peers_lock);
+	if ((e = peer_slot(addr)) && e->n)
+		e->n--;
+	pthread_mutex_unlock(&peers_lock);
+}
+
 /* A refusal the client notices at once. */
 static void reset(int fd)
 {
@@ -154,8 +212,14 @@ void conn_serve(int fd)
 
 	memset(&ch, 0, sizeof(ch));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (ends(fd, &rq) < 0 || !(rq.status = hello_peek(fd, &ch)))
+	if (ends(fd, &rq) < 0)
 		goto out;
+	if (!peer_take(rq.peer)) {
+		reset(fd);
+		goto out;
+	}
+	if (!(rq.status = hello_peek(fd, &ch)))
+		goto give;
 	if (strcmp(rq.status, "tls"))
 		rq.ch = NULL;
 	ipc_judge(&rq, &j);
@@ -170,6 +234,8 @@ void conn_serve(int fd)
 		proxy_run(fd, &j, &ch);
 		break;
 	}
+give:
+	peer_give(rq.peer);
 out:
 	close(fd);
 }

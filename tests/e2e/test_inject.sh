@@ -322,6 +322,33 @@ test_the_sandbox_gets_http_1_1_whatever_it_offers() {
 	echo "$out" | grep -q '"path": "/alpn"' || fail "request: $out"
 }
 
+test_one_source_cannot_take_every_broker_flow() {
+	setup || fail "setup"
+	local out
+	# 256 idle flows at once per source address; the next is reset
+	out=$(sb python3 - <<'EOF'
+import socket
+addr = socket.getaddrinfo("api.example.test", 443, socket.AF_INET, socket.SOCK_STREAM)[0][4]
+held = [socket.create_connection(addr, timeout=5) for _ in range(256)]
+extra = socket.create_connection(addr, timeout=5)
+try:
+    print("extra:", extra.recv(1) or "eof")
+except ConnectionResetError:
+    print("extra: reset")
+held[0].settimeout(0.5)
+try:
+    print("held:", held[0].recv(1) or "eof")
+except socket.timeout:
+    print("held: waiting")
+for s in held:
+    s.close()
+EOF
+)
+	[ "$out" = "extra: reset
+held: waiting" ] || fail "the 257th: $out"
+	wait_for 50 eval 'bk /after | grep -q "\"path\": \"/after\""' || fail "not served after"
+}
+
 test_a_failed_upstream_verification_gives_502() {
 	recreate --mode user-defined >/dev/null || fail "create"
 	# nosan.test is not in the server certificate
