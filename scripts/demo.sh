@@ -8,13 +8,16 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d)
 SBXFW=$TOP/build/sbxfw
 SBXFWD=$TOP/build/sbxfwd
+BROKER=$TOP/build/sbxfw-broker
 ID=demo$$
 source "$TOP/tests/e2e/topology.sh"
 
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
 topo_up || { echo "demo: could not build the namespaces" >&2; exit 1; }
-start_daemon || { cat "$TMP/sbxfwd.log" >&2; exit 1; }
+# the real servers of injection domains are verified against the test CA
+start_daemon "[tls]" "upstream_ca = $CERTS/ca.pem" ||
+	{ cat "$TMP/sbxfwd.log" >&2; exit 1; }
 echo "sbxfwd runs in namespace $NS_RT; the sandbox is $NS_SB behind veth-sb1"
 
 say sbxfw create demo --iface veth-sb1 --allowed-domain 'allowed.test' --allowed-domain '*.example.test' --denied-cidr 198.18.4.0/24
@@ -38,7 +41,15 @@ sb curl -sS -m 5 --cacert "$CERTS/ca.pem" \
 	--resolve allowed.test:443:198.18.3.10 https://allowed.test/
 say "curl http://198.18.4.10/    # a denied range"
 sb curl -sS -m 5 http://198.18.4.10/
+say "sbxfw inject demo api.example.test --header 'Authorization: Bearer ...'    # credentials brokering"
+cli inject demo api.example.test --header 'Authorization: Bearer demo-secret'
+wait_for 50 grep -q 'broker: ready' "$TMP/sbxfwd.log"
+cli ca demo >"$TMP/demo-ca.pem"
+say "curl --cacert <(sbxfw ca demo) https://api.example.test/    # in the sandbox: terminated, header set"
+sb curl -sS -m 5 --cacert "$TMP/demo-ca.pem" https://api.example.test/
 sleep 0.3
+say sbxfw log --requests
+"$SBXFW" -c "$TMP/sbxfw.ini" log --requests
 say sqlite3 sbxfw.db "SELECT time, sandbox, dst, dport, sni, verdict, reason, rule FROM flows"
 sqlite3 -header -column "$DB" "SELECT time, sandbox, dst, dport, sni, verdict, reason, rule FROM flows"
 say sqlite3 sbxfw.db "SELECT time, sandbox, name, type, verdict, reason, answers FROM dns_queries"

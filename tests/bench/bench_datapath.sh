@@ -7,6 +7,7 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 TMP=$(mktemp -d)
 SBXFW=$TOP/build/sbxfw
 SBXFWD=${BENCH_SBXFWD:-$TOP/build/sbxfwd}	# another build to compare
+BROKER=$TOP/build/sbxfw-broker
 ID=bench$$
 DAEMON_FLAGS=	# no per-verdict debug log while measuring
 # as deployed: a verdict daemon is scheduled ahead of the servers and clients
