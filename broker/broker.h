@@ -45,7 +45,8 @@ struct judge_req {
 	const struct client_hello *ch;
 };
 
-int ipc_init(void);
+/* A new broker says so: the daemon sends its configuration. */
+void ipc_hello(void);
 /* Blocks until the daemon answers (or 5 s: deny). */
 int ipc_judge(const struct judge_req *rq, struct judgement *out);
 /* One brokered request for the audit (never a header value). */

@@ -48,10 +48,9 @@ static void send_json(json_t *o)
 	free(s);
 }
 
-int ipc_init(void)
+void ipc_hello(void)
 {
 	send_json(json_pack("{s:s, s:i}", "t", "hello", "pid", (int)getpid()));
-	return 0;
 }
 
 static json_t *addr_json(int family, const uint8_t *a)

@@ -156,7 +156,6 @@ int main(int argc, char **argv)
 
 	log_init("sbxfw-broker", argc > 1 && !strcmp(argv[1], "-v") ?
 		 LOG_LVL_DEBUG : LOG_LVL_INFO);
-	(void)argv;
 	secret_json_init();
 	check_unprivileged();
 	if (wolfSSL_Init() != WOLFSSL_SUCCESS || wc_InitRng(&rng) != 0)
@@ -165,7 +164,7 @@ int main(int argc, char **argv)
 	if (pthread_create(&ipc, NULL, ipc_thread, NULL) != 0 ||
 	    pthread_create(&rows, NULL, ipc_rows_thread, NULL) != 0)
 		fatalx("broker: thread");
-	ipc_init();
+	ipc_hello();
 	ipc_wait_config();
 	if ((ll = broker_landlock(err, sizeof(err))) < 0)
 		fatalx("broker: %s", err);

@@ -102,14 +102,16 @@ static void audit(struct proxy *p, const struct pend *q, int status,
 }
 
 /* An answer of the broker's own, and the end of the connection. */
-static void refuse(struct proxy *p, int status, const char *reason,
-		   const char *why, const struct pend *q)
+static const char *reason_phrase(int status);
+
+static void refuse(struct proxy *p, int status, const char *why,
+		   const struct pend *q)
 {
 	char msg[512];
 	int n = snprintf(msg, sizeof(msg), "HTTP/1.1 %d %s\r\n"
 			 "Content-Type: text/plain\r\nConnection: close\r\n"
 			 "Content-Length: %zu\r\n\r\nsbxfw: %s\n", status,
-			 reason, strlen(why) + 8, why);
+			 reason_phrase(status), strlen(why) + 8, why);
 
 	if (p->c)
 		to_client(p, (const uint8_t *)msg, (size_t)n);
@@ -251,17 +253,17 @@ static int head_send(struct proxy *p, const struct http_head *h)
 	pend_fill(&q, p->in, h, NULL);
 	if (p->in[h->target.off] != '/' &&
 	    !(h->target.len == 1 && p->in[h->target.off] == '*')) {
-		refuse(p, 400, "Bad Request", "request target not in origin "
+		refuse(p, 400, "request target not in origin "
 		       "form", &q);
 		return -1;
 	}
 	if (!host_ok(p, h)) {
-		refuse(p, 421, "Misdirected Request", "Host is not the TLS "
+		refuse(p, 421, "Host is not the TLS "
 		       "server name", &q);
 		return -1;
 	}
 	if (!p->u && (why = connect_server(p))) {
-		refuse(p, 502, "Bad Gateway", why, &q);
+		refuse(p, 502, why, &q);
 		return -1;
 	}
 	r = config_match(p->sb, p->j->host, p->in, h);
@@ -297,7 +299,7 @@ static int client_bytes(struct proxy *p)
 		case Q_BODY:
 			rc = http_framing_feed(&p->qf, p->in, p->inlen, &used);
 			if (rc < 0) {
-				refuse(p, 400, "Bad Request", "malformed "
+				refuse(p, 400, "malformed "
 				       "chunked body", NULL);
 				return -1;
 			}
@@ -318,7 +320,7 @@ static int client_bytes(struct proxy *p)
 		case HTTP_PARTIAL:
 			return 0;
 		case HTTP_BAD:
-			refuse(p, status, reason_phrase(status), why, NULL);
+			refuse(p, status, why, NULL);
 			return -1;
 		case HTTP_OK:
 			break;
@@ -668,7 +670,7 @@ void proxy_run(int client, const struct judgement *j,
 	p.h11 = offers_http11(ch);
 	if ((why = connect_server(&p))) {
 		log_info("broker: %s: %s", j->host, why);
-		refuse(&p, 502, "Bad Gateway", why, NULL);
+		refuse(&p, 502, why, NULL);
 		goto out;
 	}
 	timeouts(p.cfd, 0);

@@ -310,7 +310,8 @@ static size_t unhex(const char *s, char *out, size_t max)
 }
 
 struct judged {
-	const char *action, *reason, *rule;
+	const char *action, *reason;
+	char rule[DOMAIN_PATTERN_MAX + 1];
 	const struct sandbox *sb;
 	struct flow_key orig;
 	char host[DOMAIN_MAX + 1];
@@ -345,16 +346,14 @@ static void decide(struct daemon *d, struct flow_query *q, struct judged *j)
 {
 	const struct inject_rule *ir = NULL;
 	struct verdict_result v;
-	static char rule[DOMAIN_PATTERN_MAX + 1];
 
 	policy_eval(j->sb->policy, q, &v);
 	j->reason = v.reason;
-	snprintf(rule, sizeof(rule), "%s", v.rule);
-	j->rule = rule;
+	snprintf(j->rule, sizeof(j->rule), "%s", v.rule);
 	if (q->sni && domain_name_normalize(q->sni, q->sni_len, j->host) == 0)
 		ir = policy_inject_find(j->sb->policy, j->host, q->dport);
 	if (ir && !(v.verdict == VERDICT_DENY && refused_first(v.reason))) {
-		snprintf(rule, sizeof(rule), "%s", ir->domain.text);
+		snprintf(j->rule, sizeof(j->rule), "%s", ir->domain.text);
 		j->action = bound(d, j) ? "terminate" : "deny";
 		j->reason = *j->action == 't' ? "inject" :
 			    "sni-address-mismatch";
@@ -378,7 +377,7 @@ static void judge_audit(const struct judged *j, const struct flow_query *q)
 			 q->sni);
 	r.allow = *j->action != 'd';
 	r.reason = j->reason;
-	snprintf(r.rule, sizeof(r.rule), "%s", j->rule ? j->rule : "");
+	snprintf(r.rule, sizeof(r.rule), "%s", j->rule);
 	audit_flow(&r);
 }
 
