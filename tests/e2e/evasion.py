@@ -281,7 +281,7 @@ def main():
             a.port = int(rest[2])
         print(split(a, int(rest[0]), int(rest[1])))
         return
-    r = Raw(a.src, a.dst, a.port, int(os.environ.get("SPORT", 0)) or None)
+    r = Raw(a.src, a.dst, a.port, int(os.environ.get("SPORT") or 0) or None)
     attack = {"syn-late": syn_late, "reconnect": reconnect,
               "pg-hold": pg_hold, "flags": flags, "paws": paws,
               "hostile": hostile}[a.attack]
