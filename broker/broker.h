@@ -85,15 +85,63 @@ const struct inject_rule *config_match(const struct bk_sandbox *sb,
 				       const struct http_head *h);
 
 /* ---- flows (conn.c, relay.c, proxy.c) ---- */
+/* A new flow within BROKER_CONNS_MAX, to be served, or false. */
+bool conn_admit(void);
 void conn_serve(int fd);
-/* Each worker's buffer for rewritten heads (secret pages), made once. */
+/* A flow served elsewhere ended: its descriptor closes, it counts no
+ * more against its source address and the limit. */
+void conn_done(int fd, const uint8_t *peer);
+/* Each thread's buffer for rewritten heads (secret pages), made once. */
 void proxy_thread_init(void);
 void proxy_thread_fini(void);
 void relay_run(int client, const struct judgement *j);
-void proxy_run(int client, const struct judgement *j,
-	       const struct client_hello *ch);
+/* The handshakes on both sides, then the flow goes to an event loop
+ * (true: it owns the descriptor from there on and ends it). */
+bool proxy_start(int client, const struct judgement *j,
+		 const struct client_hello *ch, const uint8_t *peer);
 /* Connect to the flow's destination within a few seconds; -1 on error. */
 int upstream_connect(const struct judgement *j);
+
+/* ---- the worker threads (main.c): blocking work, handshakes ---- */
+void work_submit(void (*fn)(void *), void *arg);
+
+/* ---- the event loops (loop.c) ---- */
+struct loop;
+struct loop_flow;
+
+struct loop_side {
+	struct loop_flow *f;
+	int i;
+};
+
+struct loop_flow {
+	int fd[2];		/* the flow's descriptors, -1: none */
+	uint32_t want[2];	/* EPOLLIN, EPOLLOUT: what it waits for */
+	uint32_t ready[2];	/* when it runs: what happened on each */
+	uint64_t deadline;	/* loop_now_ms(): then it runs expired */
+	bool expired;		/* it runs because its deadline passed */
+	bool again;		/* set by run: run again in the next round */
+	void (*run)(struct loop_flow *f);
+	/* the loop's own */
+	struct loop *l;
+	struct loop_flow *next, *prev, *run_next;
+	struct loop_side side[2];
+	uint32_t armed[2];
+	void (*then)(struct loop_flow *f);
+	bool due, dead;
+};
+
+/* One loop per online CPU. */
+void loop_start(void);
+uint64_t loop_now_ms(void);
+/* From any thread: the flow belongs to a loop, which runs it once. */
+void loop_add(struct loop_flow *f);
+/* From the flow's run: its registrations follow fd[] and want[]. */
+void loop_sync(struct loop_flow *f);
+/* Before closing fd[i]. */
+void loop_forget_fd(struct loop_flow *f, int i);
+/* The flow leaves its loop; `then' runs at the end of the round. */
+void loop_remove(struct loop_flow *f, void (*then)(struct loop_flow *));
 
 /* ---- idle connections to real servers (pool.c) ---- */
 /* One for this sandbox, name and address, taken out of the pool. */
@@ -102,6 +150,13 @@ bool pool_take(const struct judgement *j, WOLFSSL **ssl, int *fd);
 void pool_put(const struct judgement *j, WOLFSSL *ssl, int fd);
 /* A sandbox's rules changed or it is gone: its connections end. */
 void pool_forget(uint32_t sandbox);
+
+/* ---- TLS sessions with real servers, resumed (sessions.c) ---- */
+/* Before the handshake: the newest session for this sandbox and name. */
+void session_offer(const struct judgement *j, WOLFSSL *ssl);
+/* After it, and as the connection ends (a TLS 1.3 ticket comes late). */
+void session_save(const struct judgement *j, WOLFSSL *ssl);
+void session_forget(uint32_t sandbox);
 
 /* ---- confinement ---- */
 /* The system call allowlist (filter.c). */

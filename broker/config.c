@@ -44,6 +44,16 @@ static struct bk_sandbox *sandboxes;
 static WOLFSSL_CTX *server_ctx, *client_ctx;
 static unsigned leaf_days = 7;
 
+/* ChaCha20-Poly1305 first, on both sides: Debian's wolfSSL has no AES-NI,
+ * and there it is 1.8 (300 bytes) to 2.5 (16 KiB) times as fast as its
+ * AES-GCM, and constant-time, where the software AES uses tables. */
+static const char ciphers[] =
+	"TLS13-CHACHA20-POLY1305-SHA256:TLS13-AES128-GCM-SHA256:"
+	"TLS13-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"
+	"ECDHE-RSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256:"
+	"ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+	"ECDHE-RSA-AES256-GCM-SHA384";
+
 static WOLFSSL_CTX *ctx_new(bool server)
 {
 	WOLFSSL_CTX *c = wolfSSL_CTX_new(server ? wolfSSLv23_server_method() :
@@ -52,6 +62,8 @@ static WOLFSSL_CTX *ctx_new(bool server)
 	if (!c)
 		fatalx("broker: wolfSSL context");
 	wolfSSL_CTX_SetMinVersion(c, WOLFSSL_TLSV1_2);
+	if (wolfSSL_CTX_set_cipher_list(c, ciphers) != WOLFSSL_SUCCESS)
+		fatalx("broker: wolfSSL cipher list");
 	return c;
 }
 
@@ -66,6 +78,8 @@ void config_set_trust(const char *pem, unsigned days)
 		log_warnx("broker: the upstream trust store has no "
 			  "certificate wolfSSL can read");
 	wolfSSL_CTX_set_verify(c, WOLFSSL_VERIFY_PEER, NULL);
+	/* resumption with TLS 1.2 servers, which keep no session ids */
+	wolfSSL_CTX_UseSessionTicket(c);
 	pthread_mutex_lock(&lock);
 	if (!server_ctx)
 		server_ctx = ctx_new(true);
@@ -144,6 +158,7 @@ int config_sandbox_put(uint32_t id, const char *name, const char *ca_pem,
 		}
 	}
 	pool_forget(id);
+	session_forget(id);
 	pthread_mutex_lock(&lock);
 	unlink_id(id);
 	sb->next = sandboxes;
@@ -157,6 +172,7 @@ int config_sandbox_put(uint32_t id, const char *name, const char *ca_pem,
 void config_sandbox_drop(uint32_t id)
 {
 	pool_forget(id);
+	session_forget(id);
 	pthread_mutex_lock(&lock);
 	unlink_id(id);
 	pthread_mutex_unlock(&lock);

@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -203,26 +204,31 @@ fail:
 	return -1;
 }
 
-void conn_serve(int fd)
+static atomic_int conns;	/* queued and being served */
+
+bool conn_admit(void)
 {
-	int one = 1;
-	struct client_hello ch;
-	struct judge_req rq = { .ch = &ch };
+	if (atomic_fetch_add(&conns, 1) < BROKER_CONNS_MAX)
+		return true;
+	atomic_fetch_sub(&conns, 1);
+	return false;
+}
+
+void conn_done(int fd, const uint8_t *peer)
+{
+	if (peer)
+		peer_give(peer);
+	close(fd);
+	atomic_fetch_sub(&conns, 1);
+}
+
+/* The daemon's word on a peeked flow, done; true when a loop ends it. */
+static bool serve_judged(int fd, struct judge_req *rq,
+			 const struct client_hello *ch)
+{
 	struct judgement j;
 
-	memset(&ch, 0, sizeof(ch));
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (ends(fd, &rq) < 0)
-		goto out;
-	if (!peer_take(rq.peer)) {
-		reset(fd);
-		goto out;
-	}
-	if (!(rq.status = hello_peek(fd, &ch)))
-		goto give;
-	if (strcmp(rq.status, "tls"))
-		rq.ch = NULL;
-	ipc_judge(&rq, &j);
+	ipc_judge(rq, &j);
 	switch (j.action) {
 	case JA_DENY:
 		reset(fd);
@@ -231,11 +237,29 @@ void conn_serve(int fd)
 		relay_run(fd, &j);
 		break;
 	case JA_TERMINATE:
-		proxy_run(fd, &j, &ch);
-		break;
+		return proxy_start(fd, &j, ch, rq->peer);
 	}
-give:
-	peer_give(rq.peer);
-out:
-	close(fd);
+	return false;
+}
+
+void conn_serve(int fd)
+{
+	int one = 1;
+	struct client_hello ch;
+	struct judge_req rq = { .ch = &ch };
+
+	memset(&ch, 0, sizeof(ch));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (ends(fd, &rq) < 0 || !peer_take(rq.peer)) {
+		reset(fd);
+		conn_done(fd, NULL);
+		return;
+	}
+	if ((rq.status = hello_peek(fd, &ch))) {
+		if (strcmp(rq.status, "tls"))
+			rq.ch = NULL;
+		if (serve_judged(fd, &rq, &ch))
+			return;
+	}
+	conn_done(fd, rq.peer);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The system calls the broker makes once it serves: threads, sockets to
- * the real servers, splice, and openat for wolfSSL's seed, which
+ * the real servers, epoll, splice, and openat for wolfSSL's seed, which
  * Landlock confines to /dev/urandom. No process is ever started. */
 #include <sys/socket.h>
 
@@ -16,7 +16,7 @@ static const char *const allowed[] = {
 	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "restart_syscall",
 	"sigaltstack", "tgkill",
 	"openat", "read", "write", "readv", "writev", "close", "fcntl", "poll",
-	"ppoll",
+	"ppoll", "epoll_ctl", "epoll_wait", "epoll_pwait",
 	"pipe2", "splice",
 	"connect", "accept4", "sendto", "recvfrom", "sendmsg", "recvmsg",
 	"getsockopt", "setsockopt", "getsockname", "getpeername", "shutdown",

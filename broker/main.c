@@ -4,7 +4,7 @@
  * capability. It checks that, installs its allowlist, then accepts. */
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +26,6 @@
 
 #define STACK (256 * 1024)
 
-static atomic_int broker_conns;	/* queued and being served */
 
 #if defined(__SANITIZE_ADDRESS__)
 /* started with an empty environment: a small quarantine, so that its
@@ -56,22 +55,28 @@ static void check_unprivileged(void)
 		fatalx("broker: started as root: refusing");
 }
 
-/* Accepted flows wait here for a worker; workers are made when none is
- * idle, up to BROKER_CONNS_MAX, and end after IDLE_S idle beyond
+/* Jobs wait here for a worker: a new flow, or one of the loops' flows
+ * that needs a new connection to its server. Workers are made when none
+ * is idle, up to BROKER_CONNS_MAX, and end after IDLE_S idle beyond
  * WORKERS_KEPT: a connection costs no thread creation at steady load. */
 #define IDLE_S 30
 #define WORKERS_KEPT 16
 
+struct job {
+	void (*fn)(void *);
+	void *arg;
+};
+
 static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t qwake = PTHREAD_COND_INITIALIZER;
-static int queue[BROKER_CONNS_MAX];
+static struct job queue[BROKER_CONNS_MAX];
 static size_t qhead, qcount;
 static int workers, idle_workers;
+static pthread_attr_t worker_attr;
 
-static int next_fd(void)
+static bool next_job(struct job *out)
 {
 	struct timespec until;
-	int fd;
 
 	pthread_mutex_lock(&qlock);
 	idle_workers++;
@@ -82,52 +87,55 @@ static int next_fd(void)
 			idle_workers--;
 			workers--;
 			pthread_mutex_unlock(&qlock);
-			return -1;
+			return false;
 		}
 	}
 	idle_workers--;
-	fd = queue[qhead];
+	*out = queue[qhead];
 	qhead = (qhead + 1) % BROKER_CONNS_MAX;
 	qcount--;
 	pthread_mutex_unlock(&qlock);
-	return fd;
+	return true;
 }
 
 static void *worker(void *arg)
 {
-	int fd;
+	struct job j;
 
 	(void)arg;
 	proxy_thread_init();
-	while ((fd = next_fd()) >= 0) {
-		conn_serve(fd);
-		atomic_fetch_sub(&broker_conns, 1);
-	}
+	while (next_job(&j))
+		j.fn(j.arg);
 	proxy_thread_fini();
 	return NULL;
 }
 
-static void dispatch(int fd, pthread_attr_t *a)
+/* Every job is a flow that conn_admit counted: the queue never fills. */
+void work_submit(void (*fn)(void *), void *arg)
 {
 	pthread_t t;
 
 	pthread_mutex_lock(&qlock);
-	queue[(qhead + qcount++) % BROKER_CONNS_MAX] = fd;
-	/* idle workers already woken for queued flows do not count */
+	queue[(qhead + qcount++) % BROKER_CONNS_MAX] =
+		(struct job){ .fn = fn, .arg = arg };
+	/* idle workers already woken for queued jobs do not count */
 	if ((size_t)idle_workers < qcount && workers < BROKER_CONNS_MAX &&
-	    pthread_create(&t, a, worker, NULL) == 0)
+	    pthread_create(&t, &worker_attr, worker, NULL) == 0)
 		workers++;
 	pthread_cond_signal(&qwake);
 	pthread_mutex_unlock(&qlock);
 }
 
+static void serve_job(void *arg)
+{
+	conn_serve((int)(intptr_t)arg);
+}
+
 static void serve(void)
 {
-	pthread_attr_t a;
-
-	pthread_attr_init(&a);
-	pthread_attr_setstacksize(&a, STACK);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	pthread_attr_init(&worker_attr);
+	pthread_attr_setstacksize(&worker_attr, STACK);
+	pthread_attr_setdetachstate(&worker_attr, PTHREAD_CREATE_DETACHED);
 	for (;;) {
 		int fd = accept4(BROKER_LISTEN_FD, NULL, NULL, SOCK_CLOEXEC);
 
@@ -137,13 +145,11 @@ static void serve(void)
 				continue;
 			fatal("broker: accept");
 		}
-		/* queued and being served, together bounded */
-		if (atomic_fetch_add(&broker_conns, 1) >= BROKER_CONNS_MAX) {
-			atomic_fetch_sub(&broker_conns, 1);
+		if (!conn_admit()) {
 			close(fd);
 			continue;
 		}
-		dispatch(fd, &a);
+		work_submit(serve_job, (void *)(intptr_t)fd);
 	}
 }
 
@@ -161,15 +167,17 @@ int main(int argc, char **argv)
 	if (wolfSSL_Init() != WOLFSSL_SUCCESS || wc_InitRng(&rng) != 0)
 		fatalx("broker: wolfSSL");
 	wc_FreeRng(&rng);	/* its source is open before the filter */
+	/* Landlock binds the calling thread and those it makes after */
+	if ((ll = broker_landlock(err, sizeof(err))) < 0)
+		fatalx("broker: %s", err);
+	if (ll == 0)
+		log_warnx("broker: %s", err);
 	if (pthread_create(&ipc, NULL, ipc_thread, NULL) != 0 ||
 	    pthread_create(&rows, NULL, ipc_rows_thread, NULL) != 0)
 		fatalx("broker: thread");
 	ipc_hello();
 	ipc_wait_config();
-	if ((ll = broker_landlock(err, sizeof(err))) < 0)
-		fatalx("broker: %s", err);
-	if (ll == 0)
-		log_warnx("broker: %s", err);
+	loop_start();
 	if ((n = broker_filter_install(err, sizeof(err))) < 0)
 		fatalx("broker: %s", err);
 	log_info("broker: ready: landlock ABI %d, %d system calls allowed, "

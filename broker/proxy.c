@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -25,6 +26,10 @@
 
 #define HANDSHAKE_S 10
 #define IDLE_MS (120 * 1000)
+#define CLOSING_MS (5 * 1000)	/* for the last bytes to the sandbox */
+#define TLS_CHUNK 16384
+#define ROUNDS 16		/* reads per run: then other flows' turn */
+#define NEED_UPSTREAM 1		/* a request waits for a server connection */
 #define FIFO 32
 #define IN_CAP (HTTP_HEAD_MAX + 1)
 #define SIN_CAP (HTTP_RESP_HEAD_MAX + 1)
@@ -39,8 +44,30 @@ struct pend {
 	bool head;
 };
 
+/* Plaintext for wolfSSL; what it did not take yet, it wants again. */
+struct outq {
+	uint8_t *b;
+	size_t off, len, cap;
+	bool secret;		/* secret pages: the server's side */
+};
+
+/* Each side's bytes from the socket, read ahead for wolfSSL: one recv
+ * takes all there is (wolfSSL's own reads stop at each record's header
+ * and body), and a short read tells the socket is empty for now. */
+#define RIO_CAP (16384 + 512)
+
+struct rio {
+	int fd;
+	uint8_t *b;
+	size_t off, len;
+	bool *rd;		/* the proxy's: the socket may have bytes */
+};
+
 struct proxy {
+	struct loop_flow lf;	/* first: the loop's callbacks cast back */
+	struct judgement jud;
 	const struct judgement *j;
+	uint8_t peer[16];
 	struct bk_sandbox *sb;
 	WOLFSSL *c, *u;
 	int cfd, ufd;
@@ -54,43 +81,121 @@ struct proxy {
 	struct http_framing sf;
 	struct pend fifo[FIFO];
 	size_t fhead, fcount;
-	uint8_t *out;		/* rewritten heads: secret pages */
+	struct outq cq, sq;	/* to the sandbox, to the server */
+	struct rio rio[2];
+	bool rd[2];		/* the sandbox's, the server's side: readable */
+	bool rwant[2];		/* a read there waits to write */
 	bool h11;		/* the sandbox offered ALPN http/1.1 */
 	bool client_close;	/* the sandbox said close: after this one */
 	bool server_close;	/* the server will not take another */
 	bool done;		/* the last response is through */
+	bool closing;		/* ends once cq is out */
+	bool keep;		/* at the end, the server's side may be pooled */
+	bool retry;		/* a request head waits in `in' */
+	bool session_saved;	/* this server connection's, for resumption */
+	bool upstream_failed;	/* the new server connection: why */
+	char why[160];
 };
 
-static int ssl_write_all(WOLFSSL *s, int fd, const uint8_t *b, size_t n)
+/* Each thread's rewritten heads, the secrets in them. */
+static __thread uint8_t *out_pages;
+
+static void q_release(struct outq *q)
 {
-	while (n > 0) {
-		int w = wolfSSL_write(s, b, (int)(n > 16384 ? 16384 : n));
+	if (q->secret)
+		secret_free(q->b);
+	else
+		free(q->b);
+	q->b = NULL;
+	q->cap = 0;
+}
 
-		if (w > 0) {
-			b += w;
-			n -= (size_t)w;
-			continue;
-		}
-		int e = wolfSSL_get_error(s, w);
-		struct pollfd p = { .fd = fd, .events = e ==
-				    WOLFSSL_ERROR_WANT_READ ? POLLIN :
-				    POLLOUT };
+static int q_put(struct outq *q, const uint8_t *b, size_t n)
+{
+	if (q->len + n > q->cap) {
+		size_t cap = q->cap ? q->cap : TLS_CHUNK;
+		uint8_t *nb;
+		struct outq old = *q;
 
-		if ((e != WOLFSSL_ERROR_WANT_WRITE &&
-		     e != WOLFSSL_ERROR_WANT_READ) || poll(&p, 1, IDLE_MS) <= 0)
+		while (cap < q->len + n)
+			cap *= 2;
+		if (!(nb = q->secret ? secret_alloc(cap) : malloc(cap)))
 			return -1;
+		if (q->len)
+			memcpy(nb, q->b, q->len);
+		q_release(&old);
+		q->b = nb;
+		q->cap = cap;
+	}
+	memcpy(q->b + q->len, b, n);
+	q->len += n;
+	return 0;
+}
+
+static bool q_empty(const struct outq *q)
+{
+	return q->off == q->len;
+}
+
+static int chunk(size_t n)
+{
+	return (int)(n > TLS_CHUNK ? TLS_CHUNK : n);
+}
+
+static bool would_block(WOLFSSL *s, int rc)
+{
+	rc = wolfSSL_get_error(s, rc);
+	return rc == WOLFSSL_ERROR_WANT_WRITE || rc == WOLFSSL_ERROR_WANT_READ;
+}
+
+/* Straight to wolfSSL while nothing waits; what it cannot take now
+ * waits in q, in order. 0, or -1: failed. */
+static int ssl_send(WOLFSSL *s, struct outq *q, const uint8_t *b, size_t n)
+{
+	if (!q_empty(q))
+		return q_put(q, b, n);
+	while (n > 0) {
+		int w = wolfSSL_write(s, b, chunk(n));
+
+		if (w <= 0) {
+			if (!would_block(s, w))
+				return -1;
+			q->off = q->len = 0;
+			return q_put(q, b, n);
+		}
+		b += w;
+		n -= (size_t)w;
 	}
 	return 0;
 }
 
+/* 1 all out, 0 the socket is full, -1 failed. */
+static int q_flush(WOLFSSL *s, struct outq *q)
+{
+	while (!q_empty(q)) {
+		int w = wolfSSL_write(s, q->b + q->off, chunk(q->len - q->off));
+
+		if (w <= 0)
+			return would_block(s, w) ? 0 : -1;
+		q->off += (size_t)w;
+	}
+	if (q->secret && q->len)
+		explicit_bzero(q->b, q->len);
+	q->off = q->len = 0;
+	return 1;
+}
+
+/* The sandbox's bytes wait in cq until the round's end: a response head
+ * and its body go out in one record, one send. Requests go at once, with
+ * their secrets: sq (secret pages) holds only what the socket refused. */
 static int to_server(struct proxy *p, const uint8_t *b, size_t n)
 {
-	return ssl_write_all(p->u, p->ufd, b, n);
+	return ssl_send(p->u, &p->sq, b, n);
 }
 
 static int to_client(struct proxy *p, const uint8_t *b, size_t n)
 {
-	return ssl_write_all(p->c, p->cfd, b, n);
+	return q_put(&p->cq, b, n);
 }
 
 static void audit(struct proxy *p, const struct pend *q, int status,
@@ -173,7 +278,7 @@ static size_t rewrite(struct proxy *p, const struct http_head *h,
 	const uint8_t *b = p->in;
 	size_t start = h->method.off, line = h->target.off + h->target.len +
 					     9, need = h->len + 4, at = 0;
-	uint8_t *out = p->out;
+	uint8_t *out = out_pages;
 
 	for (size_t i = 0; r && i < r->nset; i++)
 		need += strlen(r->set[i].name) + strlen(r->set[i].value) + 4;
@@ -232,6 +337,9 @@ static const char *connect_server(struct proxy *p);
  * goes on, the next request opens another. */
 static void upstream_drop(struct proxy *p)
 {
+	loop_forget_fd(&p->lf, 1);
+	p->rio[1].off = p->rio[1].len = 0;
+	p->session_saved = false;
 	wolfSSL_free(p->u);
 	close(p->ufd);
 	p->u = NULL;
@@ -239,11 +347,11 @@ static void upstream_drop(struct proxy *p)
 	p->server_close = false;
 }
 
-/* A whole request head in p->in: checked, rewritten, sent. */
+/* A whole request head in p->in: checked, rewritten, sent; or
+ * NEED_UPSTREAM, when the server's side must be connected first. */
 static int head_send(struct proxy *p, const struct http_head *h)
 {
 	const struct inject_rule *r;
-	const char *why;
 	struct pend q;
 	uint8_t *out;
 	bool own;
@@ -262,8 +370,10 @@ static int head_send(struct proxy *p, const struct http_head *h)
 		       "server name", &q);
 		return -1;
 	}
-	if (!p->u && (why = connect_server(p))) {
-		refuse(p, 502, why, &q);
+	if (!p->u) {
+		if (!p->upstream_failed)
+			return NEED_UPSTREAM;
+		refuse(p, 502, p->why, &q);
 		return -1;
 	}
 	r = config_match(p->sb, p->j->host, p->in, h);
@@ -325,8 +435,8 @@ static int client_bytes(struct proxy *p)
 		case HTTP_OK:
 			break;
 		}
-		if (head_send(p, &h) < 0)
-			return -1;
+		if ((rc = head_send(p, &h)) != 0)
+			return rc;
 		consume(p->in, &p->inlen, h.len);
 		http_framing_init(&p->qf, &h);
 		p->qs = h.upgrade ? Q_WAIT_UPGRADE :
@@ -468,26 +578,101 @@ static int server_bytes(struct proxy *p)
 		case S_HEAD:
 			if ((rc = response_head(p)) <= 0)
 				return rc;
-			if (p->qs == Q_HEAD && client_bytes(p) < 0)
-				return -1;	/* requests held back */
+			/* requests held back */
+			if (p->qs == Q_HEAD && (rc = client_bytes(p)) != 0)
+				return rc;
 			continue;
 		}
 	}
 	return 0;
 }
 
-/* Read what one side has; 1 read, 0 nothing yet, -1 it ended. */
-static int ssl_read(WOLFSSL *s, uint8_t *buf, size_t *len, size_t cap)
+static int rio_recv(WOLFSSL *s, char *buf, int sz, void *ctx)
 {
-	int n = wolfSSL_read(s, buf + *len, (int)(cap - *len));
+	struct rio *r = ctx;
+	size_t n;
 
+	(void)s;
+	if (r->off == r->len) {
+		ssize_t got;
+
+		if (!*r->rd)
+			return WOLFSSL_CBIO_ERR_WANT_READ;
+		got = recv(r->fd, r->b, RIO_CAP, 0);
+		if (got == 0)
+			return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+		if (got < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				*r->rd = false;
+				return WOLFSSL_CBIO_ERR_WANT_READ;
+			}
+			return errno == EINTR ? WOLFSSL_CBIO_ERR_ISR :
+			       errno == ECONNRESET ? WOLFSSL_CBIO_ERR_CONN_RST :
+			       WOLFSSL_CBIO_ERR_GENERAL;
+		}
+		r->off = 0;
+		r->len = (size_t)got;
+		if (r->len < RIO_CAP)
+			*r->rd = false;	/* level-triggered: epoll says more */
+	}
+	n = r->len - r->off < (size_t)sz ? r->len - r->off : (size_t)sz;
+	memcpy(buf, r->b + r->off, n);
+	r->off += n;
+	return (int)n;
+}
+
+/* From the hand-over to a loop on: side i reads through its rio. */
+static int rio_attach(struct proxy *p, int i)
+{
+	struct rio *r = &p->rio[i];
+	WOLFSSL *s = i ? p->u : p->c;
+
+	if (!r->b && !(r->b = malloc(RIO_CAP)))
+		return -1;
+	r->fd = i ? p->ufd : p->cfd;
+	r->off = r->len = 0;
+	r->rd = &p->rd[i];
+	p->rd[i] = true;
+	wolfSSL_SSLSetIORecv(s, rio_recv);
+	wolfSSL_SetIOReadCtx(s, r);
+	return 0;
+}
+
+/* The server's side back to wolfSSL's own reads, for the pool (nothing
+ * is left in the rio: see idle). */
+static void rio_detach(struct proxy *p)
+{
+	wolfSSL_SSLSetIORecv(p->u, EmbedReceive);
+	wolfSSL_set_fd(p->u, p->ufd);
+	p->rio[1].off = p->rio[1].len = 0;
+}
+
+static bool readable(const struct proxy *p, int i)
+{
+	return p->rd[i] || p->rio[i].off < p->rio[i].len ||
+	       wolfSSL_has_pending(i ? p->u : p->c);
+}
+
+/* Read what side i has; 1 read, 0 nothing yet, -1 it ended. */
+static int ssl_read(struct proxy *p, int i, uint8_t *buf, size_t *len,
+		    size_t cap)
+{
+	WOLFSSL *s = i ? p->u : p->c;
+	int n;
+
+	if (*len >= cap)
+		return 0;
+	n = wolfSSL_read(s, buf + *len, (int)(cap - *len));
 	if (n > 0) {
 		*len += (size_t)n;
 		return 1;
 	}
 	n = wolfSSL_get_error(s, n);
-	return n == WOLFSSL_ERROR_WANT_READ || n == WOLFSSL_ERROR_WANT_WRITE ?
-	       0 : -1;
+	p->rwant[i] = n == WOLFSSL_ERROR_WANT_WRITE;
+	if (n != WOLFSSL_ERROR_WANT_READ && n != WOLFSSL_ERROR_WANT_WRITE)
+		return -1;
+	p->rd[i] = false;
+	return 0;
 }
 
 static void nonblocking(int fd)
@@ -500,57 +685,224 @@ static void nonblocking(int fd)
 static bool idle(const struct proxy *p)
 {
 	return p->u && !p->server_close && p->ss == S_HEAD && !p->sinlen &&
-	       !p->fcount && p->qs == Q_HEAD && !p->inlen;
+	       !p->fcount && p->qs == Q_HEAD && !p->inlen && q_empty(&p->sq) &&
+	       p->rio[1].off == p->rio[1].len;
 }
 
-/* Returns whether the server's connection can be kept. */
-static bool relay_http(struct proxy *p)
+static bool wants_client(const struct proxy *p)
 {
-	nonblocking(p->cfd);
-	for (;;) {
-		bool want_c = p->qs != Q_WAIT_UPGRADE && p->inlen < IN_CAP &&
-			      p->fcount < FIFO && !p->client_close;
-		bool cp = want_c && wolfSSL_has_pending(p->c);
-		bool up = p->u && wolfSSL_has_pending(p->u);
-		struct pollfd f[2] = {
-			{ .fd = want_c ? p->cfd : -1, .events = POLLIN },
-			{ .fd = p->u ? p->ufd : -1, .events = POLLIN },
-		};
-		int rc;
+	return !p->closing && p->qs != Q_WAIT_UPGRADE && p->inlen < IN_CAP &&
+	       p->fcount < FIFO && !p->client_close && q_empty(&p->sq);
+}
 
-		if (p->done)
-			return idle(p);
-		if (!cp && !up) {
-			rc = poll(f, 2, IDLE_MS);
-			if (rc < 0 && errno == EINTR)
-				continue;
-			if (rc <= 0)
-				return false;
-			cp = f[0].revents != 0;
-			up = f[1].revents != 0;
+enum step { ST_WAIT, ST_AGAIN, ST_END, ST_RECONNECT };
+
+/* The flow ends once what the sandbox is owed is out. */
+static void closing(struct proxy *p, bool keep)
+{
+	p->closing = true;
+	p->keep = keep && idle(p);
+	p->lf.deadline = loop_now_ms() + CLOSING_MS;
+}
+
+/* Each side's bytes in: ST_AGAIN when some came (or the side ended),
+ * ST_WAIT when none had. */
+static enum step from_client(struct proxy *p)
+{
+	int rc = ssl_read(p, 0, p->in, &p->inlen, IN_CAP);
+
+	if (rc < 0) {	/* the sandbox left */
+		p->keep = idle(p);
+		return ST_END;
+	}
+	if (rc == 0)
+		return ST_WAIT;
+	if ((rc = client_bytes(p)) == NEED_UPSTREAM)
+		return ST_RECONNECT;
+	if (rc < 0)
+		closing(p, false);
+	return ST_AGAIN;
+}
+
+static enum step from_server(struct proxy *p)
+{
+	int rc = ssl_read(p, 1, p->sin, &p->sinlen, SIN_CAP);
+
+	if (rc < 0) {
+		/* closed between responses: the next request opens
+		 * another; else this one ends here */
+		if (p->ss == S_HEAD && !p->fcount && !p->sinlen)
+			upstream_drop(p);
+		else {
+			server_bytes(p);
+			closing(p, false);
 		}
-		if (cp) {
-			if ((rc = ssl_read(p->c, p->in, &p->inlen, IN_CAP)) < 0)
-				return idle(p);	/* the sandbox left */
-			if (rc > 0 && client_bytes(p) < 0)
-				return false;
+		return ST_AGAIN;
+	}
+	if (rc == 0)
+		return ST_WAIT;
+	if (!p->session_saved) {	/* a TLS 1.3 ticket comes before this */
+		session_save(p->j, p->u);
+		p->session_saved = true;
+	}
+	if ((rc = server_bytes(p)) == NEED_UPSTREAM)
+		return ST_RECONNECT;
+	if (rc < 0)
+		closing(p, false);
+	return ST_AGAIN;
+}
+
+/* A request head that waited for a new server connection. */
+static enum step retry_head(struct proxy *p)
+{
+	int rc;
+
+	p->retry = false;
+	if ((rc = client_bytes(p)) == NEED_UPSTREAM)
+		return ST_RECONNECT;
+	if (rc < 0)
+		closing(p, false);
+	return ST_AGAIN;
+}
+
+/* All that can be done without waiting: queued bytes out, then bytes in
+ * from each side whose destination has room. */
+static enum step step(struct proxy *p)
+{
+	for (int round = 0; round < ROUNDS; round++) {
+		enum step a = ST_WAIT, b = ST_WAIT;
+
+		if (q_flush(p->c, &p->cq) < 0)
+			return ST_END;
+		if (p->u && q_flush(p->u, &p->sq) < 0)
+			closing(p, false);
+		if (p->closing)
+			return q_empty(&p->cq) ? ST_END : ST_WAIT;
+		if (p->done) {
+			closing(p, true);
+			continue;
 		}
-		if (up && p->u) {
-			if ((rc = ssl_read(p->u, p->sin, &p->sinlen, SIN_CAP)) <
-			    0) {
-				/* closed between responses: the next request
-				 * opens another; else this one ends here */
-				if (p->ss == S_HEAD && !p->fcount &&
-				    !p->sinlen) {
-					upstream_drop(p);
-					continue;
-				}
-				server_bytes(p);
-				return false;
-			}
-			if (rc > 0 && server_bytes(p) < 0)
-				return false;
-		}
+		if (p->retry)
+			a = retry_head(p);
+		else if (wants_client(p) && readable(p, 0))
+			a = from_client(p);
+		if (a == ST_END || a == ST_RECONNECT)
+			return a;
+		if (p->u && !p->closing && q_empty(&p->cq) && readable(p, 1))
+			b = from_server(p);
+		if (b == ST_END || b == ST_RECONNECT)
+			return b;
+		if (a == ST_WAIT && b == ST_WAIT)
+			return ST_WAIT;
+	}
+	return ST_AGAIN;
+}
+
+/* What the flow waits for, with its deadline. */
+static void arm(struct proxy *p)
+{
+	struct loop_flow *f = &p->lf;
+
+	f->fd[0] = p->cfd;
+	f->fd[1] = p->u ? p->ufd : -1;
+	f->want[0] = (wants_client(p) ? EPOLLIN : 0) |
+		     (!q_empty(&p->cq) || p->rwant[0] ? EPOLLOUT : 0);
+	f->want[1] = !p->u ? 0 :
+		     (!p->closing && q_empty(&p->cq) ? EPOLLIN : 0) |
+		     (!q_empty(&p->sq) || p->rwant[1] ? EPOLLOUT : 0);
+	if (!p->closing)
+		f->deadline = loop_now_ms() + IDLE_MS;
+	loop_sync(f);
+}
+
+static void proxy_free(struct proxy *p)
+{
+	if (p->c) {
+		wolfSSL_shutdown(p->c);
+		wolfSSL_free(p->c);
+	}
+	if (p->u) {
+		wolfSSL_shutdown(p->u);
+		wolfSSL_free(p->u);
+	}
+	if (p->ufd >= 0)
+		close(p->ufd);
+	free(p->in);
+	free(p->sin);
+	free(p->rio[0].b);
+	free(p->rio[1].b);
+	q_release(&p->cq);
+	q_release(&p->sq);
+	config_sandbox_put_ref(p->sb);
+	free(p);
+}
+
+/* After the loop let it go. */
+static void proxy_end(struct loop_flow *f)
+{
+	struct proxy *p = (struct proxy *)f;
+	uint8_t peer[16];
+	int cfd = p->cfd;
+
+	if (p->keep && idle(p)) {
+		rio_detach(p);
+		pool_put(p->j, p->u, p->ufd);
+		p->u = NULL;
+		p->ufd = -1;
+	}
+	memcpy(peer, p->peer, sizeof(peer));
+	proxy_free(p);
+	conn_done(cfd, peer);
+}
+
+static void reconnect_job(void *arg)
+{
+	struct proxy *p = arg;
+	const char *why = connect_server(p);
+
+	if (!why && rio_attach(p, 1) < 0) {
+		upstream_drop(p);
+		why = "out of memory";
+	}
+	if (why) {
+		log_info("broker: %s: %s", p->j->host, why);
+		snprintf(p->why, sizeof(p->why), "%s", why);
+		p->upstream_failed = true;
+	}
+	p->retry = true;
+	loop_add(&p->lf);
+}
+
+static void reconnect(struct loop_flow *f)
+{
+	work_submit(reconnect_job, f);
+}
+
+static void proxy_run(struct loop_flow *f)
+{
+	struct proxy *p = (struct proxy *)f;
+
+	for (int i = 0; i < 2; i++)
+		if ((f->ready[i] & (EPOLLIN | EPOLLHUP | EPOLLERR)) ||
+		    ((f->ready[i] & EPOLLOUT) && p->rwant[i]))
+			p->rd[i] = true;
+	if (f->expired) {
+		loop_remove(f, proxy_end);
+		return;
+	}
+	switch (step(p)) {
+	case ST_AGAIN:
+		f->again = true;
+		__attribute__((fallthrough));
+	case ST_WAIT:
+		arm(p);
+		break;
+	case ST_RECONNECT:
+		loop_remove(f, reconnect);
+		break;
+	case ST_END:
+		loop_remove(f, proxy_end);
+		break;
 	}
 }
 
@@ -623,8 +975,13 @@ static const char *connect_server(struct proxy *p)
 		wolfSSL_UseALPN(p->u, (char *)"http/1.1", 8,
 				WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
 	wolfSSL_set_fd(p->u, p->ufd);
+	session_offer(p->j, p->u);
 	timeouts(p->ufd, HANDSHAKE_S);
 	if (wolfSSL_connect(p->u) == WOLFSSL_SUCCESS) {
+		/* TLS 1.3's ticket comes with the first read (from_server):
+		 * now there is only its compatibility session id */
+		if (wolfSSL_version(p->u) != TLS1_3_VERSION)
+			session_save(p->j, p->u);
 		timeouts(p->ufd, 0);
 		nonblocking(p->ufd);
 		return NULL;
@@ -640,8 +997,6 @@ static const char *connect_server(struct proxy *p)
 	return why;
 }
 
-static __thread uint8_t *out_pages;
-
 void proxy_thread_init(void)
 {
 	out_pages = secret_alloc(OUT_CAP);
@@ -653,44 +1008,40 @@ void proxy_thread_fini(void)
 	out_pages = NULL;
 }
 
-void proxy_run(int client, const struct judgement *j,
-	       const struct client_hello *ch)
+bool proxy_start(int client, const struct judgement *j,
+		 const struct client_hello *ch, const uint8_t *peer)
 {
-	struct proxy p = { .j = j, .cfd = client, .ufd = -1 };
+	struct proxy *p = calloc(1, sizeof(*p));
 	const char *why;
 
-	if (!(p.sb = config_sandbox_get(j->sandbox)))
-		return;
+	if (!p)
+		return false;
+	p->jud = *j;
+	p->j = &p->jud;
+	memcpy(p->peer, peer, sizeof(p->peer));
+	p->cfd = client;
+	p->ufd = -1;
+	p->sq.secret = true;
+	p->lf.run = proxy_run;
 	/* the sandbox's own bytes: no secret of ours */
-	p.in = malloc(IN_CAP);
-	p.out = out_pages;
-	p.sin = malloc(SIN_CAP);
-	if (!p.in || !p.sin || accept_client(&p) < 0)
-		goto out;
-	p.h11 = offers_http11(ch);
-	if ((why = connect_server(&p))) {
+	if (!(p->sb = config_sandbox_get(j->sandbox)) ||
+	    !(p->in = malloc(IN_CAP)) || !(p->sin = malloc(SIN_CAP)) ||
+	    accept_client(p) < 0)
+		goto fail;
+	p->h11 = offers_http11(ch);
+	if ((why = connect_server(p))) {
 		log_info("broker: %s: %s", j->host, why);
-		refuse(&p, 502, why, NULL);
-		goto out;
+		refuse(p, 502, why, NULL);
+		q_flush(p->c, &p->cq);	/* blocking, with its timeouts */
+		goto fail;
 	}
-	timeouts(p.cfd, 0);
-	if (relay_http(&p)) {
-		pool_put(j, p.u, p.ufd);
-		p.u = NULL;
-		p.ufd = -1;
-	}
-out:
-	if (p.c) {
-		wolfSSL_shutdown(p.c);
-		wolfSSL_free(p.c);
-	}
-	if (p.u) {
-		wolfSSL_shutdown(p.u);
-		wolfSSL_free(p.u);
-	}
-	if (p.ufd >= 0)
-		close(p.ufd);
-	free(p.in);
-	free(p.sin);
-	config_sandbox_put_ref(p.sb);
+	timeouts(p->cfd, 0);
+	nonblocking(p->cfd);
+	if (rio_attach(p, 0) < 0 || rio_attach(p, 1) < 0)
+		goto fail;
+	loop_add(&p->lf);
+	return true;
+fail:
+	proxy_free(p);
+	return false;
 }

@@ -105,7 +105,8 @@ class H(BaseHTTPRequestHandler):
               for k, v in self.headers.items()]
         real = [v for k, v in self.headers.items() if k.lower() == "authorization"]
         entry = {"method": self.command, "path": self.path, "headers": hs,
-                 "sni": getattr(self.connection, "sbx_sni", None)}
+                 "sni": getattr(self.connection, "sbx_sni", None),
+                 "resumed": self.connection.session_reused}
         if self.path.startswith("/repo.git"):
             log(entry)
             if self.headers.get("Authorization") != "Bearer " + TOKEN:
@@ -118,6 +119,18 @@ class H(BaseHTTPRequestHandler):
         if self.path == "/ws":
             log(entry)
             return self.websocket()
+        if self.path.startswith("/big?n="):
+            # n zero bytes, written as fast as the connection takes them
+            log(entry)
+            left = int(self.path[7:])
+            self.send_response(200)
+            self.send_header("Content-Length", str(left))
+            self.end_headers()
+            chunk = bytes(65536)
+            while left > 0:
+                self.wfile.write(chunk[:min(left, len(chunk))])
+                left -= len(chunk)
+            return
         entry["body"] = self.body()
         log(entry)
         if self.path == "/close":

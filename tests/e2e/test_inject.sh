@@ -136,6 +136,47 @@ test_a_64_mib_chunked_upload_streams_with_bounded_memory() {
 	[ "$rss" -lt 60000 ] || fail "broker peak RSS $rss kB"
 }
 
+test_a_sandbox_that_stops_reading_holds_no_other_flow_up() {
+	setup || fail "setup"
+	local pid rss ok=0 i
+	# asks for 1 GiB, reads its head, then nothing for 8 s
+	sb python3 - "$SBCA" >"$TMP/stalled" 2>&1 <<'EOF' &
+import socket, ssl, sys, time
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+raw = socket.create_connection(("api.example.test", 443))
+raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s = ctx.wrap_socket(raw, server_hostname="api.example.test")
+s.sendall(b"GET /big?n=1073741824 HTTP/1.1\r\nHost: api.example.test\r\n\r\n")
+print(s.recv(200)[:15].decode(), flush=True)
+time.sleep(8)
+EOF
+	pid=$!
+	wait_for 50 grep -q 'HTTP/1.1 200' "$TMP/stalled" ||
+		fail "no head: $(cat "$TMP/stalled")"
+	# the broker's event loops go on with everyone else meanwhile
+	for i in $(seq 20); do
+		bk /secret -m 5 | grep -q '"method": "GET"' && ok=$((ok + 1))
+	done
+	[ "$ok" = 20 ] || fail "$ok of 20 requests through while one flow stalled"
+	kill -0 "$pid" 2>/dev/null || fail "the stalled client ended early"
+	rss=$(awk '/VmRSS/ { print $2 }' "/proc/$(pgrep -f sbxfw-broker | head -1)/status")
+	# the server waits for the sandbox: no 1 GiB in the broker
+	[ "$rss" -lt 80000 ] || fail "broker RSS $rss kB with a stalled reader"
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+test_a_new_server_connection_resumes_the_tls_session() {
+	setup || fail "setup"
+	local out
+	# the server ends each connection after its response: the second
+	# request of the same sandbox connection opens another
+	out=$(bk /close --next --cacert "$SBCA" https://api.example.test/close)
+	echo "$out" | grep -q '"resumed": false' || fail "first: ${out:0:400}"
+	echo "$out" | grep -q '"resumed": true' || fail "not resumed: ${out:0:400}"
+}
+
 test_expect_100_continue_and_content_length() {
 	setup || fail "setup"
 	local out
