@@ -705,6 +705,16 @@ static void closing(struct proxy *p, bool keep)
 	p->lf.deadline = loop_now_ms() + CLOSING_MS;
 }
 
+/* What the bytes a side sent did to the flow. */
+static enum step after(struct proxy *p, int rc)
+{
+	if (rc == NEED_UPSTREAM)
+		return ST_RECONNECT;
+	if (rc < 0)
+		closing(p, false);
+	return ST_AGAIN;
+}
+
 /* Each side's bytes in: ST_AGAIN when some came (or the side ended),
  * ST_WAIT when none had. */
 static enum step from_client(struct proxy *p)
@@ -717,11 +727,7 @@ static enum step from_client(struct proxy *p)
 	}
 	if (rc == 0)
 		return ST_WAIT;
-	if ((rc = client_bytes(p)) == NEED_UPSTREAM)
-		return ST_RECONNECT;
-	if (rc < 0)
-		closing(p, false);
-	return ST_AGAIN;
+	return after(p, client_bytes(p));
 }
 
 static enum step from_server(struct proxy *p)
@@ -745,24 +751,14 @@ static enum step from_server(struct proxy *p)
 		session_save(p->j, p->u);
 		p->session_saved = true;
 	}
-	if ((rc = server_bytes(p)) == NEED_UPSTREAM)
-		return ST_RECONNECT;
-	if (rc < 0)
-		closing(p, false);
-	return ST_AGAIN;
+	return after(p, server_bytes(p));
 }
 
 /* A request head that waited for a new server connection. */
 static enum step retry_head(struct proxy *p)
 {
-	int rc;
-
 	p->retry = false;
-	if ((rc = client_bytes(p)) == NEED_UPSTREAM)
-		return ST_RECONNECT;
-	if (rc < 0)
-		closing(p, false);
-	return ST_AGAIN;
+	return after(p, client_bytes(p));
 }
 
 /* All that can be done without waiting: queued bytes out, then bytes in
