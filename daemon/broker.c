@@ -429,27 +429,32 @@ static void judge(struct daemon *d, json_t *m)
 			   (int)j.orig.dport, "host", j.host));
 }
 
+static const char *text(const json_t *v)
+{
+	return json_is_string(v) ? json_string_value(v) : "";
+}
+
+/* One row: [sandbox, host, method, path, status, injected, error]. */
 static void request(json_t *m)
 {
-	const char *host, *method = NULL, *path = NULL, *inj = NULL;
-	const char *error = NULL;
+	json_t *method, *path, *inj, *error;	/* strings or null */
 	struct request_record r = { 0 };
 	const struct sandbox *sb;
 	json_int_t id, status;
+	const char *host;
 
-	if (json_unpack(m, "{s:I, s:s, s?s, s?s, s:I, s?s, s?s}", "sandbox",
-			&id, "host", &host, "method", &method, "path", &path,
-			"status", &status, "injected", &inj, "error",
-			&error) < 0 || !(sb = sandbox_get((uint32_t)id)))
+	if (json_unpack(m, "[I, s, o, o, I, o, o]", &id, &host, &method, &path,
+			&status, &inj, &error) < 0 ||
+	    !(sb = sandbox_get((uint32_t)id)))
 		return;
 	store_time_now(r.time);
 	snprintf(r.sandbox, sizeof(r.sandbox), "%s", sb->name);
 	snprintf(r.host, sizeof(r.host), "%s", host);
-	snprintf(r.method, sizeof(r.method), "%s", method ? method : "");
-	snprintf(r.path, sizeof(r.path), "%s", path ? path : "");
+	snprintf(r.method, sizeof(r.method), "%s", text(method));
+	snprintf(r.path, sizeof(r.path), "%s", text(path));
 	r.status = (int)status;
-	snprintf(r.injected, sizeof(r.injected), "%s", inj ? inj : "");
-	snprintf(r.error, sizeof(r.error), "%s", error ? error : "");
+	snprintf(r.injected, sizeof(r.injected), "%s", text(inj));
+	snprintf(r.error, sizeof(r.error), "%s", text(error));
 	audit_request(&r);
 }
 

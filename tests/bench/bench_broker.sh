@@ -94,55 +94,62 @@ http {
 }
 EOF
 
-# --- rounds: the broker, then nginx, three times ---------------------------
+# --- pairs: the broker, then nginx, eight times ---------------------------
 # This machine's speed drifts by a factor of several within minutes, so
-# the two alternate and each round has its own ratio; the median is the
-# figure. During nginx's turn sbxfwd is stopped and its table removed.
-broker_round() {
-	start_daemon "[dns]" "upstream = $NET4" "[tls]" "upstream_ca = $CA" ||
-		{ cat "$TMP/sbxfwd.log"; exit 1; }
-	wait_for 50 eval '[ "$(grep -c "broker: ready" "$TMP/sbxfwd.log")" -ge '"$1"' ]' ||
-		{ cat "$TMP/sbxfwd.log"; exit 1; }
-	if [ "$1" = 1 ]; then
-		"$SBXFW" -s "$SOCK" create bench --iface veth-sb1 --mode user-defined >/dev/null &&
-			"$SBXFW" -s "$SOCK" inject bench allowed.test \
-				--header 'Authorization: Bearer bench-token' >/dev/null || exit 1
-	fi
-	# the redirect needs the name's addresses from an answer
-	ip netns exec "$NS_SB" getent ahosts allowed.test >/dev/null
-	SECONDS_PER_RUN=1 wrk_run https://allowed.test/ >/dev/null	# the leaf, the pool
-	wrk_run https://allowed.test/
-	wrk_run https://allowed.test/ close
-	local pid
-	pid=$(daemon_pid)
-	kill "$pid"; wait_for 100 eval "! kill -0 $pid"
-	ip netns exec "$NS_RT" "$SBXFWD" --remove-table >/dev/null 2>&1
-}
-
-nginx_round() {
-	ip netns exec "$NS_RT" nginx -c "$TMP/proxy.conf" || exit 1
-	wait_for 50 eval 'ip netns exec "$NS_RT" ss -ltn | grep -q ":9443 "'
-	wrk_run https://$RT4:9443/
-	wrk_run https://$RT4:9443/ close
-	kill "$(cat "$TMP/proxy.pid")"
-	wait_for 50 eval '! ip netns exec "$NS_RT" ss -ltn | grep -q ":9443 "'
-	rm -f "$TMP/proxy.pid"
-}
-
-for r in 1 2 3; do
-	broker_round $r >"$TMP/broker.$r"
-	nginx_round >"$TMP/nginx.$r"
+# the two alternate in short runs on the same router with sbxfwd running
+# (its hooks and conntrack see nginx's packets too), and the ratio is of
+# the sums. Then nginx once more with sbxfwd stopped and its table gone.
+PAIRS=8
+start_daemon "[dns]" "upstream = $NET4" "[tls]" "upstream_ca = $CA" ||
+	{ cat "$TMP/sbxfwd.log"; exit 1; }
+wait_for 50 grep -q 'broker: ready' "$TMP/sbxfwd.log" || { cat "$TMP/sbxfwd.log"; exit 1; }
+"$SBXFW" -s "$SOCK" create bench --iface veth-sb1 --mode user-defined >/dev/null &&
+	"$SBXFW" -s "$SOCK" inject bench allowed.test \
+		--header 'Authorization: Bearer bench-token' >/dev/null || exit 1
+# the redirect needs the name's addresses from an answer
+ip netns exec "$NS_SB" getent ahosts allowed.test >/dev/null
+ip netns exec "$NS_RT" nginx -c "$TMP/proxy.conf" || exit 1
+wait_for 50 eval 'ip netns exec "$NS_RT" ss -ltn | grep -q ":9443 "'
+SECONDS_PER_RUN=1 wrk_run https://allowed.test/ >/dev/null	# the leaf, the pool
+SECONDS_PER_RUN=1 wrk_run https://$RT4:9443/ >/dev/null
+for i in $(seq $PAIRS); do
+	SECONDS_PER_RUN=2 wrk_run https://allowed.test/ >>"$TMP/bk.ka"
+	SECONDS_PER_RUN=2 wrk_run https://$RT4:9443/ >>"$TMP/ng.ka"
+	SECONDS_PER_RUN=2 wrk_run https://allowed.test/ close >>"$TMP/bk.cl"
+	SECONDS_PER_RUN=2 wrk_run https://$RT4:9443/ close >>"$TMP/ng.cl"
 done
 bk_rows=$(sqlite3 "$DB" "SELECT count(*) FROM requests WHERE injected = 'Authorization'")
-# the median round by the broker's keep-alive ratio
-read -r mid < <(for r in 1 2 3; do
-	python3 -c "import sys; print(int(sys.argv[2].split()[0]) / max(1, int(sys.argv[3].split()[0])), sys.argv[1])" \
-		$r "$(sed -n 1p "$TMP/broker.$r")" "$(sed -n 1p "$TMP/nginx.$r")"
-done | sort -n | sed -n 2p | cut -d' ' -f2)
-read -r bk_ka bk_ka50 bk_ka99 bk_kae < <(sed -n 1p "$TMP/broker.$mid")
-read -r bk_cl bk_cl50 bk_cl99 bk_cle < <(sed -n 2p "$TMP/broker.$mid")
-read -r ng_ka ng_ka50 ng_ka99 ng_kae < <(sed -n 1p "$TMP/nginx.$mid")
-read -r ng_cl ng_cl50 ng_cl99 ng_cle < <(sed -n 2p "$TMP/nginx.$mid")
+pid=$(daemon_pid)
+kill "$pid"; wait_for 100 eval "! kill -0 $pid"
+ip netns exec "$NS_RT" "$SBXFWD" --remove-table >/dev/null 2>&1
+read -r nb_ka nb_ka50 nb_ka99 nb_kae < <(wrk_run https://$RT4:9443/)
+read -r nb_cl nb_cl50 nb_cl99 nb_cle < <(wrk_run https://$RT4:9443/ close)
+kill "$(cat "$TMP/proxy.pid")"; rm -f "$TMP/proxy.pid"
+
+# FILE: "mean_req_per_s median_p50 median_p99 errors" over its runs
+summary() {
+	python3 - "$1" <<'EOF'
+import statistics, sys
+rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
+print("%.0f %.3f %.3f %d" % (statistics.mean(r[0] for r in rows),
+      statistics.median(r[1] for r in rows), statistics.median(r[2] for r in rows),
+      sum(r[3] for r in rows)))
+EOF
+}
+# the ratio of the sums, and the spread of the pairs' own
+pairs() {
+	python3 - "$1" "$2" <<'EOF'
+import sys
+a = [float(l.split()[0]) for l in open(sys.argv[1]) if l.strip()]
+b = [float(l.split()[0]) for l in open(sys.argv[2]) if l.strip()]
+r = sorted(x / y for x, y in zip(a, b) if y)
+print("%.2f (pairs %.2f-%.2f)" % (sum(a) / sum(b), r[0], r[-1]))
+EOF
+}
+read -r bk_ka bk_ka50 bk_ka99 bk_kae < <(summary "$TMP/bk.ka")
+read -r bk_cl bk_cl50 bk_cl99 bk_cle < <(summary "$TMP/bk.cl")
+read -r ng_ka ng_ka50 ng_ka99 ng_kae < <(summary "$TMP/ng.ka")
+read -r ng_cl ng_cl50 ng_cl99 ng_cle < <(summary "$TMP/ng.cl")
 
 # --- mitmproxy, a header-setting addon ------------------------------------
 cat >"$TMP/addon.py" <<'EOF'
@@ -158,24 +165,15 @@ read -r mp_ka mp_ka50 mp_ka99 mp_kae < <(wrk_run https://$RT4:9444/)
 read -r mp_cl mp_cl50 mp_cl99 mp_cle < <(wrk_run https://$RT4:9444/ close)
 pkill -f "mitmdump.*$TMP"
 
-printf '\n== credentials brokering: requests/s with an Authorization header set (wrk, 16 connections, %ss; the round with the median keep-alive ratio)\n' "$SECONDS_PER_RUN"
+printf '\n== credentials brokering: requests/s with an Authorization header set (wrk, 16 connections; %s pairs of 2 s runs, means, median p50/p99)\n' "$PAIRS"
 printf '%-28s %10s %9s %9s %7s %10s %9s %9s %7s\n' path "keep-alive" p50_ms p99_ms errors "new-conn" p50_ms p99_ms errors
 printf '%-28s %10s %9s %9s %7s %10s %9s %9s %7s\n' sbxfw-broker "$bk_ka" "$bk_ka50" "$bk_ka99" "$bk_kae" "$bk_cl" "$bk_cl50" "$bk_cl99" "$bk_cle"
-printf '%-28s %10s %9s %9s %7s %10s %9s %9s %7s\n' "nginx proxy_set_header" "$ng_ka" "$ng_ka50" "$ng_ka99" "$ng_kae" "$ng_cl" "$ng_cl50" "$ng_cl99" "$ng_cle"
-printf '%-28s %10s %9s %9s %7s %10s %9s %9s %7s\n' "mitmproxy addon" "$mp_ka" "$mp_ka50" "$mp_ka99" "$mp_kae" "$mp_cl" "$mp_cl50" "$mp_cl99" "$mp_cle"
-# per round, and the median of each ratio
-python3 - "$TMP" "$(ratio "$bk_ka" "$mp_ka")" "$(ratio "$bk_cl" "$mp_cl")" <<'EOF'
-import statistics, sys
-tmp, mka, mcl = sys.argv[1:4]
-def first(name, r, line):
-    return float(open("%s/%s.%d" % (tmp, name, r)).read().split("\n")[line].split()[0])
-ka, cl = [], []
-for r in (1, 2, 3):
-    ka.append(first("broker", r, 0) / max(1, first("nginx", r, 0)))
-    cl.append(first("broker", r, 1) / max(1, first("nginx", r, 1)))
-    print("round %d: broker/nginx keep-alive %.2f, new-conn %.2f" % (r, ka[-1], cl[-1]))
-print("ratios (medians of 3 rounds): broker/nginx keep-alive %.2f, new-conn %.2f (target >= 1); "
-      "broker/mitmproxy keep-alive %s, new-conn %s (target >= 10)"
-      % (statistics.median(ka), statistics.median(cl), mka, mcl))
-EOF
+printf '%-28s %10s %9s %9s %7s %10s %9s %9s %7s\n' "nginx, sbxfwd running" "$ng_ka" "$ng_ka50" "$ng_ka99" "$ng_kae" "$ng_cl" "$ng_cl50" "$ng_cl99" "$ng_cle"
+printf '%-28s %10s %9s %9s %7s %10s %9s %9s %7s\n' "nginx, no sbxfw table (4 s)" "$nb_ka" "$nb_ka50" "$nb_ka99" "$nb_kae" "$nb_cl" "$nb_cl50" "$nb_cl99" "$nb_cle"
+printf '%-28s %10s %9s %9s %7s %10s %9s %9s %7s\n' "mitmproxy addon (4 s)" "$mp_ka" "$mp_ka50" "$mp_ka99" "$mp_kae" "$mp_cl" "$mp_cl50" "$mp_cl99" "$mp_cle"
+printf 'ratios: broker/nginx keep-alive %s, new-conn %s (target >= 1)\n' \
+	"$(pairs "$TMP/bk.ka" "$TMP/ng.ka")" "$(pairs "$TMP/bk.cl" "$TMP/ng.cl")"
+printf '        broker/nginx without the table keep-alive %s, new-conn %s; broker/mitmproxy keep-alive %s, new-conn %s (target >= 10)\n' \
+	"$(ratio "$bk_ka" "$nb_ka")" "$(ratio "$bk_cl" "$nb_cl")" \
+	"$(ratio "$bk_ka" "$mp_ka")" "$(ratio "$bk_cl" "$mp_cl")"
 printf 'requests rows with the header injected: %s\n' "$bk_rows"
