@@ -177,6 +177,16 @@ test_a_new_server_connection_resumes_the_tls_session() {
 	echo "$out" | grep -q '"resumed": true' || fail "not resumed: ${out:0:400}"
 }
 
+test_the_broker_prefers_chacha20_whatever_the_client_lists_first() {
+	setup || fail "setup"
+	local out
+	# OpenSSL lists AES-256-GCM first; this wolfSSL has no AES-NI
+	out=$(sb sh -c "openssl s_client -connect api.example.test:443 \
+		-servername api.example.test -CAfile '$SBCA' </dev/null 2>&1")
+	echo "$out" | grep -q 'Cipher is TLS_CHACHA20_POLY1305_SHA256' ||
+		fail "cipher: $(echo "$out" | grep -m1 'Cipher is')"
+}
+
 test_expect_100_continue_and_content_length() {
 	setup || fail "setup"
 	local out
