@@ -33,7 +33,7 @@ daemon_up() {
 	brokers=$(grep -c 'sbxfw-broker: broker: ready' "$TMP/sbxfwd.log" 2>/dev/null)
 	BROKER=${1:-} start_daemon "[dns]" "upstream = $NET4" "[tls]" \
 		"upstream_ca = $CA" &&
-		wait_for 50 eval '[ "$(grep -c "sbxfw-broker: broker: ready" "$TMP/sbxfwd.log")" -gt "${brokers:-0}" ]'
+		wait_for 200 eval '[ "$(grep -c "sbxfw-broker: broker: ready" "$TMP/sbxfwd.log")" -gt "${brokers:-0}" ]'
 }
 
 topo_up && echo_up || { echo "topology failed"; echo "0 passed, 1 failed"; exit 1; }
@@ -461,7 +461,8 @@ test_the_secret_is_nowhere_but_the_server() {
 	# a core dump forced from the broker while it holds the secret: the
 	# release build (an ASan process maps terabytes), the file bounded
 	local pid
-	stop_daemon && daemon_up "$TOP/build/sbxfw-broker" || fail "release broker"
+	stop_daemon || fail "the daemon did not stop"
+	daemon_up "$TOP/build/sbxfw-broker" || fail "release broker: $(tail -5 "$TMP/sbxfwd.log")"
 	bk /secret >/dev/null
 	# concurrent flows through the release build (its allowlist differs)
 	local before i pids=()
@@ -480,7 +481,8 @@ test_the_secret_is_nowhere_but_the_server() {
 	grep -a -q "$TOKEN" "$TMP/broker.core" && fail "the secret is in the broker's core"
 	grep -a -q "api.example.test" "$TMP/broker.core" || fail "a core without the broker's data"
 	rm -f "$TMP/broker.core"
-	stop_daemon && daemon_up || fail "broker again"
+	stop_daemon || fail "the daemon did not stop"
+	daemon_up || fail "broker again: $(tail -5 "$TMP/sbxfwd.log")"
 }
 
 test_a_broker_crash_leaves_other_flows_and_is_restarted() {
