@@ -20,6 +20,7 @@ void cfg_defaults(struct sbxfw_config *c)
 	snprintf(c->database, sizeof(c->database), "/var/lib/sbxfw/sbxfw.db");
 	c->queue = 0;
 	c->queues = 1;
+	c->flow_rate = 2000;
 	snprintf(c->user, sizeof(c->user), "sbxfw");
 	snprintf(c->group, sizeof(c->group), "sbxfw");
 	c->mark_mask = 0x0fff0000;
@@ -87,15 +88,30 @@ static const char *parse_u16(struct sbxfw_config *c, size_t off, size_t size,
 	return why;
 }
 
-static const char *parse_uint(struct sbxfw_config *c, size_t off, size_t size,
-			      const char *v)
+static const char *parse_count(struct sbxfw_config *c, size_t off,
+			       unsigned long min, unsigned long max,
+			       const char *v)
 {
 	unsigned long n;
-	const char *why = parse_ulong(v, size, 36500, &n);
+	const char *why = parse_ulong(v, min, max, &n);
 
 	if (!why)
 		FIELD(c, off, unsigned) = (unsigned)n;
 	return why;
+}
+
+/* days */
+static const char *parse_uint(struct sbxfw_config *c, size_t off, size_t size,
+			      const char *v)
+{
+	return parse_count(c, off, size, 36500, v);
+}
+
+/* new flows a second */
+static const char *parse_rate(struct sbxfw_config *c, size_t off, size_t size,
+			      const char *v)
+{
+	return parse_count(c, off, size, 10000000, v);
 }
 
 static const char *parse_bool(struct sbxfw_config *c, size_t off, size_t size,
@@ -238,6 +254,7 @@ static const struct key_def keys[] = {
 	  SZ(admin_group), false },
 	{ "daemon", "fail_open", parse_bool, OFF(fail_open), 0, false },
 	{ "daemon", "mark_mask", parse_mask, OFF(mark_mask), 0, false },
+	{ "daemon", "flow_rate", parse_rate, OFF(flow_rate), 1, false },
 	{ "defaults", "mode", parse_enum, OFF(mode), 0, false },
 	{ "defaults", "deny_action", parse_enum, OFF(deny_action), 1, false },
 	{ "dns", "upstream", parse_upstream, 0, 0, true },

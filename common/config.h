@@ -33,6 +33,7 @@ struct sbxfw_config {
 	char admin_group[64];	/* may change policies besides root; "" none */
 	bool fail_open;
 	uint32_t mark_mask;
+	unsigned flow_rate;	/* new flows a second per sandbox */
 	/* [defaults] */
 	enum policy_mode mode;
 	enum deny_action deny_action;

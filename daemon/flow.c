@@ -198,7 +198,8 @@ void flow_destroy(struct flow *f)
 	early_free(f);
 	nheld -= f->nheld;
 	nflows--;
-	per_sb_add(f->sandbox, -1);
+	if (!flow_is_decided(f))
+		per_sb_add(f->sandbox, -1);
 	mem -= f->mem;
 	free(f);
 }
@@ -321,8 +322,15 @@ size_t flow_take_all(struct flow *f, struct held *out)
 	return n;
 }
 
+bool flow_is_decided(const struct flow *f)
+{
+	return f->phase == PH_ALLOWED || f->phase == PH_DENIED;
+}
+
 void flow_decided(struct flow *f, enum flow_phase phase)
 {
+	if (!flow_is_decided(f) && (phase == PH_ALLOWED || phase == PH_DENIED))
+		per_sb_add(f->sandbox, -1);	/* no longer its share */
 	f->phase = phase;
 	f->waiting = false;
 	if (phase != PH_JUDGED) {

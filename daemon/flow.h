@@ -93,8 +93,11 @@ struct flow *flow_oldest(void);
 size_t flow_count(void);
 size_t flow_held_count(void);
 size_t flow_bytes(void);
-/* Flows of one sandbox in the table. */
+/* Flows of one sandbox in the table still waiting for their verdict or
+ * its acknowledgement (decided ones are kept briefly for late packets:
+ * they are not the sandbox's share). */
 size_t flow_sandbox_count(uint32_t sandbox);
+bool flow_is_decided(const struct flow *f);
 
 void flow_key_of(const struct pkt *p, struct flow_key *k);
 uint32_t flow_key_hash(const struct flow_key *k);

@@ -1123,8 +1123,8 @@ static void rules_packet_mark(struct batch *bt, const char *chain,
 }
 
 /* A sandbox's share of what all share (conntrack, the first-byte set,
- * the queue): past SANDBOX_FLOW_RATE new flows a second (a burst of
- * SANDBOX_FLOW_BURST), its new flows are refused. A rate, not a count of
+ * the queue): past flow_rate new flows a second (a burst of twice
+ * that), its new flows are refused. A rate, not a count of
  * open flows: a token bucket per sandbox costs the same whatever the
  * number of flows (a conntrack count per sandbox slowed every new flow as
  * closed ones piled up). */
@@ -1138,9 +1138,10 @@ static void r_flow_limit(struct batch *bt, const struct nft_opts *o)
 	x_bitwise(r, R0, 4, CT_STATE_NEW, 0);
 	x_cmp32(r, R0, NFT_CMP_NEQ, 0);
 	k_sandbox(r, o->marks);
-	nftnl_expr_set_u64(l, NFTNL_EXPR_LIMIT_RATE, SANDBOX_FLOW_RATE);
+	nftnl_expr_set_u64(l, NFTNL_EXPR_LIMIT_RATE, o->flow_rate);
 	nftnl_expr_set_u64(l, NFTNL_EXPR_LIMIT_UNIT, 1);
-	nftnl_expr_set_u32(l, NFTNL_EXPR_LIMIT_BURST, SANDBOX_FLOW_BURST);
+	nftnl_expr_set_u32(l, NFTNL_EXPR_LIMIT_BURST,
+				  o->flow_rate * 2);
 	nftnl_expr_set_u32(l, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
 	nftnl_expr_set_u32(l, NFTNL_EXPR_LIMIT_FLAGS, NFT_LIMIT_F_INV);
 	nftnl_expr_set_u32(d, NFTNL_EXPR_DYNSET_SREG_KEY, R0);

@@ -11,10 +11,6 @@
 #include "policy.h"
 
 #define NFT_TABLE "sbxfw"
-/* New flows a second one sandbox may open (and at once), past which its
- * new flows are refused (flow-limit): a bounded share of what all share. */
-#define SANDBOX_FLOW_RATE 2000
-#define SANDBOX_FLOW_BURST 4000
 
 /* What the ruleset is built from (the ini, and what the kernel has). */
 struct nft_opts {
@@ -25,6 +21,9 @@ struct nft_opts {
 	bool fail_open;
 	bool drop;		/* deny_action = drop */
 	bool log_allowed;
+	/* new flows a second one sandbox may open (twice that at once), past
+	 * which they are refused (flow-limit): a share of what all share */
+	unsigned flow_rate;
 	uint16_t dns_port;	/* the daemon's resolver; 0: no redirect */
 	uint16_t broker_port;	/* the credentials broker; 0: none */
 };

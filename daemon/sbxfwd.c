@@ -66,6 +66,7 @@ static void nft_opts_of(struct daemon *d)
 	d->nft.fail_open = d->cfg.fail_open;
 	d->nft.drop = d->cfg.deny_action == DENY_DROP;
 	d->nft.log_allowed = d->cfg.log_allowed;
+	d->nft.flow_rate = d->cfg.flow_rate;
 }
 
 /* What the verdicts and the resolver take from the ini: at start and on

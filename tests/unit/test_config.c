@@ -72,6 +72,7 @@ TEST(test_config_errors_name_file_and_line)
 		{ "[dns]\nupstream = resolver.example\n", "address[:port]" },
 		{ "[daemon]\nqueue = 1\nqueue = 2\n", "t.ini:3: queue set twice" },
 		{ "[daemon]\nqueue = 65535\nqueues = 2\n", "exceeds 65535" },
+		{ "[daemon]\nflow_rate = 0\n", "t.ini:2: flow_rate = 0" },
 		{ "[daemon\n", "t.ini:1:" },
 	};
 	struct sbxfw_config c;
