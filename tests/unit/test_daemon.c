@@ -110,3 +110,29 @@ TEST(test_flow_table_is_bounded_and_holds_in_stream_order)
 	flow_fini();
 	CHECK(flow_count() == 0 && flow_held_count() == 0);
 }
+
+/* A sandbox's share counts the flows waiting for a verdict (or for its
+ * acknowledgement), not the decided ones kept for late packets: at a
+ * thousand new flows a second those alone would fill it. */
+TEST(test_flow_share_counts_undecided_flows_only)
+{
+	struct flow_key k = { .family = 2, .proto = 6 };
+	struct flow *f[4];
+
+	flow_init(8, 1000);
+	for (int i = 0; i < 4; i++) {
+		k.sport = (uint16_t)(i + 1);
+		CHECK((f[i] = flow_create(&k, 7, 0)));
+	}
+	CHECK(flow_sandbox_count(7) == 4 && flow_sandbox_count(8) == 0);
+	flow_decided(f[0], PH_JUDGED);		/* still waiting for an ACK */
+	CHECK(flow_sandbox_count(7) == 4);
+	flow_decided(f[0], PH_ALLOWED);
+	flow_decided(f[1], PH_DENIED);
+	CHECK(flow_sandbox_count(7) == 2 && flow_count() == 4);
+	flow_destroy(f[0]);			/* decided: not counted twice */
+	flow_destroy(f[2]);
+	CHECK(flow_sandbox_count(7) == 1);
+	flow_fini();
+	CHECK(flow_sandbox_count(7) == 0);
+}
