@@ -10,6 +10,8 @@ BROKER_SRC := $(sort $(wildcard broker/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
+# run by `make bench' themselves; the others are tools its scripts start
+BENCH_RUN := $(patsubst tests/bench/%.c,$(B)/bench/%,$(sort $(wildcard tests/bench/bench_*.c)))
 
 obj = $(patsubst %.c,$(2)/%.o,$(1))
 
@@ -89,7 +91,7 @@ $(B)/bench/%: $(B)/tests/bench/%.o $(B)/libsbxfw.a
 bench:
 	@scripts/install-deps --bench
 	@$(MAKE) --no-print-directory all $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC))
-	@for b in $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC)); do $$b || exit 1; done
+	@for b in $(BENCH_RUN); do $$b || exit 1; done
 	@tests/bench/bench_datapath.sh
 	@tests/bench/bench_broker.sh
 

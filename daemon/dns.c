@@ -19,7 +19,9 @@
 #include "dnscache.h"
 #include "log.h"
 #include "policy.h"
+#include "peers.h"
 #include "sandbox.h"
+#include "upool.h"
 #include "wire.h"
 #include "xalloc.h"
 
@@ -41,7 +43,7 @@
 #define BLOCKED_TEXT "blocked by sbxfw policy"
 
 /* epoll tags: kind << 32 | index */
-enum kind { K_LISTEN = 1, K_PEND, K_CONN };
+enum kind { K_LISTEN = 1, K_PEND, K_CONN, K_UPOOL };
 enum { L_UDP4, L_UDP6, L_TCP4, L_TCP6, L_MAX };
 
 /* A sandbox's TCP connection: one query at a time (RFC 7766 allows it). */
@@ -71,6 +73,8 @@ struct udp_peer {
 struct pending {
 	bool used;
 	int fd;			/* to the upstream */
+	bool pooled, ok;	/* UDP: the pool's socket; it answered */
+	size_t slot;
 	enum origin origin;
 	uint32_t sb;
 	struct udp_peer to;	/* FROM_UDP */
@@ -245,10 +249,23 @@ static void reply_error(enum origin o, const struct udp_peer *to,
 
 /* ---- upstream ---- */
 
+/* The upstream socket of an attempt: UDP ones go back to the pool (a
+ * late answer there is read and dropped). */
+static void pend_socket_done(struct pending *p)
+{
+	if (p->fd < 0)
+		return;
+	if (p->pooled)
+		upool_give(p->slot, p->ok);
+	else
+		close(p->fd);	/* leaves the epoll set with it */
+	p->fd = -1;
+	p->pooled = false;
+}
+
 static void pend_free(struct pending *p)
 {
-	if (p->fd >= 0)
-		close(p->fd);	/* leaves the epoll set with it */
+	pend_socket_done(p);
 	if (p->conn)		/* set only for FROM_TCP */
 		p->conn->busy = false;
 	free(p->query);
@@ -283,37 +300,72 @@ static size_t upstream_query(const struct pending *p, uint8_t *out)
 	return dns_query_forward(p->query, &p->q, p->id, out, DNS_MSG_MAX);
 }
 
-/* One attempt: a fresh socket (a fresh source port) to the next upstream;
- * TCP for clients that asked over TCP. */
-static int attempt(struct pending *p, uint64_t now)
+/* Query ids from the kernel's CSPRNG, drawn 256 at a time (glibc's
+ * arc4random asks the kernel on every call). */
+static uint16_t random_id(void)
 {
-	const struct upstream *u = &upstreams[p->attempt % nupstreams];
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	size_t n;
+	static uint16_t ids[256];
+	static size_t left;
 
-	if (p->fd >= 0)
-		close(p->fd);
-	p->have = 0;
-	p->connected = false;
-	p->id = (uint16_t)arc4random();
-	p->deadline = now + TRY_NS;
-	sockaddr_of(u, &ss, &sl);
-	p->fd = socket(u->family, (p->tcp ? SOCK_STREAM : SOCK_DGRAM) |
-		       SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (!left) {
+		arc4random_buf(ids, sizeof(ids));
+		left = sizeof(ids) / sizeof(ids[0]);
+	}
+	return ids[--left];
+}
+
+/* TCP: a fresh connection, the query sent once it is up. */
+static int attempt_tcp(struct pending *p, const struct sockaddr *to,
+		       socklen_t tolen)
+{
+	p->fd = socket(to->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
+		       SOCK_CLOEXEC, 0);
 	if (p->fd < 0)
 		return -errno;
-	if (connect(p->fd, (struct sockaddr *)&ss, sl) < 0 &&
-	    errno != EINPROGRESS)
+	if (connect(p->fd, to, tolen) < 0 && errno != EINPROGRESS)
 		return -errno;
-	if (p->tcp)
-		return ep_set(EPOLL_CTL_ADD, p->fd, EPOLLOUT, K_PEND,
-			      (size_t)(p - pend));
-	n = upstream_query(p, wbuf);
-	if (!n || send(p->fd, wbuf, n, 0) < 0)
-		return -EIO;
-	return ep_set(EPOLL_CTL_ADD, p->fd, EPOLLIN, K_PEND,
+	return ep_set(EPOLL_CTL_ADD, p->fd, EPOLLOUT, K_PEND,
 		      (size_t)(p - pend));
+}
+
+/* UDP: a socket of the pool (see upool.h), watched for this query. */
+static int attempt_udp(struct pending *p, size_t up,
+		       const struct sockaddr *to, socklen_t tolen)
+{
+	bool fresh;
+	int fd = upool_take(up, to, tolen, (size_t)(p - pend), &p->slot,
+			    &fresh);
+	size_t n;
+
+	if (fd < 0)
+		return fd;
+	p->fd = fd;
+	p->pooled = true;
+	if (fresh && ep_set(EPOLL_CTL_ADD, fd, EPOLLIN, K_UPOOL, p->slot) < 0)
+		return -errno;
+	n = upstream_query(p, wbuf);
+	if (!n || send(fd, wbuf, n, 0) < 0)
+		return -EIO;
+	return 0;
+}
+
+/* One attempt, to the next upstream, with a new random id; TCP for
+ * clients that asked over TCP. */
+static int attempt(struct pending *p, uint64_t now)
+{
+	size_t up = p->attempt % nupstreams;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	pend_socket_done(p);
+	p->have = 0;
+	p->connected = false;
+	p->id = random_id();
+	p->deadline = now + TRY_NS;
+	sockaddr_of(&upstreams[up], &ss, &sl);
+	if (p->tcp)
+		return attempt_tcp(p, (struct sockaddr *)&ss, sl);
+	return attempt_udp(p, up, (struct sockaddr *)&ss, sl);
 }
 
 static void own_done(struct pending *p, const struct dns_answer *a,
@@ -369,6 +421,7 @@ static void answered(struct pending *p, const uint8_t *m, size_t len,
 
 	if (!n)		/* not an answer to our question */
 		return retry(p, now);
+	p->ok = true;
 	if (p->origin == FROM_OWN)
 		return own_done(p, &a, now);
 	if ((sb = sandbox_get(p->sb))) {
@@ -530,9 +583,11 @@ static void query(uint32_t sb, enum origin o, const struct udp_peer *to,
 }
 
 /* Which sandbox a redirected flow comes from: conntrack knows the flow
- * by its reply tuple, which is what the local socket sees. */
+ * by its reply tuple, which is what the local socket sees (UDP clients'
+ * next queries from the same port: see peers.h). */
 static int sandbox_of(int family, uint8_t proto, const uint8_t *local,
-		      const struct sockaddr_storage *peer, uint32_t *sb)
+		      const struct sockaddr_storage *peer, uint64_t now,
+		      uint32_t *sb)
 {
 	struct flow_key reply = { .family = (uint8_t)family, .proto = proto,
 				  .sport = port }, orig;
@@ -550,9 +605,13 @@ static int sandbox_of(int family, uint8_t proto, const uint8_t *local,
 		memcpy(reply.dst, &s6->sin6_addr, 16);
 		reply.dport = ntohs(s6->sin6_port);
 	}
+	if (proto == IPPROTO_UDP && peers_get(&reply, now, sb) == 0)
+		return 0;
 	if (ct_get_reply(&reply, &orig, &mark) < 0 || orig.dport != 53 ||
 	    !(*sb = mark_get_id(marks, mark)))
 		return -1;	/* not redirected from a sandbox */
+	if (proto == IPPROTO_UDP)
+		peers_put(&reply, *sb, now);
 	return 0;
 }
 
@@ -602,7 +661,7 @@ static void udp_readable(int family, uint64_t now)
 			return;
 		to.peerlen = mh.msg_namelen;
 		if (!local_addr(&mh, family, to.local) ||
-		    sandbox_of(family, IPPROTO_UDP, to.local, &to.peer,
+		    sandbox_of(family, IPPROTO_UDP, to.local, &to.peer, now,
 			       &sb) < 0)
 			continue;
 		query(sb, FROM_UDP, &to, NULL, rbuf, (size_t)n, now);
@@ -683,7 +742,7 @@ static void tcp_accept(int family, uint64_t now)
 			;
 		if (slot == CONN_MAX ||
 		    getsockname(fd, (struct sockaddr *)&local, &ll) < 0 ||
-		    sandbox_of(family, IPPROTO_TCP, la, &peer, &sb) < 0 ||
+		    sandbox_of(family, IPPROTO_TCP, la, &peer, now, &sb) < 0 ||
 		    conns_of(sb) >= CONN_PER_SANDBOX) {
 			close(fd);
 			continue;
@@ -715,6 +774,19 @@ static void pend_handle(struct pending *p, uint32_t events, uint64_t now)
 		conn_pump(c, now);
 }
 
+/* A pooled upstream socket: its query's answer, or a late one to a
+ * query that is done (read and dropped). */
+static void upool_event(size_t slot, uint32_t events, uint64_t now)
+{
+	size_t o = upool_owner(slot);
+
+	if (o != UPOOL_IDLE && pend[o].used && pend[o].pooled &&
+	    pend[o].slot == slot)
+		return pend_handle(&pend[o], events, now);
+	while (recv(upool_fd(slot), rbuf, sizeof(rbuf), MSG_DONTWAIT) >= 0)
+		;
+}
+
 void dns_event(void)
 {
 	struct epoll_event evs[64];
@@ -740,6 +812,9 @@ void dns_event(void)
 		case K_CONN:
 			if (conns[idx])
 				conn_event(conns[idx], evs[i].events, now);
+			break;
+		case K_UPOOL:
+			upool_event(idx, evs[i].events, now);
 			break;
 		}
 	}
@@ -937,6 +1012,7 @@ void dns_configure(const struct upstream *up, size_t n)
 {
 	memcpy(upstreams, up, n * sizeof(*up));
 	nupstreams = n;
+	upool_flush();	/* sockets to the old ones */
 }
 
 void dns_close(void)
@@ -947,6 +1023,7 @@ void dns_close(void)
 	for (size_t i = 0; i < PEND_MAX; i++)
 		if (pend[i].used)
 			pend_free(&pend[i]);
+	upool_flush();
 	listeners_close();
 	if (ep >= 0)
 		close(ep);

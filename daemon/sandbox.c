@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "peers.h"
 #include "sandbox.h"
 #include "xalloc.h"
 
@@ -66,6 +67,7 @@ size_t sandbox_count(void)
 
 void sandbox_insert(struct sandbox *sb)
 {
+	peers_forget();
 	sandbox_free(by_id[sb->id]);
 	if (!by_id[sb->id])
 		count++;
@@ -74,6 +76,7 @@ void sandbox_insert(struct sandbox *sb)
 
 void sandbox_remove(uint32_t id)
 {
+	peers_forget();
 	if (id > max_id || !by_id[id])
 		return;
 	sandbox_free(by_id[id]);
