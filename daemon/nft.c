@@ -34,6 +34,7 @@
 #include <libnftnl/table.h>
 
 #include "nft.h"
+#include "xalloc.h"
 
 #define R0 NFT_REG32_00
 #define R1 NFT_REG32_01
@@ -171,7 +172,7 @@ out:
 
 int nft_init(char *err, size_t errlen)
 {
-	int size = (int)BATCH_SIZE * 2;
+	int size = (int)BATCH_SIZE * 2, one = 1;
 
 	nl = mnl_socket_open(NETLINK_NETFILTER);
 	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
@@ -185,6 +186,10 @@ int nft_init(char *err, size_t errlen)
 		   sizeof(size));
 	setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVBUFFORCE, &size,
 		   sizeof(size));
+	/* an error's ACK without the request it refuses (a message of many
+	 * elements would not fit the receive buffer, hiding the error) */
+	setsockopt(mnl_socket_get_fd(nl), SOL_NETLINK, NETLINK_CAP_ACK, &one,
+		   sizeof(one));
 	return 0;
 }
 
@@ -683,27 +688,130 @@ static bool be_increment(uint8_t *b, size_t len)
 	return false;
 }
 
-struct elems {
-	struct nftnl_set *s;
-	size_t n;
+/* A set's elements to add or remove, in chunks of ELEMS_PER_MSG: one
+ * message each (the elements' nest has a 16-bit length: past about 3,000
+ * ranges in one message it overflowed, and the kernel refused it). */
+#define ELEMS_PER_MSG 256
+
+/* One element, as bytes: what is added, and compared to tell what a
+ * change adds and removes. */
+struct erec {
+	uint8_t key[32], end[32], data[16];
+	uint8_t klen, dlen;
+	bool has_end;
+	uint32_t flags;
 };
+
+struct elems {
+	const char *name;
+	struct erec *r;
+	size_t n, cap;
+};
+
+static void elems_start(struct elems *es, const char *name)
+{
+	es->name = name;
+	es->r = NULL;
+	es->n = es->cap = 0;
+}
+
+static void elems_free(struct elems *es)
+{
+	free(es->r);
+	elems_start(es, es->name);
+}
+
+static struct nftnl_set_elem *erec_elem(const struct erec *r)
+{
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, r->key, r->klen);
+	if (r->has_end)
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, r->end, r->klen);
+	if (r->dlen)
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, r->data, r->dlen);
+	if (r->flags)
+		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, r->flags);
+	return e;
+}
+
+/* One message per ELEMS_PER_MSG elements; the elements freed. */
+static void elems_put(struct batch *bt, struct elems *es, uint16_t type,
+		      const char *what)
+{
+	for (size_t i = 0; i < es->n; i += ELEMS_PER_MSG) {
+		struct nftnl_set *s = set_new(es->name);
+		struct nlmsghdr *nlh;
+
+		for (size_t j = i; j < es->n && j < i + ELEMS_PER_MSG; j++)
+			nftnl_set_elem_add(s, erec_elem(&es->r[j]));
+		nlh = batch_msg(bt, type, type == NFT_MSG_NEWSETELEM ?
+				NLM_F_CREATE : 0, what);
+		nftnl_set_elems_nlmsg_build_payload(nlh, s);
+		batch_done_msg(bt);
+		nftnl_set_free(s);
+	}
+	elems_free(es);
+}
 
 static void elem_add(struct elems *es, const void *key, size_t klen,
 		     const void *key_end, const void *data, uint32_t dlen,
 		     uint32_t flags)
 {
-	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+	struct erec *r;
 
-	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, (uint32_t)klen);
-	if (key_end)
-		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, key_end,
-				   (uint32_t)klen);
-	if (data)
-		nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, data, dlen);
-	if (flags)
-		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, flags);
-	nftnl_set_elem_add(es->s, e);
-	es->n++;
+	if (es->n == es->cap) {
+		es->cap = es->cap ? es->cap * 2 : 16;
+		es->r = xreallocarray(es->r, es->cap, sizeof(*es->r));
+	}
+	r = memset(&es->r[es->n++], 0, sizeof(*r));
+	memcpy(r->key, key, klen);
+	r->klen = (uint8_t)klen;
+	if (key_end) {
+		memcpy(r->end, key_end, klen);
+		r->has_end = true;
+	}
+	if (data) {
+		memcpy(r->data, data, dlen);
+		r->dlen = (uint8_t)dlen;
+	}
+	r->flags = flags;
+}
+
+static int erec_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct erec));
+}
+
+/* Sorted, each element once. */
+static void elems_sort(struct elems *es)
+{
+	size_t k = 0;
+
+	qsort(es->r, es->n, sizeof(*es->r), erec_cmp);
+	for (size_t i = 0; i < es->n; i++)
+		if (!k || erec_cmp(&es->r[k - 1], &es->r[i]))
+			es->r[k++] = es->r[i];
+	es->n = k;
+}
+
+/* What is in a and not in b (both sorted), into out. */
+static void elems_minus(const struct elems *a, const struct elems *b,
+			struct elems *out)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < a->n; i++) {
+		int c = 1;
+
+		while (j < b->n && (c = erec_cmp(&a->r[i], &b->r[j])) > 0)
+			j++;
+		if (j == b->n || c < 0)
+			elem_add(out, a->r[i].key, a->r[i].klen,
+				 a->r[i].has_end ? a->r[i].end : NULL,
+				 a->r[i].dlen ? a->r[i].data : NULL,
+				 a->r[i].dlen, a->r[i].flags);
+	}
 }
 
 /* An interval [start, start+span) of an rbtree map, value `data`. */
@@ -773,22 +881,37 @@ static void elem_range(struct elems *es, uint32_t id, const struct cidr *c)
 	elem_add(es, key, 4 + len, end, NULL, 0, 0);
 }
 
-/* Ranges of a list nested in another of the same list overlap it, which
- * the kernel's interval sets refuse; only the outermost count. */
-static bool cidr_nested(const struct cidr *l, size_t n, size_t i)
+static int cidr_order(const void *a, const void *b)
 {
-	for (size_t j = 0; j < n; j++) {
-		uint8_t last[16];
+	const struct cidr *x = a, *y = b;
+	int c = memcmp(x->addr, y->addr, sizeof(x->addr));
 
-		if (j == i || l[j].family != l[i].family ||
-		    l[j].plen >= l[i].plen)
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	return c ? c : x->plen - y->plen;
+}
+
+/* A list's ranges without those inside another (an interval set refuses
+ * overlaps): sorted by address, the wider first, a prefix is inside
+ * another exactly when it starts before the last kept one ends. */
+static void elems_ranges(struct elems *es4, struct elems *es6, uint32_t id,
+			 const struct cidr *l, size_t n)
+{
+	struct cidr *s = xreallocarray(NULL, n ? n : 1, sizeof(*s));
+	uint8_t last[16];
+	size_t kept = n;
+
+	memcpy(s, l, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), cidr_order);
+	for (size_t i = 0; i < n; i++) {
+		if (kept < n && s[kept].family == s[i].family &&
+		    memcmp(s[i].addr, last, cidr_len(&s[i])) <= 0)
 			continue;
-		cidr_last(&l[j], last);
-		if (memcmp(l[i].addr, l[j].addr, cidr_len(&l[i])) >= 0 &&
-		    memcmp(l[i].addr, last, cidr_len(&l[i])) <= 0)
-			return true;
+		kept = i;
+		cidr_last(&s[i], last);
+		elem_range(s[i].family == AF_INET6 ? es6 : es4, id, &s[i]);
 	}
-	return false;
+	free(s);
 }
 
 enum { E_IIF, E_SRC4, E_SRC6, E_DENY4, E_DENY6, E_ALLOW4, E_ALLOW6,
@@ -805,17 +928,10 @@ static void elems_sandbox(struct elems es[E_MAX], const struct nft_sandbox *sb,
 	for (size_t i = 0; i < sb->nsources; i++)
 		elem_source(&es[sb->sources[i].family == AF_INET ? E_SRC4 :
 				E_SRC6], &sb->sources[i], id);
-	for (int l = LIST_ALLOW; l <= LIST_DENY; l++) {
-		for (size_t i = 0; i < p->ncidrs[l]; i++) {
-			const struct cidr *c = &p->cidrs[l][i];
-			int v6 = c->family == AF_INET6;
-
-			if (cidr_nested(p->cidrs[l], p->ncidrs[l], i))
-				continue;
-			elem_range(&es[(l == LIST_DENY ? E_DENY4 : E_ALLOW4) +
-				       v6], id, c);
-		}
-	}
+	elems_ranges(&es[E_ALLOW4], &es[E_ALLOW6], id, p->cidrs[LIST_ALLOW],
+		     p->ncidrs[LIST_ALLOW]);
+	elems_ranges(&es[E_DENY4], &es[E_DENY6], id, p->cidrs[LIST_DENY],
+		     p->ncidrs[LIST_DENY]);
 	if (p->mode == MODE_DENY_ALL)
 		elem_add(&es[E_MODE_DENY], &id, 4, NULL, NULL, 0, 0);
 	if (p->mode == MODE_ALLOW_ALL && p->ndomains[LIST_DENY] == 0)
@@ -827,47 +943,45 @@ static void elems_sandbox(struct elems es[E_MAX], const struct nft_sandbox *sb,
 
 static void elems_init(struct elems es[E_MAX])
 {
-	for (int i = 0; i < E_MAX; i++) {
-		es[i].s = set_new(set_defs[i].name);
-		es[i].n = 0;
-	}
+	for (int i = 0; i < E_MAX; i++)
+		elems_start(&es[i], set_defs[i].name);
 }
 
 static void elems_flush(struct batch *bt, struct elems es[E_MAX],
 			uint16_t type)
 {
-	for (int i = 0; i < E_MAX; i++) {
-		struct nlmsghdr *nlh;
-
-		if (es[i].n) {
-			nlh = batch_msg(bt, type, type == NFT_MSG_NEWSETELEM ?
-					NLM_F_CREATE : 0, set_defs[i].name);
-			nftnl_set_elems_nlmsg_build_payload(nlh, es[i].s);
-			batch_done_msg(bt);
-		}
-		nftnl_set_free(es[i].s);
-		es[i].s = NULL;
-	}
+	for (int i = 0; i < E_MAX; i++)
+		elems_put(bt, &es[i], type, set_defs[i].name);
 }
 
 int nft_sandbox_update(const struct nft_sandbox *old,
 		       const struct nft_sandbox *new, const struct marks *m,
 		       char *err, size_t errlen)
 {
-	struct elems es[E_MAX];
+	struct elems was[E_MAX], is[E_MAX], gone[E_MAX], added[E_MAX];
 	struct batch bt;
 
+	/* only what differs: a set of 10,000 ranges took the kernel 80 s
+	 * to empty and fill again for a one-rule change */
+	elems_init(was);
+	elems_init(is);
+	elems_init(gone);
+	elems_init(added);
+	if (old)
+		elems_sandbox(was, old, m);
+	if (new)
+		elems_sandbox(is, new, m);
+	for (int i = 0; i < E_MAX; i++) {
+		elems_sort(&was[i]);
+		elems_sort(&is[i]);
+		elems_minus(&was[i], &is[i], &gone[i]);
+		elems_minus(&is[i], &was[i], &added[i]);
+		elems_free(&was[i]);
+		elems_free(&is[i]);
+	}
 	batch_begin(&bt);
-	if (old) {
-		elems_init(es);
-		elems_sandbox(es, old, m);
-		elems_flush(&bt, es, NFT_MSG_DELSETELEM);
-	}
-	if (new) {
-		elems_init(es);
-		elems_sandbox(es, new, m);
-		elems_flush(&bt, es, NFT_MSG_NEWSETELEM);
-	}
+	elems_flush(&bt, gone, NFT_MSG_DELSETELEM);
+	elems_flush(&bt, added, NFT_MSG_NEWSETELEM);
 	return batch_commit(&bt, err, errlen);
 }
 
@@ -1033,9 +1147,10 @@ static void r_nopayload(struct batch *bt, const char *chain, int v6,
 
 static void elems_nopayload(struct batch *bt)
 {
-	struct elems es[2] = { { set_new("nopayload4"), 0 },
-			       { set_new("nopayload6"), 0 } };
+	struct elems es[2];
 
+	elems_start(&es[0], "nopayload4");
+	elems_start(&es[1], "nopayload6");
 	for (uint8_t doff = 5; doff <= 15; doff++) {
 		uint8_t k6[8] = { (uint8_t)(doff << 4), 0, 0, 0,
 				  0, (uint8_t)(doff * 4), 0, 0 };
@@ -1050,14 +1165,8 @@ static void elems_nopayload(struct batch *bt)
 			elem_add(&es[0], k4, 12, NULL, NULL, 0, 0);
 		}
 	}
-	for (int i = 0; i < 2; i++) {
-		struct nlmsghdr *nlh = batch_msg(bt, NFT_MSG_NEWSETELEM,
-						 NLM_F_CREATE, "nopayload");
-
-		nftnl_set_elems_nlmsg_build_payload(nlh, es[i].s);
-		batch_done_msg(bt);
-		nftnl_set_free(es[i].s);
-	}
+	for (int i = 0; i < 2; i++)
+		elems_put(bt, &es[i], NFT_MSG_NEWSETELEM, "nopayload");
 }
 
 /* The rbtree interval maps want an interval end at zero. */
@@ -1067,15 +1176,12 @@ static void elems_zero(struct batch *bt)
 	static const uint8_t zero[16];
 
 	for (int i = 0; i < 3; i++) {
-		struct elems es = { set_new(maps[i]), 0 };
-		struct nlmsghdr *nlh;
+		struct elems es;
 
+		elems_start(&es, maps[i]);
 		elem_add(&es, zero, i == 1 ? 4 : 16, NULL, NULL, 0,
 			 NFT_SET_ELEM_INTERVAL_END);
-		nlh = batch_msg(bt, NFT_MSG_NEWSETELEM, NLM_F_CREATE, maps[i]);
-		nftnl_set_elems_nlmsg_build_payload(nlh, es.s);
-		batch_done_msg(bt);
-		nftnl_set_free(es.s);
+		elems_put(bt, &es, NFT_MSG_NEWSETELEM, maps[i]);
 	}
 }
 

@@ -1,6 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """One client asking NAME (type A) over UDP, one query at a time, for
-SECONDS (at most 200,000 queries). Prints JSON: queries/s and latency."""
+SECONDS (at most 200,000 queries); a %d in NAME is the query's number
+(distinct names). Prints JSON: queries/s and latency.
+
+usage: dns_load.py NAME SECONDS SERVER"""
 import json
 import socket
 import statistics
@@ -9,7 +12,13 @@ import sys
 import time
 
 name, seconds, server = sys.argv[1], float(sys.argv[2]), sys.argv[3]
-qname = b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0"
+
+
+def wire(n):
+    return b"".join(bytes([len(l)]) + l.encode() for l in n.split(".")) + b"\0"
+
+
+qname = wire(name)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(1)
 s.connect((server, 53))
@@ -19,6 +28,8 @@ end = start + seconds
 n = 0
 while time.perf_counter() < end and n < 200000:
     qid = n & 0xffff
+    if "%d" in name:
+        qname = wire(name % n)
     m = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0) + qname + b"\0\1\0\1"
     t0 = time.perf_counter()
     s.send(m)

@@ -197,7 +197,7 @@ topo_up() {
 	setsid -f ip netns exec "$NS_NET" dnsmasq -k --no-resolv --no-hosts --bind-interfaces \
 		--listen-address="$NET4" --listen-address="$NET6" \
 		--user=root --pid-file="$TMP/dnsmasq.pid" \
-		--log-queries --log-facility="$TMP/dnsmasq.log" \
+		${DNSMASQ_QUERY_LOG---log-queries} --log-facility="$TMP/dnsmasq.log" \
 		--address=/test/$NET4 --address=/test/$NET6 \
 		--host-record=edge.cdn.example,198.18.5.10,2001:db8:5::10 \
 		--cname=alias.example,edge.cdn.example
