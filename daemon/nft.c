@@ -788,6 +788,8 @@ static void elems_sort(struct elems *es)
 {
 	size_t k = 0;
 
+	if (!es->n)
+		return;
 	qsort(es->r, es->n, sizeof(*es->r), erec_cmp);
 	for (size_t i = 0; i < es->n; i++)
 		if (!k || erec_cmp(&es->r[k - 1], &es->r[i]))
@@ -897,10 +899,13 @@ static int cidr_order(const void *a, const void *b)
 static void elems_ranges(struct elems *es4, struct elems *es6, uint32_t id,
 			 const struct cidr *l, size_t n)
 {
-	struct cidr *s = xreallocarray(NULL, n ? n : 1, sizeof(*s));
+	struct cidr *s;
 	uint8_t last[16];
 	size_t kept = n;
 
+	if (!n)
+		return;
+	s = xreallocarray(NULL, n, sizeof(*s));
 	memcpy(s, l, n * sizeof(*s));
 	qsort(s, n, sizeof(*s), cidr_order);
 	for (size_t i = 0; i < n; i++) {
