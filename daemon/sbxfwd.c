@@ -41,8 +41,7 @@
 
 /* epoll tags of the daemon's own descriptors */
 static char tag_queue, tag_nflog, tag_signal, tag_timer, tag_dns, tag_query,
-	    tag_broker,
-	    tag_ends;
+	    tag_broker;
 
 static void usage(void)
 {
@@ -204,8 +203,6 @@ static void run(struct daemon *d, int ep, int sfd, int tfd)
 			} else if (tag == &tag_signal) {
 				if (!on_signal(sfd, d))
 					return;
-			} else if (tag == &tag_ends) {
-				ct_events_read(flow_ended, d);
 			} else if (tag == &tag_query) {
 				answer_queries(d);
 			} else if (tag == &tag_dns) {
@@ -215,6 +212,9 @@ static void run(struct daemon *d, int ep, int sfd, int tfd)
 			} else if (tag == &tag_timer) {
 				if (read(tfd, &ticks, sizeof(ticks)) < 0)
 					continue;
+				/* flows' ends, read on the tick: a wake-up
+				 * for each cost as much as its verdict */
+				ct_events_read(flow_ended, d);
 				dns_tick(now_ns());
 				verdict_tick(now_ns());
 				broker_tick(now_ns());
@@ -280,7 +280,7 @@ int main(int argc, char **argv)
 	struct priv priv;
 	enum log_level level = LOG_LVL_INFO;
 	bool check = false, remove = false;
-	int ch, ep, qfd, lfd, sfd, tfd, dfd, afd, efd, n;
+	int ch, ep, qfd, lfd, sfd, tfd, dfd, afd, n;
 	char conns_path[PATH_MAX + 8];
 	char err[512];
 
@@ -364,14 +364,13 @@ int main(int argc, char **argv)
 	    (lfd = nflog_open(d.cfg.queue, &d.marks, err, sizeof(err))) < 0 ||
 	    (dfd = dns_open(&d.marks, verdict_resolved, &d.nft.dns_port, err,
 			    sizeof(err))) < 0 ||
-	    (efd = ct_events_open(err, sizeof(err))) < 0 ||
+	    ct_events_open(err, sizeof(err)) < 0 ||
 	    commands_table(&d, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	tfd = ticker();
 	if (watch(ep, qfd, &tag_queue) < 0 || watch(ep, lfd, &tag_nflog) < 0 ||
 	    watch(ep, sfd, &tag_signal) < 0 || watch(ep, tfd, &tag_timer) < 0 ||
 	    watch(ep, dfd, &tag_dns) < 0 || watch(ep, afd, &tag_query) < 0 ||
-	    watch(ep, efd, &tag_ends) < 0 ||
 	    (broker_fd() >= 0 && watch(ep, broker_fd(), &tag_broker) < 0))
 		fatal("epoll_ctl");
 	configure(&d.cfg);
