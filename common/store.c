@@ -94,6 +94,11 @@ static const char *const main_migrations[] = {
 	"  injected TEXT,"
 	"  error TEXT);"
 	"CREATE INDEX requests_time ON requests (time);",
+	/* 3 -> 4: one rule added or removed without a scan of the sandbox's
+	 * rules (100,000 of them took 30 ms a change) */
+	"CREATE INDEX policy_rules_position ON policy_rules"
+	"  (sandbox_id, list, position);"
+	"CREATE INDEX policy_rules_value ON policy_rules (sandbox_id, value);",
 };
 
 static const char *const secret_migrations[] = {

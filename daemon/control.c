@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "xalloc.h"
 
 #define CLIENTS_MAX 64
+#define TRIM_AFTER (64u << 10)	/* request bytes */
 #define CLIENTS_PER_UID 8
 /* One reply waits at most per client (requests are served one at a time
  * while one is unread), and it is at most a frame: past that, dropped. */
@@ -286,6 +288,11 @@ static void serve(struct client *c, struct daemon *d)
 				c->waiting = true;
 			else
 				reply(c, r);
+			/* a big request's parse (a policy of 100,000 rules
+			 * takes tens of MB) is not kept: the verdict path's
+			 * own trim threshold would keep it resident */
+			if (used > TRIM_AFTER)
+				malloc_trim(0);
 			break;
 		}
 	}

@@ -37,6 +37,9 @@ RES=$OUT/results.jsonl
 RT4=198.18.1.1
 
 cleanup() {
+	# BENCH_KEEP=DIR: the daemon's log and database kept there
+	[ -n "${BENCH_KEEP:-}" ] && mkdir -p "$BENCH_KEEP" &&
+		cp "$TMP/sbxfwd.log" "$DB" "$BENCH_KEEP/" 2>/dev/null
 	for f in floor.pid haproxy.pid fwd.pid; do
 		[ -f "$TMP/$f" ] && kill "$(cat "$TMP/$f")" 2>/dev/null
 	done
@@ -117,6 +120,10 @@ no_table() {
 	rt nft delete table ip6 filter 2>/dev/null
 	rt nft delete table inet floor 2>/dev/null
 	rt nft delete table ip hap 2>/dev/null
+	# each path starts with an empty conntrack table: HAProxy's redirected
+	# flows left entries a new connection on the same ports would still
+	# follow to the port HAProxy no longer listens on (a reset)
+	rt conntrack -F >/dev/null 2>&1
 }
 
 stop_daemon_bench() {
