@@ -319,9 +319,15 @@ int policy_add_inject(struct policy *p, struct inject_rule *r, char *err,
 static void decide(struct verdict_result *res, enum verdict v,
 		   const char *reason, const char *rule)
 {
+	size_t n = 0;
+
 	res->verdict = v;
 	res->reason = reason;
-	snprintf(res->rule, sizeof(res->rule), "%s", rule ? rule : "");
+	/* not snprintf: this runs for every verdict, and for every name a
+	 * policy change checks again */
+	for (; rule && rule[n] && n < sizeof(res->rule) - 1; n++)
+		res->rule[n] = rule[n];
+	res->rule[n] = '\0';
 }
 
 static bool range_match(const struct policy *p, enum rule_list l,

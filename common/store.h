@@ -9,7 +9,7 @@
 
 #include "policy.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /* The SQLite store: policies (the source of truth) and the audit log in one
  * database, group-readable; injected header values in a second one beside

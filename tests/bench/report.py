@@ -149,7 +149,7 @@ def plots(rows, q, outdir):
             f.write('"%s" %g %g\n' % (NAMES.get(p, "dnsmasq direct" if p == "direct" else p),
                                        med(q[(p, 1)]), med(q[(p, 32)])))
     script = """
-set terminal pngcairo size 900,560 font ",10"
+set terminal pngcairo size 900,560 font ",10" noenhanced
 set output '{o}/latency_cdf.png'
 set title 'New TLS connection: connect to response (wrk, 16 connections)'
 set xlabel 'latency (ms, log scale)'; set ylabel 'percentile'
