@@ -922,8 +922,13 @@ static void elems_ranges(struct elems *es4, struct elems *es6, uint32_t id,
 enum { E_IIF, E_SRC4, E_SRC6, E_DENY4, E_DENY6, E_ALLOW4, E_ALLOW6,
        E_MODE_DENY, E_MODE_ALLOW, E_MODE_OPEN, E_MAX };
 
+/* Lists of ranges a change leaves as they were: neither side of the
+ * difference needs their elements. */
+#define SKIP_ALLOW 1u
+#define SKIP_DENY 2u
+
 static void elems_sandbox(struct elems es[E_MAX], const struct nft_sandbox *sb,
-			  const struct marks *m)
+			  const struct marks *m, unsigned skip)
 {
 	const struct policy *p = sb->policy;
 	uint32_t id = mark_id(m, sb->id);
@@ -933,10 +938,12 @@ static void elems_sandbox(struct elems es[E_MAX], const struct nft_sandbox *sb,
 	for (size_t i = 0; i < sb->nsources; i++)
 		elem_source(&es[sb->sources[i].family == AF_INET ? E_SRC4 :
 				E_SRC6], &sb->sources[i], id);
-	elems_ranges(&es[E_ALLOW4], &es[E_ALLOW6], id, p->cidrs[LIST_ALLOW],
-		     p->ncidrs[LIST_ALLOW]);
-	elems_ranges(&es[E_DENY4], &es[E_DENY6], id, p->cidrs[LIST_DENY],
-		     p->ncidrs[LIST_DENY]);
+	if (!(skip & SKIP_ALLOW))
+		elems_ranges(&es[E_ALLOW4], &es[E_ALLOW6], id,
+			     p->cidrs[LIST_ALLOW], p->ncidrs[LIST_ALLOW]);
+	if (!(skip & SKIP_DENY))
+		elems_ranges(&es[E_DENY4], &es[E_DENY6], id,
+			     p->cidrs[LIST_DENY], p->ncidrs[LIST_DENY]);
 	if (p->mode == MODE_DENY_ALL)
 		elem_add(&es[E_MODE_DENY], &id, 4, NULL, NULL, 0, 0);
 	if (p->mode == MODE_ALLOW_ALL && p->ndomains[LIST_DENY] == 0)
@@ -993,9 +1000,20 @@ int nft_sandbox_update(const struct nft_sandbox *old,
 {
 	struct elems was[E_MAX], is[E_MAX], gone[E_MAX], added[E_MAX];
 	struct batch bt;
+	unsigned skip = 0;
 
 	if (old && new && kernel_same(old, new))
 		return 0;	/* a domain's change: the kernel has no part */
+	if (old && new) {
+		const struct policy *p = old->policy, *q = new->policy;
+
+		if (cidrs_same(p->cidrs[LIST_ALLOW], p->ncidrs[LIST_ALLOW],
+			       q->cidrs[LIST_ALLOW], q->ncidrs[LIST_ALLOW]))
+			skip |= SKIP_ALLOW;
+		if (cidrs_same(p->cidrs[LIST_DENY], p->ncidrs[LIST_DENY],
+			       q->cidrs[LIST_DENY], q->ncidrs[LIST_DENY]))
+			skip |= SKIP_DENY;
+	}
 	/* only what differs: a set of 10,000 ranges took the kernel 80 s
 	 * to empty and fill again for a one-rule change */
 	elems_init(was);
@@ -1003,9 +1021,9 @@ int nft_sandbox_update(const struct nft_sandbox *old,
 	elems_init(gone);
 	elems_init(added);
 	if (old)
-		elems_sandbox(was, old, m);
+		elems_sandbox(was, old, m, skip);
 	if (new)
-		elems_sandbox(is, new, m);
+		elems_sandbox(is, new, m, skip);
 	for (int i = 0; i < E_MAX; i++) {
 		elems_sort(&was[i]);
 		elems_sort(&is[i]);
@@ -1751,7 +1769,7 @@ int nft_table_create(const struct nft_opts *o, const struct nft_sandbox *sbs,
 	/* in the same batch: never a moment without the sandboxes */
 	elems_init(es);
 	for (size_t i = 0; i < n; i++)
-		elems_sandbox(es, &sbs[i], o->marks);
+		elems_sandbox(es, &sbs[i], o->marks, 0);
 	elems_flush(&bt, es, NFT_MSG_NEWSETELEM);
 	return batch_commit(&bt, err, errlen);
 }
