@@ -350,6 +350,27 @@ test_allow_takes_effect_at_once() {
 	expect_flow "sni = 'new.test' AND verdict = 'allow'" "allow|domain-allowed|new.test"
 }
 
+# Thousands of ranges load (past about 3,000 one message of elements
+# overflowed, and the kernel refused the whole create), and one of them
+# removed is enforced at once while the others stay in the kernel (a
+# change sends only what differs).
+test_thousands_of_ranges_load_and_change_one_at_a_time() {
+	local n
+	python3 -c '
+import json
+fill = ["198.19.%d.%d/30" % (i // 64, i % 64 * 4) for i in range(4999)]
+print(json.dumps({"mode": "user-defined", "allow": ["allowed.test"],
+                  "subnets": {"allow": fill + ["198.18.3.0/24"]}}))' >"$TMP/ranges.json"
+	out=$(recreate --policy-file "$TMP/ranges.json") || fail "create: $out"
+	[ "$(sb curl -sS -m 5 http://198.18.3.10/)" = "plain 198.18.3.10" ] ||
+		fail "the allowed range is not reachable"
+	out=$(cli remove sb1 198.18.3.0/24) || fail "remove: $out"
+	out=$(sb curl -sS -m 5 http://198.18.3.10/ 2>&1) && fail "still reachable: $out"
+	n=$(rt nft list set inet sbxfw allow4 | grep -o '198\.19\.[0-9.]*/30' | wc -l)
+	[ "$n" = 4999 ] || fail "$n ranges left in the kernel"
+	expect_flow "dst = '198.18.3.10' AND verdict = 'deny'" "deny|not-tls|"
+}
+
 # allowed.test into $TMP/a (pid $a) and b.example.test into $TMP/b ($b),
 # both under way
 two_downloads() {

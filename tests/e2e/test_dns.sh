@@ -6,6 +6,7 @@
 # and the audit row.
 source "$(dirname "$0")/../lib/check.sh"
 source "$(dirname "$0")/topology.sh"
+source "$(dirname "$0")/capture.sh"
 
 topo_up || { echo "topology failed"; echo "0 passed, 1 failed"; exit 1; }
 start_daemon || { cat "$TMP/sbxfwd.log"; echo "0 passed, 1 failed"; exit 1; }
@@ -297,6 +298,39 @@ PY
 	[ "$out" = "$(printf '4242/1 4242/1 4242/1\nsilent')" ] || fail "$out"
 	[ "$(q +short allowed.test)" = "$NET4" ] || fail "the resolver died"
 	expect_dns "reason = 'dns-malformed'" "deny|dns-malformed|"
+}
+
+# The upstream sockets are reused, 64 queries each at most (a socket and
+# its connect cost more than a query): 150 queries leave from a few random
+# ports, each with its own random id, and none is lost.
+test_forwarded_queries_share_few_ports_each_with_its_own_id() {
+	local out ports most ids
+	dnspolicy || return 1
+	capture || return 1
+	out=$(sb python3 - "$NET4" <<'PY'
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.connect((sys.argv[1], 53))
+ok = 0
+for i in range(150):
+    name = b"".join(bytes([len(l)]) + l for l in (b"p%d" % i, b"api", b"example", b"test"))
+    s.send(struct.pack(">HHHHHH", i, 0x100, 1, 0, 0, 0) + name + b"\0\0\1\0\1")
+    ok += s.recv(512)[3] & 15 == 0
+print(ok)
+PY
+)
+	capture_stop
+	[ "$out" = 150 ] || fail "answered: $out"
+	tshark -r "$TMP/cap.pcap" -Y 'ip.src == 198.18.2.1 && udp.dstport == 53 && dns.flags.response == 0 && dns.qry.name contains "api.example.test"' \
+		-T fields -e udp.srcport -e dns.id >"$TMP/upq" 2>/dev/null
+	[ "$(wc -l <"$TMP/upq")" = 150 ] || fail "forwarded: $(wc -l <"$TMP/upq")"
+	ports=$(cut -f1 "$TMP/upq" | sort -u | wc -l)
+	most=$(cut -f1 "$TMP/upq" | sort | uniq -c | sort -rn | awk 'NR == 1 { print $1 }')
+	ids=$(cut -f2 "$TMP/upq" | sort -u | wc -l)
+	[ "$ports" -ge 3 ] && [ "$ports" -le 10 ] || fail "$ports source ports"
+	[ "$most" -le 64 ] || fail "$most queries from one port"
+	[ "$ids" -ge 147 ] || fail "$ids distinct ids"
 }
 
 test_dot_and_doh_follow_the_normal_policy() {
