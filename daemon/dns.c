@@ -990,6 +990,7 @@ int dns_open(const struct marks *m, void (*resolved)(void), uint16_t *out,
 	on_resolved = resolved;
 	for (size_t i = 0; i < PEND_MAX; i++)
 		pend[i].fd = -1;
+	upool_init();
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0) {
 		snprintf(err, errlen, "dns: epoll: %s", strerror(errno));
 		return -1;

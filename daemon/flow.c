@@ -322,14 +322,19 @@ size_t flow_take_all(struct flow *f, struct held *out)
 	return n;
 }
 
+static bool final(enum flow_phase p)
+{
+	return p == PH_ALLOWED || p == PH_DENIED;
+}
+
 bool flow_is_decided(const struct flow *f)
 {
-	return f->phase == PH_ALLOWED || f->phase == PH_DENIED;
+	return final(f->phase);
 }
 
 void flow_decided(struct flow *f, enum flow_phase phase)
 {
-	if (!flow_is_decided(f) && (phase == PH_ALLOWED || phase == PH_DENIED))
+	if (!final(f->phase) && final(phase))
 		per_sb_add(f->sandbox, -1);	/* no longer its share */
 	f->phase = phase;
 	f->waiting = false;

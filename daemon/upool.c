@@ -11,13 +11,11 @@ static struct slot {
 	unsigned uses;
 	size_t owner;		/* UPOOL_IDLE: idle */
 } slots[UPOOL_MAX];
-static bool ready;
 
-static void init(void)
+void upool_init(void)
 {
-	for (size_t i = 0; i < UPOOL_MAX && !ready; i++)
+	for (size_t i = 0; i < UPOOL_MAX; i++)
 		slots[i].fd = -1;
-	ready = true;
 }
 
 int upool_take(size_t up, const struct sockaddr *to, socklen_t tolen,
@@ -25,7 +23,6 @@ int upool_take(size_t up, const struct sockaddr *to, socklen_t tolen,
 {
 	size_t i, free_slot = UPOOL_MAX;
 
-	init();
 	for (i = 0; i < UPOOL_MAX; i++) {
 		if (slots[i].fd < 0) {
 			if (free_slot == UPOOL_MAX)
@@ -82,7 +79,6 @@ int upool_fd(size_t slot)
 
 void upool_flush(void)
 {
-	init();
 	for (size_t i = 0; i < UPOOL_MAX; i++)
 		if (slots[i].fd >= 0 && slots[i].owner == UPOOL_IDLE) {
 			close(slots[i].fd);

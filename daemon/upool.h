@@ -17,6 +17,8 @@
 
 #define UPOOL_IDLE ((size_t)-1)
 
+void upool_init(void);	/* before anything else */
+
 /* A socket connected to `to' (upstream number `up'), new or idle, for
  * query `owner'; its slot in *slot. *fresh: just made (the caller adds
  * it to its epoll set, tagged with the slot, once). */
