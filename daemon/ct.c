@@ -14,6 +14,7 @@
 #include <libmnl/libmnl.h>
 
 #include "ct.h"
+#include "ct_proc.h"
 
 static struct mnl_socket *ct_open(void)
 {
@@ -166,16 +167,30 @@ static int entry_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/* A small table is read from /proc (no bucket locks), a big one dumped
+ * (the kernel filters it by mark before formatting). */
+#define PROC_WALK_MAX 2000
+
 int ct_each(uint32_t mark, uint32_t mask, ct_entry_fn fn, void *arg,
 	    char *err, size_t errlen)
 {
 	static char buf[65536];
-	struct mnl_socket *nl = ct_open();
+	long entries = ct_proc_count();
+	struct mnl_socket *nl;
 	struct dump_ctx c = { fn, arg };
 	struct nlmsghdr *nlh;
 	int n, ret = 0;
 
-	if (!nl) {
+	/* -EBADF: unread, the dump does it */
+	if (entries >= 0 && entries <= PROC_WALK_MAX &&
+	    (ret = ct_proc_each(mark, mask, fn, arg)) != -EBADF) {
+		if (ret)
+			snprintf(err, errlen, "/proc/net/nf_conntrack: %s",
+				 strerror(-ret));
+		return ret;
+	}
+	ret = 0;
+	if (!(nl = ct_open())) {
 		snprintf(err, errlen, "conntrack: %s", strerror(errno));
 		return -errno;
 	}
@@ -370,4 +385,5 @@ void ct_fini(void)
 	if (events)
 		mnl_socket_close(events);
 	events = NULL;
+	ct_proc_close();
 }

@@ -22,6 +22,7 @@
 #include "conns.h"
 #include "control.h"
 #include "ct.h"
+#include "ct_proc.h"
 #include "daemon.h"
 #include "dns.h"
 #include "log.h"
@@ -330,6 +331,9 @@ int main(int argc, char **argv)
 			 &d.nft.broker_port, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	rst_init();
+	if (!ct_proc_open())
+		log_warnx("/proc/net/nf_conntrack: %s (policy changes walk "
+			  "conntrack by netlink)", strerror(errno));
 	if (control_open(d.cfg.socket, d.cfg.group, d.cfg.admin_group, ep,
 			 err, sizeof(err)) < 0 ||
 	    priv_drop(&priv, err, sizeof(err)) < 0)
