@@ -58,12 +58,18 @@ INI=("flow_rate = 1000000" "mark_mask = 0x1fff0000")
 # record PATH KIND JSON: one line of results.jsonl
 record() { printf '{"path": "%s", "kind": "%s", "data": %s}\n' "$1" "$2" "$3" >>"$RES"; }
 
+# all CPUs' ticks and those stolen by the hypervisor (/proc/stat's
+# steal): how much of a load's time this VM did not get
+cpu_ticks() { awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i; print t, $9 }' /proc/stat; }
+
 tls_load() { # PATH
-	local r
+	local r t0 s0 t1 s1
+	read -r t0 s0 < <(cpu_ticks)
 	r=$(sb wrk -t2 -c16 -d"${SECS}s" -s "$TOP/tests/bench/wrk_close.lua" \
 		https://allowed.test/ 2>&1 | sed -n 's/^RESULT //p')
 	[ -n "$r" ] || r='{"requests": 0, "seconds": 1, "errors": {}, "latency_us": []}'
-	record "$1" tls "$r"
+	read -r t1 s1 < <(cpu_ticks)
+	record "$1" tls "${r%\}}, \"steal_pct\": $(((s1 - s0) * 100 / (t1 - t0 + 1)))}"
 }
 
 # the best of three 64 MiB downloads, in MB/s

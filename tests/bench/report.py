@@ -58,12 +58,16 @@ def tls_table(rows, out):
     cps = {p: [rate(d) for d in pick(rows, p, "tls")] for p in PATHS}
     errs = {p: sum(errors(d) for d in pick(rows, p, "tls")) for p in PATHS}
     bulk = {p: [d["mb_per_s"] for d in pick(rows, p, "bulk")] for p in PATHS}
+    steal = {p: [d.get("steal_pct", 0) for d in pick(rows, p, "tls")] for p in PATHS}
     m = {p: med(v) for p, v in cps.items()}
     print("\nnew TLS connections/s (wrk, 16 connections, a new connection per request)")
-    print("  %-28s %10s %14s %8s %10s" % ("path", "median", "rounds", "failed", "bulk MB/s"))
+    print("  %-28s %10s %14s %7s %8s %10s %7s" % ("path", "median", "rounds", "max/min",
+                                                "failed", "bulk MB/s", "steal%"))
     for p in PATHS:
-        print("  %-28s %10.0f %14s %8d %10s" % (NAMES[p], m[p], span(cps[p]),
-                                             errs[p], span(bulk[p])))
+        print("  %-28s %10.0f %14s %7.2f %8d %10s %7s" % (
+            NAMES[p], m[p], span(cps[p]), max(cps[p]) / min(cps[p]) if cps[p] and min(cps[p]) else 0,
+            errs[p], span(bulk[p]), span(steal[p])))
+    print("  max/min: one path's rounds against each other, the same program measured again")
     r = lambda a, b: m[a] / m[b] if m[b] else 0.0
     rb = med(bulk["sbxfwd"]) / med(bulk["direct"]) if med(bulk["direct"]) else 0
     targets = [
@@ -73,7 +77,8 @@ def tls_table(rows, out):
         ("failed connections through sbxfwd", errs["sbxfwd"], "0", errs["sbxfwd"] == 0),
         ("bulk, sbxfwd ÷ no firewall", rb, ">= 0.97", rb >= 0.97),
     ]
-    out["tls"] = {p: {"conn_per_s": cps[p], "failed": errs[p], "bulk_mb_s": bulk[p]} for p in PATHS}
+    out["tls"] = {p: {"conn_per_s": cps[p], "failed": errs[p], "bulk_mb_s": bulk[p],
+                      "steal_pct": steal[p]} for p in PATHS}
     return targets
 
 
