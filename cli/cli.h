@@ -42,6 +42,16 @@ int print_json(json_t *o);
 struct sbxfw_config;
 int cli_config(struct sbxfw_config *c);
 
+/* The audit database (audit_db.c), opened read only; -1 after an error
+ * line. A time as --since/--until take it: "10m", "2h", "3d", "30s" into
+ * an SQLite modifier (*relative), else kept as an absolute time;
+ * audit_time_check says on stderr when SQLite cannot read it. */
+struct sqlite3;
+int audit_db_open(struct sqlite3 **db);
+int audit_time_arg(const char *in, char *out, size_t len, bool *relative);
+int audit_time_check(struct sqlite3 *db, const char *opt, const char *in);
+int suggest_main(int argc, char **argv);
+
 /* Print "usage: sbxfw COMMAND ARGS" for argv[0] and return 2. */
 int cli_usage_error(const char *cmd);
 

@@ -23,27 +23,6 @@ struct log_opts {
 	long limit;
 };
 
-/* "10m", "2h", "3d", "30s": an SQLite modifier; else an absolute time. */
-static int time_arg(const char *in, char *out, size_t len, bool *relative)
-{
-	static const char *const units[] = { "s", "seconds", "m", "minutes",
-					     "h", "hours", "d", "days" };
-	char *end;
-	long n = strtol(in, &end, 10);
-
-	*relative = false;
-	if (end != in && n >= 0 && *end) {
-		for (size_t i = 0; i < 8; i += 2)
-			if (!strcmp(end, units[i])) {
-				snprintf(out, len, "-%ld %s", n, units[i + 1]);
-				*relative = true;
-				return 0;
-			}
-	}
-	snprintf(out, len, "%s", in);
-	return 0;
-}
-
 /* A row's text columns from..from+n, each made safe to print: they hold
  * what sandboxes sent (SNI, DNS names and answers). */
 static void columns(sqlite3_stmt *s, int from, int n, char **col)
@@ -167,9 +146,9 @@ static sqlite3_int64 query(sqlite3 *db, const struct log_opts *o,
 	long skip = 0;
 
 	if (o->since)
-		time_arg(o->since, since, sizeof(since), &rel_since);
+		audit_time_arg(o->since, since, sizeof(since), &rel_since);
 	if (o->until)
-		time_arg(o->until, until, sizeof(until), &rel_until);
+		audit_time_arg(o->until, until, sizeof(until), &rel_until);
 	snprintf(sql, sizeof(sql),
 		 "SELECT * FROM (SELECT %s WHERE id > ?1"
 		 " AND (?2 IS NULL OR sandbox = ?2)"
@@ -239,45 +218,6 @@ static int db_gone(sqlite3 *db)
 	return 0;
 }
 
-static int open_db(sqlite3 **db)
-{
-	struct sbxfw_config c;
-
-	if (cli_config(&c) < 0)
-		return -1;
-	if (sqlite3_open_v2(c.database, db, SQLITE_OPEN_READONLY, NULL) !=
-	    SQLITE_OK) {
-		fprintf(stderr, "sbxfw: %s: %s\n", c.database,
-			sqlite3_errmsg(*db));
-		sqlite3_close(*db);
-		return -1;
-	}
-	sqlite3_busy_timeout(*db, 2000);
-	return 0;
-}
-
-static int check_time(sqlite3 *db, const char *opt, const char *in)
-{
-	char buf[64], sql[160];
-	bool rel;
-	sqlite3_stmt *s;
-	int ok;
-
-	time_arg(in, buf, sizeof(buf), &rel);
-	snprintf(sql, sizeof(sql), rel ? "SELECT datetime('now', ?)" :
-				      "SELECT datetime(?)");
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(s, 1, buf, -1, SQLITE_STATIC);
-	ok = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) !=
-					       SQLITE_NULL;
-	sqlite3_finalize(s);
-	if (!ok)
-		fprintf(stderr, "sbxfw: invalid time `%s' for %s (10m, 2h, "
-			"3d or YYYY-MM-DD[ HH:MM[:SS]])\n", in, opt);
-	return ok ? 0 : -1;
-}
-
 int log_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -335,9 +275,9 @@ int log_main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	if (open_db(&db) < 0 ||
-	    (o.since && check_time(db, "--since", o.since) < 0) ||
-	    (o.until && check_time(db, "--until", o.until) < 0)) {
+	if (audit_db_open(&db) < 0 ||
+	    (o.since && audit_time_check(db, "--since", o.since) < 0) ||
+	    (o.until && audit_time_check(db, "--until", o.until) < 0)) {
 		rc = 1;
 		goto out;
 	}

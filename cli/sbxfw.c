@@ -50,6 +50,10 @@ static const struct command {
 	  "[--dns | --requests]",
 	  "the flows audit, one line per flow (--dns: the DNS queries; "
 	  "--requests: the brokered HTTP requests)" },
+	{ "suggest", suggest_main, "NAME [--since T] [--until T] "
+	  "[--wildcard-threshold N] [--max-prefix N[,N6]] [--apply]",
+	  "the smallest policy that allows what the sandbox did (its audit); "
+	  "--apply sets it" },
 	{ "list", list_main, "", "list the sandboxes" },
 	{ "show", show_main, "NAME", "a sandbox and its whole policy" },
 	{ "status", status_main, "", "the daemon: queue, counters, latency" },

@@ -185,8 +185,10 @@ out:
 
 static int parse_root(struct jctx *c, json_t *root)
 {
+	/* "comment": anything, for people (sbxfw suggest writes one) */
 	static const char *const keys[] = { "mode", "allow", "deny",
-					    "subnets", "inject", NULL };
+					    "subnets", "inject", "comment",
+					    NULL };
 	static const char *const skeys[] = { "allow", "deny", NULL };
 	json_t *v, *sub;
 	size_t i;

@@ -407,7 +407,22 @@ json_t *change_policy(struct daemon *d, json_t *req, uid_t uid, char *err)
 		snprintf(err, ERRLEN, "missing policy");
 		return NULL;
 	}
-	if (!(p = policy_of_json(doc, err)))
+	/* keep_inject (sbxfw suggest): a policy without injection rules
+	 * keeps the sandbox's, secrets included (exports never hold them) */
+	if (json_is_true(json_object_get(req, "keep_inject")) &&
+	    json_is_object(doc) && !json_object_get(doc, "inject")) {
+		json_t *cur = policy_to_json(sb->policy, false);
+
+		doc = json_deep_copy(doc);
+		json_object_set(doc, "inject", json_object_get(cur, "inject") ?:
+				json_array());
+		json_decref(cur);
+		p = policy_of_json(doc, err);
+		json_decref(doc);
+	} else {
+		p = policy_of_json(doc, err);
+	}
+	if (!p)
 		return NULL;
 	return replace(d, sb, p, uid, "policy --set", err);
 }
