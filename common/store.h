@@ -115,10 +115,11 @@ struct flow_end {
 	char src[50], dst[50];
 	uint16_t sport, dport;
 	uint64_t bytes_out, bytes_in;
+	char sni[256];		/* not "": the row's name, nothing else */
 };
 
 /* Fill bytes_out, bytes_in and end_time of each flow's latest open row,
- * in one transaction. */
+ * in one transaction; or, for those with an sni, the name it lacked. */
 int store_flows_end(struct store *st, const struct flow_end *e, size_t n,
 		    char *err, size_t errlen);
 

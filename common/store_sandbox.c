@@ -223,9 +223,16 @@ static void bind_end(sqlite3_stmt *s, const void *row)
 {
 	const struct flow_end *e = row;
 
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)e->bytes_out);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)e->bytes_in);
-	sqlite3_bind_text(s, 3, e->time, -1, SQLITE_STATIC);
+	if (*e->sni) {
+		for (int i = 1; i <= 3; i++)
+			sqlite3_bind_null(s, i);
+		sqlite3_bind_text(s, 10, e->sni, -1, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)e->bytes_out);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)e->bytes_in);
+		sqlite3_bind_text(s, 3, e->time, -1, SQLITE_STATIC);
+		sqlite3_bind_null(s, 10);
+	}
 	sqlite3_bind_text(s, 4, e->src, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 5, e->sport);
 	sqlite3_bind_text(s, 6, e->dst, -1, SQLITE_STATIC);
@@ -237,8 +244,10 @@ static void bind_end(sqlite3_stmt *s, const void *row)
 int store_flows_end(struct store *st, const struct flow_end *e, size_t n,
 		    char *err, size_t errlen)
 {
-	return rows_write(st, "UPDATE flows SET bytes_out = ?, bytes_in = ?, "
-			   "end_time = ? WHERE id = (SELECT max(id) FROM flows "
+	return rows_write(st, "UPDATE flows SET bytes_out = coalesce(?1, "
+			   "bytes_out), bytes_in = coalesce(?2, bytes_in), "
+			   "end_time = coalesce(?3, end_time), sni = "
+			   "coalesce(sni, ?10) WHERE id = (SELECT max(id) FROM flows "
 			   "WHERE src = ?4 AND sport = ?5 AND dst = ?6 AND "
 			   "dport = ?7 AND sandbox = ?8 AND proto = ?9 AND "
 			   "end_time IS NULL)", e, sizeof(*e), n, bind_end, err,

@@ -199,21 +199,38 @@ void audit_flow(const struct flow_record *r)
 	queue_row(&flows, r);
 }
 
+static void queue_end(const char *sandbox, const struct flow_key *k,
+		      struct flow_end *e)
+{
+	struct flow_record r;
+
+	audit_record_init(&r, sandbox, k);	/* the ends as the row has them */
+	memcpy(e->time, r.time, sizeof(e->time));
+	memcpy(e->sandbox, r.sandbox, sizeof(e->sandbox));
+	memcpy(e->src, r.src, sizeof(e->src));
+	memcpy(e->dst, r.dst, sizeof(e->dst));
+	e->proto = r.proto;
+	e->sport = r.sport;
+	e->dport = r.dport;
+	queue_row(&ends, e);
+}
+
 void audit_flow_end(const char *sandbox, const struct flow_key *k,
 		    uint64_t bytes_out, uint64_t bytes_in)
 {
-	struct flow_record r;
 	struct flow_end e = { .bytes_out = bytes_out, .bytes_in = bytes_in };
 
-	audit_record_init(&r, sandbox, k);	/* the ends as the row has them */
-	memcpy(e.time, r.time, sizeof(e.time));
-	memcpy(e.sandbox, r.sandbox, sizeof(e.sandbox));
-	memcpy(e.src, r.src, sizeof(e.src));
-	memcpy(e.dst, r.dst, sizeof(e.dst));
-	e.proto = r.proto;
-	e.sport = r.sport;
-	e.dport = r.dport;
-	queue_row(&ends, &e);
+	queue_end(sandbox, k, &e);
+}
+
+void audit_flow_name(const char *sandbox, const struct flow_key *k,
+		     const char *sni)
+{
+	struct flow_end e = { 0 };
+
+	snprintf(e.sni, sizeof(e.sni), "%s", sni);
+	if (*e.sni && log_allowed)
+		queue_end(sandbox, k, &e);
 }
 
 void audit_tick(void)

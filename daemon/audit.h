@@ -27,6 +27,10 @@ void audit_request(const struct request_record *r);
 /* A flow ended (conntrack): its row gets its bytes and end time. */
 void audit_flow_end(const char *sandbox, const struct flow_key *k,
 		    uint64_t bytes_out, uint64_t bytes_in);
+/* A flow the kernel allowed unread (allow-all, an allowed range) named
+ * by its ClientHello after all (NFLOG): its row gets the SNI. */
+void audit_flow_name(const char *sandbox, const struct flow_key *k,
+		     const char *sni);
 /* Summary rows for denied rows held back by the per-sandbox limit
  * (audit_limit.h); from the daemon's timer. */
 void audit_tick(void);

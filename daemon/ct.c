@@ -281,8 +281,8 @@ static int lookup_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-int ct_get_reply(const struct flow_key *reply, struct flow_key *orig,
-		 uint32_t *mark)
+static int ct_get(uint16_t which, const struct flow_key *k,
+		  struct flow_key *orig, uint32_t *mark)
 {
 	char buf[4096];
 	struct lookup l = { orig, mark, false };
@@ -290,11 +290,24 @@ int ct_get_reply(const struct flow_key *reply, struct flow_key *orig,
 	int rc;
 
 	/* no NLM_F_ACK: the entry, or an error, is the one answer */
-	nlh = ct_msg(buf, IPCTNL_MSG_CT_GET, 0, reply->family);
-	put_tuple(nlh, CTA_TUPLE_REPLY, reply);
+	nlh = ct_msg(buf, IPCTNL_MSG_CT_GET, 0, k->family);
+	put_tuple(nlh, which, k);
 	if ((rc = ct_request(nlh, buf, sizeof(buf), lookup_cb, &l)) < 0)
 		return rc;
 	return l.found ? 0 : -ENOENT;
+}
+
+int ct_get_reply(const struct flow_key *reply, struct flow_key *orig,
+		 uint32_t *mark)
+{
+	return ct_get(CTA_TUPLE_REPLY, reply, orig, mark);
+}
+
+int ct_get_mark(const struct flow_key *k, uint32_t *mark)
+{
+	struct flow_key orig;
+
+	return ct_get(CTA_TUPLE_ORIG, k, &orig, mark);
 }
 
 int ct_set_mark(const struct flow_key *k, uint32_t value, uint32_t mask)

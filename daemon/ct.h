@@ -24,6 +24,8 @@ int ct_set_mark(const struct flow_key *k, uint32_t value, uint32_t mask);
  * -ENOENT when there is none. */
 int ct_get_reply(const struct flow_key *reply, struct flow_key *orig,
 		 uint32_t *mark);
+/* The mark of the entry whose original tuple is k; -ENOENT if none. */
+int ct_get_mark(const struct flow_key *k, uint32_t *mark);
 /* Flows that end (conntrack destroy events, byte accounting turned on):
  * a descriptor to watch, then each end's tuple, mark and bytes each way. */
 typedef void (*ct_end_fn)(const struct flow_key *k, uint32_t ctmark,

@@ -11,8 +11,12 @@
 #include <libmnl/libmnl.h>
 
 #include "audit.h"
+#include "clienthello.h"
+#include "conns.h"
+#include "ct.h"
 #include "log.h"
 #include "nflog.h"
+#include "nft.h"
 #include "pkt.h"
 #include "sandbox.h"
 
@@ -39,7 +43,9 @@ static int config(uint16_t group, char *err, size_t errlen)
 	struct nlmsghdr *nlh = msg_put(buf, NFULNL_MSG_CONFIG, group);
 	struct nfulnl_msg_config_cmd cmd = { NFULNL_CFG_CMD_BIND };
 	struct nfulnl_msg_config_mode mode = {
-		.copy_range = htonl(128), .copy_mode = NFULNL_COPY_PACKET,
+		/* each rule copies less: its snaplen */
+		.copy_range = htonl(NFLOG_NAME_SNAPLEN),
+		.copy_mode = NFULNL_COPY_PACKET,
 	};
 	int n;
 
@@ -144,6 +150,33 @@ static void record(const char *prefix, uint32_t mark, const struct pkt *p)
 	audit_flow(&r);
 }
 
+/* A ClientHello of a flow the kernel allowed without reading it: its
+ * name for the audit, and for the policy changes that judge open flows
+ * again (conns). One segment: the SNI if it is whole in it. */
+static void named(const struct pkt *p)
+{
+	struct client_hello ch;
+	struct sandbox *sb;
+	struct flow_key k;
+	uint32_t mark;
+
+	if (p->proto != IPPROTO_TCP)
+		return;
+	flow_key_of(p, &k);
+	if (conns_sni(&k))
+		return;		/* named already: the daemon judged it */
+	/* its sandbox: the ct mark's (the fast path leaves the packet's
+	 * mark as it was; NFLOG here cannot carry the entry) */
+	if (ct_get_mark(&k, &mark) < 0 ||
+	    !(sb = sandbox_get(mark_get_id(marks, mark))))
+		return;
+	ch_peek_sni(p->payload, p->payload_len, &ch);
+	if (!ch.has_sni)
+		return;
+	conns_add(&k, ch.sni, ch.sni_len);
+	audit_flow_name(sb->name, &k, ch.sni);
+}
+
 static int packet_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlattr *tb[NFULA_MAX + 1] = { 0 };
@@ -168,7 +201,10 @@ static int packet_cb(const struct nlmsghdr *nlh, void *data)
 			   mnl_attr_get_payload_len(tb[NFULA_PAYLOAD]), &p)) {
 	case PKT_OK:
 	case PKT_IGNORED:
-		record(prefix, mark, &p);
+		if (!strcmp(prefix, NFLOG_NAME_PREFIX))
+			named(&p);
+		else
+			record(prefix, mark, &p);
 		break;
 	default:
 		break;
@@ -178,7 +214,7 @@ static int packet_cb(const struct nlmsghdr *nlh, void *data)
 
 int nflog_receive(void)
 {
-	static char buf[8192];
+	static char buf[65536];	/* a batch, or one whole ClientHello */
 
 	for (;;) {
 		ssize_t n = recv(mnl_socket_get_fd(nl), buf, sizeof(buf),

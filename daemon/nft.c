@@ -382,14 +382,21 @@ static void x_reject(struct nftnl_rule *r, uint32_t type, uint8_t code)
 	x_add(r, e);
 }
 
-static void x_log(struct nftnl_rule *r, uint16_t group, const char *prefix)
+static void x_log_len(struct nftnl_rule *r, uint16_t group,
+		      const char *prefix, uint32_t snaplen)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("log");
 
 	nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, group);
 	nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, prefix);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_LOG_SNAPLEN, 128);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOG_SNAPLEN, snaplen);
 	x_add(r, e);
+}
+
+/* an audit row's worth: the headers */
+static void x_log(struct nftnl_rule *r, uint16_t group, const char *prefix)
+{
+	x_log_len(r, group, prefix, 128);
 }
 
 /* bypass: with no daemon, accept (to the commit chain, which refuses);
@@ -1080,6 +1087,25 @@ static void r_syn_ack(struct batch *bt, const struct marks *m, int v6)
 	msg_rule(bt, r, "rule remembering first sequence numbers");
 }
 
+/* A flow the kernel allowed without reading it: the segment that starts
+ * its ClientHello (a handshake record, type client_hello) is logged as it
+ * passes, for the flow's name in the audit; nothing waits for it. */
+static void r_name(struct batch *bt, const struct nft_opts *o)
+{
+	const struct marks *m = o->marks;
+	struct nftnl_rule *r = rule_new("forward");
+
+	m_mark(r, true, m->state, NFT_CMP_EQ, mark_state(m, ST_ALLOW));
+	m_ct_direction(r, IP_CT_DIR_ORIGINAL);
+	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
+	x_payload(r, NFT_PAYLOAD_INNER_HEADER, 0, 1, R0);
+	x_cmp8(r, R0, NFT_CMP_EQ, 0x16);
+	x_payload(r, NFT_PAYLOAD_INNER_HEADER, 5, 1, R0);
+	x_cmp8(r, R0, NFT_CMP_EQ, 0x01);
+	x_log_len(r, o->log_group, NFLOG_NAME_PREFIX, NFLOG_NAME_SNAPLEN);
+	msg_rule(bt, r, "naming rule");
+}
+
 /* ct mark state s: verdict code (to chain) */
 static void r_state(struct batch *bt, const struct marks *m, enum mark_state s,
 		    int code, const char *chain)
@@ -1498,6 +1524,8 @@ static void rules_forward(struct batch *bt, const struct nft_opts *o)
 	struct nftnl_rule *r;
 
 	/* the fast path first: most packets stop at the first rule */
+	if (o->log_allowed)
+		r_name(bt, o);
 	r_state(bt, m, ST_ALLOW, NF_ACCEPT, NULL);
 	r_state(bt, m, ST_OTHER, NF_ACCEPT, NULL);
 	r_state(bt, m, ST_DENY, NFT_JUMP, "deny");

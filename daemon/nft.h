@@ -13,6 +13,11 @@
 #define NFT_TABLE "sbxfw"
 
 /* What the ruleset is built from (the ini, and what the kernel has). */
+/* The ClientHello of a flow the kernel allows unread, logged (not held)
+ * with this prefix, for its name (nflog.c). */
+#define NFLOG_NAME_PREFIX "name"
+#define NFLOG_NAME_SNAPLEN 2048
+
 struct nft_opts {
 	const struct marks *marks;
 	uint16_t queue, queues;

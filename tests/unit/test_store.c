@@ -222,3 +222,45 @@ TEST(test_store_prunes_audit_rows_past_retention)
 	store_close(&st);
 	unlink(path);
 }
+
+/* A flow named after its row was written (NFLOG), then ended: the name
+ * fills a missing SNI only, the end its bytes, neither the other's. */
+TEST(test_store_flow_named_then_ended)
+{
+	struct store st;
+	struct flow_record r = { .family = 4, .proto = "tcp", .allow = true,
+				 .reason = "mode-allow-all", .sport = 40000,
+				 .dport = 443 };
+	struct flow_end e = { .proto = "tcp", .sport = 40000, .dport = 443 };
+	char err[256], path[] = "/tmp/sbxfw-named-XXXXXX";
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK(store_open(&st, path, false, err, sizeof(err)) == 0);
+	snprintf(r.sandbox, sizeof(r.sandbox), "sb1");
+	snprintf(r.src, sizeof(r.src), "198.18.0.2");
+	snprintf(r.dst, sizeof(r.dst), "198.18.2.2");
+	store_time_now(r.time);
+	CHECK(store_flows_insert(&st, &r, 1, err, sizeof(err)) == 0);
+	memcpy(e.sandbox, r.sandbox, sizeof(e.sandbox));
+	memcpy(e.src, r.src, sizeof(e.src));
+	memcpy(e.dst, r.dst, sizeof(e.dst));
+	snprintf(e.sni, sizeof(e.sni), "a.example.test");
+	CHECK(store_flows_end(&st, &e, 1, err, sizeof(err)) == 0);
+	snprintf(e.sni, sizeof(e.sni), "second.test");	/* never replaces */
+	CHECK(store_flows_end(&st, &e, 1, err, sizeof(err)) == 0);
+	CHECK(count_rows(&st, "SELECT count(*) FROM flows WHERE sni = "
+			 "'a.example.test' AND end_time IS NULL AND "
+			 "bytes_out IS NULL") == 1);
+	e.sni[0] = 0;
+	e.bytes_out = 10;
+	e.bytes_in = 20;
+	store_time_now(e.time);
+	CHECK(store_flows_end(&st, &e, 1, err, sizeof(err)) == 0);
+	CHECK(count_rows(&st, "SELECT count(*) FROM flows WHERE sni = "
+			 "'a.example.test' AND end_time IS NOT NULL AND "
+			 "bytes_out = 10 AND bytes_in = 20") == 1);
+	store_close(&st);
+	unlink(path);
+}
