@@ -18,8 +18,17 @@ ECHO_LOG=$TMP/echo.log
 SBCA=$TMP/sb-ca.pem
 BUNDLE=$TMP/sb-bundle.pem
 
+# this topology's broker, the daemon's grandchild (under its supervisor):
+# another test's may run
+broker_pid() {
+	local s
+	for s in $(pgrep -P "$(daemon_pid)"); do pgrep -P "$s" -f sbxfw-broker; done | head -1
+}
+
 echo_up() {
-	net pkill -f 'nginx -c' 2>/dev/null
+	# this topology's nginx only (a pkill would reach every test's)
+	kill "$(cat "$TMP/nginx.pid")" 2>/dev/null
+	wait_for 50 eval '! net ss -ltn | grep -q ":443 "'
 	: >"$ECHO_LOG"
 	setsid -f ip netns exec "$NS_NET" python3 "$(dirname "$0")/echo_server.py" \
 		"$CERTS/server.pem" "$CERTS/server.key" "$ECHO_LOG" "$TOKEN" \
@@ -130,7 +139,7 @@ test_a_64_mib_chunked_upload_streams_with_bounded_memory() {
 	out=$(head -c 64M /dev/zero | sb curl -sS -m 60 --cacert "$SBCA" -T - \
 		-H 'Transfer-Encoding: chunked' https://api.example.test/upload 2>&1)
 	echo "$out" | grep -q '"body": 67108864' || fail "upload: ${out:0:200}"
-	pid=$(pgrep -f sbxfw-broker | head -1)
+	pid=$(broker_pid)
 	rss=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
 	# ASan's shadow memory included; a buffered body would be 64 MiB more
 	[ "$rss" -lt 60000 ] || fail "broker peak RSS $rss kB"
@@ -159,7 +168,7 @@ EOF
 	done
 	[ "$ok" = 20 ] || fail "$ok of 20 requests through while one flow stalled"
 	kill -0 "$pid" 2>/dev/null || fail "the stalled client ended early"
-	rss=$(awk '/VmRSS/ { print $2 }' "/proc/$(pgrep -f sbxfw-broker | head -1)/status")
+	rss=$(awk '/VmRSS/ { print $2 }' "/proc/$(broker_pid)/status")
 	# the server waits for the sandbox: no 1 GiB in the broker
 	[ "$rss" -lt 80000 ] || fail "broker RSS $rss kB with a stalled reader"
 	kill "$pid" 2>/dev/null
@@ -474,7 +483,7 @@ test_the_secret_is_nowhere_but_the_server() {
 	wait "${pids[@]}"	# not the daemon, a child of this shell too
 	[ $(($(arrived "$FP") - before)) = 16 ] || fail "concurrent: $(($(arrived "$FP") - before)) of 16"
 	grep -q 'seccomp' "$TMP/sbxfwd.log" && fail "$(grep seccomp "$TMP/sbxfwd.log")"
-	pid=$(pgrep -f "^sbxfw-broker" | head -1)
+	pid=$(broker_pid)
 	(ulimit -f 2000000; gdb -p "$pid" -batch -nx \
 		-ex "generate-core-file $TMP/broker.core" >/dev/null 2>&1)
 	[ -s "$TMP/broker.core" ] || fail "no core"
@@ -489,14 +498,14 @@ test_a_broker_crash_leaves_other_flows_and_is_restarted() {
 	setup || fail "setup"
 	cli allow sb1 198.18.3.10 >/dev/null || fail "allow"
 	local old out
-	old=$(pgrep -f sbxfw-broker | head -1)
+	old=$(broker_pid)
 	# frozen, then killed: flows that do not need it never notice
 	kill -STOP "$old"
 	out=$(sb curl -sS -m 5 --cacert "$CA" https://198.18.3.10/frozen 2>&1)
 	echo "$out" | grep -q '"path": "/frozen"' || fail "another flow: $out"
 	kill -SEGV "$old"
 	kill -CONT "$old"
-	wait_for 50 eval '[ -n "$(pgrep -f sbxfw-broker)" ] && [ "$(pgrep -f sbxfw-broker | head -1)" != '"$old"' ]' ||
+	wait_for 50 eval '[ -n "$(broker_pid)" ] && [ "$(broker_pid)" != '"$old"' ]' ||
 		fail "not restarted"
 	wait_for 50 eval 'bk /again | grep -q "\"path\": \"/again\""' || fail "not serving again"
 	grep -q "broker (pid $old) \(killed by signal\|exited with status\)" "$TMP/sbxfwd.log" ||
