@@ -14,7 +14,7 @@ static int policy_set(const char *name, const char *path)
 	json_error_t je;
 	size_t len;
 	char *text = file_read(path, POLICY_MAX, &len);
-	json_t *doc, *reply;
+	json_t *doc;
 
 	if (!text) {
 		fprintf(stderr, "sbxfw: %s: %m\n", path);
@@ -28,11 +28,20 @@ static int policy_set(const char *name, const char *path)
 		fprintf(stderr, "sbxfw: %s:%d: %s\n", path, je.line, je.text);
 		return 1;
 	}
-	reply = ctl_request(json_pack("{s:s, s:s, s:o}", "command",
-				      "policy-set", "name", name, "set", doc));
+	return policy_replace(name, doc, false, cli_opts.json);
+}
+
+int policy_replace(const char *name, json_t *doc, bool keep_inject,
+		   bool json)
+{
+	json_t *reply = ctl_request(json_pack("{s:s, s:s, s:o, s:b}",
+					      "command", "policy-set", "name",
+					      name, "set", doc, "keep_inject",
+					      keep_inject));
+
 	if (!reply)
 		return 1;
-	if (cli_opts.json)
+	if (json)
 		print_json(reply);
 	else
 		printf("%s: policy replaced; %lld open flows cut\n", name,

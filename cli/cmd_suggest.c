@@ -297,7 +297,7 @@ static int apply(const char *name, json_t *policy, bool json)
 {
 	json_t *cur = ctl_request(json_pack("{s:s, s:s}", "command", "policy",
 					    "name", name));
-	json_t *was, *reply, *set;
+	json_t *was, *set;
 	const char *mode;
 
 	if (!cur)
@@ -321,18 +321,7 @@ set:
 	set = json_deep_copy(policy);
 	json_object_del(set, "comment");
 	/* its injection rules stay as they are, secrets included */
-	reply = ctl_request(json_pack("{s:s, s:s, s:o, s:b}", "command",
-				      "policy-set", "name", name, "set", set,
-				      "keep_inject", 1));
-	if (!reply)
-		return 1;
-	if (json)
-		print_json(reply);
-	else
-		printf("%s: policy replaced; %lld open flows cut\n", name,
-		       json_integer_value(json_object_get(reply, "cut")));
-	json_decref(reply);
-	return 0;
+	return policy_replace(name, set, true, json);
 }
 
 /* ---- options ---- */
