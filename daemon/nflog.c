@@ -165,13 +165,11 @@ static void named(const struct pkt *p)
 	flow_key_of(p, &k);
 	if (conns_sni(&k))
 		return;		/* named already: the daemon judged it */
+	ch_peek_sni(p->payload, p->payload_len, &ch);
 	/* its sandbox: the ct mark's (the fast path leaves the packet's
 	 * mark as it was; NFLOG here cannot carry the entry) */
-	if (ct_get_mark(&k, &mark) < 0 ||
+	if (!ch.has_sni || ct_get_mark(&k, &mark) < 0 ||
 	    !(sb = sandbox_get(mark_get_id(marks, mark))))
-		return;
-	ch_peek_sni(p->payload, p->payload_len, &ch);
-	if (!ch.has_sni)
 		return;
 	conns_add(&k, ch.sni, ch.sni_len);
 	audit_flow_name(sb->name, &k, ch.sni);

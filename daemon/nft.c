@@ -1089,15 +1089,26 @@ static void r_syn_ack(struct batch *bt, const struct marks *m, int v6)
 
 /* A flow the kernel allowed without reading it: the segment that starts
  * its ClientHello (a handshake record, type client_hello) is logged as it
- * passes, for the flow's name in the audit; nothing waits for it. */
+ * passes, for the flow's name in the audit; nothing waits for it. Within
+ * a flow's first 16 packets only (both ways; a Postgres SSLRequest comes
+ * first), so that a sandbox cannot flood the log group that the kernel's
+ * verdicts are audited through. */
+#define NAME_PACKETS 16
+
 static void r_name(struct batch *bt, const struct nft_opts *o)
 {
 	const struct marks *m = o->marks;
 	struct nftnl_rule *r = rule_new("forward");
+	/* the counter is a host-order u64: (packets & ~15) == 0 */
+	uint64_t under = ~(uint64_t)(NAME_PACKETS - 1), zero = 0, none = 0;
 
 	m_mark(r, true, m->state, NFT_CMP_EQ, mark_state(m, ST_ALLOW));
 	m_ct_direction(r, IP_CT_DIR_ORIGINAL);
 	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
+	x_ct(r, NFT_CT_PKTS, R0);
+	x_bitwise_bytes(r, R0, 8, (const uint8_t *)&under,
+			(const uint8_t *)&none);
+	x_cmp(r, R0, NFT_CMP_EQ, &zero, 8);
 	x_payload(r, NFT_PAYLOAD_INNER_HEADER, 0, 1, R0);
 	x_cmp8(r, R0, NFT_CMP_EQ, 0x16);
 	x_payload(r, NFT_PAYLOAD_INNER_HEADER, 5, 1, R0);

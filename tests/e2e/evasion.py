@@ -129,10 +129,21 @@ class Raw:
         return None
 
     def connect(self, ts=None):
-        self.ack = 0
-        self.send(self.isn, SYN, ts=ts)
-        got = self.receive(3)
-        if not got or not got[0] & SYN:
+        for _ in range(3):
+            self.ack = 0
+            self.send(self.isn, SYN, ts=ts)
+            got = self.receive(3)
+            if got and got[0] & SYN:
+                break
+            if not got or not got[0] & ACK:
+                return False
+            # a challenge ACK (RFC 5961): the server still holds an
+            # earlier connection on these ports; a TCP stack resets it at
+            # the sequence number the ACK names (the sandbox's kernel
+            # would, but its resets are dropped here), then tries again
+            self.send(got[2], RST, ack=0)
+            time.sleep(0.05)
+        else:
             return False
         self.ack = (got[1] + 1) & 0xFFFFFFFF
         self.send(self.isn + 1, 0, ts=None if ts is None else ts + 1)
