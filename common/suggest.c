@@ -26,18 +26,55 @@ struct ents {
 	size_t n, cap;
 };
 
-static struct ent *ent_get(struct ents *es, const char *key, uint16_t port)
+static void ent_add(struct ents *es, const char *key, uint16_t port,
+		    long names, long flows, bool by_addr)
 {
-	for (size_t i = 0; i < es->n; i++)
-		if (!es->e[i].dead && es->e[i].port == port &&
-		    !strcmp(es->e[i].key, key))
-			return &es->e[i];
 	if (es->n == es->cap) {
 		es->cap = es->cap ? es->cap * 2 : 64;
 		es->e = xreallocarray(es->e, es->cap, sizeof(*es->e));
 	}
-	es->e[es->n] = (struct ent){ .key = xstrdup(key), .port = port };
-	return &es->e[es->n++];
+	es->e[es->n++] = (struct ent){ .key = xstrdup(key), .port = port,
+				       .names = names, .flows = flows,
+				       .by_addr = by_addr };
+}
+
+static int ent_cmp(const void *a, const void *b)
+{
+	const struct ent *x = a, *y = b;
+
+	if (x->dead != y->dead)
+		return x->dead - y->dead;
+	if (x->port != y->port)
+		return x->port - y->port;
+	return strcmp(x->key, y->key);
+}
+
+/* The dead dropped, one entry per key and port: a name counts once, a
+ * wildcard the names it holds. Sorted by port and key. */
+static void ents_merge(struct ents *es)
+{
+	size_t out = 0;
+
+	if (!es->n)
+		return;
+	qsort(es->e, es->n, sizeof(*es->e), ent_cmp);
+	for (size_t i = 0; i < es->n; i++) {
+		struct ent *e = &es->e[i], *last = out ? &es->e[out - 1] : NULL;
+
+		if (e->dead) {
+			free(e->key);
+		} else if (last && last->port == e->port &&
+			   !strcmp(last->key, e->key)) {
+			if (e->key[0] == '*')
+				last->names += e->names;
+			last->flows += e->flows;
+			last->by_addr |= e->by_addr;
+			free(e->key);
+		} else {
+			es->e[out++] = *e;
+		}
+	}
+	es->n = out;
 }
 
 /* The node an entry stands for: "a.b.c" for both a.b.c and *.a.b.c. */
@@ -62,37 +99,14 @@ static bool under(const char *name, const char *domain)
 	       !strcmp(name + n - d, domain);
 }
 
-/* Distinct nodes with this parent and port. */
-static unsigned siblings(const struct ents *es, const char *par,
-			 uint16_t port)
-{
-	const char *seen[SUGGEST_THRESHOLD_MAX];
-	unsigned n = 0;
-
-	for (size_t i = 0; i < es->n && n < SUGGEST_THRESHOLD_MAX; i++) {
-		const struct ent *e = &es->e[i];
-		const char *p = parent(node(e));
-		bool dup = false;
-
-		if (e->dead || e->port != port || !p || strcmp(p, par))
-			continue;
-		for (unsigned j = 0; j < n && !dup; j++)
-			dup = !strcmp(seen[j], node(e));
-		if (!dup)
-			seen[n++] = node(e);
-	}
-	return n;
-}
-
-/* Everything under par (this port) into one *.par. */
+/* Everything under par (this port) into one *.par, if anything is. */
 static void collapse(struct ents *es, const char *par, uint16_t port)
 {
 	char key[DOMAIN_MAX + 3];
 	long names = 0, flows = 0;
-	struct ent *w;
+	size_t n = es->n;
 
-	snprintf(key, sizeof(key), "*.%s", par);
-	for (size_t i = 0; i < es->n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct ent *e = &es->e[i];
 
 		if (!e->dead && e->port == port && under(node(e), par)) {
@@ -101,32 +115,87 @@ static void collapse(struct ents *es, const char *par, uint16_t port)
 			e->dead = true;
 		}
 	}
-	w = ent_get(es, key, port);
-	w->names += names;
-	w->flows += flows;
+	snprintf(key, sizeof(key), "*.%s", par);
+	if (names)
+		ent_add(es, key, port, names, flows, false);
+}
+
+/* Entries in order of port, parent, node: siblings side by side. */
+static const struct ents *sorting;
+
+static int sib_cmp(const void *a, const void *b)
+{
+	const struct ent *x = &sorting->e[*(const size_t *)a];
+	const struct ent *y = &sorting->e[*(const size_t *)b];
+	const char *px = parent(node(x)) ?: "", *py = parent(node(y)) ?: "";
+	int c;
+
+	if (x->port != y->port)
+		return x->port - y->port;
+	if ((c = strcmp(px, py)))
+		return c;
+	return strcmp(node(x), node(y));
+}
+
+/* The parents (a copy each) with at least threshold distinct children,
+ * none at or above a public suffix. */
+static size_t parents_due(const struct ents *es, const struct sg_opts *o,
+			  char ***par, uint16_t **port)
+{
+	size_t *ix = xcalloc(es->n + 1, sizeof(*ix)), n = 0;
+
+	*par = NULL;
+	*port = NULL;
+	for (size_t i = 0; i < es->n; i++)
+		ix[i] = i;
+	sorting = es;
+	qsort(ix, es->n, sizeof(*ix), sib_cmp);
+	for (size_t i = 0, j; i < es->n; i = j) {
+		const struct ent *e = &es->e[ix[i]];
+		const char *p = parent(node(e));
+		unsigned kids = 1;
+
+		for (j = i + 1; j < es->n; j++) {
+			const struct ent *f = &es->e[ix[j]];
+			const char *q = parent(node(f));
+
+			if (f->port != e->port || !p || !q || strcmp(p, q))
+				break;
+			kids += !!strcmp(node(f), node(&es->e[ix[j - 1]]));
+		}
+		if (!p || !strchr(p, '.') || kids < o->wildcard_threshold ||
+		    psl_is_suffix(o->psl, p))
+			continue;
+		*par = xreallocarray(*par, n + 1, sizeof(**par));
+		*port = xreallocarray(*port, n + 1, sizeof(**port));
+		(*par)[n] = xstrdup(p);
+		(*port)[n++] = e->port;
+	}
+	free(ix);
+	return n;
 }
 
 /* N or more siblings under one parent become *.parent, never at or above
- * a public suffix; again, until nothing more collapses. */
+ * a public suffix; again, until nothing more collapses (a wildcard is a
+ * child of the parent above it). */
 static void collapse_all(struct ents *es, const struct sg_opts *o)
 {
-	bool again = o->psl && o->wildcard_threshold;
+	size_t n;
 
-	while (again) {
-		again = false;
-		for (size_t i = 0; i < es->n && !again; i++) {
-			const struct ent *e = &es->e[i];
-			const char *par = e->dead ? NULL : parent(node(e));
-			char p[DOMAIN_MAX + 1];
+	ents_merge(es);
+	while (o->psl && o->wildcard_threshold) {
+		char **par;
+		uint16_t *port;
 
-			if (!par || !strchr(par, '.') ||
-			    psl_is_suffix(o->psl, par) ||
-			    siblings(es, par, e->port) < o->wildcard_threshold)
-				continue;
-			snprintf(p, sizeof(p), "%s", par);
-			collapse(es, p, e->port);
-			again = true;
+		if (!(n = parents_due(es, o, &par, &port)))
+			break;
+		for (size_t i = 0; i < n; i++) {
+			collapse(es, par[i], port[i]);
+			free(par[i]);
 		}
+		free(par);
+		free(port);
+		ents_merge(es);
 	}
 }
 
@@ -235,17 +304,13 @@ static void names_from_flows(struct ents *es, const struct sg_input *in,
 	char n[DOMAIN_MAX + 1];
 
 	for (size_t i = 0; i < in->nnames; i++) {
-		struct ent *e;
-
 		if (!usable(in->names[i].name, n)) {
 			list_add(&s->unusable, &s->nunusable,
 				 in->names[i].name);
 			continue;
 		}
-		e = ent_get(es, n, in->names[i].port);
-		if (!e->names)
-			e->names = 1;
-		e->flows += in->names[i].flows;
+		ent_add(es, n, in->names[i].port, 1, in->names[i].flows,
+			false);
 	}
 }
 
@@ -261,16 +326,10 @@ static void names_by_address(struct ents *es, const struct sg_input *in)
 			continue;
 		for (size_t a = 0; a < in->naddrs; a++) {
 			const struct sg_addr *x = &in->addrs[a];
-			struct ent *e;
 
-			if (!answers_hold(in->dns[d].answers, x->family,
-					  x->addr))
-				continue;
-			e = ent_get(es, n, x->port);
-			if (!e->names)
-				e->names = 1;
-			e->flows += x->flows;
-			e->by_addr = true;
+			if (answers_hold(in->dns[d].answers, x->family,
+					 x->addr))
+				ent_add(es, n, x->port, 1, x->flows, true);
 		}
 	}
 }
@@ -352,26 +411,28 @@ static void range_rules(const struct sg_input *in, const struct sg_opts *o,
 /* Resolved names no rule covers: never connected to. */
 static void unconnected(const struct sg_input *in, struct suggestion *s)
 {
+	struct domain_pattern *p = xcalloc(s->nrule + 1, sizeof(*p));
 	char n[DOMAIN_MAX + 1], err[256];
+	size_t np = 0;
 
+	for (size_t r = 0; r < s->nrule; r++)
+		if (!s->rule[r].range &&
+		    domain_pattern_parse(s->rule[r].text, &p[np], err,
+					 sizeof(err)) == 0)
+			np++;
 	for (size_t d = 0; d < in->ndns; d++) {
 		bool covered = false;
 
 		if (!usable(in->dns[d].name, n))
 			continue;
-		for (size_t r = 0; r < s->nrule && !covered; r++) {
-			struct domain_pattern p;
-
-			if (s->rule[r].range ||
-			    domain_pattern_parse(s->rule[r].text, &p, err,
-						 sizeof(err)) < 0)
-				continue;
-			covered = domain_pattern_match(&p, n, p.port);
-			domain_pattern_clear(&p);
-		}
+		for (size_t r = 0; r < np && !covered; r++)
+			covered = domain_pattern_match(&p[r], n, p[r].port);
 		if (!covered)
 			list_add(&s->unconnected, &s->nunconnected, n);
 	}
+	for (size_t r = 0; r < np; r++)
+		domain_pattern_clear(&p[r]);
+	free(p);
 }
 
 static int str_cmp(const void *a, const void *b)

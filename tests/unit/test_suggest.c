@@ -204,3 +204,25 @@ TEST(test_suggest_lists_names_resolved_but_never_used)
 	      !strcmp(s.unconnected[1], "tracker.test"));
 	suggestion_free(&s);
 }
+
+TEST(test_suggest_collapses_level_by_level_at_scale)
+{
+	static struct sg_name n[20000];
+	static char names[20000][40];
+	struct psl *l = psl();
+	struct suggestion s;
+	const struct sg_rule *r;
+
+	for (int i = 0; i < 20000; i++) {
+		snprintf(names[i], sizeof(names[i]), "h%d.s%d.example.com",
+			 i % 100, i / 100);
+		n[i] = (struct sg_name){ names[i], 443, 1 };
+	}
+	build(n, 20000, NULL, 0, NULL, 0, l, &s);
+	/* 100 hosts under each of 200 parents, then 200 wildcards under
+	 * example.com: one rule */
+	CHECK(s.nrule == 1 && (r = find(&s, "*.example.com")) &&
+	      r->names == 20000 && r->flows == 20000);
+	suggestion_free(&s);
+	psl_free(l);
+}
