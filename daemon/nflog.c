@@ -5,6 +5,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_log.h>
 #include <stdio.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -19,6 +20,8 @@
 #include "nft.h"
 #include "pkt.h"
 #include "sandbox.h"
+
+#define BATCH_MS 50		/* the kernel holds a batch this long at most */
 
 static struct mnl_socket *nl;
 static const struct marks *marks;
@@ -53,7 +56,7 @@ static int config(uint16_t group, char *err, size_t errlen)
 	mnl_attr_put(nlh, NFULA_CFG_MODE, sizeof(mode), &mode);
 	/* batched by the kernel, but never held more than 50 ms */
 	mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(64));
-	mnl_attr_put_u32(nlh, NFULA_CFG_TIMEOUT, htonl(5));
+	mnl_attr_put_u32(nlh, NFULA_CFG_TIMEOUT, htonl(BATCH_MS / 10));
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0 ||
 	    (n = (int)mnl_socket_recvfrom(nl, buf, sizeof(buf))) < 0 ||
 	    mnl_cb_run(buf, (size_t)n, 0, mnl_socket_get_portid(nl), NULL,
@@ -222,4 +225,17 @@ int nflog_receive(void)
 			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 		mnl_cb_run(buf, (size_t)n, 0, 0, packet_cb, NULL);
 	}
+}
+
+/* At a stop: what the kernel still holds in a batch comes within
+ * BATCH_MS; read until a batch's time passes without any (SIGTERM loses
+ * no audit row, SPEC §8), for a few batches at most. */
+void nflog_drain(void)
+{
+	struct pollfd p = { .fd = nl ? mnl_socket_get_fd(nl) : -1,
+			    .events = POLLIN };
+
+	for (int i = 0; i < 8 && poll(&p, 1, BATCH_MS * 2) > 0; i++)
+		nflog_receive();
+	nflog_receive();
 }

@@ -13,5 +13,7 @@ int nflog_open(uint16_t group, const struct marks *m, char *err,
 	       size_t errlen);
 void nflog_close(void);
 int nflog_receive(void);
+/* Everything the kernel still holds, read (at a stop). */
+void nflog_drain(void);
 
 #endif

@@ -394,7 +394,7 @@ int main(int argc, char **argv)
 	queue_flush();
 	log_info("table kept: new sandbox flows are refused until sbxfwd "
 		 "starts again (sbxfwd --remove-table removes it)");
-	nflog_receive();
+	nflog_drain();
 	control_close();
 	dns_close();
 	queue_close();

@@ -101,6 +101,8 @@ test_suggest_reads_the_audit_with_the_daemon_down() {
 	[ "$(https a.example.test)" = "hello a.example.test" ] || fail "curl"
 	sb dig +short +time=2 +tries=1 tracker.example.test >/dev/null
 	expect_dns "name = 'tracker.example.test'" "allow|mode-allow-all|A $NET4"
+	# the flow's row, named from its logged ClientHello, before the stop
+	expect_flow "sni = 'a.example.test'" "allow|mode-allow-all|"
 	stop_daemon
 	out=$(sg sb1 --since "$t" 2>&1)
 	start_daemon
