@@ -66,6 +66,14 @@ static char *col(sqlite3_stmt *s, int i)
 	return xstrdup(t ? (const char *)t : "");
 }
 
+/* A column made safe to print and to put in JSON (wire.h). */
+static char *wire_col(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return wire_dup(t ? (const char *)t : "");
+}
+
 /* Allowed flows out of the sandbox (not towards it: "in:" reasons; not
  * DNS, which its own rows say): named ones by name and port, the others
  * by destination. */
@@ -100,7 +108,7 @@ static int read_flows(struct rows *r, const char *name,
 						 sizeof(*r->addrs));
 			r->addrs[r->naddrs] = (struct sg_addr){
 				.family = c.family, .port = port,
-				.proto = col(s, 2), .flows = n };
+				.proto = wire_col(s, 2), .flows = n };
 			memcpy(r->addrs[r->naddrs++].addr, c.addr, 16);
 		}
 		free(dst);
@@ -413,7 +421,11 @@ int suggest_main(int argc, char **argv)
 			"publicsuffix)\n", err);
 	suggest_build(&(struct sg_input){ r.names, r.nnames, r.addrs,
 					  r.naddrs, r.dns, r.ndns }, &o, &s);
-	policy = policy_of(&s, &r);
+	if (!(policy = policy_of(&s, &r))) {
+		fprintf(stderr, "sbxfw: suggest: the policy cannot be "
+			"written as JSON\n");
+		goto out;
+	}
 	if (json) {
 		rc = print_json(policy) < 0;
 	} else {

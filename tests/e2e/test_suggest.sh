@@ -111,6 +111,28 @@ test_suggest_reads_the_audit_with_the_daemon_down() {
 		fail "unconnected: $out"
 }
 
+# a hostile SNI in allow-all is let through and named in the audit as it
+# came; it never becomes a rule, and is escaped in both outputs (lower
+# case: names are grouped as rules compare them)
+test_hostile_names_are_listed_escaped_never_allowed() {
+	local out t
+	audited || return 1
+	t=$(now); sleep 0.2
+	out=$(attack hostile mk7)
+	[ "$out" = serverhello ] || fail "allow-all: $out"
+	expect_flow "sni LIKE '%mk7%'" "allow|mode-allow-all|"
+	sg sb1 --since "$t" >"$TMP/text" || fail "text: exit $?"
+	grep -q 'left out, not a host name: \\x1b\[2j\\xff\\xfemk7' "$TMP/text" ||
+		fail "text: $(cat -v "$TMP/text")"
+	! grep -q "$(printf '\033')" "$TMP/text" || fail "an escape reached the terminal"
+	sg sb1 --since "$t" --json | python3 -c '
+import json, sys
+p = json.loads(sys.stdin.read())
+assert p["allow"] == [] and p["subnets"]["allow"] == [], p
+assert p["comment"]["unusable_names"][0].startswith("\\x1b[2j\\xff\\xfemk7"), p' ||
+		fail "json"
+}
+
 test_suggest_refuses_bad_input_and_changes_nothing() {
 	local out
 	recreate --mode allow-all >/dev/null || return 1
