@@ -324,7 +324,8 @@ PY
 	[ "$out" = 150 ] || fail "answered: $out"
 	tshark -r "$TMP/cap.pcap" -Y 'ip.src == 198.18.2.1 && udp.dstport == 53 && dns.flags.response == 0 && dns.qry.name contains "api.example.test"' \
 		-T fields -e udp.srcport -e dns.id >"$TMP/upq" 2>/dev/null
-	[ "$(wc -l <"$TMP/upq")" = 150 ] || fail "forwarded: $(wc -l <"$TMP/upq")"
+	[ "$(wc -l <"$TMP/upq")" = 150 ] ||
+		fail "forwarded: $(wc -l <"$TMP/upq") ($(grep -h 'packets' "$TMP/cap.err" | tr '\n' ' '))"
 	ports=$(cut -f1 "$TMP/upq" | sort -u | wc -l)
 	most=$(cut -f1 "$TMP/upq" | sort | uniq -c | sort -rn | awk 'NR == 1 { print $1 }')
 	ids=$(cut -f2 "$TMP/upq" | sort -u | wc -l)

@@ -321,6 +321,10 @@ test_a_pinned_real_address_is_brokered_by_the_daemons_own_resolution() {
 	# resolution of the injection domain
 	sb_hosts api.example.test
 	local out
+	# the daemon resolves the name when the rule is set: its addresses
+	# join the inject set a moment later
+	wait_for 50 eval 'rt nft list set inet sbxfw inject4 | grep -q "$NET4"' ||
+		fail "the daemon did not resolve api.example.test"
 	out=$(bk /secret)
 	rm -f "/etc/netns/$NS_SB/hosts"
 	echo "$out" | grep -q '"path": "/secret"' || fail "not brokered: $out"
