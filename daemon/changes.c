@@ -417,11 +417,11 @@ json_t *change_policy(struct daemon *d, json_t *req, uid_t uid, char *err)
 		json_object_set(doc, "inject", json_object_get(cur, "inject") ?:
 				json_array());
 		json_decref(cur);
-		p = policy_of_json(doc, err);
-		json_decref(doc);
 	} else {
-		p = policy_of_json(doc, err);
+		json_incref(doc);
 	}
+	p = policy_of_json(doc, err);
+	json_decref(doc);
 	if (!p)
 		return NULL;
 	return replace(d, sb, p, uid, "policy --set", err);

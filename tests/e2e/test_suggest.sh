@@ -81,7 +81,13 @@ assert p["deny"] == [], p["deny"]
 w = [r for r in p["comment"]["rules"] if r["rule"] == "*.example.test"][0]
 assert w["names"] == 5 and w["flows"] >= 5, w
 PY
+	# an injection rule: exports redact its value, the apply keeps it
+	cli inject sb1 api.example.test --header 'X-Key: kept-s3cr3t' >/dev/null || fail "inject"
 	out=$(sg sb1 --since "$t" --apply) || fail "apply: $out"
+	cli policy sb1 | grep -q '"X-Key": "<redacted>"' || fail "injection rule lost: $(cli policy sb1)"
+	[ "$(sqlite3 -batch -noheader "${DB%.db}-secrets.db" \
+		"SELECT count(*) FROM injection_headers WHERE value = 'kept-s3cr3t'")" = 1 ] ||
+		fail "the injected value was not kept"
 	echo "$out" | grep -q '^+ mode user-defined$' && echo "$out" | grep -q '^+ allow \*.example.test$' ||
 		fail "no diff first: $out"
 	echo "$out" | grep -q '^  allow \*.example.test — 5 names, [0-9]* flows' || fail "explained: $out"
@@ -105,7 +111,12 @@ test_suggest_reads_the_audit_with_the_daemon_down() {
 	expect_flow "sni = 'a.example.test'" "allow|mode-allow-all|"
 	stop_daemon
 	out=$(sg sb1 --since "$t" 2>&1)
+	sg sb1 --since "$t" --json >"$TMP/suggested.json"
 	start_daemon
+	# the --json form, its comment included, is a policy --set takes
+	cli policy sb1 --set "$TMP/suggested.json" | grep -q 'policy replaced' ||
+		fail "policy --set refused the suggestion"
+	cli check sb1 a.example.test | grep -q 'allow: domain-allowed' || fail "not set"
 	echo "$out" | grep -q '^  allow a.example.test — 1 name, 1 flow' || fail "$out"
 	echo "$out" | grep -q '^left out, resolved but never connected to: tracker.example.test' ||
 		fail "unconnected: $out"
