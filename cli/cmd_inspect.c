@@ -319,7 +319,7 @@ static void udp_packet(struct inspect *in, const struct pkt *p, uint64_t ns)
 {
 	struct flow_key k, rk;
 	struct flow *f;
-	enum quic_status st;
+	enum quic_step st;
 
 	key_of(p, &k, false);
 	key_of(p, &rk, true);
@@ -336,13 +336,14 @@ static void udp_packet(struct inspect *in, const struct pkt *p, uint64_t ns)
 		f->first_ns = ns;
 		f->qi = quic_initial_new();
 	}
-	st = quic_initial_add(f->qi, p->payload, p->payload_len, &f->fb.ch);
-	if (st == QUIC_NEED_MORE && ns - f->first_ns < INSPECT_TIMEOUT_NS)
-		return;
-	f->fb.kind = st == QUIC_OK ? PAYLOAD_TLS
-		   : st == QUIC_MALFORMED ? PAYLOAD_MALFORMED
-					  : PAYLOAD_INCOMPLETE;
-	flow_emit(in, f);
+	/* the daemon's judgement of a flow's datagrams (SPEC §1.9) */
+	st = quic_judge(f->qi, p->payload, p->payload_len, &f->fb);
+	if (st == QUIC_STEP_DONE) {
+		flow_emit(in, f);
+	} else if (ns - f->first_ns >= INSPECT_TIMEOUT_NS) {
+		f->fb.kind = PAYLOAD_INCOMPLETE;
+		flow_emit(in, f);
+	}
 }
 
 /* End of capture: flows still waiting are reported as they stand. */

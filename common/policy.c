@@ -364,7 +364,11 @@ static void eval_payload(const struct policy *p, const struct flow_query *q,
 	case PAYLOAD_NONE:
 		return decide(res, VERDICT_NEED_PAYLOAD, "need-payload", NULL);
 	case PAYLOAD_CONFLICT:
-		return decide(res, VERDICT_DENY, "tcp-overlap-conflict", NULL);
+		return decide(res, VERDICT_DENY, q->proto == IPPROTO_UDP ?
+			      "crypto-overlap-conflict" : "tcp-overlap-conflict",
+			      NULL);
+	case PAYLOAD_NOT_QUIC:
+		return decide(res, VERDICT_DENY, "not-quic", NULL);
 	case PAYLOAD_INCOMPLETE:
 		return decide(res, VERDICT_DENY, "clienthello-incomplete",
 			      NULL);
@@ -459,11 +463,8 @@ void policy_eval(const struct policy *p, const struct flow_query *q,
 		return decide(res, VERDICT_ALLOW, "mode-allow-all", NULL);
 	if (q->dport == 53)
 		return decide(res, VERDICT_DNS, "dns", NULL);
-	if (q->proto == IPPROTO_UDP) {
-		/* QUIC could reach a denied domain: refused until it is
-		 * judged by its SNI, so that clients fall back to TCP */
-		if (q->dport == 443)
-			return decide(res, VERDICT_DENY, "quic-rejected", NULL);
+	/* UDP 443 is QUIC, judged by its SNI as TLS is (SPEC §1.9) */
+	if (q->proto == IPPROTO_UDP && q->dport != 443) {
 		if (p->mode == MODE_ALLOW_ALL)
 			return decide(res, VERDICT_ALLOW, "mode-allow-all",
 				      NULL);

@@ -82,7 +82,9 @@ enum payload_kind {
 	PAYLOAD_NOT_TLS,
 	PAYLOAD_MALFORMED,	/* starts as TLS, is not a valid ClientHello */
 	PAYLOAD_INCOMPLETE,	/* gave up waiting for the ClientHello */
-	PAYLOAD_CONFLICT,	/* TCP segments overlapping with other bytes */
+	PAYLOAD_CONFLICT,	/* TCP segments or CRYPTO frames overlapping
+				 * with other bytes */
+	PAYLOAD_NOT_QUIC,	/* UDP 443 that starts no QUIC connection */
 };
 
 struct flow_query {

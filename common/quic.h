@@ -7,22 +7,75 @@
 #include <stdint.h>
 
 #include "clienthello.h"
+#include "firstbytes.h"
 
 /* The ClientHello of a QUIC connection, read from the client's Initial
  * packets (RFC 9001 §5: keys derived from the Destination Connection ID,
- * so anyone on the path can read them). QUIC v1 and v2. */
+ * so anyone on the path can read them). QUIC v1 and v2. One code path
+ * for `sbxfw inspect' and the daemon's verdicts (SPEC §1.9). */
 
-enum quic_status { QUIC_OK, QUIC_NEED_MORE, QUIC_MALFORMED };
+#define QUIC_V1 0x00000001u
+#define QUIC_V2 0x6b3343cfu
+#define QUIC_CID_MAX 20
+
+enum quic_status {
+	QUIC_OK,		/* the ClientHello is whole */
+	QUIC_NEED_MORE,
+	QUIC_MALFORMED,		/* not a valid Initial or ClientHello */
+	QUIC_CONFLICT,		/* CRYPTO frames overlap with other bytes */
+	QUIC_TOO_BIG,		/* the CRYPTO stream outgrows the bound */
+};
+
+/* What a datagram's first packet is. */
+enum quic_form {
+	QUIC_INITIAL,		/* a long-header Initial of a version we read */
+	QUIC_LONG,		/* another long-header packet of one (0-RTT,
+				 * Handshake) */
+	QUIC_OTHER_VERSION,	/* long header, a version we do not read */
+	QUIC_SHORT,		/* short header: a connection under way */
+	QUIC_NOT,		/* not QUIC */
+};
 
 struct quic_initial;
 
-/* A long-header Initial packet of a version we read. Pure. */
+/* Pure. */
+enum quic_form quic_form(const uint8_t *dgram, size_t len);
 bool quic_is_initial(const uint8_t *dgram, size_t len);
 struct quic_initial *quic_initial_new(void);
 void quic_initial_free(struct quic_initial *q);
+/* Bytes it holds, for the holder's bound. */
+size_t quic_initial_bytes(const struct quic_initial *q);
 /* Feed one client datagram; QUIC_OK once the ClientHello is complete
- * (then written to ch). Packets that fail to decrypt are ignored. */
+ * (then written to ch). Initials that fail to decrypt after one did are
+ * ignored (a coalesced stranger); the first one failing is MALFORMED. */
 enum quic_status quic_initial_add(struct quic_initial *q, const uint8_t *dgram,
 				  size_t len, struct client_hello *ch);
+
+/* One datagram of a flow not judged yet, for whoever judges it: MORE
+ * while its ClientHello is not whole, VERSION when the datagram is of a
+ * version to negotiate (answer it, drop it, go on waiting), else DONE
+ * with fb->kind (and fb->ch) saying what the flow is. A flow whose first
+ * datagram is no long-header packet is PAYLOAD_NOT_QUIC. */
+enum quic_step { QUIC_STEP_MORE, QUIC_STEP_VERSION, QUIC_STEP_DONE };
+enum quic_step quic_judge(struct quic_initial *q, const uint8_t *dgram,
+			  size_t len, struct first_bytes *fb);
+
+/* RFC 9000 §17.2.1: the Version Negotiation packet answering a client's
+ * long-header datagram, listing v1 and v2; 0 when it is none. */
+size_t quic_version_negotiation(const uint8_t *dgram, size_t len,
+				uint8_t *out, size_t cap);
+/* The server's Initial refusing the connection: CONNECTION_CLOSE with
+ * CONNECTION_REFUSED and `reason', under the Initial keys of the
+ * client's first Initial; 0 before one decrypted. */
+size_t quic_refusal(const struct quic_initial *q, const char *reason,
+		    uint8_t *out, size_t cap);
+/* A protected Initial packet (RFC 9001 §5): the client's (server false)
+ * or the server's, keys from odcid, `frames' padded to at least 20
+ * bytes with the packet number. Returns its length, 0 if cap is short. */
+size_t quic_initial_seal(uint32_t version, bool server, const uint8_t *odcid,
+			 size_t odcid_len, const uint8_t *dcid, size_t dcid_len,
+			 const uint8_t *scid, size_t scid_len, uint32_t pn,
+			 const uint8_t *frames, size_t flen, uint8_t *out,
+			 size_t cap);
 
 #endif

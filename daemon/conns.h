@@ -6,7 +6,7 @@
 
 #include "flow.h"
 
-/* The SNI of each TCP flow the daemon allowed, for as long as it may be
+/* The SNI of each flow the daemon allowed (TCP, QUIC), for as long as it may be
  * open, so that a policy change can judge it again (SPEC §4). Bounded:
  * past the limit the oldest are forgotten (and would be cut by a change
  * that needs their name). */

@@ -142,7 +142,8 @@ static void list_append(struct flow *f)
 static void account(struct flow *f)
 {
 	size_t now = sizeof(*f) + (f->r.buf ? f->r.cap + (f->r.cap + 7) / 8 :
-				    0) + f->early_bytes;
+				    0) + f->early_bytes +
+		     (f->qi ? quic_initial_bytes(f->qi) : 0);
 
 	mem = mem - f->mem + now;
 	f->mem = now;
@@ -195,6 +196,7 @@ void flow_destroy(struct flow *f)
 	*pp = f->hnext;
 	list_unlink(f);
 	reasm_fini(&f->r);
+	quic_initial_free(f->qi);
 	early_free(f);
 	nheld -= f->nheld;
 	nflows--;
@@ -230,6 +232,7 @@ bool flow_hold(struct flow *f, const struct held *h)
 		return false;
 	f->held[f->nheld++] = *h;
 	nheld++;
+	account(f);		/* a datagram's Initials grew its state */
 	return true;
 }
 
@@ -342,6 +345,8 @@ void flow_decided(struct flow *f, enum flow_phase phase)
 		reasm_fini(&f->r);
 		f->judged = 0;
 	}
+	quic_initial_free(f->qi);
+	f->qi = NULL;
 	early_free(f);
 	account(f);
 }

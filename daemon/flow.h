@@ -8,6 +8,7 @@
 
 #include "firstbytes.h"
 #include "pkt.h"
+#include "quic.h"
 #include "reasm.h"
 
 #define FLOW_HELD_MAX 64	/* segments held per flow */
@@ -66,6 +67,8 @@ struct flow {
 				 * Postgres request, a hello's after its
 				 * allowed server_name */
 	struct first_bytes fb;
+	struct quic_initial *qi;	/* UDP 443: its Initials so far */
+	uint32_t datagrams;	/* held so far: their order */
 	struct held held[FLOW_HELD_MAX];
 	size_t nheld;
 	struct early *early;
@@ -104,7 +107,8 @@ uint32_t flow_key_hash(const struct flow_key *k);
 /* The other direction's key: ends swapped. */
 void flow_key_reverse(const struct flow_key *k, struct flow_key *out);
 
-/* Keep a packet until its verdict; false when the flow holds its most. */
+/* Keep a packet until its verdict; false when the flow holds its most.
+ * A datagram's seq is its place in the flow. */
 bool flow_hold(struct flow *f, const struct held *h);
 /* Feed a segment to reassembly (or keep it until the base is known). */
 enum reasm_state flow_feed(struct flow *f, uint32_t seq, const uint8_t *data,

@@ -59,7 +59,8 @@ static void judge(const struct revoke_ctx *c, const struct flow_key *k,
 {
 	struct flow_query q = {
 		.family = k->family, .dport = k->dport, .proto = k->proto,
-		.payload = sni ? PAYLOAD_TLS : k->proto == IPPROTO_UDP ?
+		.payload = sni ? PAYLOAD_TLS :
+			   k->proto == IPPROTO_UDP && k->dport != 443 ?
 			   PAYLOAD_NOT_TLS : PAYLOAD_NONE,
 		.sni = sni, .sni_len = sni ? strlen(sni) : 0,
 		.ech_deny = c->ech_deny,
@@ -72,7 +73,7 @@ static void judge(const struct revoke_ctx *c, const struct flow_key *k,
 static void judge_again(const struct flow_key *k, uint32_t ctmark, void *arg)
 {
 	struct revoke_ctx *c = arg;
-	const char *sni = k->proto == IPPROTO_TCP ? conns_sni(k) : NULL;
+	const char *sni = conns_sni(k);
 	uint32_t st = ctmark & c->m->state;
 	struct verdict_result v;
 

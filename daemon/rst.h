@@ -2,14 +2,16 @@
 #ifndef SBXFWD_RST_H
 #define SBXFWD_RST_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "flow.h"
 
-/* Resets the daemon sends itself: to the server of a denied TCP flow,
+/* Packets the daemon sends itself in one end's name, each from k's
+ * source to its destination. Resets: to the server of a denied TCP flow,
  * which accepted the handshake and waits for bytes that will never come,
- * and to both ends of a flow a policy change cut. Each goes from k's
- * source to its destination, at the sequence number that end expects. */
+ * and to both ends of a flow a policy change cut, at the sequence number
+ * that end expects. Datagrams: a QUIC client's refusal (SPEC §1.9). */
 int rst_init(void);
 void rst_fini(void);
 void rst_send(const struct flow_key *k, uint32_t seq);
@@ -17,5 +19,9 @@ void rst_send(const struct flow_key *k, uint32_t seq);
  * ACK of its own: that answer, hitting a "deny" ct mark, gets the flow
  * reset at the exact sequence numbers, even when it was idle. */
 void rst_probe(const struct flow_key *k);
+
+#define RST_PAYLOAD_MAX 1232	/* of a datagram */
+void rst_datagram(const struct flow_key *k, const uint8_t *payload,
+		  size_t len);
 
 #endif

@@ -16,6 +16,7 @@
 #include "dns.h"
 #include "flow.h"
 #include "log.h"
+#include "quic.h"
 #include "revoke.h"
 #include "rst.h"
 #include "sandbox.h"
@@ -238,14 +239,53 @@ static void refuse(struct flow *f)
 	flow_decided(f, PH_DENIED);
 }
 
+/* A QUIC flow refused so that every client notices at once (SPEC
+ * §1.9): the server's Initial closing it, under the keys of the client's
+ * Initials (some clients ignore ICMP), and ICMP on its first datagram. */
+static void refuse_datagrams(struct flow *f, const char *reason)
+{
+	uint8_t close[RST_PAYLOAD_MAX];
+	struct held hs[FLOW_HELD_MAX];
+	size_t n = flow_take_all(f, hs), len;
+	struct flow_key back;
+	char phrase[64];
+
+	snprintf(phrase, sizeof(phrase), "sbxfw: %s", reason);
+	if (f->qi && (len = quic_refusal(f->qi, phrase, close,
+					 sizeof(close)))) {
+		flow_key_reverse(&f->key, &back);
+		rst_datagram(&back, close, len);
+	}
+	if (n) {
+		give(&hs[0], G_DENY, NULL, 0);
+		give_all(hs + 1, n - 1, G_DROP);
+	} else {
+		io.cut(&f->key);	/* none held to carry "deny" */
+	}
+	flow_decided(f, PH_DENIED);
+}
+
+static void deny(struct flow *f, const struct verdict_result *v)
+{
+	if (f->key.proto == IPPROTO_UDP)
+		refuse_datagrams(f, v->reason);
+	else
+		refuse(f);
+}
+
 /* Allowed: the segments within the judged bytes go on, marked "judged";
- * those past them wait for the server's acknowledgement. */
+ * those past them wait for the server's acknowledgement. A datagram
+ * flow's all go on, in their order, and the verdict is committed. */
 static void admit(struct flow *f, uint64_t now)
 {
 	struct held hs[FLOW_HELD_MAX];
 	bool straddle;
 	size_t n;
 
+	if (f->key.proto == IPPROTO_UDP) {
+		give_all(hs, flow_take_all(f, hs), G_ALLOW);
+		return flow_decided(f, PH_ALLOWED);
+	}
 	f->judged = f->have_base ? f->r.contig : 0;
 	n = flow_take_held(f, f->judged, hs, &straddle);
 	give_all(hs, n, G_JUDGED);
@@ -283,7 +323,7 @@ static void decide(struct flow *f, bool final)
 		if (q.sni)
 			conns_add(&f->key, q.sni, q.sni_len);
 	} else {
-		refuse(f);
+		deny(f, &v);
 	}
 	record(f, &q, &v, allow);
 }
@@ -568,14 +608,51 @@ static void tcp_segment(const struct queued *q, struct held *h,
 	client_packet(f, k, h, p, st, now);
 }
 
-/* A datagram flow is judged on its first packet; those queued before
- * the ct mark was set get the same verdict without another audit row. */
-static void udp_datagram(const struct held *h, const struct flow_key *k,
-			 uint64_t now)
+/* A QUIC flow's datagram before its verdict (SPEC §1.9): held, 0-RTT
+ * too, until its Initials' ClientHello is whole. A version we do not
+ * read is answered with the ones we do, and dropped. */
+static void quic_datagram(struct flow *f, struct held *h, const struct pkt *p)
+{
+	uint8_t vn[RST_PAYLOAD_MAX];
+	struct flow_key back;
+	enum quic_step st;
+	size_t n;
+
+	h->seq = f->datagrams++;
+	if (f->waiting)		/* judged but for its address: kept */
+		st = QUIC_STEP_MORE;
+	else
+		st = quic_judge(f->qi, p->payload, p->payload_len, &f->fb);
+	if (st == QUIC_STEP_VERSION) {
+		/* RFC 9000 §5.2.2: only a datagram that could open one */
+		if (p->payload_len >= 1200 &&
+		    (n = quic_version_negotiation(p->payload, p->payload_len,
+						  vn, sizeof(vn)))) {
+			flow_key_reverse(&f->key, &back);
+			rst_datagram(&back, vn, n);
+		}
+		return give(h, G_DROP, NULL, 0);
+	}
+	if (!flow_hold(f, h)) {
+		give(h, G_DROP, NULL, 0);
+		f->fb.kind = PAYLOAD_INCOMPLETE;
+		return decide(f, true);
+	}
+	if (st == QUIC_STEP_DONE)
+		decide(f, false);
+}
+
+/* A datagram flow is judged on its first packet (UDP 443 where the
+ * policy needs a name: on its Initials); those queued before the ct
+ * mark was set get the same verdict without another audit row. */
+static void udp_datagram(struct held *h, const struct pkt *p,
+			 const struct flow_key *k, uint64_t now)
 {
 	uint32_t sbid = mark_get_id(marks, h->mark);
 	struct sandbox *sb = sandbox_get(sbid);
-	struct flow_query fq = { .payload = PAYLOAD_NOT_TLS };
+	struct flow_query fq = {
+		.payload = k->dport == 443 ? PAYLOAD_NONE : PAYLOAD_NOT_TLS
+	};
 	struct flow *f = flow_lookup(k);
 	struct verdict_result v;
 	bool allow;
@@ -589,7 +666,13 @@ static void udp_datagram(const struct held *h, const struct flow_key *k,
 		give(h, f->phase == PH_ALLOWED ? G_ALLOW : G_DENY, NULL, 0);
 		return;
 	}
+	if (f->qi)
+		return quic_datagram(f, h, p);
 	allow = evaluate(sb, k, &fq, &v);
+	if (v.verdict == VERDICT_NEED_PAYLOAD) {
+		f->qi = quic_initial_new();
+		return quic_datagram(f, h, p);
+	}
 	give(h, allow ? G_ALLOW : G_DENY, NULL, 0);
 	flow_decided(f, allow ? PH_ALLOWED : PH_DENIED);
 	count(sb, allow);
@@ -628,7 +711,7 @@ void verdict_packet(const struct queued *q, void *arg)
 			cut_flow(&p, &k);
 		give(&h, G_DROP, NULL, 0);
 	} else if (p.proto == IPPROTO_UDP) {
-		udp_datagram(&h, &k, start);
+		udp_datagram(&h, &p, &k, start);
 	} else {
 		tcp_segment(q, &h, &p, &k, start);
 	}

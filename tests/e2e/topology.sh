@@ -6,7 +6,7 @@
 #   2001:db8:1::2             2001:db8:1::1 | 2001:db8:2::1 2001:db8:2::2
 #
 # The internet has dnsmasq, nginx (SNI virtual hosts, a test CA; 443, 8443,
-# and plain HTTP on 80), and a UDP echo on 7 and 443. Extra addresses on
+# and plain HTTP on 80), and a UDP echo on 7 and 443 (UDP_ECHO_PORTS). Extra addresses on
 # its loopback stand for other networks: 198.18.3.10 (an "allowed range"),
 # 198.18.4.10 (a "denied range"), 2001:db8:3::10 and 2001:db8:4::10, and
 # 198.18.5.10 / 2001:db8:5::10, a CDN: dnsmasq answers every *.test name
@@ -129,7 +129,7 @@ udp_echo() {
 import socket, sys, select
 socks = []
 for fam, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
-    for port in (7, 443):
+    for port in map(int, sys.argv[1:]):
         s = socket.socket(fam, socket.SOCK_DGRAM)
         if fam == socket.AF_INET6:
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
@@ -139,7 +139,7 @@ while True:
     for s in select.select(socks, [], [])[0]:
         data, peer = s.recvfrom(2048)
         s.sendto(data, peer)
-'
+' ${UDP_ECHO_PORTS:-7 443}
 }
 
 link() { # link NS1 IF1 NS2 IF2

@@ -223,22 +223,43 @@ TEST(test_broken_clienthellos_are_denied_with_their_reason)
 	policy_free(p);
 }
 
-TEST(test_quic_is_rejected_in_user_defined_mode)
+TEST(test_quic_is_judged_by_sni_in_user_defined_mode)
 {
 	struct policy *p = mk(MODE_USER_DEFINED, github, NULL);
 
 	EXPECT(eval(p, "198.18.0.1", 443, IPPROTO_UDP, PAYLOAD_NONE, NULL),
-	       VERDICT_DENY, "quic-rejected", "");
+	       VERDICT_NEED_PAYLOAD, "need-payload", "");
+	EXPECT(eval(p, "198.18.0.1", 443, IPPROTO_UDP, PAYLOAD_TLS,
+		    "api.github.com"),
+	       VERDICT_ALLOW, "domain-allowed", "*.github.com");
+	EXPECT(eval(p, "198.18.0.1", 443, IPPROTO_UDP, PAYLOAD_TLS,
+		    "example.com"),
+	       VERDICT_DENY, "domain-not-allowed", "");
+	EXPECT(eval(p, "198.18.0.1", 443, IPPROTO_UDP, PAYLOAD_NOT_QUIC, NULL),
+	       VERDICT_DENY, "not-quic", "");
+	EXPECT(eval(p, "198.18.0.1", 443, IPPROTO_UDP, PAYLOAD_CONFLICT, NULL),
+	       VERDICT_DENY, "crypto-overlap-conflict", "");
+	EXPECT(eval(p, "198.18.0.1", 4433, IPPROTO_UDP, PAYLOAD_NONE, NULL),
+	       VERDICT_DENY, "not-tls", "");
 	policy_free(p);
 }
 
-TEST(test_quic_is_rejected_in_allow_all_with_denied_domains)
+TEST(test_quic_is_judged_in_allow_all_with_denied_domains)
 {
 	const char *const deny[] = { "gist.github.com", NULL };
 	struct policy *p = mk(MODE_ALLOW_ALL, NULL, deny);
 
 	EXPECT(eval(p, "198.18.0.1", 443, IPPROTO_UDP, PAYLOAD_NONE, NULL),
-	       VERDICT_DENY, "quic-rejected", "");
+	       VERDICT_NEED_PAYLOAD, "need-payload", "");
+	EXPECT(eval(p, "198.18.0.1", 443, IPPROTO_UDP, PAYLOAD_TLS,
+		    "gist.github.com"),
+	       VERDICT_DENY, "domain-denied", "gist.github.com");
+	EXPECT(eval(p, "198.18.0.1", 443, IPPROTO_UDP, PAYLOAD_TLS,
+		    "github.com"),
+	       VERDICT_ALLOW, "mode-allow-all", "");
+	/* what cannot be judged is refused, allow-all or not */
+	EXPECT(eval(p, "198.18.0.1", 443, IPPROTO_UDP, PAYLOAD_NOT_QUIC, NULL),
+	       VERDICT_DENY, "not-quic", "");
 	EXPECT(eval(p, "198.18.0.1", 4433, IPPROTO_UDP, PAYLOAD_NONE, NULL),
 	       VERDICT_ALLOW, "mode-allow-all", "");
 	policy_free(p);

@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Hostile QUIC clients, for the QUIC cases of test_quic.sh.
+
+quic_craft.py ATTACK MARKER DST [SNI]: one UDP flow to DST:443 from a
+fresh port; MARKER rides in plain bytes of what the attack sends (a 0-RTT
+packet, or an unknown version's datagram), so that a capture on the
+server's side shows whether any of it got through. Prints what came back:
+
+  version     a datagram of an unknown version, then one more: expects a
+              Version Negotiation packet ("vn 00000001,6b3343cf")
+  conflict    an Initial whose ClientHello for SNI is followed, in the same
+              packet, by CRYPTO bytes at offset 0 that say otherwise, then
+              0-RTT
+  two-sni     an Initial whose ClientHello carries two server_name
+              extensions, then 0-RTT
+  zero-rtt    an Initial for SNI with a 0-RTT packet coalesced after it, and
+              another 0-RTT datagram
+  partial     an Initial with the first 40 bytes of a ClientHello, then
+              0-RTT, and nothing more
+  short       short-header datagrams only (a migrated connection)
+
+"close 0x2 <reason>": the server's Initial, decrypted with the keys the
+client derives, carried CONNECTION_CLOSE with CONNECTION_REFUSED.
+"""
+import os
+import socket
+import struct
+import sys
+
+from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+
+SALT_V1 = bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a")
+
+
+def expand(secret, label, n):
+    full = b"tls13 " + label
+    info = struct.pack("!HB", n, len(full)) + full + b"\x00"
+    return HKDFExpand(hashes.SHA256(), n, info).derive(secret)
+
+
+def keys(dcid, side):
+    h = hmac.HMAC(SALT_V1, hashes.SHA256())
+    h.update(dcid)
+    s = expand(h.finalize(), side, 32)
+    return expand(s, b"quic key", 16), expand(s, b"quic iv", 12), \
+        expand(s, b"quic hp", 16)
+
+
+def hp_mask(hp, sample):
+    e = Cipher(algorithms.AES(hp), modes.ECB()).encryptor()
+    return e.update(sample) + e.finalize()
+
+
+def varint2(n):
+    return struct.pack("!H", 0x4000 | n)
+
+
+def initial(dcid, scid, pn, frames, pad_to=1200):
+    """A client Initial (v1) carrying frames, padded so the datagram
+    reaches pad_to bytes."""
+    key, iv, hp = keys(dcid, b"client in")
+    head = bytes([0xc1]) + struct.pack("!I", 1) + bytes([len(dcid)]) + dcid \
+        + bytes([len(scid)]) + scid + b"\x00"
+    over = len(head) + 2 + 2 + len(frames) + 16
+    if over < pad_to:
+        frames += b"\x00" * (pad_to - over)
+    head += varint2(2 + len(frames) + 16)
+    pn_off = len(head)
+    head += struct.pack("!H", pn)
+    nonce = iv[:8] + bytes(a ^ b for a, b in zip(iv[8:], struct.pack("!I", pn)))
+    sealed = AESGCM(key).encrypt(nonce, frames, head)
+    pkt = bytearray(head + sealed)
+    mask = hp_mask(hp, bytes(pkt[pn_off + 4:pn_off + 20]))
+    pkt[0] ^= mask[0] & 0x0f
+    pkt[pn_off] ^= mask[1]
+    pkt[pn_off + 1] ^= mask[2]
+    return bytes(pkt)
+
+
+def zero_rtt(dcid, scid, marker):
+    """A 0-RTT packet (v1, type 1) whose protected payload is the marker
+    in the clear: no server could read it, a capture can."""
+    body = marker * 4
+    return bytes([0xd1]) + struct.pack("!I", 1) + bytes([len(dcid)]) + dcid \
+        + bytes([len(scid)]) + scid + varint2(2 + len(body)) + b"\x00\x01" \
+        + body
+
+
+def crypto(off, data):
+    return b"\x06" + struct.pack("!IH", 0x80000000 | off, 0x4000 | len(data)) \
+        + data
+
+
+def ext(t, body):
+    return struct.pack("!HH", t, len(body)) + body
+
+
+def sni_ext(name):
+    n = name.encode()
+    entry = b"\x00" + struct.pack("!H", len(n)) + n
+    return ext(0, struct.pack("!H", len(entry)) + entry)
+
+
+def client_hello(names):
+    exts = b"".join(sni_ext(n) for n in names)
+    exts += ext(43, b"\x02\x03\x04")                  # supported_versions
+    exts += ext(16, b"\x00\x03\x02h3")                # ALPN h3
+    exts += ext(10, b"\x00\x02\x00\x1d")              # groups: x25519
+    exts += ext(51, b"\x00\x24\x00\x1d\x00\x20" + os.urandom(32))
+    exts += ext(13, b"\x00\x02\x04\x03")              # signature algorithms
+    exts += ext(0x39, b"\x01\x02\x40\x64")            # transport parameters
+    body = b"\x03\x03" + os.urandom(32) + b"\x00" + b"\x00\x02\x13\x01" \
+        + b"\x01\x00" + struct.pack("!H", len(exts)) + exts
+    return b"\x01" + struct.pack("!I", len(body))[1:] + body
+
+
+def read_close(data, dcid):
+    """The server Initial's CONNECTION_CLOSE, decrypted as a client would."""
+    key, iv, hp = keys(dcid, b"server in")
+    p = 5
+    p += 1 + data[p]            # DCID (ours)
+    p += 1 + data[p]            # SCID (the server's)
+    p += 1                      # token length 0
+    length = struct.unpack("!H", data[p:p + 2])[0] & 0x3fff
+    p += 2
+    mask = hp_mask(hp, data[p + 4:p + 20])
+    first = data[0] ^ (mask[0] & 0x0f)
+    n = (first & 3) + 1
+    pnb = bytes(a ^ b for a, b in zip(data[p:p + n], mask[1:1 + n]))
+    pn = int.from_bytes(pnb, "big")
+    head = bytes([first]) + data[1:p] + pnb
+    nonce = iv[:8] + bytes(a ^ b for a, b in zip(iv[8:], struct.pack("!I", pn)))
+    plain = AESGCM(key).decrypt(nonce, data[p + n:p + length], head)
+    if plain[0] != 0x1c:
+        return "frame 0x%x" % plain[0]
+    rl = plain[3]
+    return "close 0x%x %s" % (plain[1], plain[4:4 + rl].decode())
+
+
+def answer(data, dcid):
+    if data[0] & 0x80 and data[1:5] == b"\x00\x00\x00\x00":
+        p = 5
+        p += 1 + data[p]
+        p += 1 + data[p]
+        vs = [data[i:i + 4].hex() for i in range(p, len(data), 4)]
+        return "vn " + ",".join(vs)
+    if data[0] & 0xf0 == 0xc0:
+        try:
+            return read_close(data, dcid)
+        except Exception:   # a real server's handshake, coalesced
+            pass
+    return "answered %d bytes" % len(data)
+
+
+def outcome(s, dcid, wait=1):
+    """What came back: the server's packets and the ICMP errors the
+    socket reports, in order, until a second passes without any (the
+    first may take `wait' seconds)."""
+    got = []
+    s.settimeout(wait)
+    for _ in range(4):
+        try:
+            got.append(answer(s.recv(4096), dcid))
+        except socket.timeout:
+            break
+        except OSError as e:
+            got.append("icmp %d" % e.errno)
+        s.settimeout(1)
+    return "; ".join(got) or "timeout"
+
+
+class Flow:
+    """A connected UDP socket whose sends outlive an ICMP error: the
+    errors are what the outcome reports."""
+
+    def __init__(self, dst):
+        fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+        self.s = socket.socket(fam, socket.SOCK_DGRAM)
+        self.s.connect((dst, 443))
+        self.errors = []
+
+    def send(self, data):
+        try:
+            self.s.send(data)
+        except OSError as e:
+            self.errors.append("icmp %d" % e.errno)
+
+
+def main():
+    attack, marker, dst = sys.argv[1:4]
+    sni = sys.argv[4] if len(sys.argv) > 4 else "denied.test"
+    m = marker.encode()
+    s = Flow(dst)
+    dcid, scid = os.urandom(8), os.urandom(5)
+    hello = client_hello([sni])
+    if attack == "version":
+        head = bytes([0xc0]) + bytes.fromhex("1a2a3a4a") + bytes([8]) + dcid \
+            + bytes([5]) + scid
+        s.send(head + (m * 40).ljust(1200 - len(head), b"\x00")[:1200 - len(head)])
+        s.send(head + m)
+    elif attack == "conflict":
+        other = client_hello(["allowed.test" if sni != "allowed.test"
+                              else "denied.test"])
+        s.send(initial(dcid, scid, 0, crypto(0, hello) + crypto(0, other)))
+        s.send(zero_rtt(dcid, scid, m))
+    elif attack == "two-sni":
+        two = client_hello([sni, "other.test"])
+        s.send(initial(dcid, scid, 0, crypto(0, two)))
+        s.send(zero_rtt(dcid, scid, m))
+    elif attack == "zero-rtt":
+        first = initial(dcid, scid, 0, crypto(0, hello), pad_to=1000)
+        s.send(first + zero_rtt(dcid, scid, m))
+        s.send(zero_rtt(dcid, scid, m))
+    elif attack == "partial":
+        s.send(initial(dcid, scid, 0, crypto(0, hello[:40])))
+        s.send(zero_rtt(dcid, scid, m))
+        print(outcome(s.s, dcid, wait=5))
+        return
+    elif attack == "short":
+        s.send(bytes([0x41]) + dcid + m * 4)
+        s.send(bytes([0x41]) + dcid + m * 4)
+    else:
+        sys.exit("unknown attack " + attack)
+    print("; ".join([outcome(s.s, dcid)] + s.errors))
+
+
+if __name__ == "__main__":
+    main()

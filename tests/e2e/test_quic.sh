@@ -1,0 +1,300 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# HTTP/3 judged by SNI (SPEC §1.9): real QUIC clients (ngtcp2's gtlsclient,
+# Chromium) against ngtcp2's gtlsserver in the "internet", and hostile
+# ones (quic_craft.py). What counts is what reached the server: a capture
+# on its side must hold no datagram of a refused flow (and no marker of a
+# crafted one), while the same client with no firewall on the path (the
+# sandbox destroyed) gets there.
+source "$(dirname "$0")/../lib/check.sh"
+UDP_ECHO_PORTS=7	# UDP 443 is the QUIC server's
+source "$(dirname "$0")/topology.sh"
+source "$(dirname "$0")/capture.sh"
+
+topo_up || { echo "topology failed"; echo "0 passed, 1 failed"; exit 1; }
+start_daemon || { cat "$TMP/sbxfwd.log"; echo "0 passed, 1 failed"; exit 1; }
+
+QWWW=$TMP/qwww
+mkdir -p "$QWWW"
+echo "hello quic" >"$QWWW/index.html"
+ln -s "$TMP/www/big" "$QWWW/big"
+# one server per family: '*' would bind one of them only
+for a in "$NET4" "$NET6"; do
+	setsid -f ip netns exec "$NS_NET" gtlsserver --no-quic-dump --no-http-dump \
+		-d "$QWWW" "$a" 443 "$CERTS/server.key" "$CERTS/server.pem" \
+		>>"$TMP/quic-server.log" 2>&1
+done
+wait_for 50 eval "[ \$(net ss -lun | grep -c ':443 ') -ge 2 ]" ||
+	{ echo "no QUIC server"; echo "0 passed, 1 failed"; exit 1; }
+SPKI=$(openssl x509 -in "$CERTS/server.pem" -pubkey -noout |
+	openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)
+
+# h3 NAME [ADDR] [ARGS...]: gtlsclient in the sandbox gets / from NAME,
+# found by DNS, or at ADDR by the sandbox's hosts file (gtlsclient sends
+# "localhost" as the SNI of an address given as the host); its log in
+# $TMP/h3.log, the milliseconds it took on stdout
+h3() {
+	local name=$1 addr=${2:-} t0
+	shift $(($# < 2 ? $# : 2))
+	if [ -n "$addr" ]; then
+		echo "$addr $name" >"/etc/netns/$NS_SB/hosts"
+	else
+		rm -f "/etc/netns/$NS_SB/hosts"
+	fi
+	t0=$(date +%s%N)
+	sb timeout 20 gtlsclient --exit-on-all-streams-close --no-quic-dump \
+		--handshake-timeout=10s "$@" "$name" 443 \
+		"https://$name/index.html" >"$TMP/h3.log" 2>&1
+	echo $((($(date +%s%N) - t0) / 1000000))
+}
+
+# the page, in gtlsclient's dump of the response body
+served() { grep -q '|hello quic.|' "$TMP/h3.log"; }
+# the server's refusal, as ngtcp2 read it
+refused_by_close() {
+	grep -q "CONNECTION_CLOSE(0x1c) error_code=CONNECTION_REFUSED(0x2)" "$TMP/h3.log" &&
+		grep -q "reason=\[sbxfw: $1\]" "$TMP/h3.log"
+}
+# datagrams the capture saw going to the QUIC server
+to_server() {
+	tcpdump -r "$TMP/cap.pcap" -n 'udp dst port 443' 2>/dev/null | wc -l
+}
+
+user_defined() { recreate --allowed-domain allowed.test; }
+
+# chromium NAME [RESOLVE]: Chromium in the sandbox loads https://NAME/
+# over QUIC only; the page in $TMP/chromium.out, milliseconds on stdout
+chromium() {
+	local t0
+	t0=$(date +%s%N)
+	sb timeout 30 chromium --headless=new --no-sandbox --disable-gpu \
+		--user-data-dir="$TMP/chromium" --no-first-run \
+		--enable-quic --origin-to-force-quic-on="$1:443" \
+		--ignore-certificate-errors-spki-list="$SPKI" \
+		${2:+--host-resolver-rules="MAP $1 $2"} \
+		--dump-dom "https://$1/index.html" >"$TMP/chromium.out" \
+		2>"$TMP/chromium.err"
+	echo $((($(date +%s%N) - t0) / 1000000))
+}
+
+# ---- real clients -----------------------------------------------------------
+
+test_http3_to_an_allowed_name_is_served_over_quic() {
+	user_defined || return 1
+	: >"$TMP/quic-server.log"
+	ms=$(h3 allowed.test "$NET4")
+	served || fail "not served: $(tail -5 "$TMP/h3.log")"
+	grep -q 'frm rx 0 Initial CRYPTO' "$TMP/quic-server.log" ||
+		fail "the server saw no QUIC handshake"
+	expect_flow "proto = 'udp' AND sni = 'allowed.test' AND family = 4" \
+		"allow|domain-allowed|allowed.test"
+	# and over IPv6, at the address the sandbox's DNS gives for the name
+	h3 allowed.test >/dev/null
+	served || fail "not served over v6: $(tail -5 "$TMP/h3.log")"
+	expect_flow "proto = 'udp' AND sni = 'allowed.test' AND family = 6" \
+		"allow|domain-allowed|allowed.test"
+	echo "allowed in $ms ms" >&2
+}
+
+test_http3_to_a_denied_name_is_refused_at_once() {
+	user_defined || return 1
+	capture || fail "no capture"
+	ms=$(h3 denied.test "$NET4")
+	capture_stop
+	echo "ngtcp2 refused in $ms ms" >&2
+	! served || fail "denied name served"
+	refused_by_close domain-not-allowed || fail "no CONNECTION_CLOSE: $(grep -i close "$TMP/h3.log" | head -3)"
+	[ "$ms" -lt 1000 ] || fail "took $ms ms"
+	[ "$(to_server)" -eq 0 ] || fail "$(to_server) datagrams reached the server"
+	expect_flow "proto = 'udp' AND sni = 'denied.test'" "deny|domain-not-allowed|"
+	# the control: without a firewall it reaches the server
+	fresh
+	capture
+	h3 denied.test "$NET4" >/dev/null
+	capture_stop
+	served || fail "control: not served"
+	[ "$(to_server)" -gt 0 ] || fail "control: nothing reached the server"
+}
+
+test_chromium_split_hello_for_an_allowed_name_is_served() {
+	user_defined || return 1
+	SB_CAP=$TMP/sb.pcap
+	setsid -f ip netns exec "$NS_SB" tcpdump -Z root -i eth0 -n -U -s 0 \
+		-w "$SB_CAP" udp port 443 2>"$TMP/sbcap.err"
+	wait_for 50 grep -q listening "$TMP/sbcap.err"
+	ms=$(chromium allowed.test)
+	sleep 0.3
+	pkill -INT -f "tcpdump -Z root -i eth0 -n -U -s 0 -w $SB_CAP"
+	wait_for 50 eval "! pgrep -f 'tcpdump.*$SB_CAP' >/dev/null"
+	echo "chromium: $ms ms" >&2
+	grep -q 'hello quic' "$TMP/chromium.out" ||
+		fail "not served: $(head -c 300 "$TMP/chromium.out") $(grep -v dbus "$TMP/chromium.err" | tail -3)"
+	expect_flow "proto = 'udp' AND sni = 'allowed.test'" \
+		"allow|domain-allowed|allowed.test"
+	# its ClientHello took two full datagrams before the server's first
+	first=$(tcpdump -r "$SB_CAP" -n 2>/dev/null | head -3)
+	echo "$first" >&2
+	[ "$(echo "$first" | awk 'NR <= 2 && $5 ~ /\.443:$/ && $NF >= 1200' |
+		wc -l)" -eq 2 ] || fail "not a hello in two datagrams"
+}
+
+test_chromium_to_a_denied_name_is_refused_at_once() {
+	user_defined || return 1
+	capture || fail "no capture"
+	ms=$(chromium denied.test "$NET4")
+	capture_stop
+	echo "chromium refused: $ms ms" >&2
+	! grep -q 'hello quic' "$TMP/chromium.out" || fail "denied name served"
+	[ "$(to_server)" -eq 0 ] || fail "$(to_server) datagrams reached the server"
+	expect_flow "proto = 'udp' AND sni = 'denied.test'" "deny|domain-not-allowed|"
+	# Chromium stops at the refusal: a timeout would take its 4 s
+	# handshake timer at least, on top of its start
+	[ "$ms" -lt 4000 ] || fail "took $ms ms"
+	fresh
+	capture
+	chromium denied.test "$NET4" >/dev/null
+	capture_stop
+	grep -q 'hello quic' "$TMP/chromium.out" || fail "control: not served"
+	[ "$(to_server)" -gt 0 ] || fail "control: nothing reached the server"
+}
+
+test_deny_all_cuts_an_open_quic_transfer() {
+	user_defined || return 1
+	net tc qdisc add dev eth0 root tbf rate 8mbit burst 32kb latency 100ms
+	rm -rf "$TMP/dl"
+	mkdir "$TMP/dl"
+	sb timeout 60 gtlsclient -q --exit-on-all-streams-close --sni=allowed.test \
+		--download="$TMP/dl" allowed.test 443 https://allowed.test/big \
+		>"$TMP/dl.log" 2>&1 &
+	dl=$!
+	wait_for 50 eval "[ \$(stat -c %s '$TMP/dl/big' 2>/dev/null || echo 0) -gt 100000 ]" ||
+		fail "the transfer did not start"
+	# the control: the transfer goes on while allowed
+	a=$(stat -c %s "$TMP/dl/big")
+	sleep 0.5
+	b=$(stat -c %s "$TMP/dl/big")
+	[ "$b" -gt "$a" ] || fail "control: no progress ($a, $b)"
+	capture
+	cli mode sb1 deny-all >/dev/null || fail "mode"
+	sleep 0.1	# SPEC §4: within 100 ms
+	c=$(stat -c %s "$TMP/dl/big")
+	: >"$TMP/cut-marker"
+	sleep 1.5
+	capture_stop
+	d=$(stat -c %s "$TMP/dl/big")
+	kill "$dl" 2>/dev/null
+	wait "$dl" 2>/dev/null
+	net tc qdisc del dev eth0 root
+	echo "bytes: $a $b, at the change $c, 1.5 s later $d" >&2
+	[ "$d" -le $((c + 65536)) ] || fail "the transfer went on: $c -> $d"
+	[ "$d" -lt $((64 << 20)) ] || fail "the transfer completed"
+	# nothing of the sandbox's reached the server 100 ms after the change
+	late=$(tcpdump -r "$TMP/cap.pcap" -n -tt 'udp dst port 443' 2>/dev/null |
+		awk -v t0="$(head -1 <(tcpdump -r "$TMP/cap.pcap" -n -tt 2>/dev/null) | cut -d' ' -f1)" \
+		'$1 > t0 + 0.2' | wc -l)
+	[ "$late" -eq 0 ] || fail "$late datagrams reached the server after the cut"
+	expect_flow "proto = 'udp' AND sni = 'allowed.test' AND verdict = 'deny'" \
+		"deny|mode-deny-all|"
+}
+
+test_allow_all_with_a_denied_domain_refuses_that_domain_only() {
+	recreate --mode allow-all || return 1
+	cli deny sb1 denied.test >/dev/null || return 1
+	capture || fail "no capture"
+	ms=$(h3 denied.test "$NET4")
+	capture_stop
+	refused_by_close domain-denied || fail "denied: no CONNECTION_CLOSE: $(tail -3 "$TMP/h3.log")"
+	[ "$ms" -lt 1000 ] || fail "took $ms ms"
+	[ "$(to_server)" -eq 0 ] || fail "$(to_server) datagrams reached the server"
+	expect_flow "proto = 'udp' AND sni = 'denied.test'" \
+		"deny|domain-denied|denied.test"
+	h3 other.test "$NET4" >/dev/null
+	served || fail "another name refused: $(tail -3 "$TMP/h3.log")"
+	expect_flow "proto = 'udp' AND sni = 'other.test'" "allow|mode-allow-all|"
+}
+
+test_a_policy_change_judges_open_quic_flows_by_their_name() {
+	recreate --mode allow-all || return 1
+	cli deny sb1 denied.test >/dev/null || return 1
+	h3 other.test "$NET4" >/dev/null
+	served || fail "not served"
+	# the flow's conntrack entry is still there: judged again by its name
+	out=$(cli deny sb1 gone.test)
+	echo "$out" | grep -q '; 0 open flows cut' || fail "cut: $out"
+	out=$(cli deny sb1 other.test)
+	echo "$out" | grep -q '1 open flows cut' || fail "not cut: $out"
+}
+
+# ---- hostile clients ------------------------------------------------------------
+
+# crafted ATTACK WANT [SNI]: with the sandbox as set up, the attack's
+# marker never reaches the server and quic_craft.py sees WANT (a regex);
+# with no firewall, the marker arrives
+crafted() {
+	local m out
+	m=$(marker)
+	capture || fail "no capture"
+	out=$(sb python3 "$TOP/tests/e2e/quic_craft.py" "$1" "$m" "$NET4" ${3:+"$3"})
+	capture_stop
+	echo "with sbxfw: $out"
+	echo "$out" | grep -q -E -- "$2" || fail "$1: got '$out', want '$2'"
+	! seen "$m" || fail "$1: the marker reached the server"
+	[ "$(to_server)" -eq 0 ] || fail "$1: $(to_server) datagrams reached the server"
+	[ -z "${WANT:-}" ] || expect_flow "proto = 'udp' AND dport = 443" "$WANT"
+	fresh
+	m=$(marker)
+	capture
+	out=$(sb python3 "$TOP/tests/e2e/quic_craft.py" "$1" "$m" "$NET4" ${3:+"$3"})
+	capture_stop
+	echo "without: $out"
+	seen "$m" || fail "$1 control: no marker without a firewall"
+}
+
+test_unknown_version_gets_version_negotiation() {
+	user_defined || return 1
+	crafted version '^vn 00000001,6b3343cf$'
+}
+
+test_crypto_overlap_with_other_bytes_is_refused() {
+	user_defined || return 1
+	WANT="deny|crypto-overlap-conflict|" \
+		crafted conflict 'close 0x2 sbxfw: crypto-overlap-conflict' allowed.test
+}
+
+test_hello_with_two_server_names_is_refused() {
+	user_defined || return 1
+	WANT="deny|clienthello-malformed|" \
+		crafted two-sni 'close 0x2 sbxfw: clienthello-malformed' allowed.test
+}
+
+test_zero_rtt_after_a_denied_initial_never_passes() {
+	user_defined || return 1
+	WANT="deny|domain-not-allowed|" \
+		crafted zero-rtt 'close 0x2 sbxfw: domain-not-allowed.*icmp 113'
+}
+
+test_zero_rtt_after_an_allowed_initial_is_held_then_passes() {
+	user_defined || return 1
+	m=$(marker)
+	capture || fail "no capture"
+	out=$(sb python3 "$TOP/tests/e2e/quic_craft.py" zero-rtt "$m" "$NET4" allowed.test)
+	capture_stop
+	seen "$m" || fail "held 0-RTT never let through ($out)"
+	expect_flow "proto = 'udp' AND sni = 'allowed.test'" \
+		"allow|domain-allowed|allowed.test"
+}
+
+test_short_headers_alone_are_refused() {
+	user_defined || return 1
+	WANT="deny|not-quic|" crafted short '^icmp 113'
+}
+
+test_an_incomplete_hello_is_refused_after_the_hold() {
+	user_defined || return 1
+	WANT="deny|clienthello-incomplete|" \
+		crafted partial 'close 0x2 sbxfw: clienthello-incomplete' allowed.test
+}
+
+run_cases
+grep -E 'Sanitizer|runtime error' "$TMP/sbxfwd.log" && failed=$((failed + 1))
+finish
