@@ -68,10 +68,10 @@ t test_wildcard_does_not_match_apex \
 	verdict openssl-ipv6.pcapng example-test.json b.example.test deny domain-not-allowed
 t test_ip_literal_without_sni_is_denied \
 	verdict curl-noip-sni.pcap example-test.json - deny no-sni
-t test_quic_is_rejected_in_user_defined \
-	verdict chromium-quic.pcapng example-test.json quic.example.test deny quic-rejected
-t test_quic_rejected_in_allow_all_with_denied_domains \
-	verdict chromium-quic.pcapng allow-all.json quic.example.test deny quic-rejected
+t test_quic_is_judged_by_sni_in_user_defined \
+	verdict chromium-quic.pcapng example-test.json quic.example.test allow domain-allowed quic.example.test
+t test_quic_is_judged_by_sni_in_allow_all_with_denied_domains \
+	verdict chromium-quic.pcapng allow-all.json quic.example.test allow mode-allow-all
 t test_allow_all_allows_what_is_not_denied \
 	verdict openssl-ipv6.pcapng allow-all.json b.example.test allow mode-allow-all
 t test_allow_all_denies_listed_domain \

@@ -130,7 +130,7 @@ test_non_tls_on_443_denied() {
 	expect_flow "dst = '198.18.2.2' AND dport = 443" "deny|not-tls|"
 }
 
-test_udp_443_gets_icmp_so_quic_falls_back() {
+test_udp_443_that_is_not_quic_gets_icmp() {
 	policy || return 1
 	out=$(sb python3 -c '
 import socket
@@ -145,7 +145,7 @@ except socket.timeout:
 except OSError as e:
     print("error", e.errno)' 2>&1)
 	case $out in error*) ;; *) fail "udp 443: $out" ;; esac
-	expect_flow "proto = 'udp' AND dport = 443" "deny|quic-rejected|"
+	expect_flow "proto = 'udp' AND dport = 443" "deny|not-quic|"
 }
 
 test_ipv6_allowed_and_denied() {

@@ -321,14 +321,7 @@ test_allowed_hello_in_40_byte_segments_completes() {
 	expect_flow "sni = 'allowed.test'" "allow|domain-allowed|allowed.test"
 }
 
-# ---- 8. QUIC ------------------------------------------------------------------------
-
-test_quic_refused_in_allow_all_with_denied_domains() {
-	recreate --mode allow-all || return 1
-	cli deny sb1 denied.test >/dev/null || return 1
-	WHERE="proto = 'udp' AND dport = 443" WANT="deny|quic-rejected|" \
-		blocked udp 443
-}
+# ---- 8. QUIC: tests/e2e/test_quic.sh ----------------------------------------------
 
 # ---- 10. insertion ---------------------------------------------------------------------
 
