@@ -94,6 +94,7 @@ bench:
 	@for b in $(BENCH_RUN); do $$b || exit 1; done
 	@tests/bench/bench_datapath.sh
 	@tests/bench/bench_broker.sh
+	@tests/bench/bench_quic.sh
 
 # --- tests -------------------------------------------------------------------
 deps:
