@@ -251,6 +251,24 @@ static bool long_cids(const uint8_t *pkt, size_t len, size_t max,
 	return true;
 }
 
+bool quic_dcid(const uint8_t *d, size_t len, const uint8_t **cid,
+	       size_t *cid_len)
+{
+	const uint8_t *scid, *rest;
+	size_t sl;
+
+	return quic_form(d, len) <= QUIC_LONG &&
+	       long_cids(d, len, CID_MAX, cid, cid_len, &scid, &sl, &rest);
+}
+
+bool quic_initial_keyed(const struct quic_initial *q, const uint8_t **cid,
+			size_t *cid_len)
+{
+	*cid = q->dcid;
+	*cid_len = q->dcid_len;
+	return q->keyed;
+}
+
 /* The keys, from the first packet's Destination Connection ID. */
 static bool key(struct quic_initial *q, const uint8_t *dcid, size_t dl,
 		const uint8_t *scid, size_t sl)

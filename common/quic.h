@@ -43,6 +43,14 @@ enum quic_form quic_form(const uint8_t *dgram, size_t len);
 bool quic_is_initial(const uint8_t *dgram, size_t len);
 struct quic_initial *quic_initial_new(void);
 void quic_initial_free(struct quic_initial *q);
+/* The Destination Connection ID of a datagram's long-header first
+ * packet (*cid into dgram); false when it has none. */
+bool quic_dcid(const uint8_t *dgram, size_t len, const uint8_t **cid,
+	       size_t *cid_len);
+/* Whether one of its Initials decrypted; then the Destination Connection
+ * ID of the first (the one its keys come from). */
+bool quic_initial_keyed(const struct quic_initial *q, const uint8_t **cid,
+			size_t *cid_len);
 /* Bytes it holds, for the holder's bound. */
 size_t quic_initial_bytes(const struct quic_initial *q);
 /* Feed one client datagram; QUIC_OK once the ClientHello is complete

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "conns.h"
+#include "quic.h"
 #include "xalloc.h"
 
 #define BUCKETS 65536
@@ -15,6 +16,7 @@ struct conn {
 	struct conn *hnext, *next;	/* hash chain; oldest first */
 	struct flow_key key;
 	char *sni;
+	uint8_t cid[QUIC_CID_MAX], cid_len;
 };
 
 static struct conn **buckets, *oldest, *newest;
@@ -55,20 +57,28 @@ void conns_fini(void)
 	buckets = NULL;
 }
 
+static struct conn *find(const struct flow_key *k)
+{
+	for (struct conn *c = buckets[hash(k)]; c; c = c->hnext)
+		if (!memcmp(&c->key, k, sizeof(*k)))
+			return c;
+	return NULL;
+}
+
 void conns_add(const struct flow_key *k, const char *sni, size_t len)
 {
 	struct conn *c;
 	uint32_t h = hash(k);
 
 	/* the same ends again: a new flow, its own name */
-	for (c = buckets[h]; c; c = c->hnext)
-		if (!memcmp(&c->key, k, sizeof(*k))) {
-			bytes -= strlen(c->sni);
-			free(c->sni);
-			c->sni = xstrndup(sni, len);
-			bytes += strlen(c->sni);
-			return;
-		}
+	if ((c = find(k))) {
+		bytes -= strlen(c->sni);
+		free(c->sni);
+		c->sni = xstrndup(sni, len);
+		bytes += strlen(c->sni);
+		c->cid_len = 0;
+		return;
+	}
 	while (oldest && (count == max_conns ||
 			  bytes + sizeof(*c) + len + 1 > CONNS_BYTES_MAX))
 		forget_oldest();
@@ -98,10 +108,27 @@ size_t conns_bytes(void)
 
 const char *conns_sni(const struct flow_key *k)
 {
-	for (struct conn *c = buckets[hash(k)]; c; c = c->hnext)
-		if (!memcmp(&c->key, k, sizeof(*k)))
-			return c->sni;
-	return NULL;
+	struct conn *c = find(k);
+
+	return c ? c->sni : NULL;
+}
+
+void conns_set_cid(const struct flow_key *k, const uint8_t *cid, size_t len)
+{
+	struct conn *c = find(k);
+
+	if (!c || len > sizeof(c->cid))
+		return;
+	memcpy(c->cid, cid, len);
+	c->cid_len = (uint8_t)len;
+}
+
+bool conns_is_cid(const struct flow_key *k, const uint8_t *cid, size_t len)
+{
+	struct conn *c = find(k);
+
+	return c && c->cid_len && c->cid_len == len &&
+	       !memcmp(c->cid, cid, len);
 }
 
 /* A record of the file: the key as it is in memory (written and read by

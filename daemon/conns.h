@@ -19,6 +19,10 @@ void conns_fini(void);
 void conns_add(const struct flow_key *k, const char *sni, size_t len);
 /* NULL when unknown. */
 const char *conns_sni(const struct flow_key *k);
+/* A QUIC flow's connection: the Destination Connection ID its verdict
+ * was given for (after conns_add; not kept across a restart). */
+void conns_set_cid(const struct flow_key *k, const uint8_t *cid, size_t len);
+bool conns_is_cid(const struct flow_key *k, const uint8_t *cid, size_t len);
 
 /* Across a restart (revocation needs the names of flows still open):
  * written at stop (0600, beside the database), read once at start.

@@ -1529,6 +1529,32 @@ static void rules_inbound(struct batch *bt, const struct nft_opts *o)
 	msg_rule(bt, r, "inbound-not-allowed");
 }
 
+/* A QUIC 5-tuple may carry more than one connection (the server tells
+ * them apart by connection ID): a client's long-header datagram on an
+ * allowed UDP 443 flow, where another connection's Initial would be, goes
+ * to the daemon with its sandbox's id and no state (without a daemon it
+ * passes: an allowed flow's handshake must not fail with it). */
+static void r_quic_long(struct batch *bt, const struct nft_opts *o)
+{
+	const struct marks *m = o->marks;
+	struct nftnl_rule *r = rule_new("forward");
+
+	m_mark(r, true, m->state, NFT_CMP_EQ, mark_state(m, ST_ALLOW));
+	m_ct_direction(r, IP_CT_DIR_ORIGINAL);
+	m_l4proto(r, NFT_CMP_EQ, IPPROTO_UDP);
+	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R0);
+	x_cmp(r, R0, NFT_CMP_EQ, &(uint16_t){ htons(443) }, 2);
+	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 8, 1, R0);
+	x_bitwise(r, R0, 1, 0x80, 0);
+	x_cmp8(r, R0, NFT_CMP_EQ, 0x80);
+	x_verdict(r, NFT_JUMP, "quic_long");
+	msg_rule(bt, r, "QUIC long header rule");
+	rules_packet_mark(bt, "quic_long", m, ST_NONE);
+	r = rule_new("quic_long");
+	x_queue(r, o, true);
+	msg_rule(bt, r, "QUIC long header queue rule");
+}
+
 static void rules_forward(struct batch *bt, const struct nft_opts *o)
 {
 	const struct marks *m = o->marks;
@@ -1537,6 +1563,7 @@ static void rules_forward(struct batch *bt, const struct nft_opts *o)
 	/* the fast path first: most packets stop at the first rule */
 	if (o->log_allowed)
 		r_name(bt, o);
+	r_quic_long(bt, o);
 	r_state(bt, m, ST_ALLOW, NF_ACCEPT, NULL);
 	r_state(bt, m, ST_OTHER, NF_ACCEPT, NULL);
 	r_state(bt, m, ST_DENY, NFT_JUMP, "deny");
@@ -1785,6 +1812,7 @@ static void table_build(struct batch *bt, const struct nft_opts *o)
 	msg_chain(bt, "classify", NULL, 0, 0);
 	msg_chain(bt, "untracked", NULL, 0, 0);
 	msg_chain(bt, "judged", NULL, 0, 0);
+	msg_chain(bt, "quic_long", NULL, 0, 0);
 	msg_chain(bt, "inbound", NULL, 0, 0);
 	msg_chain(bt, "inbound_sandbox", NULL, 0, 0);
 	msg_chain(bt, "forward", "filter", NF_INET_FORWARD, -10);

@@ -171,7 +171,7 @@ static bool evaluate(const struct sandbox *sb, const struct flow_key *k,
 
 /* SPEC §3 address binding, for what a domain rule allows: YES, NO (then
  * v says why), or WAIT for the daemon's own resolution. */
-static enum dns_bound bound(const struct sandbox *sb, const struct flow *f,
+static enum dns_bound bound(const struct sandbox *sb, const struct flow_key *k,
 			    const struct flow_query *q,
 			    struct verdict_result *v, bool final)
 {
@@ -183,7 +183,7 @@ static enum dns_bound bound(const struct sandbox *sb, const struct flow *f,
 	if (domain_name_normalize(q->sni, q->sni_len, name) < 0)
 		b = BOUND_NO;
 	else
-		b = dns_bound(sb->id, name, f->key.family, f->key.dst,
+		b = dns_bound(sb->id, name, k->family, k->dst,
 			      final ? BIND_FINAL : BIND_RESOLVE);
 	if (b == BOUND_NO) {
 		v->verdict = VERDICT_DENY;
@@ -239,23 +239,33 @@ static void refuse(struct flow *f)
 	flow_decided(f, PH_DENIED);
 }
 
+/* The refusal of a QUIC connection whose Initials q read: to the
+ * client, from the server's end of k. */
+static void quic_refuse(const struct quic_initial *q, const struct flow_key *k,
+			const char *reason)
+{
+	uint8_t close[RST_PAYLOAD_MAX];
+	struct flow_key back;
+	char phrase[64];
+	size_t len;
+
+	snprintf(phrase, sizeof(phrase), "sbxfw: %s", reason);
+	if ((len = quic_refusal(q, phrase, close, sizeof(close)))) {
+		flow_key_reverse(k, &back);
+		rst_datagram(&back, close, len);
+	}
+}
+
 /* A QUIC flow refused so that every client notices at once (SPEC
  * §1.9): the server's Initial closing it, under the keys of the client's
  * Initials (some clients ignore ICMP), and ICMP on its first datagram. */
 static void refuse_datagrams(struct flow *f, const char *reason)
 {
-	uint8_t close[RST_PAYLOAD_MAX];
 	struct held hs[FLOW_HELD_MAX];
-	size_t n = flow_take_all(f, hs), len;
-	struct flow_key back;
-	char phrase[64];
+	size_t n = flow_take_all(f, hs);
 
-	snprintf(phrase, sizeof(phrase), "sbxfw: %s", reason);
-	if (f->qi && (len = quic_refusal(f->qi, phrase, close,
-					 sizeof(close)))) {
-		flow_key_reverse(&f->key, &back);
-		rst_datagram(&back, close, len);
-	}
+	if (f->qi)
+		quic_refuse(f->qi, &f->key, reason);
 	if (n) {
 		give(&hs[0], G_DENY, NULL, 0);
 		give_all(hs + 1, n - 1, G_DROP);
@@ -300,12 +310,14 @@ static void decide(struct flow *f, bool final)
 	struct sandbox *sb = sandbox_get(f->sandbox);
 	struct flow_query q = { 0 };
 	struct verdict_result v;
+	const uint8_t *cid;
+	size_t cid_len;
 	bool allow;
 
 	fb_query(&f->fb, f->have_base ? &f->r : NULL, &q);
 	allow = evaluate(sb, &f->key, &q, &v);
 	if (allow) {
-		switch (bound(sb, f, &q, &v, final)) {
+		switch (bound(sb, &f->key, &q, &v, final)) {
 		case BOUND_YES:
 			break;
 		case BOUND_WAIT:
@@ -319,9 +331,11 @@ static void decide(struct flow *f, bool final)
 		}
 	}
 	if (allow) {
-		admit(f, now_ns());
 		if (q.sni)
 			conns_add(&f->key, q.sni, q.sni_len);
+		if (f->qi && quic_initial_keyed(f->qi, &cid, &cid_len))
+			conns_set_cid(&f->key, cid, cid_len);
+		admit(f, now_ns());
 	} else {
 		deny(f, &v);
 	}
@@ -349,7 +363,7 @@ static void peek(struct flow *f)
 			refuse(f);
 			return record(f, &q, &v, false);
 		}
-		switch (bound(sb, f, &q, &v, false)) {
+		switch (bound(sb, &f->key, &q, &v, false)) {
 		case BOUND_YES:
 			f->peek = PEEK_ALLOWED;
 			break;
@@ -635,11 +649,56 @@ static void quic_datagram(struct flow *f, struct held *h, const struct pkt *p)
 	}
 	if (!flow_hold(f, h)) {
 		give(h, G_DROP, NULL, 0);
-		f->fb.kind = PAYLOAD_INCOMPLETE;
+		if (!f->waiting)	/* else its hello is judged: bound? */
+			f->fb.kind = PAYLOAD_INCOMPLETE;
 		return decide(f, true);
 	}
 	if (st == QUIC_STEP_DONE)
 		decide(f, false);
+}
+
+/* A client's long-header datagram on an allowed QUIC flow (the kernel
+ * queues those): a 5-tuple may carry several connections, told apart by
+ * the server by their connection IDs. An Initial that decrypts under the
+ * keys of its own Destination Connection ID, not the judged one, opens
+ * another: judged by its own ClientHello, which must be whole in it, and
+ * refused, it never reaches the server. Any other passes: a later
+ * Initial of the judged connection decrypts only under the first ID's
+ * keys, and no server opens a connection without an Initial. */
+static void quic_in_flow(const struct held *h, const struct pkt *p,
+			 const struct flow_key *k)
+{
+	struct sandbox *sb = sandbox_get(mark_get_id(marks, h->mark));
+	struct first_bytes fb = { .kind = PAYLOAD_NONE };
+	struct flow_query q = { 0 };
+	struct verdict_result v;
+	struct quic_initial *qi;
+	const uint8_t *cid;
+	size_t cid_len;
+	bool allow;
+
+	if (!quic_dcid(p->payload, p->payload_len, &cid, &cid_len) ||
+	    quic_form(p->payload, p->payload_len) != QUIC_INITIAL ||
+	    conns_is_cid(k, cid, cid_len))
+		return give(h, G_PASS, NULL, 0);
+	qi = quic_initial_new();
+	quic_judge(qi, p->payload, p->payload_len, &fb);
+	if (!quic_initial_keyed(qi, &cid, &cid_len)) {
+		quic_initial_free(qi);
+		return give(h, G_PASS, NULL, 0);
+	}
+	fb_query(&fb, NULL, &q);
+	allow = evaluate(sb, k, &q, &v) &&
+		bound(sb, k, &q, &v, true) == BOUND_YES;
+	if (allow) {
+		give(h, G_PASS, NULL, 0);
+	} else {
+		quic_refuse(qi, k, v.reason);
+		give(h, G_DROP, NULL, 0);	/* the judged one goes on */
+		count(sb, false);
+		audit(k, sb, &q, &v, false);
+	}
+	quic_initial_free(qi);
 }
 
 /* A datagram flow is judged on its first packet (UDP 443 where the
@@ -710,6 +769,9 @@ void verdict_packet(const struct queued *q, void *arg)
 		if (p.proto == IPPROTO_TCP)
 			cut_flow(&p, &k);
 		give(&h, G_DROP, NULL, 0);
+	} else if (p.proto == IPPROTO_UDP &&
+		   (q->mark & marks->state) == mark_state(marks, ST_NONE)) {
+		quic_in_flow(&h, &p, &k);
 	} else if (p.proto == IPPROTO_UDP) {
 		udp_datagram(&h, &p, &k, start);
 	} else {

@@ -18,6 +18,9 @@ server's side shows whether any of it got through. Prints what came back:
               another 0-RTT datagram
   partial     an Initial with the first 40 bytes of a ClientHello, then
               0-RTT, and nothing more
+  second      an Initial for allowed.test, answered by the server, then on
+              the same 5-tuple the Initial of another connection for SNI,
+              its Destination Connection ID the marker
   short       short-header datagrams only (a migrated connection)
 
 "close 0x2 <reason>": the server's Initial, decrypted with the keys the
@@ -219,6 +222,15 @@ def main():
         s.send(initial(dcid, scid, 0, crypto(0, hello[:40])))
         s.send(zero_rtt(dcid, scid, m))
         print(outcome(s.s, dcid, wait=5))
+        return
+    elif attack == "second":
+        # a connection for the allowed name, answered; then, on the same
+        # 5-tuple, another connection's Initial (its DCID: the marker)
+        s.send(initial(dcid, scid, 0, crypto(0, client_hello(["allowed.test"]))))
+        first = outcome(s.s, dcid)
+        dcid = m[:20]
+        s.send(initial(dcid, scid, 0, crypto(0, hello)))
+        print("first: %s; second: %s" % (first, outcome(s.s, dcid)))
         return
     elif attack == "short":
         s.send(bytes([0x41]) + dcid + m * 4)

@@ -284,6 +284,29 @@ test_zero_rtt_after_an_allowed_initial_is_held_then_passes() {
 		"allow|domain-allowed|allowed.test"
 }
 
+test_a_second_connection_in_an_allowed_flow_is_judged_by_its_own_name() {
+	user_defined || return 1
+	m=$(marker)
+	capture || fail "no capture"
+	out=$(sb python3 "$TOP/tests/e2e/quic_craft.py" second "$m" "$NET4")
+	capture_stop
+	echo "with sbxfw: $out"
+	echo "$out" | grep -q 'second: close 0x2 sbxfw: domain-not-allowed' ||
+		fail "got '$out'"
+	[ "$(to_server)" -gt 0 ] || fail "the allowed connection did not reach the server"
+	! seen "$m" || fail "the second connection reached the server"
+	expect_flow "proto = 'udp' AND sni = 'denied.test'" "deny|domain-not-allowed|"
+	expect_flow "proto = 'udp' AND sni = 'allowed.test'" \
+		"allow|domain-allowed|allowed.test"
+	fresh
+	m=$(marker)
+	capture
+	out=$(sb python3 "$TOP/tests/e2e/quic_craft.py" second "$m" "$NET4")
+	capture_stop
+	echo "without: $out"
+	seen "$m" || fail "control: the second connection never reached the server"
+}
+
 test_short_headers_alone_are_refused() {
 	user_defined || return 1
 	WANT="deny|not-quic|" crafted short '^icmp 113'

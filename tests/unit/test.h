@@ -49,6 +49,18 @@ struct ch_spec {
 size_t ch_build(const struct ch_spec *s, size_t rec_max, uint8_t *out,
 		size_t outlen);
 
+/* QUIC client Initials (quic_build.c): a ClientHello's handshake
+ * message, a CRYPTO frame, a v1/v2 Initial of 1,200 bytes or more (out
+ * holds 1,400) from qt_scid to qt_dcid or to dcid. */
+extern const uint8_t qt_dcid[8], qt_scid[4];
+size_t qt_hello(const struct ch_spec *spec, uint8_t *out, size_t cap);
+size_t qt_crypto(uint8_t *f, uint32_t off, const uint8_t *d, size_t n);
+size_t qt_initial(uint32_t version, uint32_t pn, const uint8_t *frames,
+		  size_t flen, uint8_t *out);
+size_t qt_initial_cid(uint32_t version, const uint8_t *dcid, size_t dcid_len,
+		      uint32_t pn, const uint8_t *frames, size_t flen,
+		      uint8_t *out);
+
 const char *test_data_dir(void);
 uint32_t test_rand(void);
 

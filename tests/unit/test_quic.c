@@ -58,51 +58,6 @@ TEST(test_quic_garbage_is_not_an_initial)
 
 /* ---- the Initial/CRYPTO state machine, on Initials sealed here ---------- */
 
-static const uint8_t odcid[8] = { 0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08 };
-static const uint8_t cscid[4] = { 0xc1, 0xc2, 0xc3, 0xc4 };
-
-/* The handshake message of a ClientHello (no record layer). */
-static size_t hello(const struct ch_spec *spec, uint8_t *out, size_t cap)
-{
-	uint8_t rec[CH_MAX + 64];
-	size_t n = ch_build(spec, CH_MAX, rec, sizeof(rec));
-
-	if (n < 5 || n - 5 > cap)
-		return 0;
-	memcpy(out, rec + 5, n - 5);
-	return n - 5;
-}
-
-static size_t crypto(uint8_t *f, uint32_t off, const uint8_t *d, size_t n)
-{
-	size_t i = 0;
-
-	f[i++] = 0x06;
-	f[i++] = (uint8_t)(0x80 | off >> 24), f[i++] = (uint8_t)(off >> 16);
-	f[i++] = (uint8_t)(off >> 8), f[i++] = (uint8_t)off;
-	f[i++] = (uint8_t)(0x40 | n >> 8), f[i++] = (uint8_t)n;
-	memcpy(f + i, d, n);
-	return i + n;
-}
-
-/* One client Initial datagram carrying `frames', padded to 1200. */
-static size_t initial(uint32_t version, uint32_t pn, const uint8_t *frames,
-		      size_t flen, uint8_t *out)
-{
-	uint8_t f[1400];
-
-	if (flen > sizeof(f))
-		return 0;
-	memcpy(f, frames, flen);
-	if (flen < 1180) {
-		memset(f + flen, 0, 1180 - flen);
-		flen = 1180;
-	}
-	return quic_initial_seal(version, false, odcid, sizeof(odcid), odcid,
-				 sizeof(odcid), cscid, sizeof(cscid), pn, f,
-				 flen, out, 1400);
-}
-
 TEST(test_quic_crypto_out_of_order_across_datagrams)
 {
 	struct ch_spec spec = { .sni = "split.example.test", .tls13 = true,
@@ -110,19 +65,19 @@ TEST(test_quic_crypto_out_of_order_across_datagrams)
 	uint8_t h[CH_MAX], f[1400], d[1400];
 	struct quic_initial *q = quic_initial_new();
 	struct first_bytes fb = { 0 };
-	size_t n = hello(&spec, h, sizeof(h)), half = n / 2, fl, dl;
+	size_t n = qt_hello(&spec, h, sizeof(h)), half = n / 2, fl, dl;
 
 	CHECK(n > 1200);
 	/* the second half first, then the first half in two frames given
 	 * in reverse, and the middle once more (the same bytes) */
-	fl = crypto(f, (uint32_t)half, h + half, n - half);
-	dl = initial(QUIC_V1, 1, f, fl, d);
+	fl = qt_crypto(f, (uint32_t)half, h + half, n - half);
+	dl = qt_initial(QUIC_V1, 1, f, fl, d);
 	CHECK(dl >= 1200);
 	CHECK(quic_judge(q, d, dl, &fb) == QUIC_STEP_MORE);
-	fl = crypto(f, 100, h + 100, half - 100);
-	fl += crypto(f + fl, 0, h, 100);
-	fl += crypto(f + fl, (uint32_t)half - 50, h + half - 50, 100);
-	dl = initial(QUIC_V1, 0, f, fl, d);
+	fl = qt_crypto(f, 100, h + 100, half - 100);
+	fl += qt_crypto(f + fl, 0, h, 100);
+	fl += qt_crypto(f + fl, (uint32_t)half - 50, h + half - 50, 100);
+	dl = qt_initial(QUIC_V1, 0, f, fl, d);
 	CHECK(quic_judge(q, d, dl, &fb) == QUIC_STEP_DONE);
 	CHECK(fb.kind == PAYLOAD_TLS);
 	CHECK(!strcmp(fb.ch.sni, "split.example.test"));
@@ -135,9 +90,9 @@ TEST(test_quic_v2_initial_is_read)
 	uint8_t h[CH_MAX], f[1400], d[1400];
 	struct quic_initial *q = quic_initial_new();
 	struct first_bytes fb = { 0 };
-	size_t n = hello(&spec, h, sizeof(h));
+	size_t n = qt_hello(&spec, h, sizeof(h));
 
-	n = initial(QUIC_V2, 0, f, crypto(f, 0, h, n), d);
+	n = qt_initial(QUIC_V2, 0, f, qt_crypto(f, 0, h, n), d);
 	CHECK(quic_form(d, n) == QUIC_INITIAL);
 	CHECK(quic_judge(q, d, n, &fb) == QUIC_STEP_DONE);
 	CHECK(fb.kind == PAYLOAD_TLS && !strcmp(fb.ch.sni, "v2.example.test"));
@@ -151,13 +106,13 @@ TEST(test_quic_crypto_conflict_even_after_the_hello)
 	uint8_t h[CH_MAX], h2[CH_MAX], f[2800], d[1400];
 	struct quic_initial *q = quic_initial_new();
 	struct first_bytes fb = { 0 };
-	size_t n = hello(&spec, h, sizeof(h)), n2 = hello(&other, h2, sizeof(h2));
+	size_t n = qt_hello(&spec, h, sizeof(h)), n2 = qt_hello(&other, h2, sizeof(h2));
 	size_t fl;
 
 	/* a whole hello, then in the same packet other bytes at offset 0 */
-	fl = crypto(f, 0, h, n);
-	fl += crypto(f + fl, 0, h2, n2);
-	n = initial(QUIC_V1, 0, f, fl, d);
+	fl = qt_crypto(f, 0, h, n);
+	fl += qt_crypto(f + fl, 0, h2, n2);
+	n = qt_initial(QUIC_V1, 0, f, fl, d);
 	CHECK(quic_judge(q, d, n, &fb) == QUIC_STEP_DONE);
 	CHECK(fb.kind == PAYLOAD_CONFLICT);
 	quic_initial_free(q);
@@ -170,9 +125,9 @@ TEST(test_quic_two_server_names_are_malformed)
 	uint8_t h[CH_MAX], f[1400], d[1400];
 	struct quic_initial *q = quic_initial_new();
 	struct first_bytes fb = { 0 };
-	size_t n = hello(&spec, h, sizeof(h));
+	size_t n = qt_hello(&spec, h, sizeof(h));
 
-	n = initial(QUIC_V1, 0, f, crypto(f, 0, h, n), d);
+	n = qt_initial(QUIC_V1, 0, f, qt_crypto(f, 0, h, n), d);
 	CHECK(quic_judge(q, d, n, &fb) == QUIC_STEP_DONE);
 	CHECK(fb.kind == PAYLOAD_MALFORMED);
 	quic_initial_free(q);
@@ -183,9 +138,9 @@ TEST(test_quic_crypto_past_the_bound_is_too_big)
 	uint8_t f[64] = { 0 }, d[1400];
 	struct quic_initial *q = quic_initial_new();
 	struct first_bytes fb = { 0 };
-	size_t fl = crypto(f, CH_MAX, f + 32, 8), n;
+	size_t fl = qt_crypto(f, CH_MAX, f + 32, 8), n;
 
-	n = initial(QUIC_V1, 0, f, fl, d);
+	n = qt_initial(QUIC_V1, 0, f, fl, d);
 	CHECK(quic_judge(q, d, n, &fb) == QUIC_STEP_DONE);
 	CHECK(fb.kind == PAYLOAD_INCOMPLETE);
 	quic_initial_free(q);
@@ -211,14 +166,14 @@ TEST(test_quic_first_datagrams_that_judge_nothing)
 	quic_initial_free(q);
 	/* an unknown version: negotiated, CIDs swapped, v1 and v2 listed */
 	q = quic_initial_new();
-	n = initial(QUIC_V1, 0, f, 1, d);
+	n = qt_initial(QUIC_V1, 0, f, 1, d);
 	d[1] = 0x1a, d[2] = 0x2a, d[3] = 0x3a, d[4] = 0x4a;
 	CHECK(quic_judge(q, d, n, &fb) == QUIC_STEP_VERSION);
 	n = quic_version_negotiation(d, n, vn, sizeof(vn));
 	CHECK(n == 7 + 4 + 8 + 8);
 	CHECK((vn[0] & 0x80) && !memcmp(vn + 1, "\0\0\0\0", 4));
-	CHECK(vn[5] == 4 && !memcmp(vn + 6, cscid, 4));
-	CHECK(vn[10] == 8 && !memcmp(vn + 11, odcid, 8));
+	CHECK(vn[5] == 4 && !memcmp(vn + 6, qt_scid, 4));
+	CHECK(vn[10] == 8 && !memcmp(vn + 11, qt_dcid, 8));
 	CHECK(!memcmp(vn + 19, "\0\0\0\1\x6b\x33\x43\xcf", 8));
 	quic_initial_free(q);
 }
@@ -229,16 +184,16 @@ TEST(test_quic_refusal_is_the_servers_initial)
 	uint8_t h[CH_MAX], f[1400], d[1400], out[256];
 	struct quic_initial *q = quic_initial_new();
 	struct first_bytes fb = { 0 };
-	size_t n = hello(&spec, h, sizeof(h));
+	size_t n = qt_hello(&spec, h, sizeof(h));
 
 	CHECK(quic_refusal(q, "sbxfw: x", out, sizeof(out)) == 0);
-	n = initial(QUIC_V1, 0, f, crypto(f, 0, h, n), d);
+	n = qt_initial(QUIC_V1, 0, f, qt_crypto(f, 0, h, n), d);
 	CHECK(quic_judge(q, d, n, &fb) == QUIC_STEP_DONE);
 	n = quic_refusal(q, "sbxfw: domain-not-allowed", out, sizeof(out));
 	CHECK(n > 40 && n < 120);
 	CHECK((out[0] & 0xf0) == 0xc0 && !memcmp(out + 1, "\0\0\0\1", 4));
-	CHECK(out[5] == 4 && !memcmp(out + 6, cscid, 4));
-	CHECK(out[10] == 8 && !memcmp(out + 11, odcid, 8));
+	CHECK(out[5] == 4 && !memcmp(out + 6, qt_scid, 4));
+	CHECK(out[10] == 8 && !memcmp(out + 11, qt_dcid, 8));
 	CHECK(out[19] == 0);	/* no token */
 	/* a client Initial sealed the same way is read back: the sealing
 	 * that made the refusal is the one the reader undoes */

@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "conns.h"
 #include "marks.h"
+#include "quic.h"
 #include "sandbox.h"
 #include "test.h"
 #include "verdict.h"
@@ -406,6 +407,131 @@ TEST(test_verdict_gssenc_then_ssl_requests_pass_then_the_hello_is_judged)
 	client(ST_PEND_FIRST, BASE, gss, 8);
 	twice_gss = client(ST_PEND, BASE + 8, gss, 8);
 	CHECK(got(twice_gss, NF_ACCEPT, ST_DENY));
+	CHECK(!twice);
+	teardown();
+}
+
+/* ---- QUIC: datagrams 198.18.1.2:40000 -> 198.18.2.2:443 ---- */
+
+static uint32_t datagram(enum mark_state st, const uint8_t *data, size_t len)
+{
+	static uint8_t pkt[28 + 1500];
+	uint8_t cli[4] = { 198, 18, 1, 2 }, srv[4] = { 198, 18, 2, 2 };
+	uint16_t sport = htons(client_port), dport = htons(443);
+	uint16_t ulen = htons((uint16_t)(8 + len));
+	uint32_t id;
+	struct queued q;
+
+	if (next_id >= 512)
+		next_id = 1;
+	id = next_id++;
+	q = (struct queued){ .id = id, .data = pkt, .len = 28 + len,
+			     .mark = mark_id(&m, 1) | mark_state(&m, st) };
+	memset(pkt, 0, 28);
+	pkt[0] = 0x45;
+	pkt[2] = (uint8_t)((28 + len) >> 8);
+	pkt[3] = (uint8_t)(28 + len);
+	pkt[8] = 64;
+	pkt[9] = IPPROTO_UDP;
+	memcpy(pkt + 12, cli, 4);
+	memcpy(pkt + 16, srv, 4);
+	memcpy(pkt + 20, &sport, 2);
+	memcpy(pkt + 22, &dport, 2);
+	memcpy(pkt + 24, &ulen, 2);
+	memcpy(pkt + 28, data, len);
+	given[id].verdict = -1;
+	verdict_packet(&q, NULL);
+	return id;
+}
+
+/* A post-quantum sized hello for sni, its two halves in two Initials
+ * (d1: the second half, d2: the first), as Chromium sends them. */
+static void split_initials(const char *sni, uint8_t *d1, size_t *n1,
+			   uint8_t *d2, size_t *n2)
+{
+	struct ch_spec spec = { .sni = sni, .tls13 = true, .pad = 1400 };
+	uint8_t h[CH_MAX], f[1400];
+	size_t n = qt_hello(&spec, h, sizeof(h)), half = n / 2;
+
+	*n1 = qt_initial(QUIC_V1, 1, f, qt_crypto(f, (uint32_t)half, h + half,
+						   n - half), d1);
+	*n2 = qt_initial(QUIC_V1, 0, f, qt_crypto(f, 0, h, half), d2);
+}
+
+static const uint8_t zero_rtt[64] = { 0xd1, 0, 0, 0, 1, 8 };
+
+TEST(test_verdict_quic_datagrams_wait_for_the_whole_hello)
+{
+	uint8_t d1[1400], d2[1400];
+	size_t n1, n2;
+	uint32_t a, b, c, late;
+
+	setup();
+	client_port = 41001;
+	split_initials("allowed.test", d1, &n1, d2, &n2);
+	a = datagram(ST_PEND, d1, n1);
+	b = datagram(ST_PEND, zero_rtt, sizeof(zero_rtt));	/* 0-RTT */
+	CHECK(undecided(a) && undecided(b));
+	c = datagram(ST_PEND, d2, n2);
+	CHECK(got(a, NF_ACCEPT, ST_ALLOW) && got(b, NF_ACCEPT, ST_ALLOW) &&
+	      got(c, NF_ACCEPT, ST_ALLOW));
+	late = datagram(ST_PEND, zero_rtt, sizeof(zero_rtt));
+	CHECK(got(late, NF_ACCEPT, ST_ALLOW));
+	CHECK(!twice);
+	teardown();
+}
+
+TEST(test_verdict_quic_denied_name_held_datagrams_never_pass)
+{
+	uint8_t d1[1400], d2[1400];
+	size_t n1, n2;
+	uint32_t a, b, c;
+
+	setup();
+	client_port = 41002;
+	split_initials("denied.test", d1, &n1, d2, &n2);
+	a = datagram(ST_PEND, d1, n1);
+	b = datagram(ST_PEND, zero_rtt, sizeof(zero_rtt));
+	c = datagram(ST_PEND, d2, n2);
+	/* the first held carries "deny" (ICMP), the rest are dropped */
+	CHECK(got(a, NF_ACCEPT, ST_DENY) && got(b, NF_DROP, ST_NONE) &&
+	      got(c, NF_DROP, ST_NONE));
+	CHECK(!twice);
+	teardown();
+}
+
+TEST(test_verdict_quic_second_connection_in_an_allowed_flow)
+{
+	static const uint8_t other[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	struct ch_spec deny = { .sni = "denied.test", .tls13 = true };
+	struct ch_spec allow = { .sni = "allowed.test", .tls13 = true };
+	uint8_t h[CH_MAX], f[1400], d[1400], d1[1400], d2[1400];
+	size_t n, n1, n2;
+	uint32_t x;
+
+	setup();
+	client_port = 41003;
+	split_initials("allowed.test", d1, &n1, d2, &n2);
+	datagram(ST_PEND, d1, n1);
+	CHECK(got(datagram(ST_PEND, d2, n2), NF_ACCEPT, ST_ALLOW));
+	/* the kernel queues the allowed flow's long headers with no state:
+	 * the judged connection's own Initial (a retransmission) passes */
+	CHECK(got(datagram(ST_NONE, d1, n1), NF_ACCEPT, ST_NONE));
+	/* another connection's, for a name not allowed: dropped */
+	n = qt_hello(&deny, h, sizeof(h));
+	n = qt_initial_cid(QUIC_V1, other, sizeof(other), 0, f,
+			   qt_crypto(f, 0, h, n), d);
+	x = datagram(ST_NONE, d, n);
+	CHECK(got(x, NF_DROP, ST_NONE));
+	/* for the allowed name, or one that is no new connection's: passes */
+	n = qt_hello(&allow, h, sizeof(h));
+	n = qt_initial_cid(QUIC_V1, other, sizeof(other), 0, f,
+			   qt_crypto(f, 0, h, n), d);
+	CHECK(got(datagram(ST_NONE, d, n), NF_ACCEPT, ST_NONE));
+	d[sizeof(qt_scid) + 20] ^= 1;	/* a stranger's: does not decrypt */
+	CHECK(got(datagram(ST_NONE, d, n), NF_ACCEPT, ST_NONE));
+	CHECK(got(datagram(ST_NONE, zero_rtt, sizeof(zero_rtt)), NF_ACCEPT,
+		  ST_NONE));
 	CHECK(!twice);
 	teardown();
 }
