@@ -7,14 +7,15 @@ marker() { echo "mk$RANDOM$RANDOM$RANDOM"; }
 
 capture() {
 	rm -f "$TMP/cap.pcap" "$TMP/cap.err"
-	setsid -f ip netns exec "$NS_NET" tcpdump --immediate-mode -Z root -i eth0 -n -U -s 0 \
+	# a large buffer: a loaded machine must not make it drop packets
+	setsid -f ip netns exec "$NS_NET" tcpdump --immediate-mode -B 16384 -Z root -i eth0 -n -U -s 0 \
 		-w "$TMP/cap.pcap" 2>"$TMP/cap.err"
 	wait_for 50 grep -q listening "$TMP/cap.err"
 }
 
 capture_stop() {
 	sleep 0.3
-	pkill -INT -f "tcpdump --immediate-mode -Z root -i eth0 -n -U -s 0 -w $TMP/cap.pcap"
+	pkill -INT -f "tcpdump --immediate-mode -B 16384 -Z root -i eth0 -n -U -s 0 -w $TMP/cap.pcap"
 	wait_for 50 eval "! pgrep -f 'tcpdump.*$TMP/cap.pcap' >/dev/null"
 }
 

@@ -46,6 +46,7 @@ h3() {
 		--handshake-timeout=10s "$@" "$name" 443 \
 		"https://$name/index.html" >"$TMP/h3.log" 2>&1
 	echo $((($(date +%s%N) - t0) / 1000000))
+	rm -f "/etc/netns/$NS_SB/hosts"	# the next finds names by DNS
 }
 
 # the page, in gtlsclient's dump of the response body
@@ -116,16 +117,43 @@ test_http3_to_a_denied_name_is_refused_at_once() {
 	[ "$(to_server)" -gt 0 ] || fail "control: nothing reached the server"
 }
 
-test_chromium_split_hello_for_an_allowed_name_is_served() {
-	user_defined || return 1
-	SB_CAP=$TMP/sb.pcap
-	setsid -f ip netns exec "$NS_SB" tcpdump -Z root -i eth0 -n -U -s 0 \
+# the sandbox's side of its QUIC datagrams, in $SB_CAP
+SB_CAP=$TMP/sb.pcap
+sb_capture() {
+	rm -f "$SB_CAP"
+	setsid -f ip netns exec "$NS_SB" tcpdump -B 16384 -Z root -i eth0 -n -U -s 0 \
 		-w "$SB_CAP" udp port 443 2>"$TMP/sbcap.err"
 	wait_for 50 grep -q listening "$TMP/sbcap.err"
-	ms=$(chromium allowed.test)
+}
+sb_capture_stop() {
 	sleep 0.3
-	pkill -INT -f "tcpdump -Z root -i eth0 -n -U -s 0 -w $SB_CAP"
+	pkill -INT -f "tcpdump -B 16384 -Z root -i eth0 -n -U -s 0 -w $SB_CAP"
 	wait_for 50 eval "! pgrep -f 'tcpdump.*$SB_CAP' >/dev/null"
+}
+
+test_an_allowed_name_at_an_address_it_does_not_resolve_to_is_refused() {
+	user_defined || return 1
+	# SNI spoofing: the CDN's address (198.18.5.10), the allowed name
+	capture || fail "no capture"
+	ms=$(h3 allowed.test 198.18.5.10)
+	capture_stop
+	refused_by_close sni-address-mismatch || fail "no CONNECTION_CLOSE: $(tail -3 "$TMP/h3.log")"
+	[ "$(to_server)" -eq 0 ] || fail "$(to_server) datagrams reached the internet"
+	expect_flow "proto = 'udp' AND sni = 'allowed.test' AND dst = '198.18.5.10'" \
+		"deny|sni-address-mismatch|allowed.test"
+	echo "refused in $ms ms" >&2
+	fresh
+	capture
+	h3 allowed.test 198.18.5.10 >/dev/null
+	capture_stop
+	[ "$(to_server)" -gt 0 ] || fail "control: nothing reached the internet"
+}
+
+test_chromium_split_hello_for_an_allowed_name_is_served() {
+	user_defined || return 1
+	sb_capture
+	ms=$(chromium allowed.test)
+	sb_capture_stop
 	echo "chromium: $ms ms" >&2
 	grep -q 'hello quic' "$TMP/chromium.out" ||
 		fail "not served: $(head -c 300 "$TMP/chromium.out") $(grep -v dbus "$TMP/chromium.err" | tail -3)"
@@ -141,14 +169,26 @@ test_chromium_split_hello_for_an_allowed_name_is_served() {
 test_chromium_to_a_denied_name_is_refused_at_once() {
 	user_defined || return 1
 	capture || fail "no capture"
+	sb_capture
 	ms=$(chromium denied.test "$NET4")
+	sb_capture_stop
 	capture_stop
-	echo "chromium refused: $ms ms" >&2
 	! grep -q 'hello quic' "$TMP/chromium.out" || fail "denied name served"
 	[ "$(to_server)" -eq 0 ] || fail "$(to_server) datagrams reached the server"
 	expect_flow "proto = 'udp' AND sni = 'denied.test'" "deny|domain-not-allowed|"
-	# Chromium stops at the refusal: a timeout would take its 4 s
-	# handshake timer at least, on top of its start
+	# each connection (Chromium tries again from new ports) was refused
+	# within milliseconds of its first datagram, and Chromium took the
+	# refusal: no datagram of its own on that port after it
+	read -r conns refused worst after < <(tcpdump -r "$SB_CAP" -n -tt 2>/dev/null | awk '
+		$5 ~ /\.443:$/ { p = $3; sub(/.*\./, "", p); if (!(p in t0)) { t0[p] = $1; n++ }
+				 if (p in tc) after++ }
+		$3 ~ /\.443$/ { p = $5; sub(/.*\./, "", p); sub(/:$/, "", p)
+				 if (!(p in tc)) { tc[p] = $1; r++; d = ($1 - t0[p]) * 1000; if (d > w) w = d } }
+		END { printf "%d %d %.1f %d\n", n, r, w, after }')
+	echo "chromium: $conns connections, $refused refused, the slowest $worst ms after its first datagram, $after datagrams after a refusal; $ms ms in all" >&2
+	[ "$conns" -ge 1 ] && [ "$refused" -eq "$conns" ] || fail "$refused of $conns connections refused"
+	awk -v w="$worst" 'BEGIN { exit !(w < 50) }' || fail "refused after $worst ms"
+	[ "$after" -eq 0 ] || fail "Chromium sent $after datagrams after a refusal"
 	[ "$ms" -lt 4000 ] || fail "took $ms ms"
 	fresh
 	capture
