@@ -593,6 +593,7 @@ static const struct set_def set_defs[] = {
 	{ "first6", SK_DYNAMIC, 44, 0, { 0 },
 	  CAT5(T_IPV6, T_IPV6, T_SERVICE, T_SERVICE, T_MARK) },
 	{ "sb_flows", SK_METER, 4, 0, { 0 }, T_MARK },
+	{ "sb_quic", SK_METER, 4, 0, { 0 }, T_MARK },
 	/* sandbox . an address of an injection domain, until its TTL */
 	{ "inject4", SK_TIMED, 8, 0, { 0 }, CAT2(T_MARK, T_IPV4) },
 	{ "inject6", SK_TIMED, 20, 0, { 0 }, CAT2(T_MARK, T_IPV6) },
@@ -1338,27 +1339,35 @@ static void rules_packet_mark(struct batch *bt, const char *chain,
  * open flows: a token bucket per sandbox costs the same whatever the
  * number of flows (a conntrack count per sandbox slowed every new flow as
  * closed ones piled up). */
-static void r_flow_limit(struct batch *bt, const struct nft_opts *o)
+/* Matches once the packet's sandbox is past `rate' packets a second (a
+ * burst of twice that), its token bucket in the meter `set'. */
+static void x_sandbox_over(struct nftnl_rule *r, const struct nft_opts *o,
+			   const char *set, uint64_t rate)
 {
-	struct nftnl_rule *r = rule_new("forward");
 	struct nftnl_expr *d = nftnl_expr_alloc("dynset");
 	struct nftnl_expr *l = nftnl_expr_alloc("limit");
 
-	x_ct(r, NFT_CT_STATE, R0);
-	x_bitwise(r, R0, 4, CT_STATE_NEW, 0);
-	x_cmp32(r, R0, NFT_CMP_NEQ, 0);
 	k_sandbox(r, o->marks);
-	nftnl_expr_set_u64(l, NFTNL_EXPR_LIMIT_RATE, o->flow_rate);
+	nftnl_expr_set_u64(l, NFTNL_EXPR_LIMIT_RATE, rate);
 	nftnl_expr_set_u64(l, NFTNL_EXPR_LIMIT_UNIT, 1);
-	nftnl_expr_set_u32(l, NFTNL_EXPR_LIMIT_BURST,
-				  o->flow_rate * 2);
+	nftnl_expr_set_u32(l, NFTNL_EXPR_LIMIT_BURST, (uint32_t)(rate * 2));
 	nftnl_expr_set_u32(l, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
 	nftnl_expr_set_u32(l, NFTNL_EXPR_LIMIT_FLAGS, NFT_LIMIT_F_INV);
 	nftnl_expr_set_u32(d, NFTNL_EXPR_DYNSET_SREG_KEY, R0);
 	nftnl_expr_set_u32(d, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_ADD);
-	nftnl_expr_set_str(d, NFTNL_EXPR_DYNSET_SET_NAME, "sb_flows");
+	nftnl_expr_set_str(d, NFTNL_EXPR_DYNSET_SET_NAME, set);
 	nftnl_expr_set(d, NFTNL_EXPR_DYNSET_EXPR, l, 0);
 	x_add(r, d);
+}
+
+static void r_flow_limit(struct batch *bt, const struct nft_opts *o)
+{
+	struct nftnl_rule *r = rule_new("forward");
+
+	x_ct(r, NFT_CT_STATE, R0);
+	x_bitwise(r, R0, 4, CT_STATE_NEW, 0);
+	x_cmp32(r, R0, NFT_CMP_NEQ, 0);
+	x_sandbox_over(r, o, "sb_flows", o->flow_rate);
 	s_decide(r, o, ST_DENY, "flow-limit");
 	msg_rule(bt, r, "flow limit rule");
 }
@@ -1550,6 +1559,12 @@ static void r_quic_long(struct batch *bt, const struct nft_opts *o)
 	x_verdict(r, NFT_JUMP, "quic_long");
 	msg_rule(bt, r, "QUIC long header rule");
 	rules_packet_mark(bt, "quic_long", m, ST_NONE);
+	/* a handshake sends a few: past 4 x flow_rate a second a sandbox
+	 * floods the daemon, and what exceeds is dropped */
+	r = rule_new("quic_long");
+	x_sandbox_over(r, o, "sb_quic", o->flow_rate * 4);
+	x_verdict(r, NF_DROP, NULL);
+	msg_rule(bt, r, "QUIC long header limit rule");
 	r = rule_new("quic_long");
 	x_queue(r, o, true);
 	msg_rule(bt, r, "QUIC long header queue rule");

@@ -163,7 +163,7 @@ test_chromium_split_hello_for_an_allowed_name_is_served() {
 	first=$(tcpdump -r "$SB_CAP" -n 2>/dev/null | head -3)
 	echo "$first" >&2
 	[ "$(echo "$first" | awk 'NR <= 2 && $5 ~ /\.443:$/ && $NF >= 1200' |
-		wc -l)" -eq 2 ] || fail "not a hello in two datagrams"
+		wc -l)" -eq 2 ] || fail "not a hello in two datagrams ($(cat "$TMP/sbcap.err"))"
 }
 
 test_chromium_to_a_denied_name_is_refused_at_once() {
