@@ -21,6 +21,8 @@ server's side shows whether any of it got through. Prints what came back:
   second      an Initial for allowed.test, answered by the server, then on
               the same 5-tuple the Initial of another connection for SNI,
               its Destination Connection ID the marker
+  flood       an Initial for allowed.test, answered, then 3000 0-RTT
+              datagrams carrying the marker, 25,000 a second
   short       short-header datagrams only (a migrated connection)
 
 "close 0x2 <reason>": the server's Initial, decrypted with the keys the
@@ -30,6 +32,7 @@ import os
 import socket
 import struct
 import sys
+import time
 
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -231,6 +234,16 @@ def main():
         dcid = m[:20]
         s.send(initial(dcid, scid, 0, crypto(0, hello)))
         print("first: %s; second: %s" % (first, outcome(s.s, dcid)))
+        return
+    elif attack == "flood":
+        # an allowed connection's Initial, then 3000 0-RTT datagrams
+        s.send(initial(dcid, scid, 0, crypto(0, client_hello(["allowed.test"]))))
+        first = outcome(s.s, dcid)
+        for i in range(3000):   # 25,000 a second: within the queue
+            s.send(zero_rtt(dcid, scid, m))
+            if i % 50 == 49:
+                time.sleep(0.002)
+        print("first: %s; sent 3000" % first)
         return
     elif attack == "short":
         s.send(bytes([0x41]) + dcid + m * 4)

@@ -347,6 +347,34 @@ test_a_second_connection_in_an_allowed_flow_is_judged_by_its_own_name() {
 	seen "$m" || fail "control: the second connection never reached the server"
 }
 
+# flood FLOW_RATE: how many of the flood's 3000 0-RTT datagrams reached
+# the server, with the daemon's flow_rate at FLOW_RATE, in $TMP/flooded
+# (not in $(...): the daemon would hold its pipe open)
+flood() {
+	stop_daemon
+	start_daemon "flow_rate = $1" </dev/null >/dev/null || return 1
+	user_defined >/dev/null || return 1
+	m=$(marker)
+	capture
+	sb python3 "$TOP/tests/e2e/quic_craft.py" flood "$m" "$NET4" >&2
+	capture_stop
+	tcpdump -r "$TMP/cap.pcap" -n -A 'udp dst port 443' 2>/dev/null |
+		grep -c "$m" >"$TMP/flooded"
+}
+
+test_long_headers_on_an_allowed_flow_cannot_flood_the_daemon() {
+	# 4 x 100 a second, a burst of 800: far fewer than 3000 pass
+	flood 100 || fail "daemon"
+	n=$(cat "$TMP/flooded")
+	echo "flow_rate 100: $n of 3000 reached the server" >&2
+	[ "$n" -gt 0 ] && [ "$n" -lt 1500 ] || fail "$n of 3000 passed"
+	# the control: at the default (8,000 a second, a burst of 16,000)
+	flood 2000 || fail "daemon"
+	n=$(cat "$TMP/flooded")
+	echo "flow_rate 2000: $n of 3000 reached the server" >&2
+	[ "$n" -ge 2900 ] || fail "control: $n of 3000 passed"
+}
+
 test_short_headers_alone_are_refused() {
 	user_defined || return 1
 	WANT="deny|not-quic|" crafted short '^icmp 113'
