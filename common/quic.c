@@ -400,6 +400,24 @@ enum quic_step quic_judge(struct quic_initial *q, const uint8_t *dgram,
 	return st == QUIC_NEED_MORE ? QUIC_STEP_MORE : QUIC_STEP_DONE;
 }
 
+/* A long header up to its connection IDs; returns its length. */
+static size_t put_long_header(uint8_t *out, uint8_t first, uint32_t version,
+			      const uint8_t *dcid, size_t dl,
+			      const uint8_t *scid, size_t sl)
+{
+	size_t n = 0;
+
+	out[n++] = first;
+	for (int b = 3; b >= 0; b--)
+		out[n++] = (uint8_t)(version >> (8 * b));
+	out[n++] = (uint8_t)dl;
+	memcpy(out + n, dcid, dl);
+	n += dl;
+	out[n++] = (uint8_t)sl;
+	memcpy(out + n, scid, sl);
+	return n + sl;
+}
+
 static size_t put_varint2(uint8_t *p, size_t v)
 {
 	p[0] = (uint8_t)(0x40 | (v >> 8));
@@ -412,22 +430,15 @@ size_t quic_version_negotiation(const uint8_t *d, size_t len, uint8_t *out,
 {
 	static const uint32_t versions[] = { QUIC_V1, QUIC_V2 };
 	const uint8_t *dcid, *scid, *rest;
-	size_t dl, sl, n = 0;
+	size_t dl, sl, n;
 
 	/* RFC 8999: any version's connection IDs may be 255 bytes */
 	if (len < 7 || !(d[0] & 0x80) ||
 	    !long_cids(d, len, 255, &dcid, &dl, &scid, &sl, &rest) ||
 	    cap < 7 + dl + sl + sizeof(versions))
 		return 0;
-	out[n++] = 0xc0 | (d[5] & 0x3f);	/* unused bits, fixed bit set */
-	memset(out + n, 0, 4);
-	n += 4;
-	out[n++] = (uint8_t)sl;
-	memcpy(out + n, scid, sl);
-	n += sl;
-	out[n++] = (uint8_t)dl;
-	memcpy(out + n, dcid, dl);
-	n += dl;
+	/* version 0; the unused bits arbitrary, the fixed bit set */
+	n = put_long_header(out, 0xc0 | (d[5] & 0x3f), 0, scid, sl, dcid, dl);
 	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
 		for (int b = 3; b >= 0; b--)
 			out[n++] = (uint8_t)(versions[i] >> (8 * b));
@@ -442,7 +453,7 @@ size_t quic_initial_seal(uint32_t version, bool server, const uint8_t *odcid,
 			 size_t cap)
 {
 	size_t pad = flen < 18 ? 18 - flen : 0, plen = 2 + flen + pad + 16;
-	size_t n = 0, pn_off;
+	size_t n, pn_off;
 	uint8_t mask[16], nonce[12], *plain;
 	struct keys k;
 	Aes aes;
@@ -452,15 +463,8 @@ size_t quic_initial_seal(uint32_t version, bool server, const uint8_t *odcid,
 	    cap < 7 + dcid_len + scid_len + 1 + 2 + plen ||
 	    !derive_keys(version, server, odcid, odcid_len, &k))
 		return 0;
-	out[n++] = (uint8_t)(0xc0 | initial_type(version) << 4 | 1);
-	for (int b = 3; b >= 0; b--)
-		out[n++] = (uint8_t)(version >> (8 * b));
-	out[n++] = (uint8_t)dcid_len;
-	memcpy(out + n, dcid, dcid_len);
-	n += dcid_len;
-	out[n++] = (uint8_t)scid_len;
-	memcpy(out + n, scid, scid_len);
-	n += scid_len;
+	n = put_long_header(out, (uint8_t)(0xc0 | initial_type(version) << 4 | 1),
+			    version, dcid, dcid_len, scid, scid_len);
 	out[n++] = 0;		/* no token */
 	n += put_varint2(out + n, plen);
 	pn_off = n;

@@ -45,6 +45,7 @@ static struct verdict_result eval(const struct policy *p, const char *addr,
 }
 
 #define TLS(p, addr, sni) eval(p, addr, 443, IPPROTO_TCP, PAYLOAD_TLS, sni)
+#define UDP(p, port, kind, sni) eval(p, "198.18.0.1", port, IPPROTO_UDP, kind, sni)
 #define EXPECT(r, v, why, rl)                                          \
 	do {                                                           \
 		struct verdict_result r_ = (r);                        \
@@ -227,19 +228,17 @@ TEST(test_quic_is_judged_by_sni_in_user_defined_mode)
 {
 	struct policy *p = mk(MODE_USER_DEFINED, github, NULL);
 
-	EXPECT(eval(p, "198.18.0.1", 443, IPPROTO_UDP, PAYLOAD_NONE, NULL),
+	EXPECT(UDP(p, 443, PAYLOAD_NONE, NULL),
 	       VERDICT_NEED_PAYLOAD, "need-payload", "");
-	EXPECT(eval(p, "198.18.0.1", 443, IPPROTO_UDP, PAYLOAD_TLS,
-		    "api.github.com"),
+	EXPECT(UDP(p, 443, PAYLOAD_TLS, "api.github.com"),
 	       VERDICT_ALLOW, "domain-allowed", "*.github.com");
-	EXPECT(eval(p, "198.18.0.1", 443, IPPROTO_UDP, PAYLOAD_TLS,
-		    "example.com"),
+	EXPECT(UDP(p, 443, PAYLOAD_TLS, "example.com"),
 	       VERDICT_DENY, "domain-not-allowed", "");
-	EXPECT(eval(p, "198.18.0.1", 443, IPPROTO_UDP, PAYLOAD_NOT_QUIC, NULL),
+	EXPECT(UDP(p, 443, PAYLOAD_NOT_QUIC, NULL),
 	       VERDICT_DENY, "not-quic", "");
-	EXPECT(eval(p, "198.18.0.1", 443, IPPROTO_UDP, PAYLOAD_CONFLICT, NULL),
+	EXPECT(UDP(p, 443, PAYLOAD_CONFLICT, NULL),
 	       VERDICT_DENY, "crypto-overlap-conflict", "");
-	EXPECT(eval(p, "198.18.0.1", 4433, IPPROTO_UDP, PAYLOAD_NONE, NULL),
+	EXPECT(UDP(p, 4433, PAYLOAD_NONE, NULL),
 	       VERDICT_DENY, "not-tls", "");
 	policy_free(p);
 }
@@ -249,18 +248,16 @@ TEST(test_quic_is_judged_in_allow_all_with_denied_domains)
 	const char *const deny[] = { "gist.github.com", NULL };
 	struct policy *p = mk(MODE_ALLOW_ALL, NULL, deny);
 
-	EXPECT(eval(p, "198.18.0.1", 443, IPPROTO_UDP, PAYLOAD_NONE, NULL),
+	EXPECT(UDP(p, 443, PAYLOAD_NONE, NULL),
 	       VERDICT_NEED_PAYLOAD, "need-payload", "");
-	EXPECT(eval(p, "198.18.0.1", 443, IPPROTO_UDP, PAYLOAD_TLS,
-		    "gist.github.com"),
+	EXPECT(UDP(p, 443, PAYLOAD_TLS, "gist.github.com"),
 	       VERDICT_DENY, "domain-denied", "gist.github.com");
-	EXPECT(eval(p, "198.18.0.1", 443, IPPROTO_UDP, PAYLOAD_TLS,
-		    "github.com"),
+	EXPECT(UDP(p, 443, PAYLOAD_TLS, "github.com"),
 	       VERDICT_ALLOW, "mode-allow-all", "");
 	/* what cannot be judged is refused, allow-all or not */
-	EXPECT(eval(p, "198.18.0.1", 443, IPPROTO_UDP, PAYLOAD_NOT_QUIC, NULL),
+	EXPECT(UDP(p, 443, PAYLOAD_NOT_QUIC, NULL),
 	       VERDICT_DENY, "not-quic", "");
-	EXPECT(eval(p, "198.18.0.1", 4433, IPPROTO_UDP, PAYLOAD_NONE, NULL),
+	EXPECT(UDP(p, 4433, PAYLOAD_NONE, NULL),
 	       VERDICT_ALLOW, "mode-allow-all", "");
 	policy_free(p);
 }
