@@ -254,10 +254,11 @@ static bool long_cids(const uint8_t *pkt, size_t len, size_t max,
 bool quic_dcid(const uint8_t *d, size_t len, const uint8_t **cid,
 	       size_t *cid_len)
 {
+	enum quic_form f = quic_form(d, len);
 	const uint8_t *scid, *rest;
 	size_t sl;
 
-	return quic_form(d, len) <= QUIC_LONG &&
+	return (f == QUIC_INITIAL || f == QUIC_LONG) &&
 	       long_cids(d, len, CID_MAX, cid, cid_len, &scid, &sl, &rest);
 }
 

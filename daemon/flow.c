@@ -232,7 +232,8 @@ bool flow_hold(struct flow *f, const struct held *h)
 		return false;
 	f->held[f->nheld++] = *h;
 	nheld++;
-	account(f);		/* a datagram's Initials grew its state */
+	if (f->qi)
+		account(f);	/* a datagram's Initials grew its state */
 	return true;
 }
 

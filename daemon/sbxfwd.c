@@ -73,7 +73,8 @@ static void nft_opts_of(struct daemon *d)
  * SIGHUP. The upstream resolvers are the ini's, else resolv.conf's. */
 static void configure(struct sbxfw_config *c)
 {
-	verdict_configure(c->ech == ECH_DENY, c->ip_binding == BINDING_STRICT);
+	verdict_configure(c->ech == ECH_DENY, c->ip_binding == BINDING_STRICT,
+			  c->deny_action == DENY_DROP);
 	if (cfg_upstream_from_resolv(c, RESOLV_CONF) < 0 && !c->nupstream)
 		log_warnx("dns: no upstream resolver (none in the ini or %s): "
 			  "sandboxes' allowed names get SERVFAIL", RESOLV_CONF);

@@ -32,16 +32,17 @@
 #define SANDBOX_SHARE (MAX_FLOWS / 4)	/* of the table, per sandbox */
 
 static const struct marks *marks;
-static bool ech_deny, ip_binding;
+static bool ech_deny, ip_binding, silent;
 static struct verdict_stats stats;
 static void cut_open(const struct flow_key *k);
 static const struct verdict_io real_io = { queue_verdict, cut_open };
 static struct verdict_io io = real_io;
 
-void verdict_configure(bool deny_ech, bool binding)
+void verdict_configure(bool deny_ech, bool binding, bool drop)
 {
 	ech_deny = deny_ech;
 	ip_binding = binding;
+	silent = drop;
 }
 
 void verdict_init(const struct marks *m)
@@ -249,6 +250,8 @@ static void quic_refuse(const struct quic_initial *q, const struct flow_key *k,
 	char phrase[64];
 	size_t len;
 
+	if (silent)
+		return;
 	snprintf(phrase, sizeof(phrase), "sbxfw: %s", reason);
 	if ((len = quic_refusal(q, phrase, close, sizeof(close)))) {
 		flow_key_reverse(k, &back);

@@ -30,7 +30,8 @@ struct verdict_io {
 void verdict_set_io(const struct verdict_io *io);
 /* From the ini, at start and on SIGHUP: [tls] ech = deny, [dns]
  * ip_binding = strict (SPEC §3). */
-void verdict_configure(bool ech_deny, bool binding);
+/* silent: deny_action = drop, no refusal of our own reaches a client */
+void verdict_configure(bool ech_deny, bool binding, bool silent);
 /* The queue handler: every packet gets exactly one verdict, now or when
  * its flow is decided. */
 void verdict_packet(const struct queued *q, void *arg);

@@ -310,7 +310,7 @@ test_hello_with_two_server_names_is_refused() {
 test_zero_rtt_after_a_denied_initial_never_passes() {
 	user_defined || return 1
 	WANT="deny|domain-not-allowed|" \
-		crafted zero-rtt 'close 0x2 sbxfw: domain-not-allowed.*icmp 113'
+		crafted zero-rtt 'close 0x2 sbxfw: domain-not-allowed.*icmp 113|icmp 113.*close 0x2 sbxfw: domain-not-allowed'
 }
 
 test_zero_rtt_after_an_allowed_initial_is_held_then_passes() {
@@ -373,6 +373,15 @@ test_long_headers_on_an_allowed_flow_cannot_flood_the_daemon() {
 	n=$(cat "$TMP/flooded")
 	echo "flow_rate 2000: $n of 3000 reached the server" >&2
 	[ "$n" -ge 2900 ] || fail "control: $n of 3000 passed"
+}
+
+test_deny_action_drop_sends_no_refusal() {
+	stop_daemon
+	start_daemon "[defaults]" "deny_action = drop" </dev/null >/dev/null || fail "daemon"
+	user_defined || return 1
+	WANT="deny|domain-not-allowed|" crafted zero-rtt '^timeout$'
+	stop_daemon
+	start_daemon </dev/null >/dev/null || fail "daemon"
 }
 
 test_short_headers_alone_are_refused() {

@@ -76,7 +76,7 @@ static void setup(void)
 			sizeof(err));
 	sandbox_insert(sb);
 	conns_init(64);
-	verdict_configure(false, false);
+	verdict_configure(false, false, false);
 	verdict_init(&m);
 	verdict_set_io(&fake);
 }
