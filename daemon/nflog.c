@@ -19,6 +19,7 @@
 #include "nflog.h"
 #include "nft.h"
 #include "pkt.h"
+#include "quic.h"
 #include "sandbox.h"
 
 #define BATCH_MS 50		/* the kernel holds a batch this long at most */
@@ -87,13 +88,6 @@ int nflog_open(uint16_t group, const struct marks *m, char *err,
 	return mnl_socket_get_fd(nl);
 }
 
-void nflog_close(void)
-{
-	if (nl)
-		mnl_socket_close(nl);
-	nl = NULL;
-}
-
 static int attr_cb(const struct nlattr *a, void *data)
 {
 	const struct nlattr **tb = data;
@@ -153,29 +147,99 @@ static void record(const char *prefix, uint32_t mark, const struct pkt *p)
 	audit_flow(&r);
 }
 
-/* A ClientHello of a flow the kernel allowed without reading it: its
- * name for the audit, and for the policy changes that judge open flows
- * again (conns). One segment: the SNI if it is whole in it. */
-static void named(const struct pkt *p)
+/* A flow the kernel allowed is named: for the audit, and for the policy
+ * changes that judge open flows again (conns). */
+static void name(const struct flow_key *k, const struct client_hello *ch,
+		 const struct quic_initial *qi)
 {
-	struct client_hello ch;
+	const uint8_t *cid;
 	struct sandbox *sb;
-	struct flow_key k;
+	size_t cid_len;
 	uint32_t mark;
 
-	if (p->proto != IPPROTO_TCP)
+	/* its sandbox: the ct mark's (the fast path leaves the packet's
+	 * mark as it was; NFLOG here cannot carry the entry) */
+	if (!ch->has_sni || ct_get_mark(k, &mark) < 0 ||
+	    !(sb = sandbox_get(mark_get_id(marks, mark))))
 		return;
+	conns_add(k, ch->sni, ch->sni_len);
+	if (qi && quic_initial_keyed(qi, &cid, &cid_len))
+		conns_set_cid(k, cid, cid_len);
+	audit_flow_name(sb->name, k, ch->sni);
+}
+
+/* QUIC hellos logged in part (Chromium's spans two datagrams), until
+ * whole: a few at a time, the oldest given up for a new one. */
+#define QUIC_PENDING 32
+static struct pending {
+	struct flow_key k;
+	struct quic_initial *qi;
+	unsigned age;
+} pending[QUIC_PENDING];
+static unsigned pending_clock;
+
+static struct pending *pending_get(const struct flow_key *k)
+{
+	struct pending *old = &pending[0];
+
+	for (size_t i = 0; i < QUIC_PENDING; i++) {
+		if (pending[i].qi && !memcmp(&pending[i].k, k, sizeof(*k)))
+			return &pending[i];
+		if (!pending[i].qi ||
+		    (old->qi && pending[i].age < old->age))
+			old = &pending[i];
+	}
+	quic_initial_free(old->qi);
+	old->k = *k;
+	old->qi = quic_initial_new();
+	old->age = ++pending_clock;
+	return old;
+}
+
+static void pending_done(struct pending *e)
+{
+	quic_initial_free(e->qi);
+	e->qi = NULL;
+}
+
+/* A ClientHello of a flow the kernel allowed without reading it. One TCP
+ * segment: the SNI if it is whole in it; QUIC: its Initials, gathered. */
+static void named(const struct pkt *p)
+{
+	struct client_hello ch = { 0 };
+	struct pending *e;
+	struct flow_key k;
+
 	flow_key_of(p, &k);
 	if (conns_sni(&k))
 		return;		/* named already: the daemon judged it */
-	ch_peek_sni(p->payload, p->payload_len, &ch);
-	/* its sandbox: the ct mark's (the fast path leaves the packet's
-	 * mark as it was; NFLOG here cannot carry the entry) */
-	if (!ch.has_sni || ct_get_mark(&k, &mark) < 0 ||
-	    !(sb = sandbox_get(mark_get_id(marks, mark))))
+	if (p->proto == IPPROTO_TCP) {
+		ch_peek_sni(p->payload, p->payload_len, &ch);
+		return name(&k, &ch, NULL);
+	}
+	if (p->proto != IPPROTO_UDP ||
+	    !quic_is_initial(p->payload, p->payload_len))
 		return;
-	conns_add(&k, ch.sni, ch.sni_len);
-	audit_flow_name(sb->name, &k, ch.sni);
+	e = pending_get(&k);
+	switch (quic_initial_add(e->qi, p->payload, p->payload_len, &ch)) {
+	case QUIC_NEED_MORE:
+		return;
+	case QUIC_OK:
+		name(&k, &ch, e->qi);
+		break;
+	default:
+		break;
+	}
+	pending_done(e);
+}
+
+void nflog_close(void)
+{
+	for (size_t i = 0; i < QUIC_PENDING; i++)
+		pending_done(&pending[i]);
+	if (nl)
+		mnl_socket_close(nl);
+	nl = NULL;
 }
 
 static int packet_cb(const struct nlmsghdr *nlh, void *data)

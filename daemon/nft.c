@@ -1093,29 +1093,52 @@ static void r_syn_ack(struct batch *bt, const struct marks *m, int v6)
  * passes, for the flow's name in the audit; nothing waits for it. Within
  * a flow's first 16 packets only (both ways; a Postgres SSLRequest comes
  * first), so that a sandbox cannot flood the log group that the kernel's
- * verdicts are audited through. */
+ * verdicts are audited through. QUIC the same: a client's long-header
+ * datagrams on UDP 443, in the commit chain, which sees a flow's first
+ * datagram too with the ct mark the forward chain just gave it. */
 #define NAME_PACKETS 16
 
-static void r_name(struct batch *bt, const struct nft_opts *o)
+static struct nftnl_rule *r_name_first(const char *chain,
+				       const struct nft_opts *o, uint8_t proto)
 {
-	const struct marks *m = o->marks;
-	struct nftnl_rule *r = rule_new("forward");
+	struct nftnl_rule *r = rule_new(chain);
 	/* the counter is a host-order u64: (packets & ~15) == 0 */
 	uint64_t under = ~(uint64_t)(NAME_PACKETS - 1), zero = 0, none = 0;
 
-	m_mark(r, true, m->state, NFT_CMP_EQ, mark_state(m, ST_ALLOW));
+	m_mark(r, true, o->marks->state, NFT_CMP_EQ,
+	       mark_state(o->marks, ST_ALLOW));
 	m_ct_direction(r, IP_CT_DIR_ORIGINAL);
-	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
+	m_l4proto(r, NFT_CMP_EQ, proto);
 	x_ct(r, NFT_CT_PKTS, R0);
 	x_bitwise_bytes(r, R0, 8, (const uint8_t *)&under,
 			(const uint8_t *)&none);
 	x_cmp(r, R0, NFT_CMP_EQ, &zero, 8);
+	return r;
+}
+
+static void r_name(struct batch *bt, const struct nft_opts *o)
+{
+	struct nftnl_rule *r = r_name_first("forward", o, IPPROTO_TCP);
+
 	x_payload(r, NFT_PAYLOAD_INNER_HEADER, 0, 1, R0);
 	x_cmp8(r, R0, NFT_CMP_EQ, 0x16);
 	x_payload(r, NFT_PAYLOAD_INNER_HEADER, 5, 1, R0);
 	x_cmp8(r, R0, NFT_CMP_EQ, 0x01);
 	x_log_len(r, o->log_group, NFLOG_NAME_PREFIX, NFLOG_NAME_SNAPLEN);
 	msg_rule(bt, r, "naming rule");
+}
+
+static void r_name_quic(struct batch *bt, const struct nft_opts *o)
+{
+	struct nftnl_rule *r = r_name_first("commit", o, IPPROTO_UDP);
+
+	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R0);
+	x_cmp(r, R0, NFT_CMP_EQ, &(uint16_t){ htons(443) }, 2);
+	x_payload(r, NFT_PAYLOAD_INNER_HEADER, 0, 1, R0);
+	x_bitwise(r, R0, 1, 0x80, 0);
+	x_cmp8(r, R0, NFT_CMP_EQ, 0x80);
+	x_log_len(r, o->log_group, NFLOG_NAME_PREFIX, NFLOG_NAME_SNAPLEN);
+	msg_rule(bt, r, "QUIC naming rule");
 }
 
 /* ct mark state s: verdict code (to chain) */
@@ -1696,6 +1719,8 @@ static void rules_commit(struct batch *bt, const struct nft_opts *o)
 	const struct marks *m = o->marks;
 	struct nftnl_rule *r;
 
+	if (o->log_allowed)
+		r_name_quic(bt, o);
 	/* no verdict of ours on it (the fast path): nothing to do */
 	r = rule_new("commit");
 	m_mark(r, false, m->state, NFT_CMP_EQ, mark_state(m, ST_NONE));
