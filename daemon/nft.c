@@ -1098,28 +1098,48 @@ static void r_syn_ack(struct batch *bt, const struct marks *m, int v6)
  * datagram too with the ct mark the forward chain just gave it. */
 #define NAME_PACKETS 16
 
-static struct nftnl_rule *r_name_first(const char *chain,
-				       const struct nft_opts *o, uint8_t proto)
+/* A rule for a client's packets of a flow allowed: chain, protocol. */
+static struct nftnl_rule *r_allowed_out(const char *chain,
+					const struct nft_opts *o,
+					uint8_t proto)
 {
 	struct nftnl_rule *r = rule_new(chain);
-	/* the counter is a host-order u64: (packets & ~15) == 0 */
-	uint64_t under = ~(uint64_t)(NAME_PACKETS - 1), zero = 0, none = 0;
 
 	m_mark(r, true, o->marks->state, NFT_CMP_EQ,
 	       mark_state(o->marks, ST_ALLOW));
 	m_ct_direction(r, IP_CT_DIR_ORIGINAL);
 	m_l4proto(r, NFT_CMP_EQ, proto);
+	return r;
+}
+
+/* Within the flow's first NAME_PACKETS packets. */
+static void m_first_packets(struct nftnl_rule *r)
+{
+	/* the counter is a host-order u64: (packets & ~15) == 0 */
+	uint64_t under = ~(uint64_t)(NAME_PACKETS - 1), zero = 0, none = 0;
+
 	x_ct(r, NFT_CT_PKTS, R0);
 	x_bitwise_bytes(r, R0, 8, (const uint8_t *)&under,
 			(const uint8_t *)&none);
 	x_cmp(r, R0, NFT_CMP_EQ, &zero, 8);
-	return r;
+}
+
+/* A UDP datagram to 443 whose first packet has a long header (QUIC's
+ * Initial, 0-RTT, Handshake, or a version we do not read). */
+static void m_quic_long(struct nftnl_rule *r)
+{
+	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R0);
+	x_cmp(r, R0, NFT_CMP_EQ, &(uint16_t){ htons(443) }, 2);
+	x_payload(r, NFT_PAYLOAD_INNER_HEADER, 0, 1, R0);
+	x_bitwise(r, R0, 1, 0x80, 0);
+	x_cmp8(r, R0, NFT_CMP_EQ, 0x80);
 }
 
 static void r_name(struct batch *bt, const struct nft_opts *o)
 {
-	struct nftnl_rule *r = r_name_first("forward", o, IPPROTO_TCP);
+	struct nftnl_rule *r = r_allowed_out("forward", o, IPPROTO_TCP);
 
+	m_first_packets(r);
 	x_payload(r, NFT_PAYLOAD_INNER_HEADER, 0, 1, R0);
 	x_cmp8(r, R0, NFT_CMP_EQ, 0x16);
 	x_payload(r, NFT_PAYLOAD_INNER_HEADER, 5, 1, R0);
@@ -1130,13 +1150,10 @@ static void r_name(struct batch *bt, const struct nft_opts *o)
 
 static void r_name_quic(struct batch *bt, const struct nft_opts *o)
 {
-	struct nftnl_rule *r = r_name_first("commit", o, IPPROTO_UDP);
+	struct nftnl_rule *r = r_allowed_out("commit", o, IPPROTO_UDP);
 
-	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R0);
-	x_cmp(r, R0, NFT_CMP_EQ, &(uint16_t){ htons(443) }, 2);
-	x_payload(r, NFT_PAYLOAD_INNER_HEADER, 0, 1, R0);
-	x_bitwise(r, R0, 1, 0x80, 0);
-	x_cmp8(r, R0, NFT_CMP_EQ, 0x80);
+	m_first_packets(r);
+	m_quic_long(r);
 	x_log_len(r, o->log_group, NFLOG_NAME_PREFIX, NFLOG_NAME_SNAPLEN);
 	msg_rule(bt, r, "QUIC naming rule");
 }
@@ -1356,12 +1373,6 @@ static void rules_packet_mark(struct batch *bt, const char *chain,
 	}
 }
 
-/* A sandbox's share of what all share (conntrack, the first-byte set,
- * the queue): past flow_rate new flows a second (a burst of twice
- * that), its new flows are refused. A rate, not a count of
- * open flows: a token bucket per sandbox costs the same whatever the
- * number of flows (a conntrack count per sandbox slowed every new flow as
- * closed ones piled up). */
 /* Matches once the packet's sandbox is past `rate' packets a second (a
  * burst of twice that), its token bucket in the meter `set'. */
 static void x_sandbox_over(struct nftnl_rule *r, const struct nft_opts *o,
@@ -1383,6 +1394,12 @@ static void x_sandbox_over(struct nftnl_rule *r, const struct nft_opts *o,
 	x_add(r, d);
 }
 
+/* A sandbox's share of what all share (conntrack, the first-byte set,
+ * the queue): past flow_rate new flows a second (a burst of twice
+ * that), its new flows are refused. A rate, not a count of
+ * open flows: a token bucket per sandbox costs the same whatever the
+ * number of flows (a conntrack count per sandbox slowed every new flow as
+ * closed ones piled up). */
 static void r_flow_limit(struct batch *bt, const struct nft_opts *o)
 {
 	struct nftnl_rule *r = rule_new("forward");
@@ -1569,16 +1586,9 @@ static void rules_inbound(struct batch *bt, const struct nft_opts *o)
 static void r_quic_long(struct batch *bt, const struct nft_opts *o)
 {
 	const struct marks *m = o->marks;
-	struct nftnl_rule *r = rule_new("forward");
+	struct nftnl_rule *r = r_allowed_out("forward", o, IPPROTO_UDP);
 
-	m_mark(r, true, m->state, NFT_CMP_EQ, mark_state(m, ST_ALLOW));
-	m_ct_direction(r, IP_CT_DIR_ORIGINAL);
-	m_l4proto(r, NFT_CMP_EQ, IPPROTO_UDP);
-	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R0);
-	x_cmp(r, R0, NFT_CMP_EQ, &(uint16_t){ htons(443) }, 2);
-	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 8, 1, R0);
-	x_bitwise(r, R0, 1, 0x80, 0);
-	x_cmp8(r, R0, NFT_CMP_EQ, 0x80);
+	m_quic_long(r);
 	x_verdict(r, NFT_JUMP, "quic_long");
 	msg_rule(bt, r, "QUIC long header rule");
 	rules_packet_mark(bt, "quic_long", m, ST_NONE);
