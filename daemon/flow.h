@@ -68,7 +68,6 @@ struct flow {
 				 * allowed server_name */
 	struct first_bytes fb;
 	struct quic_initial *qi;	/* UDP 443: its Initials so far */
-	uint32_t datagrams;	/* held so far: their order */
 	struct held held[FLOW_HELD_MAX];
 	size_t nheld;
 	struct early *early;

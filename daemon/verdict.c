@@ -240,23 +240,28 @@ static void refuse(struct flow *f)
 	flow_decided(f, PH_DENIED);
 }
 
-/* The refusal of a QUIC connection whose Initials q read: to the
- * client, from the server's end of k. */
+/* A datagram to the client of k, in its server's name. */
+static void to_client(const struct flow_key *k, const uint8_t *d, size_t n)
+{
+	struct flow_key back;
+
+	flow_key_reverse(k, &back);
+	rst_datagram(&back, d, n);
+}
+
+/* The refusal of a QUIC connection whose Initials q read. */
 static void quic_refuse(const struct quic_initial *q, const struct flow_key *k,
 			const char *reason)
 {
 	uint8_t close[RST_PAYLOAD_MAX];
-	struct flow_key back;
 	char phrase[64];
 	size_t len;
 
 	if (silent)
 		return;
 	snprintf(phrase, sizeof(phrase), "sbxfw: %s", reason);
-	if ((len = quic_refusal(q, phrase, close, sizeof(close)))) {
-		flow_key_reverse(k, &back);
-		rst_datagram(&back, close, len);
-	}
+	if ((len = quic_refusal(q, phrase, close, sizeof(close))))
+		to_client(k, close, len);
 }
 
 /* A QUIC flow refused so that every client notices at once (SPEC
@@ -631,11 +636,10 @@ static void tcp_segment(const struct queued *q, struct held *h,
 static void quic_datagram(struct flow *f, struct held *h, const struct pkt *p)
 {
 	uint8_t vn[RST_PAYLOAD_MAX];
-	struct flow_key back;
 	enum quic_step st;
 	size_t n;
 
-	h->seq = f->datagrams++;
+	h->seq = (uint32_t)f->nheld;	/* its place: held in order */
 	if (f->waiting)		/* judged but for its address: kept */
 		st = QUIC_STEP_MORE;
 	else
@@ -644,10 +648,8 @@ static void quic_datagram(struct flow *f, struct held *h, const struct pkt *p)
 		/* RFC 9000 §5.2.2: only a datagram that could open one */
 		if (p->payload_len >= 1200 &&
 		    (n = quic_version_negotiation(p->payload, p->payload_len,
-						  vn, sizeof(vn)))) {
-			flow_key_reverse(&f->key, &back);
-			rst_datagram(&back, vn, n);
-		}
+						  vn, sizeof(vn))))
+			to_client(&f->key, vn, n);
 		return give(h, G_DROP, NULL, 0);
 	}
 	if (!flow_hold(f, h)) {
