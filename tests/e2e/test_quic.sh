@@ -273,6 +273,50 @@ test_allow_all_names_the_quic_flows_the_kernel_lets_through() {
 		fail "the flow to allowed.test was cut"
 }
 
+test_http3_to_an_injection_domain_is_refused_so_it_takes_the_broker() {
+	user_defined || return 1
+	cli inject sb1 allowed.test --header 'Authorization: Bearer q-secret' \
+		>/dev/null || return 1
+	capture || fail "no capture"
+	h3 allowed.test "$NET4" >/dev/null
+	capture_stop
+	refused_by_close inject-not-redirected || fail "no CONNECTION_CLOSE: $(tail -3 "$TMP/h3.log")"
+	[ "$(to_server)" -eq 0 ] || fail "$(to_server) datagrams reached the server"
+	expect_flow "proto = 'udp' AND sni = 'allowed.test'" \
+		"deny|inject-not-redirected|allowed.test"
+	! grep -q q-secret "$TMP/sbxfwd.log" || fail "the secret reached the log"
+	fresh
+	capture
+	h3 allowed.test "$NET4" >/dev/null
+	capture_stop
+	served || fail "control: not served"
+}
+
+test_an_allowed_flows_long_headers_pass_with_the_daemon_down() {
+	user_defined || return 1
+	m=$(marker)
+	capture || fail "no capture"
+	# an allowed connection, answered; then the daemon dies; then 0-RTT
+	sb env PYTHONPATH="$TOP/tests/e2e" python3 -c '
+import os, sys, time, quic_craft as q
+s = q.Flow(sys.argv[1])
+dcid, scid = os.urandom(8), os.urandom(5)
+s.send(q.initial(dcid, scid, 0, q.crypto(0, q.client_hello(["allowed.test"]))))
+print(q.outcome(s.s, dcid))
+time.sleep(1.5)
+s.send(q.zero_rtt(dcid, scid, sys.argv[2].encode()))
+time.sleep(0.3)' "$NET4" "$m" >"$TMP/down.out" 2>&1 &
+	py=$!
+	sleep 0.8
+	stop_daemon KILL
+	wait "$py"
+	capture_stop
+	start_daemon </dev/null >/dev/null || fail "restart"
+	cat "$TMP/down.out"
+	grep -q answered "$TMP/down.out" || fail "the connection was not allowed"
+	seen "$m" || fail "the allowed flow's datagram was held back with no daemon"
+}
+
 test_a_policy_change_judges_open_quic_flows_by_their_name() {
 	recreate --mode allow-all || return 1
 	cli deny sb1 denied.test >/dev/null || return 1
