@@ -1603,6 +1603,17 @@ static void r_quic_long(struct batch *bt, const struct nft_opts *o)
 	msg_rule(bt, r, "QUIC long header queue rule");
 }
 
+/* The datagrams the daemon sends in a server's name are never tracked
+ * (rst.h); the host's own output is otherwise untouched. */
+static void rules_forged(struct batch *bt, const struct marks *m)
+{
+	struct nftnl_rule *r = rule_new("forged");
+
+	m_mark(r, false, m->mask, NFT_CMP_EQ, mark_state(m, NFT_FORGED_STATE));
+	x_add(r, nftnl_expr_alloc("notrack"));
+	msg_rule(bt, r, "forged datagram rule");
+}
+
 static void rules_forward(struct batch *bt, const struct nft_opts *o)
 {
 	const struct marks *m = o->marks;
@@ -1867,6 +1878,7 @@ static void table_build(struct batch *bt, const struct nft_opts *o)
 	msg_chain(bt, "inbound_sandbox", NULL, 0, 0);
 	msg_chain(bt, "forward", "filter", NF_INET_FORWARD, -10);
 	msg_chain(bt, "commit", "filter", NF_INET_FORWARD, -9);
+	msg_chain(bt, "forged", "filter", NF_INET_LOCAL_OUT, NF_IP_PRI_RAW);
 	rules_deny(bt, o);
 	rules_classify(bt, o->marks);
 	rules_untracked(bt);
@@ -1874,6 +1886,7 @@ static void table_build(struct batch *bt, const struct nft_opts *o)
 	rules_inbound(bt, o);
 	rules_forward(bt, o);
 	rules_commit(bt, o);
+	rules_forged(bt, o->marks);
 	if (o->dns_port || o->broker_port)
 		msg_chain(bt, "dns", "nat", NF_INET_PRE_ROUTING,
 			  NF_IP_PRI_NAT_DST);

@@ -17,6 +17,9 @@
  * with this prefix, for its name (nflog.c). */
 #define NFLOG_NAME_PREFIX "name"
 #define NFLOG_NAME_SNAPLEN 2048
+/* The packet mark state of the datagrams the daemon sends in a server's
+ * name (a ct mark state only, never a queued packet's): not tracked. */
+#define NFT_FORGED_STATE ST_OTHER
 
 struct nft_opts {
 	const struct marks *marks;

@@ -14,15 +14,30 @@
 #include "log.h"
 #include "rst.h"
 
-static int fd4 = -1, fd6 = -1;
+/* resets, and datagrams (which carry `forged', their mark) */
+static int fd4 = -1, fd6 = -1, dfd4 = -1, dfd6 = -1;
 
-int rst_init(void)
+static int raw(int family, uint32_t mark)
 {
 	/* IPPROTO_RAW: we write the IP header, source included */
-	fd4 = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-	fd6 = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-	if (fd4 < 0 || fd6 < 0) {
-		log_warn("raw sockets for server-side resets");
+	int fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+
+	if (fd >= 0 && mark &&
+	    setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int rst_init(uint32_t forged)
+{
+	fd4 = raw(AF_INET, 0);
+	fd6 = raw(AF_INET6, 0);
+	dfd4 = raw(AF_INET, forged);
+	dfd6 = raw(AF_INET6, forged);
+	if (fd4 < 0 || fd6 < 0 || dfd4 < 0 || dfd6 < 0) {
+		log_warn("raw sockets for resets and refusals");
 		return -1;
 	}
 	return 0;
@@ -30,11 +45,13 @@ int rst_init(void)
 
 void rst_fini(void)
 {
-	if (fd4 >= 0)
-		close(fd4);
-	if (fd6 >= 0)
-		close(fd6);
-	fd4 = fd6 = -1;
+	int *fds[] = { &fd4, &fd6, &dfd4, &dfd6 };
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
 }
 
 static void tcp_hdr(struct tcphdr *t, const struct flow_key *k, uint32_t seq,
@@ -56,7 +73,8 @@ static void send_raw(const struct flow_key *k, uint8_t proto, uint8_t *l4,
 		     size_t len, size_t csum_off)
 {
 	uint8_t pkt[sizeof(struct ip6_hdr) + RST_PAYLOAD_MAX + 8];
-	int v6 = k->family == AF_INET6, fd = v6 ? fd6 : fd4;
+	int v6 = k->family == AF_INET6;
+	int fd = proto == IPPROTO_UDP ? (v6 ? dfd6 : dfd4) : (v6 ? fd6 : fd4);
 	size_t hl = v6 ? sizeof(struct ip6_hdr) : sizeof(struct iphdr);
 	union {
 		struct sockaddr_in in;

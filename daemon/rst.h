@@ -12,7 +12,10 @@
  * which accepted the handshake and waits for bytes that will never come,
  * and to both ends of a flow a policy change cut, at the sequence number
  * that end expects. Datagrams: a QUIC client's refusal (SPEC §1.9). */
-int rst_init(void);
+/* Datagrams go out with the packet mark `forged', which the table never
+ * tracks: a conntrack entry of theirs, server to client, would make the
+ * client's next datagram a "reply" that passes. */
+int rst_init(uint32_t forged);
 void rst_fini(void);
 void rst_send(const struct flow_key *k, uint32_t seq);
 /* An ACK outside the receiver's window, which it answers at once with an

@@ -331,7 +331,7 @@ int main(int argc, char **argv)
 	    broker_start(&d, &priv, level == LOG_LVL_DEBUG,
 			 &d.nft.broker_port, err, sizeof(err)) < 0)
 		fatalx("%s", err);
-	rst_init();
+	rst_init(mark_state(&d.marks, NFT_FORGED_STATE));
 	if (!ct_proc_open())
 		log_warnx("/proc/net/nf_conntrack: %s (policy changes walk "
 			  "conntrack by netlink)", strerror(errno));

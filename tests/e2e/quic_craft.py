@@ -8,7 +8,10 @@ packet, or an unknown version's datagram), so that a capture on the
 server's side shows whether any of it got through. Prints what came back:
 
   version     a datagram of an unknown version, then one more: expects a
-              Version Negotiation packet ("vn 00000001,6b3343cf")
+              Version Negotiation packet ("vn 00000001,6b3343cf"); then
+              two more from the same port
+  (zero-rtt and version send again after the answer: no reply to a
+  refusal of ours may pass as the flow's own)
   conflict    an Initial whose ClientHello for SNI is followed, in the same
               packet, by CRYPTO bytes at offset 0 that say otherwise, then
               0-RTT
@@ -208,6 +211,13 @@ def main():
             + bytes([5]) + scid
         s.send(head + (m * 40).ljust(1200 - len(head), b"\x00")[:1200 - len(head)])
         s.send(head + m)
+        got = outcome(s.s, dcid)
+        # and once answered, more from the same port: a reply to the
+        # answer, as conntrack might take it
+        s.send(head + m)
+        s.send(zero_rtt(dcid, scid, m))
+        print("; ".join([got] + s.errors))
+        return
     elif attack == "conflict":
         other = client_hello(["allowed.test" if sni != "allowed.test"
                               else "denied.test"])
@@ -221,6 +231,11 @@ def main():
         first = initial(dcid, scid, 0, crypto(0, hello), pad_to=1000)
         s.send(first + zero_rtt(dcid, scid, m))
         s.send(zero_rtt(dcid, scid, m))
+        got = outcome(s.s, dcid)
+        s.send(zero_rtt(dcid, scid, m))     # after the refusal too
+        time.sleep(0.2)
+        print("; ".join([got] + s.errors))
+        return
     elif attack == "partial":
         s.send(initial(dcid, scid, 0, crypto(0, hello[:40])))
         s.send(zero_rtt(dcid, scid, m))
