@@ -149,11 +149,24 @@ test_an_allowed_name_at_an_address_it_does_not_resolve_to_is_refused() {
 	[ "$(to_server)" -gt 0 ] || fail "control: nothing reached the internet"
 }
 
+# chromium_captured NAME [RESOLVE]: chromium, with the sandbox's side in
+# $SB_CAP. That capture came back empty in 3 runs of about 60 while the
+# flow was judged (its audit row right), cause not found: then once more,
+# said on stderr
+chromium_captured() {
+	local try
+	for try in 1 2; do
+		sb_capture
+		ms=$(chromium "$@")
+		sb_capture_stop
+		[ "$(tcpdump -r "$SB_CAP" -n 2>/dev/null | wc -l)" -gt 0 ] && return 0
+		echo "the sandbox's capture came back empty ($(tr '\n' ' ' <"$TMP/sbcap.err")), try $try" >&2
+	done
+}
+
 test_chromium_split_hello_for_an_allowed_name_is_served() {
 	user_defined || return 1
-	sb_capture
-	ms=$(chromium allowed.test)
-	sb_capture_stop
+	chromium_captured allowed.test
 	echo "chromium: $ms ms" >&2
 	grep -q 'hello quic' "$TMP/chromium.out" ||
 		fail "not served: $(head -c 300 "$TMP/chromium.out") $(grep -v dbus "$TMP/chromium.err" | tail -3)"
@@ -169,9 +182,7 @@ test_chromium_split_hello_for_an_allowed_name_is_served() {
 test_chromium_to_a_denied_name_is_refused_at_once() {
 	user_defined || return 1
 	capture || fail "no capture"
-	sb_capture
-	ms=$(chromium denied.test "$NET4")
-	sb_capture_stop
+	chromium_captured denied.test "$NET4"
 	capture_stop
 	! grep -q 'hello quic' "$TMP/chromium.out" || fail "denied name served"
 	[ "$(to_server)" -eq 0 ] || fail "$(to_server) datagrams reached the server"
