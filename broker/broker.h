@@ -26,7 +26,7 @@
 #define BROKER_CONNS_MAX 1024
 
 /* ---- what the daemon said about a flow (ipc.c) ---- */
-enum judge_action { JA_DENY, JA_RELAY, JA_TERMINATE };
+enum judge_action { JA_DENY, JA_RELAY, JA_TERMINATE, JA_WHO };
 
 struct judgement {
 	enum judge_action action;
@@ -37,12 +37,19 @@ struct judgement {
 	char host[DOMAIN_MAX + 1];	/* normalised SNI (terminate) */
 };
 
+/* What the daemon judges a flow by: its ends as the broker's socket sees
+ * them, and what its first bytes were. */
 struct judge_req {
 	int family;
 	uint8_t local[16], peer[16];
 	uint16_t lport, pport;
-	const char *status;	/* "tls", "not-tls", "malformed", "incomplete" */
-	const struct client_hello *ch;
+	/* "who" (its sandbox only), "tls", "not-tls", "malformed",
+	 * "incomplete" */
+	const char *status;
+	bool has_sni, ech;
+	char sni[CH_SNI_MAX + 1];	/* raw bytes */
+	size_t sni_len;
+	bool again;		/* after a change: a row only for a refusal */
 };
 
 /* A new broker says so: the daemon sends its configuration. */
@@ -84,21 +91,51 @@ const struct inject_rule *config_match(const struct bk_sandbox *sb,
 				       const char *host, const uint8_t *b,
 				       const struct http_head *h);
 
+/* ---- open flows, judged again when their sandbox changes (flows.c) ---- */
+struct bk_flow {
+	int cfd;		/* the sandbox's side */
+	int ufd;		/* a relay's server side, -1: none */
+	uint32_t sandbox;
+	bool shared;		/* it counts against its sandbox's share */
+	bool listed;
+	enum judge_action action;	/* JA_DENY until judged */
+	uint64_t epoch;		/* its sandbox's, when it was judged */
+	_Atomic bool cut;	/* no longer allowed: nothing more passes */
+	struct judge_req rq;
+	char host[DOMAIN_MAX + 1];
+	struct bk_flow *next, *prev;
+};
+
+/* The change count of a sandbox's policy as the broker knows it. */
+uint64_t flows_epoch(uint32_t sandbox);
+/* From the daemon's message: every open flow of the sandbox is judged
+ * again, and those no longer allowed are cut (both sides). */
+void flows_changed(uint32_t sandbox);
+/* The sandbox is gone: its flows are cut now. */
+void flows_cut(uint32_t sandbox);
+void flows_add(struct bk_flow *f);
+void flows_del(struct bk_flow *f);
+/* Judged as the policy stands now, with the epoch it was judged at. */
+void flows_judge(struct bk_flow *f, struct judgement *j);
+void flows_set_ufd(struct bk_flow *f, int fd);
+/* Judges again the flows of changed sandboxes (a thread of its own). */
+void *flows_thread(void *arg);
+
 /* ---- flows (conn.c, relay.c, proxy.c) ---- */
 /* A new flow within BROKER_CONNS_MAX, to be served, or false. */
 bool conn_admit(void);
 void conn_serve(int fd);
 /* A flow served elsewhere ended: its descriptor closes, it counts no
- * more against its source address and the limit. */
-void conn_done(int fd, const uint8_t *peer);
+ * more against its sandbox's share and the limit. */
+void conn_done(struct bk_flow *f);
 /* Each thread's buffer for rewritten heads (secret pages), made once. */
 void proxy_thread_init(void);
 void proxy_thread_fini(void);
-void relay_run(int client, const struct judgement *j);
+void relay_run(struct bk_flow *f, const struct judgement *j);
 /* The handshakes on both sides, then the flow goes to an event loop
- * (true: it owns the descriptor from there on and ends it). */
-bool proxy_start(int client, const struct judgement *j,
-		 const struct client_hello *ch, const uint8_t *peer);
+ * (true: it owns the flow from there on and ends it). */
+bool proxy_start(struct bk_flow *f, const struct judgement *j,
+		 const struct client_hello *ch);
 /* Connect to the flow's destination within a few seconds; -1 on error. */
 int upstream_connect(const struct judgement *j);
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -99,31 +100,28 @@ static const char *hello_peek(int fd, struct client_hello *ch)
 	return "tls";
 }
 
-/* Flows at once per source address (a sandbox's own, in practice): one
- * sandbox holding idle connections cannot take every worker from the
- * others. */
-#define PER_PEER_MAX 256
-#define PEERS 2048
+/* Flows at once per sandbox, whichever of its addresses they come from:
+ * one sandbox holding idle connections cannot take every worker and
+ * every slot from the others. */
+#define SHARE_MAX (BROKER_CONNS_MAX / 4)
+#define SHARES 2048
 
-struct peer {
-	uint8_t addr[16];
+struct share {
+	uint32_t sandbox;
 	int n;
 };
 
-static pthread_mutex_t peers_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct peer peers[PEERS];
+static pthread_mutex_t shares_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct share shares[SHARES];
 
-static struct peer *peer_slot(const uint8_t *addr)
+static struct share *share_slot(uint32_t sandbox)
 {
-	uint32_t h = 2166136261u;
-	struct peer *free_slot = NULL;
+	struct share *free_slot = NULL;
 
-	for (int i = 0; i < 16; i++)
-		h = (h ^ addr[i]) * 16777619u;
-	for (size_t k = 0; k < PEERS; k++) {
-		struct peer *e = &peers[(h + k) % PEERS];
+	for (size_t k = 0; k < SHARES; k++) {
+		struct share *e = &shares[(sandbox * 2654435761u + k) % SHARES];
 
-		if (e->n && !memcmp(e->addr, addr, 16))
+		if (e->n && e->sandbox == sandbox)
 			return e;
 		if (!e->n && !free_slot)
 			free_slot = e;
@@ -131,29 +129,29 @@ static struct peer *peer_slot(const uint8_t *addr)
 	return free_slot;
 }
 
-static bool peer_take(const uint8_t *addr)
+static bool share_take(uint32_t sandbox)
 {
-	struct peer *e;
+	struct share *e;
 	bool ok = false;
 
-	pthread_mutex_lock(&peers_lock);
-	if ((e = peer_slot(addr)) && e->n < PER_PEER_MAX) {
-		memcpy(e->addr, addr, 16);
+	pthread_mutex_lock(&shares_lock);
+	if ((e = share_slot(sandbox)) && e->n < SHARE_MAX) {
+		e->sandbox = sandbox;
 		e->n++;
 		ok = true;
 	}
-	pthread_mutex_unlock(&peers_lock);
+	pthread_mutex_unlock(&shares_lock);
 	return ok;
 }
 
-static void peer_give(const uint8_t *addr)
+static void share_give(uint32_t sandbox)
 {
-	struct peer *e;
+	struct share *e;
 
-	pthread_mutex_lock(&peers_lock);
-	if ((e = peer_slot(addr)) && e->n)
+	pthread_mutex_lock(&shares_lock);
+	if ((e = share_slot(sandbox)) && e->n)
 		e->n--;
-	pthread_mutex_unlock(&peers_lock);
+	pthread_mutex_unlock(&shares_lock);
 }
 
 /* A refusal the client notices at once. */
@@ -214,52 +212,105 @@ bool conn_admit(void)
 	return false;
 }
 
-void conn_done(int fd, const uint8_t *peer)
+void conn_done(struct bk_flow *f)
 {
-	if (peer)
-		peer_give(peer);
-	close(fd);
+	flows_del(f);
+	if (f->shared)
+		share_give(f->sandbox);
+	close(f->cfd);
+	free(f);
 	atomic_fetch_sub(&conns, 1);
 }
 
-/* The daemon's word on a peeked flow, done; true when a loop ends it. */
-static bool serve_judged(int fd, struct judge_req *rq,
-			 const struct client_hello *ch)
+/* Which sandbox the flow is, before it may wait for its hello. */
+static bool take_share(struct bk_flow *f)
 {
 	struct judgement j;
 
-	ipc_judge(rq, &j);
+	f->rq.status = "who";
+	ipc_judge(&f->rq, &j);
+	if (j.action != JA_WHO)
+		return false;
+	f->sandbox = j.sandbox;
+	if (!(f->shared = share_take(f->sandbox)))
+		log_debug("broker: sandbox %u holds its share of %d flows: "
+			 "one more refused", f->sandbox, SHARE_MAX);
+	return f->shared;
+}
+
+#define JUDGE_TRIES 3
+
+/* The daemon's word on a peeked flow, its sandbox's epoch unchanged
+ * from the question to the answer (else a change may have come between:
+ * asked again). Listed first, so a change after the answer finds it. */
+static void judge(struct bk_flow *f, struct judgement *j)
+{
+	int tries = 0;
+
+	flows_add(f);
+	do
+		flows_judge(f, j);
+	while (flows_epoch(f->sandbox) != f->epoch && ++tries < JUDGE_TRIES);
+	if (flows_epoch(f->sandbox) != f->epoch || j->sandbox != f->sandbox)
+		j->action = JA_DENY;
+	f->action = j->action;
+	snprintf(f->host, sizeof(f->host), "%s", j->host);
+}
+
+/* Done with a judged flow; true when a loop ends it. */
+static bool serve_judged(struct bk_flow *f, const struct client_hello *ch)
+{
+	struct judgement j;
+
+	judge(f, &j);
 	switch (j.action) {
-	case JA_DENY:
-		reset(fd);
-		break;
 	case JA_RELAY:
-		relay_run(fd, &j);
+		relay_run(f, &j);
 		break;
 	case JA_TERMINATE:
-		return proxy_start(fd, &j, ch, rq->peer);
+		return proxy_start(f, &j, ch);
+	default:
+		reset(f->cfd);
+		break;
 	}
 	return false;
+}
+
+static void hello_keep(struct judge_req *rq, const struct client_hello *ch)
+{
+	if (strcmp(rq->status, "tls"))
+		return;
+	rq->has_sni = ch->has_sni;
+	rq->sni_len = ch->sni_len;
+	memcpy(rq->sni, ch->sni, ch->sni_len);
+	rq->ech = ch->ech;
 }
 
 void conn_serve(int fd)
 {
 	int one = 1;
 	struct client_hello ch;
-	struct judge_req rq = { .ch = &ch };
+	struct bk_flow *f = calloc(1, sizeof(*f));
 
-	memset(&ch, 0, sizeof(ch));
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (ends(fd, &rq) < 0 || !peer_take(rq.peer)) {
+	if (!f) {
 		reset(fd);
-		conn_done(fd, NULL);
+		close(fd);
+		atomic_fetch_sub(&conns, 1);
 		return;
 	}
-	if ((rq.status = hello_peek(fd, &ch))) {
-		if (strcmp(rq.status, "tls"))
-			rq.ch = NULL;
-		if (serve_judged(fd, &rq, &ch))
+	f->cfd = fd;
+	f->ufd = -1;
+	memset(&ch, 0, sizeof(ch));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (ends(fd, &f->rq) < 0 || !take_share(f)) {
+		reset(fd);
+		conn_done(f);
+		return;
+	}
+	if ((f->rq.status = hello_peek(fd, &ch))) {
+		hello_keep(&f->rq, &ch);
+		if (serve_judged(f, &ch))
 			return;
 	}
-	conn_done(fd, rq.peer);
+	conn_done(f);
 }

@@ -61,18 +61,18 @@ static json_t *addr_json(int family, const uint8_t *a)
 	return json_string(text);
 }
 
-static json_t *sni_json(const struct client_hello *ch)
+static json_t *sni_json(const struct judge_req *rq)
 {
 	static const char hex[] = "0123456789abcdef";
 	char out[CH_SNI_MAX * 2 + 1];
 
-	if (!ch || !ch->has_sni)
+	if (!rq->has_sni)
 		return json_null();
-	for (size_t i = 0; i < ch->sni_len; i++) {
-		out[2 * i] = hex[(uint8_t)ch->sni[i] >> 4];
-		out[2 * i + 1] = hex[(uint8_t)ch->sni[i] & 15];
+	for (size_t i = 0; i < rq->sni_len; i++) {
+		out[2 * i] = hex[(uint8_t)rq->sni[i] >> 4];
+		out[2 * i + 1] = hex[(uint8_t)rq->sni[i] & 15];
 	}
-	out[2 * ch->sni_len] = 0;
+	out[2 * rq->sni_len] = 0;
 	return json_string(out);
 }
 
@@ -88,14 +88,14 @@ int ipc_judge(const struct judge_req *rq, struct judgement *out)
 	w.next = waiting;
 	waiting = &w;
 	pthread_mutex_unlock(&lock);
-	send_json(json_pack("{s:s, s:I, s:o, s:i, s:o, s:i, s:s, s:o, s:b}",
-			    "t", "judge", "id", (json_int_t)w.id,
+	send_json(json_pack("{s:s, s:I, s:o, s:i, s:o, s:i, s:s, s:o, s:b, "
+			    "s:b}", "t", "judge", "id", (json_int_t)w.id,
 			    "local", addr_json(rq->family, rq->local),
 			    "lport", rq->lport,
 			    "peer", addr_json(rq->family, rq->peer),
 			    "pport", rq->pport, "status", rq->status,
-			    "sni", sni_json(rq->ch),
-			    "ech", rq->ch && rq->ch->ech));
+			    "sni", sni_json(rq), "ech", rq->ech,
+			    "again", rq->again));
 	until = deadline_ms(JUDGE_WAIT_S * 1000);
 	pthread_mutex_lock(&lock);
 	while (!w.done &&
@@ -174,11 +174,12 @@ static int judged(json_t *m)
 			"dport", &dport, "host", &host) < 0)
 		return -1;
 	j.action = !strcmp(action, "terminate") ? JA_TERMINATE :
-		   !strcmp(action, "relay") ? JA_RELAY : JA_DENY;
+		   !strcmp(action, "relay") ? JA_RELAY :
+		   !strcmp(action, "who") ? JA_WHO : JA_DENY;
 	j.sandbox = (uint32_t)sb;
 	j.dport = (uint16_t)dport;
 	snprintf(j.host, sizeof(j.host), "%s", host);
-	if (j.action != JA_DENY) {
+	if (j.action == JA_RELAY || j.action == JA_TERMINATE) {
 		if (!dst)
 			return -1;
 		j.family = strchr(dst, ':') ? AF_INET6 : AF_INET;
@@ -215,6 +216,7 @@ static int sandbox_msg(json_t *m)
 		wipe_free(text, strlen(text));
 	if (rc < 0)
 		log_warnx("broker: sandbox %s: %s", name, err);
+	flows_changed((uint32_t)id);
 	return 0;
 }
 
@@ -246,9 +248,19 @@ static int dispatch(json_t *m)
 	if (!strcmp(t, "sandbox"))
 		return sandbox_msg(m);
 	if (!strcmp(t, "sandbox-gone")) {
-		if (json_unpack(m, "{s:I}", "id", &id) < 0)
+		int destroyed = 0;
+
+		if (json_unpack(m, "{s:I, s?b}", "id", &id, "destroyed",
+				&destroyed) < 0)
 			return -1;
 		config_sandbox_drop((uint32_t)id);
+		if (!destroyed) {
+			flows_changed((uint32_t)id);
+			return 0;
+		}
+		/* now, before the daemon forgets how the flows are mapped */
+		flows_cut((uint32_t)id);
+		send_json(json_pack("{s:s, s:I}", "t", "cut", "id", id));
 		return 0;
 	}
 	if (!strcmp(t, "config"))

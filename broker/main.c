@@ -155,7 +155,7 @@ static void serve(void)
 
 int main(int argc, char **argv)
 {
-	pthread_t ipc, rows;
+	pthread_t ipc, rows, flows;
 	char err[256];
 	WC_RNG rng;
 	int n, ll;
@@ -173,7 +173,8 @@ int main(int argc, char **argv)
 	if (ll == 0)
 		log_warnx("broker: %s", err);
 	if (pthread_create(&ipc, NULL, ipc_thread, NULL) != 0 ||
-	    pthread_create(&rows, NULL, ipc_rows_thread, NULL) != 0)
+	    pthread_create(&rows, NULL, ipc_rows_thread, NULL) != 0 ||
+	    pthread_create(&flows, NULL, flows_thread, NULL) != 0)
 		fatalx("broker: thread");
 	ipc_hello();
 	ipc_wait_config();

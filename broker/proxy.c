@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 #define TLS_CHUNK 16384
 #define ROUNDS 16		/* reads per run: then other flows' turn */
 #define NEED_UPSTREAM 1		/* a request waits for a server connection */
+#define NEED_JUDGE 2		/* ...for the flow's judgement after a change */
 #define FIFO 32
 #define IN_CAP (HTTP_HEAD_MAX + 1)
 #define SIN_CAP (HTTP_RESP_HEAD_MAX + 1)
@@ -67,7 +69,7 @@ struct proxy {
 	struct loop_flow lf;	/* first: the loop's callbacks cast back */
 	struct judgement jud;
 	const struct judgement *j;
-	uint8_t peer[16];
+	struct bk_flow *flow;
 	struct bk_sandbox *sb;
 	WOLFSSL *c, *u;
 	int cfd, ufd;
@@ -376,6 +378,10 @@ static int head_send(struct proxy *p, const struct http_head *h)
 		refuse(p, 502, p->why, &q);
 		return -1;
 	}
+	/* the sandbox changed since the flow was judged: judged again
+	 * before this request goes, with the rules in force now */
+	if (flows_epoch(p->flow->sandbox) != p->flow->epoch)
+		return NEED_JUDGE;
 	r = config_match(p->sb, p->j->host, p->in, h);
 	pend_fill(&q, p->in, h, r);
 	p->client_close = h->close && !h->upgrade && h->minor == 1;
@@ -695,7 +701,7 @@ static bool wants_client(const struct proxy *p)
 	       p->fcount < FIFO && !p->client_close && q_empty(&p->sq);
 }
 
-enum step { ST_WAIT, ST_AGAIN, ST_END, ST_RECONNECT };
+enum step { ST_WAIT, ST_AGAIN, ST_END, ST_RECONNECT, ST_JUDGE };
 
 /* The flow ends once what the sandbox is owed is out. */
 static void closing(struct proxy *p, bool keep)
@@ -710,6 +716,8 @@ static enum step after(struct proxy *p, int rc)
 {
 	if (rc == NEED_UPSTREAM)
 		return ST_RECONNECT;
+	if (rc == NEED_JUDGE)
+		return ST_JUDGE;
 	if (rc < 0)
 		closing(p, false);
 	return ST_AGAIN;
@@ -768,6 +776,8 @@ static enum step step(struct proxy *p)
 	for (int round = 0; round < ROUNDS; round++) {
 		enum step a = ST_WAIT, b = ST_WAIT;
 
+		if (atomic_load(&p->flow->cut))	/* a change cut it */
+			return ST_END;
 		if (q_flush(p->c, &p->cq) < 0)
 			return ST_END;
 		if (p->u && q_flush(p->u, &p->sq) < 0)
@@ -782,11 +792,11 @@ static enum step step(struct proxy *p)
 			a = retry_head(p);
 		else if (wants_client(p) && readable(p, 0))
 			a = from_client(p);
-		if (a == ST_END || a == ST_RECONNECT)
+		if (a == ST_END || a == ST_RECONNECT || a == ST_JUDGE)
 			return a;
 		if (p->u && !p->closing && q_empty(&p->cq) && readable(p, 1))
 			b = from_server(p);
-		if (b == ST_END || b == ST_RECONNECT)
+		if (b == ST_END || b == ST_RECONNECT || b == ST_JUDGE)
 			return b;
 		if (a == ST_WAIT && b == ST_WAIT)
 			return ST_WAIT;
@@ -837,18 +847,16 @@ static void proxy_free(struct proxy *p)
 static void proxy_end(struct loop_flow *f)
 {
 	struct proxy *p = (struct proxy *)f;
-	uint8_t peer[16];
-	int cfd = p->cfd;
+	struct bk_flow *flow = p->flow;
 
-	if (p->keep && idle(p)) {
+	if (p->keep && idle(p) && !atomic_load(&flow->cut)) {
 		rio_detach(p);
 		pool_put(p->j, p->u, p->ufd);
 		p->u = NULL;
 		p->ufd = -1;
 	}
-	memcpy(peer, p->peer, sizeof(peer));
 	proxy_free(p);
-	conn_done(cfd, peer);
+	conn_done(flow);
 }
 
 static void reconnect_job(void *arg)
@@ -874,6 +882,32 @@ static void reconnect(struct loop_flow *f)
 	work_submit(reconnect_job, f);
 }
 
+/* After a change: the same name terminated here goes on with the rules
+ * in force now (a rotated secret from this request on); anything else
+ * is cut. */
+static void judge_job(void *arg)
+{
+	struct proxy *p = arg;
+	struct judgement j;
+	struct bk_sandbox *sb;
+
+	flows_judge(p->flow, &j);
+	if (j.action == JA_TERMINATE && j.sandbox == p->j->sandbox &&
+	    !strcmp(j.host, p->j->host) &&
+	    (sb = config_sandbox_get(j.sandbox))) {
+		config_sandbox_put_ref(p->sb);
+		p->sb = sb;
+	} else
+		atomic_store(&p->flow->cut, true);
+	p->retry = true;
+	loop_add(&p->lf);
+}
+
+static void judge_again(struct loop_flow *f)
+{
+	work_submit(judge_job, f);
+}
+
 static void proxy_run(struct loop_flow *f)
 {
 	struct proxy *p = (struct proxy *)f;
@@ -895,6 +929,9 @@ static void proxy_run(struct loop_flow *f)
 		break;
 	case ST_RECONNECT:
 		loop_remove(f, reconnect);
+		break;
+	case ST_JUDGE:
+		loop_remove(f, judge_again);
 		break;
 	case ST_END:
 		loop_remove(f, proxy_end);
@@ -1004,8 +1041,8 @@ void proxy_thread_fini(void)
 	out_pages = NULL;
 }
 
-bool proxy_start(int client, const struct judgement *j,
-		 const struct client_hello *ch, const uint8_t *peer)
+bool proxy_start(struct bk_flow *f, const struct judgement *j,
+		 const struct client_hello *ch)
 {
 	struct proxy *p = calloc(1, sizeof(*p));
 	const char *why;
@@ -1014,8 +1051,8 @@ bool proxy_start(int client, const struct judgement *j,
 		return false;
 	p->jud = *j;
 	p->j = &p->jud;
-	memcpy(p->peer, peer, sizeof(p->peer));
-	p->cfd = client;
+	p->flow = f;
+	p->cfd = f->cfd;
 	p->ufd = -1;
 	p->sq.secret = true;
 	p->lf.run = proxy_run;

@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <jansson.h>
 #include <limits.h>
+#include <poll.h>
 #include <linux/capability.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -255,6 +256,8 @@ static void send_sandbox(struct daemon *d, const struct sandbox *sb)
 		    sizeof(err)) < 0) {
 		log_warnx("sandbox %s: %s: its injections are refused",
 			  sb->name, err);
+		send_msg(json_pack("{s:s, s:i}", "t", "sandbox-gone", "id",
+				   (int)sb->id));
 		return;
 	}
 	pol = policy_to_json(sb->policy, false);
@@ -382,12 +385,15 @@ static void judge_audit(const struct judged *j, const struct flow_query *q)
 }
 
 /* Which flow the broker holds: conntrack knows it by the reply tuple
- * its socket sees; its mark names the sandbox. */
+ * its socket sees; its mark names the sandbox. Status "who" asks for
+ * the sandbox alone (its share of the broker); "again", a flow judged
+ * before, after a change: a row only when it is refused now. */
 static void judge(struct daemon *d, json_t *m)
 {
-	const char *local, *peer, *status, *sni_hex = NULL;
+	const char *local, *peer, *status, *sni_hex;
 	json_int_t id, lport, pport;
-	int ech = 0, fam2;
+	int ech = 0, again = 0, fam2;
+	json_t *sni_v = NULL;	/* null: no server_name */
 	struct flow_key reply = { .proto = IPPROTO_TCP };
 	struct judged j = { .action = "deny", .reason = "broker-not-redirected" };
 	char sni[CH_SNI_MAX + 1], dst[INET6_ADDRSTRLEN] = "";
@@ -395,21 +401,25 @@ static void judge(struct daemon *d, json_t *m)
 	uint32_t mark;
 	int family;
 
-	if (json_unpack(m, "{s:I, s:s, s:I, s:s, s:I, s:s, s?s, s?b}", "id",
-			&id, "local", &local, "lport", &lport, "peer", &peer,
-			"pport", &pport, "status", &status, "sni", &sni_hex,
-			"ech", &ech) < 0 ||
+	if (json_unpack(m, "{s:I, s:s, s:I, s:s, s:I, s:s, s?o, s?b, s?b}",
+			"id", &id, "local", &local, "lport", &lport, "peer",
+			&peer, "pport", &pport, "status", &status, "sni",
+			&sni_v, "ech", &ech, "again", &again) < 0 ||
 	    ip_text_parse(local, &family, reply.src) < 0 ||
 	    ip_text_parse(peer, &fam2, reply.dst) < 0 || fam2 != family) {
 		log_warnx("broker: unreadable judge request");
 		return;
 	}
+	sni_hex = json_string_value(sni_v);
 	reply.family = (uint8_t)family;
 	reply.sport = (uint16_t)lport;
 	reply.dport = (uint16_t)pport;
 	if (ct_get_reply(&reply, &j.orig, &mark) == 0 &&
 	    memcmp(j.orig.dst, reply.src, 16) &&
-	    (j.sb = sandbox_get(mark_get_id(marks, mark)))) {
+	    (j.sb = sandbox_get(mark_get_id(marks, mark))) &&
+	    !strcmp(status, "who"))
+		j.action = "who";
+	else if (j.sb) {
 		q.family = family;
 		memcpy(q.dst, j.orig.dst, 16);
 		q.dport = j.orig.dport;
@@ -420,7 +430,8 @@ static void judge(struct daemon *d, json_t *m)
 		q.ech_deny = d->cfg.ech == ECH_DENY;
 		q.brokered = true;
 		decide(d, &q, &j);
-		judge_audit(&j, &q);
+		if (!again || *j.action == 'd')
+			judge_audit(&j, &q);
 		inet_ntop(family, j.orig.dst, dst, sizeof(dst));
 	}
 	send_msg(json_pack("{s:s, s:I, s:s, s:i, s:s, s:i, s:s}", "t",
@@ -468,32 +479,73 @@ static void requests(json_t *m)
 		request(row);
 }
 
-void broker_event(struct daemon *d)
+/* One message; the id of a "cut" answer, else 0. */
+static json_int_t dispatch(struct daemon *d, json_t *m)
+{
+	const char *t = json_string_value(json_object_get(m, "t"));
+	json_int_t id = 0;
+
+	if (t && !strcmp(t, "judge"))
+		judge(d, m);
+	else if (t && !strcmp(t, "requests"))
+		requests(m);
+	else if (t && !strcmp(t, "hello"))
+		hello(d);
+	else if (t && !strcmp(t, "cut") &&
+		 json_unpack(m, "{s:I}", "id", &id) == 0 && id > 0)
+		return id;
+	else
+		log_warnx("broker: unknown message");
+	return 0;
+}
+
+/* The messages waiting; the id of the last "cut" answer among them. */
+static json_int_t drain(struct daemon *d)
 {
 	static char buf[MSG_MAX];
+	json_int_t cut = 0, id;
 
 	for (;;) {
 		ssize_t n = recv(sock, buf, sizeof(buf), 0);
-		const char *t;
 		json_t *m;
 
 		if (n <= 0)
-			return;
+			return cut;
 		if (!(m = json_loadb(buf, (size_t)n, 0, NULL))) {
 			log_warnx("broker: unreadable message");
 			continue;
 		}
-		t = json_string_value(json_object_get(m, "t"));
-		if (t && !strcmp(t, "judge"))
-			judge(d, m);
-		else if (t && !strcmp(t, "requests"))
-			requests(m);
-		else if (t && !strcmp(t, "hello"))
-			hello(d);
-		else
-			log_warnx("broker: unknown message");
+		if ((id = dispatch(d, m)))
+			cut = id;
 		json_decref(m);
 	}
+}
+
+void broker_event(struct daemon *d)
+{
+	drain(d);
+}
+
+/* Until the broker says it cut the sandbox's flows (CUT_WAIT_MS at
+ * most), answering what it asks meanwhile. */
+#define CUT_WAIT_MS 200
+
+static void wait_cut(struct daemon *d, uint32_t id)
+{
+	uint64_t until = now_ns() + CUT_WAIT_MS * 1000000ull;
+
+	for (;;) {
+		struct pollfd p = { .fd = sock, .events = POLLIN };
+		uint64_t now = now_ns();
+
+		if (now >= until ||
+		    poll(&p, 1, (int)((until - now) / 1000000) + 1) < 0)
+			break;
+		if (drain(d) == (json_int_t)id)
+			return;
+	}
+	log_warnx("broker: no answer to a sandbox's end within %d ms",
+		  CUT_WAIT_MS);
 }
 
 /* ---- sandboxes ---- */
@@ -567,13 +619,16 @@ void broker_tick(uint64_t now)
 		prefetch(sb);
 }
 
+/* Its brokered flows end while conntrack still maps them: the sandbox
+ * sees their end (the daemon flushes its entries next). */
 void broker_sandbox_gone(struct daemon *d, uint32_t id)
 {
-	(void)d;
 	if (sock < 0)
 		return;
 	inject_addrs_forget(marks, id);
-	send_msg(json_pack("{s:s, s:i}", "t", "sandbox-gone", "id", (int)id));
+	send_msg(json_pack("{s:s, s:i, s:b}", "t", "sandbox-gone", "id",
+			   (int)id, "destroyed", 1));
+	wait_cut(d, id);
 }
 
 void broker_learn(const struct sandbox *sb, const char *name,

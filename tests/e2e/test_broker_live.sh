@@ -1,0 +1,205 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Live changes reach brokered connections (SPEC §4), and one sandbox
+# cannot take the broker from another. A keep-alive connection through
+# the broker sends a first request, the test changes the policy, and the
+# same connection sends a second request at once: the server's log shows
+# whether it arrived, and with which secret. Each refusal has its control,
+# a change that keeps the name, where the second request does arrive.
+source "$(dirname "$0")/../lib/check.sh"
+source "$(dirname "$0")/topology.sh"
+source "$(dirname "$0")/capture.sh"
+source "$(dirname "$0")/broker_lib.sh"
+
+CLIENT=$(dirname "$0")/keepalive_client.py
+
+# across CHANGE... (a cli command): KIND is "watch" (the client waits for
+# the connection's end before its second request) or "race" (the second
+# request goes the moment the command returns). Sets M1, M2, OUT, T0.
+across() {
+	local kind=$1 watch=
+	shift
+	M1=$(marker)
+	M2=$(marker)
+	[ "$kind" = watch ] && watch=3
+	rm -f "$TMP/go" "$TMP/client.out"
+	sb python3 "$CLIENT" api.example.test "$SBCA" "$M1" "$M2" "$TMP/go" $watch \
+		>"$TMP/client.out" 2>&1 &
+	wait_for 100 grep -q '^ready' "$TMP/client.out" || fail "no first request: $(cat "$TMP/client.out")"
+	T0=$(date +%s.%N)
+	cli "$@" >/dev/null || fail "change: $*"
+	: >"$TMP/go"
+	wait
+	OUT=$(cat "$TMP/client.out")
+	grep "$M1" "$ECHO_LOG" | grep -q "$FP" || fail "the first request was not brokered: $OUT"
+}
+
+# the second request never reached the server, and the connection ended
+refused_after() {
+	grep -q -- "$M2" "$ECHO_LOG" && fail "the second request arrived: $(grep -- "$M2" "$ECHO_LOG")"
+	echo "$OUT" | grep -q '^second ended' || fail "the connection went on: $OUT"
+}
+
+# the time from the command to the end the sandbox saw, in ms
+cut_ms() {
+	local at
+	at=$(echo "$OUT" | awk '$1 == "ended" {print $2}')
+	[ -n "$at" ] || { fail "not cut within 3 s: $OUT"; return; }
+	python3 -c "print('cut %.1f ms after the command' % ((float('$at') - float('$T0')) * 1000))"
+}
+
+# no connection of the broker to the server is left open
+server_side_closed() {
+	wait_for 30 eval '! net ss -Htn state established "( sport = :443 )" | grep -q "198.18.2.1\|2001:db8:2::1"' ||
+		fail "still open at the server: $(net ss -Htn state established '( sport = :443 )')"
+}
+
+test_control_a_change_that_keeps_the_name_keeps_the_connection() {
+	setup || fail "setup"
+	across race allow sb1 unrelated.test
+	echo "$OUT" | grep -q '^second 200' || fail "second: $OUT"
+	grep -- "$M2" "$ECHO_LOG" | grep -q "$FP" || fail "the second request had no secret"
+}
+
+test_deny_all_cuts_an_open_brokered_connection() {
+	setup || fail "setup"
+	across watch mode sb1 deny-all
+	cut_ms
+	refused_after
+	server_side_closed
+}
+
+test_a_request_racing_deny_all_never_arrives() {
+	setup || fail "setup"
+	across race mode sb1 deny-all
+	refused_after
+}
+
+test_removing_the_injection_rule_cuts_it() {
+	setup || fail "setup"
+	across watch inject sb1 api.example.test --remove
+	cut_ms
+	refused_after
+	server_side_closed
+}
+
+test_a_deny_of_the_name_cuts_it() {
+	setup || fail "setup"
+	across race deny sb1 api.example.test
+	refused_after
+	expect_flow "sni = 'api.example.test' AND verdict = 'deny'" "deny|domain-denied|api.example.test"
+}
+
+test_destroy_cuts_it() {
+	setup || fail "setup"
+	across watch destroy sb1
+	cut_ms
+	refused_after
+	server_side_closed
+}
+
+test_a_rotated_secret_is_used_from_the_next_request_on() {
+	setup || fail "setup"
+	local token2=tok2$RANDOM$RANDOM$RANDOM fp2
+	fp2="sha256:$(printf 'Bearer %s' "$token2" | sha256sum | cut -c1-16)"
+	printf 'Authorization: Bearer %s\n' "$token2" >"$TMP/headers2"
+	across race inject sb1 api.example.test --header-file "$TMP/headers2"
+	echo "$OUT" | grep -q '^second 200' || fail "second: $OUT"
+	grep -- "$M2" "$ECHO_LOG" | grep -q "$fp2" || fail "not the new secret: $(grep -- "$M2" "$ECHO_LOG")"
+	grep -- "$M2" "$ECHO_LOG" | grep -q "$FP" && fail "the old secret went after the rotation"
+	return 0
+}
+
+# A relayed flow (another name on the injection domain's address) whose
+# server stopped reading: its worker is never stuck, so a deny still cuts
+# it. The server here accepts and never reads.
+test_a_stuck_relay_is_still_cut_by_a_change() {
+	setup || fail "setup"
+	kill "$(net ss -ltnpH 'sport = :443' | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)" 2>/dev/null
+	wait_for 50 eval '! net ss -ltn | grep -q ":443 "'
+	setsid -f ip netns exec "$NS_NET" python3 -c '
+import os, socket, sys, time
+open(sys.argv[1], "w").write(str(os.getpid()))
+s = socket.socket(socket.AF_INET6)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.bind(("::", 443)); s.listen(8)
+c = s.accept()
+time.sleep(20)' "$TMP/stuck.pid" 2>/dev/null
+	wait_for 50 eval 'net ss -ltn | grep -q ":443 "'
+	sb python3 "$(dirname "$0")/flood_client.py" other.test "$TMP/relay.out" 5 &
+	sleep 2
+	cli deny sb1 other.test >/dev/null || fail "deny"
+	wait
+	grep -q '^ended' "$TMP/relay.out" || fail "the relay went on: $(cat "$TMP/relay.out")"
+	kill "$(cat "$TMP/stuck.pid")"
+	echo_up
+}
+
+# sandbox 2 on its own link: it and sb1 both have api.example.test
+sb2_up() {
+	ip netns list | grep -q "^$NS_SB2" || {
+		ip netns add "$NS_SB2" && ip -n "$NS_SB2" link set lo up &&
+			link "$NS_SB2" eth0 "$NS_RT" veth-sb2 &&
+			ip -n "$NS_SB2" addr add 198.18.6.2/24 dev eth0 &&
+			ip -n "$NS_SB2" route add default via 198.18.6.1 &&
+			ip -n "$NS_RT" addr add 198.18.6.1/24 dev veth-sb2 &&
+			mkdir -p "/etc/netns/$NS_SB2" &&
+			echo "nameserver $NET4" >"/etc/netns/$NS_SB2/resolv.conf"
+	} || return 1
+	cli destroy sb2 >/dev/null 2>&1
+	cli create sb2 --iface veth-sb2 --allowed-domain other.test >/dev/null &&
+		cli inject sb2 api.example.test --header-file "$SECRET_FILE" >/dev/null &&
+		cli ca sb2 >"$TMP/sb2-ca.pem"
+}
+
+# sb1 holds every connection it can (1,100, more than the broker's 1,024),
+# from 8 of its addresses, each sending nothing (each would hold a worker
+# for its hello's time); its share ends at 256. Sandbox 2's brokered
+# request is served all the same.
+test_one_sandbox_cannot_take_the_broker_from_another() {
+	setup || fail "setup"
+	sb2_up || fail "sandbox 2"
+	local a out
+	for a in $(seq 3 10); do sb ip addr add "198.18.1.$a/24" dev eth0 2>/dev/null; done
+	sb python3 - >"$TMP/hold.out" <<'EOF' &
+import resource, socket, time
+resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+held, refused = [], 0
+for i in range(1100):
+    s = socket.socket()
+    s.bind(("198.18.1.%d" % (3 + i % 8), 0))
+    s.settimeout(5)
+    try:
+        s.connect(("198.18.2.2", 443))
+        held.append(s)
+    except OSError:
+        refused += 1
+time.sleep(1)
+alive = 0
+for s in held:
+    s.setblocking(False)
+    try:
+        alive += s.recv(1) is None
+    except BlockingIOError:
+        alive += 1
+    except OSError:
+        pass
+print("held", alive, flush=True)
+time.sleep(4)
+EOF
+	wait_for 100 grep -q '^held' "$TMP/hold.out" || fail "sb1: $(cat "$TMP/hold.out")"
+	out=$(ip netns exec "$NS_SB2" curl -sS -m 10 --cacert "$TMP/sb2-ca.pem" \
+		"https://api.example.test/sb2-$(marker)" 2>&1)
+	echo "$out" | grep -q '"path": "/sb2-' || fail "sandbox 2 not served: $out"
+	grep '/sb2-' "$ECHO_LOG" | grep -q "$FP" || fail "sandbox 2's request did not arrive"
+	a=$(awk '{print $2}' "$TMP/hold.out")
+	[ "$a" -le 256 ] || fail "sb1 held $a flows"
+	echo "sb1 held $a flows of 1100"
+	wait
+	for a in $(seq 3 10); do sb ip addr del "198.18.1.$a/24" dev eth0 2>/dev/null; done
+	cli destroy sb2 >/dev/null
+}
+
+run_cases
+finish
