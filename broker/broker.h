@@ -108,8 +108,10 @@ struct bk_flow {
 
 /* The change count of a sandbox's policy as the broker knows it. */
 uint64_t flows_epoch(uint32_t sandbox);
-/* From the daemon's message: every open flow of the sandbox is judged
- * again, and those no longer allowed are cut (both sides). */
+/* A message about the sandbox came: its flows wait until it is taken in,
+ * then (flows_changed) every open flow of it is judged again, and those
+ * no longer allowed are cut (both sides). */
+void flows_changing(uint32_t sandbox);
 void flows_changed(uint32_t sandbox);
 /* The sandbox is gone: its flows are cut now. */
 void flows_cut(uint32_t sandbox);

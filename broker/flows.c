@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "broker.h"
 #include "log.h"
@@ -30,6 +31,25 @@ static bool all_pending;	/* more sandboxes changed than fit */
 uint64_t flows_epoch(uint32_t sandbox)
 {
 	return atomic_load(&epochs[sandbox % EPOCHS]);
+}
+
+/* The epoch is odd while a change is being taken in: the moment its
+ * message arrives, before its rules are read (one thread takes them in,
+ * one at a time, so the parity holds whatever ids share a slot). */
+void flows_changing(uint32_t sandbox)
+{
+	atomic_fetch_add(&epochs[sandbox % EPOCHS], 1);
+}
+
+#define SETTLE_MS 200
+
+/* A judgement waits for the rules it will be carried out with. */
+static void settled(uint32_t sandbox)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	for (int i = 0; i < SETTLE_MS && flows_epoch(sandbox) % 2; i++)
+		nanosleep(&ms, NULL);
 }
 
 void flows_changed(uint32_t sandbox)
@@ -84,6 +104,7 @@ void flows_set_ufd(struct bk_flow *f, int fd)
 
 void flows_judge(struct bk_flow *f, struct judgement *j)
 {
+	settled(f->sandbox);
 	f->epoch = flows_epoch(f->sandbox);
 	ipc_judge(&f->rq, j);
 }

@@ -209,6 +209,7 @@ static int sandbox_msg(json_t *m)
 	if (json_unpack(m, "{s:I, s:s, s:s, s:s, s:o}", "id", &id, "name",
 			&name, "ca", &ca, "key", &key, "policy", &policy) < 0)
 		return -1;
+	flows_changing((uint32_t)id);
 	text = json_dumps(policy, JSON_COMPACT);
 	rc = config_sandbox_put((uint32_t)id, name, ca, key, text, err,
 				sizeof(err));
@@ -253,6 +254,7 @@ static int dispatch(json_t *m)
 		if (json_unpack(m, "{s:I, s?b}", "id", &id, "destroyed",
 				&destroyed) < 0)
 			return -1;
+		flows_changing((uint32_t)id);
 		config_sandbox_drop((uint32_t)id);
 		if (!destroyed) {
 			flows_changed((uint32_t)id);

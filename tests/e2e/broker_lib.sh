@@ -21,7 +21,7 @@ broker_pid() {
 
 echo_up() {
 	# this topology's nginx only (a pkill would reach every test's)
-	kill "$(cat "$TMP/nginx.pid")" 2>/dev/null
+	kill "$(cat "$TMP/nginx.pid" 2>/dev/null)" 2>/dev/null
 	wait_for 50 eval '! net ss -ltn | grep -q ":443 "'
 	: >"$ECHO_LOG"
 	setsid -f ip netns exec "$NS_NET" python3 "$(dirname "$0")/echo_server.py" \
