@@ -343,6 +343,7 @@ static void upstream_drop(struct proxy *p)
 	p->rio[1].off = p->rio[1].len = 0;
 	p->session_saved = false;
 	wolfSSL_free(p->u);
+	flows_set_ufd(p->flow, -1);
 	close(p->ufd);
 	p->u = NULL;
 	p->ufd = -1;
@@ -831,8 +832,10 @@ static void proxy_free(struct proxy *p)
 		wolfSSL_shutdown(p->u);
 		wolfSSL_free(p->u);
 	}
-	if (p->ufd >= 0)
+	if (p->ufd >= 0) {
+		flows_set_ufd(p->flow, -1);
 		close(p->ufd);
+	}
 	free(p->in);
 	free(p->sin);
 	free(p->rio[0].b);
@@ -851,6 +854,7 @@ static void proxy_end(struct loop_flow *f)
 
 	if (p->keep && idle(p) && !atomic_load(&flow->cut)) {
 		rio_detach(p);
+		flows_set_ufd(flow, -1);
 		pool_put(p->j, p->u, p->ufd);
 		p->u = NULL;
 		p->ufd = -1;
@@ -993,10 +997,14 @@ static const char *connect_server(struct proxy *p)
 	static __thread char why[160];
 	long v;
 
-	if (pool_take(p->j, &p->u, &p->ufd))
+	/* a change's cut shuts it down too: the flow wakes on either side */
+	if (pool_take(p->j, &p->u, &p->ufd)) {
+		flows_set_ufd(p->flow, p->ufd);
 		return NULL;	/* non-blocking, from an earlier flow */
+	}
 	if ((p->ufd = upstream_connect(p->j)) < 0)
 		return "upstream connection failed";
+	flows_set_ufd(p->flow, p->ufd);
 	if (!(p->u = wolfSSL_new(config_client_ctx())))
 		return "upstream TLS failed";
 	wolfSSL_UseSNI(p->u, WOLFSSL_SNI_HOST_NAME, p->j->host,
