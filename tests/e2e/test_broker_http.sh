@@ -170,7 +170,7 @@ test_a_response_head_that_grows_once_rebuilt_is_served() {
 	out=$(sb curl -sS -m 15 --cacert "$SBCA" -H 'Connection: close' -D - \
 		https://api.example.test/grow 2>&1)
 	echo "$out" | head -1 | grep -q 'HTTP/1.1 200' || fail "grow: ${out:0:200}"
-	[ "$(echo "$out" | grep -c -i '^a: b')" = 120 ] || fail "fields: $(echo "$out" | grep -c -i '^a: b')"
+	[ "$(echo "$out" | grep -c -i '^a: \?b')" = 120 ] || fail "fields: $(echo "$out" | grep -c -i '^a: \?b')"
 	echo "$out" | grep -q -i '^connection: close' || fail "no close: ${out:0:300}"
 	broker_unharmed "$pid" "$lines"
 }
