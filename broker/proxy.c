@@ -21,6 +21,7 @@
 #include "broker.h"
 #include "cert.h"
 #include "http1.h"
+#include "http_path.h"
 #include "http_rewrite.h"
 #include "log.h"
 #include "secret.h"

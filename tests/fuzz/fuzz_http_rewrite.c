@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http_path.h"
 #include "http_rewrite.h"
 
 #define SETS 3
