@@ -14,6 +14,7 @@
 #include "broker.h"
 #include "cert.h"
 #include "http1.h"
+#include "http_path.h"
 #include "log.h"
 #include "policy_json.h"
 #include "xalloc.h"
@@ -277,27 +278,33 @@ static bool headers_match(const struct inject_rule *r, const uint8_t *b,
 	return true;
 }
 
+/* Both sides normalised (http_path_normalise): a rule for /public/ is
+ * not a request for /public/../admin, however it is spelled. path: the
+ * request's, normalised; NULL when it cannot be (it matches no rule
+ * with a path, and the proxy refuses it). */
 static bool path_match(const struct bk_sandbox *sb, size_t i,
-		       const uint8_t *b, const struct http_head *h)
+		       const char *path)
 {
 	const struct inject_rule *r = &sb->policy->inject[i];
-	const char *t = (const char *)b + h->target.off;
-	size_t n = h->target.len, plen;
-	const char *q = memchr(t, '?', n);
-	char path[HTTP_HEAD_MAX + 1];
+	char rule[HTTP_HEAD_MAX + 1];
+	int rlen = 0;
 
-	plen = q ? (size_t)(q - t) : n;
+	if (r->path_kind == PATH_ANY)
+		return true;
+	if (!path)
+		return false;
+	if (r->path_kind != PATH_REGEX &&
+	    (rlen = http_path_normalise(r->path, strlen(r->path), rule,
+					sizeof(rule))) < 0)
+		return false;
 	switch (r->path_kind) {
 	case PATH_ANY:
 		return true;
 	case PATH_EXACT:
-		return plen == strlen(r->path) && !memcmp(t, r->path, plen);
+		return !strcmp(path, rule);
 	case PATH_PREFIX:
-		return plen >= strlen(r->path) &&
-		       !memcmp(t, r->path, strlen(r->path));
+		return !strncmp(path, rule, (size_t)rlen);
 	case PATH_REGEX:
-		memcpy(path, t, plen);
-		path[plen] = 0;
 		return regexec(&sb->re[i], path, 0, NULL, 0) == 0;
 	}
 	return false;
@@ -307,12 +314,18 @@ const struct inject_rule *config_match(const struct bk_sandbox *sb,
 				       const char *host, const uint8_t *b,
 				       const struct http_head *h)
 {
+	char buf[HTTP_HEAD_MAX + 1];
+	const char *path = http_path_normalise((const char *)b +
+					       h->target.off, h->target.len,
+					       buf, sizeof(buf)) < 0 ? NULL :
+			   buf;
+
 	for (size_t i = 0; i < sb->policy->ninject; i++) {
 		const struct inject_rule *r = &sb->policy->inject[i];
 
 		if (!domain_pattern_match(&r->domain, host, 443) ||
 		    (r->method && !span_eq(b, h->method, r->method, true)) ||
-		    !path_match(sb, i, b, h) || !headers_match(r, b, h))
+		    !path_match(sb, i, path) || !headers_match(r, b, h))
 			continue;
 		return r;
 	}

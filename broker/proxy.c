@@ -22,6 +22,8 @@
 #include "broker.h"
 #include "cert.h"
 #include "http1.h"
+#include "http_path.h"
+#include "http_rewrite.h"
 #include "log.h"
 #include "secret.h"
 
@@ -229,8 +231,10 @@ static const char *reason_phrase(int status)
 {
 	switch (status) {
 	case 400: return "Bad Request";
+	case 405: return "Method Not Allowed";
 	case 421: return "Misdirected Request";
 	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
 	case 502: return "Bad Gateway";
 	case 505: return "HTTP Version Not Supported";
@@ -257,60 +261,26 @@ static bool host_ok(const struct proxy *p, const struct http_head *h)
 	return n == strlen(p->j->host) && !strncasecmp(v, p->j->host, n);
 }
 
-static bool is_set(const struct inject_rule *r, const uint8_t *b,
-		   const struct http_field *f)
+/* The head with the rule's headers in place of the sandbox's, in the
+ * thread's secret pages or, larger, in its own (*own); NULL: no memory.
+ * The size is exact before a byte is written (http_rewrite.c). */
+static uint8_t *rewrite(struct proxy *p, const struct http_head *h,
+			const struct inject_rule *r, size_t *len, bool *own)
 {
-	for (size_t i = 0; r && i < r->nset; i++)
-		if (http_field_is(b, f, r->set[i].name))
-			return true;
-	return false;
-}
-
-static size_t put(uint8_t *out, size_t at, const void *s, size_t n)
-{
-	memcpy(out + at, s, n);
-	return at + n;
-}
-
-/* The head with the rule's headers in place of the sandbox's. */
-static size_t rewrite(struct proxy *p, const struct http_head *h,
-		      const struct inject_rule *r, uint8_t **outp,
-		      bool *own)
-{
-	const uint8_t *b = p->in;
-	size_t start = h->method.off, line = h->target.off + h->target.len +
-					     9, need = h->len + 4, at = 0;
+	const struct header_kv *set = r ? r->set : NULL;
+	size_t nset = r ? r->nset : 0;
+	/* the sandbox's close is for its hop: the server's connection may
+	 * serve the next flow */
+	size_t need = http_request_rewrite_size(p->in, h, set, nset,
+						p->client_close);
 	uint8_t *out = out_pages;
 
-	for (size_t i = 0; r && i < r->nset; i++)
-		need += strlen(r->set[i].name) + strlen(r->set[i].value) + 4;
-	*own = need > OUT_CAP;
-	if (*own)
-		out = secret_alloc(need);
-	at = put(out, at, b + start, line - start);
-	at = put(out, at, "\r\n", 2);
-	for (size_t i = 0; i < h->nf; i++) {
-		const struct http_field *f = &h->f[i];
-
-		/* the sandbox's close is for its hop: the server's
-		 * connection may serve the next flow */
-		if (is_set(r, b, f) ||
-		    (p->client_close && http_field_is(b, f, "connection")))
-			continue;
-		at = put(out, at, b + f->name.off, f->name.len);
-		at = put(out, at, ": ", 2);
-		at = put(out, at, b + f->value.off, f->value.len);
-		at = put(out, at, "\r\n", 2);
-	}
-	for (size_t i = 0; r && i < r->nset; i++) {
-		at = put(out, at, r->set[i].name, strlen(r->set[i].name));
-		at = put(out, at, ": ", 2);
-		at = put(out, at, r->set[i].value, strlen(r->set[i].value));
-		at = put(out, at, "\r\n", 2);
-	}
-	at = put(out, at, "\r\n", 2);
-	*outp = out;
-	return at;
+	*own = need > OUT_CAP || !out;
+	if (*own && !(out = secret_alloc(need)))
+		return NULL;
+	*len = http_request_rewrite(out, need, p->in, h, set, nset,
+				    p->client_close);
+	return out;
 }
 
 static void pend_fill(struct pend *q, const uint8_t *b,
@@ -350,27 +320,68 @@ static void upstream_drop(struct proxy *p)
 	p->server_close = false;
 }
 
+static bool has_field(const uint8_t *b, const struct http_head *h,
+		      const char *name)
+{
+	for (size_t i = 0; i < h->nf; i++)
+		if (http_field_is(b, &h->f[i], name))
+			return true;
+	return false;
+}
+
+static bool method_is(const uint8_t *b, const struct http_head *h,
+		      const char *m)
+{
+	return h->method.len == strlen(m) &&
+	       !memcmp(b + h->method.off, m, h->method.len);
+}
+
+/* What the broker will not carry, whatever the rules: a reason and its
+ * status, or NULL. Fixed strings: never a header's value. */
+static const char *request_refusal(const struct proxy *p,
+				   const struct http_head *h, int *status)
+{
+	char path[HTTP_HEAD_MAX + 1];
+
+	*status = 400;
+	if (p->in[h->target.off] != '/' &&
+	    !(h->target.len == 1 && p->in[h->target.off] == '*'))
+		return "request target not in origin form";
+	if (!host_ok(p, h)) {
+		*status = 421;
+		return "Host is not the TLS server name";
+	}
+	/* a server that echoes the request would show the secret */
+	if (method_is(p->in, h, "TRACE") || method_is(p->in, h, "TRACK")) {
+		*status = 405;
+		return "TRACE is not carried";
+	}
+	if (has_field(p->in, h, "max-forwards"))
+		return "Max-Forwards is not carried";
+	/* after a refused upgrade, heads would be read from its body */
+	if (h->upgrade && h->body != BODY_NONE)
+		return "Upgrade with a body";
+	if (http_path_normalise((const char *)p->in + h->target.off,
+				h->target.len, path, sizeof(path)) < 0)
+		return "request path cannot be normalised";
+	return NULL;
+}
+
 /* A whole request head in p->in: checked, rewritten, sent; or
  * NEED_UPSTREAM, when the server's side must be connected first. */
 static int head_send(struct proxy *p, const struct http_head *h)
 {
 	const struct inject_rule *r;
+	const char *why;
 	struct pend q;
 	uint8_t *out;
 	bool own;
 	size_t n;
-	int rc;
+	int rc, status;
 
 	pend_fill(&q, p->in, h, NULL);
-	if (p->in[h->target.off] != '/' &&
-	    !(h->target.len == 1 && p->in[h->target.off] == '*')) {
-		refuse(p, 400, "request target not in origin "
-		       "form", &q);
-		return -1;
-	}
-	if (!host_ok(p, h)) {
-		refuse(p, 421, "Host is not the TLS "
-		       "server name", &q);
+	if ((why = request_refusal(p, h, &status))) {
+		refuse(p, status, why, &q);
 		return -1;
 	}
 	if (!p->u) {
@@ -387,7 +398,10 @@ static int head_send(struct proxy *p, const struct http_head *h)
 	pend_fill(&q, p->in, h, r);
 	p->client_close = h->close && !h->upgrade && h->minor == 1;
 	p->server_close |= h->minor == 0;
-	n = rewrite(p, h, r, &out, &own);
+	if (!(out = rewrite(p, h, r, &n, &own))) {
+		refuse(p, 500, "out of memory", &q);
+		return -1;
+	}
 	rc = to_server(p, out, n);
 	explicit_bzero(out, n);
 	if (own)
@@ -420,11 +434,17 @@ static int client_bytes(struct proxy *p)
 				       "chunked body", NULL);
 				return -1;
 			}
-			if (to_server(p, p->in, used) < 0)
+			/* trailer fields never reach the server: one could
+			 * carry a header the rule sets */
+			if (!p->qf.trailer_bytes &&
+			    to_server(p, p->in, used) < 0)
 				return -1;
 			consume(p->in, &p->inlen, used);
-			if (rc == 0)
-				return 0;
+			if (rc == 0) {
+				if (!p->inlen)
+					return 0;
+				continue;
+			}
 			p->qs = Q_HEAD;
 			continue;
 		case Q_HEAD:
@@ -446,6 +466,7 @@ static int client_bytes(struct proxy *p)
 			return rc;
 		consume(p->in, &p->inlen, h.len);
 		http_framing_init(&p->qf, &h);
+		p->qf.strip_trailers = true;
 		p->qs = h.upgrade ? Q_WAIT_UPGRADE :
 			h.body != BODY_NONE ? Q_BODY : Q_HEAD;
 	}
@@ -476,45 +497,42 @@ static int body_done(struct proxy *p)
 	return 0;
 }
 
-static bool has_field(const uint8_t *b, const struct http_head *h,
-		      const char *name)
-{
-	for (size_t i = 0; i < h->nf; i++)
-		if (http_field_is(b, &h->f[i], name))
-			return true;
-	return false;
-}
-
 /* Connection is per hop: the sandbox's connection closes when it asked
  * (the server's may stay for the pool), and stays open when only the
  * server's closes. So the response's Connection lines go, and
- * "Connection: close" comes in when the sandbox asked for it. */
+ * "Connection: close" comes in when the sandbox asked for it; the head
+ * is rebuilt from its fields, its exact size known first. */
 static int head_to_client(struct proxy *p, const struct http_head *h)
 {
-	uint8_t out[HTTP_RESP_HEAD_MAX + 32];
-	size_t at = 0, i = 0, end = h->len;
-	static const char close_line[] = "Connection: close\r\n";
+	size_t n;
+	uint8_t *out;
+	int rc;
 
 	if (h->status < 200 || h->body == BODY_UNTIL_CLOSE ||
 	    (!p->client_close && !has_field(p->sin, h, "connection")))
 		return to_client(p, p->sin, h->len);
-	while (i < end) {
-		const uint8_t *lf = memchr(p->sin + i, '\n', end - i);
-		size_t n = (size_t)(lf - (p->sin + i)) + 1;
-		bool blank = n <= 2;
+	n = http_response_rewrite_size(p->sin, h, p->client_close);
+	if (!(out = malloc(n)))
+		return -1;
+	n = http_response_rewrite(out, n, p->sin, h, p->client_close);
+	rc = to_client(p, out, n);
+	free(out);
+	return rc;
+}
 
-		if (blank && p->client_close) {
-			memcpy(out + at, close_line, sizeof(close_line) - 1);
-			at += sizeof(close_line) - 1;
-		}
-		if (blank || n < 11 || strncasecmp((const char *)p->sin + i,
-						   "connection:", 11)) {
-			memcpy(out + at, p->sin + i, n);
-			at += n;
-		}
-		i += n;
+/* A response head the broker cannot read (or hold): the sandbox gets
+ * 502 in its place, and the connection ends. */
+static int bad_response(struct proxy *p, const char *why)
+{
+	const struct pend *q = p->fcount ? &p->fifo[p->fhead] : NULL;
+
+	log_info("broker: %s: %s", p->j->host, why);
+	refuse(p, 502, why, q);
+	if (p->fcount) {
+		p->fhead = (p->fhead + 1) % FIFO;
+		p->fcount--;
 	}
-	return to_client(p, out, at);
+	return -1;
 }
 
 static int response_head(struct proxy *p)
@@ -526,11 +544,9 @@ static int response_head(struct proxy *p)
 	case HTTP_PARTIAL:
 		if (p->sinlen < SIN_CAP)
 			return 0;
-		/* too large to follow: passed on as it is */
-		__attribute__((fallthrough));
+		return bad_response(p, "response head too large");
 	case HTTP_BAD:
-		p->ss = S_RAW;
-		return 1;
+		return bad_response(p, "malformed response head");
 	case HTTP_OK:
 		break;
 	}
@@ -572,9 +588,10 @@ static int server_bytes(struct proxy *p)
 		case S_BODY:
 			rc = http_framing_feed(&p->sf, p->sin, p->sinlen,
 					       &used);
-			if (rc < 0) {
-				p->ss = S_RAW;
-				continue;
+			if (rc < 0) {	/* the head is out: only the end */
+				log_info("broker: %s: malformed chunked "
+					 "response", p->j->host);
+				return -1;
 			}
 			if (to_client(p, p->sin, used) < 0)
 				return -1;

@@ -2,7 +2,8 @@
 /* HTTP/1.1 heads and body framing (RFC 9112). A request that two parsers
  * could read two ways is refused: bare CR or LF, obs-fold, whitespace
  * before a colon, Content-Length twice or with Transfer-Encoding, a
- * transfer coding other than chunked, a bad chunk line. */
+ * transfer coding other than chunked, a bad chunk line. Response heads
+ * are read with the same strictness: the broker rebuilds them. */
 #include <string.h>
 #include <strings.h>
 
@@ -43,10 +44,9 @@ bool http_field_is(const uint8_t *b, const struct http_field *f,
 }
 
 /* The next line from *pos: [*pos, end) without its CRLF; 0 with the
- * line, 1 when no LF came yet, -1 on a bare CR or LF. Lenient: a bare LF
- * ends a line. */
+ * line, 1 when no LF came yet, -1 on a bare CR or LF. */
 static int next_line(const uint8_t *b, size_t len, size_t *pos,
-		     struct http_span *line, bool lenient)
+		     struct http_span *line)
 {
 	const uint8_t *lf = memchr(b + *pos, '\n', len - *pos);
 	size_t end;
@@ -56,9 +56,9 @@ static int next_line(const uint8_t *b, size_t len, size_t *pos,
 	end = (size_t)(lf - b);
 	if (end > *pos && b[end - 1] == '\r')
 		end--;
-	else if (!lenient)
+	else
 		return -1;
-	if (!lenient && memchr(b + *pos, '\r', end - *pos))
+	if (memchr(b + *pos, '\r', end - *pos))
 		return -1;
 	line->off = (uint32_t)*pos;
 	line->len = (uint32_t)(end - *pos);
@@ -68,7 +68,7 @@ static int next_line(const uint8_t *b, size_t len, size_t *pos,
 
 /* name ":" OWS value OWS */
 static int field_parse(const uint8_t *b, struct http_span line,
-		       struct http_field *f, bool lenient)
+		       struct http_field *f)
 {
 	size_t i = line.off, end = line.off + line.len, vs, ve;
 
@@ -85,7 +85,7 @@ static int field_parse(const uint8_t *b, struct http_span line,
 		vs++;
 	while (ve > vs && (b[ve - 1] == ' ' || b[ve - 1] == '\t'))
 		ve--;
-	for (size_t j = vs; j < ve && !lenient; j++)
+	for (size_t j = vs; j < ve; j++)
 		if (!is_value_char(b[j]))
 			return -1;
 	f->value = (struct http_span){ (uint32_t)vs, (uint32_t)(ve - vs) };
@@ -132,13 +132,13 @@ static bool has_token(const uint8_t *b, struct http_span v, const char *tok)
 /* The fields of a head from *pos to its blank line. */
 static enum http_parse fields_parse(const uint8_t *b, size_t len,
 				    size_t *pos, struct http_head *h,
-				    bool lenient, const char **why)
+				    const char **why)
 {
 	struct http_span line;
 	int rc;
 
 	for (;;) {
-		rc = next_line(b, len, pos, &line, lenient);
+		rc = next_line(b, len, pos, &line);
 		if (rc > 0)
 			return HTTP_PARTIAL;
 		if (rc < 0) {
@@ -151,9 +151,7 @@ static enum http_parse fields_parse(const uint8_t *b, size_t len,
 			*why = "too many header fields";
 			return HTTP_BAD;
 		}
-		if (field_parse(b, line, &h->f[h->nf], lenient) < 0) {
-			if (lenient)
-				continue;
+		if (field_parse(b, line, &h->f[h->nf]) < 0) {
 			*why = b[line.off] == ' ' || b[line.off] == '\t' ?
 			       "obs-fold" : "malformed header field";
 			return HTTP_BAD;
@@ -284,7 +282,7 @@ enum http_parse http_request_parse(const uint8_t *b, size_t len,
 	*status = 400;
 	*why = "";
 	for (;;) {
-		rc = next_line(b, limit, &pos, &line, false);
+		rc = next_line(b, limit, &pos, &line);
 		if (rc < 0)
 			return bad(status, why, 400, "bare CR or LF");
 		if (rc > 0)
@@ -296,7 +294,7 @@ enum http_parse http_request_parse(const uint8_t *b, size_t len,
 	}
 	if ((r = request_line(b, line, h, status, why)) != HTTP_OK)
 		return r;
-	r = fields_parse(b, limit, &pos, h, false, why);
+	r = fields_parse(b, limit, &pos, h, why);
 	if (r == HTTP_PARTIAL)
 		goto partial;
 	if (r == HTTP_BAD)
@@ -349,9 +347,11 @@ enum http_parse http_response_parse(const uint8_t *b, size_t len,
 	int rc;
 
 	memset(h, 0, sizeof(*h));
-	rc = next_line(b, limit, &pos, &line, true);
+	rc = next_line(b, limit, &pos, &line);
 	if (rc > 0)
 		return len >= HTTP_RESP_HEAD_MAX ? HTTP_BAD : HTTP_PARTIAL;
+	if (rc < 0)
+		return HTTP_BAD;
 	s = b + line.off;
 	if (line.len < 12 || (line.len > 12 && s[12] != ' ') || s[8] != ' ' ||
 	    (h->minor = version_parse(b, (struct http_span){ line.off, 8 })) <
@@ -359,7 +359,7 @@ enum http_parse http_response_parse(const uint8_t *b, size_t len,
 	    s[11] < '0' || s[11] > '9')
 		return HTTP_BAD;
 	h->status = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
-	switch (fields_parse(b, limit, &pos, h, true, &why)) {
+	switch (fields_parse(b, limit, &pos, h, &why)) {
 	case HTTP_PARTIAL:
 		return len >= HTTP_RESP_HEAD_MAX ? HTTP_BAD : HTTP_PARTIAL;
 	case HTTP_BAD:
@@ -471,13 +471,30 @@ static int chunk_byte(struct http_framing *fr, uint8_t c)
 	return -1;
 }
 
+/* Whether the byte c, read in the state fr is in, is part of a trailer
+ * field line (not the blank line that ends the body). */
+static bool trailer_field_byte(const struct http_framing *fr, uint8_t c)
+{
+	return (fr->state == C_TRAILER && c != '\r') ||
+	       fr->state == C_TRAILER_LINE || fr->state == C_TRAILER_LF;
+}
+
 static int chunked_feed(struct http_framing *fr, const uint8_t *b, size_t len,
 			size_t *used)
 {
 	size_t i = 0;
 	int rc;
 
+	fr->trailer_bytes = false;
 	while (i < len) {
+		if (fr->strip_trailers) {
+			bool t = trailer_field_byte(fr, b[i]);
+
+			if (i == 0)
+				fr->trailer_bytes = t;
+			else if (t != fr->trailer_bytes)
+				break;	/* the caller drops one run, not the other */
+		}
 		if (fr->state == C_DATA) {
 			size_t n = len - i < fr->left ? len - i :
 				   (size_t)fr->left;

@@ -9,7 +9,7 @@
 /* HTTP/1.1 message heads (RFC 9112), parsed in place: pure, bounded, no
  * allocation. Requests are parsed strictly, so that the broker and the
  * server can never disagree on where a request ends (no smuggling);
- * responses, which only the server sends, leniently. */
+ * responses as strictly (the broker rebuilds what it passes on). */
 
 #define HTTP_HEAD_MAX 16384	/* a request head larger than this: 431 */
 #define HTTP_RESP_HEAD_MAX 65536
@@ -65,11 +65,17 @@ struct http_framing {
 	int state;
 	uint32_t line;		/* bytes of the current size/trailer line */
 	bool digits;
+	/* set by the caller: a feed's bytes are either all trailer field
+	 * lines (trailer_bytes, for the caller to drop) or none */
+	bool strip_trailers;
+	bool trailer_bytes;
 };
 
 void http_framing_init(struct http_framing *fr, const struct http_head *h);
 /* Feed bytes: *used of them belong to the body; returns 1 when the body
- * ended (within those bytes), 0 when it goes on, -1 on a framing error. */
+ * ended (within those bytes), 0 when it goes on, -1 on a framing error.
+ * With strip_trailers, *used may stop short of len (at least 1 byte is
+ * used): feed the rest again. */
 int http_framing_feed(struct http_framing *fr, const uint8_t *b, size_t len,
 		      size_t *used);
 

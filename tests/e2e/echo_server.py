@@ -5,7 +5,8 @@ request head it received (as JSON), so that a test sees exactly which
 headers arrived; /secret wants the injected token; /upload counts a body
 (chunked or not) without keeping it; /ws is a websocket echo; /repo.git
 is git's smart HTTP (git http-backend). Every request is appended to the
-log file given (one JSON line), which tests search for markers."""
+log file given (one JSON line, a chunked body's trailer fields too), which
+tests search for markers."""
 import base64, hashlib, json, os, socket, ssl, subprocess, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -30,9 +31,12 @@ class H(BaseHTTPRequestHandler):
             while True:
                 size = int(self.rfile.readline().split(b";")[0], 16)
                 if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b""):
-                        pass
-                    return n
+                    # trailer fields, kept for the tests to search
+                    while True:
+                        line = self.rfile.readline()
+                        if line in (b"\r\n", b""):
+                            return n
+                        self.trailers.append(line.decode(errors="replace").strip())
                 left = size
                 while left:
                     left -= len(self.rfile.read(min(left, 65536)))
@@ -131,7 +135,9 @@ class H(BaseHTTPRequestHandler):
                 self.wfile.write(chunk[:min(left, len(chunk))])
                 left -= len(chunk)
             return
+        self.trailers = []
         entry["body"] = self.body()
+        entry["trailers"] = self.trailers
         log(entry)
         if self.path == "/close":
             # the server ends its connection after this response
@@ -147,7 +153,9 @@ class H(BaseHTTPRequestHandler):
             return self.reply(401, {"error": "no token", "headers": hs})
         self.reply(200, entry)
 
-    do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = handle_one
+    # TRACE and the like too: a server that echoes what it got
+    do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = do_OPTIONS = \
+        do_TRACE = do_TRACK = handle_one
 
 
 class S(ThreadingHTTPServer):

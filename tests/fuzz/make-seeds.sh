@@ -86,4 +86,6 @@ PY
 printf 'evil\033[31m.test' >"$out/wire/escape"
 printf 'h2\377\376\000x' >"$out/wire/invalid-utf8"
 printf 'caf\303\251\\' >"$out/wire/utf8"
+# HTTP heads: requests, paths, responses of honest and hostile servers
+python3 "$here/http_seeds.py" "$out"
 echo "seeds: $(find "$out" -type f | wc -l) files"

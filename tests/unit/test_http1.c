@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdio.h>
 #include <string.h>
 
 #include "http1.h"
@@ -77,7 +78,7 @@ TEST(test_http1_chunked_bodies_stream_and_end_exactly)
 	CHECK(feed(&fr, "abcdef", &used) == 1 && used == 3);
 }
 
-TEST(test_http1_responses_leniently)
+TEST(test_http1_responses_as_strictly_as_requests)
 {
 	struct http_head h;
 	const char *r = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket"
@@ -90,7 +91,59 @@ TEST(test_http1_responses_leniently)
 	      HTTP_OK && h.body == BODY_LENGTH && h.length == 2);
 	CHECK(http_response_parse((const uint8_t *)r, strlen(r), true, &h) ==
 	      HTTP_OK && h.body == BODY_NONE);
-	r = "HTTP/1.0 200 OK\n\nbody";
+	r = "HTTP/1.0 200 OK\r\n\r\nbody";
 	CHECK(http_response_parse((const uint8_t *)r, strlen(r), false, &h) ==
 	      HTTP_OK && h.body == BODY_UNTIL_CLOSE);
+	/* what the broker could not rebuild as the sandbox would read it */
+	r = "HTTP/1.0 200 OK\n\nbody";
+	CHECK(http_response_parse((const uint8_t *)r, strlen(r), false, &h) ==
+	      HTTP_BAD);
+	r = "HTTP/1.1 200 OK\r\nA: b\nC: d\r\n\r\n";
+	CHECK(http_response_parse((const uint8_t *)r, strlen(r), false, &h) ==
+	      HTTP_BAD);
+	r = "HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n";
+	CHECK(http_response_parse((const uint8_t *)r, strlen(r), false, &h) ==
+	      HTTP_BAD);
+	r = "HTTP/1.1 200 OK\r\nno colon\r\n\r\n";
+	CHECK(http_response_parse((const uint8_t *)r, strlen(r), false, &h) ==
+	      HTTP_BAD);
+}
+
+TEST(test_http1_response_with_too_many_fields_is_bad)
+{
+	char r[HTTP_HEADERS_MAX * 8 + 64];
+	struct http_head h;
+	size_t at = (size_t)sprintf(r, "HTTP/1.1 200 OK\r\n");
+
+	for (int i = 0; i <= HTTP_HEADERS_MAX; i++)
+		at += (size_t)sprintf(r + at, "A:%d\r\n", i % 10);
+	at += (size_t)sprintf(r + at, "\r\n");
+	CHECK(http_response_parse((const uint8_t *)r, at, false, &h) ==
+	      HTTP_BAD);
+}
+
+TEST(test_http1_trailer_fields_come_apart_from_the_body_to_be_dropped)
+{
+	struct http_head h = { .body = BODY_CHUNKED };
+	const char *b = "3\r\nabc\r\n0\r\nAuthorization: x\r\nB: y\r\n"
+			"\r\nGET";
+	struct http_framing fr;
+	char kept[64];
+	size_t used, at = 0, klen = 0, len = strlen(b);
+	int rc = 0;
+
+	http_framing_init(&fr, &h);
+	fr.strip_trailers = true;
+	while (at < len && rc == 0) {
+		rc = http_framing_feed(&fr, (const uint8_t *)b + at, len - at,
+				       &used);
+		CHECK(used > 0);
+		if (!fr.trailer_bytes) {
+			memcpy(kept + klen, b + at, used);
+			klen += used;
+		}
+		at += used;
+	}
+	CHECK(rc == 1 && at == len - 3);
+	CHECK(klen == 13 && !memcmp(kept, "3\r\nabc\r\n0\r\n\r\n", 13));
 }
