@@ -27,7 +27,9 @@ FUZZ_COMMON_OBJ := $(call obj,$(COMMON_SRC),$(B)/fuzz)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 
 .PHONY: all check deps test fuzz bench demo install clean deb rpm
-.SECONDARY:
+# the objects of the fuzzers and benchmarks, made through pattern chains,
+# are kept (.SECONDARY would also skip missing ones the archive names)
+.PRECIOUS: $(B)/fuzz/tests/fuzz/%.o $(B)/tests/bench/%.o
 all: $(B)/sbxfw $(B)/sbxfwd $(B)/sbxfw-broker
 
 # --- normal build -----------------------------------------------------------

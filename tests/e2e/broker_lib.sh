@@ -3,7 +3,8 @@
 # (echo_server.py, in the internet namespace, logging every request head
 # it receives), the daemon with its broker, sandbox sb1 with an injection
 # rule for api.example.test, and curl through the broker. Source it after
-# topology.sh and capture.sh.
+# topology.sh and capture.sh, define your own echo_up if you need, then
+# call broker_topo_up.
 TOKEN="tok$RANDOM$RANDOM$RANDOM$RANDOM"
 # what the echo server shows of it
 FP="sha256:$(printf 'Bearer %s' "$TOKEN" | sha256sum | cut -c1-16)"
@@ -39,10 +40,12 @@ daemon_up() {
 		wait_for 200 eval '[ "$(grep -c "sbxfw-broker: broker: ready" "$TMP/sbxfwd.log")" -gt "${brokers:-0}" ]'
 }
 
-topo_up && echo_up || { echo "topology failed"; echo "0 passed, 1 failed"; exit 1; }
-daemon_up || { cat "$TMP/sbxfwd.log"; echo "0 passed, 1 failed"; exit 1; }
-
-printf 'Authorization: Bearer %s\n' "$TOKEN" >"$SECRET_FILE"
+# the namespaces, the echo server, the daemon; or the file ends here
+broker_topo_up() {
+	topo_up && echo_up || { echo "topology failed"; echo "0 passed, 1 failed"; exit 1; }
+	daemon_up || { cat "$TMP/sbxfwd.log"; echo "0 passed, 1 failed"; exit 1; }
+	printf 'Authorization: Bearer %s\n' "$TOKEN" >"$SECRET_FILE"
+}
 
 # sb1, user-defined: other.test allowed; api.example.test injected
 setup() {
@@ -60,4 +63,3 @@ bk() { # PATH [CURL ARGS...]
 }
 
 arrived() { grep -c -- "$1" "$ECHO_LOG"; }
-

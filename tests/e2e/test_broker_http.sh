@@ -14,19 +14,9 @@ source "$(dirname "$0")/../lib/check.sh"
 source "$(dirname "$0")/topology.sh"
 source "$(dirname "$0")/capture.sh"
 
-TOKEN="tok$RANDOM$RANDOM$RANDOM$RANDOM"
-# what the echo server shows of it
-FP="sha256:$(printf 'Bearer %s' "$TOKEN" | sha256sum | cut -c1-16)"
-SECRET_FILE=$TMP/headers
-ECHO_LOG=$TMP/echo.log
-HOSTILE_LOG=$TMP/hostile.log
-SBCA=$TMP/sb-ca.pem
+source "$(dirname "$0")/broker_lib.sh"
 
-# this topology's broker, the daemon's grandchild (under its supervisor)
-broker_pid() {
-	local s
-	for s in $(pgrep -P "$(daemon_pid)"); do pgrep -P "$s" -f sbxfw-broker; done | head -1
-}
+HOSTILE_LOG=$TMP/hostile.log
 
 # serve NAME SCRIPT ARGS...: the internet's only server on 443 (nginx,
 # then whichever served before, stopped by their pids)
@@ -55,15 +45,7 @@ hostile_up() {
 		"$CERTS/server.key" "$HOSTILE_LOG"
 }
 
-daemon_up() {
-	start_daemon "[dns]" "upstream = $NET4" "[tls]" "upstream_ca = $CA" &&
-		wait_for 200 grep -q 'sbxfw-broker: broker: ready' "$TMP/sbxfwd.log"
-}
-
-topo_up && echo_up || { echo "topology failed"; echo "0 passed, 1 failed"; exit 1; }
-daemon_up || { cat "$TMP/sbxfwd.log"; echo "0 passed, 1 failed"; exit 1; }
-
-printf 'Authorization: Bearer %s\n' "$TOKEN" >"$SECRET_FILE"
+broker_topo_up
 
 # sb1 with api.example.test injected: everywhere, or on PATH RULE only
 # (--match-path-prefix /public/, ...)

@@ -10,6 +10,7 @@ source "$(dirname "$0")/../lib/check.sh"
 source "$(dirname "$0")/topology.sh"
 source "$(dirname "$0")/capture.sh"
 source "$(dirname "$0")/broker_lib.sh"
+broker_topo_up
 
 CLIENT=$(dirname "$0")/keepalive_client.py
 

@@ -11,6 +11,7 @@ source "$(dirname "$0")/topology.sh"
 source "$(dirname "$0")/capture.sh"
 
 source "$(dirname "$0")/broker_lib.sh"
+broker_topo_up
 
 test_control_without_a_firewall_the_token_is_missing() {
 	# the same request straight to the server: no token, 401
