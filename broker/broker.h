@@ -120,8 +120,18 @@ void flows_del(struct bk_flow *f);
 /* Judged as the policy stands now, with the epoch it was judged at. */
 void flows_judge(struct bk_flow *f, struct judgement *j);
 void flows_set_ufd(struct bk_flow *f, int fd);
+void flows_set_sandbox(struct bk_flow *f, uint32_t sandbox);
+/* Moves on with every change to any sandbox. */
+uint64_t flows_generation(void);
 /* Judges again the flows of changed sandboxes (a thread of its own). */
 void *flows_thread(void *arg);
+
+/* ---- each sandbox's share of the broker (shares.c) ---- */
+bool share_take(uint32_t sandbox);
+void share_give(uint32_t sandbox);
+/* The sandbox a source address was, until any sandbox changes. */
+bool who_cached(int family, const uint8_t *addr, uint32_t *sandbox);
+void who_learn(int family, const uint8_t *addr, uint32_t sandbox);
 
 /* ---- flows (conn.c, relay.c, proxy.c) ---- */
 /* A new flow within BROKER_CONNS_MAX, to be served, or false. */

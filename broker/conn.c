@@ -8,7 +8,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,60 +99,6 @@ static const char *hello_peek(int fd, struct client_hello *ch)
 	return "tls";
 }
 
-/* Flows at once per sandbox, whichever of its addresses they come from:
- * one sandbox holding idle connections cannot take every worker and
- * every slot from the others. */
-#define SHARE_MAX (BROKER_CONNS_MAX / 4)
-#define SHARES 2048
-
-struct share {
-	uint32_t sandbox;
-	int n;
-};
-
-static pthread_mutex_t shares_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct share shares[SHARES];
-
-static struct share *share_slot(uint32_t sandbox)
-{
-	struct share *free_slot = NULL;
-
-	for (size_t k = 0; k < SHARES; k++) {
-		struct share *e = &shares[(sandbox * 2654435761u + k) % SHARES];
-
-		if (e->n && e->sandbox == sandbox)
-			return e;
-		if (!e->n && !free_slot)
-			free_slot = e;
-	}
-	return free_slot;
-}
-
-static bool share_take(uint32_t sandbox)
-{
-	struct share *e;
-	bool ok = false;
-
-	pthread_mutex_lock(&shares_lock);
-	if ((e = share_slot(sandbox)) && e->n < SHARE_MAX) {
-		e->sandbox = sandbox;
-		e->n++;
-		ok = true;
-	}
-	pthread_mutex_unlock(&shares_lock);
-	return ok;
-}
-
-static void share_give(uint32_t sandbox)
-{
-	struct share *e;
-
-	pthread_mutex_lock(&shares_lock);
-	if ((e = share_slot(sandbox)) && e->n)
-		e->n--;
-	pthread_mutex_unlock(&shares_lock);
-}
-
 /* A refusal the client notices at once. */
 static void reset(int fd)
 {
@@ -222,20 +167,35 @@ void conn_done(struct bk_flow *f)
 	atomic_fetch_sub(&conns, 1);
 }
 
-/* Which sandbox the flow is, before it may wait for its hello. */
+/* Which sandbox the flow is, before it may wait for its hello: as its
+ * address was last time, or as the daemon says. */
 static bool take_share(struct bk_flow *f)
 {
 	struct judgement j;
+	uint32_t sandbox;
 
-	f->rq.status = "who";
-	ipc_judge(&f->rq, &j);
-	if (j.action != JA_WHO)
+	if (!who_cached(f->rq.family, f->rq.peer, &sandbox)) {
+		f->rq.status = "who";
+		ipc_judge(&f->rq, &j);
+		if (j.action != JA_WHO)
+			return false;
+		sandbox = j.sandbox;
+		who_learn(f->rq.family, f->rq.peer, sandbox);
+	}
+	f->sandbox = sandbox;
+	return (f->shared = share_take(sandbox));
+}
+
+/* The judgement named another sandbox than the address did (it moved
+ * meanwhile): the flow counts against that one's share. */
+static bool share_move(struct bk_flow *f, uint32_t sandbox)
+{
+	if (!share_take(sandbox))
 		return false;
-	f->sandbox = j.sandbox;
-	if (!(f->shared = share_take(f->sandbox)))
-		log_debug("broker: sandbox %u holds its share of %d flows: "
-			 "one more refused", f->sandbox, SHARE_MAX);
-	return f->shared;
+	share_give(f->sandbox);
+	flows_set_sandbox(f, sandbox);
+	who_learn(f->rq.family, f->rq.peer, sandbox);
+	return true;
 }
 
 #define JUDGE_TRIES 3
@@ -245,13 +205,21 @@ static bool take_share(struct bk_flow *f)
  * asked again). Listed first, so a change after the answer finds it. */
 static void judge(struct bk_flow *f, struct judgement *j)
 {
-	int tries = 0;
+	bool steady = false;
 
 	flows_add(f);
-	do
+	for (int tries = 0; tries < JUDGE_TRIES && !steady; tries++) {
 		flows_judge(f, j);
-	while (flows_epoch(f->sandbox) != f->epoch && ++tries < JUDGE_TRIES);
-	if (flows_epoch(f->sandbox) != f->epoch || j->sandbox != f->sandbox)
+		if (j->action == JA_DENY)
+			break;
+		if (j->sandbox != f->sandbox) {
+			if (!share_move(f, j->sandbox))
+				break;
+			continue;	/* under its own sandbox's epoch */
+		}
+		steady = flows_epoch(f->sandbox) == f->epoch;
+	}
+	if (!steady)
 		j->action = JA_DENY;
 	f->action = j->action;
 	snprintf(f->host, sizeof(f->host), "%s", j->host);

@@ -21,6 +21,7 @@
 #define PENDING_MAX 64
 
 static _Atomic uint64_t epochs[EPOCHS];
+static _Atomic uint64_t generation;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static struct bk_flow *listed;
@@ -39,6 +40,12 @@ uint64_t flows_epoch(uint32_t sandbox)
 void flows_changing(uint32_t sandbox)
 {
 	atomic_fetch_add(&epochs[sandbox % EPOCHS], 1);
+	atomic_fetch_add(&generation, 1);
+}
+
+uint64_t flows_generation(void)
+{
+	return atomic_load(&generation);
 }
 
 #define SETTLE_MS 200
@@ -99,6 +106,13 @@ void flows_set_ufd(struct bk_flow *f, int fd)
 {
 	pthread_mutex_lock(&lock);
 	f->ufd = fd;
+	pthread_mutex_unlock(&lock);
+}
+
+void flows_set_sandbox(struct bk_flow *f, uint32_t sandbox)
+{
+	pthread_mutex_lock(&lock);
+	f->sandbox = sandbox;
 	pthread_mutex_unlock(&lock);
 }
 
