@@ -13,16 +13,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 
+#include "broker_proto.h"
 #include "clienthello.h"
 #include "policy.h"
 
 #define BROKER_IPC_FD 3
 #define BROKER_LISTEN_FD 4
-#define BROKER_MSG_MAX (1 << 20)
 #define BROKER_CONNS_MAX 1024
 
 /* ---- what the daemon said about a flow (ipc.c) ---- */
@@ -56,12 +57,17 @@ struct judge_req {
 void ipc_hello(void);
 /* Blocks until the daemon answers (or 5 s: deny). */
 int ipc_judge(const struct judge_req *rq, struct judgement *out);
+/* n questions sent at once, then their answers. */
+int ipc_judge_many(const struct judge_req *rq, struct judgement *out,
+		   size_t n);
 /* One brokered request for the audit (never a header value). */
 void ipc_request(uint32_t sandbox, const char *host, const char *method,
 		 const char *path, int status, const char *injected,
 		 const char *error);
 /* Sends the request rows in batches. */
 void *ipc_rows_thread(void *arg);
+/* Reads sandboxes' new rules, in order (a thread of its own). */
+void *ipc_changes_thread(void *arg);
 /* Reads the daemon's messages until it goes away (then exits). */
 void *ipc_thread(void *arg);
 /* Waits for the first configuration. */
@@ -98,6 +104,7 @@ struct bk_flow {
 	uint32_t sandbox;
 	bool shared;		/* it counts against its sandbox's share */
 	bool listed;
+	uint64_t serial;	/* which flow, whatever its address */
 	enum judge_action action;	/* JA_DENY until judged */
 	uint64_t epoch;		/* its sandbox's, when it was judged */
 	_Atomic bool cut;	/* no longer allowed: nothing more passes */
@@ -113,12 +120,16 @@ uint64_t flows_epoch(uint32_t sandbox);
  * no longer allowed are cut (both sides). */
 void flows_changing(uint32_t sandbox);
 void flows_changed(uint32_t sandbox);
-/* The sandbox is gone: its flows are cut now. */
+/* The sandbox is gone: its flows are cut now (between flows_changing
+ * and flows_changed). */
 void flows_cut(uint32_t sandbox);
 void flows_add(struct bk_flow *f);
 void flows_del(struct bk_flow *f);
-/* Judged as the policy stands now, with the epoch it was judged at. */
-void flows_judge(struct bk_flow *f, struct judgement *j);
+/* Judged as the policy stands now, with the epoch it was judged at
+ * (again: judged before, a row only for a refusal). */
+void flows_judge(struct bk_flow *f, bool again, struct judgement *j);
+/* What the flow is allowed as, where the sweep reads it. */
+void flows_set_judged(struct bk_flow *f, const struct judgement *j);
 void flows_set_ufd(struct bk_flow *f, int fd);
 void flows_set_sandbox(struct bk_flow *f, uint32_t sandbox);
 /* Moves on with every change to any sandbox. */
@@ -128,6 +139,7 @@ void *flows_thread(void *arg);
 
 /* ---- each sandbox's share of the broker (shares.c) ---- */
 bool share_take(uint32_t sandbox);
+bool share_full(uint32_t sandbox);
 void share_give(uint32_t sandbox);
 /* The sandbox a source address was, until any sandbox changes. */
 bool who_cached(int family, const uint8_t *addr, uint32_t *sandbox);
@@ -136,6 +148,9 @@ void who_learn(int family, const uint8_t *addr, uint32_t sandbox);
 /* ---- flows (conn.c, relay.c, proxy.c) ---- */
 /* A new flow within BROKER_CONNS_MAX, to be served, or false. */
 bool conn_admit(void);
+/* In the accept loop, before any worker: a flow of a sandbox known to
+ * hold its share already is reset and closed (true). */
+bool conn_refused_early(int fd, const struct sockaddr_storage *peer);
 void conn_serve(int fd);
 /* A flow served elsewhere ended: its descriptor closes, it counts no
  * more against its sandbox's share and the limit. */

@@ -149,6 +149,20 @@ fail:
 
 static atomic_int conns;	/* queued and being served */
 
+bool conn_refused_early(int fd, const struct sockaddr_storage *peer)
+{
+	uint8_t addr[16] = { 0 };
+	uint16_t port;
+	uint32_t sandbox;
+	int family = addr_of(peer, addr, &port);
+
+	if (!who_cached(family, addr, &sandbox) || !share_full(sandbox))
+		return false;
+	reset(fd);
+	close(fd);
+	return true;
+}
+
 bool conn_admit(void)
 {
 	if (atomic_fetch_add(&conns, 1) < BROKER_CONNS_MAX)
@@ -209,7 +223,7 @@ static void judge(struct bk_flow *f, struct judgement *j)
 
 	flows_add(f);
 	for (int tries = 0; tries < JUDGE_TRIES && !steady; tries++) {
-		flows_judge(f, j);
+		flows_judge(f, tries > 0, j);
 		if (j->action == JA_DENY)
 			break;
 		if (j->sandbox != f->sandbox) {
@@ -217,12 +231,14 @@ static void judge(struct bk_flow *f, struct judgement *j)
 				break;
 			continue;	/* under its own sandbox's epoch */
 		}
+		/* the sweep sees the flow from here on; a change before
+		 * that is seen here */
+		flows_set_judged(f, j);
 		steady = flows_epoch(f->sandbox) == f->epoch;
 	}
 	if (!steady)
 		j->action = JA_DENY;
-	f->action = j->action;
-	snprintf(f->host, sizeof(f->host), "%s", j->host);
+	flows_set_judged(f, j);
 }
 
 /* Done with a judged flow; true when a loop ends it. */

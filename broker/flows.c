@@ -9,6 +9,7 @@
  * request that races the sweep waits for its own judgement. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,6 +22,7 @@
 #define PENDING_MAX 64
 
 static _Atomic uint64_t epochs[EPOCHS];
+static _Atomic int changing[EPOCHS];	/* messages not read yet */
 static _Atomic uint64_t generation;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
@@ -34,11 +36,12 @@ uint64_t flows_epoch(uint32_t sandbox)
 	return atomic_load(&epochs[sandbox % EPOCHS]);
 }
 
-/* The epoch is odd while a change is being taken in: the moment its
- * message arrives, before its rules are read (one thread takes them in,
- * one at a time, so the parity holds whatever ids share a slot). */
+/* From the moment a change's message arrives until its rules are read,
+ * its sandbox's slot counts it pending: judgements wait for the rules
+ * they will be carried out with. */
 void flows_changing(uint32_t sandbox)
 {
+	atomic_fetch_add(&changing[sandbox % EPOCHS], 1);
 	atomic_fetch_add(&epochs[sandbox % EPOCHS], 1);
 	atomic_fetch_add(&generation, 1);
 }
@@ -48,20 +51,25 @@ uint64_t flows_generation(void)
 	return atomic_load(&generation);
 }
 
-#define SETTLE_MS 200
+#define SETTLE_MS 5000
 
-/* A judgement waits for the rules it will be carried out with. */
-static void settled(uint32_t sandbox)
+/* false: the rules did not come in time (the flow is refused). */
+static bool settled(uint32_t sandbox)
 {
 	struct timespec ms = { 0, 1000000 };
 
-	for (int i = 0; i < SETTLE_MS && flows_epoch(sandbox) % 2; i++)
+	for (int i = 0; i < SETTLE_MS; i++) {
+		if (!atomic_load(&changing[sandbox % EPOCHS]))
+			return true;
 		nanosleep(&ms, NULL);
+	}
+	return false;
 }
 
 void flows_changed(uint32_t sandbox)
 {
 	atomic_fetch_add(&epochs[sandbox % EPOCHS], 1);
+	atomic_fetch_sub(&changing[sandbox % EPOCHS], 1);
 	pthread_mutex_lock(&lock);
 	for (size_t i = 0; i < npending; i++)
 		if (pending[i] == sandbox)
@@ -77,7 +85,10 @@ queued:
 
 void flows_add(struct bk_flow *f)
 {
+	static uint64_t serials;
+
 	pthread_mutex_lock(&lock);
+	f->serial = ++serials;
 	f->prev = NULL;
 	f->next = listed;
 	if (listed)
@@ -116,11 +127,23 @@ void flows_set_sandbox(struct bk_flow *f, uint32_t sandbox)
 	pthread_mutex_unlock(&lock);
 }
 
-void flows_judge(struct bk_flow *f, struct judgement *j)
+void flows_judge(struct bk_flow *f, bool again, struct judgement *j)
 {
-	settled(f->sandbox);
+	bool ready = settled(f->sandbox);
+
 	f->epoch = flows_epoch(f->sandbox);
+	f->rq.again = again;
 	ipc_judge(&f->rq, j);
+	if (!ready)
+		j->action = JA_DENY;
+}
+
+void flows_set_judged(struct bk_flow *f, const struct judgement *j)
+{
+	pthread_mutex_lock(&lock);
+	f->action = j->action;
+	snprintf(f->host, sizeof(f->host), "%s", j->host);
+	pthread_mutex_unlock(&lock);
 }
 
 /* Whether the flow may go on as it is: the same action, the same name. */
@@ -130,42 +153,43 @@ static bool still(const struct bk_flow *f, const struct judgement *j)
 	       (j->action != JA_TERMINATE || !strcmp(j->host, f->host));
 }
 
-/* One flow, judged again from a copy: the flow may end meanwhile. */
+/* The flows to judge again, copied: they may end meanwhile. In the
+ * list's order, newest first, so in falling serials. */
 struct snap {
-	struct bk_flow *f;
-	struct judge_req rq;
+	size_t n;
+	uint64_t *serial;
+	struct judge_req *rq;
+	struct judgement *j;
 };
 
-static size_t snapshot(uint32_t sandbox, bool any, struct snap **out)
+static bool snap_grow(struct snap *s, size_t cap)
 {
-	size_t n = 0, cap = 0;
-	struct snap *s = NULL, *ns;
+	void *a = realloc(s->serial, cap * sizeof(*s->serial));
+	void *b = a ? realloc(s->rq, cap * sizeof(*s->rq)) : NULL;
 
+	if (a)
+		s->serial = a;
+	if (b)
+		s->rq = b;
+	return a && b;
+}
+
+static void snapshot(uint32_t sandbox, bool any, struct snap *s)
+{
+	size_t cap = 0;
+
+	memset(s, 0, sizeof(*s));
 	pthread_mutex_lock(&lock);
 	for (struct bk_flow *f = listed; f; f = f->next) {
 		if (f->action == JA_DENY || (!any && f->sandbox != sandbox))
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			if (!(ns = realloc(s, cap * sizeof(*s))))
-				break;
-			s = ns;
-		}
-		s[n].f = f;
-		s[n++].rq = f->rq;
+		if (s->n == cap && !snap_grow(s, cap = cap ? cap * 2 : 16))
+			break;
+		s->serial[s->n] = f->serial;
+		s->rq[s->n] = f->rq;
+		s->rq[s->n++].again = true;
 	}
 	pthread_mutex_unlock(&lock);
-	*out = s;
-	return n;
-}
-
-/* The lock held: the flow has not ended yet. */
-static bool is_listed(const struct bk_flow *f)
-{
-	for (const struct bk_flow *g = listed; g; g = g->next)
-		if (g == f)
-			return true;
-	return false;
 }
 
 /* Nothing of it passes any more; both sides see their end now. */
@@ -177,25 +201,39 @@ static void cut(struct bk_flow *f)
 		shutdown(f->ufd, SHUT_RDWR);
 }
 
-static void sweep(uint32_t sandbox, bool any)
+/* The flows still listed meet their answers: both in falling serials. */
+static size_t carry_out(const struct snap *s)
 {
-	struct snap *s;
-	size_t n = snapshot(sandbox, any, &s), ncut = 0;
+	size_t i = 0, ncut = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		struct judgement j;
-
-		s[i].rq.again = true;
-		ipc_judge(&s[i].rq, &j);
-		pthread_mutex_lock(&lock);
-		/* the flow's own fields are read only while it is listed */
-		if (is_listed(s[i].f) && !still(s[i].f, &j)) {
-			cut(s[i].f);
+	pthread_mutex_lock(&lock);
+	for (struct bk_flow *f = listed; f && i < s->n; f = f->next) {
+		while (i < s->n && s->serial[i] > f->serial)
+			i++;	/* ended meanwhile */
+		if (i < s->n && s->serial[i] == f->serial &&
+		    !still(f, &s->j[i++])) {
+			cut(f);
 			ncut++;
 		}
-		pthread_mutex_unlock(&lock);
 	}
-	free(s);
+	pthread_mutex_unlock(&lock);
+	return ncut;
+}
+
+/* Every question at once: the daemon answers them in one read. */
+static void sweep(uint32_t sandbox, bool any)
+{
+	struct snap s;
+	size_t ncut = 0;
+
+	snapshot(sandbox, any, &s);
+	if (s.n && (s.j = calloc(s.n, sizeof(*s.j)))) {
+		ipc_judge_many(s.rq, s.j, s.n);
+		ncut = carry_out(&s);
+	}
+	free(s.serial);
+	free(s.rq);
+	free(s.j);
 	if (ncut)
 		log_info("broker: %zu open flows cut by a policy change", ncut);
 }
@@ -204,7 +242,6 @@ void flows_cut(uint32_t sandbox)
 {
 	size_t n = 0;
 
-	atomic_fetch_add(&epochs[sandbox % EPOCHS], 1);
 	pthread_mutex_lock(&lock);
 	for (struct bk_flow *f = listed; f; f = f->next)
 		if (f->sandbox == sandbox) {

@@ -76,40 +76,75 @@ static json_t *sni_json(const struct judge_req *rq)
 	return json_string(out);
 }
 
-int ipc_judge(const struct judge_req *rq, struct judgement *out)
+static void judge_send(uint64_t id, const struct judge_req *rq)
 {
-	struct waiter w = { .out = out };
-	struct timespec until;
-	struct waiter **pp;
-
-	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&lock);
-	w.id = ++next_id;
-	w.next = waiting;
-	waiting = &w;
-	pthread_mutex_unlock(&lock);
 	send_json(json_pack("{s:s, s:I, s:o, s:i, s:o, s:i, s:s, s:o, s:b, "
-			    "s:b}", "t", "judge", "id", (json_int_t)w.id,
+			    "s:b}", "t", "judge", "id", (json_int_t)id,
 			    "local", addr_json(rq->family, rq->local),
 			    "lport", rq->lport,
 			    "peer", addr_json(rq->family, rq->peer),
 			    "pport", rq->pport, "status", rq->status,
 			    "sni", sni_json(rq), "ech", rq->ech,
 			    "again", rq->again));
+}
+
+static bool all_done(const struct waiter *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!w[i].done)
+			return false;
+	return true;
+}
+
+static void unlink_waiter(struct waiter *w)
+{
+	for (struct waiter **pp = &waiting; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			return;
+		}
+}
+
+/* n questions at once, their answers as they come: the daemon reads
+ * them in one go. 0, or -ETIMEDOUT (those not answered: deny). */
+int ipc_judge_many(const struct judge_req *rq, struct judgement *out,
+		   size_t n)
+{
+	struct waiter *w = calloc(n ? n : 1, sizeof(*w));
+	struct timespec until;
+	bool done;
+
+	if (!w)
+		return -ENOMEM;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		w[i] = (struct waiter){ .id = ++next_id, .out = &out[i],
+					.next = waiting };
+		waiting = &w[i];
+	}
+	pthread_mutex_unlock(&lock);
+	for (size_t i = 0; i < n; i++)
+		judge_send(w[i].id, &rq[i]);
 	until = deadline_ms(JUDGE_WAIT_S * 1000);
 	pthread_mutex_lock(&lock);
-	while (!w.done &&
+	while (!all_done(w, n) &&
 	       pthread_cond_timedwait(&answered, &lock, &until) != ETIMEDOUT)
 		;
-	for (pp = &waiting; *pp; pp = &(*pp)->next)
-		if (*pp == &w) {
-			*pp = w.next;
-			break;
-		}
+	for (size_t i = 0; i < n; i++) {
+		unlink_waiter(&w[i]);
+		if (!w[i].done)
+			out[i].action = JA_DENY;
+	}
 	pthread_mutex_unlock(&lock);
-	if (!w.done)
-		out->action = JA_DENY;
-	return w.done ? 0 : -ETIMEDOUT;
+	done = all_done(w, n);
+	free(w);
+	return done ? 0 : -ETIMEDOUT;
+}
+
+int ipc_judge(const struct judge_req *rq, struct judgement *out)
+{
+	return ipc_judge_many(rq, out, 1);
 }
 
 /* Request rows go in batches: one message per REQUESTS_BATCH rows or
@@ -197,27 +232,122 @@ static int judged(json_t *m)
 	return 0;
 }
 
+/* The change is in force: the daemon's command may answer. */
+static void taken(json_t *m)
+{
+	json_int_t seq = 0;
+
+	json_unpack(m, "{s?I}", "seq", &seq);
+	send_json(json_pack("{s:s, s:I}", "t", "taken", "seq", seq));
+}
+
+/* A sandbox's new rules are read (regexes, its CA's key) by a thread of
+ * their own, in order: the flows of a sandbox wait from the moment its
+ * message arrives (flows_changing), and the daemon hears so at once,
+ * whatever earlier change is still being read. */
+#define CHANGES_MAX 256
+
+static pthread_mutex_t changes_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t changes_cond = PTHREAD_COND_INITIALIZER;
+static json_t *changes[CHANGES_MAX];
+static size_t changes_head, nchanges;
+
+static void change_queue(json_t *m)
+{
+	pthread_mutex_lock(&changes_lock);
+	while (nchanges == CHANGES_MAX)
+		pthread_cond_wait(&changes_cond, &changes_lock);
+	changes[(changes_head + nchanges++) % CHANGES_MAX] = json_incref(m);
+	pthread_cond_broadcast(&changes_cond);
+	pthread_mutex_unlock(&changes_lock);
+}
+
+static json_t *change_next(void)
+{
+	json_t *m;
+
+	pthread_mutex_lock(&changes_lock);
+	while (!nchanges)
+		pthread_cond_wait(&changes_cond, &changes_lock);
+	m = changes[changes_head];
+	changes_head = (changes_head + 1) % CHANGES_MAX;
+	nchanges--;
+	pthread_cond_broadcast(&changes_cond);
+	pthread_mutex_unlock(&changes_lock);
+	return m;
+}
+
+static void sandbox_put(json_t *m)
+{
+	const char *name = "", *ca = "", *key = "";
+	json_int_t id = 0;
+	json_t *policy = NULL;
+	char err[256];
+	char *text;
+
+	json_unpack(m, "{s:I, s:s, s:s, s:s, s:o}", "id", &id, "name", &name,
+		    "ca", &ca, "key", &key, "policy", &policy);
+	text = json_dumps(policy, JSON_COMPACT);
+	if (config_sandbox_put((uint32_t)id, name, ca, key, text, err,
+			       sizeof(err)) < 0) {
+		/* never the rules it had: its flows end */
+		log_warnx("broker: sandbox %s: %s", name, err);
+		config_sandbox_drop((uint32_t)id);
+	}
+	if (text)
+		wipe_free(text, strlen(text));
+	flows_changed((uint32_t)id);
+}
+
+void *ipc_changes_thread(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		json_t *m = change_next();
+		json_int_t id = 0;
+
+		if (!strcmp(json_string_value(json_object_get(m, "t")),
+			    "sandbox"))
+			sandbox_put(m);
+		else {
+			json_unpack(m, "{s:I}", "id", &id);
+			config_sandbox_drop((uint32_t)id);
+			flows_changed((uint32_t)id);
+		}
+		json_decref(m);
+	}
+	return NULL;
+}
+
 static int sandbox_msg(json_t *m)
 {
 	const char *name, *ca, *key;
 	json_int_t id;
 	json_t *policy;
-	char err[256];
-	char *text;
-	int rc;
 
 	if (json_unpack(m, "{s:I, s:s, s:s, s:s, s:o}", "id", &id, "name",
 			&name, "ca", &ca, "key", &key, "policy", &policy) < 0)
 		return -1;
 	flows_changing((uint32_t)id);
-	text = json_dumps(policy, JSON_COMPACT);
-	rc = config_sandbox_put((uint32_t)id, name, ca, key, text, err,
-				sizeof(err));
-	if (text)
-		wipe_free(text, strlen(text));
-	if (rc < 0)
-		log_warnx("broker: sandbox %s: %s", name, err);
-	flows_changed((uint32_t)id);
+	taken(m);
+	change_queue(m);
+	return 0;
+}
+
+static int sandbox_gone_msg(json_t *m)
+{
+	json_int_t id;
+	int destroyed = 0;
+
+	if (json_unpack(m, "{s:I, s?b}", "id", &id, "destroyed",
+			&destroyed) < 0)
+		return -1;
+	flows_changing((uint32_t)id);
+	/* now, before the daemon forgets how the flows are mapped */
+	if (destroyed)
+		flows_cut((uint32_t)id);
+	taken(m);
+	change_queue(m);
 	return 0;
 }
 
@@ -240,7 +370,6 @@ static int config_msg(json_t *m)
 static int dispatch(json_t *m)
 {
 	const char *t = json_string_value(json_object_get(m, "t"));
-	json_int_t id;
 
 	if (!t)
 		return -1;
@@ -248,23 +377,8 @@ static int dispatch(json_t *m)
 		return judged(m);
 	if (!strcmp(t, "sandbox"))
 		return sandbox_msg(m);
-	if (!strcmp(t, "sandbox-gone")) {
-		int destroyed = 0;
-
-		if (json_unpack(m, "{s:I, s?b}", "id", &id, "destroyed",
-				&destroyed) < 0)
-			return -1;
-		flows_changing((uint32_t)id);
-		config_sandbox_drop((uint32_t)id);
-		if (!destroyed) {
-			flows_changed((uint32_t)id);
-			return 0;
-		}
-		/* now, before the daemon forgets how the flows are mapped */
-		flows_cut((uint32_t)id);
-		send_json(json_pack("{s:s, s:I}", "t", "cut", "id", id));
-		return 0;
-	}
+	if (!strcmp(t, "sandbox-gone"))
+		return sandbox_gone_msg(m);
 	if (!strcmp(t, "config"))
 		return config_msg(m);
 	return -1;

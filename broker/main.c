@@ -137,7 +137,10 @@ static void serve(void)
 	pthread_attr_setstacksize(&worker_attr, STACK);
 	pthread_attr_setdetachstate(&worker_attr, PTHREAD_CREATE_DETACHED);
 	for (;;) {
-		int fd = accept4(BROKER_LISTEN_FD, NULL, NULL, SOCK_CLOEXEC);
+		struct sockaddr_storage peer;
+		socklen_t len = sizeof(peer);
+		int fd = accept4(BROKER_LISTEN_FD, (struct sockaddr *)&peer,
+				 &len, SOCK_CLOEXEC);
 
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED ||
@@ -145,6 +148,8 @@ static void serve(void)
 				continue;
 			fatal("broker: accept");
 		}
+		if (conn_refused_early(fd, &peer))
+			continue;
 		if (!conn_admit()) {
 			close(fd);
 			continue;
@@ -155,7 +160,7 @@ static void serve(void)
 
 int main(int argc, char **argv)
 {
-	pthread_t ipc, rows, flows;
+	pthread_t ipc, rows, flows, changes;
 	char err[256];
 	WC_RNG rng;
 	int n, ll;
@@ -174,7 +179,8 @@ int main(int argc, char **argv)
 		log_warnx("broker: %s", err);
 	if (pthread_create(&ipc, NULL, ipc_thread, NULL) != 0 ||
 	    pthread_create(&rows, NULL, ipc_rows_thread, NULL) != 0 ||
-	    pthread_create(&flows, NULL, flows_thread, NULL) != 0)
+	    pthread_create(&flows, NULL, flows_thread, NULL) != 0 ||
+	    pthread_create(&changes, NULL, ipc_changes_thread, NULL) != 0)
 		fatalx("broker: thread");
 	ipc_hello();
 	ipc_wait_config();

@@ -912,7 +912,7 @@ static void judge_job(void *arg)
 	struct judgement j;
 	struct bk_sandbox *sb;
 
-	flows_judge(p->flow, &j);
+	flows_judge(p->flow, true, &j);
 	if (j.action == JA_TERMINATE && j.sandbox == p->j->sandbox &&
 	    !strcmp(j.host, p->j->host) &&
 	    (sb = config_sandbox_get(j.sandbox))) {

@@ -75,6 +75,17 @@ bool share_take(uint32_t sandbox)
 	return ok;
 }
 
+bool share_full(uint32_t sandbox)
+{
+	struct share *e;
+	bool full;
+
+	pthread_mutex_lock(&lock);
+	full = (e = share_slot(sandbox)) && e->n >= SHARE_MAX;
+	pthread_mutex_unlock(&lock);
+	return full;
+}
+
 void share_give(uint32_t sandbox)
 {
 	struct share *e;

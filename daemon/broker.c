@@ -21,6 +21,7 @@
 
 #include "audit.h"
 #include "broker.h"
+#include "broker_proto.h"
 #include "ca.h"
 #include "clock.h"
 #include "ct.h"
@@ -42,6 +43,10 @@
 
 static int sock = -1;
 static const struct marks *marks;
+static pid_t broker_pid;		/* from its hello */
+/* Each change to a sandbox is numbered; the broker says which it took
+ * in, in order (or a new broker has them all). */
+static uint64_t sent_seq, taken_seq;
 char **daemon_argv;
 
 /* ---- the supervisor ---- */
@@ -175,7 +180,7 @@ static int listener(uint16_t *port, char *err, size_t errlen)
 	if (fd < 0 ||
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0 ||
 	    bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    listen(fd, 1024) < 0 ||
+	    listen(fd, 4096) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&a, &al) < 0) {
 		snprintf(err, errlen, "broker listener: %s", strerror(errno));
 		return -1;
@@ -230,45 +235,89 @@ int broker_fd(void)
 
 /* ---- messages ---- */
 
-static void send_msg(json_t *o)
+/* 0; -E2BIG: over the broker's limit; -EIO: not sent (the socket full,
+ * or no memory). */
+static int send_msg(json_t *o)
 {
 	char *s = json_dumps(o, JSON_COMPACT);
+	int rc = -EIO;
 
 	json_decref(o);
 	if (!s)
-		return;
-	if (send(sock, s, strlen(s), MSG_NOSIGNAL) < 0)
+		return -EIO;
+	if (strlen(s) > BROKER_MSG_MAX)
+		rc = -E2BIG;
+	else if (send(sock, s, strlen(s), MSG_NOSIGNAL) < 0)
 		log_warn("broker: message of %zu bytes not sent", strlen(s));
+	else
+		rc = 0;
 	wipe_free(s, strlen(s));
+	return rc;
 }
 
-static void send_sandbox(struct daemon *d, const struct sandbox *sb)
+/* A broker that missed a change of its rules cannot go on with them:
+ * stopped, its flows end with it, and its successor gets everything. */
+static void broker_restart(const char *why)
+{
+	log_warnx("broker: %s: stopping it (its flows end, another starts)",
+		  why);
+	if (broker_pid > 0)
+		kill(broker_pid, SIGKILL);
+	broker_pid = 0;
+}
+
+static uint64_t sandbox_gone_msg(uint32_t id, bool destroyed);
+
+/* A change of sandbox id's rules, numbered. Rules too large for one
+ * message are not the broker's: the sandbox's injections are refused. */
+static uint64_t send_change(json_t *o, uint32_t id)
+{
+	int rc;
+
+	json_object_set_new(o, "seq", json_integer((json_int_t)++sent_seq));
+	if ((rc = send_msg(o)) == -E2BIG) {
+		log_warnx("sandbox %u: its injection rules are over the "
+			  "broker's %d bytes: they are refused", id,
+			  BROKER_MSG_MAX);
+		return sandbox_gone_msg(id, false);
+	}
+	if (rc < 0)
+		broker_restart("a change of a sandbox's rules was not sent");
+	return sent_seq;
+}
+
+static uint64_t sandbox_gone_msg(uint32_t id, bool destroyed)
+{
+	return send_change(json_pack("{s:s, s:i, s:b}", "t", "sandbox-gone",
+				     "id", (int)id, "destroyed", destroyed),
+			   id);
+}
+
+static uint64_t send_sandbox(struct daemon *d, const struct sandbox *sb)
 {
 	json_t *pol, *inject;
 	char *crt, *key, err[512];
+	uint64_t seq;
 
-	if (!sb->policy->ninject) {
-		send_msg(json_pack("{s:s, s:i}", "t", "sandbox-gone", "id",
-				   (int)sb->id));
-		return;
-	}
+	if (!sb->policy->ninject)
+		return sandbox_gone_msg(sb->id, false);
 	if (ca_read(d->cfg.ca_dir, sb->name, &crt, &key, err,
 		    sizeof(err)) < 0) {
 		log_warnx("sandbox %s: %s: its injections are refused",
 			  sb->name, err);
-		send_msg(json_pack("{s:s, s:i}", "t", "sandbox-gone", "id",
-				   (int)sb->id));
-		return;
+		return sandbox_gone_msg(sb->id, false);
 	}
 	pol = policy_to_json(sb->policy, false);
 	inject = json_incref(json_object_get(pol, "inject"));
 	json_decref(pol);
-	send_msg(json_pack("{s:s, s:i, s:s, s:s, s:s, s:{s:s, s:o}}", "t",
-			   "sandbox", "id", (int)sb->id, "name", sb->name,
-			   "ca", crt, "key", key, "policy", "mode",
-			   "user-defined", "inject", inject));
+	seq = send_change(json_pack("{s:s, s:i, s:s, s:s, s:s, s:{s:s, s:o}}",
+				    "t", "sandbox", "id", (int)sb->id, "name",
+				    sb->name, "ca", crt, "key", key, "policy",
+				    "mode", "user-defined", "inject", inject),
+			  sb->id);
 	free(crt);
 	secret_free(key);
+	return seq;
 }
 
 /* A new broker: everything it needs. */
@@ -287,6 +336,8 @@ static void hello(struct daemon *d)
 	     sb = sandbox_next(sb))
 		if (sb->policy->ninject)
 			send_sandbox(d, sb);
+	/* a new broker has no flow of an earlier change to cut */
+	taken_seq = sent_seq;
 }
 
 static int ip_text_parse(const char *s, int *family, uint8_t *out)
@@ -479,44 +530,42 @@ static void requests(json_t *m)
 		request(row);
 }
 
-/* One message; the id of a "cut" answer, else 0. */
-static json_int_t dispatch(struct daemon *d, json_t *m)
+static void dispatch(struct daemon *d, json_t *m)
 {
 	const char *t = json_string_value(json_object_get(m, "t"));
-	json_int_t id = 0;
+	json_int_t v;
 
 	if (t && !strcmp(t, "judge"))
 		judge(d, m);
 	else if (t && !strcmp(t, "requests"))
 		requests(m);
-	else if (t && !strcmp(t, "hello"))
+	else if (t && !strcmp(t, "hello")) {
+		if (json_unpack(m, "{s:I}", "pid", &v) == 0)
+			broker_pid = (pid_t)v;
 		hello(d);
-	else if (t && !strcmp(t, "cut") &&
-		 json_unpack(m, "{s:I}", "id", &id) == 0 && id > 0)
-		return id;
-	else
+	} else if (t && !strcmp(t, "taken") &&
+		   json_unpack(m, "{s:I}", "seq", &v) == 0) {
+		if ((uint64_t)v > taken_seq)
+			taken_seq = (uint64_t)v;
+	} else
 		log_warnx("broker: unknown message");
-	return 0;
 }
 
-/* The messages waiting; the id of the last "cut" answer among them. */
-static json_int_t drain(struct daemon *d)
+static void drain(struct daemon *d)
 {
 	static char buf[MSG_MAX];
-	json_int_t cut = 0, id;
 
 	for (;;) {
 		ssize_t n = recv(sock, buf, sizeof(buf), 0);
 		json_t *m;
 
 		if (n <= 0)
-			return cut;
+			return;
 		if (!(m = json_loadb(buf, (size_t)n, 0, NULL))) {
 			log_warnx("broker: unreadable message");
 			continue;
 		}
-		if ((id = dispatch(d, m)))
-			cut = id;
+		dispatch(d, m);
 		json_decref(m);
 	}
 }
@@ -526,26 +575,30 @@ void broker_event(struct daemon *d)
 	drain(d);
 }
 
-/* Until the broker says it cut the sandbox's flows (CUT_WAIT_MS at
- * most), answering what it asks meanwhile. */
-#define CUT_WAIT_MS 200
+/* A change is in force when the broker has taken it in: from then on
+ * its flows wait for their judgement before any request goes (and a
+ * destroyed sandbox's are cut). The command answers after that, so a
+ * request sent once it returns meets the change. TAKE_WAIT_MS at most,
+ * answering what the broker asks meanwhile; then it is stopped. */
+#define TAKE_WAIT_MS 1000
 
-static void wait_cut(struct daemon *d, uint32_t id)
+static void wait_taken(struct daemon *d, uint64_t seq)
 {
-	uint64_t until = now_ns() + CUT_WAIT_MS * 1000000ull;
+	uint64_t until = now_ns() + TAKE_WAIT_MS * 1000000ull;
 
-	for (;;) {
+	while (taken_seq < seq && broker_pid > 0) {
 		struct pollfd p = { .fd = sock, .events = POLLIN };
 		uint64_t now = now_ns();
 
-		if (now >= until ||
-		    poll(&p, 1, (int)((until - now) / 1000000) + 1) < 0)
-			break;
-		if (drain(d) == (json_int_t)id)
+		if (now >= until) {
+			broker_restart("a change not taken in within 1 s");
 			return;
+		}
+		if (poll(&p, 1, (int)((until - now) / 1000000) + 1) < 0 &&
+		    errno != EINTR)
+			return;
+		drain(d);
 	}
-	log_warnx("broker: no answer to a sandbox's end within %d ms",
-		  CUT_WAIT_MS);
 }
 
 /* ---- sandboxes ---- */
@@ -588,7 +641,7 @@ void broker_sandbox_changed(struct daemon *d, const struct sandbox *sb)
 		dnscache_each(DNSCACHE_OWN, relearn_one, &r, r.now);
 		prefetch(sb);
 	}
-	send_sandbox(d, sb);
+	wait_taken(d, send_sandbox(d, sb));
 }
 
 void broker_learn_own(const char *name, const struct dns_learned_addr *a,
@@ -626,9 +679,7 @@ void broker_sandbox_gone(struct daemon *d, uint32_t id)
 	if (sock < 0)
 		return;
 	inject_addrs_forget(marks, id);
-	send_msg(json_pack("{s:s, s:i, s:b}", "t", "sandbox-gone", "id",
-			   (int)id, "destroyed", 1));
-	wait_cut(d, id);
+	wait_taken(d, sandbox_gone_msg(id, true));
 }
 
 void broker_learn(const struct sandbox *sb, const char *name,

@@ -111,6 +111,45 @@ test_a_rotated_secret_is_used_from_the_next_request_on() {
 	return 0
 }
 
+# A change waits behind another sandbox's large one (400 injection rules
+# with path regexes, read by the broker one message at a time): the
+# command still answers only once the broker has taken it in, so the
+# request sent the moment it returns carries the new secret, never the
+# old, round after round.
+test_a_rotation_queued_behind_a_large_change_still_applies() {
+	setup || fail "setup"
+	sb2_up || fail "sandbox 2"
+	python3 - "$TMP/big.json" <<'PY'
+import json, sys
+rules = [{"domain": "h%d.example.test" % i,
+          "headers": {"Authorization": "Bearer x%d" % i, "X-K": "v" * 200},
+          "match": {"path_regex": "^/(a|b|c)+[0-9]{1,8}(x|y|z){2,9}/v%d/([a-z0-9_-]{1,40}/){0,6}end$" % i}}
+         for i in range(400)]
+json.dump({"mode": "user-defined", "allow": ["other.test"], "inject": rules}, open(sys.argv[1], "w"))
+PY
+	local i old=$FP tok fp
+	for i in 1 2 3; do
+		tok=tok$i$RANDOM$RANDOM$RANDOM
+		fp="sha256:$(printf 'Bearer %s' "$tok" | sha256sum | cut -c1-16)"
+		printf 'Authorization: Bearer %s\n' "$tok" >"$TMP/headers$i"
+		M1=$(marker)
+		M2=$(marker)
+		rm -f "$TMP/go"
+		sb python3 "$CLIENT" api.example.test "$SBCA" "$M1" "$M2" "$TMP/go" \
+			>"$TMP/client.out" 2>&1 &
+		wait_for 100 grep -q '^ready' "$TMP/client.out" || fail "no first request"
+		cli policy sb2 --set "$TMP/big.json" >/dev/null || fail "large change"
+		cli inject sb1 api.example.test --header-file "$TMP/headers$i" >/dev/null ||
+			fail "rotation"
+		: >"$TMP/go"
+		wait
+		grep -- "$M2" "$ECHO_LOG" | grep -q -- "$old" && fail "round $i: the old secret went"
+		grep -- "$M2" "$ECHO_LOG" | grep -q -- "$fp" || fail "round $i: $(cat "$TMP/client.out")"
+		old=$fp
+	done
+	cli destroy sb2 >/dev/null
+}
+
 # A relayed flow (another name on the injection domain's address) whose
 # server stopped reading: its worker is never stuck, so a deny still cuts
 # it. The server here accepts and never reads.
