@@ -35,10 +35,40 @@ struct quic_initial {
 	struct keys k;
 	uint8_t dcid[CID_MAX], scid[CID_MAX];
 	size_t dcid_len, scid_len;
-	struct reasm crypto;	/* CRYPTO stream, offset 0 on */
+	struct reasm crypto;	/* CRYPTO stream, offset 0 on (prior_len on) */
 	struct client_hello ch;
 	enum ch_status ch_status;
+	/* the connection the flow carries: the Destination Connection ID
+	 * of its first long header */
+	bool cid_seen;
+	uint8_t cid[CID_MAX];
+	size_t cid_len;
+	/* a judged connection read again (quic_later): CRYPTO bytes below
+	 * prior_len must repeat its hello's; those past it are another */
+	const uint8_t *prior;
+	size_t prior_len;
+	bool prior_conflict;
 };
+
+/* The connection an allowed flow was judged for (quic_later). */
+struct quic_conn {
+	uint32_t version;
+	uint8_t odcid[CID_MAX], scid[CID_MAX];
+	size_t odcid_len, scid_len, hello_len;
+	uint8_t hello[];	/* its ClientHello's CRYPTO bytes, offset 0 on */
+};
+
+/* One long-header packet of a datagram. */
+struct lpkt {
+	uint32_t version;
+	unsigned type;		/* in v1's numbering (LT_*) */
+	const uint8_t *dcid, *scid;
+	size_t dl, sl;
+	size_t pn_off, total;	/* from the packet's first byte */
+};
+
+#define LT_INITIAL 0
+#define LT_RETRY 3
 
 /* RFC 9000 §16 variable-length integer; false when cut short. */
 static bool varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
@@ -187,6 +217,27 @@ static enum reasm_state crypto_judge(const uint8_t *buf, size_t len, void *arg)
 		       REASM_NEED_MORE : REASM_GIVE_UP;
 }
 
+/* A CRYPTO frame's bytes at off. Read again for a judged connection,
+ * those where its hello was must be its hello's (a retransmission); past
+ * it they start a stream of their own, read as a new hello. */
+static void crypto_frame(struct quic_initial *q, uint64_t off,
+			 const uint8_t *p, size_t n)
+{
+	uint64_t end = off + n, pl = q->prior_len;
+
+	if (off < pl &&
+	    memcmp(q->prior + off, p, (size_t)((end < pl ? end : pl) - off)))
+		q->prior_conflict = true;
+	if (end <= pl)
+		return;
+	if (off < pl) {
+		p += pl - off;
+		off = pl;
+	}
+	reasm_add(&q->crypto, (uint32_t)(off - pl), p, (size_t)(end - off), 0,
+		  crypto_judge, q);
+}
+
 /* Frames of a decrypted Initial payload (RFC 9000 Table 3: only these
  * may be in one); false on a protocol violation. */
 static bool frames(struct quic_initial *q, const uint8_t *p, const uint8_t *end)
@@ -214,8 +265,7 @@ static bool frames(struct quic_initial *q, const uint8_t *p, const uint8_t *end)
 			if (!varint(&p, end, &a) || !varint(&p, end, &n) ||
 			    n > (uint64_t)(end - p) || a > UINT32_MAX / 2)
 				return false;
-			reasm_add(&q->crypto, (uint32_t)a, p, (size_t)n, 0,
-				  crypto_judge, q);
+			crypto_frame(q, a, p, (size_t)n);
 			p += n;
 			break;
 		case 0x1c:	/* CONNECTION_CLOSE */
@@ -270,88 +320,187 @@ bool quic_initial_keyed(const struct quic_initial *q, const uint8_t **cid,
 	return q->keyed;
 }
 
+/* The long-header packet at d[*off] (RFC 9000 §17.2), *off moved past
+ * it: 1; 0 past the datagram's long headers (at its end, or at a short
+ * header, which runs to it); -1 at one we do not read: another version,
+ * the fixed bit clear, a Retry, a Length past the datagram. */
+static int lpkt_next(const uint8_t *d, size_t len, size_t *off,
+		     struct lpkt *lp)
+{
+	const uint8_t *pkt = d + *off, *p, *end = d + len;
+	uint64_t tok = 0, plen;
+
+	if (*off >= len || !(pkt[0] & 0x80))
+		return 0;
+	if (len - *off < 7 || !(pkt[0] & 0x40) || !known(be32(pkt + 1)))
+		return -1;
+	lp->version = be32(pkt + 1);
+	lp->type = ((unsigned)(pkt[0] >> 4) - (lp->version == QUIC_V2)) & 3;
+	if (lp->type == LT_RETRY ||
+	    !long_cids(pkt, len - *off, CID_MAX, &lp->dcid, &lp->dl,
+		       &lp->scid, &lp->sl, &p))
+		return -1;
+	if (lp->type == LT_INITIAL &&
+	    (!varint(&p, end, &tok) || tok > (uint64_t)(end - p)))
+		return -1;
+	p += tok;
+	if (!varint(&p, end, &plen) || plen > (uint64_t)(end - p) || plen < 20)
+		return -1;
+	lp->pn_off = (size_t)(p - pkt);
+	lp->total = lp->pn_off + (size_t)plen;
+	*off += lp->total;
+	return 1;
+}
+
+static bool same_cid(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+	return al == bl && !memcmp(a, b, al);
+}
+
+/* A datagram's long-header packets are one connection's (RFC 9000
+ * §12.2: one Destination Connection ID; here one version we read too):
+ * their number, -1 when one is not. The first in *first. */
+static int lpkt_all(const uint8_t *d, size_t len, struct lpkt *first)
+{
+	struct lpkt lp;
+	size_t off = 0;
+	int r, n = 0;
+
+	while ((r = lpkt_next(d, len, &off, &lp)) > 0) {
+		if (n++ == 0)
+			*first = lp;
+		else if (lp.version != first->version ||
+			 !same_cid(lp.dcid, lp.dl, first->dcid, first->dl))
+			return -1;
+	}
+	return r < 0 ? -1 : n;
+}
+
 /* The keys, from the first packet's Destination Connection ID. */
-static bool key(struct quic_initial *q, const uint8_t *dcid, size_t dl,
-		const uint8_t *scid, size_t sl)
+static bool key(struct quic_initial *q, const struct lpkt *lp)
 {
 	if (q->keyed)
 		return true;
-	if (!derive_keys(q->version, false, dcid, dl, &q->k))
+	if (!derive_keys(q->version, false, lp->dcid, lp->dl, &q->k))
 		return false;
-	memcpy(q->dcid, dcid, dl);
-	q->dcid_len = dl;
-	memcpy(q->scid, scid, sl);
-	q->scid_len = sl;
+	memcpy(q->dcid, lp->dcid, lp->dl);
+	q->dcid_len = lp->dl;
+	memcpy(q->scid, lp->scid, lp->sl);
+	q->scid_len = lp->sl;
 	return true;
 }
 
-/* Remove header protection and decrypt one Initial packet in place in
- * `pkt' (a copy); returns its length on the wire, 0 if it is not one. */
-static size_t packet(struct quic_initial *q, uint8_t *pkt, size_t len)
+/* An Initial packet's payload, its header protection removed and
+ * decrypted under k (the packet itself unchanged): the frames, to free,
+ * their length in *n; NULL when it does not open under k. */
+static uint8_t *open_packet(const struct keys *k, const uint8_t *pkt,
+			    const struct lpkt *lp, size_t *n)
 {
-	const uint8_t *dcid, *scid, *p, *end = pkt + len;
-	uint8_t mask[16], nonce[12], *plain;
-	size_t dl, sl, pn_off, pn_len, i, total;
-	uint64_t tok, plen;
+	size_t pn_off = lp->pn_off, total = lp->total, pn_len, i;
+	uint8_t mask[16], nonce[12], *c, *plain;
 	uint32_t pn = 0;
 	Aes aes;
 	bool ok;
 
-	if (!quic_is_initial(pkt, len) || be32(pkt + 1) != q->version ||
-	    !long_cids(pkt, len, CID_MAX, &dcid, &dl, &scid, &sl, &p))
-		return 0;
-	if (!varint(&p, end, &tok) || tok > (uint64_t)(end - p))
-		return 0;
-	p += tok;
-	if (!varint(&p, end, &plen) || plen > (uint64_t)(end - p) || plen < 20)
-		return 0;
-	pn_off = (size_t)(p - pkt);
-	total = pn_off + (size_t)plen;
-	if (!key(q, dcid, dl, scid, sl) || !hp_mask(&q->k, pkt + pn_off + 4,
-						     mask))
-		return 0;
-	pkt[0] ^= mask[0] & 0x0f;
-	pn_len = (pkt[0] & 3) + 1;
+	if (!hp_mask(k, pkt + pn_off + 4, mask))
+		return NULL;
+	c = xmalloc(total);
+	memcpy(c, pkt, total);
+	c[0] ^= mask[0] & 0x0f;
+	pn_len = (c[0] & 3) + 1;
 	for (i = 0; i < pn_len; i++) {
-		pkt[pn_off + i] ^= mask[1 + i];
-		pn = pn << 8 | pkt[pn_off + i];
+		c[pn_off + i] ^= mask[1 + i];
+		pn = pn << 8 | c[pn_off + i];
 	}
-	nonce_of(&q->k, pn, nonce);
+	nonce_of(k, pn, nonce);
+	*n = total - pn_off - pn_len - 16;
 	plain = xmalloc(total);
 	ok = wc_AesInit(&aes, NULL, INVALID_DEVID) == 0;
-	ok = ok && wc_AesGcmSetKey(&aes, q->k.key, 16) == 0 &&
-	     wc_AesGcmDecrypt(&aes, plain, pkt + pn_off + pn_len,
-			      (word32)(plen - pn_len - 16), nonce, 12,
-			      pkt + total - 16, 16, pkt,
+	ok = ok && wc_AesGcmSetKey(&aes, k->key, 16) == 0 &&
+	     wc_AesGcmDecrypt(&aes, plain, c + pn_off + pn_len, (word32)*n,
+			      nonce, 12, c + total - 16, 16, c,
 			      (word32)(pn_off + pn_len)) == 0;
 	wc_AesFree(&aes);
-	if (ok) {
-		q->keyed = true;
-		if (!frames(q, plain, plain + plen - pn_len - 16))
-			q->bad = true;
+	free(c);
+	if (!ok) {
+		free(plain);
+		return NULL;
 	}
-	free(plain);
-	return ok ? total : 0;
+	return plain;
 }
 
-enum quic_status quic_initial_add(struct quic_initial *q, const uint8_t *dgram,
-				  size_t len, struct client_hello *ch)
+/* One Initial packet of q's connection: decrypted under its keys, its
+ * frames read; false when it does not open under them. */
+static bool packet(struct quic_initial *q, const uint8_t *pkt,
+		   const struct lpkt *lp)
 {
-	bool was_keyed = q->keyed;
-	uint8_t *copy;
-	size_t off = 0, n;
+	uint8_t *plain;
+	size_t n;
 
-	if (!q->version && quic_is_initial(dgram, len))
-		q->version = be32(dgram + 1);
-	copy = xmalloc(len ? len : 1);
-	memcpy(copy, dgram, len);
-	/* coalesced packets: Initial ones first, stop at anything else */
-	while (off < len && (n = packet(q, copy + off, len - off)) > 0)
-		off += n;
-	free(copy);
-	if (!was_keyed && !q->keyed && quic_is_initial(dgram, len) &&
-	    be32(dgram + 1) == q->version)
-		return QUIC_MALFORMED;	/* the first Initial is none */
+	if (lp->version != q->version || !key(q, lp) ||
+	    !(plain = open_packet(&q->k, pkt, lp, &n)))
+		return false;
+	q->keyed = true;
+	if (!frames(q, plain, plain + n))
+		q->bad = true;
+	free(plain);
+	return true;
+}
+
+/* Whether every Initial packet of a datagram opens under q's keys (the
+ * first one's, if q has none yet): a datagram of q's connection. */
+static bool opens(struct quic_initial *q, const uint8_t *d, size_t len)
+{
+	struct lpkt lp;
+	size_t off = 0, n;
+	uint8_t *plain;
+
+	while (lpkt_next(d, len, &off, &lp) > 0) {
+		if (lp.type != LT_INITIAL)
+			continue;
+		if (!q->keyed && !q->version)
+			q->version = lp.version;
+		if (lp.version != q->version || !key(q, &lp) ||
+		    !(plain = open_packet(&q->k, d + off - lp.total, &lp, &n)))
+			return false;
+		free(plain);
+	}
+	return true;
+}
+
+/* The datagram's Initial packets read into q. */
+static void read_initials(struct quic_initial *q, const uint8_t *d,
+			  size_t len)
+{
+	struct lpkt lp;
+	size_t off = 0;
+
+	while (lpkt_next(d, len, &off, &lp) > 0)
+		if (lp.type == LT_INITIAL)
+			packet(q, d + off - lp.total, &lp);
+}
+
+/* A datagram of the connection q reads: every long header its first
+ * one's Destination Connection ID, every Initial opening under its
+ * keys. */
+static bool ours(struct quic_initial *q, const uint8_t *d, size_t len)
+{
+	struct lpkt first;
+	int n = lpkt_all(d, len, &first);
+
+	if (n < 0 || (n > 0 && q->cid_seen &&
+		      !same_cid(first.dcid, first.dl, q->cid, q->cid_len)))
+		return false;
+	if (n > 0 && !q->cid_seen) {
+		memcpy(q->cid, first.dcid, first.dl);
+		q->cid_len = first.dl;
+		q->cid_seen = true;
+	}
+	return opens(q, d, len);
+}
+
+static enum quic_status status(const struct quic_initial *q)
+{
 	if (q->crypto.state == REASM_GIVE_UP)
 		return q->crypto.why == REASM_WHY_CONFLICT ? QUIC_CONFLICT :
 		       q->crypto.why == REASM_WHY_TOO_BIG && !q->ch_done ?
@@ -359,10 +508,20 @@ enum quic_status quic_initial_add(struct quic_initial *q, const uint8_t *dgram,
 		       QUIC_MALFORMED;
 	if (q->bad)
 		return QUIC_MALFORMED;
-	if (!q->ch_done)
-		return QUIC_NEED_MORE;
-	*ch = q->ch;
-	return QUIC_OK;
+	return q->ch_done ? QUIC_OK : QUIC_NEED_MORE;
+}
+
+enum quic_status quic_initial_add(struct quic_initial *q, const uint8_t *dgram,
+				  size_t len, struct client_hello *ch)
+{
+	enum quic_status st;
+
+	if (!ours(q, dgram, len))	/* before any was: not one we read */
+		return q->keyed ? QUIC_STRANGER : QUIC_MALFORMED;
+	read_initials(q, dgram, len);
+	if ((st = status(q)) == QUIC_OK)
+		*ch = q->ch;
+	return st;
 }
 
 static enum payload_kind payload_of(enum quic_status st)
@@ -377,6 +536,7 @@ static enum payload_kind payload_of(enum quic_status st)
 	case QUIC_NEED_MORE:
 		return PAYLOAD_NONE;
 	case QUIC_MALFORMED:
+	case QUIC_STRANGER:
 		break;
 	}
 	return PAYLOAD_MALFORMED;
@@ -394,11 +554,134 @@ enum quic_step quic_judge(struct quic_initial *q, const uint8_t *dgram,
 	}
 	if (form == QUIC_OTHER_VERSION)
 		return QUIC_STEP_VERSION;
-	if (form != QUIC_INITIAL)
-		return QUIC_STEP_MORE;	/* 0-RTT, or a stranger: held */
+	if (!len || !(dgram[0] & 0x80))
+		return QUIC_STEP_MORE;	/* a short header opens nothing */
 	st = quic_initial_add(q, dgram, len, &fb->ch);
+	if (st == QUIC_STRANGER)
+		return QUIC_STEP_OTHER;
 	fb->kind = payload_of(st);
 	return st == QUIC_NEED_MORE ? QUIC_STEP_MORE : QUIC_STEP_DONE;
+}
+
+struct quic_conn *quic_conn_new(const struct quic_initial *q)
+{
+	const uint8_t *b = q->crypto.buf;
+	struct quic_conn *c;
+	size_t n;
+
+	if (!q->keyed || !q->ch_done || q->prior || q->crypto.contig < 4)
+		return NULL;
+	n = 4 + ((size_t)b[1] << 16 | (size_t)b[2] << 8 | b[3]);
+	if (n > q->crypto.contig)
+		return NULL;
+	c = xcalloc(1, sizeof(*c) + n);
+	c->version = q->version;
+	memcpy(c->odcid, q->dcid, q->dcid_len);
+	c->odcid_len = q->dcid_len;
+	memcpy(c->scid, q->scid, q->scid_len);
+	c->scid_len = q->scid_len;
+	memcpy(c->hello, b, n);
+	c->hello_len = n;
+	return c;
+}
+
+void quic_conn_free(struct quic_conn *c)
+{
+	free(c);
+}
+
+size_t quic_conn_bytes(const struct quic_conn *c)
+{
+	return c ? sizeof(*c) + c->hello_len : 0;
+}
+
+/* The judged connection c read again, in a datagram's version: its
+ * keys (from its first Destination Connection ID: a later Initial of
+ * its own, whatever its ID, or after a compatible version negotiation,
+ * opens under them), its hello as what CRYPTO bytes must repeat. */
+static struct quic_initial *again_new(const struct quic_conn *c,
+				      uint32_t version)
+{
+	struct quic_initial *q = quic_initial_new();
+
+	q->version = version;
+	if (!derive_keys(version, false, c->odcid, c->odcid_len, &q->k)) {
+		quic_initial_free(q);
+		return NULL;
+	}
+	q->keyed = true;
+	memcpy(q->dcid, c->odcid, c->odcid_len);
+	q->dcid_len = c->odcid_len;
+	memcpy(q->scid, c->scid, c->scid_len);
+	q->scid_len = c->scid_len;
+	q->prior = c->hello;
+	q->prior_len = c->hello_len;
+	return q;
+}
+
+/* What the Initials read into q (the judged connection's, or another's)
+ * say: nothing new, or a hello to judge (fb). */
+static enum quic_later later_of(const struct quic_initial *q,
+				struct first_bytes *fb)
+{
+	if (q->prior_conflict) {
+		fb->kind = PAYLOAD_CONFLICT;
+		return QUIC_LATER_JUDGE;
+	}
+	if (q->bad)
+		return QUIC_LATER_UNREAD;
+	if (q->crypto.state == REASM_NEED_MORE && !q->crypto.stored)
+		return QUIC_LATER_PASS;	/* ACK, PING, a retransmission */
+	fb->kind = payload_of(status(q));
+	if (fb->kind == PAYLOAD_NONE)
+		fb->kind = PAYLOAD_INCOMPLETE;	/* must be whole in it */
+	else if (fb->kind == PAYLOAD_TLS)
+		fb->ch = q->ch;
+	return QUIC_LATER_JUDGE;
+}
+
+enum quic_later quic_later(const struct quic_conn *c, const uint8_t *dgram,
+			   size_t len, struct quic_initial **judge,
+			   struct first_bytes *fb)
+{
+	struct quic_initial *again = NULL, *own = NULL, *used = NULL;
+	enum quic_later res = QUIC_LATER_UNREAD;
+	struct lpkt first, lp;
+	size_t off = 0;
+
+	*judge = NULL;
+	if (!len || !(dgram[0] & 0x80))
+		return QUIC_LATER_PASS;	/* a short header opens nothing */
+	if (lpkt_all(dgram, len, &first) < 0)
+		return QUIC_LATER_UNREAD;
+	if (c && !(again = again_new(c, first.version)))
+		return QUIC_LATER_UNREAD;
+	own = quic_initial_new();
+	own->version = first.version;
+	while (lpkt_next(dgram, len, &off, &lp) > 0) {
+		const uint8_t *pkt = dgram + off - lp.total;
+		struct quic_initial *q;
+
+		if (lp.type != LT_INITIAL)
+			continue;	/* 0-RTT, Handshake: they open none */
+		q = again && packet(again, pkt, &lp) ? again :
+		    packet(own, pkt, &lp) ? own : NULL;
+		if (!q || (used && q != used))
+			goto out;	/* unread, or two connections' */
+		used = q;
+	}
+	res = used ? later_of(used, fb) : QUIC_LATER_PASS;
+	if (res == QUIC_LATER_JUDGE) {
+		*judge = used;
+		if (used == own)
+			own = NULL;
+		else
+			again = NULL;
+	}
+out:
+	quic_initial_free(again);
+	quic_initial_free(own);
+	return res;
 }
 
 /* A long header up to its connection IDs; returns its length. */
