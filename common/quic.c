@@ -110,8 +110,8 @@ enum quic_form quic_form(const uint8_t *d, size_t len)
 		return QUIC_NOT;	/* Version Negotiation: a server's */
 	if (!known(v))
 		return QUIC_OTHER_VERSION;
-	if (!(d[0] & 0x40))
-		return QUIC_NOT;	/* fixed bit clear */
+	/* the fixed bit is read as it comes: a peer may grease it, in an
+	 * Initial too (RFC 9287 §3.1) */
 	return ((d[0] >> 4) & 3) == initial_type(v) ? QUIC_INITIAL : QUIC_LONG;
 }
 
@@ -323,7 +323,7 @@ bool quic_initial_keyed(const struct quic_initial *q, const uint8_t **cid,
 /* The long-header packet at d[*off] (RFC 9000 §17.2), *off moved past
  * it: 1; 0 past the datagram's long headers (at its end, or at a short
  * header, which runs to it); -1 at one we do not read: another version,
- * the fixed bit clear, a Retry, a Length past the datagram. */
+ * a Retry, a Length past the datagram. */
 static int lpkt_next(const uint8_t *d, size_t len, size_t *off,
 		     struct lpkt *lp)
 {
@@ -332,7 +332,7 @@ static int lpkt_next(const uint8_t *d, size_t len, size_t *off,
 
 	if (*off >= len || !(pkt[0] & 0x80))
 		return 0;
-	if (len - *off < 7 || !(pkt[0] & 0x40) || !known(be32(pkt + 1)))
+	if (len - *off < 7 || !known(be32(pkt + 1)))
 		return -1;
 	lp->version = be32(pkt + 1);
 	lp->type = ((unsigned)(pkt[0] >> 4) - (lp->version == QUIC_V2)) & 3;

@@ -89,7 +89,7 @@ size_t quic_conn_bytes(const struct quic_conn *c);
  * not known): PASS when it opens no connection (0-RTT, Handshake, the
  * judged connection's Initials carrying no CRYPTO bytes or the judged
  * ones again), UNREAD when it cannot be read (a version other than v1
- * and v2, the fixed bit clear, an Initial that opens under no keys,
+ * and v2, an Initial that opens under no keys,
  * packets of two connections): drop it; JUDGE when its Initials carry
  * a hello not judged yet: fb says what it is (a whole ClientHello,
  * CRYPTO bytes that differ from the judged ones, a hello not whole in

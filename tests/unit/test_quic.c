@@ -349,9 +349,12 @@ TEST(test_quic_later_another_connection_or_unread)
 	n = qt_initial(QUIC_V1, 1, ack_only, sizeof(ack_only), d);
 	memcpy(d + 1, "\xff\x00\x00\x1d", 4);
 	CHECK(later(c, d, n, &fb) == QUIC_LATER_UNREAD);
-	/* the fixed bit clear */
+	/* the fixed bit greased (RFC 9287): read all the same, and not
+	 * opening under the keys (the first byte is authenticated) */
 	n = qt_initial(QUIC_V1, 1, ack_only, sizeof(ack_only), d);
+	CHECK(later(c, d, n, &fb) == QUIC_LATER_PASS);
 	d[0] &= ~0x40;
+	CHECK(quic_form(d, n) == QUIC_INITIAL);
 	CHECK(later(c, d, n, &fb) == QUIC_LATER_UNREAD);
 	/* two connections in one datagram: the judged one's ACK, then
 	 * another's hello (its own DCID, or the same DCID and its keys) */
