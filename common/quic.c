@@ -359,11 +359,13 @@ static bool same_cid(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
 
 /* A datagram's long-header packets are one connection's (RFC 9000
  * §12.2: one Destination Connection ID; here one version we read too):
- * their number, -1 when one is not. The first in *first. */
-static int lpkt_all(const uint8_t *d, size_t len, struct lpkt *first)
+ * their number, -1 when one is not. The first in *first, how many are
+ * Initials in *initials (when not NULL). */
+static int lpkt_all(const uint8_t *d, size_t len, struct lpkt *first,
+		    size_t *initials)
 {
 	struct lpkt lp;
-	size_t off = 0;
+	size_t off = 0, in = 0;
 	int r, n = 0;
 
 	while ((r = lpkt_next(d, len, &off, &lp)) > 0) {
@@ -372,7 +374,10 @@ static int lpkt_all(const uint8_t *d, size_t len, struct lpkt *first)
 		else if (lp.version != first->version ||
 			 !same_cid(lp.dcid, lp.dl, first->dcid, first->dl))
 			return -1;
+		in += lp.type == LT_INITIAL;
 	}
+	if (initials)
+		*initials = in;
 	return r < 0 ? -1 : n;
 }
 
@@ -486,7 +491,7 @@ static void read_initials(struct quic_initial *q, const uint8_t *d,
 static bool ours(struct quic_initial *q, const uint8_t *d, size_t len)
 {
 	struct lpkt first;
-	int n = lpkt_all(d, len, &first);
+	int n = lpkt_all(d, len, &first, NULL);
 
 	if (n < 0 || (n > 0 && q->cid_seen &&
 		      !same_cid(first.dcid, first.dl, q->cid, q->cid_len)))
@@ -647,13 +652,15 @@ enum quic_later quic_later(const struct quic_conn *c, const uint8_t *dgram,
 	struct quic_initial *again = NULL, *own = NULL, *used = NULL;
 	enum quic_later res = QUIC_LATER_UNREAD;
 	struct lpkt first, lp;
-	size_t off = 0;
+	size_t off = 0, initials;
 
 	*judge = NULL;
 	if (!len || !(dgram[0] & 0x80))
 		return QUIC_LATER_PASS;	/* a short header opens nothing */
-	if (lpkt_all(dgram, len, &first) < 0)
+	if (lpkt_all(dgram, len, &first, &initials) < 0)
 		return QUIC_LATER_UNREAD;
+	if (!initials)
+		return QUIC_LATER_PASS;	/* 0-RTT, Handshake: they open none */
 	if (c && !(again = again_new(c, first.version)))
 		return QUIC_LATER_UNREAD;
 	own = quic_initial_new();
