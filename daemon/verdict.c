@@ -762,6 +762,21 @@ static void quic_in_flow(const struct held *h, const struct pkt *p,
 	give(h, ok ? G_PASS : G_DROP, NULL, 0);
 }
 
+/* A datagram queued before its flow's verdict reached the ct mark: the
+ * verdict's, and on a QUIC flow allowed, only if it opens no connection
+ * unread (as quic_in_flow: it may have come right behind the hello). */
+static void decided_datagram(struct flow *f, const struct held *h,
+			     const struct pkt *p)
+{
+	const struct quic_conn *c = conns_quic(&f->key);
+
+	if (f->phase != PH_ALLOWED)
+		return give(h, G_DENY, NULL, 0);
+	if (c && !quic_after(&f->key, f->sandbox, c, p))
+		return give(h, G_DROP, NULL, 0);
+	give(h, G_ALLOW, NULL, 0);
+}
+
 /* A datagram flow is judged on its first packet (UDP 443 where the
  * policy needs a name: on its Initials); those queued before the ct
  * mark was set get the same verdict without another audit row. */
@@ -782,10 +797,8 @@ static void udp_datagram(struct held *h, const struct pkt *p,
 	if (!f)
 		f = flow_get(k, sbid, now);
 	flow_touch(f, now);
-	if (f->phase != PH_HOLDING) {
-		give(h, f->phase == PH_ALLOWED ? G_ALLOW : G_DENY, NULL, 0);
-		return;
-	}
+	if (f->phase != PH_HOLDING)
+		return decided_datagram(f, h, p);
 	if (f->qi)
 		return quic_datagram(f, h, p);
 	allow = evaluate(sb, k, &fq, &v);

@@ -629,3 +629,25 @@ TEST(test_verdict_quic_a_new_hello_in_the_judged_connection_is_judged)
 	CHECK(!twice);
 	teardown();
 }
+
+TEST(test_verdict_quic_another_connection_right_behind_the_hello_is_judged)
+{
+	struct ch_spec allow = { .sni = "allowed.test", .tls13 = true };
+	uint8_t h[CH_MAX], f[1400], d[1400];
+	size_t n = qt_hello(&allow, h, sizeof(h));
+
+	setup();
+	client_port = 41006;
+	n = qt_initial(QUIC_V1, 0, f, qt_crypto(f, 0, h, n), d);
+	CHECK(got(datagram(ST_PEND, d, n), NF_ACCEPT, ST_ALLOW));
+	/* queued before the verdict reached the ct mark: still undecided
+	 * in its mark, the flow allowed in the table */
+	n = other_initial("denied.test", SIZE_MAX, d);
+	CHECK(got(datagram(ST_PEND, d, n), NF_DROP, ST_NONE));
+	n = other_initial("allowed.test", SIZE_MAX, d);
+	CHECK(got(datagram(ST_PEND, d, n), NF_ACCEPT, ST_ALLOW));
+	CHECK(got(datagram(ST_PEND, zero_rtt, sizeof(zero_rtt)), NF_ACCEPT,
+		  ST_ALLOW));
+	CHECK(!twice);
+	teardown();
+}
