@@ -504,6 +504,14 @@ static bool ours(struct quic_initial *q, const uint8_t *d, size_t len)
 	return opens(q, d, len);
 }
 
+/* The length of the whole ClientHello q read (its handshake header's). */
+static size_t hello_len(const struct quic_initial *q)
+{
+	const uint8_t *b = q->crypto.buf;
+
+	return 4 + ((size_t)b[1] << 16 | (size_t)b[2] << 8 | b[3]);
+}
+
 static enum quic_status status(const struct quic_initial *q)
 {
 	if (q->crypto.state == REASM_GIVE_UP)
@@ -513,7 +521,11 @@ static enum quic_status status(const struct quic_initial *q)
 		       QUIC_MALFORMED;
 	if (q->bad)
 		return QUIC_MALFORMED;
-	return q->ch_done ? QUIC_OK : QUIC_NEED_MORE;
+	if (!q->ch_done)
+		return QUIC_NEED_MORE;
+	/* bytes past the hello would pass with it, read by no one: a
+	 * client sends none before the server's answer */
+	return q->crypto.stored > hello_len(q) ? QUIC_MALFORMED : QUIC_OK;
 }
 
 enum quic_status quic_initial_add(struct quic_initial *q, const uint8_t *dgram,
@@ -574,10 +586,8 @@ struct quic_conn *quic_conn_new(const struct quic_initial *q)
 	struct quic_conn *c;
 	size_t n;
 
-	if (!q->keyed || !q->ch_done || q->prior || q->crypto.contig < 4)
-		return NULL;
-	n = 4 + ((size_t)b[1] << 16 | (size_t)b[2] << 8 | b[3]);
-	if (n > q->crypto.contig)
+	if (!q->keyed || !q->ch_done || q->prior ||
+	    (n = hello_len(q)) > q->crypto.contig)
 		return NULL;
 	c = xcalloc(1, sizeof(*c) + n);
 	c->version = q->version;

@@ -381,3 +381,21 @@ TEST(test_quic_later_another_connection_or_unread)
 	CHECK(later(c, d, n, &fb) == QUIC_LATER_PASS);
 	quic_conn_free(c);
 }
+
+TEST(test_quic_bytes_past_the_hello_before_its_verdict_are_malformed)
+{
+	struct ch_spec a = { .sni = "a.test", .tls13 = true };
+	struct ch_spec b = { .sni = "b.test", .tls13 = true };
+	uint8_t h[CH_MAX], hb[CH_MAX], f[1400], d[1400];
+	struct quic_initial *q = quic_initial_new();
+	struct first_bytes fb = { 0 };
+	size_t n = qt_hello(&a, h, sizeof(h)), nb = qt_hello(&b, hb, sizeof(hb));
+	size_t fl = qt_crypto(f, 0, h, n);
+
+	/* a second hello behind the first, which would pass with it */
+	fl += qt_crypto(f + fl, (uint32_t)n, hb, nb);
+	n = qt_initial(QUIC_V1, 0, f, fl, d);
+	CHECK(quic_judge(q, d, n, &fb) == QUIC_STEP_DONE);
+	CHECK(fb.kind == PAYLOAD_MALFORMED);
+	quic_initial_free(q);
+}
