@@ -8,15 +8,12 @@
 
 #include "clienthello.h"
 #include "firstbytes.h"
+#include "quic_packet.h"
 
 /* The ClientHello of a QUIC connection, read from the client's Initial
  * packets (RFC 9001 §5: keys derived from the Destination Connection ID,
  * so anyone on the path can read them). QUIC v1 and v2. One code path
  * for `sbxfw inspect' and the daemon's verdicts (SPEC §1.9). */
-
-#define QUIC_V1 0x00000001u
-#define QUIC_V2 0x6b3343cfu
-#define QUIC_CID_MAX 20
 
 enum quic_status {
 	QUIC_OK,		/* the ClientHello is whole */
@@ -28,27 +25,11 @@ enum quic_status {
 				 * Destination Connection ID, version or keys */
 };
 
-/* What a datagram's first packet is. */
-enum quic_form {
-	QUIC_INITIAL,		/* a long-header Initial of a version we read */
-	QUIC_LONG,		/* another long-header packet of one (0-RTT,
-				 * Handshake) */
-	QUIC_OTHER_VERSION,	/* long header, a version we do not read */
-	QUIC_SHORT,		/* short header: a connection under way */
-	QUIC_NOT,		/* not QUIC */
-};
-
 struct quic_initial;
 
 /* Pure. */
-enum quic_form quic_form(const uint8_t *dgram, size_t len);
-bool quic_is_initial(const uint8_t *dgram, size_t len);
 struct quic_initial *quic_initial_new(void);
 void quic_initial_free(struct quic_initial *q);
-/* The Destination Connection ID of a datagram's long-header first
- * packet (*cid into dgram); false when it has none. */
-bool quic_dcid(const uint8_t *dgram, size_t len, const uint8_t **cid,
-	       size_t *cid_len);
 /* Whether one of its Initials decrypted; then the Destination Connection
  * ID of the first (the one its keys come from). */
 bool quic_initial_keyed(const struct quic_initial *q, const uint8_t **cid,
@@ -99,22 +80,10 @@ enum quic_later quic_later(const struct quic_conn *c, const uint8_t *dgram,
 			   size_t len, struct quic_initial **judge,
 			   struct first_bytes *fb);
 
-/* RFC 9000 §17.2.1: the Version Negotiation packet answering a client's
- * long-header datagram, listing v1 and v2; 0 when it is none. */
-size_t quic_version_negotiation(const uint8_t *dgram, size_t len,
-				uint8_t *out, size_t cap);
 /* The server's Initial refusing the connection: CONNECTION_CLOSE with
  * CONNECTION_REFUSED and `reason', under the Initial keys of the
  * client's first Initial; 0 before one decrypted. */
 size_t quic_refusal(const struct quic_initial *q, const char *reason,
 		    uint8_t *out, size_t cap);
-/* A protected Initial packet (RFC 9001 §5): the client's (server false)
- * or the server's, keys from odcid, `frames' padded to at least 20
- * bytes with the packet number. Returns its length, 0 if cap is short. */
-size_t quic_initial_seal(uint32_t version, bool server, const uint8_t *odcid,
-			 size_t odcid_len, const uint8_t *dcid, size_t dcid_len,
-			 const uint8_t *scid, size_t scid_len, uint32_t pn,
-			 const uint8_t *frames, size_t flen, uint8_t *out,
-			 size_t cap);
 
 #endif

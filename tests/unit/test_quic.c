@@ -200,7 +200,7 @@ TEST(test_quic_refusal_is_the_servers_initial)
 	quic_initial_free(q);
 }
 
-/* ---- one connection at a time (SPEC §1.9) -------------------------------- */
+/* ---- one connection at a time (SPEC §1.9) ------------------------------- */
 
 static const uint8_t other_cid[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 static const uint8_t ack_only[5] = { 0x02, 0, 0, 0, 0 };
@@ -370,7 +370,8 @@ TEST(test_quic_later_another_connection_or_unread)
 	CHECK(later(c, two, l1 + l2, &fb) == QUIC_LATER_UNREAD);
 	/* the judged connection's ACK under a new DCID, then 0-RTT: pass */
 	n = quic_initial_seal(QUIC_V1, false, qt_dcid, 8, other_cid, 8,
-			      qt_scid, 4, 1, ack_only, sizeof(ack_only), d, 100);
+			      qt_scid, 4, 1, ack_only, sizeof(ack_only), d,
+			      100);
 	memcpy(d + n, (uint8_t[]){ 0xd1, 0, 0, 0, 1, 8 }, 6);
 	memcpy(d + n + 6, other_cid, 8);
 	memcpy(d + n + 14, (uint8_t[]){ 0, 0x40, 40 }, 3);
@@ -389,8 +390,8 @@ TEST(test_quic_bytes_past_the_hello_before_its_verdict_are_malformed)
 	uint8_t h[CH_MAX], hb[CH_MAX], f[1400], d[1400];
 	struct quic_initial *q = quic_initial_new();
 	struct first_bytes fb = { 0 };
-	size_t n = qt_hello(&a, h, sizeof(h)), nb = qt_hello(&b, hb, sizeof(hb));
-	size_t fl = qt_crypto(f, 0, h, n);
+	size_t n = qt_hello(&a, h, sizeof(h)), fl = qt_crypto(f, 0, h, n);
+	size_t nb = qt_hello(&b, hb, sizeof(hb));
 
 	/* a second hello behind the first, which would pass with it */
 	fl += qt_crypto(f + fl, (uint32_t)n, hb, nb);
