@@ -649,6 +649,17 @@ static bool other_connection(const struct flow_key *k, uint32_t sbid,
 	return false;
 }
 
+/* Whether the policy lets k through whatever name it carries (an
+ * allowed range, allow-all with no denied domain): no connection in it
+ * then needs reading, whatever its version. */
+static bool nameless(const struct flow_key *k, uint32_t sbid)
+{
+	struct flow_query q = { .payload = PAYLOAD_NONE };
+	struct verdict_result v;
+
+	return evaluate(sandbox_get(sbid), k, &q, &v);
+}
+
 /* A client's long-header datagram once its flow's hello was whole,
  * the flow judged for c: whether it may go on. A 5-tuple may carry
  * several connections, told apart by the server by their connection
@@ -667,6 +678,8 @@ static bool quic_after(const struct flow_key *k, uint32_t sbid,
 	struct quic_conn *now;
 	bool ok = false;
 
+	if (nameless(k, sbid))
+		return true;
 	switch (quic_later(c, p->payload, p->payload_len, &qi, &fb)) {
 	case QUIC_LATER_PASS:
 		ok = true;

@@ -651,3 +651,23 @@ TEST(test_verdict_quic_another_connection_right_behind_the_hello_is_judged)
 	CHECK(!twice);
 	teardown();
 }
+
+TEST(test_verdict_quic_a_flow_allowed_whatever_its_name_is_not_read)
+{
+	uint8_t d[1400];
+	char err[128];
+	size_t n;
+
+	setup();
+	client_port = 41007;
+	CHECK(policy_add_rule(sandbox_get(1)->policy, LIST_ALLOW,
+			      "198.18.2.0/24", err, sizeof(err)) == 0);
+	/* an allowed range: no name is judged, none needs reading */
+	n = qt_initial(QUIC_V1, 0, (const uint8_t[]){ 2, 0, 0, 0, 0 }, 5, d);
+	memcpy(d + 1, "\xff\x00\x00\x1d", 4);
+	CHECK(got(datagram(ST_NONE, d, n), NF_ACCEPT, ST_NONE));
+	n = other_initial("denied.test", SIZE_MAX, d);
+	CHECK(got(datagram(ST_NONE, d, n), NF_ACCEPT, ST_NONE));
+	CHECK(!twice);
+	teardown();
+}
