@@ -121,13 +121,13 @@ test_http3_to_a_denied_name_is_refused_at_once() {
 SB_CAP=$TMP/sb.pcap
 sb_capture() {
 	rm -f "$SB_CAP"
-	setsid -f ip netns exec "$NS_SB" tcpdump -B 16384 -Z root -i eth0 -n -U -s 0 \
+	setsid -f ip netns exec "$NS_SB" tcpdump --immediate-mode -B 16384 -Z root -i eth0 -n -U -s 0 \
 		-w "$SB_CAP" udp port 443 2>"$TMP/sbcap.err"
 	wait_for 50 grep -q listening "$TMP/sbcap.err"
 }
 sb_capture_stop() {
 	sleep 0.3
-	pkill -INT -f "tcpdump -B 16384 -Z root -i eth0 -n -U -s 0 -w $SB_CAP"
+	pkill -INT -f "tcpdump --immediate-mode -B 16384 -Z root -i eth0 -n -U -s 0 -w $SB_CAP"
 	wait_for 50 eval "! pgrep -f 'tcpdump.*$SB_CAP' >/dev/null"
 }
 
