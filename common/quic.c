@@ -144,14 +144,6 @@ static bool frames(struct quic_initial *q, const uint8_t *p, const uint8_t *end)
 	return true;
 }
 
-bool quic_initial_keyed(const struct quic_initial *q, const uint8_t **cid,
-			size_t *cid_len)
-{
-	*cid = q->dcid;
-	*cid_len = q->dcid_len;
-	return q->keyed;
-}
-
 /* The keys, from the first packet's Destination Connection ID. */
 static bool key(struct quic_initial *q, const struct quic_lpkt *lp)
 {

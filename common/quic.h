@@ -30,10 +30,6 @@ struct quic_initial;
 /* Pure. */
 struct quic_initial *quic_initial_new(void);
 void quic_initial_free(struct quic_initial *q);
-/* Whether one of its Initials decrypted; then the Destination Connection
- * ID of the first (the one its keys come from). */
-bool quic_initial_keyed(const struct quic_initial *q, const uint8_t **cid,
-			size_t *cid_len);
 /* Bytes it holds, for the holder's bound. */
 size_t quic_initial_bytes(const struct quic_initial *q);
 /* Feed one client datagram; QUIC_OK once the ClientHello is complete

@@ -150,17 +150,6 @@ static bool long_cids(const uint8_t *pkt, size_t len, size_t max,
 	return true;
 }
 
-bool quic_dcid(const uint8_t *d, size_t len, const uint8_t **cid,
-	       size_t *cid_len)
-{
-	enum quic_form f = quic_form(d, len);
-	const uint8_t *scid, *rest;
-	size_t sl;
-
-	return (f == QUIC_INITIAL || f == QUIC_LONG) &&
-	       long_cids(d, len, QUIC_CID_MAX, cid, cid_len, &scid, &sl, &rest);
-}
-
 /* The long-header packet at d[*off] (RFC 9000 §17.2), *off moved past
  * it: 1; 0 past the datagram's long headers (at its end, or at a short
  * header, which runs to it); -1 at one we do not read: another version,

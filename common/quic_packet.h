@@ -26,10 +26,6 @@ enum quic_form {
 
 enum quic_form quic_form(const uint8_t *dgram, size_t len);
 bool quic_is_initial(const uint8_t *dgram, size_t len);
-/* The Destination Connection ID of a datagram's long-header first
- * packet (*cid into dgram); false when it has none. */
-bool quic_dcid(const uint8_t *dgram, size_t len, const uint8_t **cid,
-	       size_t *cid_len);
 /* RFC 9000 §16 variable-length integer at *p, *p moved past it; false
  * when cut short. */
 bool quic_varint(const uint8_t **p, const uint8_t *end, uint64_t *v);
