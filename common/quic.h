@@ -8,15 +8,12 @@
 
 #include "clienthello.h"
 #include "firstbytes.h"
+#include "quic_packet.h"
 
 /* The ClientHello of a QUIC connection, read from the client's Initial
  * packets (RFC 9001 §5: keys derived from the Destination Connection ID,
  * so anyone on the path can read them). QUIC v1 and v2. One code path
  * for `sbxfw inspect' and the daemon's verdicts (SPEC §1.9). */
-
-#define QUIC_V1 0x00000001u
-#define QUIC_V2 0x6b3343cfu
-#define QUIC_CID_MAX 20
 
 enum quic_status {
 	QUIC_OK,		/* the ClientHello is whole */
@@ -24,66 +21,65 @@ enum quic_status {
 	QUIC_MALFORMED,		/* not a valid Initial or ClientHello */
 	QUIC_CONFLICT,		/* CRYPTO frames overlap with other bytes */
 	QUIC_TOO_BIG,		/* the CRYPTO stream outgrows the bound */
-};
-
-/* What a datagram's first packet is. */
-enum quic_form {
-	QUIC_INITIAL,		/* a long-header Initial of a version we read */
-	QUIC_LONG,		/* another long-header packet of one (0-RTT,
-				 * Handshake) */
-	QUIC_OTHER_VERSION,	/* long header, a version we do not read */
-	QUIC_SHORT,		/* short header: a connection under way */
-	QUIC_NOT,		/* not QUIC */
+	QUIC_STRANGER,		/* a datagram of another connection: another
+				 * Destination Connection ID, version or keys */
 };
 
 struct quic_initial;
 
 /* Pure. */
-enum quic_form quic_form(const uint8_t *dgram, size_t len);
-bool quic_is_initial(const uint8_t *dgram, size_t len);
 struct quic_initial *quic_initial_new(void);
 void quic_initial_free(struct quic_initial *q);
-/* The Destination Connection ID of a datagram's long-header first
- * packet (*cid into dgram); false when it has none. */
-bool quic_dcid(const uint8_t *dgram, size_t len, const uint8_t **cid,
-	       size_t *cid_len);
-/* Whether one of its Initials decrypted; then the Destination Connection
- * ID of the first (the one its keys come from). */
-bool quic_initial_keyed(const struct quic_initial *q, const uint8_t **cid,
-			size_t *cid_len);
 /* Bytes it holds, for the holder's bound. */
 size_t quic_initial_bytes(const struct quic_initial *q);
 /* Feed one client datagram; QUIC_OK once the ClientHello is complete
- * (then written to ch). Initials that fail to decrypt after one did are
- * ignored (a coalesced stranger); the first one failing is MALFORMED. */
+ * (then written to ch). Its long headers must be of one connection
+ * (RFC 9000 §12.2) and its Initials open under one set of keys: once
+ * one did, a datagram that is not the same connection's is a STRANGER,
+ * and is not read; before, MALFORMED. */
 enum quic_status quic_initial_add(struct quic_initial *q, const uint8_t *dgram,
 				  size_t len, struct client_hello *ch);
 
 /* One datagram of a flow not judged yet, for whoever judges it: MORE
  * while its ClientHello is not whole, VERSION when the datagram is of a
- * version to negotiate (answer it, drop it, go on waiting), else DONE
- * with fb->kind (and fb->ch) saying what the flow is. A flow whose first
- * datagram is no long-header packet is PAYLOAD_NOT_QUIC. */
-enum quic_step { QUIC_STEP_MORE, QUIC_STEP_VERSION, QUIC_STEP_DONE };
+ * version to negotiate (answer it, drop it, go on waiting), OTHER when
+ * it is not of the connection being judged (another Destination
+ * Connection ID, version or keys, or long headers we cannot read: judge
+ * it on its own, or drop it), else DONE with fb->kind (and fb->ch)
+ * saying what the flow is. A flow whose first datagram is no long-header
+ * packet is PAYLOAD_NOT_QUIC. */
+enum quic_step {
+	QUIC_STEP_MORE, QUIC_STEP_VERSION, QUIC_STEP_OTHER, QUIC_STEP_DONE
+};
 enum quic_step quic_judge(struct quic_initial *q, const uint8_t *dgram,
 			  size_t len, struct first_bytes *fb);
 
-/* RFC 9000 §17.2.1: the Version Negotiation packet answering a client's
- * long-header datagram, listing v1 and v2; 0 when it is none. */
-size_t quic_version_negotiation(const uint8_t *dgram, size_t len,
-				uint8_t *out, size_t cap);
+/* The connection a flow was allowed for: its keys' connection ID and
+ * version, and its ClientHello's CRYPTO bytes (16 KiB at most). NULL
+ * unless q read a whole hello. */
+struct quic_conn;
+struct quic_conn *quic_conn_new(const struct quic_initial *q);
+void quic_conn_free(struct quic_conn *c);
+size_t quic_conn_bytes(const struct quic_conn *c);
+
+/* A client's long-header datagram on a flow allowed for c (NULL when
+ * not known): PASS when it opens no connection (0-RTT, Handshake, the
+ * judged connection's Initials carrying no CRYPTO bytes or the judged
+ * ones again), UNREAD when it cannot be read (a version other than v1
+ * and v2, an Initial that opens under no keys,
+ * packets of two connections): drop it; JUDGE when its Initials carry
+ * a hello not judged yet: fb says what it is (a whole ClientHello,
+ * CRYPTO bytes that differ from the judged ones, a hello not whole in
+ * the datagram) and *judge (to free) holds its keys, for the refusal. */
+enum quic_later { QUIC_LATER_PASS, QUIC_LATER_UNREAD, QUIC_LATER_JUDGE };
+enum quic_later quic_later(const struct quic_conn *c, const uint8_t *dgram,
+			   size_t len, struct quic_initial **judge,
+			   struct first_bytes *fb);
+
 /* The server's Initial refusing the connection: CONNECTION_CLOSE with
  * CONNECTION_REFUSED and `reason', under the Initial keys of the
  * client's first Initial; 0 before one decrypted. */
 size_t quic_refusal(const struct quic_initial *q, const char *reason,
 		    uint8_t *out, size_t cap);
-/* A protected Initial packet (RFC 9001 §5): the client's (server false)
- * or the server's, keys from odcid, `frames' padded to at least 20
- * bytes with the packet number. Returns its length, 0 if cap is short. */
-size_t quic_initial_seal(uint32_t version, bool server, const uint8_t *odcid,
-			 size_t odcid_len, const uint8_t *dcid, size_t dcid_len,
-			 const uint8_t *scid, size_t scid_len, uint32_t pn,
-			 const uint8_t *frames, size_t flen, uint8_t *out,
-			 size_t cap);
 
 #endif

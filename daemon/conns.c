@@ -16,7 +16,7 @@ struct conn {
 	struct conn *hnext, *next;	/* hash chain; oldest first */
 	struct flow_key key;
 	char *sni;
-	uint8_t cid[QUIC_CID_MAX], cid_len;
+	struct quic_conn *quic;
 };
 
 static struct conn **buckets, *oldest, *newest;
@@ -43,7 +43,8 @@ static void forget_oldest(void)
 	oldest = c->next;
 	if (!oldest)
 		newest = NULL;
-	bytes -= sizeof(*c) + strlen(c->sni) + 1;
+	bytes -= sizeof(*c) + strlen(c->sni) + 1 + quic_conn_bytes(c->quic);
+	quic_conn_free(c->quic);
 	free(c->sni);
 	free(c);
 	count--;
@@ -76,7 +77,9 @@ void conns_add(const struct flow_key *k, const char *sni, size_t len)
 		free(c->sni);
 		c->sni = xstrndup(sni, len);
 		bytes += strlen(c->sni);
-		c->cid_len = 0;
+		bytes -= quic_conn_bytes(c->quic);
+		quic_conn_free(c->quic);
+		c->quic = NULL;
 		return;
 	}
 	while (oldest && (count == max_conns ||
@@ -113,22 +116,27 @@ const char *conns_sni(const struct flow_key *k)
 	return c ? c->sni : NULL;
 }
 
-void conns_set_cid(const struct flow_key *k, const uint8_t *cid, size_t len)
+void conns_set_quic(const struct flow_key *k, struct quic_conn *q)
 {
 	struct conn *c = find(k);
 
-	if (!c || len > sizeof(c->cid))
+	if (!c) {
+		quic_conn_free(q);
 		return;
-	memcpy(c->cid, cid, len);
-	c->cid_len = (uint8_t)len;
+	}
+	bytes -= quic_conn_bytes(c->quic);
+	quic_conn_free(c->quic);
+	c->quic = q;
+	bytes += quic_conn_bytes(q);
+	while (bytes > CONNS_BYTES_MAX && oldest && oldest != c)
+		forget_oldest();
 }
 
-bool conns_is_cid(const struct flow_key *k, const uint8_t *cid, size_t len)
+const struct quic_conn *conns_quic(const struct flow_key *k)
 {
 	struct conn *c = find(k);
 
-	return c && c->cid_len && c->cid_len == len &&
-	       !memcmp(c->cid, cid, len);
+	return c ? c->quic : NULL;
 }
 
 /* A record of the file: the key as it is in memory (written and read by

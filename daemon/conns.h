@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "flow.h"
+#include "quic.h"
 
 /* The SNI of each flow the daemon allowed (TCP, QUIC), for as long as it may be
  * open, so that a policy change can judge it again (SPEC §4). Bounded:
@@ -19,10 +20,11 @@ void conns_fini(void);
 void conns_add(const struct flow_key *k, const char *sni, size_t len);
 /* NULL when unknown. */
 const char *conns_sni(const struct flow_key *k);
-/* A QUIC flow's connection: the Destination Connection ID its verdict
- * was given for (after conns_add; not kept across a restart). */
-void conns_set_cid(const struct flow_key *k, const uint8_t *cid, size_t len);
-bool conns_is_cid(const struct flow_key *k, const uint8_t *cid, size_t len);
+/* A QUIC flow's connection: the one its verdict was given for, which
+ * conns owns from then on (after conns_add; not kept across a restart).
+ * NULL is none. */
+void conns_set_quic(const struct flow_key *k, struct quic_conn *c);
+const struct quic_conn *conns_quic(const struct flow_key *k);
 
 /* Across a restart (revocation needs the names of flows still open):
  * written at stop (0600, beside the database), read once at start.

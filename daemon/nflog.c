@@ -152,9 +152,7 @@ static void record(const char *prefix, uint32_t mark, const struct pkt *p)
 static void name(const struct flow_key *k, const struct client_hello *ch,
 		 const struct quic_initial *qi)
 {
-	const uint8_t *cid;
 	struct sandbox *sb;
-	size_t cid_len;
 	uint32_t mark;
 
 	/* its sandbox: the ct mark's (the fast path leaves the packet's
@@ -163,8 +161,8 @@ static void name(const struct flow_key *k, const struct client_hello *ch,
 	    !(sb = sandbox_get(mark_get_id(marks, mark))))
 		return;
 	conns_add(k, ch->sni, ch->sni_len);
-	if (qi && quic_initial_keyed(qi, &cid, &cid_len))
-		conns_set_cid(k, cid, cid_len);
+	if (qi)
+		conns_set_quic(k, quic_conn_new(qi));
 	audit_flow_name(sb->name, k, ch->sni);
 }
 

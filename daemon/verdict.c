@@ -318,8 +318,6 @@ static void decide(struct flow *f, bool final)
 	struct sandbox *sb = sandbox_get(f->sandbox);
 	struct flow_query q = { 0 };
 	struct verdict_result v;
-	const uint8_t *cid;
-	size_t cid_len;
 	bool allow;
 
 	fb_query(&f->fb, f->have_base ? &f->r : NULL, &q);
@@ -341,8 +339,8 @@ static void decide(struct flow *f, bool final)
 	if (allow) {
 		if (q.sni)
 			conns_add(&f->key, q.sni, q.sni_len);
-		if (f->qi && quic_initial_keyed(f->qi, &cid, &cid_len))
-			conns_set_cid(&f->key, cid, cid_len);
+		if (f->qi)
+			conns_set_quic(&f->key, quic_conn_new(f->qi));
 		admit(f, now_ns());
 	} else {
 		deny(f, &v);
@@ -630,6 +628,107 @@ static void tcp_segment(const struct queued *q, struct held *h,
 	client_packet(f, k, h, p, st, now);
 }
 
+/* Another QUIC connection on the 5-tuple of k (SPEC §1.9: one is
+ * judged at a time), its Initials read into qi: judged by its own
+ * ClientHello (fb), whole in its datagram. Refused, its client gets the
+ * CONNECTION_CLOSE, and an audit row says why. */
+static bool other_connection(const struct flow_key *k, uint32_t sbid,
+			     const struct quic_initial *qi,
+			     const struct first_bytes *fb)
+{
+	struct sandbox *sb = sandbox_get(sbid);
+	struct flow_query q = { 0 };
+	struct verdict_result v;
+
+	fb_query(fb, NULL, &q);
+	if (evaluate(sb, k, &q, &v) && bound(sb, k, &q, &v, true) == BOUND_YES)
+		return true;
+	quic_refuse(qi, k, v.reason);
+	count(sb, false);
+	audit(k, sb, &q, &v, false);
+	return false;
+}
+
+/* Whether the policy lets k through whatever name it carries (an
+ * allowed range, allow-all with no denied domain): no connection in it
+ * then needs reading, whatever its version. */
+static bool nameless(const struct flow_key *k, uint32_t sbid)
+{
+	struct flow_query q = { .payload = PAYLOAD_NONE };
+	struct verdict_result v;
+
+	return evaluate(sandbox_get(sbid), k, &q, &v);
+}
+
+/* A client's long-header datagram once its flow's hello was whole,
+ * the flow judged for c: whether it may go on. A 5-tuple may carry
+ * several connections, told apart by the server by their connection
+ * IDs, and one that ended may be opened again with its ID, so nothing
+ * passes unread (SPEC §1.9): the judged connection's Initials pass when
+ * their CRYPTO bytes are its hello's again, or none; new CRYPTO bytes
+ * (in its Initials, or in another connection's) must make a whole
+ * ClientHello, judged by its own name; what we cannot read (another
+ * version, an Initial that opens under no keys) is dropped. 0-RTT and
+ * Handshake packets open nothing, and pass. */
+static bool quic_after(const struct flow_key *k, uint32_t sbid,
+		       const struct quic_conn *c, const struct pkt *p)
+{
+	struct first_bytes fb = { .kind = PAYLOAD_NONE };
+	struct quic_initial *qi = NULL;
+	struct quic_conn *now;
+	bool ok = false;
+
+	if (nameless(k, sbid))
+		return true;
+	switch (quic_later(c, p->payload, p->payload_len, &qi, &fb)) {
+	case QUIC_LATER_PASS:
+		ok = true;
+		break;
+	case QUIC_LATER_UNREAD:
+		log_debug("quic: a datagram we cannot read, dropped");
+		break;
+	case QUIC_LATER_JUDGE:
+		/* allowed, a new connection: the one judged from now on */
+		if ((ok = other_connection(k, sbid, qi, &fb)) &&
+		    (now = quic_conn_new(qi)))
+			conns_set_quic(k, now);
+		break;
+	}
+	quic_initial_free(qi);
+	return ok;
+}
+
+/* A datagram, while f's connection is judged, that is not of it: an
+ * Initial of another connection is judged on its own hello, and held
+ * with f's if allowed; any other is dropped. */
+static void quic_stranger(struct flow *f, struct held *h, const struct pkt *p)
+{
+	struct first_bytes fb = { .kind = PAYLOAD_NONE };
+	struct quic_initial *qi = quic_initial_new();
+	bool keep = false;
+
+	if (quic_form(p->payload, p->payload_len) == QUIC_INITIAL) {
+		quic_judge(qi, p->payload, p->payload_len, &fb);
+		if (fb.kind == PAYLOAD_NONE)
+			fb.kind = PAYLOAD_INCOMPLETE;	/* must be whole */
+		keep = other_connection(&f->key, f->sandbox, qi, &fb);
+	}
+	quic_initial_free(qi);
+	if (!keep || !flow_hold(f, h))
+		give(h, G_DROP, NULL, 0);
+}
+
+/* Judged but for its address, a flow's later datagrams are read as
+ * those of an allowed one: whether this one may be held. */
+static bool quic_waiting(const struct flow *f, const struct pkt *p)
+{
+	struct quic_conn *c = quic_conn_new(f->qi);
+	bool ok = quic_after(&f->key, f->sandbox, c, p);
+
+	quic_conn_free(c);
+	return ok;
+}
+
 /* A QUIC flow's datagram before its verdict (SPEC §1.9): held, 0-RTT
  * too, until its Initials' ClientHello is whole. A version we do not
  * read is answered with the ones we do, and dropped. */
@@ -640,6 +739,8 @@ static void quic_datagram(struct flow *f, struct held *h, const struct pkt *p)
 	size_t n;
 
 	h->seq = (uint32_t)f->nheld;	/* its place: held in order */
+	if (f->waiting && !quic_waiting(f, p))
+		return give(h, G_DROP, NULL, 0);
 	if (f->waiting)		/* judged but for its address: kept */
 		st = QUIC_STEP_MORE;
 	else
@@ -652,6 +753,8 @@ static void quic_datagram(struct flow *f, struct held *h, const struct pkt *p)
 			to_client(&f->key, vn, n);
 		return give(h, G_DROP, NULL, 0);
 	}
+	if (st == QUIC_STEP_OTHER)
+		return quic_stranger(f, h, p);
 	if (!flow_hold(f, h)) {
 		give(h, G_DROP, NULL, 0);
 		if (!f->waiting)	/* else its hello is judged: bound? */
@@ -662,48 +765,29 @@ static void quic_datagram(struct flow *f, struct held *h, const struct pkt *p)
 		decide(f, false);
 }
 
-/* A client's long-header datagram on an allowed QUIC flow (the kernel
- * queues those): a 5-tuple may carry several connections, told apart by
- * the server by their connection IDs. An Initial that decrypts under the
- * keys of its own Destination Connection ID, not the judged one, opens
- * another: judged by its own ClientHello, which must be whole in it, and
- * refused, it never reaches the server. Any other passes: a later
- * Initial of the judged connection decrypts only under the first ID's
- * keys, and no server opens a connection without an Initial. */
+/* The kernel queues the client's long-header datagrams of allowed QUIC
+ * flows, with no state of their own. */
 static void quic_in_flow(const struct held *h, const struct pkt *p,
 			 const struct flow_key *k)
 {
-	struct sandbox *sb = sandbox_get(mark_get_id(marks, h->mark));
-	struct first_bytes fb = { .kind = PAYLOAD_NONE };
-	struct flow_query q = { 0 };
-	struct verdict_result v;
-	struct quic_initial *qi;
-	const uint8_t *cid;
-	size_t cid_len;
-	bool allow;
+	bool ok = quic_after(k, mark_get_id(marks, h->mark), conns_quic(k), p);
 
-	if (!quic_dcid(p->payload, p->payload_len, &cid, &cid_len) ||
-	    quic_form(p->payload, p->payload_len) != QUIC_INITIAL ||
-	    conns_is_cid(k, cid, cid_len))
-		return give(h, G_PASS, NULL, 0);
-	qi = quic_initial_new();
-	quic_judge(qi, p->payload, p->payload_len, &fb);
-	if (!quic_initial_keyed(qi, &cid, &cid_len)) {
-		quic_initial_free(qi);
-		return give(h, G_PASS, NULL, 0);
-	}
-	fb_query(&fb, NULL, &q);
-	allow = evaluate(sb, k, &q, &v) &&
-		bound(sb, k, &q, &v, true) == BOUND_YES;
-	if (allow) {
-		give(h, G_PASS, NULL, 0);
-	} else {
-		quic_refuse(qi, k, v.reason);
-		give(h, G_DROP, NULL, 0);	/* the judged one goes on */
-		count(sb, false);
-		audit(k, sb, &q, &v, false);
-	}
-	quic_initial_free(qi);
+	give(h, ok ? G_PASS : G_DROP, NULL, 0);
+}
+
+/* A datagram queued before its flow's verdict reached the ct mark: the
+ * verdict's, and on a QUIC flow allowed, only if it opens no connection
+ * unread (as quic_in_flow: it may have come right behind the hello). */
+static void decided_datagram(struct flow *f, const struct held *h,
+			     const struct pkt *p)
+{
+	const struct quic_conn *c = conns_quic(&f->key);
+
+	if (f->phase != PH_ALLOWED)
+		return give(h, G_DENY, NULL, 0);
+	if (c && !quic_after(&f->key, f->sandbox, c, p))
+		return give(h, G_DROP, NULL, 0);
+	give(h, G_ALLOW, NULL, 0);
 }
 
 /* A datagram flow is judged on its first packet (UDP 443 where the
@@ -726,10 +810,8 @@ static void udp_datagram(struct held *h, const struct pkt *p,
 	if (!f)
 		f = flow_get(k, sbid, now);
 	flow_touch(f, now);
-	if (f->phase != PH_HOLDING) {
-		give(h, f->phase == PH_ALLOWED ? G_ALLOW : G_DENY, NULL, 0);
-		return;
-	}
+	if (f->phase != PH_HOLDING)
+		return decided_datagram(f, h, p);
 	if (f->qi)
 		return quic_datagram(f, h, p);
 	allow = evaluate(sb, k, &fq, &v);

@@ -27,6 +27,15 @@ server's side shows whether any of it got through. Prints what came back:
   flood       an Initial for allowed.test, answered, then 3000 0-RTT
               datagrams carrying the marker, 25,000 a second
   short       short-header datagrams only (a migrated connection)
+  interleave  an Initial with the first half of a hello for allowed.test,
+              then another connection's whole Initial for SNI (its
+              Destination Connection ID the marker), then the second half
+  reuse       an Initial for allowed.test, answered; its hello again (the
+              marker reversed after it: it passes), a CONNECTION_CLOSE in an
+              Initial; then that DCID's Initials with a hello for SNI, at
+              offset 0 and past the first hello (the marker after each)
+  draft29     an Initial for allowed.test, answered, then a draft-29
+              (0xff00001d) long header carrying the marker
 
 "close 0x2 <reason>": the server's Initial, decrypted with the keys the
 client derives, carried CONNECTION_CLOSE with CONNECTION_REFUSED.
@@ -259,6 +268,36 @@ def main():
             if i % 50 == 49:
                 time.sleep(0.002)
         print("first: %s; sent 3000" % first)
+        return
+    elif attack == "interleave":
+        ok = client_hello(["allowed.test"])
+        half = len(ok) // 2
+        s.send(initial(dcid, scid, 0, crypto(0, ok[:half])))
+        s.send(initial(m[:20], scid, 0, crypto(0, hello)))
+        s.send(initial(dcid, scid, 1, crypto(half, ok[half:])))
+        got = [outcome(s.s, m[:20]), outcome(s.s, dcid)]
+        print("; ".join(got + s.errors))
+        return
+    elif attack == "reuse":
+        ok = client_hello(["allowed.test"])
+        s.send(initial(dcid, scid, 0, crypto(0, ok)))
+        first = outcome(s.s, dcid)
+        s.send(initial(dcid, scid, 1, crypto(0, ok)) + b"\x00" + m[::-1])
+        s.send(initial(dcid, scid, 2, b"\x1c\x00\x00\x00"))
+        time.sleep(0.3)
+        s.send(initial(dcid, scid, 0, crypto(0, hello)) + b"\x00" + m)
+        again = outcome(s.s, dcid)
+        s.send(initial(dcid, scid, 3, crypto(len(ok), hello)) + b"\x00" + m)
+        print("first: %s; same offsets: %s; past the hello: %s" %
+              (first, again, outcome(s.s, dcid)))
+        return
+    elif attack == "draft29":
+        s.send(initial(dcid, scid, 0, crypto(0, client_hello(["allowed.test"]))))
+        first = outcome(s.s, dcid)
+        head = bytes([0xc0]) + bytes.fromhex("ff00001d") + bytes([8]) + dcid \
+            + bytes([5]) + scid
+        s.send(head + (m * 40).ljust(1200 - len(head), b"\x00")[:1200 - len(head)])
+        print("first: %s; draft-29: %s" % (first, outcome(s.s, dcid)))
         return
     elif attack == "short":
         s.send(bytes([0x41]) + dcid + m * 4)

@@ -121,13 +121,13 @@ test_http3_to_a_denied_name_is_refused_at_once() {
 SB_CAP=$TMP/sb.pcap
 sb_capture() {
 	rm -f "$SB_CAP"
-	setsid -f ip netns exec "$NS_SB" tcpdump -B 16384 -Z root -i eth0 -n -U -s 0 \
+	setsid -f ip netns exec "$NS_SB" tcpdump --immediate-mode -B 16384 -Z root -i eth0 -n -U -s 0 \
 		-w "$SB_CAP" udp port 443 2>"$TMP/sbcap.err"
 	wait_for 50 grep -q listening "$TMP/sbcap.err"
 }
 sb_capture_stop() {
 	sleep 0.3
-	pkill -INT -f "tcpdump -B 16384 -Z root -i eth0 -n -U -s 0 -w $SB_CAP"
+	pkill -INT -f "tcpdump --immediate-mode -B 16384 -Z root -i eth0 -n -U -s 0 -w $SB_CAP"
 	wait_for 50 eval "! pgrep -f 'tcpdump.*$SB_CAP' >/dev/null"
 }
 
@@ -420,6 +420,81 @@ test_a_second_connection_in_an_allowed_flow_is_judged_by_its_own_name() {
 	capture_stop
 	echo "without: $out"
 	seen "$m" || fail "control: the second connection never reached the server"
+}
+
+# datagrams to the server that carry the marker $1
+carrying() {
+	tcpdump -r "$TMP/cap.pcap" -n -A 'udp dst port 443' 2>/dev/null | grep -c -- "$1"
+}
+
+# attack ATTACK MARKER: quic_craft.py's ATTACK from the sandbox, captured
+# at the server; what it printed on stdout
+attack() {
+	capture || fail "no capture"
+	sb python3 "$TOP/tests/e2e/quic_craft.py" "$1" "$2" "$NET4"
+	capture_stop
+}
+
+test_another_connection_while_one_is_judged_is_judged_on_its_own() {
+	user_defined || return 1
+	m=$(marker)
+	# A's hello in two halves; between them B's Initial (its DCID the
+	# marker), whole, for a name not allowed
+	out=$(attack interleave "$m")
+	echo "with sbxfw: $out"
+	echo "$out" | grep -q 'close 0x2 sbxfw: domain-not-allowed' ||
+		fail "B not refused: '$out'"
+	echo "$out" | grep -q 'answered' || fail "A not answered: '$out'"
+	! seen "$m" || fail "connection B reached the server ($(carrying "$m") datagrams)"
+	[ "$(to_server)" -gt 0 ] || fail "connection A did not reach the server"
+	expect_flow "proto = 'udp' AND sni = 'denied.test'" "deny|domain-not-allowed|"
+	expect_flow "proto = 'udp' AND sni = 'allowed.test'" \
+		"allow|domain-allowed|allowed.test"
+	fresh
+	m=$(marker)
+	out=$(attack interleave "$m")
+	echo "without: $out"
+	seen "$m" || fail "control: connection B never reached the server"
+}
+
+test_a_new_hello_in_the_judged_connection_is_judged_on_its_own() {
+	user_defined || return 1
+	m=$(marker)
+	r=$(echo "$m" | rev)
+	# allowed, answered; its hello again passes; closed; then its DCID
+	# with a hello for a name not allowed, at the judged offsets and past
+	out=$(attack reuse "$m")
+	echo "with sbxfw: $out"
+	echo "$out" | grep -q '^first: answered' || fail "not allowed: '$out'"
+	# (the server's answers to what passed before may come first)
+	echo "$out" | grep -q -E 'same offsets: (answered [0-9]+ bytes; )*close 0x2 sbxfw: crypto-overlap-conflict' ||
+		fail "same offsets: '$out'"
+	echo "$out" | grep -q -E 'past the hello: (answered [0-9]+ bytes; )*close 0x2 sbxfw: domain-not-allowed' ||
+		fail "past the hello: '$out'"
+	seen "$r" || fail "the judged hello sent again did not pass"
+	! seen "$m" || fail "a new hello in the judged connection reached the server ($(carrying "$m") datagrams)"
+	expect_flow "proto = 'udp' AND reason = 'crypto-overlap-conflict'" \
+		"deny|crypto-overlap-conflict|"
+	expect_flow "proto = 'udp' AND sni = 'denied.test'" "deny|domain-not-allowed|"
+	fresh
+	m=$(marker)
+	out=$(attack reuse "$m")
+	echo "without: $out"
+	seen "$m" || fail "control: the new hello never reached the server"
+}
+
+test_a_version_sbxfw_cannot_read_never_passes_an_allowed_flow() {
+	user_defined || return 1
+	m=$(marker)
+	out=$(attack draft29 "$m")
+	echo "with sbxfw: $out"
+	echo "$out" | grep -q '^first: answered' || fail "not allowed: '$out'"
+	! seen "$m" || fail "the draft-29 datagram reached the server ($(carrying "$m") datagrams)"
+	fresh
+	m=$(marker)
+	out=$(attack draft29 "$m")
+	echo "without: $out"
+	seen "$m" || fail "control: no marker without a firewall"
 }
 
 # flood FLOW_RATE: how many of the flood's 3000 0-RTT datagrams reached

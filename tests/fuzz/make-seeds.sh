@@ -45,6 +45,33 @@ for name in sorted(os.listdir(tmp)):
             dg = frame[42:]
             open(f"{out}/quic/{n:04d}", "wb").write(struct.pack(">H", len(dg)) + dg)
 PY
+# QUIC: a connection's Initials, then what may follow on its flow
+# (its hello again, a new hello in its Initials, another connection's,
+# a version not read, 0-RTT), each [len:2][datagram]
+PYTHONPATH="$here/../e2e" python3 - "$out/quic" <<'PY'
+import os, struct, sys
+import quic_craft as q
+out = sys.argv[1]
+def dg(b):
+    return struct.pack(">H", len(b)) + b
+dcid, other, scid = b"\x83" * 8, b"\x01" * 8, b"\xc1" * 4
+ok, bad = q.client_hello(["allowed.test"]), q.client_hello(["denied.test"])
+half = len(ok) // 2
+first = q.initial(dcid, scid, 0, q.crypto(0, ok))
+seeds = {
+    "later": [first, first, q.initial(dcid, scid, 1, q.crypto(len(ok), bad)),
+              q.initial(dcid, scid, 2, q.crypto(0, bad)),
+              q.initial(other, scid, 0, q.crypto(0, bad)),
+              first[:1] + bytes.fromhex("ff00001d") + first[5:],
+              q.zero_rtt(dcid, scid, b"mk")],
+    "judging": [q.initial(dcid, scid, 0, q.crypto(0, ok[:half])),
+                q.initial(other, scid, 0, q.crypto(0, bad)),
+                q.initial(dcid, scid, 1, q.crypto(half, ok[half:])),
+                q.initial(other, scid, 1, q.crypto(0, ok))],
+}
+for name, dgs in seeds.items():
+    open(os.path.join(out, name), "wb").write(b"".join(dg(d) for d in dgs))
+PY
 printf '*.example.com\nwww.*.com\ndb.example.com:5432\n*\n\0a.b.example.com' >"$out/domain/1"
 printf 'bücher.example\n*.xn--bcher-kva.example\n\0xn--bcher-kva.example' >"$out/domain/2"
 cp "$here/../policies/"*.json "$out/policy_json/"

@@ -154,7 +154,7 @@ TEST(test_quic_first_datagrams_that_judge_nothing)
 	size_t n;
 
 	/* 0-RTT before any Initial: held, waiting */
-	d[0] = 0xd0, d[4] = 1;
+	d[0] = 0xd0, d[4] = 1, d[7] = 0x40, d[8] = 32;	/* Length 32 */
 	CHECK(quic_form(d, sizeof(d)) == QUIC_LONG);
 	CHECK(quic_judge(q, d, sizeof(d), &fb) == QUIC_STEP_MORE);
 	quic_initial_free(q);
@@ -197,5 +197,206 @@ TEST(test_quic_refusal_is_the_servers_initial)
 	CHECK(out[19] == 0);	/* no token */
 	/* a client Initial sealed the same way is read back: the sealing
 	 * that made the refusal is the one the reader undoes */
+	quic_initial_free(q);
+}
+
+/* ---- one connection at a time (SPEC §1.9) ------------------------------- */
+
+static const uint8_t other_cid[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+static const uint8_t ack_only[5] = { 0x02, 0, 0, 0, 0 };
+
+/* An Initial sealed under the keys of dcid, as small as it comes. */
+static size_t small_initial(const uint8_t *dcid, const uint8_t *f, size_t fl,
+			    uint8_t *out, size_t cap)
+{
+	return quic_initial_seal(QUIC_V1, false, dcid, 8, dcid, 8, qt_scid,
+				 sizeof(qt_scid), 0, f, fl, out, cap);
+}
+
+TEST(test_quic_initial_of_another_connection_while_judging_is_not_read)
+{
+	struct ch_spec a = { .sni = "a.test", .tls13 = true, .pad = 1400 };
+	struct ch_spec b = { .sni = "b.test", .tls13 = true };
+	uint8_t h[CH_MAX], hb[CH_MAX], f[1400], d[1400], two[2800];
+	struct quic_initial *q = quic_initial_new();
+	struct first_bytes fb = { 0 };
+	size_t n = qt_hello(&a, h, sizeof(h)), half = n / 2, nb, l1, l2;
+
+	n = qt_initial(QUIC_V1, 0, f, qt_crypto(f, 0, h, half), d);
+	CHECK(quic_judge(q, d, n, &fb) == QUIC_STEP_MORE);
+	/* another DCID: its own connection, whole or not */
+	nb = qt_hello(&b, hb, sizeof(hb));
+	n = qt_initial_cid(QUIC_V1, other_cid, 8, 0, f,
+			   qt_crypto(f, 0, hb, nb), d);
+	CHECK(quic_judge(q, d, n, &fb) == QUIC_STEP_OTHER);
+	/* the same DCID in v2: keys of another connection */
+	n = qt_initial(QUIC_V2, 0, f, qt_crypto(f, 0, hb, nb), d);
+	CHECK(quic_judge(q, d, n, &fb) == QUIC_STEP_OTHER);
+	/* a coalesced Initial of another connection behind one of ours */
+	l1 = small_initial(qt_dcid, ack_only, sizeof(ack_only), two, 100);
+	l2 = small_initial(other_cid, f, qt_crypto(f, 0, hb, nb), two + l1,
+			   sizeof(two) - l1);
+	CHECK(l1 && l2);
+	CHECK(quic_judge(q, two, l1 + l2, &fb) == QUIC_STEP_OTHER);
+	/* a 0-RTT packet of another DCID */
+	memcpy(d, (uint8_t[]){ 0xd1, 0, 0, 0, 1, 8 }, 6);
+	memcpy(d + 6, other_cid, 8);
+	memcpy(d + 14, (uint8_t[]){ 0, 0x40, 40 }, 3);
+	CHECK(quic_judge(q, d, 57, &fb) == QUIC_STEP_OTHER);
+	/* none of them was read: the hello is the first connection's */
+	n = qt_hello(&a, h, sizeof(h));
+	n = qt_initial(QUIC_V1, 1, f,
+		       qt_crypto(f, (uint32_t)half, h + half, n - half), d);
+	CHECK(quic_judge(q, d, n, &fb) == QUIC_STEP_DONE);
+	CHECK(fb.kind == PAYLOAD_TLS && !strcmp(fb.ch.sni, "a.test"));
+	quic_initial_free(q);
+}
+
+/* The connection judged for a.test, its hello in one Initial (in h). */
+static struct quic_conn *judged_conn(uint8_t *h, size_t *hn)
+{
+	struct ch_spec a = { .sni = "a.test", .tls13 = true };
+	struct quic_initial *q = quic_initial_new();
+	struct first_bytes fb = { 0 };
+	uint8_t f[1400], d[1400];
+	struct quic_conn *c;
+	size_t n;
+
+	*hn = qt_hello(&a, h, CH_MAX);
+	n = qt_initial(QUIC_V1, 0, f, qt_crypto(f, 0, h, *hn), d);
+	quic_judge(q, d, n, &fb);
+	c = quic_conn_new(q);
+	quic_initial_free(q);
+	return c;
+}
+
+/* quic_later's answer, and the SNI of the hello it says to judge. */
+static enum quic_later later(const struct quic_conn *c, const uint8_t *d,
+			     size_t n, struct first_bytes *fb)
+{
+	struct quic_initial *qi;
+	enum quic_later l;
+
+	memset(fb, 0, sizeof(*fb));
+	l = quic_later(c, d, n, &qi, fb);
+	if ((l == QUIC_LATER_JUDGE) != (qi != NULL))
+		l = (enum quic_later)-1;	/* a state for no refusal */
+	quic_initial_free(qi);
+	return l;
+}
+
+TEST(test_quic_later_initials_of_the_judged_connection_repeat_its_hello)
+{
+	struct ch_spec b = { .sni = "b.test", .tls13 = true };
+	uint8_t h[CH_MAX], hb[CH_MAX], f[1400], d[1400];
+	struct first_bytes fb;
+	size_t hn, nb, n;
+	struct quic_conn *c = judged_conn(h, &hn);
+
+	CHECK(c != NULL);
+	nb = qt_hello(&b, hb, sizeof(hb));
+	/* a retransmission, in parts; ACK only; in v2 (compatible
+	 * negotiation: the same first DCID's keys) */
+	n = qt_initial(QUIC_V1, 1, f, qt_crypto(f, 10, h + 10, hn - 10), d);
+	CHECK(later(c, d, n, &fb) == QUIC_LATER_PASS);
+	n = qt_initial(QUIC_V1, 2, ack_only, sizeof(ack_only), d);
+	CHECK(later(c, d, n, &fb) == QUIC_LATER_PASS);
+	n = qt_initial(QUIC_V2, 3, f, qt_crypto(f, 0, h, hn), d);
+	CHECK(later(c, d, n, &fb) == QUIC_LATER_PASS);
+	/* other bytes where the hello was: a conflict */
+	n = qt_initial(QUIC_V1, 4, f, qt_crypto(f, 0, hb, nb), d);
+	CHECK(later(c, d, n, &fb) == QUIC_LATER_JUDGE);
+	CHECK(fb.kind == PAYLOAD_CONFLICT);
+	/* a second hello past the first (after a HelloRetryRequest) */
+	n = qt_initial(QUIC_V1, 5, f, qt_crypto(f, (uint32_t)hn, hb, nb), d);
+	CHECK(later(c, d, n, &fb) == QUIC_LATER_JUDGE);
+	CHECK(fb.kind == PAYLOAD_TLS && !strcmp(fb.ch.sni, "b.test"));
+	/* not whole in its datagram */
+	n = qt_initial(QUIC_V1, 6, f, qt_crypto(f, (uint32_t)hn, hb, 40), d);
+	CHECK(later(c, d, n, &fb) == QUIC_LATER_JUDGE);
+	CHECK(fb.kind == PAYLOAD_INCOMPLETE);
+	/* with no judged connection known, its Initial is a new one */
+	n = qt_initial(QUIC_V1, 1, f, qt_crypto(f, 0, h, hn), d);
+	CHECK(later(NULL, d, n, &fb) == QUIC_LATER_JUDGE);
+	CHECK(fb.kind == PAYLOAD_TLS && !strcmp(fb.ch.sni, "a.test"));
+	quic_conn_free(c);
+}
+
+TEST(test_quic_later_another_connection_or_unread)
+{
+	struct ch_spec b = { .sni = "b.test", .tls13 = true };
+	uint8_t h[CH_MAX], hb[CH_MAX], f[1400], d[1400], two[2800];
+	struct first_bytes fb;
+	size_t hn, nb, n, l1, l2;
+	struct quic_conn *c = judged_conn(h, &hn);
+
+	nb = qt_hello(&b, hb, sizeof(hb));
+	/* a new DCID: judged by its own hello */
+	n = qt_initial_cid(QUIC_V1, other_cid, 8, 0, f,
+			   qt_crypto(f, 0, hb, nb), d);
+	CHECK(later(c, d, n, &fb) == QUIC_LATER_JUDGE);
+	CHECK(fb.kind == PAYLOAD_TLS && !strcmp(fb.ch.sni, "b.test"));
+	/* ACK only under its own keys: opens nothing */
+	n = qt_initial_cid(QUIC_V1, other_cid, 8, 0, ack_only,
+			   sizeof(ack_only), d);
+	CHECK(later(c, d, n, &fb) == QUIC_LATER_PASS);
+	/* an Initial that opens under no keys */
+	n = qt_initial_cid(QUIC_V1, other_cid, 8, 0, f,
+			   qt_crypto(f, 0, hb, nb), d);
+	d[n - 1] ^= 1;
+	CHECK(later(c, d, n, &fb) == QUIC_LATER_UNREAD);
+	/* a version we do not read (draft-29), whatever it carries */
+	n = qt_initial(QUIC_V1, 1, ack_only, sizeof(ack_only), d);
+	memcpy(d + 1, "\xff\x00\x00\x1d", 4);
+	CHECK(later(c, d, n, &fb) == QUIC_LATER_UNREAD);
+	/* the fixed bit greased (RFC 9287): read all the same, and not
+	 * opening under the keys (the first byte is authenticated) */
+	n = qt_initial(QUIC_V1, 1, ack_only, sizeof(ack_only), d);
+	CHECK(later(c, d, n, &fb) == QUIC_LATER_PASS);
+	d[0] &= ~0x40;
+	CHECK(quic_form(d, n) == QUIC_INITIAL);
+	CHECK(later(c, d, n, &fb) == QUIC_LATER_UNREAD);
+	/* two connections in one datagram: the judged one's ACK, then
+	 * another's hello (its own DCID, or the same DCID and its keys) */
+	l1 = small_initial(qt_dcid, ack_only, sizeof(ack_only), two, 100);
+	l2 = small_initial(other_cid, f, qt_crypto(f, 0, hb, nb), two + l1,
+			   sizeof(two) - l1);
+	CHECK(later(c, two, l1 + l2, &fb) == QUIC_LATER_UNREAD);
+	l1 = quic_initial_seal(QUIC_V1, false, qt_dcid, 8, other_cid, 8,
+			       qt_scid, 4, 0, ack_only, sizeof(ack_only), two,
+			       100);
+	l2 = small_initial(other_cid, f, qt_crypto(f, 0, hb, nb), two + l1,
+			   sizeof(two) - l1);
+	CHECK(later(c, two, l1 + l2, &fb) == QUIC_LATER_UNREAD);
+	/* the judged connection's ACK under a new DCID, then 0-RTT: pass */
+	n = quic_initial_seal(QUIC_V1, false, qt_dcid, 8, other_cid, 8,
+			      qt_scid, 4, 1, ack_only, sizeof(ack_only), d,
+			      100);
+	memcpy(d + n, (uint8_t[]){ 0xd1, 0, 0, 0, 1, 8 }, 6);
+	memcpy(d + n + 6, other_cid, 8);
+	memcpy(d + n + 14, (uint8_t[]){ 0, 0x40, 40 }, 3);
+	memset(d + n + 17, 0, 40);
+	CHECK(later(c, d, n + 57, &fb) == QUIC_LATER_PASS);
+	/* short headers are not read */
+	d[0] = 0x41;
+	CHECK(later(c, d, n, &fb) == QUIC_LATER_PASS);
+	quic_conn_free(c);
+}
+
+TEST(test_quic_bytes_past_the_hello_before_its_verdict_are_malformed)
+{
+	struct ch_spec a = { .sni = "a.test", .tls13 = true };
+	struct ch_spec b = { .sni = "b.test", .tls13 = true };
+	uint8_t h[CH_MAX], hb[CH_MAX], f[1400], d[1400];
+	struct quic_initial *q = quic_initial_new();
+	struct first_bytes fb = { 0 };
+	size_t n = qt_hello(&a, h, sizeof(h)), fl = qt_crypto(f, 0, h, n);
+	size_t nb = qt_hello(&b, hb, sizeof(hb));
+
+	/* a second hello behind the first, which would pass with it */
+	fl += qt_crypto(f + fl, (uint32_t)n, hb, nb);
+	n = qt_initial(QUIC_V1, 0, f, fl, d);
+	CHECK(quic_judge(q, d, n, &fb) == QUIC_STEP_DONE);
+	CHECK(fb.kind == PAYLOAD_MALFORMED);
 	quic_initial_free(q);
 }

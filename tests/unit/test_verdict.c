@@ -458,7 +458,12 @@ static void split_initials(const char *sni, uint8_t *d1, size_t *n1,
 	*n2 = qt_initial(QUIC_V1, 0, f, qt_crypto(f, 0, h, half), d2);
 }
 
-static const uint8_t zero_rtt[64] = { 0xd1, 0, 0, 0, 1, 8 };
+/* A 0-RTT packet of the connection qt_dcid names (its Length 40). */
+static const uint8_t zero_rtt[64] = {
+	0xd1, 0, 0, 0, 1,
+	8, 0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08,
+	0, 0x40, 40,
+};
 
 TEST(test_verdict_quic_datagrams_wait_for_the_whole_hello)
 {
@@ -529,9 +534,140 @@ TEST(test_verdict_quic_second_connection_in_an_allowed_flow)
 			   qt_crypto(f, 0, h, n), d);
 	CHECK(got(datagram(ST_NONE, d, n), NF_ACCEPT, ST_NONE));
 	d[sizeof(qt_scid) + 20] ^= 1;	/* a stranger's: does not decrypt */
-	CHECK(got(datagram(ST_NONE, d, n), NF_ACCEPT, ST_NONE));
+	CHECK(got(datagram(ST_NONE, d, n), NF_DROP, ST_NONE));
 	CHECK(got(datagram(ST_NONE, zero_rtt, sizeof(zero_rtt)), NF_ACCEPT,
 		  ST_NONE));
+	CHECK(!twice);
+	teardown();
+}
+
+static const uint8_t other_dcid[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+
+/* An Initial of the connection other_dcid names, its CRYPTO bytes at 0
+ * the first n of the hello for sni. */
+static size_t other_initial(const char *sni, size_t n, uint8_t *d)
+{
+	struct ch_spec spec = { .sni = sni, .tls13 = true };
+	uint8_t h[CH_MAX], f[1400];
+	size_t hn = qt_hello(&spec, h, sizeof(h));
+
+	return qt_initial_cid(QUIC_V1, other_dcid, sizeof(other_dcid), 0, f,
+			      qt_crypto(f, 0, h, n < hn ? n : hn), d);
+}
+
+TEST(test_verdict_quic_another_connection_never_rides_with_the_judged_one)
+{
+	uint8_t d1[1400], d2[1400], d[1400], z[64];
+	size_t n1, n2, n;
+	uint64_t denied;
+	uint32_t a, b, held, c;
+
+	setup();
+	client_port = 41004;
+	split_initials("allowed.test", d1, &n1, d2, &n2);
+	a = datagram(ST_PEND, d2, n2);		/* A: the first half */
+	denied = verdict_stats()->denied;
+	/* B, whole, for a name not allowed: refused at once, A held */
+	n = other_initial("denied.test", SIZE_MAX, d);
+	CHECK(got(datagram(ST_PEND, d, n), NF_DROP, ST_NONE));
+	CHECK(verdict_stats()->denied == denied + 1 && undecided(a));
+	/* B not whole in its datagram: dropped too */
+	n = other_initial("allowed.test", 40, d);
+	CHECK(got(datagram(ST_PEND, d, n), NF_DROP, ST_NONE));
+	/* B's 0-RTT */
+	memcpy(z, zero_rtt, sizeof(z));
+	memcpy(z + 6, other_dcid, 8);
+	CHECK(got(datagram(ST_PEND, z, sizeof(z)), NF_DROP, ST_NONE));
+	/* B for the allowed name: held with A */
+	n = other_initial("allowed.test", SIZE_MAX, d);
+	held = datagram(ST_PEND, d, n);
+	CHECK(undecided(held));
+	b = datagram(ST_PEND, zero_rtt, sizeof(zero_rtt));	/* A's */
+	c = datagram(ST_PEND, d1, n1);		/* A: the second half */
+	CHECK(got(a, NF_ACCEPT, ST_ALLOW) && got(held, NF_ACCEPT, ST_ALLOW) &&
+	      got(b, NF_ACCEPT, ST_ALLOW) && got(c, NF_ACCEPT, ST_ALLOW));
+	CHECK(!twice);
+	teardown();
+}
+
+TEST(test_verdict_quic_a_new_hello_in_the_judged_connection_is_judged)
+{
+	struct ch_spec allow = { .sni = "allowed.test", .tls13 = true };
+	struct ch_spec deny = { .sni = "denied.test", .tls13 = true };
+	uint8_t h[CH_MAX], hd[CH_MAX], f[1400], d[1400];
+	size_t hn = qt_hello(&allow, h, sizeof(h)), dn, n;
+	uint64_t denied;
+
+	setup();
+	client_port = 41005;
+	n = qt_initial(QUIC_V1, 0, f, qt_crypto(f, 0, h, hn), d);
+	CHECK(got(datagram(ST_PEND, d, n), NF_ACCEPT, ST_ALLOW));
+	/* its hello again, and an ACK: pass */
+	CHECK(got(datagram(ST_NONE, d, n), NF_ACCEPT, ST_NONE));
+	n = qt_initial(QUIC_V1, 1, (const uint8_t[]){ 2, 0, 0, 0, 0 }, 5, d);
+	CHECK(got(datagram(ST_NONE, d, n), NF_ACCEPT, ST_NONE));
+	denied = verdict_stats()->denied;
+	/* the connection over, its DCID again with a hello for a name not
+	 * allowed: other bytes where the judged hello was */
+	dn = qt_hello(&deny, hd, sizeof(hd));
+	n = qt_initial(QUIC_V1, 0, f, qt_crypto(f, 0, hd, dn), d);
+	CHECK(got(datagram(ST_NONE, d, n), NF_DROP, ST_NONE));
+	/* ... or past it, as a hello after a HelloRetryRequest */
+	n = qt_initial(QUIC_V1, 2, f, qt_crypto(f, (uint32_t)hn, hd, dn), d);
+	CHECK(got(datagram(ST_NONE, d, n), NF_DROP, ST_NONE));
+	CHECK(verdict_stats()->denied == denied + 2);
+	/* the allowed name's second hello passes */
+	n = qt_initial(QUIC_V1, 3, f, qt_crypto(f, (uint32_t)hn, h, hn), d);
+	CHECK(got(datagram(ST_NONE, d, n), NF_ACCEPT, ST_NONE));
+	/* a version we do not read (draft-29) */
+	n = qt_initial(QUIC_V1, 4, (const uint8_t[]){ 2, 0, 0, 0, 0 }, 5, d);
+	memcpy(d + 1, "\xff\x00\x00\x1d", 4);
+	CHECK(got(datagram(ST_NONE, d, n), NF_DROP, ST_NONE));
+	/* 0-RTT of the judged connection still passes */
+	CHECK(got(datagram(ST_NONE, zero_rtt, sizeof(zero_rtt)), NF_ACCEPT,
+		  ST_NONE));
+	CHECK(!twice);
+	teardown();
+}
+
+TEST(test_verdict_quic_another_connection_right_behind_the_hello_is_judged)
+{
+	struct ch_spec allow = { .sni = "allowed.test", .tls13 = true };
+	uint8_t h[CH_MAX], f[1400], d[1400];
+	size_t n = qt_hello(&allow, h, sizeof(h));
+
+	setup();
+	client_port = 41006;
+	n = qt_initial(QUIC_V1, 0, f, qt_crypto(f, 0, h, n), d);
+	CHECK(got(datagram(ST_PEND, d, n), NF_ACCEPT, ST_ALLOW));
+	/* queued before the verdict reached the ct mark: still undecided
+	 * in its mark, the flow allowed in the table */
+	n = other_initial("denied.test", SIZE_MAX, d);
+	CHECK(got(datagram(ST_PEND, d, n), NF_DROP, ST_NONE));
+	n = other_initial("allowed.test", SIZE_MAX, d);
+	CHECK(got(datagram(ST_PEND, d, n), NF_ACCEPT, ST_ALLOW));
+	CHECK(got(datagram(ST_PEND, zero_rtt, sizeof(zero_rtt)), NF_ACCEPT,
+		  ST_ALLOW));
+	CHECK(!twice);
+	teardown();
+}
+
+TEST(test_verdict_quic_a_flow_allowed_whatever_its_name_is_not_read)
+{
+	uint8_t d[1400];
+	char err[128];
+	size_t n;
+
+	setup();
+	client_port = 41007;
+	CHECK(policy_add_rule(sandbox_get(1)->policy, LIST_ALLOW,
+			      "198.18.2.0/24", err, sizeof(err)) == 0);
+	/* an allowed range: no name is judged, none needs reading */
+	n = qt_initial(QUIC_V1, 0, (const uint8_t[]){ 2, 0, 0, 0, 0 }, 5, d);
+	memcpy(d + 1, "\xff\x00\x00\x1d", 4);
+	CHECK(got(datagram(ST_NONE, d, n), NF_ACCEPT, ST_NONE));
+	n = other_initial("denied.test", SIZE_MAX, d);
+	CHECK(got(datagram(ST_NONE, d, n), NF_ACCEPT, ST_NONE));
 	CHECK(!twice);
 	teardown();
 }
