@@ -91,6 +91,8 @@ void config_sandbox_put_ref(struct bk_sandbox *sb);
 int config_leaf(struct bk_sandbox *sb, const char *host, uint8_t *der,
 		size_t *derlen, uint8_t *key, size_t *keylen);
 
+/* Whether a rule for host is narrowed (by method, path or a header). */
+bool config_narrowed(const struct bk_sandbox *sb, const char *host);
 /* The request's first matching rule for host, or NULL. */
 struct http_head;
 const struct inject_rule *config_match(const struct bk_sandbox *sb,

@@ -262,28 +262,70 @@ static bool span_eq(const uint8_t *b, struct http_span s, const char *text,
 		!memcmp(b + s.off, text, n);
 }
 
+/* Each field the rule names is there, and every one of its kind has
+ * the value (a server may read the first or the last). */
 static bool headers_match(const struct inject_rule *r, const uint8_t *b,
 			  const struct http_head *h)
 {
 	for (size_t i = 0; i < r->nmatch; i++) {
-		bool found = false;
+		size_t found = 0;
 
-		for (size_t j = 0; j < h->nf && !found; j++)
-			found = http_field_is(b, &h->f[j], r->match[i].name) &&
-				span_eq(b, h->f[j].value, r->match[i].value,
-					false);
+		for (size_t j = 0; j < h->nf; j++) {
+			if (!http_field_is(b, &h->f[j], r->match[i].name))
+				continue;
+			if (!span_eq(b, h->f[j].value, r->match[i].value,
+				     false))
+				return false;
+			found++;
+		}
 		if (!found)
 			return false;
 	}
 	return true;
 }
 
-/* Both sides normalised (http_path_normalise): a rule for /public/ is
- * not a request for /public/../admin, however it is spelled. path: the
- * request's, normalised; NULL when it cannot be (it matches no rule
- * with a path, and the proxy refuses it). */
+static bool narrowed(const struct inject_rule *r)
+{
+	return r->path_kind != PATH_ANY || r->method || r->nmatch;
+}
+
+bool config_narrowed(const struct bk_sandbox *sb, const char *host)
+{
+	for (size_t i = 0; i < sb->policy->ninject; i++)
+		if (narrowed(&sb->policy->inject[i]) &&
+		    domain_pattern_match(&sb->policy->inject[i].domain, host,
+					 443))
+			return true;
+	return false;
+}
+
+static bool path_is(const struct bk_sandbox *sb, size_t i,
+		    const char *path, const char *rule, size_t rlen)
+{
+	switch (sb->policy->inject[i].path_kind) {
+	case PATH_ANY:
+		return true;
+	case PATH_EXACT:
+		return !strcmp(path, rule);
+	case PATH_PREFIX:
+		return !strncmp(path, rule, rlen);
+	case PATH_REGEX:
+		return regexec(&sb->re[i], path, 0, NULL, 0) == 0;
+	}
+	return false;
+}
+
+/* The request's path as it came (raw, up to '?') and as decoded
+ * (norm): a rule narrowed by path matches only a canonical path
+ * (http_path_canonical; the proxy refuses others), in both of its
+ * views, as servers that decode %2f and servers that do not see it. */
+struct req_path {
+	bool canonical;
+	char raw[HTTP_HEAD_MAX + 1], norm[HTTP_HEAD_MAX + 1];
+};
+
 static bool path_match(const struct bk_sandbox *sb, size_t i,
-		       const char *path)
+		       const struct req_path *rp)
 {
 	const struct inject_rule *r = &sb->policy->inject[i];
 	char rule[HTTP_HEAD_MAX + 1];
@@ -291,41 +333,44 @@ static bool path_match(const struct bk_sandbox *sb, size_t i,
 
 	if (r->path_kind == PATH_ANY)
 		return true;
-	if (!path)
+	if (!rp->canonical)
 		return false;
 	if (r->path_kind != PATH_REGEX &&
 	    (rlen = http_path_normalise(r->path, strlen(r->path), rule,
 					sizeof(rule))) < 0)
 		return false;
-	switch (r->path_kind) {
-	case PATH_ANY:
-		return true;
-	case PATH_EXACT:
-		return !strcmp(path, rule);
-	case PATH_PREFIX:
-		return !strncmp(path, rule, (size_t)rlen);
-	case PATH_REGEX:
-		return regexec(&sb->re[i], path, 0, NULL, 0) == 0;
-	}
-	return false;
+	return path_is(sb, i, rp->raw, rule, (size_t)rlen) &&
+	       path_is(sb, i, rp->norm, rule, (size_t)rlen);
+}
+
+static void req_path(const uint8_t *b, const struct http_head *h,
+		     struct req_path *rp)
+{
+	const char *t = (const char *)b + h->target.off;
+	const char *q = memchr(t, '?', h->target.len);
+	size_t n = q ? (size_t)(q - t) : h->target.len;
+
+	rp->canonical = http_path_canonical(t, h->target.len) &&
+			http_path_normalise(t, h->target.len, rp->norm,
+					    sizeof(rp->norm)) >= 0;
+	memcpy(rp->raw, t, n);
+	rp->raw[n] = 0;
 }
 
 const struct inject_rule *config_match(const struct bk_sandbox *sb,
 				       const char *host, const uint8_t *b,
 				       const struct http_head *h)
 {
-	char buf[HTTP_HEAD_MAX + 1];
-	const char *path = http_path_normalise((const char *)b +
-					       h->target.off, h->target.len,
-					       buf, sizeof(buf)) < 0 ? NULL :
-			   buf;
+	static __thread struct req_path rp;
 
+	req_path(b, h, &rp);
 	for (size_t i = 0; i < sb->policy->ninject; i++) {
 		const struct inject_rule *r = &sb->policy->inject[i];
 
+		/* methods are case-sensitive (RFC 9110 §9.1) */
 		if (!domain_pattern_match(&r->domain, host, 443) ||
-		    (r->method && !span_eq(b, h->method, r->method, true)) ||
-		    !path_match(sb, i, path) || !headers_match(r, b, h))
+		    (r->method && !span_eq(b, h->method, r->method, false)) ||
+		    !path_match(sb, i, &rp) || !headers_match(r, b, h))
 			continue;
 		return r;
 	}

@@ -46,6 +46,7 @@ enum sstate { S_HEAD, S_BODY, S_RAW };
 struct pend {
 	char method[24], path[PATH_KEEP], injected[256];
 	bool head;
+	bool upgrade;		/* it asked to switch protocols */
 };
 
 /* Plaintext for wolfSSL; what it did not take yet, it wants again. */
@@ -92,6 +93,7 @@ struct proxy {
 	bool h11;		/* the sandbox offered ALPN http/1.1 */
 	bool client_close;	/* the sandbox said close: after this one */
 	bool server_close;	/* the server will not take another */
+	int informational;	/* 1xx answers to the current request */
 	bool done;		/* the last response is through */
 	bool closing;		/* ends once cq is out */
 	bool keep;		/* at the end, the server's side may be pooled */
@@ -256,6 +258,9 @@ static bool host_ok(const struct proxy *p, const struct http_head *h)
 	size_t n = h->host.len;
 	const char *colon = memchr(v, ':', n);
 
+	/* the flow's port, or none: a server may route by another */
+	if (colon && ((size_t)(v + n - colon) != 4 || memcmp(colon, ":443", 4)))
+		return false;
 	if (colon)
 		n = (size_t)(colon - v);
 	return n == strlen(p->j->host) && !strncasecmp(v, p->j->host, n);
@@ -333,7 +338,33 @@ static bool method_is(const uint8_t *b, const struct http_head *h,
 		      const char *m)
 {
 	return h->method.len == strlen(m) &&
-	       !memcmp(b + h->method.off, m, h->method.len);
+	       !strncasecmp((const char *)b + h->method.off, m, h->method.len);
+}
+
+/* Fields that make some frameworks act on another path or method than
+ * the request line's, which a narrowed rule judged. */
+static const char *const overrides[] = {
+	"x-original-url", "x-rewrite-url", "x-http-method-override",
+	"x-http-method", "x-method-override", "x-forwarded-host",
+	"x-forwarded-prefix",
+};
+
+/* A rule narrowed by method, path or header judges the request line as
+ * it stands: its path must read the same to every server, and no field
+ * may name another. */
+static const char *narrowed_refusal(const struct proxy *p,
+				    const struct http_head *h)
+{
+	if (!config_narrowed(p->sb, p->j->host))
+		return NULL;
+	if (!http_path_canonical((const char *)p->in + h->target.off,
+				 h->target.len))
+		return "request path not canonical (a narrowed rule)";
+	for (size_t i = 0; i < sizeof(overrides) / sizeof(overrides[0]); i++)
+		if (has_field(p->in, h, overrides[i]))
+			return "a field overriding the path or method "
+			       "(a narrowed rule)";
+	return NULL;
 }
 
 /* What the broker will not carry, whatever the rules: a reason and its
@@ -361,10 +392,12 @@ static const char *request_refusal(const struct proxy *p,
 	/* after a refused upgrade, heads would be read from its body */
 	if (h->upgrade && h->body != BODY_NONE)
 		return "Upgrade with a body";
+	if (memchr(p->in + h->target.off, '#', h->target.len))
+		return "a fragment in the request target";
 	if (http_path_normalise((const char *)p->in + h->target.off,
 				h->target.len, path, sizeof(path)) < 0)
 		return "request path cannot be normalised";
-	return NULL;
+	return narrowed_refusal(p, h);
 }
 
 /* A whole request head in p->in: checked, rewritten, sent; or
@@ -396,8 +429,12 @@ static int head_send(struct proxy *p, const struct http_head *h)
 		return NEED_JUDGE;
 	r = config_match(p->sb, p->j->host, p->in, h);
 	pend_fill(&q, p->in, h, r);
+	q.upgrade = h->upgrade;
 	p->client_close = h->close && !h->upgrade && h->minor == 1;
-	p->server_close |= h->minor == 0;
+	/* a server that answers before it reads a body would read what
+	 * follows it as a request, with the next one's secret: a body is
+	 * the last thing this server connection carries */
+	p->server_close |= h->minor == 0 || h->body != BODY_NONE;
 	if (!(out = rewrite(p, h, r, &n, &own))) {
 		refuse(p, 500, "out of memory", &q);
 		return -1;
@@ -450,7 +487,10 @@ static int client_bytes(struct proxy *p)
 		case Q_HEAD:
 			break;
 		}
-		if (!p->inlen || p->fcount == FIFO || p->client_close)
+		/* nothing more for a server connection that takes no other:
+		 * the next head waits for the next connection */
+		if (!p->inlen || p->fcount == FIFO || p->client_close ||
+		    (p->server_close && p->u))
 			return 0;
 		switch (http_request_parse(p->in, p->inlen, &h, &status,
 					   &why)) {
@@ -493,6 +533,7 @@ static int body_done(struct proxy *p)
 		if (p->fcount)
 			return -1;	/* pipelined requests it will not read */
 		upstream_drop(p);
+		p->retry = p->inlen > 0;	/* a head that waited */
 	}
 	return 0;
 }
@@ -535,10 +576,28 @@ static int bad_response(struct proxy *p, const char *why)
 	return -1;
 }
 
+#define INFORMATIONAL_MAX 16	/* 1xx answers to one request */
+
+/* What a response may be, for the request it answers. */
+static const char *response_refusal(struct proxy *p, const struct http_head *h)
+{
+	bool upgrade = p->fcount && p->fifo[p->fhead].upgrade;
+
+	if (!p->fcount)
+		return "a response to no request";
+	if (h->status == 101 && !upgrade)
+		return "101 to a request that asked no upgrade";
+	if (h->status < 200 && ++p->informational > INFORMATIONAL_MAX)
+		return "too many informational responses";
+	return NULL;
+}
+
 static int response_head(struct proxy *p)
 {
 	bool head_req = p->fcount && p->fifo[p->fhead].head;
+	bool upgrade = p->fcount && p->fifo[p->fhead].upgrade;
 	struct http_head h;
+	const char *why;
 
 	switch (http_response_parse(p->sin, p->sinlen, head_req, &h)) {
 	case HTTP_PARTIAL:
@@ -550,20 +609,22 @@ static int response_head(struct proxy *p)
 	case HTTP_OK:
 		break;
 	}
+	if ((why = response_refusal(p, &h)))
+		return bad_response(p, why);
 	if (head_to_client(p, &h) < 0)
 		return -1;
 	consume(p->sin, &p->sinlen, h.len);
-	if (h.status == 101) {
+	if (h.status == 101) {	/* to the upgrade: a relay from now on */
 		response_done(p, 101);
 		p->ss = S_RAW;
-		if (p->qs == Q_WAIT_UPGRADE)
-			p->qs = Q_RAW;
+		p->qs = Q_RAW;
 		return 1;
 	}
 	if (h.status < 200)	/* 100 Continue and the like */
 		return 1;
+	p->informational = 0;
 	response_done(p, h.status);
-	if (p->qs == Q_WAIT_UPGRADE)
+	if (upgrade)
 		p->qs = Q_HEAD;	/* not switched: requests go on */
 	p->server_close |= h.close || h.body == BODY_UNTIL_CLOSE;
 	http_framing_init(&p->sf, &h);
@@ -602,8 +663,10 @@ static int server_bytes(struct proxy *p)
 		case S_HEAD:
 			if ((rc = response_head(p)) <= 0)
 				return rc;
-			/* requests held back */
-			if (p->qs == Q_HEAD && (rc = client_bytes(p)) != 0)
+			/* requests held back; after a 101, what the sandbox
+			 * sent behind its upgrade */
+			if ((p->qs == Q_HEAD || p->qs == Q_RAW) &&
+			    (rc = client_bytes(p)) != 0)
 				return rc;
 			continue;
 		}

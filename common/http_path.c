@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "http1.h"
 #include "http_path.h"
 
 static int hexval(char c)
@@ -80,6 +81,34 @@ static size_t remove_dot_segments(char *p, size_t n)
 	}
 	p[w] = 0;
 	return w;
+}
+
+bool http_path_canonical(const char *target, size_t len)
+{
+	const char *q = memchr(target, '?', len);
+	char d[HTTP_HEAD_MAX + 1];
+	int n;
+
+	if (memchr(target, '#', len))
+		return false;
+	if (q)
+		len = (size_t)(q - target);
+	if (len == 1 && target[0] == '*')
+		return true;
+	if (!len || target[0] != '/' ||
+	    (n = path_decode(target, len, d, sizeof(d))) < 0)
+		return false;
+	for (int i = 0; i < n;) {
+		const char *slash = memchr(d + i + 1, '/', (size_t)(n - i - 1));
+		int j = slash ? (int)(slash - d) : n;
+		size_t seg = (size_t)(j - i - 1);
+
+		if ((!seg && j < n) || segment_is(d + i + 1, seg, ".") ||
+		    segment_is(d + i + 1, seg, ".."))
+			return false;
+		i = j;
+	}
+	return true;
 }
 
 int http_path_normalise(const char *target, size_t len, char *out,

@@ -2,6 +2,7 @@
 #ifndef SBXFW_HTTP_PATH_H
 #define SBXFW_HTTP_PATH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The path of a request target (before any '?') as the server will see
@@ -12,5 +13,11 @@
  * form, or longer than cap - 1. "*" stays as it is. */
 int http_path_normalise(const char *target, size_t len, char *out,
 			size_t cap);
+/* Whether servers agree on the target's path: no '#', no empty segment,
+ * no dot-segment however spelled (%2e, and with %2f, %5c or '\' as a
+ * slash; "..;" too). Servers resolve such paths differently (nginx
+ * merges slashes, Tomcat reads "..;", Node keeps %2f), so a rule
+ * narrowed by path only matches a request whose path is canonical. */
+bool http_path_canonical(const char *target, size_t len);
 
 #endif

@@ -2,7 +2,11 @@
 """A hostile "real server" for the broker's response path: HTTPS on
 [::]:443 (IPv4 too), certificate from argv. Each connection's first
 request is read, its request line appended to the log file given, and
-answered with the crafted response its path names; then it closes."""
+answered with the crafted response its path names; then it closes.
+Paths under /ka/ keep the connection: each request is answered 200,
+but /ka/101 (an upgrade, or a 101 to a request that asked none): after
+the 101, every byte that comes is logged as it came ("raw ...", repr) and
+echoed back, as a raw stream would be."""
 import socket, ssl, sys, threading
 
 CERT, KEY, LOG = sys.argv[1:4]
@@ -35,6 +39,40 @@ RESPONSES = {
 }
 
 
+def raw_after_101(conn, rest):
+    conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                 b"Upgrade: tcp\r\n\r\n")
+    conn.settimeout(2)
+    data = rest
+    try:
+        while True:
+            if data:
+                conn.sendall(data)
+                with lock, open(LOG, "a") as f:
+                    f.write("raw %r\n" % data)
+            data = conn.recv(65536)
+            if not data:
+                return
+    except OSError:
+        return
+
+
+def keep_alive(conn, buf):
+    while True:
+        while b"\r\n\r\n" not in buf:
+            data = conn.recv(4096)
+            if not data:
+                return
+            buf += data
+        head, buf = buf.split(b"\r\n\r\n", 1)
+        line = head.split(b"\r\n", 1)[0].decode(errors="replace")
+        with lock, open(LOG, "a") as f:
+            f.write(line + "\n")
+        if line.split(" ")[1] == "/ka/101":
+            return raw_after_101(conn, buf)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+
 def serve(conn):
     try:
         buf = b""
@@ -44,6 +82,8 @@ def serve(conn):
                 return
             buf += data
         line = buf.split(b"\r\n", 1)[0].decode(errors="replace")
+        if line.split(" ")[1:2] and line.split(" ")[1].startswith("/ka/"):
+            return keep_alive(conn, buf)
         with lock, open(LOG, "a") as f:
             f.write(line + "\n")
         path = line.split(" ")[1] if line.count(" ") >= 2 else "/"
