@@ -68,6 +68,7 @@ struct flow {
 				 * allowed server_name */
 	struct first_bytes fb;
 	struct quic_initial *qi;	/* UDP 443: its Initials so far */
+	bool quic;		/* judged by its Initials: read after, too */
 	struct held held[FLOW_HELD_MAX];
 	size_t nheld;
 	struct early *early;

@@ -328,6 +328,19 @@ static void x_cmp(struct nftnl_rule *r, uint32_t reg, uint32_t op,
 	x_add(r, e);
 }
 
+/* A host-order u32 in reg to network order, for an ordered compare. */
+static void x_hton32(struct nftnl_rule *r, uint32_t reg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("byteorder");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SREG, reg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, reg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, 4);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, 4);
+	x_add(r, e);
+}
+
 static void x_cmp8(struct nftnl_rule *r, uint32_t reg, uint32_t op, uint8_t v)
 {
 	x_cmp(r, reg, op, &v, 1);
@@ -1583,6 +1596,25 @@ static void rules_inbound(struct batch *bt, const struct nft_opts *o)
  * allowed UDP 443 flow, where another connection's Initial would be, goes
  * to the daemon with its sandbox's id and no state (without a daemon it
  * passes: an allowed flow's handshake must not fail with it). */
+/* Longer than one datagram on an Ethernet MTU: a UDP GSO batch (one
+ * packet, several datagrams, split only on delivery), whose later
+ * datagrams the first-byte rule never reads. The daemon gets it split
+ * (its queues take no GSO packets). */
+#define QUIC_DATAGRAM_MAX 1500
+
+static void r_quic_batch(struct batch *bt, const struct nft_opts *o)
+{
+	struct nftnl_rule *r = r_allowed_out("forward", o, IPPROTO_UDP);
+
+	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R0);
+	x_cmp(r, R0, NFT_CMP_EQ, &(uint16_t){ htons(443) }, 2);
+	x_meta(r, NFT_META_LEN, R0);
+	x_hton32(r, R0);
+	x_cmp(r, R0, NFT_CMP_GT, &(uint32_t){ htonl(QUIC_DATAGRAM_MAX) }, 4);
+	x_verdict(r, NFT_JUMP, "quic_long");
+	msg_rule(bt, r, "QUIC batch rule");
+}
+
 static void r_quic_long(struct batch *bt, const struct nft_opts *o)
 {
 	const struct marks *m = o->marks;
@@ -1591,6 +1623,7 @@ static void r_quic_long(struct batch *bt, const struct nft_opts *o)
 	m_quic_long(r);
 	x_verdict(r, NFT_JUMP, "quic_long");
 	msg_rule(bt, r, "QUIC long header rule");
+	r_quic_batch(bt, o);
 	rules_packet_mark(bt, "quic_long", m, ST_NONE);
 	/* a handshake sends a few: past 4 x flow_rate a second a sandbox
 	 * floods the daemon, and what exceeds is dropped */

@@ -38,8 +38,9 @@ static int cfg_send(uint16_t queue, uint8_t cmd, bool params, char *err,
 	if (params) {
 		nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, 0xffff);
 		nfq_nlmsg_cfg_put_qmaxlen(nlh, 8192);
-		/* whole GSO packets, not segmented for us */
-		mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(NFQA_CFG_F_GSO));
+		/* GSO packets segmented for us: a UDP batch read as one
+		 * datagram would hide the datagrams after its first */
+		mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, 0);
 		mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_GSO));
 	}
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)

@@ -785,7 +785,9 @@ static void decided_datagram(struct flow *f, const struct held *h,
 
 	if (f->phase != PH_ALLOWED)
 		return give(h, G_DENY, NULL, 0);
-	if (c && !quic_after(&f->key, f->sandbox, c, p))
+	/* without its connection's record (a hello with no name, or
+	 * forgotten), read all the same */
+	if ((c || f->quic) && !quic_after(&f->key, f->sandbox, c, p))
 		return give(h, G_DROP, NULL, 0);
 	give(h, G_ALLOW, NULL, 0);
 }
@@ -817,6 +819,7 @@ static void udp_datagram(struct held *h, const struct pkt *p,
 	allow = evaluate(sb, k, &fq, &v);
 	if (v.verdict == VERDICT_NEED_PAYLOAD) {
 		f->qi = quic_initial_new();
+		f->quic = true;
 		return quic_datagram(f, h, p);
 	}
 	give(h, allow ? G_ALLOW : G_DENY, NULL, 0);

@@ -36,6 +36,13 @@ server's side shows whether any of it got through. Prints what came back:
               offset 0 and past the first hello (the marker after each)
   draft29     an Initial for allowed.test, answered, then a draft-29
               (0xff00001d) long header carrying the marker
+  gso         an Initial for allowed.test, answered, then one UDP GSO
+              send: a short header, then another connection's Initial for
+              SNI (its DCID the marker)
+  gso-first   the flow's first send, one GSO batch: a Handshake packet
+              whose Length spans two segments, another connection's
+              Initial for SNI (DCID: the marker), the Initial for
+              allowed.test
 
 "close 0x2 <reason>": the server's Initial, decrypted with the keys the
 client derives, carried CONNECTION_CLOSE with CONNECTION_REFUSED.
@@ -207,6 +214,13 @@ class Flow:
         except OSError as e:
             self.errors.append("icmp %d" % e.errno)
 
+    def gso(self, data, size):
+        """One UDP GSO send (UDP_SEGMENT): split in datagrams of size
+        bytes only where it is delivered."""
+        self.s.setsockopt(socket.SOL_UDP, 103, size)
+        self.send(data)
+        self.s.setsockopt(socket.SOL_UDP, 103, 0)
+
 
 def main():
     attack, marker, dst = sys.argv[1:4]
@@ -290,6 +304,29 @@ def main():
         s.send(initial(dcid, scid, 3, crypto(len(ok), hello)) + b"\x00" + m)
         print("first: %s; same offsets: %s; past the hello: %s" %
               (first, again, outcome(s.s, dcid)))
+        return
+    elif attack == "gso":
+        # an allowed connection, answered; then one UDP GSO send (split
+        # only on delivery) of a short header and another connection's
+        # Initial for the name (its DCID: the marker)
+        s.send(initial(dcid, scid, 0, crypto(0, client_hello(["allowed.test"]))))
+        first = outcome(s.s, dcid)
+        junk = bytes([0x41]) + bytes(1199)
+        s.gso(junk + initial(m[:20], scid, 0, crypto(0, hello)), 1200)
+        print("first: %s; batch: %s" % (first, outcome(s.s, m[:20])))
+        return
+    elif attack == "gso-first":
+        # the flow's first send, one GSO batch: a Handshake packet whose
+        # Length spans two segments (read as one datagram, it hides the
+        # next), another connection's Initial for the name (DCID: the
+        # marker), then the allowed Initial of the first connection
+        head = bytes([0xe0]) + struct.pack("!I", 1) + bytes([8]) + dcid \
+            + bytes([5]) + scid
+        hs = head + varint2(2400 - len(head) - 2) + bytes(1200)
+        s.gso(hs[:1200] + initial(m[:20], scid, 0, crypto(0, hello)) +
+              initial(dcid, scid, 0, crypto(0, client_hello(["allowed.test"]))),
+              1200)
+        print("batch: %s" % outcome(s.s, m[:20], wait=2))
         return
     elif attack == "draft29":
         s.send(initial(dcid, scid, 0, crypto(0, client_hello(["allowed.test"]))))

@@ -497,6 +497,34 @@ test_a_version_sbxfw_cannot_read_never_passes_an_allowed_flow() {
 	seen "$m" || fail "control: no marker without a firewall"
 }
 
+# UDP GSO: the sandbox sends several datagrams as one packet, split only
+# where it is delivered. Read as one datagram, it would hide all but its
+# start: the daemon's queues take no GSO packets (the kernel splits
+# them), and the kernel queues an allowed flow's packets longer than one
+# datagram on an Ethernet MTU.
+gso_never_passes() { # ATTACK [EXPECT]
+	local m out
+	user_defined || return 1
+	m=$(marker)
+	out=$(attack "$1" "$m")
+	echo "with sbxfw: $out"
+	[ -z "${2:-}" ] || echo "$out" | grep -q -- "$2" || fail "not as expected: '$out'"
+	! seen "$m" || fail "the batched Initial reached the server ($(carrying "$m") datagrams)"
+	fresh
+	m=$(marker)
+	out=$(attack "$1" "$m")
+	echo "without: $out"
+	seen "$m" || fail "control: no marker without a firewall"
+}
+
+test_a_gso_batch_on_an_allowed_flow_hides_no_connection() {
+	gso_never_passes gso 'batch: close 0x2 sbxfw: domain-not-allowed'
+}
+
+test_a_gso_batch_as_a_flows_first_send_hides_no_connection() {
+	gso_never_passes gso-first
+}
+
 # flood FLOW_RATE: how many of the flood's 3000 0-RTT datagrams reached
 # the server, with the daemon's flow_rate at FLOW_RATE, in $TMP/flooded
 # (not in $(...): the daemon would hold its pipe open)
