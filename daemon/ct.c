@@ -323,6 +323,16 @@ int ct_set_mark(const struct flow_key *k, uint32_t value, uint32_t mask)
 	return ct_request(nlh, buf, sizeof(buf), NULL, NULL);
 }
 
+int ct_delete(const struct flow_key *k)
+{
+	char buf[1024];
+	struct nlmsghdr *nlh;
+
+	nlh = ct_msg(buf, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, k->family);
+	put_tuple(nlh, CTA_TUPLE_ORIG, k);
+	return ct_request(nlh, buf, sizeof(buf), NULL, NULL);
+}
+
 /* ---- ends of flows (destroy events, with accounting) ---- */
 
 static struct mnl_socket *events;

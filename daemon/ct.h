@@ -24,6 +24,8 @@ int ct_set_mark(const struct flow_key *k, uint32_t value, uint32_t mask);
  * -ENOENT when there is none. */
 int ct_get_reply(const struct flow_key *reply, struct flow_key *orig,
 		 uint32_t *mark);
+/* Delete the entry whose original tuple is k; -ENOENT if none. */
+int ct_delete(const struct flow_key *k);
 /* The mark of the entry whose original tuple is k; -ENOENT if none. */
 int ct_get_mark(const struct flow_key *k, uint32_t *mark);
 /* Flows that end (conntrack destroy events, byte accounting turned on):

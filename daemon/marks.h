@@ -14,6 +14,8 @@ enum mark_state {
 	ST_PEND = 3,		/* packet mark only: sent to the queue */
 	ST_PEND_FIRST = 4,	/* ...and it is the flow's first byte */
 	ST_OTHER = 5,		/* ct mark only: not a sandbox's flow */
+	ST_REOPEN = 5,		/* packet mark only: a SYN on an entry with a
+				 * verdict, sent to the queue */
 	ST_JUDGED = 6,		/* allowed, until the server acknowledges
 				 * the judged bytes every packet is queued */
 	ST_PEND_JUDGED = 7,	/* packet mark only: queued, of a judged flow */

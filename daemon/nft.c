@@ -1077,6 +1077,8 @@ int nft_sandbox_update(const struct nft_sandbox *old,
 
 #define TCP_SYN 0x02
 #define TCP_ACK 0x10
+#define TCP_RST 0x04
+#define TCP_FIN 0x01
 #define CT_STATE_INVALID 0x01
 #define CT_STATE_NEW 0x08
 #define CT_STATE_UNTRACKED 0x40
@@ -1647,11 +1649,38 @@ static void rules_forged(struct batch *bt, const struct marks *m)
 	msg_rule(bt, r, "forged datagram rule");
 }
 
+/* A verdict belongs to one connection. A SYN in the original direction
+ * on an entry that holds a verdict begins another connection, which
+ * conntrack may take as the old one, its mark and all (after a reset
+ * from the server it does): to the daemon, which deletes the entry and
+ * drops the SYN, so that the client's next SYN begins a new entry,
+ * judged as any. Not bypassed: with no daemon, dropped. */
+static void r_reopen(struct batch *bt, const struct nft_opts *o)
+{
+	const struct marks *m = o->marks;
+	struct nftnl_rule *r = rule_new("forward");
+
+	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
+	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
+	x_bitwise(r, R0, 1, TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN, 0);
+	x_cmp8(r, R0, NFT_CMP_EQ, TCP_SYN);
+	m_ct_direction(r, IP_CT_DIR_ORIGINAL);
+	x_ct(r, NFT_CT_STATE, R0);
+	x_bitwise(r, R0, 4, CT_STATE_NEW, 0);
+	x_cmp32(r, R0, NFT_CMP_EQ, 0);
+	m_mark(r, true, m->id, NFT_CMP_NEQ, 0);
+	m_mark(r, true, m->state, NFT_CMP_NEQ, mark_state(m, ST_NONE));
+	s_mark(r, false, m->state, mark_state(m, ST_REOPEN));
+	x_queue(r, o, false);
+	msg_rule(bt, r, "reopened connection rule");
+}
+
 static void rules_forward(struct batch *bt, const struct nft_opts *o)
 {
 	const struct marks *m = o->marks;
 	struct nftnl_rule *r;
 
+	r_reopen(bt, o);
 	/* the fast path first: most packets stop at the first rule */
 	if (o->log_allowed)
 		r_name(bt, o);

@@ -13,6 +13,7 @@
 #include "audit.h"
 #include "clock.h"
 #include "conns.h"
+#include "ct.h"
 #include "dns.h"
 #include "flow.h"
 #include "log.h"
@@ -35,7 +36,13 @@ static const struct marks *marks;
 static bool ech_deny, ip_binding, silent;
 static struct verdict_stats stats;
 static void cut_open(const struct flow_key *k);
-static const struct verdict_io real_io = { queue_verdict, cut_open };
+static void forget_entry(const struct flow_key *k)
+{
+	ct_delete(k);
+}
+
+static const struct verdict_io real_io = { queue_verdict, cut_open,
+					   forget_entry };
 static struct verdict_io io = real_io;
 
 void verdict_configure(bool deny_ech, bool binding, bool drop)
@@ -840,6 +847,22 @@ static void cut_flow(const struct pkt *p, const struct flow_key *reply)
 	rst_send(&orig, p->ack);	/* client -> server */
 }
 
+/* A SYN that begins a new connection on a conntrack entry whose verdict
+ * was another connection's (conntrack keeps an entry a server reset, and
+ * takes a SYN on it as the same flow, its mark and all). The entry goes
+ * and the SYN with it: the client sends it again (1 s), a new entry
+ * begins, judged as any new flow. */
+static void reopened(struct held *h, const struct flow_key *k)
+{
+	struct flow *f = flow_lookup(k);
+
+	stats.reopened++;
+	if (f && flow_is_decided(f))	/* the old connection's */
+		flow_destroy(f);
+	io.forget(k);
+	give(h, G_DROP, NULL, 0);
+}
+
 void verdict_packet(const struct queued *q, void *arg)
 {
 	uint64_t start = now_ns();
@@ -855,7 +878,10 @@ void verdict_packet(const struct queued *q, void *arg)
 		goto out;
 	}
 	flow_key_of(&p, &k);
-	if ((q->mark & marks->state) == mark_state(marks, ST_DENY)) {
+	if (p.proto == IPPROTO_TCP &&
+	    (q->mark & marks->state) == mark_state(marks, ST_REOPEN)) {
+		reopened(&h, &k);
+	} else if ((q->mark & marks->state) == mark_state(marks, ST_DENY)) {
 		if (p.proto == IPPROTO_TCP)
 			cut_flow(&p, &k);
 		give(&h, G_DROP, NULL, 0);

@@ -14,18 +14,22 @@
 
 struct verdict_stats {
 	uint64_t packets, allowed, denied;
+	uint64_t reopened;	/* SYNs that began a connection on an old entry */
 	uint32_t lat_ns[LAT_SAMPLES];	/* the latest, packet in to verdict */
 };
 
 void verdict_init(const struct marks *m);
 /* What the verdict path does to the world: queue verdicts (pkt, when not
- * NULL, replaces the packet), and cut an open flow (its ct mark to
- * "deny", both ends made to answer so that they are reset). A test puts
- * recorders in their place; NULL: the real ones. */
+ * NULL, replaces the packet), cut an open flow (its ct mark to "deny",
+ * both ends made to answer so that they are reset), and forget a
+ * conntrack entry. A test puts recorders in their place; NULL: the real
+ * ones. */
 struct verdict_io {
 	void (*verdict)(uint16_t queue, uint32_t id, int verdict,
 			int64_t mark, const uint8_t *pkt, size_t len);
 	void (*cut)(const struct flow_key *k);
+	/* forget the conntrack entry (a connection begins again on it) */
+	void (*forget)(const struct flow_key *k);
 };
 void verdict_set_io(const struct verdict_io *io);
 /* From the ini, at start and on SIGHUP: [tls] ech = deny, [dns]

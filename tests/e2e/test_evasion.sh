@@ -91,6 +91,64 @@ test_reconnect_with_the_same_isn_is_judged_afresh() {
 	echo "$out" | grep -q '^with sbxfw: serverhello reset$' || fail "$out"
 }
 
+# A new connection from the port of one that just ended (each way it can
+# end, both families): conntrack may keep the entry and take the new SYN
+# as the old flow, its verdict and all (it does after a server's reset).
+# reused END SRC DST: the second connection's ClientHello names the
+# marker; it never reaches the internet, and without sbxfw it does.
+reuse_server() {
+	net ss -ltn | grep -q ':9443 ' && return 0
+	setsid -f ip netns exec "$NS_NET" python3 "$TOP/tests/e2e/reuse.py" serve 9443 \
+		"$CERTS/server.pem" "$CERTS/server.key" 2>/dev/null
+	wait_for 50 eval 'net ss -ltn | grep -q ":9443 "'
+}
+
+reused() {
+	local m out port=$((42000 + RANDOM % 8000))
+	allowed_only && reuse_server || { fail "setup"; return; }
+	m=$(marker)
+	capture || fail "no capture"
+	out=$(sb python3 "$TOP/tests/e2e/reuse.py" client "$2" "$3" 9443 "$port" "$1" "$m")
+	capture_stop
+	echo "with sbxfw: $out"
+	! seen "$m" || fail "$1: the marker reached the internet ($out)"
+	expect_flow "sni = '$m.test'" "deny|domain-not-allowed|"
+	fresh
+	m=$(marker)
+	capture
+	out=$(sb python3 "$TOP/tests/e2e/reuse.py" client "$2" "$3" 9443 $((port + 1)) "$1" "$m")
+	capture_stop
+	echo "without: $out"
+	seen "$m" || fail "$1 control: no marker without a firewall ($out)"
+}
+
+test_a_connection_after_the_servers_reset_is_judged_afresh() {
+	reused rst 198.18.1.2 "$NET4"
+}
+
+test_a_connection_after_the_servers_reset_is_judged_afresh_ipv6() {
+	reused rst 2001:db8:1::2 "$NET6"
+}
+
+# an allowed name after a server's reset is served: the client's SYN
+# again (1 s later) begins the new entry
+test_a_connection_after_the_servers_reset_to_an_allowed_name_is_served() {
+	local out
+	allowed_only && reuse_server || fail "setup"
+	out=$(sb python3 "$TOP/tests/e2e/reuse.py" client 198.18.1.2 "$NET4" 9443 \
+		$((42000 + RANDOM % 8000)) rst allowed)
+	echo "$out"
+	echo "$out" | grep -q '^server-ended answered ' || fail "$out"
+}
+
+test_a_connection_after_the_clients_reset_is_judged_afresh() {
+	reused client-rst 198.18.1.2 "$NET4"
+}
+
+test_a_connection_after_a_graceful_close_is_judged_afresh_ipv6() {
+	reused fin 2001:db8:1::2 "$NET6"
+}
+
 # ---- 3. Postgres ------------------------------------------------------------------
 
 test_postgres_request_releases_its_8_bytes_only() {

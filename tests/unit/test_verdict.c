@@ -56,7 +56,16 @@ static void fake_cut(const struct flow_key *k)
 	cuts++;
 }
 
-static const struct verdict_io fake = { fake_verdict, fake_cut };
+static int forgotten;
+
+static void fake_forget(const struct flow_key *k)
+{
+	(void)k;
+	forgotten++;
+}
+
+static const struct verdict_io fake = { fake_verdict, fake_cut,
+					fake_forget };
 
 /* One sandbox (id 1) allowing allowed.test only. */
 static void setup(void)
@@ -266,6 +275,28 @@ TEST(test_verdict_a_new_connection_of_the_same_ports_is_judged_afresh)
 	setup();
 	committed(h, n);
 	b = client(ST_PEND_FIRST, BASE, d, dn);
+	CHECK(got(b, NF_ACCEPT, ST_DENY));
+	CHECK(!twice);
+	teardown();
+}
+
+/* A SYN on an entry that holds the last connection's verdict (the kernel
+ * rule queues it marked "reopen"): the entry is forgotten, the SYN
+ * dropped, and the next connection's hello judged afresh. */
+TEST(test_verdict_a_syn_on_an_entry_with_a_verdict_forgets_the_entry)
+{
+	uint8_t h[16384], d[16384];
+	size_t n = hello("allowed.test", 16384, h);
+	size_t dn = hello("denied.test", 16384, d);
+	uint32_t syn, b;
+
+	setup();
+	committed(h, n);
+	forgotten = 0;
+	syn = queue_pkt(false, ST_REOPEN, 555554, 0, SYN, NULL, 0);
+	CHECK(got(syn, NF_DROP, ST_NONE));
+	CHECK(forgotten == 1);
+	b = client(ST_PEND_FIRST, 555555, d, dn);
 	CHECK(got(b, NF_ACCEPT, ST_DENY));
 	CHECK(!twice);
 	teardown();
