@@ -683,6 +683,29 @@ TEST(test_verdict_quic_another_connection_right_behind_the_hello_is_judged)
 	teardown();
 }
 
+/* A hello with no name allowed (allow-all with a denied domain): no
+ * connection record names the flow, and a datagram queued before the
+ * verdict reached the ct mark is read all the same. */
+TEST(test_verdict_quic_a_nameless_hello_leaves_nothing_unread)
+{
+	struct ch_spec none = { .sni = NULL, .tls13 = true };
+	uint8_t h[CH_MAX], f[1400], d[1400];
+	size_t n = qt_hello(&none, h, sizeof(h));
+	char err[128];
+
+	setup();
+	client_port = 41008;
+	sandbox_get(1)->policy->mode = MODE_ALLOW_ALL;
+	CHECK(policy_add_rule(sandbox_get(1)->policy, LIST_DENY,
+			      "denied.test", err, sizeof(err)) == 0);
+	n = qt_initial(QUIC_V1, 0, f, qt_crypto(f, 0, h, n), d);
+	CHECK(got(datagram(ST_PEND, d, n), NF_ACCEPT, ST_ALLOW));
+	n = other_initial("denied.test", SIZE_MAX, d);
+	CHECK(got(datagram(ST_PEND, d, n), NF_DROP, ST_NONE));
+	CHECK(!twice);
+	teardown();
+}
+
 TEST(test_verdict_quic_a_flow_allowed_whatever_its_name_is_not_read)
 {
 	uint8_t d[1400];
