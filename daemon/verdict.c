@@ -857,8 +857,14 @@ static void reopened(struct held *h, const struct flow_key *k)
 	struct flow *f = flow_lookup(k);
 
 	stats.reopened++;
-	if (f && flow_is_decided(f))	/* the old connection's */
+	log_debug("a SYN on an entry with a verdict (port %u): forgotten",
+		  (unsigned)k->sport);
+	if (f) {	/* the old connection's, whatever its phase */
+		struct held hs[FLOW_HELD_MAX];
+
+		give_all(hs, flow_take_all(f, hs), G_DROP);
 		flow_destroy(f);
+	}
 	io.forget(k);
 	give(h, G_DROP, NULL, 0);
 }

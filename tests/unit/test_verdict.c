@@ -300,6 +300,17 @@ TEST(test_verdict_a_syn_on_an_entry_with_a_verdict_forgets_the_entry)
 	CHECK(got(b, NF_ACCEPT, ST_DENY));
 	CHECK(!twice);
 	teardown();
+	/* judged, its bytes not yet acknowledged; then a SYN of the same
+	 * ISN, and another hello where the judged one was */
+	setup();
+	b = client(ST_PEND_FIRST, BASE, h, n);
+	CHECK(got(b, NF_ACCEPT, ST_JUDGED));
+	syn = queue_pkt(false, ST_REOPEN, ISN, 0, SYN, NULL, 0);
+	CHECK(got(syn, NF_DROP, ST_NONE));
+	b = client(ST_PEND_FIRST, BASE, d, dn);
+	CHECK(got(b, NF_ACCEPT, ST_DENY));
+	CHECK(cuts == 0 && !twice);
+	teardown();
 }
 
 TEST(test_verdict_postgres_request_passes_its_8_bytes_only)
