@@ -435,6 +435,17 @@ attack() {
 	capture_stop
 }
 
+# without_sbxfw ATTACK [WHAT]: the control, with no sandbox: the
+# attack's marker reaches the server
+without_sbxfw() {
+	local m out
+	fresh
+	m=$(marker)
+	out=$(attack "$1" "$m")
+	echo "without: $out"
+	seen "$m" || fail "control: ${2:-no marker without a firewall}"
+}
+
 test_another_connection_while_one_is_judged_is_judged_on_its_own() {
 	user_defined || return 1
 	m=$(marker)
@@ -450,11 +461,7 @@ test_another_connection_while_one_is_judged_is_judged_on_its_own() {
 	expect_flow "proto = 'udp' AND sni = 'denied.test'" "deny|domain-not-allowed|"
 	expect_flow "proto = 'udp' AND sni = 'allowed.test'" \
 		"allow|domain-allowed|allowed.test"
-	fresh
-	m=$(marker)
-	out=$(attack interleave "$m")
-	echo "without: $out"
-	seen "$m" || fail "control: connection B never reached the server"
+	without_sbxfw interleave "connection B never reached the server"
 }
 
 test_a_new_hello_in_the_judged_connection_is_judged_on_its_own() {
@@ -476,11 +483,7 @@ test_a_new_hello_in_the_judged_connection_is_judged_on_its_own() {
 	expect_flow "proto = 'udp' AND reason = 'crypto-overlap-conflict'" \
 		"deny|crypto-overlap-conflict|"
 	expect_flow "proto = 'udp' AND sni = 'denied.test'" "deny|domain-not-allowed|"
-	fresh
-	m=$(marker)
-	out=$(attack reuse "$m")
-	echo "without: $out"
-	seen "$m" || fail "control: the new hello never reached the server"
+	without_sbxfw reuse "the new hello never reached the server"
 }
 
 test_a_version_sbxfw_cannot_read_never_passes_an_allowed_flow() {
@@ -490,11 +493,7 @@ test_a_version_sbxfw_cannot_read_never_passes_an_allowed_flow() {
 	echo "with sbxfw: $out"
 	echo "$out" | grep -q '^first: answered' || fail "not allowed: '$out'"
 	! seen "$m" || fail "the draft-29 datagram reached the server ($(carrying "$m") datagrams)"
-	fresh
-	m=$(marker)
-	out=$(attack draft29 "$m")
-	echo "without: $out"
-	seen "$m" || fail "control: no marker without a firewall"
+	without_sbxfw draft29
 }
 
 # UDP GSO: the sandbox sends several datagrams as one packet, split only
@@ -510,11 +509,7 @@ gso_never_passes() { # ATTACK [EXPECT]
 	echo "with sbxfw: $out"
 	[ -z "${2:-}" ] || echo "$out" | grep -q -- "$2" || fail "not as expected: '$out'"
 	! seen "$m" || fail "the batched Initial reached the server ($(carrying "$m") datagrams)"
-	fresh
-	m=$(marker)
-	out=$(attack "$1" "$m")
-	echo "without: $out"
-	seen "$m" || fail "control: no marker without a firewall"
+	without_sbxfw "$1"
 }
 
 test_a_gso_batch_on_an_allowed_flow_hides_no_connection() {
