@@ -252,6 +252,11 @@ int store_open(struct store *st, const char *path, bool with_secrets,
 	return 0;
 }
 
+void store_patience(struct store *st, int ms)
+{
+	sqlite3_busy_timeout(st->db, ms);
+}
+
 void store_close(struct store *st)
 {
 	if (st->db)

@@ -25,6 +25,9 @@ struct store {
 int store_open(struct store *st, const char *path, bool with_secrets,
 	       char *err, size_t errlen);
 void store_close(struct store *st);
+/* How long a statement waits for another process's lock before it
+ * fails with "database is locked" (5 s from store_open). */
+void store_patience(struct store *st, int ms);
 /* Writes "store: <SQLite's message>" to err; returns -EIO. */
 int store_error(struct store *st, char *err, size_t errlen);
 /* The secrets database that goes with a main database path. */

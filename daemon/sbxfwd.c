@@ -39,6 +39,7 @@
 
 #define TICK_MS 100
 #define RESOLV_CONF "/etc/resolv.conf"
+#define COMMAND_LOCK_WAIT_MS 200	/* the longest a change holds the loop up */
 
 /* epoll tags of the daemon's own descriptors */
 static char tag_queue, tag_nflog, tag_signal, tag_timer, tag_dns, tag_query,
@@ -347,6 +348,11 @@ int main(int argc, char **argv)
 	sandbox_init(d.marks.max_id);
 	if (commands_load(&d, err, sizeof(err)) < 0)
 		fatalx("%s", err);
+	/* the event loop carries verdicts, DNS and the broker: a change
+	 * that meets another process's write lock (a sysadmin's DELETE, a
+	 * backup) fails at once with "database is locked" rather than
+	 * holding them up */
+	store_patience(&d.store, COMMAND_LOCK_WAIT_MS);
 	if (audit_init(d.cfg.database, d.cfg.log_allowed,
 		       d.cfg.retention_days, err, sizeof(err)) < 0 ||
 	    (afd = audit_query_start(d.cfg.database, err, sizeof(err))) < 0)
