@@ -55,31 +55,78 @@ static size_t take(struct ring *r)
 	return n;
 }
 
-static void write_out(size_t nf, size_t nd, size_t ne, size_t nr)
+/* The batch taken, by table: what is left of it to write. A batch that
+ * fails (a lock held longer than the busy timeout, a full disk) is kept
+ * and tried again each period, the rings filling meanwhile (RING rows a
+ * table at most, then counted lost); each table's part goes once. */
+enum { T_FLOWS, T_DNS, T_ENDS, T_REQUESTS, TABLES };
+
+static size_t pending[TABLES];
+static uint64_t failing_since;	/* ns, 0: writing */
+
+static int write_part(int t, char *err, size_t errlen)
+{
+	size_t n = pending[t];
+
+	switch (t) {
+	case T_FLOWS:
+		return store_flows_insert(&store, (struct flow_record *)
+					  flows.out, n, err, errlen);
+	case T_DNS:
+		return store_dns_insert(&store, (struct dns_record *)dns.out,
+					n, err, errlen);
+	case T_ENDS:	/* after the rows they end */
+		return store_flows_end(&store, (struct flow_end *)ends.out,
+				       n, err, errlen);
+	default:
+		return store_requests_insert(&store, (struct request_record *)
+					     requests.out, n, err, errlen);
+	}
+}
+
+static size_t pending_total(void)
+{
+	return pending[T_FLOWS] + pending[T_DNS] + pending[T_ENDS] +
+	       pending[T_REQUESTS];
+}
+
+static size_t queued(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&lock);
+	n = flows.len + dns.len + ends.len + requests.len;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+/* One line when writing fails, one when it works again. */
+static int write_out(void)
 {
 	char err[256];
-	int rc = 0;
 
-	if (nf)
-		rc = store_flows_insert(&store, (struct flow_record *)flows.out,
-					nf, err, sizeof(err));
-	if (rc == 0 && nd)
-		rc = store_dns_insert(&store, (struct dns_record *)dns.out, nd,
-				      err, sizeof(err));
-	/* after the rows they end */
-	if (rc == 0 && ne)
-		rc = store_flows_end(&store, (struct flow_end *)ends.out, ne,
-				     err, sizeof(err));
-	if (rc == 0 && nr)
-		rc = store_requests_insert(&store, (struct request_record *)
-					   requests.out, nr, err, sizeof(err));
-	if (rc < 0) {
-		log_warnx("audit: %zu records not written: %s",
-			  nf + nd + ne + nr, err);
-		lost += nf + nd + ne + nr;
-	} else {
-		written += nf + nd + ne + nr;
+	for (int t = 0; t < TABLES; t++) {
+		if (!pending[t])
+			continue;
+		if (write_part(t, err, sizeof(err)) < 0) {
+			if (!failing_since) {
+				failing_since = now_ns();
+				log_warnx("audit: cannot write (%s): %zu records "
+					  "kept, tried again every %d ms", err,
+					  pending_total(), PERIOD_MS);
+			}
+			return -1;
+		}
+		written += pending[t];
+		pending[t] = 0;
 	}
+	if (failing_since) {
+		log_info("audit: written again after %llu ms",
+			 (unsigned long long)((now_ns() - failing_since) /
+					      1000000));
+		failing_since = 0;
+	}
+	return 0;
 }
 
 static void prune(void)
@@ -99,7 +146,6 @@ static void *writer_main(void *arg)
 	prune();
 	while (!last) {
 		struct timespec until;
-		size_t nf, nd, ne, nr;
 
 		until = deadline_ms(PERIOD_MS);
 		pthread_mutex_lock(&lock);
@@ -107,12 +153,19 @@ static void *writer_main(void *arg)
 		       pthread_cond_timedwait(&wake, &lock, &until) == 0)
 			;
 		last = stopping;
-		nf = take(&flows);
-		nd = take(&dns);
-		ne = take(&ends);
-		nr = take(&requests);
+		if (!pending_total()) {	/* else the kept batch goes first */
+			pending[T_FLOWS] = take(&flows);
+			pending[T_DNS] = take(&dns);
+			pending[T_ENDS] = take(&ends);
+			pending[T_REQUESTS] = take(&requests);
+		}
 		pthread_mutex_unlock(&lock);
-		write_out(nf, nd, ne, nr);
+		if (write_out() < 0 && last) {
+			log_warnx("audit: %zu records not written at the stop",
+				  pending_total() + queued());
+			lost += pending_total() + queued();
+		} else if (last && queued())
+			last = false;	/* at the stop, the rings' rows too */
 		if (++periods % PRUNE_EVERY == 0)
 			prune();
 	}

@@ -67,5 +67,28 @@ test_a_locked_database_never_holds_up_a_verdict() {
 	return 0
 }
 
+# Rows made while another process holds the write lock longer than the
+# writer's busy timeout (5 s) are kept and written once it is gone: none
+# lost, one log line when the trouble starts and one when it ends.
+test_an_8_s_lock_loses_no_audit_row() {
+	recreate --allowed-domain allowed.test >/dev/null || fail "create"
+	local i lines
+	lines=$(wc -l <"$TMP/sbxfwd.log")
+	lock 8 || fail "no lock"
+	for i in $(seq 16); do
+		sb curl -sS -m 2 --cacert "$CA" "https://denied.test/$i" >/dev/null 2>&1
+		sleep 0.3
+	done
+	wait
+	wait_for 150 eval '[ "$(sql "SELECT count(*) FROM flows WHERE id > $(cat "$TMP/first_flows") AND sni = '\''denied.test'\''")" = 16 ]' ||
+		fail "rows: $(sql "SELECT count(*) FROM flows WHERE id > $(cat "$TMP/first_flows") AND sni = 'denied.test'") of 16"
+	tail -n +"$((lines + 1))" "$TMP/sbxfwd.log" | grep 'audit:' >"$TMP/audit.lines"
+	cat "$TMP/audit.lines"
+	[ "$(grep -c 'cannot write' "$TMP/audit.lines")" = 1 ] || fail "not one line at the start"
+	[ "$(grep -c 'written again' "$TMP/audit.lines")" = 1 ] || fail "not one line at the end"
+	[ "$(cli --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["audit"]["lost"])')" = 0 ] ||
+		fail "lost: $(cli status)"
+}
+
 run_cases
 finish
