@@ -95,9 +95,11 @@ int config_leaf(struct bk_sandbox *sb, const char *host, uint8_t *der,
 bool config_narrowed(const struct bk_sandbox *sb, const char *host);
 /* The request's first matching rule for host, or NULL. */
 struct http_head;
+struct http_path;
 const struct inject_rule *config_match(const struct bk_sandbox *sb,
 				       const char *host, const uint8_t *b,
-				       const struct http_head *h);
+				       const struct http_head *h,
+				       const struct http_path *path);
 
 /* ---- open flows, judged again when their sandbox changes (flows.c) ---- */
 struct bk_flow {

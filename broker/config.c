@@ -130,6 +130,20 @@ static void unlink_id(uint32_t id)
 		}
 }
 
+/* An exact or prefix rule's path as the requests' are matched: the same
+ * normalisation, done once (never longer than the path as written). */
+static int rule_path_normalise(struct inject_rule *r)
+{
+	char out[HTTP_HEAD_MAX + 1];
+	int n = http_path_normalise(r->path, strlen(r->path), out,
+				    sizeof(out));
+
+	if (n < 0 || (size_t)n > strlen(r->path))
+		return -1;
+	memcpy(r->path, out, (size_t)n + 1);
+	return 0;
+}
+
 int config_sandbox_put(uint32_t id, const char *name, const char *ca_pem,
 		       const char *key_pem, const char *policy_json,
 		       char *err, size_t errlen)
@@ -154,6 +168,12 @@ int config_sandbox_put(uint32_t id, const char *name, const char *ca_pem,
 		    regcomp(&sb->re[i], r->path, REG_EXTENDED | REG_NOSUB)) {
 			r->path_kind = PATH_EXACT;	/* checked by the daemon */
 			snprintf(err, errlen, "path regex `%s'", r->path);
+			sandbox_free(sb);
+			return -1;
+		}
+		if ((r->path_kind == PATH_EXACT ||
+		     r->path_kind == PATH_PREFIX) && rule_path_normalise(r) < 0) {
+			snprintf(err, errlen, "path `%s'", r->path);
 			sandbox_free(sb);
 			return -1;
 		}
@@ -315,62 +335,33 @@ static bool path_is(const struct bk_sandbox *sb, size_t i,
 	return false;
 }
 
-/* The request's path as it came (raw, up to '?') and as decoded
- * (norm): a rule narrowed by path matches only a canonical path
- * (http_path_canonical; the proxy refuses others), in both of its
- * views, as servers that decode %2f and servers that do not see it. */
-struct req_path {
-	bool canonical;
-	char raw[HTTP_HEAD_MAX + 1], norm[HTTP_HEAD_MAX + 1];
-};
-
+/* A rule narrowed by path matches only a canonical path (the proxy
+ * refuses others), in both its views, as written and as decoded: as
+ * servers that decode %2f and servers that do not see it. */
 static bool path_match(const struct bk_sandbox *sb, size_t i,
-		       const struct req_path *rp)
+		       const struct http_path *path)
 {
 	const struct inject_rule *r = &sb->policy->inject[i];
-	char rule[HTTP_HEAD_MAX + 1];
-	int rlen = 0;
+	size_t rlen = strlen(r->path ? r->path : "");
 
 	if (r->path_kind == PATH_ANY)
 		return true;
-	if (!rp->canonical)
-		return false;
-	if (r->path_kind != PATH_REGEX &&
-	    (rlen = http_path_normalise(r->path, strlen(r->path), rule,
-					sizeof(rule))) < 0)
-		return false;
-	return path_is(sb, i, rp->raw, rule, (size_t)rlen) &&
-	       path_is(sb, i, rp->norm, rule, (size_t)rlen);
-}
-
-static void req_path(const uint8_t *b, const struct http_head *h,
-		     struct req_path *rp)
-{
-	const char *t = (const char *)b + h->target.off;
-	const char *q = memchr(t, '?', h->target.len);
-	size_t n = q ? (size_t)(q - t) : h->target.len;
-
-	rp->canonical = http_path_canonical(t, h->target.len) &&
-			http_path_normalise(t, h->target.len, rp->norm,
-					    sizeof(rp->norm)) >= 0;
-	memcpy(rp->raw, t, n);
-	rp->raw[n] = 0;
+	return path->canonical && path_is(sb, i, path->raw, r->path, rlen) &&
+	       path_is(sb, i, path->norm, r->path, rlen);
 }
 
 const struct inject_rule *config_match(const struct bk_sandbox *sb,
 				       const char *host, const uint8_t *b,
-				       const struct http_head *h)
+				       const struct http_head *h,
+				       const struct http_path *path)
 {
-	static __thread struct req_path rp;
-
-	req_path(b, h, &rp);
 	for (size_t i = 0; i < sb->policy->ninject; i++) {
 		const struct inject_rule *r = &sb->policy->inject[i];
 
 		/* methods are case-sensitive (RFC 9110 §9.1) */
 		if (!domain_pattern_match(&r->domain, host, 443) ||
 		    (r->method && !span_eq(b, h->method, r->method, false)) ||
-		    !path_match(sb, i, &rp) || !headers_match(r, b, h))
+		    !path_match(sb, i, path) || !headers_match(r, b, h))
 			continue;
 		return r;
 	}

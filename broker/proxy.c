@@ -26,6 +26,7 @@
 #include "http_rewrite.h"
 #include "log.h"
 #include "secret.h"
+#include "xalloc.h"
 
 #define HANDSHAKE_S 10
 #define IDLE_MS (120 * 1000)
@@ -103,8 +104,10 @@ struct proxy {
 	char why[160];
 };
 
-/* Each thread's rewritten heads, the secrets in them. */
+/* Each thread's rewritten heads, the secrets in them; the path of the
+ * request it judges, read once for all its checks. */
 static __thread uint8_t *out_pages;
+static __thread struct http_path *req_path;
 
 static void q_release(struct outq *q)
 {
@@ -353,12 +356,12 @@ static const char *const overrides[] = {
  * it stands: its path must read the same to every server, and no field
  * may name another. */
 static const char *narrowed_refusal(const struct proxy *p,
-				    const struct http_head *h)
+				    const struct http_head *h,
+				    const struct http_path *path)
 {
 	if (!config_narrowed(p->sb, p->j->host))
 		return NULL;
-	if (!http_path_canonical((const char *)p->in + h->target.off,
-				 h->target.len))
+	if (!path->canonical)
 		return "request path not canonical (a narrowed rule)";
 	for (size_t i = 0; i < sizeof(overrides) / sizeof(overrides[0]); i++)
 		if (has_field(p->in, h, overrides[i]))
@@ -370,10 +373,9 @@ static const char *narrowed_refusal(const struct proxy *p,
 /* What the broker will not carry, whatever the rules: a reason and its
  * status, or NULL. Fixed strings: never a header's value. */
 static const char *request_refusal(const struct proxy *p,
-				   const struct http_head *h, int *status)
+				   const struct http_head *h,
+				   const struct http_path *path, int *status)
 {
-	char path[HTTP_HEAD_MAX + 1];
-
 	*status = 400;
 	if (p->in[h->target.off] != '/' &&
 	    !(h->target.len == 1 && p->in[h->target.off] == '*'))
@@ -394,10 +396,9 @@ static const char *request_refusal(const struct proxy *p,
 		return "Upgrade with a body";
 	if (memchr(p->in + h->target.off, '#', h->target.len))
 		return "a fragment in the request target";
-	if (http_path_normalise((const char *)p->in + h->target.off,
-				h->target.len, path, sizeof(path)) < 0)
+	if (!path->ok)
 		return "request path cannot be normalised";
-	return narrowed_refusal(p, h);
+	return narrowed_refusal(p, h, path);
 }
 
 /* A whole request head in p->in: checked, rewritten, sent; or
@@ -413,7 +414,9 @@ static int head_send(struct proxy *p, const struct http_head *h)
 	int rc, status;
 
 	pend_fill(&q, p->in, h, NULL);
-	if ((why = request_refusal(p, h, &status))) {
+	http_path_read((const char *)p->in + h->target.off, h->target.len,
+		       req_path);
+	if ((why = request_refusal(p, h, req_path, &status))) {
 		refuse(p, status, why, &q);
 		return -1;
 	}
@@ -427,7 +430,7 @@ static int head_send(struct proxy *p, const struct http_head *h)
 	 * before this request goes, with the rules in force now */
 	if (flows_epoch(p->flow->sandbox) != p->flow->epoch)
 		return NEED_JUDGE;
-	r = config_match(p->sb, p->j->host, p->in, h);
+	r = config_match(p->sb, p->j->host, p->in, h, req_path);
 	pend_fill(&q, p->in, h, r);
 	q.upgrade = h->upgrade;
 	p->client_close = h->close && !h->upgrade && h->minor == 1;
@@ -1121,12 +1124,15 @@ static const char *connect_server(struct proxy *p)
 void proxy_thread_init(void)
 {
 	out_pages = secret_alloc(OUT_CAP);
+	req_path = xmalloc(sizeof(*req_path));
 }
 
 void proxy_thread_fini(void)
 {
 	secret_free(out_pages);
 	out_pages = NULL;
+	free(req_path);
+	req_path = NULL;
 }
 
 bool proxy_start(struct bk_flow *f, const struct judgement *j,

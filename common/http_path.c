@@ -83,25 +83,12 @@ static size_t remove_dot_segments(char *p, size_t n)
 	return w;
 }
 
-bool http_path_canonical(const char *target, size_t len)
+/* No empty segment (but a last one), no "." or ".." (up to ';'). */
+static bool segments_plain(const char *d, size_t n)
 {
-	const char *q = memchr(target, '?', len);
-	char d[HTTP_HEAD_MAX + 1];
-	int n;
-
-	if (memchr(target, '#', len))
-		return false;
-	if (q)
-		len = (size_t)(q - target);
-	if (len == 1 && target[0] == '*')
-		return true;
-	if (!len || target[0] != '/' ||
-	    (n = path_decode(target, len, d, sizeof(d))) < 0)
-		return false;
-	for (int i = 0; i < n;) {
-		const char *slash = memchr(d + i + 1, '/', (size_t)(n - i - 1));
-		int j = slash ? (int)(slash - d) : n;
-		size_t seg = (size_t)(j - i - 1);
+	for (size_t i = 0; i < n;) {
+		const char *slash = memchr(d + i + 1, '/', n - i - 1);
+		size_t j = slash ? (size_t)(slash - d) : n, seg = j - i - 1;
 
 		if ((!seg && j < n) || segment_is(d + i + 1, seg, ".") ||
 		    segment_is(d + i + 1, seg, ".."))
@@ -128,4 +115,27 @@ int http_path_normalise(const char *target, size_t len, char *out,
 	if ((n = path_decode(target, len, out, cap)) < 0)
 		return -1;
 	return (int)remove_dot_segments(out, (size_t)n);
+}
+
+void http_path_read(const char *target, size_t len, struct http_path *p)
+{
+	const char *q = memchr(target, '?', len);
+	size_t n = q ? (size_t)(q - target) : len;
+	int d;
+
+	memcpy(p->raw, target, n);
+	p->raw[n] = 0;
+	p->ok = p->canonical = false;
+	if (n == 1 && target[0] == '*') {
+		memcpy(p->norm, "*", 2);
+		p->ok = p->canonical = true;
+		return;
+	}
+	if (!n || (target[0] != '/' && target[0] != '\\') ||
+	    (d = path_decode(target, n, p->norm, sizeof(p->norm))) < 0)
+		return;
+	p->ok = true;
+	p->canonical = target[0] == '/' && !memchr(target, '#', len) &&
+		       segments_plain(p->norm, (size_t)d);
+	remove_dot_segments(p->norm, (size_t)d);
 }

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "http1.h"
+
 /* The path of a request target (before any '?') as the server will see
  * it, for matching: %2e, %2f and %5c decoded (a backslash is a slash),
  * then dot-segments removed (RFC 3986 §5.2.4), a segment whose part
@@ -13,11 +15,17 @@
  * form, or longer than cap - 1. "*" stays as it is. */
 int http_path_normalise(const char *target, size_t len, char *out,
 			size_t cap);
-/* Whether servers agree on the target's path: no '#', no empty segment,
- * no dot-segment however spelled (%2e, and with %2f, %5c or '\' as a
- * slash; "..;" too). Servers resolve such paths differently (nginx
+/* A request target's path, read once for all that judges it: as
+ * written (up to '?'), and normalised as above (ok: it could be). It is
+ * canonical when servers agree on it: no '#', no empty segment, no
+ * dot-segment however spelled (%2e, and with %2f, %5c or '\' as a
+ * slash; "..;" too). Servers resolve other paths differently (nginx
  * merges slashes, Tomcat reads "..;", Node keeps %2f), so a rule
- * narrowed by path only matches a request whose path is canonical. */
-bool http_path_canonical(const char *target, size_t len);
+ * narrowed by path only matches a canonical one. */
+struct http_path {
+	bool ok, canonical;
+	char raw[HTTP_HEAD_MAX + 1], norm[HTTP_HEAD_MAX + 1];
+};
+void http_path_read(const char *target, size_t len, struct http_path *p);
 
 #endif

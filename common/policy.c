@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "http_path.h"
 #include "policy.h"
 #include "secret.h"
 #include "xalloc.h"
@@ -280,6 +281,35 @@ static int headers_check(const struct header_kv *h, size_t n, char *err,
 	return 0;
 }
 
+/* A rule's path: a regex that compiles, or one that starts with '/' and
+ * can be normalised (requests are matched normalised: it could match
+ * none). */
+static int path_check(const struct inject_rule *r, char *err, size_t errlen)
+{
+	char norm[HTTP_HEAD_MAX + 1];
+
+	if (r->path_kind == PATH_REGEX) {
+		regex_t re;
+		if (regcomp(&re, r->path, REG_EXTENDED | REG_NOSUB)) {
+			snprintf(err, errlen, "invalid path regex `%s'",
+				 r->path);
+			return -EINVAL;
+		}
+		regfree(&re);
+	} else if (r->path_kind != PATH_ANY && r->path[0] != '/') {
+		snprintf(err, errlen, "path `%s' does not start with `/'",
+			 r->path);
+		return -EINVAL;
+	} else if (r->path_kind != PATH_ANY &&
+		   http_path_normalise(r->path, strlen(r->path), norm,
+				       sizeof(norm)) < 0) {
+		snprintf(err, errlen, "path `%s' cannot be normalised "
+			 "(a malformed escape, %%00)", r->path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int policy_add_inject(struct policy *p, struct inject_rule *r, char *err,
 		      size_t errlen)
 {
@@ -295,19 +325,8 @@ int policy_add_inject(struct policy *p, struct inject_rule *r, char *err,
 		snprintf(err, errlen, "invalid method `%s'", r->method);
 		return -EINVAL;
 	}
-	if (r->path_kind == PATH_REGEX) {
-		regex_t re;
-		if (regcomp(&re, r->path, REG_EXTENDED | REG_NOSUB)) {
-			snprintf(err, errlen, "invalid path regex `%s'",
-				 r->path);
-			return -EINVAL;
-		}
-		regfree(&re);
-	} else if (r->path_kind != PATH_ANY && r->path[0] != '/') {
-		snprintf(err, errlen, "path `%s' does not start with `/'",
-			 r->path);
+	if (path_check(r, err, errlen) < 0)
 		return -EINVAL;
-	}
 	p->inject = xreallocarray(p->inject, p->ninject + 1, sizeof(*r));
 	p->inject[p->ninject++] = *r;
 	memset(r, 0, sizeof(*r));

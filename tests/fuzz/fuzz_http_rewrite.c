@@ -25,7 +25,13 @@ static void check_normalise(const uint8_t *b, const struct http_head *h)
 	int n = http_path_normalise((const char *)b + h->target.off,
 				    h->target.len, path, cap);
 
+	static struct http_path once;
+
 	if (n >= 0 && ((size_t)n >= cap || strlen(path) != (size_t)n))
+		abort();
+	/* read once, the same normalisation */
+	http_path_read((const char *)b + h->target.off, h->target.len, &once);
+	if (once.ok != (n >= 0) || (n >= 0 && strcmp(once.norm, path)))
 		abort();
 	free(path);
 }

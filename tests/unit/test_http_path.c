@@ -60,3 +60,31 @@ TEST(test_path_that_cannot_be_normalised_is_refused)
 	CHECK(http_path_normalise("/abc", 4, small, sizeof(small)) == -1);
 	CHECK(http_path_normalise("/ab", 3, small, sizeof(small)) == 3);
 }
+
+static bool canonical(const char *target)
+{
+	static struct http_path p;
+
+	http_path_read(target, strlen(target), &p);
+	return p.ok && p.canonical;
+}
+
+TEST(test_path_read_once_canonical_or_not)
+{
+	static struct http_path p;
+
+	CHECK(canonical("/public/x?a=/../b"));
+	CHECK(canonical("/public/group%2Fproject"));
+	CHECK(canonical("*"));
+	CHECK(!canonical("/public//../admin/x"));
+	CHECK(!canonical("/public/./x"));
+	CHECK(!canonical("/admin/..;/public/x"));
+	CHECK(!canonical("/public/..%2fadmin"));
+	CHECK(!canonical("/admin#/../public/x"));
+	CHECK(!canonical("\\public\\x"));
+	http_path_read("/a%2Fb/./c?q", 12, &p);
+	CHECK(p.ok && !p.canonical && !strcmp(p.raw, "/a%2Fb/./c") &&
+	      !strcmp(p.norm, "/a/b/c"));
+	http_path_read("/a%zz", 5, &p);
+	CHECK(!p.ok && !p.canonical);
+}

@@ -375,3 +375,26 @@ TEST(test_dns_injection_domains_resolve)
 	       "domain-not-allowed", "");
 	policy_free(p);
 }
+
+/* A rule's path that cannot be normalised could match no request: it
+ * is refused, saying so. */
+TEST(test_inject_path_that_cannot_be_normalised_is_refused)
+{
+	struct policy *p = mk(MODE_USER_DEFINED, NULL, NULL);
+	struct inject_rule r = { .path_kind = PATH_PREFIX };
+	char err[256];
+
+	CHECK(domain_pattern_parse("api.vendor.test", &r.domain, err,
+				   sizeof(err)) == 0);
+	r.set = calloc(1, sizeof(*r.set));
+	r.set->name = strdup("Authorization");
+	r.set->value = secret_strdup("Bearer x");
+	r.nset = 1;
+	r.path = strdup("/a%zz/");
+	CHECK(policy_add_inject(p, &r, err, sizeof(err)) == -EINVAL);
+	CHECK(strstr(err, "`/a%zz/' cannot be normalised") != NULL);
+	free(r.path);
+	r.path = strdup("/a%2Fb/");
+	CHECK(policy_add_inject(p, &r, err, sizeof(err)) == 0);
+	policy_free(p);
+}
