@@ -356,18 +356,27 @@ TEST(test_dns_names_judged_by_the_policy)
 	policy_free(p);
 }
 
+/* A rule for api.vendor.test setting Authorization, narrowed by kind. */
+static void vendor_rule(struct inject_rule *r, enum path_match kind)
+{
+	char err[256];
+
+	*r = (struct inject_rule){ .path_kind = kind };
+	CHECK(domain_pattern_parse("api.vendor.test", &r->domain, err,
+				   sizeof(err)) == 0);
+	r->set = calloc(1, sizeof(*r->set));
+	r->set->name = strdup("Authorization");
+	r->set->value = secret_strdup("Bearer x");
+	r->nset = 1;
+}
+
 TEST(test_dns_injection_domains_resolve)
 {
 	struct policy *p = mk(MODE_USER_DEFINED, NULL, NULL);
-	struct inject_rule r = { .path_kind = PATH_ANY };
+	struct inject_rule r;
 	char err[256];
 
-	CHECK(domain_pattern_parse("api.vendor.test", &r.domain, err,
-				   sizeof(err)) == 0);
-	r.set = calloc(1, sizeof(*r.set));
-	r.set->name = strdup("Authorization");
-	r.set->value = secret_strdup("Bearer x");
-	r.nset = 1;
+	vendor_rule(&r, PATH_ANY);
 	CHECK(policy_add_inject(p, &r, err, sizeof(err)) == 0);
 	EXPECT(dns(p, "api.vendor.test", true), VERDICT_ALLOW,
 	       "domain-allowed", "api.vendor.test");
@@ -381,15 +390,10 @@ TEST(test_dns_injection_domains_resolve)
 TEST(test_inject_path_that_cannot_be_normalised_is_refused)
 {
 	struct policy *p = mk(MODE_USER_DEFINED, NULL, NULL);
-	struct inject_rule r = { .path_kind = PATH_PREFIX };
+	struct inject_rule r;
 	char err[256];
 
-	CHECK(domain_pattern_parse("api.vendor.test", &r.domain, err,
-				   sizeof(err)) == 0);
-	r.set = calloc(1, sizeof(*r.set));
-	r.set->name = strdup("Authorization");
-	r.set->value = secret_strdup("Bearer x");
-	r.nset = 1;
+	vendor_rule(&r, PATH_PREFIX);
 	r.path = strdup("/a%zz/");
 	CHECK(policy_add_inject(p, &r, err, sizeof(err)) == -EINVAL);
 	CHECK(strstr(err, "`/a%zz/' cannot be normalised") != NULL);
