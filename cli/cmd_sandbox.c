@@ -236,7 +236,7 @@ int show_main(int argc, char **argv)
 
 int status_main(int argc, char **argv)
 {
-	json_t *r, *v, *a, *l, *d, *u;
+	json_t *r, *v, *a, *l, *d, *u, *t;
 	int rc = simple(argc, argv, false, &r);
 	size_t i;
 
@@ -292,6 +292,16 @@ int status_main(int argc, char **argv)
 	       json_integer_value(json_object_get(d, "failed")),
 	       json_integer_value(json_object_get(d, "names")));
 	print_caches(json_object_get(r, "caches"));
+	t = json_object_get(r, "table");
+	printf("  table: %s, built again %lld times after other programs' "
+	       "changes (the last in %.1f ms)\n"
+	       "  connections begun on an old one's conntrack entry, judged "
+	       "afresh: %lld\n",
+	       json_is_true(json_object_get(t, "owned")) ?
+	       "owned by sbxfwd" : "not owned",
+	       json_integer_value(json_object_get(t, "rebuilds")),
+	       json_real_value(json_object_get(t, "last_rebuild_ms")),
+	       json_integer_value(json_object_get(v, "reopened")));
 	json_decref(r);
 	return 0;
 }

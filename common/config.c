@@ -33,6 +33,7 @@ void cfg_defaults(struct sbxfw_config *c)
 		 "/etc/ssl/certs/ca-certificates.crt");
 	c->ech = ECH_OUTER;
 	c->log_allowed = true;
+	c->table_owner = true;
 	c->retention_days = 30;
 }
 
@@ -253,6 +254,7 @@ static const struct key_def keys[] = {
 	{ "daemon", "admin_group", parse_str, OFF(admin_group),
 	  SZ(admin_group), false },
 	{ "daemon", "fail_open", parse_bool, OFF(fail_open), 0, false },
+	{ "daemon", "table_owner", parse_bool, OFF(table_owner), 0, false },
 	{ "daemon", "mark_mask", parse_mask, OFF(mark_mask), 0, false },
 	{ "daemon", "flow_rate", parse_rate, OFF(flow_rate), 1, false },
 	{ "defaults", "mode", parse_enum, OFF(mode), 0, false },

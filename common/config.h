@@ -32,6 +32,7 @@ struct sbxfw_config {
 	char user[64], group[64];
 	char admin_group[64];	/* may change policies besides root; "" none */
 	bool fail_open;
+	bool table_owner;	/* the table flagged owner, persist */
 	uint32_t mark_mask;
 	unsigned flow_rate;	/* new flows a second per sandbox */
 	/* [defaults] */

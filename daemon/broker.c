@@ -34,6 +34,7 @@
 #include "policy_json.h"
 #include "sandbox.h"
 #include "secret.h"
+#include "xalloc.h"
 
 #define MSG_MAX (256 << 10)	/* a batch of request rows */
 #define SNDBUF (4 << 20)
@@ -603,19 +604,39 @@ static void wait_taken(struct daemon *d, uint64_t seq)
 
 /* ---- sandboxes ---- */
 
+/* What a change keeps of a sandbox's learnt injection addresses: those
+ * of names still injected, and the cached answers for them. */
 struct relearn {
 	const struct sandbox *sb;
-	uint64_t now;
+	struct inject_named *add;
+	size_t n, cap;
 };
+
+static bool still_injected(const char *name, void *arg)
+{
+	const struct relearn *r = arg;
+
+	return policy_inject_find(r->sb->policy, name, 443) != NULL;
+}
 
 static void relearn_one(const char *name, int family, const uint8_t *addr,
 			uint64_t left_ns, void *arg)
 {
-	const struct relearn *r = arg;
+	struct relearn *r = arg;
+	struct inject_named *a;
 
-	if (policy_inject_find(r->sb->policy, name, 443))
-		inject_addrs_learn(marks, r->sb->id, family, addr, left_ns,
-				   r->now);
+	if (!still_injected(name, r))
+		return;
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 16;
+		r->add = xreallocarray(r->add, r->cap, sizeof(*r->add));
+	}
+	a = &r->add[r->n++];
+	a->name = name;
+	a->a.family = family;
+	memset(a->a.addr, 0, sizeof(a->a.addr));
+	memcpy(a->a.addr, addr, family == AF_INET ? 4 : 16);
+	a->a.left_ns = left_ns;
 }
 
 /* Exact names only: a wildcard has nothing to resolve. */
@@ -629,19 +650,44 @@ static void prefetch(const struct sandbox *sb)
 	}
 }
 
+/* Only the difference reaches the kernel, in one batch: a name brokered
+ * before and after the change is never refused in between. */
 void broker_sandbox_changed(struct daemon *d, const struct sandbox *sb)
 {
-	struct relearn r = { sb, now_ns() };
+	struct relearn r = { sb, NULL, 0, 0 };
+	uint64_t now = now_ns();
 
 	if (sock < 0)
 		return;
-	inject_addrs_forget(marks, sb->id);
 	if (sb->policy->ninject) {
-		dnscache_each(sb->id, relearn_one, &r, r.now);
-		dnscache_each(DNSCACHE_OWN, relearn_one, &r, r.now);
-		prefetch(sb);
+		dnscache_each(sb->id, relearn_one, &r, now);
+		dnscache_each(DNSCACHE_OWN, relearn_one, &r, now);
 	}
+	inject_addrs_sync(marks, sb->id, still_injected, &r, r.add, r.n, now);
+	free(r.add);
+	if (sb->policy->ninject)
+		prefetch(sb);
 	wait_taken(d, send_sandbox(d, sb));
+}
+
+/* for_ns: how long they hold; 0: each its TTL */
+static void learn(uint32_t sb, const char *name,
+		  const struct dns_learned_addr *a, size_t n, uint64_t for_ns,
+		  uint64_t now)
+{
+	struct inject_learned l[64];
+
+	for (size_t i = 0; i < n;) {
+		size_t k = 0;
+
+		for (; k < 64 && i < n; k++, i++) {
+			l[k].family = a[i].family;
+			memcpy(l[k].addr, a[i].addr, sizeof(l[k].addr));
+			l[k].left_ns = for_ns ? for_ns :
+				(uint64_t)a[i].ttl * 1000000000ull;
+		}
+		inject_addrs_learn(marks, sb, name, l, k, now);
+	}
 }
 
 void broker_learn_own(const char *name, const struct dns_learned_addr *a,
@@ -654,9 +700,7 @@ void broker_learn_own(const char *name, const struct dns_learned_addr *a,
 		if (!sb->policy->ninject ||
 		    !policy_inject_find(sb->policy, name, 443))
 			continue;
-		for (size_t i = 0; i < n; i++)
-			inject_addrs_learn(marks, sb->id, a[i].family,
-					   a[i].addr, for_ns, now);
+		learn(sb->id, name, a, n, for_ns, now);
 	}
 }
 
@@ -688,7 +732,5 @@ void broker_learn(const struct sandbox *sb, const char *name,
 	if (sock < 0 || !sb->policy->ninject ||
 	    !policy_inject_find(sb->policy, name, 443))
 		return;
-	for (size_t i = 0; i < n; i++)
-		inject_addrs_learn(marks, sb->id, a[i].family, a[i].addr,
-				   (uint64_t)a[i].ttl * 1000000000ull, now);
+	learn(sb->id, name, a, n, 0, now);
 }

@@ -14,6 +14,7 @@
 #include "broker.h"
 #include "ca.h"
 #include "changes.h"
+#include "clock.h"
 #include "conns.h"
 #include "ct.h"
 #include "ctl_proto.h"
@@ -21,6 +22,7 @@
 #include "dns.h"
 #include "dnscache.h"
 #include "flow.h"
+#include "inject_addrs.h"
 #include "log.h"
 #include "policy_json.h"
 #include "queue.h"
@@ -348,7 +350,7 @@ static json_t *cmd_status(struct daemon *d, json_t *req, uid_t uid,
 
 	(void)req, (void)err, (void)uid;
 	snprintf(mask, sizeof(mask), "0x%08x", d->marks.mask);
-	return json_pack(
+	json_t *st = json_pack(
 		"{s:b, s:s, s:i, s:I, s:s, s:i, s:i, s:s, s:i, s:i, s:i,"
 		" s:{s:I, s:I, s:I}, s:{s:f, s:f}, s:{s:I, s:I}, s:I, s:o,"
 		" s:o}",
@@ -368,6 +370,14 @@ static json_t *cmd_status(struct daemon *d, json_t *req, uid_t uid,
 		"lost", (json_int_t)audit_lost(),
 		"queue_drops", (json_int_t)queue_drops(), "dns", dns_status(d),
 		"caches", caches_status());
+
+	json_object_set_new(json_object_get(st, "verdicts"), "reopened",
+			    json_integer((json_int_t)vs->reopened));
+	json_object_set_new(st, "table", json_pack(
+		"{s:b, s:I, s:f}", "owned", nft_table_owned(),
+		"rebuilds", (json_int_t)d->table.rebuilds,
+		"last_rebuild_ms", d->table.last_ms));
+	return st;
 }
 
 const int ctl_later;
@@ -623,16 +633,47 @@ int commands_load(struct daemon *d, char *err, size_t errlen)
 	return store_sandbox_each(&d->store, load_one, &c, err, errlen);
 }
 
+/* The whole table, as the daemon knows it: every sandbox and the
+ * addresses learnt for its injection domains. */
 int commands_table(struct daemon *d, char *err, size_t errlen)
 {
 	struct nft_sandbox *ns = xcalloc(sandbox_count() + 1, sizeof(*ns));
-	size_t n = 0;
+	struct nft_inject *inj;
+	size_t n = 0, ninj;
 	int rc;
 
 	for (struct sandbox *sb = sandbox_next(NULL); sb;
 	     sb = sandbox_next(sb))
 		sandbox_to_nft(sb, &ns[n++]);
-	rc = nft_table_create(&d->nft, ns, n, err, errlen);
+	inj = inject_addrs_all(now_ns(), &ninj);
+	rc = nft_table_create(&d->nft, ns, n, inj, ninj, err, errlen);
+	free(inj);
 	free(ns);
 	return rc;
+}
+
+/* Rebuilds less than this apart are one episode: one log line. */
+#define EPISODE_NS (10 * 1000000000ull)
+
+void commands_table_changed(struct daemon *d, const char *who)
+{
+	uint64_t t0 = now_ns(), t1;
+	char err[ERRLEN];
+
+	if (commands_table(d, err, sizeof(err)) < 0) {
+		if (!d->table.pending)
+			log_warnx("table inet %s changed by %s: rebuilding: %s",
+				  NFT_TABLE, who, err);
+		d->table.pending = true;
+		return;
+	}
+	t1 = now_ns();
+	d->table.pending = false;
+	d->table.rebuilds++;
+	d->table.last_ms = (double)(t1 - t0) / 1e6;
+	if (!d->table.last_ns || t0 - d->table.last_ns > EPISODE_NS)
+		log_warnx("table inet %s was changed or removed by %s: built "
+			  "again, whole, in %.1f ms", NFT_TABLE, who,
+			  d->table.last_ms);
+	d->table.last_ns = t1;
 }

@@ -23,6 +23,12 @@ struct daemon {
 	struct store store;
 	time_t started;
 	uint64_t asker;		/* the client of the request being run */
+	struct {		/* the table built again after others' changes */
+		uint64_t rebuilds;
+		double last_ms;	/* how long the last rebuild took */
+		uint64_t last_ns;	/* when */
+		bool pending;	/* a rebuild failed: tried again each tick */
+	} table;
 };
 
 enum ctl_access { CTL_NONE, CTL_READ, CTL_CHANGE };
@@ -43,5 +49,8 @@ struct audit_counts;
 json_t *commands_stats_reply(struct audit_counts *a);
 /* Build the table with every sandbox in it, in one batch. */
 int commands_table(struct daemon *d, char *err, size_t errlen);
+/* Another program changed or removed the table (`who' did): build it
+ * again, whole, in one batch; logged once an episode. */
+void commands_table_changed(struct daemon *d, const char *who);
 
 #endif

@@ -4,15 +4,18 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "clock.h"
 #include "inject_addrs.h"
 #include "log.h"
-#include "nft.h"
 #include "xalloc.h"
 
 #define NS 1000000000ull
 #define GRACE_NS (300 * NS)
 #define MIN_NS (60 * NS)
 #define MAX_NS (86400 * NS)
+/* An element this close to its end is left to the kernel's timeout: a
+ * delete in a batch must not meet an element that is already gone. */
+#define EDGE_NS (2 * NS)
 #define BUCKETS 4096
 
 struct elem {
@@ -21,10 +24,15 @@ struct elem {
 	int family;
 	uint8_t addr[16];
 	uint64_t until;
+	char *name;		/* the injection domain it was learnt for */
 };
 
 static struct elem *buckets[BUCKETS];
 static size_t count;
+
+/* The kernel's part of one call, committed at its end. */
+static struct nft_inject *ops;
+static size_t nops, ops_cap;
 
 static size_t bucket(uint32_t sb, const uint8_t *addr)
 {
@@ -35,15 +43,41 @@ static size_t bucket(uint32_t sb, const uint8_t *addr)
 	return h % BUCKETS;
 }
 
-static void kernel(bool add, const struct marks *m, const struct elem *e,
-		   uint64_t timeout_ns)
+static void op(bool add, const struct elem *e, uint64_t timeout_ns)
+{
+	struct nft_inject *o;
+
+	if (nops == ops_cap) {
+		ops_cap = ops_cap ? ops_cap * 2 : 64;
+		ops = xreallocarray(ops, ops_cap, sizeof(*ops));
+	}
+	o = &ops[nops++];
+	o->add = add;
+	o->sandbox = e->sb;
+	o->family = e->family;
+	memcpy(o->addr, e->addr, 16);
+	o->timeout_ms = timeout_ns / 1000000;
+}
+
+/* One batch; should it fail (an element gone before its time), each
+ * alone, a missing element's delete ignored. */
+static void commit(const struct marks *m)
 {
 	char err[256];
 
-	if (nft_inject_elem(add, m, e->sb, e->family, e->addr,
-			    timeout_ns / 1000000, err, sizeof(err)) < 0 &&
-	    add)
-		log_warnx("inject set: %s", err);
+	if (nft_inject_elems(m, ops, nops, err, sizeof(err)) < 0)
+		for (size_t i = 0; i < nops; i++)
+			if (nft_inject_elems(m, &ops[i], 1, err,
+					     sizeof(err)) < 0 && ops[i].add)
+				log_warnx("inject set: %s", err);
+	nops = 0;
+}
+
+static void elem_free(struct elem *e)
+{
+	free(e->name);
+	free(e);
+	count--;
 }
 
 /* Entries the kernel has timed out already. */
@@ -58,30 +92,39 @@ static void sweep(uint64_t now)
 				continue;
 			}
 			*pp = e->next;
-			free(e);
-			count--;
+			elem_free(e);
 		}
 }
 
-void inject_addrs_learn(const struct marks *m, uint32_t sb, int family,
-			const uint8_t *addr, uint64_t left_ns, uint64_t now)
+static struct elem *find(uint32_t sb, int family, const uint8_t *key)
+{
+	for (struct elem *e = buckets[bucket(sb, key)]; e; e = e->next)
+		if (e->sb == sb && e->family == family &&
+		    !memcmp(e->addr, key, 16))
+			return e;
+	return NULL;
+}
+
+static void learn_one(uint32_t sb, const char *name,
+		      const struct inject_learned *a, uint64_t now)
 {
 	uint8_t key[16] = { 0 };
-	uint64_t t = left_ns + GRACE_NS;
+	uint64_t t = a->left_ns + GRACE_NS;
 	struct elem *e;
 	size_t b;
 
 	t = t < MIN_NS ? MIN_NS : t > MAX_NS ? MAX_NS : t;
-	memcpy(key, addr, family == AF_INET ? 4 : 16);
-	b = bucket(sb, key);
-	for (e = buckets[b]; e; e = e->next)
-		if (e->sb == sb && e->family == family &&
-		    !memcmp(e->addr, key, 16))
-			break;
-	if (e && e->until + MIN_NS >= now + t)
-		return;
-	if (e) {
-		kernel(false, m, e, 0);	/* a timeout is only set on adding */
+	memcpy(key, a->addr, a->family == AF_INET ? 4 : 16);
+	if ((e = find(sb, a->family, key))) {
+		if (strcmp(e->name, name)) {
+			free(e->name);
+			e->name = xstrdup(name);
+		}
+		/* a timeout is only set on adding: delete and add in the
+		 * same batch, never a moment without it */
+		if (e->until + MIN_NS >= now + t || e->until < now + EDGE_NS)
+			return;
+		op(false, e, 0);
 	} else {
 		if (count >= INJECT_ADDRS_MAX)
 			sweep(now);
@@ -92,34 +135,82 @@ void inject_addrs_learn(const struct marks *m, uint32_t sb, int family,
 		}
 		e = xcalloc(1, sizeof(*e));
 		e->sb = sb;
-		e->family = family;
+		e->family = a->family;
+		e->name = xstrdup(name);
 		memcpy(e->addr, key, 16);
+		b = bucket(sb, key);
 		e->next = buckets[b];
 		buckets[b] = e;
 		count++;
 	}
 	e->until = now + t;
-	kernel(true, m, e, t);
+	op(true, e, t);
 }
 
-void inject_addrs_forget(const struct marks *m, uint32_t sb)
+void inject_addrs_learn(const struct marks *m, uint32_t sb, const char *name,
+			const struct inject_learned *a, size_t n, uint64_t now)
+{
+	for (size_t i = 0; i < n; i++)
+		learn_one(sb, name, &a[i], now);
+	commit(m);
+}
+
+/* The sandbox's elements that `keep' refuses (all, without it) out of
+ * the kernel and the list. */
+static void drop(uint32_t sb, inject_keep_fn keep, void *arg, uint64_t now)
 {
 	for (size_t i = 0; i < BUCKETS; i++)
 		for (struct elem **pp = &buckets[i]; *pp;) {
 			struct elem *e = *pp;
 
-			if (e->sb != sb) {
+			if (e->sb != sb || (keep && keep(e->name, arg))) {
 				pp = &e->next;
 				continue;
 			}
-			kernel(false, m, e, 0);
+			if (e->until > now + EDGE_NS)
+				op(false, e, 0);
 			*pp = e->next;
-			free(e);
-			count--;
+			elem_free(e);
 		}
+}
+
+void inject_addrs_sync(const struct marks *m, uint32_t sb,
+		       inject_keep_fn keep, void *arg,
+		       const struct inject_named *add, size_t nadd,
+		       uint64_t now)
+{
+	drop(sb, keep, arg, now);
+	for (size_t i = 0; i < nadd; i++)
+		learn_one(sb, add[i].name, &add[i].a, now);
+	commit(m);
+}
+
+void inject_addrs_forget(const struct marks *m, uint32_t sb)
+{
+	drop(sb, NULL, NULL, now_ns());
+	commit(m);
+}
+
+struct nft_inject *inject_addrs_all(uint64_t now, size_t *n)
+{
+	struct nft_inject *all;
+
+	sweep(now + EDGE_NS);
+	nops = 0;
+	for (size_t i = 0; i < BUCKETS; i++)
+		for (struct elem *e = buckets[i]; e; e = e->next)
+			op(true, e, e->until - now);
+	all = ops;
+	*n = nops;
+	ops = NULL;
+	nops = ops_cap = 0;
+	return all;
 }
 
 void inject_addrs_fini(void)
 {
 	sweep(UINT64_MAX);
+	free(ops);
+	ops = NULL;
+	nops = ops_cap = 0;
 }

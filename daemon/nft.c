@@ -52,6 +52,13 @@
 static struct mnl_socket *nl;
 static const char *table = NFT_TABLE;	/* another only while probing */
 static uint32_t seq;
+/* NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST once the kernel took them */
+static uint32_t table_flags;
+static bool cannot_own;		/* the kernel refused them once */
+
+#ifndef NFT_TABLE_F_PERSIST
+#define NFT_TABLE_F_PERSIST 0x4
+#endif
 
 /* ---- batches, with each message's meaning kept for error reports ---- */
 
@@ -552,12 +559,16 @@ static void k_tcp_first(struct nftnl_rule *r, int v6, bool reply,
 
 /* ---- table, sets, chains ---- */
 
-static void msg_table(struct batch *bt, uint16_t type, const char *what)
+/* flags: only on creating; an existing table is then left as it is */
+static void msg_table(struct batch *bt, uint16_t type, uint32_t flags,
+		      const char *what)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
 	struct nlmsghdr *nlh;
 
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
+	if (flags)
+		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
 	nlh = batch_msg(bt, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0,
 			what);
 	nftnl_table_nlmsg_build_payload(nlh, t);
@@ -1921,12 +1932,14 @@ static void rules_broker_input(struct batch *bt, const struct nft_opts *o)
 	msg_rule(bt, r, "broker direct rule");
 }
 
-static void table_build(struct batch *bt, const struct nft_opts *o)
+static void table_build(struct batch *bt, const struct nft_opts *o,
+			uint32_t flags)
 {
-	/* create-then-delete makes "replace" work whether it exists or not */
-	msg_table(bt, NFT_MSG_NEWTABLE, "table");
-	msg_table(bt, NFT_MSG_DELTABLE, "old table");
-	msg_table(bt, NFT_MSG_NEWTABLE, "table");
+	/* create-then-delete makes "replace" work whether it exists or not
+	 * (ours, or one a stopped daemon left unowned) */
+	msg_table(bt, NFT_MSG_NEWTABLE, 0, "table");
+	msg_table(bt, NFT_MSG_DELTABLE, 0, "old table");
+	msg_table(bt, NFT_MSG_NEWTABLE, flags, "table");
 	for (size_t i = 0; i < sizeof(set_defs) / sizeof(set_defs[0]); i++)
 		msg_set(bt, &set_defs[i], (uint32_t)i + 1);
 	elems_zero(bt);
@@ -1964,47 +1977,92 @@ static void table_build(struct batch *bt, const struct nft_opts *o)
 	}
 }
 
-int nft_table_create(const struct nft_opts *o, const struct nft_sandbox *sbs,
-		     size_t n, char *err, size_t errlen)
+static void msg_inject(struct batch *bt, const struct marks *m,
+		       const struct nft_inject *op)
+{
+	struct nftnl_set *s = set_new(op->family == AF_INET ? "inject4" :
+				      "inject6");
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+	uint32_t id = mark_id(m, op->sandbox);
+	uint8_t key[20];
+	size_t len = op->family == AF_INET ? 4 : 16;
+	struct nlmsghdr *nlh;
+
+	memcpy(key, &id, 4);
+	memcpy(key + 4, op->addr, len);
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, (uint32_t)(4 + len));
+	if (op->add)
+		nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT,
+				       op->timeout_ms);
+	nftnl_set_elem_add(s, e);
+	nlh = batch_msg(bt, op->add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+			op->add ? NLM_F_CREATE : 0, "inject element");
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	batch_done_msg(bt);
+	nftnl_set_free(s);
+}
+
+static int table_commit(const struct nft_opts *o,
+			const struct nft_sandbox *sbs, size_t n,
+			const struct nft_inject *inj, size_t ninj,
+			uint32_t flags, char *err, size_t errlen)
 {
 	struct elems es[E_MAX];
 	struct batch bt;
 
 	batch_begin(&bt);
-	table_build(&bt, o);
-	/* in the same batch: never a moment without the sandboxes */
+	table_build(&bt, o, flags);
+	/* in the same batch: never a moment without the sandboxes, nor a
+	 * brokered name without its addresses */
 	elems_init(es);
 	for (size_t i = 0; i < n; i++)
 		elems_sandbox(es, &sbs[i], o->marks, 0);
 	elems_flush(&bt, es, NFT_MSG_NEWSETELEM);
+	for (size_t i = 0; i < ninj && o->broker_port; i++)
+		msg_inject(&bt, o->marks, &inj[i]);
 	return batch_commit(&bt, err, errlen);
 }
 
-int nft_inject_elem(bool add, const struct marks *m, uint32_t sandbox,
-		    int family, const uint8_t *addr, uint64_t timeout_ms,
-		    char *err, size_t errlen)
+int nft_table_create(const struct nft_opts *o, const struct nft_sandbox *sbs,
+		     size_t n, const struct nft_inject *inj, size_t ninj,
+		     char *err, size_t errlen)
 {
-	struct nftnl_set *s = set_new(family == AF_INET ? "inject4" :
-				      "inject6");
-	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
-	uint32_t id = mark_id(m, sandbox);
-	uint8_t key[20];
-	size_t len = family == AF_INET ? 4 : 16;
-	struct nlmsghdr *nlh;
+	uint32_t flags = NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST;
+	int rc;
+
+	if (!o->own_table || cannot_own)
+		flags = 0;
+	rc = table_commit(o, sbs, n, inj, ninj, flags, err, errlen);
+	if (rc == -EOPNOTSUPP && flags) {	/* before Linux 6.9 */
+		cannot_own = true;
+		flags = 0;
+		rc = table_commit(o, sbs, n, inj, ninj, flags, err, errlen);
+	}
+	if (rc == 0)
+		table_flags = flags;
+	return rc;
+}
+
+bool nft_table_owned(void)
+{
+	return table_flags != 0;
+}
+
+uint32_t nft_portid(void)
+{
+	return nl ? mnl_socket_get_portid(nl) : 0;
+}
+
+int nft_inject_elems(const struct marks *m, const struct nft_inject *ops,
+		     size_t n, char *err, size_t errlen)
+{
 	struct batch bt;
 
-	memcpy(key, &id, 4);
-	memcpy(key + 4, addr, len);
-	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, (uint32_t)(4 + len));
-	if (add)
-		nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
-	nftnl_set_elem_add(s, e);
+	if (!n)
+		return 0;
 	batch_begin(&bt);
-	nlh = batch_msg(&bt, add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
-			add ? NLM_F_CREATE : 0, "inject element");
-	nftnl_set_elems_nlmsg_build_payload(nlh, s);
-	batch_done_msg(&bt);
-	nftnl_set_free(s);
+	for (size_t i = 0; i < n; i++)
+		msg_inject(&bt, m, &ops[i]);
 	return batch_commit(&bt, err, errlen);
 }
 
@@ -2013,7 +2071,7 @@ int nft_table_delete(char *err, size_t errlen)
 	struct batch bt;
 
 	batch_begin(&bt);
-	msg_table(&bt, NFT_MSG_DELTABLE, "table");
+	msg_table(&bt, NFT_MSG_DELTABLE, 0, "table");
 	return batch_commit(&bt, err, errlen);
 }
 
@@ -2028,12 +2086,12 @@ int nft_probe_native_queue(bool *native, char *err, size_t errlen)
 	/* a scratch table, created and removed at once */
 	table = NFT_TABLE "_probe";
 	batch_begin(&bt);
-	msg_table(&bt, NFT_MSG_NEWTABLE, "table");
+	msg_table(&bt, NFT_MSG_NEWTABLE, 0, "table");
 	msg_chain(&bt, "probe", NULL, 0, 0);
 	r = rule_new("probe");
 	x_queue(r, &o, true);
 	msg_rule(&bt, r, "queue probe");
-	msg_table(&bt, NFT_MSG_DELTABLE, "table");
+	msg_table(&bt, NFT_MSG_DELTABLE, 0, "table");
 	ret = batch_commit(&bt, e, sizeof(e));
 	table = NFT_TABLE;
 	*native = ret == 0;

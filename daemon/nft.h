@@ -34,6 +34,9 @@ struct nft_opts {
 	unsigned flow_rate;
 	uint16_t dns_port;	/* the daemon's resolver; 0: no redirect */
 	uint16_t broker_port;	/* the credentials broker; 0: none */
+	/* owner and persist flags (Linux 6.9): only this process changes
+	 * the table, `nft flush ruleset' leaves it, it outlives the daemon */
+	bool own_table;
 };
 
 /* How a sandbox is recognised and what the kernel decides for it alone:
@@ -51,10 +54,26 @@ int nft_init(char *err, size_t errlen);
 void nft_fini(void);
 /* Whether the kernel has the native queue expression. */
 int nft_probe_native_queue(bool *native, char *err, size_t errlen);
-/* Replace the table (if any) with a fresh one holding these sandboxes,
- * in one batch. */
+/* An element of inject4/inject6: an address of an injection domain of a
+ * sandbox, whose new flows to 443 there go to the broker; added for
+ * timeout_ms, or deleted. */
+struct nft_inject {
+	bool add;
+	uint32_t sandbox;
+	int family;
+	uint8_t addr[16];
+	uint64_t timeout_ms;
+};
+
+/* Replace the table (if any) with a fresh one holding these sandboxes
+ * and injection addresses, in one batch. A kernel that cannot own it
+ * (before 6.9) gets it unowned: nft_table_owned() tells. */
 int nft_table_create(const struct nft_opts *o, const struct nft_sandbox *sbs,
-		     size_t n, char *err, size_t errlen);
+		     size_t n, const struct nft_inject *inj, size_t ninj,
+		     char *err, size_t errlen);
+bool nft_table_owned(void);
+/* The netlink port the table's changes come from (its events carry it). */
+uint32_t nft_portid(void);
 int nft_table_delete(char *err, size_t errlen);
 /* Move a sandbox's kernel elements from `old` to `new` in one batch;
  * either may be NULL (create, destroy). */
@@ -62,10 +81,8 @@ int nft_sandbox_update(const struct nft_sandbox *old,
 		       const struct nft_sandbox *new, const struct marks *m,
 		       char *err, size_t errlen);
 
-/* Add (for timeout_ms) or delete one address of an injection domain of a
- * sandbox: its new flows to 443 there go to the broker. */
-int nft_inject_elem(bool add, const struct marks *m, uint32_t sandbox,
-		    int family, const uint8_t *addr, uint64_t timeout_ms,
-		    char *err, size_t errlen);
+/* Injection addresses added and deleted in one batch, in this order. */
+int nft_inject_elems(const struct marks *m, const struct nft_inject *ops,
+		     size_t n, char *err, size_t errlen);
 
 #endif

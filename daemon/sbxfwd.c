@@ -27,6 +27,7 @@
 #include "dns.h"
 #include "log.h"
 #include "nflog.h"
+#include "nft_watch.h"
 #include "notify.h"
 #include "priv.h"
 #include "queue.h"
@@ -43,7 +44,7 @@
 
 /* epoll tags of the daemon's own descriptors */
 static char tag_queue, tag_nflog, tag_signal, tag_timer, tag_dns, tag_query,
-	    tag_broker;
+	    tag_broker, tag_nft;
 
 static void usage(void)
 {
@@ -68,6 +69,7 @@ static void nft_opts_of(struct daemon *d)
 	d->nft.drop = d->cfg.deny_action == DENY_DROP;
 	d->nft.log_allowed = d->cfg.log_allowed;
 	d->nft.flow_rate = d->cfg.flow_rate;
+	d->nft.own_table = d->cfg.table_owner;
 }
 
 /* What the verdicts and the resolver take from the ini: at start and on
@@ -185,6 +187,15 @@ static void answer_queries(struct daemon *d)
 		control_reply(a.tag, commands_stats_reply(&a), d);
 }
 
+/* Another program's change to the table: built again at once. */
+static void table_watch(struct daemon *d)
+{
+	char who[128];
+
+	if (nft_watch_read(nft_portid(), who, sizeof(who)))
+		commands_table_changed(d, *who ? who : "another program");
+}
+
 static void run(struct daemon *d, int ep, int sfd, int tfd)
 {
 	struct epoll_event evs[32];
@@ -210,6 +221,8 @@ static void run(struct daemon *d, int ep, int sfd, int tfd)
 				answer_queries(d);
 			} else if (tag == &tag_dns) {
 				dns_event();
+			} else if (tag == &tag_nft) {
+				table_watch(d);
 			} else if (tag == &tag_broker) {
 				broker_event(d);
 			} else if (tag == &tag_timer) {
@@ -221,6 +234,8 @@ static void run(struct daemon *d, int ep, int sfd, int tfd)
 				dns_tick(now_ns());
 				verdict_tick(now_ns());
 				broker_tick(now_ns());
+				if (d->table.pending)
+					commands_table_changed(d, "a retry");
 				audit_tick();
 			} else {
 				control_event(tag, evs[i].events, d);
@@ -260,10 +275,16 @@ static void conns_file(const struct daemon *d, char *out, size_t len)
 static int remove_table(void)
 {
 	char err[512];
+	int rc = nft_init(err, sizeof(err));
 
-	if (nft_init(err, sizeof(err)) < 0 ||
-	    (nft_table_delete(err, sizeof(err)) < 0 &&
-	     !strstr(err, strerror(ENOENT)))) {
+	if (rc == 0)
+		rc = nft_table_delete(err, sizeof(err));
+	if (rc == -EPERM) {
+		log_warnx("table inet %s belongs to a running sbxfwd: stop "
+			  "it first", NFT_TABLE);
+		return 1;
+	}
+	if (rc < 0 && rc != -ENOENT) {
 		log_warnx("%s", err);
 		return 1;
 	}
@@ -283,7 +304,7 @@ int main(int argc, char **argv)
 	struct priv priv;
 	enum log_level level = LOG_LVL_INFO;
 	bool check = false, remove = false;
-	int ch, ep, qfd, lfd, sfd, tfd, dfd, afd, n;
+	int ch, ep, qfd, lfd, sfd, tfd, dfd, afd, wfd, n;
 	char conns_path[PATH_MAX + 8];
 	char err[512];
 
@@ -376,12 +397,23 @@ int main(int argc, char **argv)
 	    (dfd = dns_open(&d.marks, verdict_resolved, &d.nft.dns_port, err,
 			    sizeof(err))) < 0 ||
 	    ct_events_open(err, sizeof(err)) < 0 ||
+	    (wfd = nft_watch_open(err, sizeof(err))) < 0 ||
 	    commands_table(&d, err, sizeof(err)) < 0)
 		fatalx("%s", err);
+	if (nft_table_owned())
+		log_info("table inet %s: owned by sbxfwd (no other program "
+			 "changes it; `nft flush ruleset' leaves it)", NFT_TABLE);
+	else
+		log_warnx("table inet %s: not owned (%s): another program may "
+			  "change or remove it; sbxfwd builds it again when it "
+			  "does", NFT_TABLE, d.cfg.table_owner ?
+			  "this kernel cannot, Linux 6.9 can" :
+			  "table_owner = false");
 	tfd = ticker();
 	if (watch(ep, qfd, &tag_queue) < 0 || watch(ep, lfd, &tag_nflog) < 0 ||
 	    watch(ep, sfd, &tag_signal) < 0 || watch(ep, tfd, &tag_timer) < 0 ||
 	    watch(ep, dfd, &tag_dns) < 0 || watch(ep, afd, &tag_query) < 0 ||
+	    watch(ep, wfd, &tag_nft) < 0 ||
 	    (broker_fd() >= 0 && watch(ep, broker_fd(), &tag_broker) < 0))
 		fatal("epoll_ctl");
 	configure(&d.cfg);
@@ -406,6 +438,7 @@ int main(int argc, char **argv)
 	dns_close();
 	queue_close();
 	nflog_close();
+	nft_watch_close();
 	nft_fini();
 	ct_fini();
 	route_fini();
