@@ -269,7 +269,9 @@ test_a_pinned_real_address_is_brokered_by_the_daemons_own_resolution() {
 	local out
 	# the daemon resolves the name when the rule is set: its addresses
 	# join the inject set a moment later
-	wait_for 50 eval 'rt nft list set inet sbxfw inject4 | grep -q "$NET4"' ||
+	# (A and AAAA answers come apart: curl may try either family)
+	wait_for 50 eval 'rt nft list set inet sbxfw inject4 | grep -q "$NET4" &&
+		rt nft list set inet sbxfw inject6 | grep -q "$NET6"' ||
 		fail "the daemon did not resolve api.example.test"
 	out=$(bk /secret)
 	rm -f "/etc/netns/$NS_SB/hosts"
