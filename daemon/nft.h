@@ -56,6 +56,10 @@ int nft_probe_native_queue(bool *native, char *err, size_t errlen);
 int nft_table_create(const struct nft_opts *o, const struct nft_sandbox *sbs,
 		     size_t n, char *err, size_t errlen);
 int nft_table_delete(char *err, size_t errlen);
+/* Without a daemon (a stop, a start that fails), no new sandbox flow is
+ * allowed by the kernel alone: the table stays and refuses them all
+ * (SPEC §1.5). -ENOENT when there is no table. */
+int nft_close(char *err, size_t errlen);
 /* Move a sandbox's kernel elements from `old` to `new` in one batch;
  * either may be NULL (create, destroy). */
 int nft_sandbox_update(const struct nft_sandbox *old,
