@@ -257,7 +257,8 @@ int status_main(int argc, char **argv)
 	       "  flows: %lld tracked, %lld packets held\n"
 	       "  verdicts: %lld packets, %lld allowed, %lld denied\n"
 	       "  verdict latency: p50 %.0f us, p99 %.0f us\n"
-	       "  audit: %lld written, %lld not written\n",
+	       "  audit: %lld written, %lld not written, %lld deleted for "
+	       "size\n  database: %lld bytes in use, max_size %lld (0: none)\n",
 	       json_string_value(json_object_get(r, "version")),
 	       json_integer_value(json_object_get(r, "pid")),
 	       json_integer_value(json_object_get(r, "uptime")),
@@ -276,7 +277,10 @@ int status_main(int argc, char **argv)
 	       json_real_value(json_object_get(l, "p50")),
 	       json_real_value(json_object_get(l, "p99")),
 	       json_integer_value(json_object_get(a, "written")),
-	       json_integer_value(json_object_get(a, "lost")));
+	       json_integer_value(json_object_get(a, "lost")),
+	       json_integer_value(json_object_get(a, "deleted_for_size")),
+	       json_integer_value(json_object_get(a, "size")),
+	       json_integer_value(json_object_get(a, "max_size")));
 	d = json_object_get(r, "dns");
 	printf("  dns: port %lld, ip_binding %s, upstream",
 	       json_integer_value(json_object_get(d, "port")),

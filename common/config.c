@@ -35,6 +35,7 @@ void cfg_defaults(struct sbxfw_config *c)
 	c->log_allowed = true;
 	c->table_owner = true;
 	c->retention_days = 30;
+	c->max_size = CFG_MAX_SIZE_DEFAULT;
 }
 
 /* Each key parser returns NULL or what is wrong with the value. */
@@ -113,6 +114,34 @@ static const char *parse_rate(struct sbxfw_config *c, size_t off, size_t size,
 			      const char *v)
 {
 	return parse_count(c, off, size, 10000000, v);
+}
+
+/* bytes: a number, then K, M, G or T (powers of 1024); 0 is no bound */
+static const char *parse_size(struct sbxfw_config *c, size_t off, size_t size,
+			      const char *v)
+{
+	static const char units[] = "KMGT";
+	const char *u;
+	unsigned long long n;
+	char *end;
+	int shift = 0;
+
+	(void)size;
+	if (!isdigit((unsigned char)v[0]))
+		return "not a size (a number, then K, M, G or T)";
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (*end && end[1] == '\0' && (u = strchr(units, toupper(*end))))
+		shift = 10 * (int)(u - units + 1), end++;
+	if (errno || *end)
+		return "not a size (a number, then K, M, G or T)";
+	if (n > (UINT64_MAX >> 20) >> shift)
+		return "out of range";
+	n <<= shift;
+	if (n && n < CFG_MAX_SIZE_MIN)
+		return "below 1M (0: no bound)";
+	FIELD(c, off, uint64_t) = n;
+	return NULL;
 }
 
 static const char *parse_bool(struct sbxfw_config *c, size_t off, size_t size,
@@ -270,6 +299,7 @@ static const struct key_def keys[] = {
 	{ "audit", "log_allowed", parse_bool, OFF(log_allowed), 0, false },
 	{ "audit", "retention_days", parse_uint, OFF(retention_days), 0,
 	  false },
+	{ "audit", "max_size", parse_size, OFF(max_size), 0, false },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -51,7 +51,11 @@ struct sbxfw_config {
 	/* [audit] */
 	bool log_allowed;
 	unsigned retention_days;	/* 0: keep forever */
+	uint64_t max_size;	/* bytes of database pages in use; 0: no bound */
 };
+
+#define CFG_MAX_SIZE_DEFAULT (1ULL << 30)
+#define CFG_MAX_SIZE_MIN (1ULL << 20)
 
 void cfg_defaults(struct sbxfw_config *c);
 /* Parse ini text; `file` names it in messages "file:line: message".

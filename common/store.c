@@ -112,11 +112,17 @@ static const char *const secret_migrations[] = {
 
 void store_time_now(char out[STORE_TIME_LEN])
 {
+	store_time_ago(0, out);
+}
+
+void store_time_ago(unsigned days, char out[STORE_TIME_LEN])
+{
 	struct timespec ts;
 	struct tm tm;
 	size_t n;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec -= (time_t)days * 86400;
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(out, STORE_TIME_LEN, "%Y-%m-%d %H:%M:%S", &tm);
 	snprintf(out + n, STORE_TIME_LEN - n, ".%03d",
@@ -145,19 +151,24 @@ static int exec(struct store *st, const char *sql, char *err, size_t errlen)
 	return 0;
 }
 
-static int user_version(struct store *st, const char *schema)
+int64_t store_pragma(struct store *st, const char *schema, const char *name)
 {
-	char sql[64];
+	char sql[96];
 	sqlite3_stmt *s;
-	int v = -1;
+	int64_t v = -1;
 
-	snprintf(sql, sizeof(sql), "PRAGMA %s.user_version", schema);
+	snprintf(sql, sizeof(sql), "PRAGMA %s.%s", schema, name);
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_step(s) == SQLITE_ROW)
-		v = sqlite3_column_int(s, 0);
+		v = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
 	return v;
+}
+
+static int user_version(struct store *st, const char *schema)
+{
+	return (int)store_pragma(st, schema, "user_version");
 }
 
 int store_schema_version(struct store *st)
@@ -240,7 +251,11 @@ int store_open(struct store *st, const char *path, bool with_secrets,
 		return -EIO;
 	}
 	sqlite3_busy_timeout(st->db, 5000);
-	if (exec(st, "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;"
+	/* a new database gives the pages it frees back to the file system
+	 * (store_release: max_size); it can be set before the first table
+	 * and before WAL only, and does nothing to an older database */
+	if (exec(st, "PRAGMA auto_vacuum = INCREMENTAL;", err, errlen) < 0 ||
+	    exec(st, "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;"
 		     "PRAGMA synchronous = NORMAL;", err, errlen) < 0 ||
 	    migrate(st, "main", main_migrations,
 		    (int)(sizeof(main_migrations) / sizeof(*main_migrations)),
@@ -266,8 +281,14 @@ void store_close(struct store *st)
 
 int store_error(struct store *st, char *err, size_t errlen)
 {
-	snprintf(err, errlen, "store: %s", sqlite3_errmsg(st->db));
+	snprintf(err, errlen, "%s: %s", sqlite3_db_filename(st->db, "main"),
+		 sqlite3_errmsg(st->db));
 	return -EIO;
+}
+
+int store_rows_end(struct store *st, int step, char *err, size_t errlen)
+{
+	return step == SQLITE_DONE ? 0 : store_error(st, err, errlen);
 }
 
 sqlite3_stmt *store_prep(struct store *st, const char *sql, char *err,
@@ -458,15 +479,18 @@ struct policy *store_policy_load(struct store *st, int64_t sandbox, char *err,
 			       err, errlen);
 	struct policy *p = NULL;
 	enum policy_mode mode;
-	int ok = 1;
+	int ok = 1, step;
 
 	if (!s)
 		return NULL;
 	sqlite3_bind_int64(s, 1, sandbox);
-	if (sqlite3_step(s) != SQLITE_ROW ||
+	if ((step = sqlite3_step(s)) != SQLITE_ROW ||
 	    policy_mode_parse((const char *)sqlite3_column_text(s, 0), &mode)) {
-		snprintf(err, errlen, "store: no sandbox %lld",
-			 (long long)sandbox);
+		if (step != SQLITE_ROW && step != SQLITE_DONE)
+			store_error(st, err, errlen);
+		else
+			snprintf(err, errlen, "store: no sandbox %lld",
+				 (long long)sandbox);
 		sqlite3_finalize(s);
 		return NULL;
 	}
@@ -480,12 +504,14 @@ struct policy *store_policy_load(struct store *st, int64_t sandbox, char *err,
 		return NULL;
 	}
 	sqlite3_bind_int64(s, 1, sandbox);
-	while (ok && sqlite3_step(s) == SQLITE_ROW) {
+	while (ok && (step = sqlite3_step(s)) == SQLITE_ROW) {
 		enum rule_list l = strcmp((const char *)sqlite3_column_text(s, 0),
 					  "allow") ? LIST_DENY : LIST_ALLOW;
 		ok = policy_add_rule(p, l, (const char *)sqlite3_column_text(s, 2),
 				     err, errlen) == 0;
 	}
+	if (ok)
+		ok = store_rows_end(st, step, err, errlen) == 0;
 	sqlite3_finalize(s);
 	if (!ok || store_inject_load(st, sandbox, p, err, errlen) < 0) {
 		policy_free(p);

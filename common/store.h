@@ -28,11 +28,18 @@ void store_close(struct store *st);
 /* How long a statement waits for another process's lock before it
  * fails with "database is locked" (5 s from store_open). */
 void store_patience(struct store *st, int ms);
-/* Writes "store: <SQLite's message>" to err; returns -EIO. */
+/* Writes "<database file>: <SQLite's message>" to err; returns -EIO. */
 int store_error(struct store *st, char *err, size_t errlen);
+/* The end of a loop over a statement's rows: 0 at SQLITE_DONE, else the
+ * error that ended it (a damaged page reads as SQLITE_CORRUPT: never as
+ * fewer rows, so never as fewer sandboxes or rules). */
+int store_rows_end(struct store *st, int step, char *err, size_t errlen);
 /* The secrets database that goes with a main database path. */
 void store_secrets_path(const char *path, char *out, size_t outlen);
 int store_schema_version(struct store *st);
+/* The integer a pragma of a schema ("main", "secrets") answers; -1 on
+ * error. */
+int64_t store_pragma(struct store *st, const char *schema, const char *name);
 
 /* Savepoints: a transaction of their own, or part of the caller's.
  * store_end releases it when rc is 0, else rolls it back; returns rc, or
@@ -175,13 +182,36 @@ int store_audit_counts(struct store *st, bool dns, const char *sandbox,
 				  const char *reason, int64_t n, void *arg),
 		       void *arg, char *err, size_t errlen);
 
-/* Delete audit rows older than `days' (0: keep everything). */
-int store_audit_prune(struct store *st, unsigned days, char *err,
-		      size_t errlen);
-
 /* Current time as the audit tables hold it: UTC "YYYY-MM-DD HH:MM:SS.SSS",
- * the form of SQLite's strftime('%Y-%m-%d %H:%M:%f'). */
+ * the form of SQLite's strftime('%Y-%m-%d %H:%M:%f'); and `days' ago. */
 #define STORE_TIME_LEN 32
 void store_time_now(char out[STORE_TIME_LEN]);
+void store_time_ago(unsigned days, char out[STORE_TIME_LEN]);
+
+/* The audit's bounds (store_audit.c). One transaction deleting the
+ * oldest rows of flows, dns_queries, requests and policy_changes, at most
+ * `batch' a table: those older than `before' (retention), or with
+ * before NULL the oldest across the tables (max_size). *deleted: how
+ * many; 0 when none is left to delete. */
+int store_audit_delete(struct store *st, const char *before, unsigned batch,
+		       uint64_t *deleted, char *err, size_t errlen);
+
+/* The main database's pages: those in use (its size, as max_size bounds
+ * it) and the free ones SQLite keeps for reuse, in bytes. */
+struct store_size {
+	uint64_t used, free, page;
+	bool releasable;	/* auto_vacuum = incremental: store_release */
+};
+
+int store_size(struct store *st, struct store_size *sz, char *err,
+	       size_t errlen);
+/* Give up to `pages' free pages back to the file system (the file
+ * shrinks; a database made with auto_vacuum = incremental only). */
+int store_release(struct store *st, uint64_t pages, char *err,
+		  size_t errlen);
+/* This connection checkpoints the WAL every `bytes' and cuts the WAL
+ * file back to that size after a checkpoint. */
+int store_wal_bound(struct store *st, uint64_t bytes, char *err,
+		    size_t errlen);
 
 #endif

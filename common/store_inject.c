@@ -120,27 +120,34 @@ static int headers_load(struct store *st, int64_t id, const char *names,
 	json_t *a = json_loads(names, 0, NULL), *v;
 	sqlite3_stmt *s = NULL;
 	size_t i;
+	int rc = 0;
 
 	if (!json_is_array(a)) {
 		json_decref(a);
 		return -EINVAL;
 	}
 	r->set = xcalloc(json_array_size(a), sizeof(*r->set));
+	/* a secrets database that cannot be read is damaged: never a
+	 * "<redacted>" value sent as if it were the secret */
 	if (st->secrets &&
 	    sqlite3_prepare_v2(st->db, "SELECT value FROM "
 				       "secrets.injection_headers WHERE "
 				       "rule_id = ? AND name = ?", -1, &s,
 			       NULL) != SQLITE_OK)
-		s = NULL;
+		rc = -EIO;
 	json_array_foreach(a, i, v) {
 		const char *val = "<redacted>";
+		int step;
+
 		if (s) {
 			sqlite3_reset(s);
 			sqlite3_bind_int64(s, 1, id);
 			sqlite3_bind_text(s, 2, json_string_value(v), -1,
 					  SQLITE_STATIC);
-			if (sqlite3_step(s) == SQLITE_ROW)
+			if ((step = sqlite3_step(s)) == SQLITE_ROW)
 				val = (const char *)sqlite3_column_text(s, 0);
+			else if (step != SQLITE_DONE)
+				rc = -EIO;
 		}
 		r->set[r->nset].name = xstrdup(json_string_value(v) ?
 					       json_string_value(v) : "");
@@ -148,7 +155,7 @@ static int headers_load(struct store *st, int64_t id, const char *names,
 	}
 	sqlite3_finalize(s);
 	json_decref(a);
-	return 0;
+	return rc;
 }
 
 static int match_load(const char *text, struct inject_rule *r)
@@ -181,7 +188,7 @@ int store_inject_load(struct store *st, int64_t sb, struct policy *p,
 		      char *err, size_t errlen)
 {
 	sqlite3_stmt *s;
-	int rc = 0, k;
+	int rc = 0, k, step;
 
 	if (sqlite3_prepare_v2(st->db,
 		"SELECT id, domain, method, path_kind, path, match_headers, "
@@ -189,7 +196,7 @@ int store_inject_load(struct store *st, int64_t sb, struct policy *p,
 		"ORDER BY position", -1, &s, NULL) != SQLITE_OK)
 		return store_error(st, err, errlen);
 	sqlite3_bind_int64(s, 1, sb);
-	while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
 		struct inject_rule r = { .path_kind = PATH_ANY };
 		const char *kind = (const char *)sqlite3_column_text(s, 3);
 		char msg[256];
@@ -205,12 +212,15 @@ int store_inject_load(struct store *st, int64_t sb, struct policy *p,
 		    headers_load(st, sqlite3_column_int64(s, 0),
 				 (const char *)sqlite3_column_text(s, 6), &r) < 0 ||
 		    policy_add_inject(p, &r, msg, sizeof(msg)) < 0) {
-			snprintf(err, errlen, "store: injection rule %lld is "
-				 "damaged", (long long)sqlite3_column_int64(s, 0));
+			snprintf(err, errlen, "%s: injection rule %lld is "
+				 "damaged", sqlite3_db_filename(st->db, "main"),
+				 (long long)sqlite3_column_int64(s, 0));
 			rc = -EIO;
 		}
 		inject_rule_clear(&r);
 	}
+	if (rc == 0)
+		rc = store_rows_end(st, step, err, errlen);
 	sqlite3_finalize(s);
 	return rc;
 }

@@ -73,13 +73,13 @@ int store_sandbox_match_load(struct store *st, int64_t id,
 	sqlite3_stmt *s = store_prep(st, "SELECT kind, value FROM sandbox_match"
 				     " WHERE sandbox_id = ? ORDER BY rowid",
 				     err, errlen);
-	int rc = 0;
+	int rc = 0, step;
 
 	memset(m, 0, sizeof(*m));
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, id);
-	while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *kind = (const char *)sqlite3_column_text(s, 0);
 		const char *value = (const char *)sqlite3_column_text(s, 1);
 
@@ -94,6 +94,8 @@ int store_sandbox_match_load(struct store *st, int64_t id,
 		rc = cidr_parse(value, &m->sources[m->nsources++], err,
 				errlen);
 	}
+	if (rc == 0)
+		rc = store_rows_end(st, step, err, errlen);
 	sqlite3_finalize(s);
 	if (rc)
 		sandbox_match_clear(m);
@@ -142,13 +144,15 @@ int store_sandbox_each(struct store *st,
 {
 	sqlite3_stmt *s = store_prep(st, "SELECT id, name FROM sandboxes "
 				     "ORDER BY id", err, errlen);
-	int rc = 0;
+	int rc = 0, step;
 
 	if (!s)
 		return -EIO;
-	while (rc == 0 && sqlite3_step(s) == SQLITE_ROW)
+	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW)
 		rc = fn(sqlite3_column_int64(s, 0),
 			(const char *)sqlite3_column_text(s, 1), arg);
+	if (rc == 0)
+		rc = store_rows_end(st, step, err, errlen);
 	sqlite3_finalize(s);
 	return rc;
 }
@@ -297,24 +301,4 @@ int store_requests_insert(struct store *st, const struct request_record *r,
 			  "method, path, status, injected, error) "
 			  "VALUES (?,?,?,?,?,?,?,?)", r, sizeof(*r), n,
 			  bind_request, err, errlen);
-}
-
-int store_audit_prune(struct store *st, unsigned days, char *err,
-		      size_t errlen)
-{
-	static const char *const tables[] = { "flows", "dns_queries",
-					      "policy_changes", "requests" };
-	char sql[160];
-	int rc = 0;
-
-	if (!days)
-		return 0;
-	for (size_t i = 0; i < 4 && rc == 0; i++) {
-		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE time < "
-			 "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now', '-%u days')",
-			 tables[i], days);
-		rc = store_run(st, store_prep(st, sql, err, errlen), err,
-			       errlen);
-	}
-	return rc;
 }

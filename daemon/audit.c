@@ -18,6 +18,10 @@
 #define BATCH 256		/* wake the writer early past this many */
 #define PERIOD_MS 100		/* otherwise it writes this often */
 #define PRUNE_EVERY 36000	/* periods: an hour */
+#define TRIM_ROWS 500		/* rows deleted a table, a transaction */
+#define TRIM_MS 20		/* such transactions a period: begun within */
+#define RELEASE_PAGES 1024	/* free pages given back a period, at most */
+#define WAL_MAX (4u << 20)	/* bytes of WAL between checkpoints */
 
 /* Rows waiting for the writer, one ring per table. */
 struct ring {
@@ -28,7 +32,10 @@ struct ring {
 
 static struct store store;
 static bool log_allowed, stopping, started;
+/* the bounds (audit_limits), under the lock; the writer's copy */
 static unsigned retention_days;
+static uint64_t max_size;
+static bool limits_changed;
 static struct ring flows = { .size = sizeof(struct flow_record) };
 static struct ring dns = { .size = sizeof(struct dns_record) };
 static struct ring ends = { .size = sizeof(struct flow_end) };
@@ -36,7 +43,7 @@ static struct ring requests = { .size = sizeof(struct request_record) };
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static pthread_t writer;
-static _Atomic uint64_t written, lost;
+static _Atomic uint64_t written, lost, deleted_for_size, db_size;
 
 /* Take what is queued (under the lock) into `out'. */
 static size_t take(struct ring *r)
@@ -129,21 +136,117 @@ static int write_out(void)
 	return 0;
 }
 
-static void prune(void)
+/* The writer's side of the bounds: rows past retention_days (at the
+ * start, then hourly) and past max_size deleted, oldest first. */
+static unsigned days;
+static uint64_t max;
+static bool retention_due = true, trimming, trim_failing;
+
+/* The pages in use against max_size (the WAL is bound apart: a reader
+ * that holds it back must not make rows go). Deleting starts past it
+ * and goes on down to 15/16 of it, in runs rather than a few rows a
+ * period; the rows that come reuse the pages that frees, and only free
+ * pages past that 1/16 are given back (a database made with auto_vacuum
+ * = incremental), so the file stays near max_size. */
+static int trim_size(uint64_t until, char *err, size_t errlen)
+{
+	struct store_size sz = { 0 };
+	uint64_t n, reserve = max / 16;
+	int rc;
+
+	while ((rc = store_size(&store, &sz, err, errlen)) == 0) {
+		db_size = sz.used;
+		if (sz.used <= (trimming ? max - reserve : max)) {
+			trimming = false;
+			break;
+		}
+		if (!trimming && !deleted_for_size)
+			log_info("audit: the database passed max_size (%llu "
+				 "bytes in use, of %llu): the oldest rows "
+				 "are deleted", (unsigned long long)sz.used,
+				 (unsigned long long)max);
+		trimming = true;
+		if (now_ns() > until)
+			return 0;	/* the rest next period */
+		if ((rc = store_audit_delete(&store, NULL, TRIM_ROWS, &n, err,
+					     errlen)) < 0)
+			return rc;
+		deleted_for_size += n;
+		if (!n) {	/* the policies alone are past it */
+			log_warnx("audit: no audit row left to delete, the "
+				  "database still past max_size (%llu bytes "
+				  "in use)", (unsigned long long)sz.used);
+			trimming = false;
+			break;
+		}
+	}
+	if (rc == 0 && sz.releasable && sz.free > reserve)
+		rc = store_release(&store, (sz.free - reserve) / sz.page >
+				   RELEASE_PAGES ? RELEASE_PAGES :
+				   (sz.free - reserve) / sz.page, err, errlen);
+	return rc;
+}
+
+/* A few short transactions a period, between the writes: a day of rows
+ * deleted at once would hold the write lock for seconds, and a change
+ * that waits for it 200 ms at most must find it free most of the period
+ * (a batch of 500 rows a table takes 5-30 ms in a table of a million). */
+static void trim(void)
+{
+	uint64_t n = 1, until = now_ns() + TRIM_MS * 1000000ull;
+	char err[256], before[STORE_TIME_LEN];
+	int rc = 0;
+
+	if (retention_due && days) {
+		store_time_ago(days, before);
+		while (rc == 0 && n && now_ns() < until)
+			rc = store_audit_delete(&store, before, TRIM_ROWS, &n,
+						err, sizeof(err));
+		retention_due = rc < 0 || n;
+	} else {
+		retention_due = false;
+	}
+	if (rc == 0 && max) {
+		rc = trim_size(until, err, sizeof(err));
+	} else if (rc == 0) {
+		struct store_size sz;
+
+		if ((rc = store_size(&store, &sz, err, sizeof(err))) == 0)
+			db_size = sz.used;
+	}
+	if (rc < 0 && !trim_failing)
+		log_warnx("audit: deleting past retention_days or max_size: "
+			  "%s", err);
+	trim_failing = rc < 0;
+}
+
+/* The limits as audit_limits set them last, from the writer's thread
+ * (the connection is its own). */
+static void limits_apply(void)
 {
 	char err[256];
 
-	if (store_audit_prune(&store, retention_days, err, sizeof(err)) < 0)
-		log_warnx("audit: pruning: %s", err);
+	pthread_mutex_lock(&lock);
+	days = retention_days;
+	max = max_size;
+	limits_changed = false;
+	pthread_mutex_unlock(&lock);
+	retention_due = true;
+	/* the WAL beside the pages: checkpointed every 4 MiB (SQLite's own
+	 * 1,000 pages), or max_size/16 when that is less, and cut back to
+	 * that size after */
+	if (store_wal_bound(&store, max && max / 16 < WAL_MAX ? max / 16 :
+			    WAL_MAX, err, sizeof(err)) < 0)
+		log_warnx("audit: %s", err);
 }
 
 static void *writer_main(void *arg)
 {
 	unsigned periods = 0;
-	bool last = false;
+	bool last = false, changed;
 
 	(void)arg;
-	prune();
+	limits_apply();
 	while (!last) {
 		struct timespec until;
 
@@ -153,6 +256,7 @@ static void *writer_main(void *arg)
 		       pthread_cond_timedwait(&wake, &lock, &until) == 0)
 			;
 		last = stopping;
+		changed = limits_changed;
 		if (!pending_total()) {	/* else the kept batch goes first */
 			pending[T_FLOWS] = take(&flows);
 			pending[T_DNS] = take(&dns);
@@ -160,25 +264,39 @@ static void *writer_main(void *arg)
 			pending[T_REQUESTS] = take(&requests);
 		}
 		pthread_mutex_unlock(&lock);
+		if (changed)
+			limits_apply();
 		if (write_out() < 0 && last) {
 			log_warnx("audit: %zu records not written at the stop",
 				  pending_total() + queued());
 			lost += pending_total() + queued();
-		} else if (last && queued())
+		} else if (last && queued()) {
 			last = false;	/* at the stop, the rings' rows too */
+		} else if (!last && !failing_since) {
+			trim();
+		}
 		if (++periods % PRUNE_EVERY == 0)
-			prune();
+			retention_due = true;
 	}
 	return NULL;
 }
 
-int audit_init(const char *database, bool allowed, unsigned days, char *err,
-	       size_t errlen)
+void audit_limits(unsigned retention, uint64_t max_bytes)
+{
+	pthread_mutex_lock(&lock);
+	retention_days = retention;
+	max_size = max_bytes;
+	limits_changed = true;
+	pthread_mutex_unlock(&lock);
+}
+
+int audit_init(const char *database, bool allowed, unsigned retention,
+	       uint64_t max_bytes, char *err, size_t errlen)
 {
 	int rc;
 
 	log_allowed = allowed;
-	retention_days = days;
+	audit_limits(retention, max_bytes);
 	if ((rc = store_open(&store, database, false, err, errlen)) < 0)
 		return rc;
 	flows.rows = xcalloc(RING, flows.size);
@@ -321,4 +439,14 @@ uint64_t audit_written(void)
 uint64_t audit_lost(void)
 {
 	return lost;
+}
+
+uint64_t audit_deleted_for_size(void)
+{
+	return deleted_for_size;
+}
+
+uint64_t audit_size(void)
+{
+	return db_size;
 }

@@ -12,9 +12,14 @@
 /* Flow verdicts for the audit table: queued on the verdict path, written
  * in batches by a thread of their own with its own database connection,
  * so that SQLite never delays a verdict. */
-/* Rows older than retention_days are deleted at start and every hour. */
+/* Rows older than retention_days are deleted at start and every hour;
+ * past max_size bytes of pages in use (0: no bound), the oldest rows,
+ * whatever their age. */
 int audit_init(const char *database, bool log_allowed,
-	       unsigned retention_days, char *err, size_t errlen);
+	       unsigned retention_days, uint64_t max_size, char *err,
+	       size_t errlen);
+/* New bounds (SIGHUP), taken by the writer in its next period. */
+void audit_limits(unsigned retention_days, uint64_t max_size);
 /* Writes everything still queued, then stops the writer (SIGTERM). */
 void audit_fini(void);
 /* The common part of a flows row: now, the sandbox, the flow's ends. */
@@ -36,5 +41,9 @@ void audit_flow_name(const char *sandbox, const struct flow_key *k,
 void audit_tick(void);
 uint64_t audit_written(void);
 uint64_t audit_lost(void);
+/* Rows deleted because the database passed max_size, since the start;
+ * the bytes of its pages in use, as the writer last measured them. */
+uint64_t audit_deleted_for_size(void);
+uint64_t audit_size(void);
 
 #endif

@@ -352,8 +352,8 @@ static json_t *cmd_status(struct daemon *d, json_t *req, uid_t uid,
 	snprintf(mask, sizeof(mask), "0x%08x", d->marks.mask);
 	json_t *st = json_pack(
 		"{s:b, s:s, s:i, s:I, s:s, s:i, s:i, s:s, s:i, s:i, s:i,"
-		" s:{s:I, s:I, s:I}, s:{s:f, s:f}, s:{s:I, s:I}, s:I, s:o,"
-		" s:o}",
+		" s:{s:I, s:I, s:I}, s:{s:f, s:f}, s:{s:I, s:I, s:I, s:I, s:I},"
+		" s:I, s:o, s:o}",
 		"ok", 1, "version", SBXFW_VERSION, "pid", (int)getpid(),
 		"uptime", (json_int_t)(time(NULL) - d->started),
 		"queue_kind", d->nft.native_queue ? "nft queue" :
@@ -368,6 +368,9 @@ static json_t *cmd_status(struct daemon *d, json_t *req, uid_t uid,
 		"p99", (double)verdict_latency(99) / 1000.0,
 		"audit", "written", (json_int_t)audit_written(),
 		"lost", (json_int_t)audit_lost(),
+		"deleted_for_size", (json_int_t)audit_deleted_for_size(),
+		"size", (json_int_t)audit_size(),
+		"max_size", (json_int_t)d->cfg.max_size,
 		"queue_drops", (json_int_t)queue_drops(), "dns", dns_status(d),
 		"caches", caches_status());
 

@@ -192,6 +192,8 @@ int nft_init(char *err, size_t errlen)
 {
 	int size = (int)BATCH_SIZE * 2, one = 1;
 
+	if (nl)
+		return 0;
 	nl = mnl_socket_open(NETLINK_NETFILTER);
 	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		snprintf(err, errlen, "nft: netlink socket: %s",
@@ -2063,6 +2065,32 @@ int nft_inject_elems(const struct marks *m, const struct nft_inject *ops,
 	batch_begin(&bt);
 	for (size_t i = 0; i < n; i++)
 		msg_inject(&bt, m, &ops[i]);
+	return batch_commit(&bt, err, errlen);
+}
+
+/* The sets by which the kernel allows a new flow on its own (ranges,
+ * allow-all, inbound allow-all, injection addresses) emptied in one batch:
+ * every new sandbox flow then waits for a queue verdict, which no daemon
+ * gives, and is refused (commit chain). Flows already allowed keep their
+ * ct mark. */
+int nft_close(char *err, size_t errlen)
+{
+	static const char *const allows[] = { "allow4", "allow6", "mode_allow",
+					      "mode_open", "inject4",
+					      "inject6" };
+	struct batch bt;
+
+	batch_begin(&bt);
+	for (size_t i = 0; i < sizeof(allows) / sizeof(*allows); i++) {
+		struct nftnl_set *s = set_new(allows[i]);
+		struct nlmsghdr *nlh = batch_msg(&bt, NFT_MSG_DELSETELEM, 0,
+						 allows[i]);
+
+		/* no element: the whole set */
+		nftnl_set_elems_nlmsg_build_payload(nlh, s);
+		batch_done_msg(&bt);
+		nftnl_set_free(s);
+	}
 	return batch_commit(&bt, err, errlen);
 }
 

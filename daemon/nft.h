@@ -75,6 +75,10 @@ bool nft_table_owned(void);
 /* The netlink port the table's changes come from (its events carry it). */
 uint32_t nft_portid(void);
 int nft_table_delete(char *err, size_t errlen);
+/* Without a daemon (a stop, a start that fails), no new sandbox flow is
+ * allowed by the kernel alone: the table stays and refuses them all
+ * (SPEC §1.5). -ENOENT when there is no table. */
+int nft_close(char *err, size_t errlen);
 /* Move a sandbox's kernel elements from `old` to `new` in one batch;
  * either may be NULL (create, destroy). */
 int nft_sandbox_update(const struct nft_sandbox *old,

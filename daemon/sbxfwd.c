@@ -143,6 +143,7 @@ static void reload(struct daemon *d)
 	d->cfg = c;
 	nft_opts_of(d);
 	configure(&d->cfg);
+	audit_limits(c.retention_days, c.max_size);
 	if (commands_table(d, err, sizeof(err)) < 0)
 		log_warnx("reload: %s", err);
 	else
@@ -270,6 +271,52 @@ static void conns_file(const struct daemon *d, char *out, size_t len)
 	snprintf(out, len, "%s-conns", d->cfg.database);
 }
 
+/* Without a daemon no new sandbox flow goes through, not even one the
+ * kernel could allow alone (SPEC §1.5): at a stop, and when a start
+ * cannot go on. Returns what happened to the table, for the log. */
+static const char *close_table(const struct daemon *d)
+{
+	static char what[320];
+	char err[256];
+	int rc;
+
+	if (d->cfg.fail_open)
+		return "the table stays, letting new flows through (fail_open)";
+	if ((rc = nft_init(err, sizeof(err))) == 0 &&
+	    (rc = nft_close(err, sizeof(err))) == -ENOENT)
+		return "there is no table (sandboxes are not filtered)";
+	if (rc < 0) {
+		snprintf(what, sizeof(what), "the table stays but could not "
+			 "be closed (%s)", err);
+		return what;
+	}
+	return "the table stays, refusing every new sandbox flow";
+}
+
+/* A start that cannot load its sandboxes (a damaged or emptied
+ * database) stops, never runs with fewer: the table of the last run
+ * stays and refuses every new flow of theirs. One line. */
+static void __attribute__((noreturn)) refuse_start(const struct daemon *d,
+						   const char *why)
+{
+	fatalx("%s: not starting; %s", why, close_table(d));
+}
+
+/* A database file that is there but empty is no new database: it was
+ * truncated, and would start the daemon with no sandbox at all. */
+static void check_not_emptied(const struct daemon *d)
+{
+	struct stat st;
+	char why[PATH_MAX + 96];
+
+	if (stat(d->cfg.database, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size == 0) {
+		snprintf(why, sizeof(why), "%s: an empty file (truncated?), "
+			 "not a database", d->cfg.database);
+		refuse_start(d, why);
+	}
+}
+
 /* The table outlives the daemon, failing closed; only this removes it
  * (the packages' removal). */
 static int remove_table(void)
@@ -364,18 +411,20 @@ int main(int argc, char **argv)
 	/* from here on as the user, with CAP_NET_ADMIN: files it creates
 	 * are its own, their modes from its umask (never opened again to
 	 * set them: a close drops the process's SQLite locks) */
+	check_not_emptied(&d);
 	if (store_open(&d.store, d.cfg.database, true, err, sizeof(err)) < 0)
-		fatalx("%s", err);
+		refuse_start(&d, err);
 	sandbox_init(d.marks.max_id);
 	if (commands_load(&d, err, sizeof(err)) < 0)
-		fatalx("%s", err);
+		refuse_start(&d, err);
 	/* the event loop carries verdicts, DNS and the broker: a change
 	 * that meets another process's write lock (a sysadmin's DELETE, a
 	 * backup) fails at once with "database is locked" rather than
 	 * holding them up */
 	store_patience(&d.store, COMMAND_LOCK_WAIT_MS);
 	if (audit_init(d.cfg.database, d.cfg.log_allowed,
-		       d.cfg.retention_days, err, sizeof(err)) < 0 ||
+		       d.cfg.retention_days, d.cfg.max_size, err,
+		       sizeof(err)) < 0 ||
 	    (afd = audit_query_start(d.cfg.database, err, sizeof(err))) < 0)
 		fatalx("%s", err);
 	verdict_init(&d.marks);
@@ -431,8 +480,8 @@ int main(int argc, char **argv)
 	 * failing closed until a daemon starts again (SPEC §1.1, §1.5) */
 	verdict_release_all();
 	queue_flush();
-	log_info("table kept: new sandbox flows are refused until sbxfwd "
-		 "starts again (sbxfwd --remove-table removes it)");
+	log_info("%s until sbxfwd starts again (sbxfwd --remove-table "
+		 "removes it)", close_table(&d));
 	nflog_drain();
 	control_close();
 	dns_close();

@@ -31,12 +31,12 @@ echo_up() {
 	wait_for 50 eval 'net ss -ltn | grep -q ":443 "'
 }
 
-# daemon_up [BROKER]: sbxfwd and its broker, ready
+# daemon_up [BROKER [INI LINES...]]: sbxfwd and its broker, ready
 daemon_up() {
 	local brokers
 	brokers=$(grep -c 'sbxfw-broker: broker: ready' "$TMP/sbxfwd.log" 2>/dev/null)
 	BROKER=${1:-} start_daemon "[dns]" "upstream = $NET4" "[tls]" \
-		"upstream_ca = $CA" &&
+		"upstream_ca = $CA" "${@:2}" &&
 		wait_for 200 eval '[ "$(grep -c "sbxfw-broker: broker: ready" "$TMP/sbxfwd.log")" -gt "${brokers:-0}" ]'
 }
 

@@ -16,10 +16,11 @@
 # tears everything down.
 SBXFWD=${SBXFWD:-$TOP/build/san/sbxfwd}
 ID=${ID:-$$}
-NS_SB=sbxe$ID-sb
-NS_RT=sbxe$ID-rt
-NS_NET=sbxe$ID-net
-NS_SB2=sbxe$ID-sb2	# a second sandbox link, for the cases that need one
+NS_PREFIX=${NS_PREFIX:-sbxe}	# a file's own, to tell its namespaces apart
+NS_SB=$NS_PREFIX$ID-sb
+NS_RT=$NS_PREFIX$ID-rt
+NS_NET=$NS_PREFIX$ID-net
+NS_SB2=$NS_PREFIX$ID-sb2	# a second sandbox link, for the cases that need one
 # the daemon runs as user sbxfw: it makes run/ and state/ its own, and
 # reads its ini again on SIGHUP ($TMP is opened to it in topo_up)
 SOCK=$TMP/run/sbxfw.sock

@@ -24,6 +24,7 @@ TEST(test_config_defaults)
 	CHECK(c.mode == MODE_DENY_ALL && c.deny_action == DENY_REJECT);
 	CHECK(c.ip_binding == BINDING_STRICT && c.ech == ECH_OUTER);
 	CHECK(c.log_allowed && c.retention_days == 30 && c.leaf_days == 7);
+	CHECK(c.max_size == 1ULL << 30);
 	CHECK(c.nupstream == 0);
 }
 
@@ -39,7 +40,8 @@ TEST(test_config_every_key_is_read)
 		"upstream = 2001:db8::54\nip_binding = off\n"
 		"[tls]\nca_dir = /tmp/ca\nleaf_days = 3\n"
 		"upstream_ca = /tmp/ca.pem\nech = deny\n"
-		"[audit]\nlog_allowed = false\nretention_days = 0\n";
+		"[audit]\nlog_allowed = false\nretention_days = 0\n"
+		"max_size = 512M\n";
 	struct sbxfw_config c;
 	char err[256];
 
@@ -53,6 +55,58 @@ TEST(test_config_every_key_is_read)
 	CHECK(c.upstream[2].family == AF_INET6 && c.upstream[2].port == 53);
 	CHECK(c.ip_binding == BINDING_OFF && c.ech == ECH_DENY);
 	CHECK(c.leaf_days == 3 && !c.log_allowed && c.retention_days == 0);
+	CHECK(c.max_size == 512ULL << 20);
+}
+
+TEST(test_config_max_size_takes_a_size_with_its_unit)
+{
+	static const struct {
+		const char *v;
+		uint64_t bytes;
+	} good[] = {
+		{ "0", 0 },
+		{ "1M", 1 << 20 },
+		{ "512M", 512ULL << 20 },
+		{ "2G", 2ULL << 30 },
+		{ "2g", 2ULL << 30 },
+		{ "1048576", 1 << 20 },
+		{ "4096K", 4 << 20 },
+		{ "3T", 3ULL << 40 },
+	};
+	struct sbxfw_config c;
+	char ini[64], err[256];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(ini, sizeof(ini), "[audit]\nmax_size = %s\n", good[i].v);
+		CHECK(parse(ini, &c, err) == 0);
+		CHECK(c.max_size == good[i].bytes);
+	}
+}
+
+TEST(test_config_bad_max_size_names_file_key_and_value)
+{
+	static const char *const bad[][2] = {
+		{ "1.5G", "t.ini:2: max_size = 1.5G: not a size" },
+		{ "2GB", "t.ini:2: max_size = 2GB: not a size" },
+		{ "G", "t.ini:2: max_size = G: not a size" },
+		{ "-1G", "t.ini:2: max_size = -1G: not a size" },
+		{ "1 G", "t.ini:2: max_size = 1 G: not a size" },
+		{ "1P", "t.ini:2: max_size = 1P: not a size" },
+		{ "512K", "t.ini:2: max_size = 512K: below 1M (0: no bound)" },
+		{ "100", "t.ini:2: max_size = 100: below 1M" },
+		{ "17T", "t.ini:2: max_size = 17T: out of range" },
+		{ "99999999999999999999", "max_size = 99999999999999999999: "
+					  "not a size" },
+	};
+	struct sbxfw_config c;
+	char ini[64], err[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(ini, sizeof(ini), "[audit]\nmax_size = %s\n", bad[i][0]);
+		CHECK(parse(ini, &c, err) < 0);
+		CHECK(strstr(err, bad[i][1]) != NULL);
+		CHECK(!strchr(err, '\n'));	/* one line */
+	}
 }
 
 TEST(test_config_errors_name_file_and_line)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,8 +205,10 @@ TEST(test_store_prunes_audit_rows_past_retention)
 	struct flow_record r = { .family = 4, .proto = "tcp", .allow = true,
 				 .reason = "domain-allowed" };
 	char err[256], path[] = "/tmp/sbxfw-prune-XXXXXX";
+	char before[STORE_TIME_LEN];
 	int fd = mkstemp(path);
 	sqlite3_stmt *s;
+	uint64_t n;
 
 	CHECK(fd >= 0);
 	close(fd);
@@ -214,7 +217,9 @@ TEST(test_store_prunes_audit_rows_past_retention)
 	CHECK(store_flows_insert(&st, &r, 1, err, sizeof(err)) == 0);
 	store_time_now(r.time);
 	CHECK(store_flows_insert(&st, &r, 1, err, sizeof(err)) == 0);
-	CHECK(store_audit_prune(&st, 30, err, sizeof(err)) == 0);
+	store_time_ago(30, before);
+	CHECK(store_audit_delete(&st, before, 500, &n, err, sizeof(err)) == 0);
+	CHECK(n == 1);
 	sqlite3_prepare_v2(st.db, "SELECT count(*) FROM flows", -1, &s, NULL);
 	CHECK(sqlite3_step(s) == SQLITE_ROW);
 	CHECK(sqlite3_column_int(s, 0) == 1);	/* the old one is gone */
@@ -263,4 +268,234 @@ TEST(test_store_flow_named_then_ended)
 			 "bytes_out = 10 AND bytes_in = 20") == 1);
 	store_close(&st);
 	unlink(path);
+}
+
+/* ---- the audit's bounds (retention, max_size), and a damaged database
+ * read as an error, never as fewer sandboxes or rules ---- */
+
+/* n flows rows, the i-th at second `first + i * step' of 2030-01-01 */
+static int flows_at(struct store *st, int n, int first, int step)
+{
+	struct flow_record r = { .family = 4, .proto = "tcp", .allow = true,
+				 .reason = "domain-allowed" };
+	char err[256];
+
+	snprintf(r.sandbox, sizeof(r.sandbox), "sb1");
+	snprintf(r.sni, sizeof(r.sni), "%0200d", 0);	/* ~300 bytes a row */
+	for (int i = 0; i < n; i++) {
+		int t = first + i * step;
+
+		snprintf(r.time, sizeof(r.time), "2030-01-01 %02d:%02d:%02d.000",
+			 t / 3600, t / 60 % 60, t % 60);
+		r.sport = (uint16_t)i;
+		if (store_flows_insert(st, &r, 1, err, sizeof(err)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int dns_at(struct store *st, int n, int first, int step)
+{
+	struct dns_record r = { .allow = true, .reason = "domain-allowed" };
+	char err[256];
+
+	snprintf(r.sandbox, sizeof(r.sandbox), "sb1");
+	snprintf(r.name, sizeof(r.name), "a.test");
+	snprintf(r.type, sizeof(r.type), "A");
+	for (int i = 0; i < n; i++) {
+		int t = first + i * step;
+
+		snprintf(r.time, sizeof(r.time), "2030-01-01 %02d:%02d:%02d.000",
+			 t / 3600, t / 60 % 60, t % 60);
+		if (store_dns_insert(st, &r, 1, err, sizeof(err)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+TEST(test_size_bound_deletes_the_oldest_rows_across_tables_first)
+{
+	const char *path = db_path();
+	struct store st;
+	char err[256];
+	uint64_t n;
+
+	CHECK(store_open(&st, path, false, err, sizeof(err)) == 0);
+	/* flows at even seconds 0..18, DNS at odd seconds 1..39 */
+	CHECK(flows_at(&st, 10, 0, 2) == 0 && dns_at(&st, 20, 1, 2) == 0);
+	/* a batch of 4 a table: up to the earliest 4th row (flows' 6 s) */
+	CHECK(store_audit_delete(&st, NULL, 4, &n, err, sizeof(err)) == 0);
+	CHECK(n == 7);	/* flows 0 2 4 6, DNS 1 3 5 */
+	CHECK(count_rows(&st, "SELECT count(*) FROM flows WHERE time < "
+		       "'2030-01-01 00:00:08'") == 0);
+	CHECK(count_rows(&st, "SELECT count(*) FROM dns_queries WHERE time < "
+		       "'2030-01-01 00:00:07'") == 0);
+	CHECK(count_rows(&st, "SELECT count(*) FROM flows") == 6);
+	CHECK(count_rows(&st, "SELECT count(*) FROM dns_queries") == 17);
+	/* now DNS's 4th row (13 s) is the earliest: never more than the
+	 * batch from one table */
+	CHECK(store_audit_delete(&st, NULL, 4, &n, err, sizeof(err)) == 0);
+	CHECK(n == 7 && count_rows(&st, "SELECT count(*) FROM flows") == 3);
+	CHECK(count_rows(&st, "SELECT count(*) FROM dns_queries") == 13);
+	/* the newest rows go last, and then nothing is left */
+	for (int i = 0; i < 10 && n; i++)
+		CHECK(store_audit_delete(&st, NULL, 4, &n, err,
+					 sizeof(err)) == 0);
+	CHECK(n == 0 && count_rows(&st, "SELECT count(*) FROM dns_queries") == 0);
+	store_close(&st);
+	cleanup();
+}
+
+TEST(test_retention_deletes_in_batches_and_keeps_recent_rows)
+{
+	const char *path = db_path();
+	struct store st;
+	char err[256], before[STORE_TIME_LEN];
+	struct flow_record r = { .family = 4, .proto = "tcp", .allow = true,
+				 .reason = "domain-allowed" };
+	uint64_t n, total = 0;
+	int batches = 0;
+
+	CHECK(store_open(&st, path, false, err, sizeof(err)) == 0);
+	CHECK(flows_at(&st, 1200, 0, 1) == 0);	/* 2030: not old */
+	CHECK(sqlite3_exec(st.db, "UPDATE flows SET time = replace(time, "
+			   "'2030', '2000')", NULL, NULL, NULL) == SQLITE_OK);
+	store_time_now(r.time);
+	snprintf(r.sandbox, sizeof(r.sandbox), "sb1");
+	CHECK(store_flows_insert(&st, &r, 1, err, sizeof(err)) == 0);
+	store_time_ago(30, before);
+	CHECK(strncmp(before, r.time, 4) <= 0 && strlen(before) == 23);
+	do {
+		CHECK(store_audit_delete(&st, before, 500, &n, err,
+					 sizeof(err)) == 0);
+		CHECK(n <= 500);
+		total += n;
+	} while (n && ++batches < 10);
+	CHECK(total == 1200 && batches == 3);
+	CHECK(count_rows(&st, "SELECT count(*) FROM flows") == 1);
+	store_close(&st);
+	cleanup();
+}
+
+/* The size max_size bounds is the pages in use; a new database gives
+ * freed pages back to the file system, an old one keeps them for reuse. */
+TEST(test_size_is_pages_in_use_and_free_pages_are_given_back)
+{
+	const char *path = db_path();
+	struct store st;
+	struct store_size a, b, c;
+	struct stat f1, f2;
+	char err[256];
+	uint64_t n;
+
+	CHECK(store_open(&st, path, false, err, sizeof(err)) == 0);
+	CHECK(store_size(&st, &a, err, sizeof(err)) == 0);
+	CHECK(a.releasable && a.page == 4096 && a.free == 0);
+	CHECK(flows_at(&st, 3000, 0, 1) == 0);
+	CHECK(store_size(&st, &b, err, sizeof(err)) == 0);
+	CHECK(b.used > a.used + 3000 * 200);	/* ~300 bytes a row */
+	do
+		CHECK(store_audit_delete(&st, NULL, 500, &n, err,
+					 sizeof(err)) == 0);
+	while (n);
+	CHECK(store_size(&st, &c, err, sizeof(err)) == 0);
+	CHECK(c.used < a.used + 4 * 4096 && c.free > 3000 * 200);
+	CHECK(sqlite3_wal_checkpoint_v2(st.db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+					NULL, NULL) == SQLITE_OK);
+	CHECK(stat(path, &f1) == 0);
+	CHECK(store_release(&st, c.free / c.page, err, sizeof(err)) == 0);
+	CHECK(sqlite3_wal_checkpoint_v2(st.db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+					NULL, NULL) == SQLITE_OK);
+	CHECK(stat(path, &f2) == 0);
+	CHECK(store_size(&st, &b, err, sizeof(err)) == 0);
+	CHECK(b.free == 0 && (uint64_t)f2.st_size + c.free <=
+	      (uint64_t)f1.st_size);
+	store_close(&st);
+	cleanup();
+}
+
+TEST(test_a_database_made_before_auto_vacuum_keeps_its_free_pages)
+{
+	const char *path = db_path();
+	struct store st;
+	struct store_size sz;
+	sqlite3 *db;
+	char err[256];
+
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "PRAGMA journal_mode = WAL; CREATE TABLE t(a)",
+			   NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	CHECK(store_open(&st, path, false, err, sizeof(err)) == 0);
+	CHECK(store_size(&st, &sz, err, sizeof(err)) == 0 && !sz.releasable);
+	CHECK(count_rows(&st, "PRAGMA auto_vacuum") == 0);
+	store_close(&st);
+	cleanup();
+}
+
+/* Overwrite the root page of a table with other bytes. */
+static int damage(const char *path, const char *table)
+{
+	char sql[128];
+	struct store st;
+	char err[256], junk[4096];
+	int64_t page;
+	int fd, ok;
+
+	if (store_open(&st, path, false, err, sizeof(err)) < 0)
+		return -1;
+	snprintf(sql, sizeof(sql), "SELECT rootpage FROM sqlite_master WHERE "
+		 "name = '%s'", table);
+	page = count_rows(&st, sql);
+	store_close(&st);	/* the last connection: checkpointed */
+	memset(junk, 0x5a, sizeof(junk));
+	if (page < 2 || (fd = open(path, O_WRONLY)) < 0)
+		return -1;
+	ok = pwrite(fd, junk, sizeof(junk), (page - 1) * 4096) ==
+	     (ssize_t)sizeof(junk);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+static int count_sandbox(int64_t id, const char *name, void *arg)
+{
+	(void)id, (void)name;
+	++*(int *)arg;
+	return 0;
+}
+
+TEST(test_a_damaged_database_is_an_error_not_fewer_sandboxes_or_rules)
+{
+	const char *path = db_path();
+	struct store st;
+	struct policy *p = policy_new(MODE_USER_DEFINED), *q;
+	struct sandbox_match m = { 0 };
+	char err[256];
+	int64_t id;
+	int n = 0;
+
+	CHECK(store_open(&st, path, false, err, sizeof(err)) == 0);
+	CHECK(store_sandbox_add(&st, "sb1", &id, err, sizeof(err)) == 0);
+	CHECK(policy_add_rule(p, LIST_DENY, "gist.github.com", err,
+			      sizeof(err)) == 0);
+	CHECK(store_policy_save(&st, id, p, err, sizeof(err)) == 0);
+	policy_free(p);
+	store_close(&st);
+	CHECK(damage(path, "policy_rules") == 0);
+	CHECK(store_open(&st, path, false, err, sizeof(err)) == 0);
+	q = store_policy_load(&st, id, err, sizeof(err));
+	CHECK(q == NULL && strstr(err, path));
+	store_close(&st);
+	CHECK(damage(path, "sandbox_match") == 0);
+	CHECK(store_open(&st, path, false, err, sizeof(err)) == 0);
+	CHECK(store_sandbox_match_load(&st, id, &m, err, sizeof(err)) < 0);
+	CHECK(strstr(err, path) && m.nifaces == 0);
+	store_close(&st);
+	CHECK(damage(path, "sandboxes") == 0);
+	CHECK(store_open(&st, path, false, err, sizeof(err)) == 0);
+	CHECK(store_sandbox_each(&st, count_sandbox, &n, err,
+				 sizeof(err)) < 0);
+	CHECK(strstr(err, path) && strstr(err, "malformed") && n == 0);
+	store_close(&st);
+	cleanup();
 }
