@@ -384,6 +384,24 @@ static void x_dynset_add(struct nftnl_rule *r, uint32_t sreg, const char *set)
 	x_add(r, e);
 }
 
+static void x_imm32(struct nftnl_rule *r, uint32_t reg, uint32_t v)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, reg);
+	nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &v, sizeof(v));
+	x_add(r, e);
+}
+
+/* Only while a daemon lives: what the kernel allows on its own (ranges,
+ * allow-all, the broker's redirect) waits for the queue otherwise, and
+ * the queue without a listener refuses (SPEC §1.5), after a crash too. */
+static void m_alive(struct nftnl_rule *r)
+{
+	x_imm32(r, R8, 0);
+	x_lookup(r, R8, "alive", 0);
+}
+
 static void x_verdict(struct nftnl_rule *r, int code, const char *chain)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
@@ -623,6 +641,8 @@ static const struct set_def set_defs[] = {
 	/* sandbox . an address of an injection domain, until its TTL */
 	{ "inject4", SK_TIMED, 8, 0, { 0 }, CAT2(T_MARK, T_IPV4) },
 	{ "inject6", SK_TIMED, 20, 0, { 0 }, CAT2(T_MARK, T_IPV6) },
+	/* one element while a daemon lives (nft_alive) */
+	{ "alive", SK_TIMED, 4, 0, { 0 }, T_MARK },
 };
 
 static struct nftnl_set *set_new(const char *name)
@@ -1286,6 +1306,8 @@ static void r_range(struct batch *bt, const struct nft_opts *o,
 {
 	struct nftnl_rule *r = r_lookup_by(chain, o->marks, set, v6, src);
 
+	if (s == ST_ALLOW)
+		m_alive(r);
 	s_decide(r, o, s, reason);
 	msg_rule(bt, r, reason);
 }
@@ -1914,6 +1936,7 @@ static void rules_inject(struct batch *bt, const struct nft_opts *o)
 	for (int v6 = 0; v6 < 2; v6++) {
 		r = r_lookup("inject_sandbox", m, v6 ? "inject6" : "inject4",
 			     v6);
+		m_alive(r);
 		x_redirect(r, o->broker_port);
 		msg_rule(bt, r, "inject redirect rule");
 	}
@@ -2004,6 +2027,36 @@ static void msg_inject(struct batch *bt, const struct marks *m,
 	nftnl_set_free(s);
 }
 
+/* The daemon lives for timeout_ms more: the element again (a timeout
+ * is only set on adding), the set emptied first in the same batch. */
+static void msg_alive(struct batch *bt, uint32_t timeout_ms)
+{
+	struct nftnl_set *s = set_new("alive");
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+	uint32_t key = 0;
+	struct nlmsghdr *nlh;
+
+	nlh = batch_msg(bt, NFT_MSG_DELSETELEM, 0, "alive flush");
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	batch_done_msg(bt);
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, &key, sizeof(key));
+	nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
+	nftnl_set_elem_add(s, e);
+	nlh = batch_msg(bt, NFT_MSG_NEWSETELEM, NLM_F_CREATE, "alive");
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	batch_done_msg(bt);
+	nftnl_set_free(s);
+}
+
+int nft_alive(char *err, size_t errlen)
+{
+	struct batch bt;
+
+	batch_begin(&bt);
+	msg_alive(&bt, NFT_ALIVE_MS);
+	return batch_commit(&bt, err, errlen);
+}
+
 static int table_commit(const struct nft_opts *o,
 			const struct nft_sandbox *sbs, size_t n,
 			const struct nft_inject *inj, size_t ninj,
@@ -2022,6 +2075,7 @@ static int table_commit(const struct nft_opts *o,
 	elems_flush(&bt, es, NFT_MSG_NEWSETELEM);
 	for (size_t i = 0; i < ninj && o->broker_port; i++)
 		msg_inject(&bt, o->marks, &inj[i]);
+	msg_alive(&bt, NFT_ALIVE_MS);
 	return batch_commit(&bt, err, errlen);
 }
 
@@ -2077,7 +2131,7 @@ int nft_close(char *err, size_t errlen)
 {
 	static const char *const allows[] = { "allow4", "allow6", "mode_allow",
 					      "mode_open", "inject4",
-					      "inject6" };
+					      "inject6", "alive" };
 	struct batch bt;
 
 	batch_begin(&bt);

@@ -85,6 +85,13 @@ int nft_sandbox_update(const struct nft_sandbox *old,
 		       const struct nft_sandbox *new, const struct marks *m,
 		       char *err, size_t errlen);
 
+/* The daemon lives: what the kernel allows on its own (ranges, allow-all,
+ * the broker's redirect) it allows for NFT_ALIVE_MS more. Said every
+ * second; a daemon that dies (a crash, SIGKILL) stops saying it, and new
+ * flows then wait for the queue, which refuses them. */
+#define NFT_ALIVE_MS 5000
+int nft_alive(char *err, size_t errlen);
+
 /* Injection addresses added and deleted in one batch, in this order. */
 int nft_inject_elems(const struct marks *m, const struct nft_inject *ops,
 		     size_t n, char *err, size_t errlen);

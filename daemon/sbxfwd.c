@@ -188,6 +188,25 @@ static void answer_queries(struct daemon *d)
 		control_reply(a.tag, commands_stats_reply(&a), d);
 }
 
+/* Once a second: the kernel's own allows hold for NFT_ALIVE_MS more. */
+static void alive_tick(uint64_t now)
+{
+	static uint64_t next;
+	static bool failing;
+	char err[256];
+
+	if (now < next)
+		return;
+	next = now + 1000000000ull;
+	if (nft_alive(err, sizeof(err)) < 0) {
+		if (!failing)
+			log_warnx("%s", err);
+		failing = true;
+		return;
+	}
+	failing = false;
+}
+
 /* Another program's change to the table: built again at once. */
 static void table_watch(struct daemon *d)
 {
@@ -234,6 +253,7 @@ static void run(struct daemon *d, int ep, int sfd, int tfd)
 				ct_events_read(flow_ended, d);
 				dns_tick(now_ns());
 				verdict_tick(now_ns());
+				alive_tick(now_ns());
 				broker_tick(now_ns());
 				if (d->table.pending)
 					commands_table_changed(d, "a retry");

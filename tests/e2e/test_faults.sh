@@ -300,6 +300,30 @@ test_a_damaged_database_stops_the_start_and_sandboxes_stay_refused() {
 
 # denied_flows MARKER: a name not allowed, plain bytes, a denied range,
 # each in the background
+# A daemon killed outright (SIGKILL, a crash, its seccomp filter) closes
+# nothing; what the kernel allowed alone (an allowed range, allow-all) it
+# allows only while the daemon says, each second, that it lives: 5 s
+# after the kill, no new flow of a sandbox goes anywhere.
+test_a_killed_daemon_lets_no_new_flow_pass_after_5_s() {
+	local m
+	recreate --allowed-domain '*.example.test' --allowed-cidr 198.18.3.0/24 >/dev/null ||
+		fail "create"
+	m=$(marker)
+	capture || fail "no capture"
+	http_to 198.18.3.10 "$m-0" >/dev/null
+	capture_stop
+	seen "$m-0" || fail "control: the allowed range's flow did not arrive"
+	stop_daemon KILL
+	sleep 6
+	nothing_reaches "killed"
+	daemon_up || fail "no start after the kill"
+	m=$(marker)
+	capture
+	http_to 198.18.3.10 "$m-4" >/dev/null
+	capture_stop
+	seen "$m-4" || fail "after the restart: the allowed range's flow did not arrive"
+}
+
 denied_flows() {
 	tls_to "$1-1.denied.test" >/dev/null &
 	http_to "$NET4" "$1-2" >/dev/null &
