@@ -121,10 +121,14 @@ static void learn_one(uint32_t sb, const char *name,
 			e->name = xstrdup(name);
 		}
 		/* a timeout is only set on adding: delete and add in the
-		 * same batch, never a moment without it */
-		if (e->until + MIN_NS >= now + t || e->until < now + EDGE_NS)
+		 * same batch, never a moment without it; one the kernel
+		 * timed out already is only added again (a delete meeting an
+		 * element gone in between fails the batch, and commit()
+		 * applies each alone) */
+		if (e->until > now && e->until + MIN_NS >= now + t)
 			return;
-		op(false, e, 0);
+		if (e->until > now)
+			op(false, e, 0);
 	} else {
 		if (count >= INJECT_ADDRS_MAX)
 			sweep(now);

@@ -1727,9 +1727,13 @@ static void rules_forward(struct batch *bt, const struct nft_opts *o)
 	r_jump_state(bt, "forward", m, ST_JUDGED, "judged");
 	r_syn_ack(bt, m, 0);
 	r_syn_ack(bt, m, 1);
+	/* a reply comes from the server: a sandbox's packet in the reply
+	 * direction of an undecided flow (an entry opened towards it in
+	 * another's name) is one it would send unjudged; the untracked
+	 * chain drops a sandbox's and accepts the rest */
 	r = rule_new("forward");
 	m_ct_direction(r, IP_CT_DIR_REPLY);
-	x_verdict(r, NF_ACCEPT, NULL);
+	x_verdict(r, NFT_GOTO, "untracked");
 	msg_rule(bt, r, "reply rule");
 	r = r_classified(bt, "forward", m);
 	x_verdict(r, NFT_JUMP, "inbound");
@@ -1776,6 +1780,15 @@ static void rules_classify(struct batch *bt, const struct marks *m)
 	struct nftnl_rule *r;
 
 	r_classify(bt, m, "classify", K_IIF);
+	/* an interface sandbox speaks in its own name only: a packet whose
+	 * source is not routed back through the interface it came in by
+	 * (another host's address, a server's) is spoofed */
+	r = rule_new("classify");
+	m_mark(r, true, m->id, NFT_CMP_NEQ, 0);
+	x_fib_rpf(r, R2);
+	x_cmp32(r, R2, NFT_CMP_EQ, 0);
+	x_verdict(r, NF_DROP, NULL);
+	msg_rule(bt, r, "interface reverse path rule");
 	/* the interface wins over the source address */
 	r = rule_new("classify");
 	m_mark(r, true, m->id, NFT_CMP_NEQ, 0);
@@ -1957,6 +1970,58 @@ static void rules_broker_input(struct batch *bt, const struct nft_opts *o)
 	msg_rule(bt, r, "broker direct rule");
 }
 
+/* A chain, and when `flush', its rules out (a reload's). */
+static void chain(struct batch *bt, bool flush, const char *name,
+		  const char *type, uint32_t hook, int prio)
+{
+	struct nftnl_rule *r;
+
+	msg_chain(bt, name, type, hook, prio);
+	if (!flush)
+		return;
+	r = rule_new(name);
+	nftnl_rule_nlmsg_build_payload(batch_msg(bt, NFT_MSG_DELRULE, 0,
+						 name), r);
+	nftnl_rule_free(r);
+	batch_done_msg(bt);
+}
+
+static void chains_and_rules(struct batch *bt, const struct nft_opts *o,
+			     bool flush)
+{
+	chain(bt, flush, "deny", NULL, 0, 0);
+	chain(bt, flush, "classify", NULL, 0, 0);
+	chain(bt, flush, "untracked", NULL, 0, 0);
+	chain(bt, flush, "judged", NULL, 0, 0);
+	chain(bt, flush, "quic_long", NULL, 0, 0);
+	chain(bt, flush, "inbound", NULL, 0, 0);
+	chain(bt, flush, "inbound_sandbox", NULL, 0, 0);
+	chain(bt, flush, "forward", "filter", NF_INET_FORWARD, -10);
+	chain(bt, flush, "commit", "filter", NF_INET_FORWARD, -9);
+	chain(bt, flush, "forged", "filter", NF_INET_LOCAL_OUT, NF_IP_PRI_RAW);
+	rules_deny(bt, o);
+	rules_classify(bt, o->marks);
+	rules_untracked(bt);
+	rules_judged(bt, o);
+	rules_inbound(bt, o);
+	rules_forward(bt, o);
+	rules_commit(bt, o);
+	rules_forged(bt, o->marks);
+	if (o->dns_port || o->broker_port)
+		chain(bt, flush, "dns", "nat", NF_INET_PRE_ROUTING,
+		      NF_IP_PRI_NAT_DST);
+	if (o->dns_port) {
+		chain(bt, flush, "dns_sandbox", NULL, 0, 0);
+		rules_dns(bt, o);
+	}
+	if (o->broker_port) {
+		chain(bt, flush, "inject_sandbox", NULL, 0, 0);
+		chain(bt, flush, "broker_in", "filter", NF_INET_LOCAL_IN, -10);
+		rules_inject(bt, o);
+		rules_broker_input(bt, o);
+	}
+}
+
 static void table_build(struct batch *bt, const struct nft_opts *o,
 			uint32_t flags)
 {
@@ -1969,37 +2034,16 @@ static void table_build(struct batch *bt, const struct nft_opts *o,
 		msg_set(bt, &set_defs[i], (uint32_t)i + 1);
 	elems_zero(bt);
 	elems_nopayload(bt);
-	msg_chain(bt, "deny", NULL, 0, 0);
-	msg_chain(bt, "classify", NULL, 0, 0);
-	msg_chain(bt, "untracked", NULL, 0, 0);
-	msg_chain(bt, "judged", NULL, 0, 0);
-	msg_chain(bt, "quic_long", NULL, 0, 0);
-	msg_chain(bt, "inbound", NULL, 0, 0);
-	msg_chain(bt, "inbound_sandbox", NULL, 0, 0);
-	msg_chain(bt, "forward", "filter", NF_INET_FORWARD, -10);
-	msg_chain(bt, "commit", "filter", NF_INET_FORWARD, -9);
-	msg_chain(bt, "forged", "filter", NF_INET_LOCAL_OUT, NF_IP_PRI_RAW);
-	rules_deny(bt, o);
-	rules_classify(bt, o->marks);
-	rules_untracked(bt);
-	rules_judged(bt, o);
-	rules_inbound(bt, o);
-	rules_forward(bt, o);
-	rules_commit(bt, o);
-	rules_forged(bt, o->marks);
-	if (o->dns_port || o->broker_port)
-		msg_chain(bt, "dns", "nat", NF_INET_PRE_ROUTING,
-			  NF_IP_PRI_NAT_DST);
-	if (o->dns_port) {
-		msg_chain(bt, "dns_sandbox", NULL, 0, 0);
-		rules_dns(bt, o);
-	}
-	if (o->broker_port) {
-		msg_chain(bt, "inject_sandbox", NULL, 0, 0);
-		msg_chain(bt, "broker_in", "filter", NF_INET_LOCAL_IN, -10);
-		rules_inject(bt, o);
-		rules_broker_input(bt, o);
-	}
+	chains_and_rules(bt, o, false);
+}
+
+int nft_rules_replace(const struct nft_opts *o, char *err, size_t errlen)
+{
+	struct batch bt;
+
+	batch_begin(&bt);
+	chains_and_rules(&bt, o, true);
+	return batch_commit(&bt, err, errlen);
 }
 
 static void msg_inject(struct batch *bt, const struct marks *m,

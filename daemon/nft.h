@@ -72,6 +72,10 @@ int nft_table_create(const struct nft_opts *o, const struct nft_sandbox *sbs,
 		     size_t n, const struct nft_inject *inj, size_t ninj,
 		     char *err, size_t errlen);
 bool nft_table_owned(void);
+/* Every chain's rules replaced (the ini read again), in one batch; the
+ * sets and their elements stay, the kernel's own too (the first sequence
+ * numbers of flows in their handshake). */
+int nft_rules_replace(const struct nft_opts *o, char *err, size_t errlen);
 /* The netlink port the table's changes come from (its events carry it). */
 uint32_t nft_portid(void);
 int nft_table_delete(char *err, size_t errlen);

@@ -123,6 +123,7 @@ static void reload(struct daemon *d)
 {
 	struct sbxfw_config c;
 	char err[512];
+	bool owner;
 
 	cfg_defaults(&c);
 	if (cfg_load(d->config_path, &c, err, sizeof(err)) < 0) {
@@ -140,11 +141,16 @@ static void reload(struct daemon *d)
 	c.queues = d->cfg.queues;
 	memcpy(c.socket, d->cfg.socket, sizeof(c.socket));
 	memcpy(c.database, d->cfg.database, sizeof(c.database));
+	owner = c.table_owner != d->cfg.table_owner;
 	d->cfg = c;
 	nft_opts_of(d);
 	configure(&d->cfg);
 	audit_limits(c.retention_days, c.max_size);
-	if (commands_table(d, err, sizeof(err)) < 0)
+	/* the rules only: a whole table would lose the sets' elements the
+	 * kernel keeps, and flows in their handshake with them; the table's
+	 * owner flags only on creating it */
+	if ((owner || nft_rules_replace(&d->nft, err, sizeof(err)) < 0) &&
+	    commands_table(d, err, sizeof(err)) < 0)
 		log_warnx("reload: %s", err);
 	else
 		log_info("configuration reloaded");
@@ -212,7 +218,9 @@ static void table_watch(struct daemon *d)
 {
 	char who[128];
 
-	if (nft_watch_read(nft_portid(), who, sizeof(who)))
+	/* owned, nobody else can change it: lost events are only lost */
+	if (nft_watch_read(nft_portid(), who, sizeof(who)) &&
+	    !nft_table_owned())
 		commands_table_changed(d, *who ? who : "another program");
 }
 

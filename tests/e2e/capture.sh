@@ -22,12 +22,15 @@ capture_stop() {
 seen() { grep -a -q -- "$1" "$TMP/cap.pcap"; }
 
 # The sandbox's kernel must not reset connections our raw sockets make:
-# its resets (TTL 64; ours go out with 65) are dropped.
+# its resets (TTL or hop limit 64; ours go out with 65) are dropped.
 drop_own_resets() {
-	sb nft list table ip rawtest >/dev/null 2>&1 && return 0
+	sb nft list table ip6 rawtest6 >/dev/null 2>&1 && return 0
 	sb nft add table ip rawtest &&
 		sb nft add chain ip rawtest out '{ type filter hook output priority 0; }' &&
-		sb nft add rule ip rawtest out tcp flags rst tcp sport '{ 20000-25000, 40000-60000 }' ip ttl 64 drop
+		sb nft add rule ip rawtest out tcp flags rst tcp sport '{ 20000-25000, 40000-60000 }' ip ttl 64 drop &&
+		sb nft add table ip6 rawtest6 &&
+		sb nft add chain ip6 rawtest6 out '{ type filter hook output priority 0; }' &&
+		sb nft add rule ip6 rawtest6 out tcp flags rst tcp sport '{ 20000-25000, 40000-60000 }' ip6 hoplimit 64 drop
 }
 
 # evasion.py ATTACK MARKER [ARGS...], from the sandbox's address

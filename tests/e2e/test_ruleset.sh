@@ -138,6 +138,38 @@ test_an_unowned_table_is_built_again_at_once() {
 	start_daemon "[dns]" "upstream = $NET4" || fail "restart owned"
 }
 
+# A reload (SIGHUP) replaces the rules and keeps the sets, the kernel's
+# own elements too: a flow between its handshake and its ClientHello when
+# it comes is served (a whole new table lost the flow's first sequence
+# number: its hello was held 3 s and refused clienthello-incomplete).
+test_a_flow_in_its_handshake_across_a_reload_is_served() {
+	recreate --allowed-domain allowed.test >/dev/null || return 1
+	rm -f "$TMP/go"
+	sb python3 - "$NET4" "$TMP/go" >"$TMP/hs.out" 2>&1 <<'EOF' &
+import os, socket, ssl, sys, time
+s = socket.create_connection((sys.argv[1], 443), timeout=8)
+print("connected", flush=True)
+for _ in range(100):
+    if os.path.exists(sys.argv[2]):
+        break
+    time.sleep(0.05)
+t0 = time.time()
+try:
+    ssl._create_unverified_context().wrap_socket(s, server_hostname="allowed.test").close()
+    print("serverhello %d ms" % ((time.time() - t0) * 1000))
+except OSError as e:
+    print("refused after %d ms: %s" % ((time.time() - t0) * 1000, e))
+EOF
+	local pid=$!
+	wait_for 50 grep -q connected "$TMP/hs.out" || fail "no handshake"
+	kill -HUP "$(daemon_pid)"
+	wait_for 50 eval '[ "$(grep -c "configuration reloaded" "$TMP/sbxfwd.log")" -gt 0 ]' || fail "no reload"
+	: >"$TMP/go"
+	wait "$pid"
+	cat "$TMP/hs.out"
+	grep -q '^serverhello' "$TMP/hs.out" || fail "the flow was refused"
+}
+
 # The control: without sbxfw (no sandbox on the link) the same loop's
 # markers arrive.
 test_control_without_sbxfw_the_markers_arrive() {
