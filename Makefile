@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# sbxfw: plain GNU make. `make`, `make check`, `make fuzz`, `make bench`.
+# sbxfw: plain GNU make. `make`, `make check`, `make fuzz`, `make bench`,
+# `make soak`.
 include config.mk
 
 B := build
@@ -26,7 +27,7 @@ SAN_CLI_OBJ := $(call obj,$(CLI_SRC),$(B)/san)
 FUZZ_COMMON_OBJ := $(call obj,$(COMMON_SRC),$(B)/fuzz)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all check deps test fuzz bench demo install clean deb rpm
+.PHONY: all check deps test fuzz bench soak demo install clean deb rpm
 # the objects of the fuzzers and benchmarks, made through pattern chains,
 # are kept (.SECONDARY would also skip missing ones the archive names)
 .PRECIOUS: $(B)/fuzz/tests/fuzz/%.o $(B)/tests/bench/%.o
@@ -97,6 +98,13 @@ bench:
 	@tests/bench/bench_datapath.sh
 	@tests/bench/bench_broker.sh
 	@tests/bench/bench_quic.sh
+
+# every load at once for SOAK_MINUTES (default 10) against one daemon, the
+# release build (SOAK_BUILD=san: the sanitizers'); deps first, as bench
+SOAK_BINS = $(if $(filter san,$(SOAK_BUILD)),$(B)/san/sbxfw $(B)/san/sbxfwd $(B)/san/sbxfw-broker,all)
+soak: deps
+	@$(MAKE) --no-print-directory $(SOAK_BINS)
+	@tests/soak/soak.sh
 
 # --- tests -------------------------------------------------------------------
 deps:
