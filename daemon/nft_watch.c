@@ -8,6 +8,7 @@
  * change anyone made). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
@@ -124,8 +125,17 @@ bool nft_watch_read(uint32_t own, char *who, size_t wholen)
 	ssize_t n;
 
 	*who = '\0';
-	while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0)
-		mnl_cb_run(buf, (size_t)n, 0, 0, message, &s);
+	for (int tries = 0; tries < 2; tries++) {
+		struct pollfd p = { mnl_socket_get_fd(nl), POLLIN, 0 };
+
+		while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0)
+			mnl_cb_run(buf, (size_t)n, 0, 0, message, &s);
+		/* the batch's NEWGEN, which names the program, comes last:
+		 * wait for it a moment */
+		if (!s.foreign || *who || errno != EAGAIN ||
+		    poll(&p, 1, 20) <= 0)
+			break;
+	}
 	if (n < 0 && errno == ENOBUFS) {	/* lost: maybe a change */
 		snprintf(who, wholen, "unknown (events lost)");
 		return true;
