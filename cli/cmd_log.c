@@ -227,7 +227,7 @@ int log_main(int argc, char **argv)
 		{ "domain", required_argument, NULL, 'd' },
 		{ "limit", required_argument, NULL, 'l' },
 		{ "follow", no_argument, NULL, 'f' },
-		{ "dns", no_argument, NULL, 'n' },
+		{ "dns", no_argument, NULL, 'D' },
 		{ "requests", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -237,13 +237,14 @@ int log_main(int argc, char **argv)
 	char err[512], *end;
 	int c, rc = 0;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	/* -n N: --limit, as journalctl -n and git log -n */
+	while ((c = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': o.since = optarg; break;
 		case 'u': o.until = optarg; break;
 		case 'v': o.verdict = optarg; break;
 		case 'f': o.follow = true; break;
-		case 'n': o.dns = true; break;
+		case 'D': o.dns = true; break;
 		case 'r': o.requests = true; break;
 		case 'd':
 			if (domain_pattern_parse(optarg, &o.domain, err,
@@ -254,6 +255,7 @@ int log_main(int argc, char **argv)
 			o.have_domain = true;
 			break;
 		case 'l':
+		case 'n':
 			o.limit = strtol(optarg, &end, 10);
 			if (*end || o.limit < 1) {
 				fprintf(stderr, "sbxfw: invalid --limit `%s'\n",

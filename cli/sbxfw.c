@@ -46,7 +46,7 @@ static const struct command {
 	{ "check", check_main, "NAME HOST[:PORT] [--ip ADDR]",
 	  "which rule decides a TLS connection, and why (no traffic sent)" },
 	{ "log", log_main, "[NAME] [--since 10m|TIME] [--until T] "
-	  "[--verdict allow|deny] [--domain PATTERN] [--limit N] [--follow] "
+	  "[--verdict allow|deny] [--domain PATTERN] [--limit|-n N] [--follow] "
 	  "[--dns | --requests]",
 	  "the flows audit, one line per flow (--dns: the DNS queries; "
 	  "--requests: the brokered HTTP requests)" },
