@@ -27,6 +27,10 @@ struct rows {
 	size_t naddrs;
 	struct sg_dns *dns;
 	size_t ndns;
+	char **injections;		/* the injection rules' domains */
+	size_t ninjections;
+	struct sg_request *requests;
+	size_t nrequests;
 	json_t *deny, *deny_ranges;	/* kept from the current policy */
 	sqlite3 *db;
 };
@@ -75,8 +79,8 @@ static char *wire_col(sqlite3_stmt *s, int i)
 }
 
 /* Allowed flows out of the sandbox (not towards it: "in:" reasons; not
- * DNS, which its own rows say): named ones by name and port, the others
- * by destination. */
+ * DNS, which its own rows say): named ones by name, port and protocol
+ * (QUIC's named by their Initials), the others by destination. */
 static int read_flows(struct rows *r, const char *name,
 		      const struct window *w)
 {
@@ -99,7 +103,7 @@ static int read_flows(struct rows *r, const char *name,
 			r->names = xreallocarray(r->names, r->nnames + 1,
 						 sizeof(*r->names));
 			r->names[r->nnames++] = (struct sg_name){
-				col(s, 0), port, n };
+				col(s, 0), port, n, wire_col(s, 2) };
 			continue;
 		}
 		dst = col(s, 3);
@@ -130,6 +134,50 @@ static int read_dns(struct rows *r, const char *name, const struct window *w)
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		r->dns = xreallocarray(r->dns, r->ndns + 1, sizeof(*r->dns));
 		r->dns[r->ndns++] = (struct sg_dns){ col(s, 0), col(s, 1) };
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+/* What the broker's requests table holds of the window, by host: the
+ * hosts of injection domains. */
+static int read_requests(struct rows *r, const char *name,
+			 const struct window *w)
+{
+	sqlite3_stmt *s = windowed(r->db, "SELECT lower(host), count(*) FROM "
+				   "requests", "GROUP BY 1", w);
+
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		r->requests = xreallocarray(r->requests, r->nrequests + 1,
+					    sizeof(*r->requests));
+		r->requests[r->nrequests++] = (struct sg_request){
+			col(s, 0), (long)sqlite3_column_int64(s, 1) };
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+/* The sandbox's injection rules: kept, as --apply keeps them. */
+static int read_injections(struct rows *r, const char *name)
+{
+	sqlite3_stmt *s;
+
+	if (sqlite3_prepare_v2(r->db, "SELECT domain FROM injection_rules "
+			       "JOIN sandboxes ON sandboxes.id = sandbox_id "
+			       "WHERE name = ? ORDER BY position", -1, &s,
+			       NULL) != SQLITE_OK) {
+		fprintf(stderr, "sbxfw: suggest: %s\n", sqlite3_errmsg(r->db));
+		return -1;
+	}
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		r->injections = xreallocarray(r->injections,
+					      r->ninjections + 1,
+					      sizeof(*r->injections));
+		r->injections[r->ninjections++] = col(s, 0);
 	}
 	sqlite3_finalize(s);
 	return 0;
@@ -174,8 +222,16 @@ fail:
 
 static void rows_free(struct rows *r)
 {
-	for (size_t i = 0; i < r->nnames; i++)
+	for (size_t i = 0; i < r->nnames; i++) {
 		free((char *)r->names[i].name);
+		free((char *)r->names[i].proto);
+	}
+	for (size_t i = 0; i < r->ninjections; i++)
+		free(r->injections[i]);
+	for (size_t i = 0; i < r->nrequests; i++)
+		free((char *)r->requests[i].host);
+	free(r->injections);
+	free(r->requests);
 	for (size_t i = 0; i < r->naddrs; i++)
 		free((char *)r->addrs[i].proto);
 	for (size_t i = 0; i < r->ndns; i++) {
@@ -206,6 +262,40 @@ static json_t *strings(char **v, size_t n, bool escape)
 	return a;
 }
 
+/* TLS flows without a name, by destination: no rule of theirs unless
+ * --ranges-for-unnamed. */
+static json_t *unnamed_of(const struct suggestion *s)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < s->nunnamed; i++) {
+		const struct sg_unnamed *u = &s->unnamed[i];
+		char addr[CIDR_TEXT_MAX];
+
+		addr_format(u->family, u->addr, addr);
+		json_array_append_new(a, json_pack(
+			"{s:s, s:s, s:i, s:I, s:b}", "address", addr, "proto",
+			u->proto, "port", (int)u->port, "flows",
+			(json_int_t)u->flows, "in_range", u->in_range));
+	}
+	return a;
+}
+
+static json_t *kept_of(const struct suggestion *s)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < s->nkept; i++) {
+		const struct sg_kept *k = &s->kept[i];
+
+		json_array_append_new(a, json_pack(
+			"{s:s, s:I, s:I, s:I}", "domain", k->domain, "names",
+			(json_int_t)k->names, "flows", (json_int_t)k->flows,
+			"requests", (json_int_t)k->requests));
+	}
+	return a;
+}
+
 static json_t *policy_of(const struct suggestion *s, const struct rows *r)
 {
 	json_t *allow = json_array(), *ranges = json_array();
@@ -221,18 +311,63 @@ static json_t *policy_of(const struct suggestion *s, const struct rows *r)
 			x->range ? "addresses" : "names", (json_int_t)x->names,
 			"flows", (json_int_t)x->flows, "note", x->note));
 	}
-	return json_pack("{s:s, s:o, s:O, s:{s:o, s:O}, s:{s:o, s:o, s:o}}",
+	return json_pack("{s:s, s:o, s:O, s:{s:o, s:O}, "
+			 "s:{s:o, s:o, s:o, s:o, s:o}}",
 			 "mode", "user-defined", "allow", allow, "deny",
 			 r->deny, "subnets", "allow", ranges, "deny",
 			 r->deny_ranges, "comment", "rules", why,
 			 "resolved_not_connected",
 			 strings(s->unconnected, s->nunconnected, false),
 			 "unusable_names",
-			 strings(s->unusable, s->nunusable, true));
+			 strings(s->unusable, s->nunusable, true),
+			 "unnamed_tls", unnamed_of(s), "injections",
+			 kept_of(s));
+}
+
+static const char *plural(long n, const char *many)
+{
+	return n == 1 ? "" : many;
+}
+
+/* "inject api.test — kept; 1 name, 2 flows, 3 requests through the
+ * broker": its flows need no allow rule, the injection rule takes them. */
+static void kept_line(const char *lead, const struct sg_kept *k)
+{
+	if (!k->flows && !k->requests) {
+		printf("%sinject %s — kept; not used in that window\n", lead,
+		       k->domain);
+		return;
+	}
+	printf("%sinject %s — kept; %ld name%s, %ld flow%s, %ld request%s "
+	       "through the broker\n", lead, k->domain, k->names,
+	       plural(k->names, "s"), k->flows, plural(k->flows, "s"),
+	       k->requests, plural(k->requests, "s"));
+}
+
+static void unnamed_lines(const struct suggestion *s, bool ranges)
+{
+	if (!s->nunnamed)
+		return;
+	if (ranges)
+		printf("TLS without a name, allowed as ranges "
+		       "(--ranges-for-unnamed):\n");
+	else
+		printf("left out, TLS without a name (a range would allow "
+		       "every name and every port at its address; "
+		       "--ranges-for-unnamed allows it all the same):\n");
+	for (size_t i = 0; i < s->nunnamed; i++) {
+		const struct sg_unnamed *u = &s->unnamed[i];
+		char addr[CIDR_TEXT_MAX];
+
+		addr_format(u->family, u->addr, addr);
+		printf("  %s %s/%u, %ld flow%s%s\n", addr, u->proto, u->port,
+		       u->flows, plural(u->flows, "s"), !ranges && u->in_range ?
+		       "; in a range all the same, for its other flows" : "");
+	}
 }
 
 static void explain(const struct suggestion *s, const struct rows *r,
-		    const char *name)
+		    const char *name, bool ranges)
 {
 	size_t i;
 
@@ -242,11 +377,12 @@ static void explain(const struct suggestion *s, const struct rows *r,
 
 		printf("  allow %s — %ld %s%s, %ld flow%s%s%s\n", x->text,
 		       x->names, x->range ? "address" : "name",
-		       x->names == 1 ? "" : x->range ? "es" : "s", x->flows,
-		       x->flows == 1 ? "" : "s", *x->note ? "; " : "",
-		       x->note);
+		       plural(x->names, x->range ? "es" : "s"), x->flows,
+		       plural(x->flows, "s"), *x->note ? "; " : "", x->note);
 	}
-	if (!s->nrule)
+	for (i = 0; i < s->nkept; i++)
+		kept_line("  ", &s->kept[i]);
+	if (!s->nrule && !s->nkept)
 		printf("  nothing was allowed in that window\n");
 	for (i = 0; i < json_array_size(r->deny); i++)
 		printf("  deny %s — kept\n",
@@ -265,6 +401,7 @@ static void explain(const struct suggestion *s, const struct rows *r,
 		printf("left out, not a host name: %s\n", t);
 		free(t);
 	}
+	unnamed_lines(s, ranges);
 }
 
 /* ---- --apply ---- */
@@ -280,8 +417,19 @@ static bool in_array(json_t *a, const char *v)
 	return false;
 }
 
-/* "- allow a" for what goes, "+ allow b" for what comes. */
-static void diff_list(json_t *was, json_t *is, const char *what)
+/* What the suggestion says of a rule it makes ("" for none). */
+static const char *note_of(const struct suggestion *s, const char *rule)
+{
+	for (size_t i = 0; s && i < s->nrule; i++)
+		if (!strcmp(s->rule[i].text, rule))
+			return s->rule[i].note;
+	return "";
+}
+
+/* "- allow a" for what goes, "+ allow b" for what comes, and why when
+ * the suggestion says (s; NULL: it says nothing). */
+static void diff_list(json_t *was, json_t *is, const char *what,
+		      const struct suggestion *s)
 {
 	size_t i;
 	json_t *x;
@@ -289,9 +437,13 @@ static void diff_list(json_t *was, json_t *is, const char *what)
 	json_array_foreach(was, i, x)
 		if (!in_array(is, json_string_value(x)))
 			printf("- %s %s\n", what, json_string_value(x));
-	json_array_foreach(is, i, x)
-		if (!in_array(was, json_string_value(x)))
-			printf("+ %s %s\n", what, json_string_value(x));
+	json_array_foreach(is, i, x) {
+		const char *v = json_string_value(x), *note = note_of(s, v);
+
+		if (!in_array(was, v))
+			printf("+ %s %s%s%s\n", what, v, *note ? " — " : "",
+			       note);
+	}
 }
 
 static json_t *at(json_t *o, const char *a, const char *b)
@@ -301,7 +453,8 @@ static json_t *at(json_t *o, const char *a, const char *b)
 	return b ? json_object_get(v, b) : v;
 }
 
-static int apply(const char *name, json_t *policy, bool json)
+static int apply(const char *name, json_t *policy,
+		 const struct suggestion *s, bool json)
 {
 	json_t *cur = ctl_request(json_pack("{s:s, s:s}", "command", "policy",
 					    "name", name));
@@ -318,12 +471,15 @@ static int apply(const char *name, json_t *policy, bool json)
 	if (strcmp(mode, "user-defined"))
 		printf("- mode %s\n+ mode user-defined\n", mode);
 	diff_list(at(was, "allow", NULL), at(policy, "allow", NULL),
-		  "allow");
-	diff_list(at(was, "deny", NULL), at(policy, "deny", NULL), "deny");
+		  "allow", s);
+	diff_list(at(was, "deny", NULL), at(policy, "deny", NULL), "deny",
+		  NULL);
 	diff_list(at(was, "subnets", "allow"), at(policy, "subnets", "allow"),
-		  "allow");
+		  "allow", s);
 	diff_list(at(was, "subnets", "deny"), at(policy, "subnets", "deny"),
-		  "deny");
+		  "deny", NULL);
+	for (size_t i = 0; i < s->nkept; i++)
+		kept_line("  ", &s->kept[i]);
 set:
 	json_decref(cur);
 	set = json_deep_copy(policy);
@@ -372,10 +528,11 @@ int suggest_main(int argc, char **argv)
 		{ "wildcard-threshold", required_argument, NULL, 'w' },
 		{ "max-prefix", required_argument, NULL, 'p' },
 		{ "apply", no_argument, NULL, 'a' },
+		{ "ranges-for-unnamed", no_argument, NULL, 'r' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sg_opts o = { 5, 32, 128, NULL };
+	struct sg_opts o = { 5, 32, 128, NULL, false };
 	struct window w = { 0 };
 	struct rows r = { .deny = json_array(), .deny_ranges = json_array() };
 	struct suggestion s = { 0 };
@@ -389,6 +546,7 @@ int suggest_main(int argc, char **argv)
 		case 's': w.since = optarg; break;
 		case 'u': w.until = optarg; break;
 		case 'a': do_apply = true; break;
+		case 'r': o.ranges_for_unnamed = true; break;
 		case 'j': json = true; break;
 		case 'w':
 			if (number("--wildcard-threshold", optarg, 2,
@@ -414,13 +572,18 @@ int suggest_main(int argc, char **argv)
 	    (w.until && audit_time_check(r.db, "--until", w.until) < 0) ||
 	    read_denied(&r, argv[optind]) < 0 ||
 	    read_flows(&r, argv[optind], &w) < 0 ||
-	    read_dns(&r, argv[optind], &w) < 0)
+	    read_dns(&r, argv[optind], &w) < 0 ||
+	    read_requests(&r, argv[optind], &w) < 0 ||
+	    read_injections(&r, argv[optind]) < 0)
 		goto out;
 	if (!(o.psl = psl_load(PSL_PATH, err, sizeof(err))))
 		fprintf(stderr, "sbxfw: %s: no wildcards suggested (install "
 			"publicsuffix)\n", err);
-	suggest_build(&(struct sg_input){ r.names, r.nnames, r.addrs,
-					  r.naddrs, r.dns, r.ndns }, &o, &s);
+	suggest_build(&(struct sg_input){
+			      r.names, r.nnames, r.addrs, r.naddrs, r.dns,
+			      r.ndns, (const char *const *)r.injections,
+			      r.ninjections, r.requests, r.nrequests },
+		      &o, &s);
 	if (!(policy = policy_of(&s, &r))) {
 		fprintf(stderr, "sbxfw: suggest: the policy cannot be "
 			"written as JSON\n");
@@ -431,14 +594,14 @@ int suggest_main(int argc, char **argv)
 	} else {
 		char *text = json_dumps(policy, JSON_INDENT(2));
 
-		explain(&s, &r, argv[optind]);
+		explain(&s, &r, argv[optind], o.ranges_for_unnamed);
 		printf("%s\n", text);
 		free(text);
 		rc = 0;
 	}
 	if (rc == 0 && do_apply) {
 		fflush(stdout);
-		rc = apply(argv[optind], policy, json);
+		rc = apply(argv[optind], policy, &s, json);
 	}
 out:
 	json_decref(policy);

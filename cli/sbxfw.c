@@ -51,7 +51,8 @@ static const struct command {
 	  "the flows audit, one line per flow (--dns: the DNS queries; "
 	  "--requests: the brokered HTTP requests)" },
 	{ "suggest", suggest_main, "NAME [--since T] [--until T] "
-	  "[--wildcard-threshold N] [--max-prefix N[,N6]] [--apply]",
+	  "[--wildcard-threshold N] [--max-prefix N[,N6]] "
+	  "[--ranges-for-unnamed] [--apply]",
 	  "the smallest policy that allows what the sandbox did (its audit); "
 	  "--apply sets it" },
 	{ "list", list_main, "", "list the sandboxes" },

@@ -118,15 +118,22 @@ void store_time_now(char out[STORE_TIME_LEN])
 void store_time_ago(unsigned days, char out[STORE_TIME_LEN])
 {
 	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	store_time_at((uint64_t)(ts.tv_sec - (time_t)days * 86400) *
+		      1000000000ull + (uint64_t)ts.tv_nsec, out);
+}
+
+void store_time_at(uint64_t ns, char out[STORE_TIME_LEN])
+{
+	time_t sec = (time_t)(ns / 1000000000ull);
 	struct tm tm;
 	size_t n;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec -= (time_t)days * 86400;
-	gmtime_r(&ts.tv_sec, &tm);
+	gmtime_r(&sec, &tm);
 	n = strftime(out, STORE_TIME_LEN, "%Y-%m-%d %H:%M:%S", &tm);
 	snprintf(out + n, STORE_TIME_LEN - n, ".%03d",
-		 (int)(ts.tv_nsec / 1000000) % 1000);
+		 (int)(ns % 1000000000ull / 1000000));
 }
 
 void store_secrets_path(const char *path, char *out, size_t outlen)

@@ -111,25 +111,32 @@ struct flow_record {
 	bool allow;
 	const char *reason;	/* a static string */
 	char rule[DOMAIN_PATTERN_MAX + 1];	/* "" for none */
+	bool name_only;		/* no row: the sni of the latest row on
+				 * these ends, which has none yet */
 };
 
-/* Insert records in one transaction. */
+/* Insert records in one transaction, in their order: a name_only one
+ * names the row written last on its ends, ended or not (a port used
+ * again: the next flow's row comes after it). */
 int store_flows_insert(struct store *st, const struct flow_record *r,
 		       size_t n, char *err, size_t errlen);
 
 /* A flow that ended: its ends (as in its row) and what it carried. */
 struct flow_end {
 	char time[32];
+	char since[32];		/* its row is no older; "": unknown */
 	char sandbox[64];
 	const char *proto;
 	char src[50], dst[50];
 	uint16_t sport, dport;
 	uint64_t bytes_out, bytes_in;
-	char sni[256];		/* not "": the row's name, nothing else */
+	uint64_t read_ns;	/* when it was read (CLOCK_MONOTONIC) */
 };
 
-/* Fill bytes_out, bytes_in and end_time of each flow's latest open row,
- * in one transaction; or, for those with an sni, the name it lacked. */
+/* In one transaction, each end fills bytes_out, bytes_in and end_time of
+ * its flow's row: the oldest still open on these ends since `since' (a
+ * port used again: the flow before ends as the new one begins, the new
+ * one's row written just after), else the latest open one. */
 int store_flows_end(struct store *st, const struct flow_end *e, size_t n,
 		    char *err, size_t errlen);
 
@@ -183,10 +190,12 @@ int store_audit_counts(struct store *st, bool dns, const char *sandbox,
 		       void *arg, char *err, size_t errlen);
 
 /* Current time as the audit tables hold it: UTC "YYYY-MM-DD HH:MM:SS.SSS",
- * the form of SQLite's strftime('%Y-%m-%d %H:%M:%f'); and `days' ago. */
+ * the form of SQLite's strftime('%Y-%m-%d %H:%M:%f'); `days' ago; and
+ * a time given in ns of CLOCK_REALTIME. */
 #define STORE_TIME_LEN 32
 void store_time_now(char out[STORE_TIME_LEN]);
 void store_time_ago(unsigned days, char out[STORE_TIME_LEN]);
+void store_time_at(uint64_t ns, char out[STORE_TIME_LEN]);
 
 /* The audit's bounds (store_audit.c). One transaction deleting the
  * oldest rows of flows, dns_queries, requests and policy_changes, at most

@@ -217,45 +217,63 @@ static void bind_flow(sqlite3_stmt *s, const void *row)
 int store_flows_insert(struct store *st, const struct flow_record *r,
 		       size_t n, char *err, size_t errlen)
 {
-	return rows_write(st, "INSERT INTO flows (time, sandbox, family, "
-			   "proto, src, sport, dst, dport, sni, verdict, "
-			   "reason, rule) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-			   r, sizeof(*r), n, bind_flow, err, errlen);
+	sqlite3_stmt *row = NULL, *name = NULL;
+	int rc;
+
+	if ((rc = store_savepoint(st, "audit", err, errlen)) < 0)
+		return rc;
+	if (!(row = store_prep(st, "INSERT INTO flows (time, sandbox, family, "
+			       "proto, src, sport, dst, dport, sni, verdict, "
+			       "reason, rule) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+			       err, errlen)) ||
+	    !(name = store_prep(st, "UPDATE flows SET sni = ?9 WHERE id = "
+				"(SELECT max(id) FROM flows WHERE src = ?5 AND "
+				"sport = ?6 AND dst = ?7 AND dport = ?8 AND "
+				"sandbox = ?2 AND proto = ?4) AND sni IS NULL",
+				err, errlen))) {
+		rc = -EIO;
+		goto out;
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		sqlite3_stmt *s = r[i].name_only ? name : row;
+
+		bind_flow(s, &r[i]);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			rc = store_error(st, err, errlen);
+		sqlite3_reset(s);
+	}
+out:
+	sqlite3_finalize(row);
+	sqlite3_finalize(name);
+	return store_end(st, "audit", rc, err, errlen);
 }
 
 static void bind_end(sqlite3_stmt *s, const void *row)
 {
 	const struct flow_end *e = row;
 
-	if (*e->sni) {
-		for (int i = 1; i <= 3; i++)
-			sqlite3_bind_null(s, i);
-		sqlite3_bind_text(s, 10, e->sni, -1, SQLITE_STATIC);
-	} else {
-		sqlite3_bind_int64(s, 1, (sqlite3_int64)e->bytes_out);
-		sqlite3_bind_int64(s, 2, (sqlite3_int64)e->bytes_in);
-		sqlite3_bind_text(s, 3, e->time, -1, SQLITE_STATIC);
-		sqlite3_bind_null(s, 10);
-	}
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)e->bytes_out);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)e->bytes_in);
+	sqlite3_bind_text(s, 3, e->time, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 4, e->src, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 5, e->sport);
 	sqlite3_bind_text(s, 6, e->dst, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 7, e->dport);
 	sqlite3_bind_text(s, 8, e->sandbox, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 9, e->proto, -1, SQLITE_STATIC);
+	bind_text_or_null(s, 10, e->since);
 }
 
 int store_flows_end(struct store *st, const struct flow_end *e, size_t n,
 		    char *err, size_t errlen)
 {
-	return rows_write(st, "UPDATE flows SET bytes_out = coalesce(?1, "
-			   "bytes_out), bytes_in = coalesce(?2, bytes_in), "
-			   "end_time = coalesce(?3, end_time), sni = "
-			   "coalesce(sni, ?10) WHERE id = (SELECT max(id) FROM flows "
-			   "WHERE src = ?4 AND sport = ?5 AND dst = ?6 AND "
-			   "dport = ?7 AND sandbox = ?8 AND proto = ?9 AND "
-			   "end_time IS NULL)", e, sizeof(*e), n, bind_end, err,
-			   errlen);
+	return rows_write(st, "UPDATE flows SET bytes_out = ?1, bytes_in = "
+			  "?2, end_time = ?3 WHERE id = (SELECT CASE WHEN ?10 "
+			  "IS NULL THEN max(id) ELSE min(id) END FROM flows "
+			  "WHERE src = ?4 AND sport = ?5 AND dst = ?6 AND "
+			  "dport = ?7 AND sandbox = ?8 AND proto = ?9 AND "
+			  "end_time IS NULL AND (?10 IS NULL OR time >= ?10))",
+			  e, sizeof(*e), n, bind_end, err, errlen);
 }
 
 static void bind_dns(sqlite3_stmt *s, const void *row)

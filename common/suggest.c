@@ -17,7 +17,7 @@
 struct ent {
 	char *key;		/* "a.b.c" or "*.b.c" */
 	uint16_t port;
-	long names, flows;
+	long names, flows, quic;
 	bool by_addr, dead;
 };
 
@@ -27,7 +27,7 @@ struct ents {
 };
 
 static void ent_add(struct ents *es, const char *key, uint16_t port,
-		    long names, long flows, bool by_addr)
+		    long names, long flows, long quic, bool by_addr)
 {
 	if (es->n == es->cap) {
 		es->cap = es->cap ? es->cap * 2 : 64;
@@ -35,7 +35,7 @@ static void ent_add(struct ents *es, const char *key, uint16_t port,
 	}
 	es->e[es->n++] = (struct ent){ .key = xstrdup(key), .port = port,
 				       .names = names, .flows = flows,
-				       .by_addr = by_addr };
+				       .quic = quic, .by_addr = by_addr };
 }
 
 static int ent_cmp(const void *a, const void *b)
@@ -68,6 +68,7 @@ static void ents_merge(struct ents *es)
 			if (e->key[0] == '*')
 				last->names += e->names;
 			last->flows += e->flows;
+			last->quic += e->quic;
 			last->by_addr |= e->by_addr;
 			free(e->key);
 		} else {
@@ -103,7 +104,7 @@ static bool under(const char *name, const char *domain)
 static void collapse(struct ents *es, const char *par, uint16_t port)
 {
 	char key[DOMAIN_MAX + 3];
-	long names = 0, flows = 0;
+	long names = 0, flows = 0, quic = 0;
 	size_t n = es->n;
 
 	for (size_t i = 0; i < n; i++) {
@@ -112,12 +113,13 @@ static void collapse(struct ents *es, const char *par, uint16_t port)
 		if (!e->dead && e->port == port && under(node(e), par)) {
 			names += e->names;
 			flows += e->flows;
+			quic += e->quic;
 			e->dead = true;
 		}
 	}
 	snprintf(key, sizeof(key), "*.%s", par);
 	if (names)
-		ent_add(es, key, port, names, flows, false);
+		ent_add(es, key, port, names, flows, quic, false);
 }
 
 /* Entries in order of port, parent, node: siblings side by side. */
@@ -265,12 +267,13 @@ static unsigned common_bits(const uint8_t *a, const uint8_t *b, unsigned max)
 /* ---- the result ---- */
 
 static void rule_add(struct suggestion *s, const char *text, bool range,
-		     long names, long flows, const char *note)
+		     long names, long flows, long quic, const char *note)
 {
 	s->rule = xreallocarray(s->rule, s->nrule + 1, sizeof(*s->rule));
 	s->rule[s->nrule++] = (struct sg_rule){
 		.text = xstrdup(text), .range = range, .names = names,
 		.flows = flows, .note = xstrdup(note ? note : ""),
+		.quic = quic,
 	};
 }
 
@@ -298,26 +301,187 @@ static bool answers_hold(const char *answers, int family, const uint8_t *addr)
 	return false;
 }
 
-static void names_from_flows(struct ents *es, const struct sg_input *in,
+/* The injection rules in place: parsed, and kept in the suggestion. */
+struct injections {
+	struct domain_pattern *p;
+	size_t n;
+	char ***seen;		/* the names each one covered */
+	size_t *nseen;
+};
+
+static void injections_parse(const struct sg_input *in, struct injections *ij,
 			     struct suggestion *s)
+{
+	char err[256];
+
+	ij->p = xcalloc(in->ninjections + 1, sizeof(*ij->p));
+	for (size_t i = 0; i < in->ninjections; i++) {
+		bool again = false;
+
+		for (size_t j = 0; j < s->nkept && !again; j++)
+			again = !strcmp(s->kept[j].domain, in->injections[i]);
+		if (again || domain_pattern_parse(in->injections[i],
+						  &ij->p[ij->n], err,
+						  sizeof(err)) < 0)
+			continue;
+		s->kept = xreallocarray(s->kept, s->nkept + 1,
+					sizeof(*s->kept));
+		s->kept[s->nkept++] = (struct sg_kept){
+			.domain = xstrdup(in->injections[i]) };
+		ij->n++;
+	}
+	ij->seen = xcalloc(ij->n + 1, sizeof(*ij->seen));
+	ij->nseen = xcalloc(ij->n + 1, sizeof(*ij->nseen));
+}
+
+static void injections_free(struct injections *ij)
+{
+	for (size_t i = 0; i < ij->n; i++) {
+		domain_pattern_clear(&ij->p[i]);
+		for (size_t j = 0; j < ij->nseen[i]; j++)
+			free(ij->seen[i][j]);
+		free(ij->seen[i]);
+	}
+	free(ij->p);
+	free(ij->seen);
+	free(ij->nseen);
+}
+
+/* The injection rule that takes a flow to name:port (or any port), or
+ * -1: an injection domain stays one, never an allow rule. */
+static long injected(const struct injections *ij, const char *name,
+		     uint16_t port)
+{
+	for (size_t i = 0; i < ij->n; i++)
+		if (domain_pattern_match(&ij->p[i], name,
+					 port ? port : ij->p[i].port))
+			return (long)i;
+	return -1;
+}
+
+static void names_from_flows(struct ents *es, const struct sg_input *in,
+			     struct injections *ij, struct suggestion *s)
 {
 	char n[DOMAIN_MAX + 1];
 
 	for (size_t i = 0; i < in->nnames; i++) {
-		if (!usable(in->names[i].name, n)) {
-			list_add(&s->unusable, &s->nunusable,
-				 in->names[i].name);
+		const struct sg_name *x = &in->names[i];
+		bool quic = x->proto && !strcmp(x->proto, "udp");
+		long j;
+
+		if (!usable(x->name, n)) {
+			list_add(&s->unusable, &s->nunusable, x->name);
 			continue;
 		}
-		ent_add(es, n, in->names[i].port, 1, in->names[i].flows,
+		if ((j = injected(ij, n, x->port)) >= 0) {
+			size_t had = ij->nseen[j];
+
+			list_add(&ij->seen[j], &ij->nseen[j], n);
+			s->kept[j].names += ij->nseen[j] > had;
+			s->kept[j].flows += x->flows;
+			continue;
+		}
+		ent_add(es, n, x->port, 1, x->flows, quic ? x->flows : 0,
 			false);
+	}
+	for (size_t i = 0; i < in->nrequests; i++) {
+		long j;
+
+		if (usable(in->requests[i].host, n) &&
+		    (j = injected(ij, n, 0)) >= 0)
+			s->kept[j].requests += in->requests[i].requests;
+	}
+}
+
+static const char *proto_of(const char *proto)
+{
+	return proto ? proto : "tcp";
+}
+
+/* A port where TLS was seen: 443 (TCP, or UDP for QUIC), or one where a
+ * flow named itself. */
+static bool tls_port(const struct sg_input *in, const char *proto,
+		     uint16_t port)
+{
+	if (port == 443)
+		return true;
+	for (size_t i = 0; i < in->nnames; i++)
+		if (in->names[i].port == port &&
+		    !strcmp(proto_of(in->names[i].proto), proto_of(proto)))
+			return true;
+	return false;
+}
+
+/* Flows without a name on a TLS port: listed, by destination. */
+static void unnamed_tls(const struct sg_input *in, bool *is,
+			struct suggestion *s)
+{
+	for (size_t a = 0; a < in->naddrs; a++) {
+		const struct sg_addr *x = &in->addrs[a];
+		struct sg_unnamed *u = NULL;
+
+		if (!(is[a] = tls_port(in, x->proto, x->port)))
+			continue;
+		for (size_t i = 0; i < s->nunnamed && !u; i++)
+			if (s->unnamed[i].family == x->family &&
+			    !memcmp(s->unnamed[i].addr, x->addr, 16) &&
+			    s->unnamed[i].port == x->port &&
+			    !strcmp(s->unnamed[i].proto, proto_of(x->proto)))
+				u = &s->unnamed[i];
+		if (!u) {
+			s->unnamed = xreallocarray(s->unnamed, s->nunnamed + 1,
+						   sizeof(*s->unnamed));
+			u = &s->unnamed[s->nunnamed++];
+			*u = (struct sg_unnamed){ .family = x->family,
+						  .port = x->port };
+			memcpy(u->addr, x->addr, 16);
+			snprintf(u->proto, sizeof(u->proto), "%s",
+				 proto_of(x->proto));
+		}
+		u->flows += x->flows;
+	}
+}
+
+static int unnamed_cmp(const void *a, const void *b)
+{
+	const struct sg_unnamed *x = a, *y = b;
+	int c;
+
+	if (x->family != y->family)
+		return x->family - y->family;
+	if ((c = memcmp(x->addr, y->addr, 16)))
+		return c;
+	if (x->port != y->port)
+		return x->port - y->port;
+	return strcmp(x->proto, y->proto);
+}
+
+/* Sorted, each said whether a range of the suggestion holds its address
+ * all the same (its other flows', or --ranges-for-unnamed). */
+static void in_ranges(struct suggestion *s)
+{
+	char err[128];
+
+	if (s->nunnamed)
+		qsort(s->unnamed, s->nunnamed, sizeof(*s->unnamed),
+		      unnamed_cmp);
+	for (size_t r = 0; r < s->nrule; r++) {
+		struct cidr c;
+
+		if (!s->rule[r].range ||
+		    cidr_parse(s->rule[r].text, &c, err, sizeof(err)) < 0)
+			continue;
+		for (size_t i = 0; i < s->nunnamed; i++)
+			s->unnamed[i].in_range |= cidr_contains(
+				&c, s->unnamed[i].family, s->unnamed[i].addr);
 	}
 }
 
 /* A name whose answers the sandbox then reached without naming it (plain
  * HTTP by name): the range allows the flow, a name:port rule lets the
- * name resolve. */
-static void names_by_address(struct ents *es, const struct sg_input *in)
+ * name resolve. Not for TLS without a name (skip): no range allows it. */
+static void names_by_address(struct ents *es, const struct sg_input *in,
+			     const bool *skip)
 {
 	char n[DOMAIN_MAX + 1];
 
@@ -327,9 +491,9 @@ static void names_by_address(struct ents *es, const struct sg_input *in)
 		for (size_t a = 0; a < in->naddrs; a++) {
 			const struct sg_addr *x = &in->addrs[a];
 
-			if (answers_hold(in->dns[d].answers, x->family,
-					 x->addr))
-				ent_add(es, n, x->port, 1, x->flows, true);
+			if (!skip[a] && answers_hold(in->dns[d].answers,
+						     x->family, x->addr))
+				ent_add(es, n, x->port, 1, x->flows, 0, true);
 		}
 	}
 }
@@ -338,7 +502,7 @@ static void domain_rules(struct ents *es, struct suggestion *s)
 {
 	for (size_t i = 0; i < es->n; i++) {
 		const struct ent *e = &es->e[i];
-		char text[DOMAIN_MAX + 16];
+		char text[DOMAIN_MAX + 16], note[96] = "";
 
 		if (e->dead)
 			continue;
@@ -346,16 +510,21 @@ static void domain_rules(struct ents *es, struct suggestion *s)
 			snprintf(text, sizeof(text), "%s", e->key);
 		else
 			snprintf(text, sizeof(text), "%s:%u", e->key, e->port);
-		rule_add(s, text, false, e->names, e->flows,
-			 e->by_addr ? "resolved, then reached by address" :
-			 NULL);
+		if (e->quic)
+			snprintf(note, sizeof(note), "%ld over QUIC, named by "
+				 "their Initials", e->quic);
+		if (e->by_addr)
+			snprintf(note + strlen(note), sizeof(note) -
+				 strlen(note), "%sresolved, then reached by "
+				 "address", *note ? "; " : "");
+		rule_add(s, text, false, e->names, e->flows, e->quic, note);
 	}
 }
 
 /* Each address alone, or those within max_prefix of each other as the
  * smallest prefix that covers them. */
 static void range_rules(const struct sg_input *in, const struct sg_opts *o,
-			struct suggestion *s)
+			const bool *skip, struct suggestion *s)
 {
 	struct host *h = xcalloc(in->naddrs + 1, sizeof(*h));
 	size_t n = 0;
@@ -364,6 +533,8 @@ static void range_rules(const struct sg_input *in, const struct sg_opts *o,
 		const struct sg_addr *a = &in->addrs[i];
 		struct host *t = NULL;
 
+		if (skip[i])
+			continue;
 		for (size_t j = 0; j < n && !t; j++)
 			if (h[j].family == a->family &&
 			    !memcmp(h[j].addr, a->addr, 16))
@@ -402,14 +573,16 @@ static void range_rules(const struct sg_input *in, const struct sg_opts *o,
 					 *note ? " " : "", h[k].note);
 		}
 		cidr_format(&c, text);
-		rule_add(s, text, true, (long)(j - i), flows, note);
+		rule_add(s, text, true, (long)(j - i), flows, 0, note);
 		i = j;
 	}
 	free(h);
 }
 
-/* Resolved names no rule covers: never connected to. */
-static void unconnected(const struct sg_input *in, struct suggestion *s)
+/* Resolved names no rule covers (nor an injection rule): never
+ * connected to. */
+static void unconnected(const struct sg_input *in,
+			const struct injections *ij, struct suggestion *s)
 {
 	struct domain_pattern *p = xcalloc(s->nrule + 1, sizeof(*p));
 	char n[DOMAIN_MAX + 1], err[256];
@@ -423,7 +596,7 @@ static void unconnected(const struct sg_input *in, struct suggestion *s)
 	for (size_t d = 0; d < in->ndns; d++) {
 		bool covered = false;
 
-		if (!usable(in->dns[d].name, n))
+		if (!usable(in->dns[d].name, n) || injected(ij, n, 0) >= 0)
 			continue;
 		for (size_t r = 0; r < np && !covered; r++)
 			covered = domain_pattern_match(&p[r], n, p[r].port);
@@ -443,23 +616,32 @@ static int str_cmp(const void *a, const void *b)
 void suggest_build(const struct sg_input *in, const struct sg_opts *o,
 		   struct suggestion *s)
 {
+	bool *unnamed = xcalloc(in->naddrs + 1, sizeof(*unnamed));
+	struct injections ij = { 0 };
 	struct ents es = { 0 };
 
 	memset(s, 0, sizeof(*s));
-	names_from_flows(&es, in, s);
-	names_by_address(&es, in);
+	injections_parse(in, &ij, s);
+	names_from_flows(&es, in, &ij, s);
+	unnamed_tls(in, unnamed, s);
+	if (o->ranges_for_unnamed)	/* ranges as any nameless flow's */
+		memset(unnamed, 0, in->naddrs * sizeof(*unnamed));
+	names_by_address(&es, in, unnamed);
 	collapse_all(&es, o);
 	domain_rules(&es, s);
-	range_rules(in, o, s);
+	range_rules(in, o, unnamed, s);
 	if (s->nrule)
 		qsort(s->rule, s->nrule, sizeof(*s->rule), rule_cmp);
-	unconnected(in, s);
+	in_ranges(s);
+	unconnected(in, &ij, s);
 	if (s->nunconnected)
 		qsort(s->unconnected, s->nunconnected, sizeof(char *),
 		      str_cmp);
 	for (size_t i = 0; i < es.n; i++)
 		free(es.e[i].key);
 	free(es.e);
+	injections_free(&ij);
+	free(unnamed);
 }
 
 void suggestion_free(struct suggestion *s)
@@ -472,6 +654,10 @@ void suggestion_free(struct suggestion *s)
 		free(s->unconnected[i]);
 	for (size_t i = 0; i < s->nunusable; i++)
 		free(s->unusable[i]);
+	for (size_t i = 0; i < s->nkept; i++)
+		free(s->kept[i].domain);
+	free(s->unnamed);
+	free(s->kept);
 	free(s->rule);
 	free(s->unconnected);
 	free(s->unusable);

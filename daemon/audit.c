@@ -22,6 +22,8 @@
 #define TRIM_MS 20		/* such transactions a period: begun within */
 #define RELEASE_PAGES 1024	/* free pages given back a period, at most */
 #define WAL_MAX (4u << 20)	/* bytes of WAL between checkpoints */
+#define SINCE_MARGIN_NS 1000000ull	/* a row is no older than its entry */
+#define END_WAIT_NS 300000000ull	/* an end waits for its row this long */
 
 /* Rows waiting for the writer, one ring per table. */
 struct ring {
@@ -45,20 +47,37 @@ static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static pthread_t writer;
 static _Atomic uint64_t written, lost, deleted_for_size, db_size;
 
-/* Take what is queued (under the lock) into `out'. */
-static size_t take(struct ring *r)
+/* Take what is queued (under the lock), max rows at most, into `out'. */
+static size_t take(struct ring *r, size_t max)
 {
 	size_t n = 0;
 
-	while (r->len) {
+	while (r->len && n < max) {
 		size_t run = r->len < RING - r->head ? r->len : RING - r->head;
 
+		if (run > max - n)
+			run = max - n;
 		memcpy(r->out + n * r->size, r->rows + r->head * r->size,
 		       run * r->size);
 		n += run;
 		r->head = (r->head + run) % RING;
 		r->len -= run;
 	}
+	return n;
+}
+
+/* Ends read END_WAIT_NS ago or more (all of them at the stop): by then
+ * the rows they end are in the rings too (conntrack's events are read
+ * apart from NFLOG's rows, which its batches hold up to 50 ms). */
+static size_t ends_due(bool all)
+{
+	uint64_t now = now_ns();
+	size_t n = 0;
+
+	while (n < ends.len && (all || ((const struct flow_end *)
+		(ends.rows + (ends.head + n) % RING * ends.size))->read_ns +
+		END_WAIT_NS <= now))
+		n++;
 	return n;
 }
 
@@ -258,10 +277,10 @@ static void *writer_main(void *arg)
 		last = stopping;
 		changed = limits_changed;
 		if (!pending_total()) {	/* else the kept batch goes first */
-			pending[T_FLOWS] = take(&flows);
-			pending[T_DNS] = take(&dns);
-			pending[T_ENDS] = take(&ends);
-			pending[T_REQUESTS] = take(&requests);
+			pending[T_FLOWS] = take(&flows, RING);
+			pending[T_DNS] = take(&dns, RING);
+			pending[T_ENDS] = take(&ends, ends_due(last));
+			pending[T_REQUESTS] = take(&requests, RING);
 		}
 		pthread_mutex_unlock(&lock);
 		if (changed)
@@ -370,38 +389,41 @@ void audit_flow(const struct flow_record *r)
 	queue_row(&flows, r);
 }
 
-static void queue_end(const char *sandbox, const struct flow_key *k,
-		      struct flow_end *e)
+void audit_flow_end(const char *sandbox, const struct flow_key *k,
+		    uint64_t bytes_out, uint64_t bytes_in, uint64_t start_ns)
 {
+	struct flow_end e = { .bytes_out = bytes_out, .bytes_in = bytes_in,
+			      .read_ns = now_ns() };
 	struct flow_record r;
 
 	audit_record_init(&r, sandbox, k);	/* the ends as the row has them */
-	memcpy(e->time, r.time, sizeof(e->time));
-	memcpy(e->sandbox, r.sandbox, sizeof(e->sandbox));
-	memcpy(e->src, r.src, sizeof(e->src));
-	memcpy(e->dst, r.dst, sizeof(e->dst));
-	e->proto = r.proto;
-	e->sport = r.sport;
-	e->dport = r.dport;
-	queue_row(&ends, e);
-}
-
-void audit_flow_end(const char *sandbox, const struct flow_key *k,
-		    uint64_t bytes_out, uint64_t bytes_in)
-{
-	struct flow_end e = { .bytes_out = bytes_out, .bytes_in = bytes_in };
-
-	queue_end(sandbox, k, &e);
+	memcpy(e.time, r.time, sizeof(e.time));
+	memcpy(e.sandbox, r.sandbox, sizeof(e.sandbox));
+	memcpy(e.src, r.src, sizeof(e.src));
+	memcpy(e.dst, r.dst, sizeof(e.dst));
+	e.proto = r.proto;
+	e.sport = r.sport;
+	e.dport = r.dport;
+	/* its row was written after the entry began: a millisecond's
+	 * margin, for two CPUs' clocks read within one */
+	if (start_ns > SINCE_MARGIN_NS)
+		store_time_at(start_ns - SINCE_MARGIN_NS, e.since);
+	queue_row(&ends, &e);
 }
 
 void audit_flow_name(const char *sandbox, const struct flow_key *k,
 		     const char *sni)
 {
-	struct flow_end e = { 0 };
+	struct flow_record r;
 
-	snprintf(e.sni, sizeof(e.sni), "%s", sni);
-	if (*e.sni && log_allowed)
-		queue_end(sandbox, k, &e);
+	/* in the rows' own order: it names the flow's row, never the row
+	 * of a flow after it on the same ends (a port used again) */
+	audit_record_init(&r, sandbox, k);
+	snprintf(r.sni, sizeof(r.sni), "%s", sni);
+	r.allow = true;
+	r.name_only = true;
+	if (*r.sni && log_allowed)
+		queue_row(&flows, &r);
 }
 
 void audit_tick(void)

@@ -29,9 +29,11 @@ void audit_record_init(struct flow_record *r, const char *sandbox,
 void audit_flow(const struct flow_record *r);
 void audit_dns(const struct dns_record *r);
 void audit_request(const struct request_record *r);
-/* A flow ended (conntrack): its row gets its bytes and end time. */
+/* A flow ended (conntrack): its row gets its bytes and end time; the
+ * row of the flow that began at start_ns (CLOCK_REALTIME; 0: unknown,
+ * the latest open row on its ends). */
 void audit_flow_end(const char *sandbox, const struct flow_key *k,
-		    uint64_t bytes_out, uint64_t bytes_in);
+		    uint64_t bytes_out, uint64_t bytes_in, uint64_t start_ns);
 /* A flow the kernel allowed unread (allow-all, an allowed range) named
  * by its ClientHello after all (NFLOG): its row gets the SNI. */
 void audit_flow_name(const char *sandbox, const struct flow_key *k,

@@ -13,7 +13,8 @@
 #define BUCKETS 65536
 
 struct conn {
-	struct conn *hnext, *next;	/* hash chain; oldest first */
+	struct conn *hnext;		/* hash chain */
+	struct conn *prev, *next;	/* oldest first */
 	struct flow_key key;
 	char *sni;
 	struct quic_conn *quic;
@@ -33,16 +34,21 @@ static uint32_t hash(const struct flow_key *k)
 	return flow_key_hash(k) % BUCKETS;
 }
 
-static void forget_oldest(void)
+static void forget(struct conn *c)
 {
-	struct conn *c = oldest, **pp = &buckets[hash(&c->key)];
+	struct conn **pp = &buckets[hash(&c->key)];
 
 	while (*pp != c)
 		pp = &(*pp)->hnext;
 	*pp = c->hnext;
-	oldest = c->next;
-	if (!oldest)
-		newest = NULL;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		oldest = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		newest = c->prev;
 	bytes -= sizeof(*c) + strlen(c->sni) + 1 + quic_conn_bytes(c->quic);
 	quic_conn_free(c->quic);
 	free(c->sni);
@@ -53,7 +59,7 @@ static void forget_oldest(void)
 void conns_fini(void)
 {
 	while (oldest)
-		forget_oldest();
+		forget(oldest);
 	free(buckets);
 	buckets = NULL;
 }
@@ -84,13 +90,14 @@ void conns_add(const struct flow_key *k, const char *sni, size_t len)
 	}
 	while (oldest && (count == max_conns ||
 			  bytes + sizeof(*c) + len + 1 > CONNS_BYTES_MAX))
-		forget_oldest();
+		forget(oldest);
 	c = xcalloc(1, sizeof(*c));
 	c->key = *k;
 	c->sni = xstrndup(sni, len);
 	bytes += sizeof(*c) + strlen(c->sni) + 1;
 	c->hnext = buckets[h];
 	buckets[h] = c;
+	c->prev = newest;
 	if (newest)
 		newest->next = c;
 	else
@@ -107,6 +114,14 @@ size_t conns_count(void)
 size_t conns_bytes(void)
 {
 	return bytes;
+}
+
+void conns_forget(const struct flow_key *k)
+{
+	struct conn *c = find(k);
+
+	if (c)
+		forget(c);
 }
 
 const char *conns_sni(const struct flow_key *k)
@@ -129,7 +144,7 @@ void conns_set_quic(const struct flow_key *k, struct quic_conn *q)
 	c->quic = q;
 	bytes += quic_conn_bytes(q);
 	while (bytes > CONNS_BYTES_MAX && oldest && oldest != c)
-		forget_oldest();
+		forget(oldest);
 }
 
 const struct quic_conn *conns_quic(const struct flow_key *k)

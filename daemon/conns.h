@@ -18,6 +18,9 @@ size_t conns_count(void);
 size_t conns_bytes(void);
 void conns_fini(void);
 void conns_add(const struct flow_key *k, const char *sni, size_t len);
+/* A new flow on these ends (a port used again): the name of the one
+ * before is not its own. */
+void conns_forget(const struct flow_key *k);
 /* NULL when unknown. */
 const char *conns_sni(const struct flow_key *k);
 /* A QUIC flow's connection: the one its verdict was given for, which

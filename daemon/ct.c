@@ -99,11 +99,22 @@ struct dump_ctx {
 	void *arg;
 };
 
+/* A table of attributes by type, up to max: a newer kernel's types past
+ * it are skipped (Linux 6.14 adds CTA_TIMESTAMP_EVENT to the events once
+ * time stamps are on; written into the table, it overran it). */
+struct attrs {
+	const struct nlattr **tb;
+	uint16_t max;
+};
+#define ATTRS(tb, max) (&(struct attrs){ (tb), (max) })
+
 static int attr_cb(const struct nlattr *a, void *data)
 {
-	const struct nlattr **tb = data;
+	const struct attrs *t = data;
+	uint16_t type = mnl_attr_get_type(a);
 
-	tb[mnl_attr_get_type(a)] = a;
+	if (type <= t->max)
+		t->tb[type] = a;
 	return MNL_CB_OK;
 }
 
@@ -115,10 +126,12 @@ static bool tuple_parse(const struct nlattr *t, struct flow_key *k)
 	const struct nlattr *pr[CTA_PROTO_MAX + 1] = { 0 };
 
 	memset(k, 0, sizeof(*k));
-	if (mnl_attr_parse_nested(t, attr_cb, tt) < 0 || !tt[CTA_TUPLE_IP] ||
-	    !tt[CTA_TUPLE_PROTO] ||
-	    mnl_attr_parse_nested(tt[CTA_TUPLE_IP], attr_cb, ip) < 0 ||
-	    mnl_attr_parse_nested(tt[CTA_TUPLE_PROTO], attr_cb, pr) < 0 ||
+	if (mnl_attr_parse_nested(t, attr_cb, ATTRS(tt, CTA_TUPLE_MAX)) < 0 ||
+	    !tt[CTA_TUPLE_IP] || !tt[CTA_TUPLE_PROTO] ||
+	    mnl_attr_parse_nested(tt[CTA_TUPLE_IP], attr_cb,
+				  ATTRS(ip, CTA_IP_MAX)) < 0 ||
+	    mnl_attr_parse_nested(tt[CTA_TUPLE_PROTO], attr_cb,
+				  ATTRS(pr, CTA_PROTO_MAX)) < 0 ||
 	    !pr[CTA_PROTO_NUM])
 		return false;
 	if (ip[CTA_IP_V4_SRC] && ip[CTA_IP_V4_DST] &&
@@ -147,7 +160,8 @@ static bool tuple_parse(const struct nlattr *t, struct flow_key *k)
 static bool entry_parse(const struct nlmsghdr *nlh, const struct nlattr **tb,
 			struct flow_key *k, uint32_t *mark)
 {
-	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, tb) < 0 ||
+	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb,
+			   ATTRS(tb, CTA_MAX)) < 0 ||
 	    !tb[CTA_TUPLE_ORIG] || !tb[CTA_MARK] ||
 	    !tuple_parse(tb[CTA_TUPLE_ORIG], k))
 		return false;
@@ -273,7 +287,8 @@ static int lookup_cb(const struct nlmsghdr *nlh, void *data)
 	const struct nlattr *tb[CTA_MAX + 1] = { 0 };
 	struct lookup *l = data;
 
-	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, tb) < 0 ||
+	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb,
+			   ATTRS(tb, CTA_MAX)) < 0 ||
 	    !tb[CTA_TUPLE_ORIG] || !tuple_parse(tb[CTA_TUPLE_ORIG], l->orig))
 		return MNL_CB_OK;
 	*l->mark = tb[CTA_MARK] ? ntohl(mnl_attr_get_u32(tb[CTA_MARK])) : 0;
@@ -339,14 +354,21 @@ static struct mnl_socket *events;
 
 int ct_events_open(char *err, size_t errlen)
 {
+	static const char *const sysctls[] = {
+		"/proc/sys/net/netfilter/nf_conntrack_acct",
+		"/proc/sys/net/netfilter/nf_conntrack_timestamp",
+	};
 	int size = 8 << 20, one = 1;
-	FILE *acct;
+	FILE *f;
 
-	/* byte counters on every entry, from now on */
-	if ((acct = fopen("/proc/sys/net/netfilter/nf_conntrack_acct", "w"))) {
-		fputs("1", acct);
-		fclose(acct);
-	}
+	/* byte counters on every entry, from now on; and its start, which
+	 * tells its row from that of a newer flow on the same ends (a port
+	 * used again ends the entry in TIME_WAIT as the new one begins) */
+	for (size_t i = 0; i < sizeof(sysctls) / sizeof(sysctls[0]); i++)
+		if ((f = fopen(sysctls[i], "w"))) {
+			fputs("1", f);
+			fclose(f);
+		}
 	events = mnl_socket_open(NETLINK_NETFILTER);
 	if (!events || mnl_socket_bind(events, 1u << (NFNLGRP_CONNTRACK_DESTROY -
 						      1), MNL_SOCKET_AUTOPID) < 0) {
@@ -365,10 +387,24 @@ static uint64_t counter_bytes(const struct nlattr *c)
 {
 	const struct nlattr *tb[CTA_COUNTERS_MAX + 1] = { 0 };
 
-	if (!c || mnl_attr_parse_nested(c, attr_cb, tb) < 0 ||
+	if (!c || mnl_attr_parse_nested(c, attr_cb,
+					ATTRS(tb, CTA_COUNTERS_MAX)) < 0 ||
 	    !tb[CTA_COUNTERS_BYTES])
 		return 0;
 	return be64toh(mnl_attr_get_u64(tb[CTA_COUNTERS_BYTES]));
+}
+
+/* CTA_TIMESTAMP's start (ns, CLOCK_REALTIME); 0 when it has none. */
+static uint64_t start_ns(const struct nlattr *t)
+{
+	const struct nlattr *tb[CTA_TIMESTAMP_MAX + 1] = { 0 };
+
+	if (!t || mnl_attr_parse_nested(t, attr_cb,
+					ATTRS(tb, CTA_TIMESTAMP_MAX)) < 0 ||
+	    !tb[CTA_TIMESTAMP_START] ||
+	    mnl_attr_validate(tb[CTA_TIMESTAMP_START], MNL_TYPE_U64) < 0)
+		return 0;
+	return be64toh(mnl_attr_get_u64(tb[CTA_TIMESTAMP_START]));
 }
 
 struct end_ctx {
@@ -385,7 +421,8 @@ static int end_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (entry_parse(nlh, tb, &k, &mark))
 		c->fn(&k, mark, counter_bytes(tb[CTA_COUNTERS_ORIG]),
-		      counter_bytes(tb[CTA_COUNTERS_REPLY]), c->arg);
+		      counter_bytes(tb[CTA_COUNTERS_REPLY]),
+		      start_ns(tb[CTA_TIMESTAMP]), c->arg);
 	return MNL_CB_OK;
 }
 

@@ -28,10 +28,13 @@ int ct_get_reply(const struct flow_key *reply, struct flow_key *orig,
 int ct_delete(const struct flow_key *k);
 /* The mark of the entry whose original tuple is k; -ENOENT if none. */
 int ct_get_mark(const struct flow_key *k, uint32_t *mark);
-/* Flows that end (conntrack destroy events, byte accounting turned on):
- * a descriptor to watch, then each end's tuple, mark and bytes each way. */
+/* Flows that end (conntrack destroy events, byte accounting and time
+ * stamps turned on): a descriptor to watch, then each end's tuple, mark,
+ * bytes each way and the entry's start (ns of CLOCK_REALTIME; 0 for an
+ * entry made before the stamps were on). */
 typedef void (*ct_end_fn)(const struct flow_key *k, uint32_t ctmark,
-			  uint64_t bytes_out, uint64_t bytes_in, void *arg);
+			  uint64_t bytes_out, uint64_t bytes_in,
+			  uint64_t start_ns, void *arg);
 int ct_events_open(char *err, size_t errlen);
 void ct_events_read(ct_end_fn fn, void *arg);
 void ct_fini(void);

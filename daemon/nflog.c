@@ -13,8 +13,10 @@
 
 #include "audit.h"
 #include "clienthello.h"
+#include "clock.h"
 #include "conns.h"
 #include "ct.h"
+#include "hellos.h"
 #include "log.h"
 #include "nflog.h"
 #include "nft.h"
@@ -72,7 +74,7 @@ static int config(uint16_t group, char *err, size_t errlen)
 int nflog_open(uint16_t group, const struct marks *m, char *err,
 	       size_t errlen)
 {
-	int one = 1, ret;
+	int one = 1, size = 8 << 20, ret;
 
 	marks = m;
 	nl = mnl_socket_open(NETLINK_NETFILTER);
@@ -83,6 +85,10 @@ int nflog_open(uint16_t group, const struct marks *m, char *err,
 	}
 	setsockopt(mnl_socket_get_fd(nl), SOL_NETLINK, NETLINK_NO_ENOBUFS,
 		   &one, sizeof(one));
+	/* what overruns the socket is lost without a word: room for the
+	 * rows and hellos of a burst of flows while the daemon is busy */
+	setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVBUFFORCE, &size,
+		   sizeof(size));
 	if ((ret = config(group, err, errlen)))
 		return ret;
 	return mnl_socket_get_fd(nl);
@@ -130,6 +136,9 @@ static void record(const char *prefix, uint32_t mark, const struct pkt *p)
 	if (i == sizeof(reasons) / sizeof(reasons[0]))
 		return;
 	flow_key_of(p, &k);
+	/* a new flow: a port used again, its ends are another flow's */
+	conns_forget(&k);
+	hellos_forget(&k);
 	audit_record_init(&r, sb ? sb->name : "?", &k);
 	r.allow = reasons[i].allow;
 	r.reason = reasons[i].name;
@@ -150,91 +159,51 @@ static void record(const char *prefix, uint32_t mark, const struct pkt *p)
 /* A flow the kernel allowed is named: for the audit, and for the policy
  * changes that judge open flows again (conns). */
 static void name(const struct flow_key *k, const struct client_hello *ch,
-		 const struct quic_initial *qi)
+		 struct quic_conn *qc)
 {
 	struct sandbox *sb;
 	uint32_t mark;
 
 	/* its sandbox: the ct mark's (the fast path leaves the packet's
 	 * mark as it was; NFLOG here cannot carry the entry) */
-	if (!ch->has_sni || ct_get_mark(k, &mark) < 0 ||
-	    !(sb = sandbox_get(mark_get_id(marks, mark))))
+	if (ct_get_mark(k, &mark) < 0 ||
+	    !(sb = sandbox_get(mark_get_id(marks, mark)))) {
+		quic_conn_free(qc);
 		return;
+	}
 	conns_add(k, ch->sni, ch->sni_len);
-	if (qi)
-		conns_set_quic(k, quic_conn_new(qi));
+	if (qc)
+		conns_set_quic(k, qc);
 	audit_flow_name(sb->name, k, ch->sni);
 }
 
-/* QUIC hellos logged in part (Chromium's spans two datagrams), until
- * whole: a few at a time, the oldest given up for a new one. */
-#define QUIC_PENDING 32
-static struct pending {
-	struct flow_key k;
-	struct quic_initial *qi;
-	unsigned age;
-} pending[QUIC_PENDING];
-static unsigned pending_clock;
-
-static struct pending *pending_get(const struct flow_key *k)
-{
-	struct pending *old = &pending[0];
-
-	for (size_t i = 0; i < QUIC_PENDING; i++) {
-		if (pending[i].qi && !memcmp(&pending[i].k, k, sizeof(*k)))
-			return &pending[i];
-		if (!pending[i].qi ||
-		    (old->qi && pending[i].age < old->age))
-			old = &pending[i];
-	}
-	quic_initial_free(old->qi);
-	old->k = *k;
-	old->qi = quic_initial_new();
-	old->age = ++pending_clock;
-	return old;
-}
-
-static void pending_done(struct pending *e)
-{
-	quic_initial_free(e->qi);
-	e->qi = NULL;
-}
-
-/* A ClientHello of a flow the kernel allowed without reading it. One TCP
- * segment: the SNI if it is whole in it; QUIC: its Initials, gathered. */
+/* A hello, or part of one, of a flow the kernel allowed without reading
+ * it: TCP segments (the one that starts the hello, those after it) and
+ * QUIC Initials, gathered until the server_name is whole. */
 static void named(const struct pkt *p)
 {
-	struct client_hello ch = { 0 };
-	struct pending *e;
+	struct quic_conn *qc = NULL;
+	struct client_hello ch;
 	struct flow_key k;
+	enum hello_step st;
 
 	flow_key_of(p, &k);
+	/* named already: by the daemon's verdict, or by a packet before */
 	if (conns_sni(&k))
-		return;		/* named already: the daemon judged it */
-	if (p->proto == IPPROTO_TCP) {
-		ch_peek_sni(p->payload, p->payload_len, &ch);
-		return name(&k, &ch, NULL);
-	}
-	if (p->proto != IPPROTO_UDP ||
-	    !quic_is_initial(p->payload, p->payload_len))
 		return;
-	e = pending_get(&k);
-	switch (quic_initial_add(e->qi, p->payload, p->payload_len, &ch)) {
-	case QUIC_NEED_MORE:
+	if (p->proto == IPPROTO_TCP)
+		st = hellos_tcp(&k, p, now_ns(), &ch);
+	else if (p->proto == IPPROTO_UDP)
+		st = hellos_quic(&k, p, &ch, &qc);
+	else
 		return;
-	case QUIC_OK:
-		name(&k, &ch, e->qi);
-		break;
-	default:
-		break;
-	}
-	pending_done(e);
+	if (st == HELLO_NAMED)
+		name(&k, &ch, qc);
 }
 
 void nflog_close(void)
 {
-	for (size_t i = 0; i < QUIC_PENDING; i++)
-		pending_done(&pending[i]);
+	hellos_fini();
 	if (nl)
 		mnl_socket_close(nl);
 	nl = NULL;

@@ -636,6 +636,8 @@ static const struct set_def set_defs[] = {
 	  CAT5(T_IPV4, T_IPV4, T_SERVICE, T_SERVICE, T_MARK) },
 	{ "first6", SK_DYNAMIC, 44, 0, { 0 },
 	  CAT5(T_IPV6, T_IPV6, T_SERVICE, T_SERVICE, T_MARK) },
+	/* conntrack ids: flows let through unread whose hello began */
+	{ "hello", SK_DYNAMIC, 4, 0, { 0 }, T_MARK },
 	{ "sb_flows", SK_METER, 4, 0, { 0 }, T_MARK },
 	{ "sb_quic", SK_METER, 4, 0, { 0 }, T_MARK },
 	/* sandbox . an address of an injection domain, until its TTL */
@@ -1138,12 +1140,16 @@ static void r_syn_ack(struct batch *bt, const struct marks *m, int v6)
 
 /* A flow the kernel allowed without reading it: the segment that starts
  * its ClientHello (a handshake record, type client_hello) is logged as it
- * passes, for the flow's name in the audit; nothing waits for it. Within
- * a flow's first 16 packets only (both ways; a Postgres SSLRequest comes
- * first), so that a sandbox cannot flood the log group that the kernel's
- * verdicts are audited through. QUIC the same: a client's long-header
- * datagrams on UDP 443, in the commit chain, which sees a flow's first
- * datagram too with the ct mark the forward chain just gave it. */
+ * passes, for the flow's name in the audit; nothing waits for it. So are
+ * the client's segments after it (a hello may span several: Chromium's,
+ * with its post-quantum key share, takes two, its server_name anywhere),
+ * the flow's conntrack id kept in the set "hello" from its start (10 s).
+ * Within a flow's first 16 packets only (both ways; a Postgres SSLRequest
+ * comes first), so that a sandbox cannot flood the log group that the
+ * kernel's verdicts are audited through. QUIC the same: a client's
+ * long-header datagrams on UDP 443, in the commit chain, which sees a
+ * flow's first datagram too with the ct mark the forward chain just gave
+ * it. */
 #define NAME_PACKETS 16
 
 /* A rule for a client's packets of a flow allowed: chain, protocol. */
@@ -1187,12 +1193,23 @@ static void r_name(struct batch *bt, const struct nft_opts *o)
 {
 	struct nftnl_rule *r = r_allowed_out("forward", o, IPPROTO_TCP);
 
+	/* the segments after the start (which is not in the set yet, so
+	 * logged once): any with a payload byte */
+	m_first_packets(r);
+	x_payload(r, NFT_PAYLOAD_INNER_HEADER, 0, 1, R0);
+	x_ct(r, NFT_CT_ID, R0);
+	x_lookup(r, R0, "hello", 0);
+	x_log_len(r, o->log_group, NFLOG_NAME_PREFIX, NFLOG_NAME_SNAPLEN);
+	msg_rule(bt, r, "naming rule, after the hello's start");
+	r = r_allowed_out("forward", o, IPPROTO_TCP);
 	m_first_packets(r);
 	x_payload(r, NFT_PAYLOAD_INNER_HEADER, 0, 1, R0);
 	x_cmp8(r, R0, NFT_CMP_EQ, 0x16);
 	x_payload(r, NFT_PAYLOAD_INNER_HEADER, 5, 1, R0);
 	x_cmp8(r, R0, NFT_CMP_EQ, 0x01);
 	x_log_len(r, o->log_group, NFLOG_NAME_PREFIX, NFLOG_NAME_SNAPLEN);
+	x_ct(r, NFT_CT_ID, R0);
+	x_dynset_add(r, R0, "hello");
 	msg_rule(bt, r, "naming rule");
 }
 

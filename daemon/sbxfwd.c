@@ -176,13 +176,14 @@ static bool on_signal(int fd, struct daemon *d)
 
 /* A sandbox's flow ended: bytes and end time into its audit row. */
 static void flow_ended(const struct flow_key *k, uint32_t ctmark,
-		       uint64_t bytes_out, uint64_t bytes_in, void *arg)
+		       uint64_t bytes_out, uint64_t bytes_in, uint64_t start,
+		       void *arg)
 {
 	const struct daemon *d = arg;
 	const struct sandbox *sb = sandbox_get(mark_get_id(&d->marks, ctmark));
 
 	if (sb)
-		audit_flow_end(sb->name, k, bytes_out, bytes_in);
+		audit_flow_end(sb->name, k, bytes_out, bytes_in, start);
 }
 
 /* Audit counts the query thread has ready go to their askers. */

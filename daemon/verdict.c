@@ -346,6 +346,8 @@ static void decide(struct flow *f, bool final)
 	if (allow) {
 		if (q.sni)
 			conns_add(&f->key, q.sni, q.sni_len);
+		else	/* never the name of a flow before on its ends */
+			conns_forget(&f->key);
 		if (f->qi)
 			conns_set_quic(&f->key, quic_conn_new(f->qi));
 		admit(f, now_ns());

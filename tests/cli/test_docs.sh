@@ -40,5 +40,17 @@ test_every_command_has_a_completion_and_a_man_entry() {
 	done
 }
 
+# each flag of suggest's usage, --ranges-for-unnamed among them
+test_suggest_flags_are_completed_and_in_the_man_page() {
+	local f flags
+	flags=$("$SBXFW" --help | awk '$1 == "suggest"' | grep -o -- '--[a-z-]*' | sort -u)
+	echo "$flags" | grep -q -- '--ranges-for-unnamed' || fail "usage: $flags"
+	for f in $flags; do
+		complete_words sbxfw suggest sb1 "$f" | grep -q -- "$f" ||
+			fail "completion lacks $f"
+		grep -q -- "Fl -${f#--}\\b" "$TOP/man/sbxfw.8" || fail "man page lacks $f"
+	done
+}
+
 run_cases
 finish

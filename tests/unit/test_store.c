@@ -228,44 +228,141 @@ TEST(test_store_prunes_audit_rows_past_retention)
 	unlink(path);
 }
 
+/* A flows row of sb1 from 198.18.0.2:sport to 198.18.2.2:443 at `time'
+ * (or now); name_only: the name of the latest such row instead. */
+static struct flow_record flow_at(uint16_t sport, const char *time,
+				  const char *sni, bool name_only)
+{
+	struct flow_record r = { .family = 4, .proto = "tcp", .allow = true,
+				 .reason = "mode-allow-all", .sport = sport,
+				 .dport = 443, .name_only = name_only };
+
+	snprintf(r.sandbox, sizeof(r.sandbox), "sb1");
+	snprintf(r.src, sizeof(r.src), "198.18.0.2");
+	snprintf(r.dst, sizeof(r.dst), "198.18.2.2");
+	snprintf(r.sni, sizeof(r.sni), "%s", sni ? sni : "");
+	if (time)
+		snprintf(r.time, sizeof(r.time), "%s", time);
+	else
+		store_time_now(r.time);
+	return r;
+}
+
+static struct flow_end end_of(const struct flow_record *r, const char *since,
+			      uint64_t bytes)
+{
+	struct flow_end e = { .proto = "tcp", .sport = r->sport,
+			      .dport = r->dport, .bytes_out = bytes,
+			      .bytes_in = bytes * 2 };
+
+	memcpy(e.sandbox, r->sandbox, sizeof(e.sandbox));
+	memcpy(e.src, r->src, sizeof(e.src));
+	memcpy(e.dst, r->dst, sizeof(e.dst));
+	snprintf(e.since, sizeof(e.since), "%s", since ? since : "");
+	store_time_now(e.time);
+	return e;
+}
+
+/* A new database in a file made for it (path: its template). */
+static bool store_temp(struct store *st, char *path)
+{
+	char err[256];
+	int fd = mkstemp(path);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return store_open(st, path, false, err, sizeof(err)) == 0;
+}
+
 /* A flow named after its row was written (NFLOG), then ended: the name
  * fills a missing SNI only, the end its bytes, neither the other's. */
 TEST(test_store_flow_named_then_ended)
 {
 	struct store st;
-	struct flow_record r = { .family = 4, .proto = "tcp", .allow = true,
-				 .reason = "mode-allow-all", .sport = 40000,
-				 .dport = 443 };
-	struct flow_end e = { .proto = "tcp", .sport = 40000, .dport = 443 };
+	struct flow_record r[] = {
+		flow_at(40000, NULL, NULL, false),
+		flow_at(40000, NULL, "a.example.test", true),
+		flow_at(40000, NULL, "second.test", true),	/* ignored */
+	};
+	struct flow_end e = end_of(&r[0], NULL, 10);
 	char err[256], path[] = "/tmp/sbxfw-named-XXXXXX";
-	int fd = mkstemp(path);
 
-	CHECK(fd >= 0);
-	close(fd);
-	CHECK(store_open(&st, path, false, err, sizeof(err)) == 0);
-	snprintf(r.sandbox, sizeof(r.sandbox), "sb1");
-	snprintf(r.src, sizeof(r.src), "198.18.0.2");
-	snprintf(r.dst, sizeof(r.dst), "198.18.2.2");
-	store_time_now(r.time);
-	CHECK(store_flows_insert(&st, &r, 1, err, sizeof(err)) == 0);
-	memcpy(e.sandbox, r.sandbox, sizeof(e.sandbox));
-	memcpy(e.src, r.src, sizeof(e.src));
-	memcpy(e.dst, r.dst, sizeof(e.dst));
-	snprintf(e.sni, sizeof(e.sni), "a.example.test");
-	CHECK(store_flows_end(&st, &e, 1, err, sizeof(err)) == 0);
-	snprintf(e.sni, sizeof(e.sni), "second.test");	/* never replaces */
-	CHECK(store_flows_end(&st, &e, 1, err, sizeof(err)) == 0);
+	CHECK(store_temp(&st, path));
+	CHECK(store_flows_insert(&st, r, 3, err, sizeof(err)) == 0);
+	CHECK(count_rows(&st, "SELECT count(*) FROM flows") == 1);
 	CHECK(count_rows(&st, "SELECT count(*) FROM flows WHERE sni = "
 			 "'a.example.test' AND end_time IS NULL AND "
 			 "bytes_out IS NULL") == 1);
-	e.sni[0] = 0;
-	e.bytes_out = 10;
-	e.bytes_in = 20;
-	store_time_now(e.time);
 	CHECK(store_flows_end(&st, &e, 1, err, sizeof(err)) == 0);
 	CHECK(count_rows(&st, "SELECT count(*) FROM flows WHERE sni = "
 			 "'a.example.test' AND end_time IS NOT NULL AND "
 			 "bytes_out = 10 AND bytes_in = 20") == 1);
+	store_close(&st);
+	unlink(path);
+}
+
+/* A port used again while the rows wait for the writer: each name goes
+ * to its own flow's row, whatever the batch holds after it, and a name
+ * that comes once its flow has ended still reaches its row. */
+TEST(test_store_a_name_never_goes_to_the_next_flow_on_its_ends)
+{
+	struct store st;
+	struct flow_record r[] = {
+		flow_at(47000, "2030-01-01 00:00:00.100", NULL, false),
+		flow_at(47000, NULL, "first.test", true),
+		flow_at(47000, "2030-01-01 00:00:00.140", NULL, false),
+		flow_at(47000, NULL, "second.test", true),
+		flow_at(47000, "2030-01-01 00:00:00.180", NULL, false),
+	};
+	struct flow_record late = flow_at(47000, NULL, "third.test", true);
+	struct flow_end e = end_of(&r[4], "2030-01-01 00:00:00.179", 5);
+	char err[256], path[] = "/tmp/sbxfw-reuse-XXXXXX";
+
+	CHECK(store_temp(&st, path));
+	CHECK(store_flows_insert(&st, r, 5, err, sizeof(err)) == 0);
+	CHECK(store_flows_end(&st, &e, 1, err, sizeof(err)) == 0);
+	CHECK(store_flows_insert(&st, &late, 1, err, sizeof(err)) == 0);
+	CHECK(count_rows(&st, "SELECT count(*) FROM flows WHERE "
+			 "(time LIKE '%.100' AND sni = 'first.test') OR "
+			 "(time LIKE '%.140' AND sni = 'second.test') OR "
+			 "(time LIKE '%.180' AND sni = 'third.test' AND "
+			 "bytes_out = 5)") == 3);
+	store_close(&st);
+	unlink(path);
+}
+
+/* Conntrack ends the entry of a flow in TIME_WAIT when a new flow on its
+ * ends begins; its destroy event may be read after the new flow's row is
+ * written. Each end goes to the flow that began when its entry did. */
+TEST(test_store_an_end_goes_to_the_flow_its_entry_began_with)
+{
+	struct store st;
+	struct flow_record r[] = {
+		flow_at(47000, "2030-01-01 00:00:00.100", "first.test", false),
+		flow_at(47000, "2030-01-01 00:00:00.140", "second.test", false),
+	};
+	struct flow_end e[] = {
+		end_of(&r[0], "2030-01-01 00:00:00.099", 1),
+		end_of(&r[1], "2030-01-01 00:00:00.139", 2),
+		end_of(&r[1], NULL, 3),	/* no open row left: nothing */
+	};
+	char err[256], path[] = "/tmp/sbxfw-ends-XXXXXX";
+
+	CHECK(store_temp(&st, path));
+	CHECK(store_flows_insert(&st, r, 2, err, sizeof(err)) == 0);
+	CHECK(store_flows_end(&st, e, 3, err, sizeof(err)) == 0);
+	CHECK(count_rows(&st, "SELECT count(*) FROM flows WHERE "
+			 "(sni = 'first.test' AND bytes_out = 1) OR "
+			 "(sni = 'second.test' AND bytes_out = 2)") == 2);
+	/* an entry without a start (made before the stamps were on): the
+	 * latest open row, as before */
+	r[0] = flow_at(47001, NULL, "third.test", false);
+	e[0] = end_of(&r[0], NULL, 4);
+	CHECK(store_flows_insert(&st, r, 1, err, sizeof(err)) == 0);
+	CHECK(store_flows_end(&st, e, 1, err, sizeof(err)) == 0);
+	CHECK(count_rows(&st, "SELECT count(*) FROM flows WHERE sni = "
+			 "'third.test' AND bytes_out = 4") == 1);
 	store_close(&st);
 	unlink(path);
 }
