@@ -30,6 +30,7 @@
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/expr.h>
+#include <libnftnl/object.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
@@ -1727,6 +1728,84 @@ static void r_reopen(struct batch *bt, const struct nft_opts *o)
 	msg_rule(bt, r, "reopened connection rule");
 }
 
+/* A sandbox's TCP connection ends with its conntrack entry: a verdict
+ * belongs to one connection. Kept as they are, an ended entry (CLOSE
+ * after a reset, TIME_WAIT after a close) would hold its "allow" for 10 s
+ * or 120 s, and a server in SYN-cookie mode takes an ACK with data at the
+ * old sequence numbers as a new connection: it would pass on the fast
+ * path unjudged. With these two timeouts 0 the entry is gone as it ends,
+ * and such a packet begins an entry of its own, judged. The other states
+ * keep the host's timeouts (read once; the kernel's defaults else). */
+#define CT_TIMEOUT_OBJ "sb_tcp"
+
+static uint32_t host_timeout(const char *state, uint32_t dflt)
+{
+	char path[128];
+	unsigned long v;
+	FILE *f;
+
+	snprintf(path, sizeof(path),
+		 "/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_%s", state);
+	if (!(f = fopen(path, "re")))
+		return dflt;
+	if (fscanf(f, "%lu", &v) != 1 || v > UINT32_MAX)
+		v = dflt;
+	fclose(f);
+	return (uint32_t)v;
+}
+
+static void msg_ct_timeout(struct batch *bt)
+{
+	static const struct {
+		int idx;
+		const char *state;
+		uint32_t dflt;
+	} states[] = {
+		{ NFTNL_CTTIMEOUT_TCP_SYN_SENT, "syn_sent", 120 },
+		{ NFTNL_CTTIMEOUT_TCP_SYN_RECV, "syn_recv", 60 },
+		{ NFTNL_CTTIMEOUT_TCP_ESTABLISHED, "established", 432000 },
+		{ NFTNL_CTTIMEOUT_TCP_FIN_WAIT, "fin_wait", 120 },
+		{ NFTNL_CTTIMEOUT_TCP_CLOSE_WAIT, "close_wait", 60 },
+		{ NFTNL_CTTIMEOUT_TCP_LAST_ACK, "last_ack", 30 },
+		{ NFTNL_CTTIMEOUT_TCP_SYN_SENT2, "syn_sent", 120 },
+		{ NFTNL_CTTIMEOUT_TCP_RETRANS, "max_retrans", 300 },
+		{ NFTNL_CTTIMEOUT_TCP_UNACK, "unacknowledged", 300 },
+	};
+	uint32_t t[NFTNL_CTTIMEOUT_TCP_MAX] = { 0 };	/* TIME_WAIT, CLOSE */
+	struct nftnl_obj *o = nftnl_obj_alloc();
+	struct nlmsghdr *nlh;
+
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		t[states[i].idx] = host_timeout(states[i].state,
+						states[i].dflt);
+	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, table);
+	nftnl_obj_set_str(o, NFTNL_OBJ_NAME, CT_TIMEOUT_OBJ);
+	nftnl_obj_set_u32(o, NFTNL_OBJ_FAMILY, NFPROTO_INET);
+	nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_CT_TIMEOUT);
+	nftnl_obj_set_u16(o, NFTNL_OBJ_CT_TIMEOUT_L3PROTO, NFPROTO_INET);
+	nftnl_obj_set_u8(o, NFTNL_OBJ_CT_TIMEOUT_L4PROTO, IPPROTO_TCP);
+	nftnl_obj_set_data(o, NFTNL_OBJ_CT_TIMEOUT_ARRAY, t, sizeof(t));
+	nlh = batch_msg(bt, NFT_MSG_NEWOBJ, NLM_F_CREATE, "ct timeout");
+	nftnl_obj_nlmsg_build_payload(nlh, o);
+	nftnl_obj_free(o);
+	batch_done_msg(bt);
+}
+
+/* A new TCP flow of a sandbox takes those timeouts (before conntrack
+ * confirms it: its first packet). */
+static void r_ct_timeout(struct batch *bt, const struct marks *m)
+{
+	struct nftnl_rule *r = rule_new("forward");
+	struct nftnl_expr *e = nftnl_expr_alloc("objref");
+
+	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
+	m_mark(r, true, m->id, NFT_CMP_NEQ, 0);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_OBJREF_IMM_TYPE, NFT_OBJECT_CT_TIMEOUT);
+	nftnl_expr_set_str(e, NFTNL_EXPR_OBJREF_IMM_NAME, CT_TIMEOUT_OBJ);
+	x_add(r, e);
+	msg_rule(bt, r, "conntrack timeout rule");
+}
+
 static void rules_forward(struct batch *bt, const struct nft_opts *o)
 {
 	const struct marks *m = o->marks;
@@ -1760,6 +1839,7 @@ static void rules_forward(struct batch *bt, const struct nft_opts *o)
 	s_mark(r, true, m->state, mark_state(m, ST_OTHER));
 	x_verdict(r, NF_ACCEPT, NULL);
 	msg_rule(bt, r, "not-a-sandbox rule");
+	r_ct_timeout(bt, m);
 	rules_packet_mark(bt, "forward", m, ST_NONE);
 	r_flow_limit(bt, o);
 	rules_ttl(bt, "forward");
@@ -2051,6 +2131,7 @@ static void table_build(struct batch *bt, const struct nft_opts *o,
 		msg_set(bt, &set_defs[i], (uint32_t)i + 1);
 	elems_zero(bt);
 	elems_nopayload(bt);
+	msg_ct_timeout(bt);
 	chains_and_rules(bt, o, false);
 }
 

