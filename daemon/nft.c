@@ -1728,15 +1728,20 @@ static void r_reopen(struct batch *bt, const struct nft_opts *o)
 	msg_rule(bt, r, "reopened connection rule");
 }
 
-/* A sandbox's TCP connection ends with its conntrack entry: a verdict
- * belongs to one connection. Kept as they are, an ended entry (CLOSE
- * after a reset, TIME_WAIT after a close) would hold its "allow" for 10 s
- * or 120 s, and a server in SYN-cookie mode takes an ACK with data at the
- * old sequence numbers as a new connection: it would pass on the fast
- * path unjudged. With these two timeouts 0 the entry is gone as it ends,
- * and such a packet begins an entry of its own, judged. The other states
- * keep the host's timeouts (read once; the kernel's defaults else). */
+/* A verdict belongs to one connection. An ended entry (CLOSE after a
+ * reset, TIME_WAIT after a close) keeps its "allow" while conntrack keeps
+ * it, and a server in SYN-cookie mode takes an ACK with data at the old
+ * sequence numbers for a new connection: it would pass on the fast path
+ * unjudged. A sandbox's TCP flows take their own timeout policy: the
+ * host's timeouts, but ENDED_S for TIME_WAIT and CLOSE, a value no other
+ * state starts from, so that an entry with that little time left has
+ * ended (or, rarely, fell silent in a closing state for a long while):
+ * the client's segments with data are dropped there (the "ended" chain).
+ * Past it the entry is gone, and such a packet begins one of its own,
+ * judged. Not 0: late segments of a closed connection would each open an
+ * entry of their own. */
 #define CT_TIMEOUT_OBJ "sb_tcp"
+#define ENDED_S 7
 
 static uint32_t host_timeout(const char *state, uint32_t dflt)
 {
@@ -1771,10 +1776,12 @@ static void msg_ct_timeout(struct batch *bt)
 		{ NFTNL_CTTIMEOUT_TCP_RETRANS, "max_retrans", 300 },
 		{ NFTNL_CTTIMEOUT_TCP_UNACK, "unacknowledged", 300 },
 	};
-	uint32_t t[NFTNL_CTTIMEOUT_TCP_MAX] = { 0 };	/* TIME_WAIT, CLOSE */
+	uint32_t t[NFTNL_CTTIMEOUT_TCP_MAX];
 	struct nftnl_obj *o = nftnl_obj_alloc();
 	struct nlmsghdr *nlh;
 
+	t[NFTNL_CTTIMEOUT_TCP_TIME_WAIT] = ENDED_S;
+	t[NFTNL_CTTIMEOUT_TCP_CLOSE] = ENDED_S;
 	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
 		t[states[i].idx] = host_timeout(states[i].state,
 						states[i].dflt);
@@ -1806,12 +1813,35 @@ static void r_ct_timeout(struct batch *bt, const struct marks *m)
 	msg_rule(bt, r, "conntrack timeout rule");
 }
 
+/* An allowed TCP flow whose entry has ended: the client's bare segments
+ * (ACKs, FINs, resets) pass, its data does not. Expiration first: an
+ * open flow's is far above ENDED_S, and most packets stop there. */
+static void r_ended(struct batch *bt, const struct marks *m)
+{
+	struct nftnl_rule *r = rule_new("forward");
+
+	x_ct(r, NFT_CT_EXPIRATION, R0);
+	x_hton32(r, R0);
+	x_cmp(r, R0, NFT_CMP_LTE, &(uint32_t){ htonl(ENDED_S * 1000) }, 4);
+	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
+	m_mark(r, true, m->state, NFT_CMP_EQ, mark_state(m, ST_ALLOW));
+	m_ct_direction(r, IP_CT_DIR_ORIGINAL);
+	x_verdict(r, NFT_GOTO, "ended");
+	msg_rule(bt, r, "ended connection rule");
+	r_nopayload(bt, "ended", 0, true);
+	r_nopayload(bt, "ended", 1, true);
+	r = rule_new("ended");
+	x_verdict(r, NF_DROP, NULL);
+	msg_rule(bt, r, "ended connection drop");
+}
+
 static void rules_forward(struct batch *bt, const struct nft_opts *o)
 {
 	const struct marks *m = o->marks;
 	struct nftnl_rule *r;
 
 	r_reopen(bt, o);
+	r_ended(bt, m);
 	/* the fast path first: most packets stop at the first rule */
 	if (o->log_allowed)
 		r_name(bt, o);
@@ -2091,6 +2121,7 @@ static void chains_and_rules(struct batch *bt, const struct nft_opts *o,
 	chain(bt, flush, "untracked", NULL, 0, 0);
 	chain(bt, flush, "judged", NULL, 0, 0);
 	chain(bt, flush, "quic_long", NULL, 0, 0);
+	chain(bt, flush, "ended", NULL, 0, 0);
 	chain(bt, flush, "inbound", NULL, 0, 0);
 	chain(bt, flush, "inbound_sandbox", NULL, 0, 0);
 	chain(bt, flush, "forward", "filter", NF_INET_FORWARD, -10);

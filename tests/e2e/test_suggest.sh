@@ -247,7 +247,10 @@ test_names_are_never_lost_over_many_runs_in_both_families() {
 		"IPv6 $((h6 - n6)) of $h6 (rows: IPv4 $all4, $n4 named;" \
 		"IPv6 $all6, $n6 named; unnamed from the port used again:" \
 		"$again)" >&2
-	[ "$runs" -ge 20 ] && [ "$h4" -ge $((runs * 3)) ] && [ "$h6" -ge $((runs * 2)) ] ||
+	# enough flows made (a client may open one more or one fewer: the
+	# names, not these counts, are the test)
+	[ "$runs" -ge 20 ] && [ "$h4" -ge $((runs * 5 / 2)) ] &&
+		[ "$h6" -ge $((runs * 3 / 2)) ] ||
 		fail "too few TLS flows: $h4, $h6 in $runs runs"
 	[ "$n4" -ge "$h4" ] && [ "$n6" -ge "$h6" ] ||
 		fail "names lost: IPv4 $((h4 - n4)), IPv6 $((h6 - n6))"
