@@ -24,6 +24,7 @@
 #include "flow.h"
 #include "inject_addrs.h"
 #include "log.h"
+#include "nft_watch.h"
 #include "policy_json.h"
 #include "queue.h"
 #include "revoke.h"
@@ -661,7 +662,7 @@ int commands_table(struct daemon *d, char *err, size_t errlen)
 void commands_table_changed(struct daemon *d, const char *who)
 {
 	uint64_t t0 = now_ns(), t1;
-	char err[ERRLEN];
+	char err[ERRLEN], named[128] = "";
 
 	if (commands_table(d, err, sizeof(err)) < 0) {
 		if (!d->table.pending)
@@ -671,12 +672,14 @@ void commands_table_changed(struct daemon *d, const char *who)
 		return;
 	}
 	t1 = now_ns();
+	if (!*who)	/* rebuilt first, named after */
+		nft_watch_who(nft_portid(), named, sizeof(named), 100);
 	d->table.pending = false;
 	d->table.rebuilds++;
 	d->table.last_ms = (double)(t1 - t0) / 1e6;
 	if (!d->table.last_ns || t0 - d->table.last_ns > EPISODE_NS)
 		log_warnx("table inet %s was changed or removed by %s: built "
-			  "again, whole, in %.1f ms", NFT_TABLE, who,
-			  d->table.last_ms);
+			  "again, whole, in %.1f ms", NFT_TABLE, *who ? who :
+			  *named ? named : "another program", d->table.last_ms);
 	d->table.last_ns = t1;
 }

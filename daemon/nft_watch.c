@@ -125,20 +125,25 @@ bool nft_watch_read(uint32_t own, char *who, size_t wholen)
 	ssize_t n;
 
 	*who = '\0';
-	for (int tries = 0; tries < 2; tries++) {
-		struct pollfd p = { mnl_socket_get_fd(nl), POLLIN, 0 };
-
-		while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0)
-			mnl_cb_run(buf, (size_t)n, 0, 0, message, &s);
-		/* the batch's NEWGEN, which names the program, comes last:
-		 * wait for it a moment */
-		if (!s.foreign || *who || errno != EAGAIN ||
-		    poll(&p, 1, 20) <= 0)
-			break;
-	}
+	while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0)
+		mnl_cb_run(buf, (size_t)n, 0, 0, message, &s);
 	if (n < 0 && errno == ENOBUFS) {	/* lost: maybe a change */
 		snprintf(who, wholen, "unknown (events lost)");
 		return true;
 	}
 	return s.foreign;
+}
+
+void nft_watch_who(uint32_t own, char *who, size_t wholen, int wait_ms)
+{
+	static char buf[65536];
+	struct seen s = { own, true, who, wholen };
+	struct pollfd p = { nl ? mnl_socket_get_fd(nl) : -1, POLLIN, 0 };
+	ssize_t n;
+
+	*who = '\0';
+	while (!*who && poll(&p, 1, wait_ms) > 0)
+		while (!*who &&
+		       (n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0)
+			mnl_cb_run(buf, (size_t)n, 0, 0, message, &s);
 }

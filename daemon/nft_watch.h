@@ -13,6 +13,9 @@ int nft_watch_open(char *err, size_t errlen);
  * another netlink port than `own' (or events were lost), `who' then
  * names the program when the kernel said ("nft (pid 1234)"). */
 bool nft_watch_read(uint32_t own, char *who, size_t wholen);
+/* The program of the change just seen, when its batch's NEWGEN (which
+ * comes last) had not come yet: read for it, wait_ms at most. */
+void nft_watch_who(uint32_t own, char *who, size_t wholen, int wait_ms);
 void nft_watch_close(void);
 
 #endif

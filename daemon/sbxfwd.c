@@ -222,7 +222,7 @@ static void table_watch(struct daemon *d)
 	/* owned, nobody else can change it: lost events are only lost */
 	if (nft_watch_read(nft_portid(), who, sizeof(who)) &&
 	    !nft_table_owned())
-		commands_table_changed(d, *who ? who : "another program");
+		commands_table_changed(d, who);
 }
 
 static void run(struct daemon *d, int ep, int sfd, int tfd)
