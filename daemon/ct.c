@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <arpa/inet.h>
+#include <linux/netfilter/nf_conntrack_tcp.h>
 #include <netinet/in.h>
 #include <errno.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -169,6 +170,26 @@ static bool entry_parse(const struct nlmsghdr *nlh, const struct nlattr **tb,
 	return true;
 }
 
+/* TIME_WAIT or CLOSE, from CTA_PROTOINFO's TCP state. */
+static bool tcp_ended(const struct nlattr *protoinfo)
+{
+	const struct nlattr *pi[CTA_PROTOINFO_MAX + 1] = { 0 };
+	const struct nlattr *tcp[CTA_PROTOINFO_TCP_MAX + 1] = { 0 };
+	uint8_t st;
+
+	if (!protoinfo ||
+	    mnl_attr_parse_nested(protoinfo, attr_cb,
+				  ATTRS(pi, CTA_PROTOINFO_MAX)) < 0 ||
+	    !pi[CTA_PROTOINFO_TCP] ||
+	    mnl_attr_parse_nested(pi[CTA_PROTOINFO_TCP], attr_cb,
+				  ATTRS(tcp, CTA_PROTOINFO_TCP_MAX)) < 0 ||
+	    !tcp[CTA_PROTOINFO_TCP_STATE] ||
+	    mnl_attr_validate(tcp[CTA_PROTOINFO_TCP_STATE], MNL_TYPE_U8) < 0)
+		return false;
+	st = mnl_attr_get_u8(tcp[CTA_PROTOINFO_TCP_STATE]);
+	return st == TCP_CONNTRACK_TIME_WAIT || st == TCP_CONNTRACK_CLOSE;
+}
+
 static int entry_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlattr *tb[CTA_MAX + 1] = { 0 };
@@ -177,7 +198,7 @@ static int entry_cb(const struct nlmsghdr *nlh, void *data)
 	uint32_t mark;
 
 	if (entry_parse(nlh, tb, &k, &mark))
-		c->fn(&k, mark, c->arg);
+		c->fn(&k, mark, tcp_ended(tb[CTA_PROTOINFO]), c->arg);
 	return MNL_CB_OK;
 }
 

@@ -11,10 +11,11 @@
  * that a sandbox's flows end with it. */
 int ct_flush_mark(uint32_t mark, uint32_t mask, char *err, size_t errlen);
 
-/* Each conntrack entry whose mark & mask == mark: its original tuple
- * and its mark. */
+/* Each conntrack entry whose mark & mask == mark: its original tuple,
+ * its mark, and whether its TCP connection has ended (TIME_WAIT, CLOSE:
+ * conntrack keeps it a while). */
 typedef void (*ct_entry_fn)(const struct flow_key *k, uint32_t ctmark,
-			    void *arg);
+			    bool ended, void *arg);
 int ct_each(uint32_t mark, uint32_t mask, ct_entry_fn fn, void *arg,
 	    char *err, size_t errlen);
 /* Set the bits `mask' of one entry's mark to `value'. */

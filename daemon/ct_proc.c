@@ -131,6 +131,19 @@ bool ct_proc_line(const char *text, size_t len, struct flow_key *k,
 	return true;
 }
 
+/* "ipv4 2 tcp 6 117 TIME_WAIT src=...": a TCP entry whose connection
+ * ended (TIME_WAIT, CLOSE). */
+bool ct_proc_ended(const char *text, size_t len)
+{
+	char line[128], proto[8], state[16];
+
+	snprintf(line, sizeof(line), "%.*s", (int)(len < 127 ? len : 127),
+		 text);
+	return sscanf(line, "%*s %*s %7s %*s %*s %15s", proto, state) == 2 &&
+	       !strcmp(proto, "tcp") &&
+	       (!strcmp(state, "TIME_WAIT") || !strcmp(state, "CLOSE"));
+}
+
 static void each_line(const char *buf, size_t len, uint32_t mark,
 		      uint32_t mask, ct_entry_fn fn, void *arg)
 {
@@ -138,7 +151,7 @@ static void each_line(const char *buf, size_t len, uint32_t mark,
 	uint32_t m;
 
 	if (ct_proc_line(buf, len, &k, &m) && (m & mask) == mark)
-		fn(&k, m, arg);
+		fn(&k, m, ct_proc_ended(buf, len), arg);
 }
 
 int ct_proc_each(uint32_t mark, uint32_t mask, ct_entry_fn fn, void *arg)

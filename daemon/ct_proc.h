@@ -24,6 +24,7 @@ long ct_proc_count(void);
 int ct_proc_each(uint32_t mark, uint32_t mask, ct_entry_fn fn, void *arg);
 /* One line of the file: its original tuple and mark; false when it is
  * not one we know (or not a whole line). */
+bool ct_proc_ended(const char *line, size_t len);
 bool ct_proc_line(const char *line, size_t len, struct flow_key *k,
 		  uint32_t *mark);
 

@@ -70,15 +70,19 @@ static void judge(const struct revoke_ctx *c, const struct flow_key *k,
 	policy_eval(c->sb->policy, &q, v);
 }
 
-static void judge_again(const struct flow_key *k, uint32_t ctmark, void *arg)
+static void judge_again(const struct flow_key *k, uint32_t ctmark,
+			bool ended, void *arg)
 {
 	struct revoke_ctx *c = arg;
 	const char *sni = conns_sni(k);
 	uint32_t st = ctmark & c->m->state;
 	struct verdict_result v;
 
-	/* the kernel filters the dump by mark; checked again all the same */
-	if ((ctmark & c->m->id) != mark_id(c->m, c->sb->id) ||
+	/* the kernel filters the dump by mark; checked again all the same.
+	 * A connection that ended is not cut (nor audited as cut): its
+	 * entry carries nothing more (chain "ended"), and a new one on its
+	 * ports is judged afresh. */
+	if (ended || (ctmark & c->m->id) != mark_id(c->m, c->sb->id) ||
 	    (st != mark_state(c->m, ST_ALLOW) &&
 	     st != mark_state(c->m, ST_JUDGED)))
 		return;
@@ -123,14 +127,15 @@ static bool is_sandbox_end(const struct sandbox *sb, int family,
 /* An open flow of no sandbox until now: the new sandbox's own (judged as
  * a new flow would be, without its name) or one towards it (the inbound
  * rule); allowed ones take its id, the rest are cut. */
-static void adopt(const struct flow_key *k, uint32_t ctmark, void *arg)
+static void adopt(const struct flow_key *k, uint32_t ctmark, bool ended,
+		  void *arg)
 {
 	struct revoke_ctx *c = arg;
 	bool out = is_sandbox_end(c->sb, k->family, k->src);
 	struct verdict_result v;
 	const char *reason;
 
-	(void)ctmark;
+	(void)ctmark, (void)ended;
 	if (!out && !is_sandbox_end(c->sb, k->family, k->dst))
 		return;
 	/* inbound: judged by the remote end's address */

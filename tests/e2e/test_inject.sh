@@ -281,6 +281,26 @@ test_a_pinned_real_address_is_brokered_by_the_daemons_own_resolution() {
 	[ "$(tail -1 "$ECHO_LOG" | grep -o "\"$FP\"" | wc -l)" = 1 ] || fail "no token"
 }
 
+# `make demo' showed `deny inject-not-redirected' just before the brokered
+# request: the judgement of open flows after `inject' cut the first,
+# direct request's connection, which had ended (TIME_WAIT) already. An
+# ended connection is not cut, nor audited as cut.
+test_inject_after_a_direct_request_leaves_no_deny_row() {
+	local out n
+	recreate --allowed-domain '*.example.test' >/dev/null || fail "create"
+	out=$(sb curl -sS -m 5 --cacert "$CA" https://api.example.test/direct 2>&1)
+	echo "$out" | grep -q '"path": "/direct"' || fail "direct: $out"
+	sleep 0.3
+	cli inject sb1 api.example.test --header-file "$SECRET_FILE" >/dev/null ||
+		fail "inject"
+	cli ca sb1 >"$SBCA"
+	out=$(bk /secret)
+	echo "$out" | grep -q '"path": "/secret"' || fail "not brokered: $out"
+	sleep 0.5
+	n=$(sql "SELECT count(*) FROM flows WHERE id > $(cat "$TMP/first_flows") AND verdict = 'deny'")
+	[ "$n" = 0 ] || fail "$n deny rows: $(sql "SELECT sni, reason FROM flows WHERE id > $(cat "$TMP/first_flows") AND verdict = 'deny'" | tr '\n' ' ')"
+}
+
 test_bad_inject_input_is_refused_and_changes_nothing() {
 	setup || fail "setup"
 	local before out

@@ -76,3 +76,23 @@ TEST(test_ct_proc_refuses_partial_and_odd_lines)
 	CHECK(!parse("\n", &k, &mark));
 	CHECK(!ct_proc_line("x", 0, &k, &mark));
 }
+
+TEST(test_ct_proc_ended_is_time_wait_or_close_of_tcp)
+{
+	static const char tw[] = "ipv4     2 tcp      6 5 TIME_WAIT "
+				 "src=198.18.1.2 dst=198.18.2.2 sport=1 "
+				 "dport=443 mark=1\n";
+	static const char cl[] = "ipv6     10 tcp      6 3 CLOSE src=::1 "
+				 "dst=::2 sport=1 dport=443 mark=1\n";
+	static const char est[] = "ipv4     2 tcp      6 296 ESTABLISHED "
+				  "src=198.18.1.2 dst=198.18.2.2 sport=1 "
+				  "dport=443 mark=1\n";
+	static const char udp[] = "ipv4     2 udp      17 5 src=198.18.1.2 "
+				  "dst=198.18.2.2 sport=1 dport=53 mark=1\n";
+
+	CHECK(ct_proc_ended(tw, strlen(tw)));
+	CHECK(ct_proc_ended(cl, strlen(cl)));
+	CHECK(!ct_proc_ended(est, strlen(est)));
+	CHECK(!ct_proc_ended(udp, strlen(udp)));
+	CHECK(!ct_proc_ended("", 0));
+}
