@@ -13,6 +13,7 @@
 #include "log.h"
 #include "policy_json.h"
 #include "revoke.h"
+#include "settle.h"
 #include "sandbox.h"
 #include "secret.h"
 #include "xalloc.h"
@@ -372,8 +373,9 @@ static json_t *replace(struct daemon *d, struct sandbox *sb,
 	broker_sandbox_changed(d, sb);
 	cut = revoke_sandbox(sb, &d->marks, d->cfg.ech == ECH_DENY, err,
 			     ERRLEN);
-	return json_pack("{s:b, s:s, s:s, s:i}", "ok", 1, "name", sb->name,
-			 "change", what, "cut", cut < 0 ? 0 : cut);
+	return settle_reply(d, sb, json_pack("{s:b, s:s, s:s, s:i}", "ok", 1,
+					     "name", sb->name, "change", what,
+					     "cut", cut < 0 ? 0 : cut));
 }
 
 static struct policy *policy_of_json(json_t *doc, char *err)

@@ -34,6 +34,7 @@
 #include "route.h"
 #include "rst.h"
 #include "secret.h"
+#include "settle.h"
 #include "sandbox.h"
 #include "clock.h"
 #include "verdict.h"
@@ -250,6 +251,7 @@ static void run(struct daemon *d, int ep, int sfd, int tfd)
 				answer_queries(d);
 			} else if (tag == &tag_dns) {
 				dns_event();
+				settle_tick(d, now_ns());
 			} else if (tag == &tag_nft) {
 				table_watch(d);
 			} else if (tag == &tag_broker) {
@@ -263,6 +265,7 @@ static void run(struct daemon *d, int ep, int sfd, int tfd)
 				dns_tick(now_ns());
 				verdict_tick(now_ns());
 				alive_tick(now_ns());
+				settle_tick(d, now_ns());
 				broker_tick(now_ns());
 				if (d->table.pending)
 					commands_table_changed(d, "a retry");

@@ -301,6 +301,52 @@ test_inject_after_a_direct_request_leaves_no_deny_row() {
 	[ "$n" = 0 ] || fail "$n deny rows: $(sql "SELECT sni, reason FROM flows WHERE id > $(cat "$TMP/first_flows") AND verdict = 'deny'" | tr '\n' ' ')"
 }
 
+# resolver ADDR: the daemon's upstream, from its ini read again
+resolver() {
+	local reloads
+	reloads=$(grep -c 'configuration reloaded' "$TMP/sbxfwd.log")
+	sed -i "s/^upstream = .*/upstream = $1/" "$TMP/sbxfw.ini"
+	kill -HUP "$(daemon_pid)"
+	wait_for 50 eval '[ "$(grep -c "configuration reloaded" "$TMP/sbxfwd.log")" -gt "$reloads" ]'
+}
+
+# The first request the moment `inject' returns, to an address the
+# sandbox has pinned (no DNS on the way: only the daemon's own resolution
+# puts it in the kernel's inject set): a new name each time, so that the
+# daemon has never resolved it, a hundred times in both families. The
+# command answers once that resolution is in the set.
+test_the_first_request_right_after_inject_is_brokered() {
+	local i name addr out bad=0 n
+	recreate --allowed-domain other.test >/dev/null || fail "create"
+	cli ca sb1 >"$SBCA"
+	# a resolver 200 ms away, as on the internet: the answer comes after
+	# the sandbox's first SYN unless the command waits for it
+	setsid -f ip netns exec "$NS_NET" python3 "$TOP/tests/e2e/slow_dns.py" \
+		"$NET4" 5353 "$NET4" 200
+	wait_for 50 eval 'net ss -lun | grep -q ":5353 "' || fail "no slow resolver"
+	resolver "$NET4:5353" || fail "reload"
+	for i in $(seq 100); do
+		name="f$i-$RANDOM.example.test"
+		addr=$NET4
+		[ $((i % 2)) = 0 ] && addr="[$NET6]"
+		cli inject sb1 "$name" --header-file "$SECRET_FILE" >/dev/null ||
+			fail "inject $i"
+		out=$(sb curl -sS -m 5 --cacert "$SBCA" --resolve "$name:443:$addr" \
+			"https://$name/r$i" 2>&1)
+		echo "$out" | grep -q "\"path\": \"/r$i\"" || {
+			bad=$((bad + 1))
+			echo "run $i ($addr): $out"
+		}
+		cli inject sb1 "$name" --remove >/dev/null || fail "remove $i"
+	done
+	resolver "$NET4"
+	pkill -f "slow_dns.py $NET4 5353" 2>/dev/null
+	sleep 0.3
+	n=$(sql "SELECT count(*) FROM flows WHERE id > $(cat "$TMP/first_flows") AND reason = 'inject-not-redirected'")
+	echo "100 first requests: $bad not brokered, $n refused inject-not-redirected"
+	[ "$bad" = 0 ] && [ "$n" = 0 ] || fail "$bad of 100 first requests failed"
+}
+
 test_bad_inject_input_is_refused_and_changes_nothing() {
 	setup || fail "setup"
 	local before out
