@@ -22,6 +22,7 @@
 #include "nft_watch.h"
 
 static struct mnl_socket *nl;
+static char buf[65536];		/* events, read by both readers */
 
 int nft_watch_open(char *err, size_t errlen)
 {
@@ -120,7 +121,6 @@ static int message(const struct nlmsghdr *h, void *data)
 
 bool nft_watch_read(uint32_t own, char *who, size_t wholen)
 {
-	static char buf[65536];
 	struct seen s = { own, false, who, wholen };
 	ssize_t n;
 
@@ -136,7 +136,6 @@ bool nft_watch_read(uint32_t own, char *who, size_t wholen)
 
 void nft_watch_who(uint32_t own, char *who, size_t wholen, int wait_ms)
 {
-	static char buf[65536];
 	struct seen s = { own, true, who, wholen };
 	struct pollfd p = { nl ? mnl_socket_get_fd(nl) : -1, POLLIN, 0 };
 	ssize_t n;
