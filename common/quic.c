@@ -427,14 +427,17 @@ out:
 	return res;
 }
 
-size_t quic_refusal(const struct quic_initial *q, const char *reason,
-		    uint8_t *out, size_t cap)
+/* CONNECTION_CLOSE (CONNECTION_REFUSED, `reason') in the server's
+ * Initial to the client whose first Initial had these version and
+ * connection IDs: ours to it has its Source Connection ID as Destination,
+ * and as Source the Destination it chose, its keys' too. */
+static size_t refusal(uint32_t version, const uint8_t *dcid, size_t dl,
+		      const uint8_t *scid, size_t sl, const char *reason,
+		      uint8_t *out, size_t cap)
 {
 	uint8_t f[128];
 	size_t n = 0, rl = strlen(reason);
 
-	if (!q->keyed)
-		return 0;
 	if (rl > 100)
 		rl = 100;
 	f[n++] = 0x1c;		/* CONNECTION_CLOSE, transport */
@@ -443,9 +446,28 @@ size_t quic_refusal(const struct quic_initial *q, const char *reason,
 	f[n++] = (uint8_t)rl;
 	memcpy(f + n, reason, rl);
 	n += rl;
-	/* ours to the client: its Source Connection ID as Destination,
-	 * and as Source the Destination it chose */
-	return quic_initial_seal(q->version, true, q->dcid, q->dcid_len,
-				 q->scid, q->scid_len, q->dcid, q->dcid_len, 0,
-				 f, n, out, cap);
+	return quic_initial_seal(version, true, dcid, dl, scid, sl, dcid, dl,
+				 0, f, n, out, cap);
+}
+
+size_t quic_refusal(const struct quic_initial *q, const char *reason,
+		    uint8_t *out, size_t cap)
+{
+	if (!q->keyed)
+		return 0;
+	return refusal(q->version, q->dcid, q->dcid_len, q->scid, q->scid_len,
+		       reason, out, cap);
+}
+
+size_t quic_refusal_header(const uint8_t *dgram, size_t len,
+			   const char *reason, uint8_t *out, size_t cap)
+{
+	struct quic_lpkt lp;
+	size_t off = 0;
+
+	if (quic_lpkt_next(dgram, len, &off, &lp) <= 0 ||
+	    lp.type != QUIC_LT_INITIAL)
+		return 0;
+	return refusal(lp.version, lp.dcid, lp.dl, lp.scid, lp.sl, reason,
+		       out, cap);
 }

@@ -81,5 +81,10 @@ enum quic_later quic_later(const struct quic_conn *c, const uint8_t *dgram,
  * client's first Initial; 0 before one decrypted. */
 size_t quic_refusal(const struct quic_initial *q, const char *reason,
 		    uint8_t *out, size_t cap);
+/* The same, from the header of the datagram's first packet alone (an
+ * Initial of v1 or v2), nothing decrypted: for a flow refused whatever
+ * its name. 0 when that packet is no such Initial. */
+size_t quic_refusal_header(const uint8_t *dgram, size_t len,
+			   const char *reason, uint8_t *out, size_t cap);
 
 #endif

@@ -1261,8 +1261,8 @@ static const char *sb_map(enum sb_key key)
 }
 
 /* Each id bit of the sandbox a map gives, OR-ed into the ct mark. */
-static void r_classify(struct batch *bt, const struct marks *m,
-		       const char *chain, enum sb_key key)
+static void r_classify_into(struct batch *bt, const struct marks *m,
+			    const char *chain, enum sb_key key, bool ct)
 {
 	for (unsigned b = 0; b < 32; b++) {
 		uint32_t bit = 1u << b;
@@ -1275,9 +1275,16 @@ static void r_classify(struct batch *bt, const struct marks *m,
 		x_lookup(r, R0, sb_map(key), R0);
 		x_bitwise(r, R0, 4, bit, 0);
 		x_cmp32(r, R0, NFT_CMP_EQ, bit);
-		s_mark(r, true, 0, bit);
+		s_mark(r, ct, 0, bit);
 		msg_rule(bt, r, "classify rule");
 	}
+}
+
+/* The ct mark's sandbox id bits from the packet's `key'. */
+static void r_classify(struct batch *bt, const struct marks *m,
+		       const char *chain, enum sb_key key)
+{
+	r_classify_into(bt, m, chain, key, true);
 }
 
 /* A kernel verdict: audit it through NFLOG, cache it in the ct mark. */
@@ -1929,8 +1936,19 @@ static void rules_classify(struct batch *bt, const struct marks *m)
 
 static void rules_deny(struct batch *bt, const struct nft_opts *o)
 {
-	struct nftnl_rule *r;
+	struct nftnl_rule *r = rule_new("deny");
 
+	/* a client's QUIC long header: to the daemon, which refuses it as
+	 * its server would (not with deny_action = drop) or opens the flow
+	 * again for a new connection (chain quic_refuse); from the forward
+	 * chain only (the commit chain's carry a state) */
+	m_mark(r, false, o->marks->state, NFT_CMP_EQ,
+	       mark_state(o->marks, ST_NONE));
+	m_ct_direction(r, IP_CT_DIR_ORIGINAL);
+	m_l4proto(r, NFT_CMP_EQ, IPPROTO_UDP);
+	m_quic_long(r);
+	x_verdict(r, NFT_JUMP, "quic_refuse");
+	msg_rule(bt, r, "QUIC refusal rule");
 	if (!o->drop) {
 		/* a server's packet of a flow cut while open: the daemon
 		 * resets both ends from it (dropped if no daemon listens) */
@@ -1953,6 +1971,44 @@ static void rules_deny(struct batch *bt, const struct nft_opts *o)
 	r = rule_new("deny");
 	x_verdict(r, NF_DROP, NULL);
 	msg_rule(bt, r, "drop rule");
+}
+
+/* A denied flow's QUIC long header (SPEC §1.9): ICMP alone leaves
+ * some clients (ngtcp2) to their own timeout, so the daemon answers it
+ * with the server's Initial closing the connection, and may judge afresh
+ * an Initial that opens a new one on the 5-tuple (verdict.c). A sandbox's
+ * own, its id in the packet mark found again by where the packet comes
+ * from (none for a flow opened towards a sandbox), within its
+ * long-header rate; the rest get the ICMP alone. Without a daemon the
+ * queue lets it by to the commit chain, whose "deny" state refuses it in
+ * the kernel. */
+static void rules_quic_refuse(struct batch *bt, const struct nft_opts *o)
+{
+	const struct marks *m = o->marks;
+	struct nftnl_rule *r = rule_new("quic_refuse");
+
+	s_mark(r, false, m->mask, 0);
+	msg_rule(bt, r, "QUIC refusal: packet mark cleared");
+	/* the interface wins over the source address, as in classify */
+	r_classify_into(bt, m, "quic_refuse", K_IIF, false);
+	for (int i = 0; i < 2; i++) {
+		r = rule_new("quic_refuse");
+		m_mark(r, false, m->id, NFT_CMP_NEQ, 0);
+		x_verdict(r, NFT_GOTO, "quic_queue");
+		msg_rule(bt, r, "QUIC refusal: a sandbox's packet");
+		if (i)
+			break;
+		r_classify_into(bt, m, "quic_refuse", K_SRC4, false);
+		r_classify_into(bt, m, "quic_refuse", K_SRC6, false);
+	}
+	r = rule_new("quic_queue");
+	x_sandbox_over(r, o, "sb_quic", o->flow_rate * 4);
+	x_verdict(r, NFT_RETURN, NULL);
+	msg_rule(bt, r, "QUIC refusal limit rule");
+	r = rule_new("quic_queue");
+	s_mark(r, false, m->state, mark_state(m, ST_DENY));
+	x_queue(r, o, true);
+	msg_rule(bt, r, "QUIC refusal queue rule");
 }
 
 /* packet mark state pkt and ct mark state ct: the ct mark becomes to */
@@ -2121,6 +2177,8 @@ static void chains_and_rules(struct batch *bt, const struct nft_opts *o,
 	chain(bt, flush, "untracked", NULL, 0, 0);
 	chain(bt, flush, "judged", NULL, 0, 0);
 	chain(bt, flush, "quic_long", NULL, 0, 0);
+	chain(bt, flush, "quic_refuse", NULL, 0, 0);
+	chain(bt, flush, "quic_queue", NULL, 0, 0);
 	chain(bt, flush, "ended", NULL, 0, 0);
 	chain(bt, flush, "inbound", NULL, 0, 0);
 	chain(bt, flush, "inbound_sandbox", NULL, 0, 0);
@@ -2128,6 +2186,7 @@ static void chains_and_rules(struct batch *bt, const struct nft_opts *o,
 	chain(bt, flush, "commit", "filter", NF_INET_FORWARD, -9);
 	chain(bt, flush, "forged", "filter", NF_INET_LOCAL_OUT, NF_IP_PRI_RAW);
 	rules_deny(bt, o);
+	rules_quic_refuse(bt, o);
 	rules_classify(bt, o->marks);
 	rules_untracked(bt);
 	rules_judged(bt, o);

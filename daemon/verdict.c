@@ -41,8 +41,13 @@ static void forget_entry(const struct flow_key *k)
 	ct_delete(k);
 }
 
+static int reopen_entry(const struct flow_key *k, uint32_t mark)
+{
+	return ct_set_mark(k, mark, marks->mask);
+}
+
 static const struct verdict_io real_io = { queue_verdict, cut_open,
-					   forget_entry };
+					   forget_entry, reopen_entry };
 static struct verdict_io io = real_io;
 
 void verdict_configure(bool deny_ech, bool binding, bool drop)
@@ -837,6 +842,89 @@ static void udp_datagram(struct held *h, const struct pkt *p,
 	audit(k, sb, &fq, &v, allow);
 }
 
+/* Allowed, a new QUIC connection (whose Initials qi read, NULL when
+ * none needed reading) on the 5-tuple of a flow denied: the entry is
+ * this connection's from now on. */
+static void reopen_quic(const struct held *h, const struct flow_key *k,
+			struct sandbox *sb, const struct flow_query *q,
+			const struct verdict_result *v,
+			const struct quic_initial *qi)
+{
+	struct flow *f = flow_lookup(k);
+	struct held hs[FLOW_HELD_MAX];
+
+	if (io.reopen(k, mark_id(marks, sb->id) |
+			 mark_state(marks, ST_ALLOW)) < 0)
+		return give(h, G_DROP, NULL, 0);	/* gone meanwhile */
+	if (f) {	/* the denied connection's, if still known */
+		give_all(hs, flow_take_all(f, hs), G_DROP);
+		flow_destroy(f);
+	}
+	if (q->sni)
+		conns_add(k, q->sni, q->sni_len);
+	else
+		conns_forget(k);
+	conns_set_quic(k, qi ? quic_conn_new(qi) : NULL);
+	count(sb, true);
+	audit(k, sb, q, v, true);
+	give(h, G_ALLOW, NULL, 0);
+}
+
+/* A client's long header on a denied QUIC flow (the deny chain queues
+ * them at a bounded rate): refused as its server would, so that every
+ * client notices at once (SPEC §1.9; ICMP comes with it). Where the
+ * policy refuses the flow whatever its name (deny-all, a denied range)
+ * nothing past the header is read. Where it judges names, the Initial
+ * may open another connection on the 5-tuple (a client's next one from
+ * the same port, after a live change cut the last): judged by its own
+ * hello, whole in the datagram, and allowed, the entry is its own; the
+ * denied connection's datagrams, if its client still sends them, would
+ * pass with it, as on any 5-tuple that carries two connections (its
+ * server, which no one told, forgets it after its idle timeout). A
+ * refusal is audited when it read a whole hello (the flow's first row
+ * said the rest). */
+static void quic_denied(const struct held *h, const struct pkt *p,
+			const struct flow_key *k)
+{
+	struct sandbox *sb = sandbox_get(mark_get_id(marks, h->mark));
+	struct first_bytes fb = { .kind = PAYLOAD_NONE };
+	struct flow_query q = { .payload = PAYLOAD_NONE };
+	uint8_t close[RST_PAYLOAD_MAX];
+	struct quic_initial *qi;
+	struct verdict_result v;
+	char phrase[64];
+	size_t n;
+
+	if (quic_form(p->payload, p->payload_len) != QUIC_INITIAL)
+		return give(h, G_DENY, NULL, 0);
+	if (evaluate(sb, k, &q, &v))
+		return reopen_quic(h, k, sb, &q, &v, NULL);
+	if (v.verdict != VERDICT_NEED_PAYLOAD) {
+		snprintf(phrase, sizeof(phrase), "sbxfw: %s", v.reason);
+		if (!silent && (n = quic_refusal_header(p->payload,
+							p->payload_len, phrase,
+							close, sizeof(close))))
+			to_client(k, close, n);
+		return give(h, G_DENY, NULL, 0);
+	}
+	qi = quic_initial_new();
+	quic_judge(qi, p->payload, p->payload_len, &fb);
+	if (fb.kind == PAYLOAD_NONE)
+		fb.kind = PAYLOAD_INCOMPLETE;	/* must be whole */
+	fb_query(&fb, NULL, &q);
+	if (evaluate(sb, k, &q, &v) && bound(sb, k, &q, &v, true) == BOUND_YES) {
+		reopen_quic(h, k, sb, &q, &v, qi);
+	} else {
+		quic_refuse(qi, k, v.reason);
+		give(h, G_DENY, NULL, 0);
+		if (q.payload != PAYLOAD_INCOMPLETE) {
+			count(sb, false);
+			audit(k, sb, &q, &v, false);
+		}
+	}
+	quic_initial_free(qi);
+}
+
 /* A server's packet on a flow a policy change cut (the deny chain queues
  * them): both ends are reset now, each at the sequence number it expects,
  * rather than whenever the client next sends. */
@@ -890,9 +978,13 @@ void verdict_packet(const struct queued *q, void *arg)
 	    (q->mark & marks->state) == mark_state(marks, ST_REOPEN)) {
 		reopened(&h, &k);
 	} else if ((q->mark & marks->state) == mark_state(marks, ST_DENY)) {
-		if (p.proto == IPPROTO_TCP)
-			cut_flow(&p, &k);
-		give(&h, G_DROP, NULL, 0);
+		if (p.proto == IPPROTO_UDP)
+			quic_denied(&h, &p, &k);
+		else {
+			if (p.proto == IPPROTO_TCP)
+				cut_flow(&p, &k);
+			give(&h, G_DROP, NULL, 0);
+		}
 	} else if (p.proto == IPPROTO_UDP &&
 		   (q->mark & marks->state) == mark_state(marks, ST_NONE)) {
 		quic_in_flow(&h, &p, &k);

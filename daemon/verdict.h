@@ -30,6 +30,9 @@ struct verdict_io {
 	void (*cut)(const struct flow_key *k);
 	/* forget the conntrack entry (a connection begins again on it) */
 	void (*forget)(const struct flow_key *k);
+	/* the entry of a denied flow allowed again for a new connection
+	 * on it: its ct mark to `mark' (0, or -errno when gone) */
+	int (*reopen)(const struct flow_key *k, uint32_t mark);
 };
 void verdict_set_io(const struct verdict_io *io);
 /* From the ini, at start and on SIGHUP: [tls] ech = deny, [dns]

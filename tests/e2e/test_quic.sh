@@ -117,6 +117,98 @@ test_http3_to_a_denied_name_is_refused_at_once() {
 	[ "$(to_server)" -gt 0 ] || fail "control: nothing reached the server"
 }
 
+test_http3_in_deny_all_is_refused_at_once() {
+	recreate --mode deny-all || return 1
+	capture || fail "no capture"
+	ms=$(h3 allowed.test "$NET4")
+	capture_stop
+	echo "ngtcp2 refused in $ms ms in deny-all" >&2
+	! served || fail "served in deny-all"
+	refused_by_close mode-deny-all || fail "no CONNECTION_CLOSE: $(grep -i close "$TMP/h3.log" | head -3)"
+	[ "$ms" -lt 1000 ] || fail "took $ms ms"
+	[ "$(to_server)" -eq 0 ] || fail "$(to_server) datagrams reached the server"
+	expect_flow "proto = 'udp' AND dport = 443" "deny|mode-deny-all|"
+	# and over IPv6
+	ms=$(h3 allowed.test "$NET6")
+	refused_by_close mode-deny-all || fail "v6: no CONNECTION_CLOSE"
+	[ "$ms" -lt 1000 ] || fail "v6: took $ms ms"
+	fresh
+	capture
+	h3 allowed.test "$NET4" >/dev/null
+	capture_stop
+	served || fail "control: not served"
+	[ "$(to_server)" -gt 0 ] || fail "control: nothing reached the server"
+}
+
+# one_port ON|OFF: the sandbox sends all its UDP 443 from port 40443 (a
+# client that opens its next connection from the same socket, as
+# quic-go's and quinn's endpoints do): the sandbox's own NAT rewrites
+# gtlsclient's ports
+one_port() {
+	sb nft delete table ip oneport 2>/dev/null
+	sb conntrack -D -p udp --orig-port-dst 443 >/dev/null 2>&1
+	[ "$1" = on ] || return 0
+	sb nft add table ip oneport &&
+		sb nft add chain ip oneport post '{ type nat hook postrouting priority 100; }' &&
+		sb nft add rule ip oneport post udp dport 443 snat to 198.18.1.2:40443
+}
+# datagrams at the server from the sandbox's port 40443
+from_one_port() {
+	tcpdump -r "$TMP/cap.pcap" -n 'udp src port 40443 and dst port 443' 2>/dev/null | wc -l
+}
+
+test_a_new_connection_from_a_cut_flows_port_is_judged_afresh() {
+	user_defined || return 1
+	one_port on || fail "the sandbox's NAT"
+	net tc qdisc add dev eth0 root tbf rate 8mbit burst 32kb latency 100ms
+	rm -rf "$TMP/dl"
+	mkdir "$TMP/dl"
+	echo "$NET4 allowed.test" >"/etc/netns/$NS_SB/hosts"	# by IPv4
+	sb timeout 60 gtlsclient -q --exit-on-all-streams-close --sni=allowed.test \
+		--download="$TMP/dl" allowed.test 443 https://allowed.test/big \
+		>"$TMP/dl.log" 2>&1 &
+	dl=$!
+	wait_for 50 eval "[ \$(stat -c %s '$TMP/dl/big' 2>/dev/null || echo 0) -gt 100000 ]" ||
+		fail "the transfer did not start"
+	out=$(cli mode sb1 deny-all)
+	echo "$out" | grep -q '; 1 open flows cut' || fail "not cut: $out"
+	# the client gives up; its entry stays, marked deny, in the firewall
+	kill "$dl" 2>/dev/null
+	wait "$dl" 2>/dev/null
+	net tc qdisc del dev eth0 root
+	one_port on
+	rt conntrack -L -p udp --orig-port-src 40443 2>/dev/null | grep -q 'dport=443' ||
+		fail "the cut flow's entry is gone: $(rt conntrack -L -p udp 2>&1)"
+	# deny-all: the next connection from that port is refused at once
+	capture || fail "no capture"
+	ms=$(h3 allowed.test "$NET4")
+	refused_by_close mode-deny-all || fail "deny-all: no CONNECTION_CLOSE in $ms ms"
+	[ "$ms" -lt 1000 ] || fail "deny-all: took $ms ms"
+	cli mode sb1 user-defined >/dev/null || fail "mode"
+	one_port on
+	# a name not allowed: refused at once, by its own name
+	ms=$(h3 denied.test "$NET4")
+	refused_by_close domain-not-allowed || fail "denied: no CONNECTION_CLOSE in $ms ms"
+	[ "$ms" -lt 1000 ] || fail "denied: took $ms ms"
+	capture_stop
+	[ "$(to_server)" -eq 0 ] || fail "$(to_server) datagrams reached the server"
+	# an allowed name from the same port: judged afresh, served
+	one_port on
+	capture
+	ms=$(h3 allowed.test "$NET4")
+	capture_stop
+	served || fail "the new connection was not served ($ms ms): $(tail -3 "$TMP/h3.log")"
+	[ "$(from_one_port)" -gt 0 ] || fail "not from the cut flow's port"
+	echo "a new connection from the cut flow's port served in $ms ms" >&2
+	expect_flow "proto = 'udp' AND sni = 'allowed.test' AND verdict = 'allow' AND sport = 40443" \
+		"allow|domain-allowed|allowed.test"
+	# its rows: the transfer, its cut, the name refused, the new one
+	rows=$(sql "SELECT verdict, reason, sni FROM flows WHERE sport = 40443 AND id > $(cat "$TMP/first_flows") ORDER BY id" | tr '\n' ' ')
+	[ "$rows" = "allow|domain-allowed|allowed.test deny|mode-deny-all|allowed.test deny|domain-not-allowed|denied.test allow|domain-allowed|allowed.test " ] ||
+		fail "rows: $rows"
+	one_port off
+}
+
 # the sandbox's side of its QUIC datagrams, in $SB_CAP
 SB_CAP=$TMP/sb.pcap
 sb_capture() {
@@ -214,6 +306,7 @@ test_deny_all_cuts_an_open_quic_transfer() {
 	net tc qdisc add dev eth0 root tbf rate 8mbit burst 32kb latency 100ms
 	rm -rf "$TMP/dl"
 	mkdir "$TMP/dl"
+	echo "$NET4 allowed.test" >"/etc/netns/$NS_SB/hosts"	# by IPv4
 	sb timeout 60 gtlsclient -q --exit-on-all-streams-close --sni=allowed.test \
 		--download="$TMP/dl" allowed.test 443 https://allowed.test/big \
 		>"$TMP/dl.log" 2>&1 &

@@ -34,6 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (next(data, size, &off, &d, &len)) {
 		enum quic_step st = quic_judge(q, d, len, &fb);
 
+		quic_refusal_header(d, len, "sbxfw: fuzz", out, sizeof(out));
+
 		if (st == QUIC_STEP_VERSION)
 			quic_version_negotiation(d, len, out, sizeof(out));
 		if (st == QUIC_STEP_DONE)

@@ -200,6 +200,30 @@ TEST(test_quic_refusal_is_the_servers_initial)
 	quic_initial_free(q);
 }
 
+TEST(test_quic_refusal_from_the_header_alone_is_the_same)
+{
+	struct ch_spec spec = { .sni = "denied.test", .tls13 = true };
+	uint8_t h[CH_MAX], f[1400], d[1400], out[256], again[256];
+	struct quic_initial *q = quic_initial_new();
+	struct first_bytes fb = { 0 };
+	size_t n = qt_hello(&spec, h, sizeof(h)), dn, rn;
+
+	dn = qt_initial(QUIC_V1, 0, f, qt_crypto(f, 0, h, n), d);
+	CHECK(quic_judge(q, d, dn, &fb) == QUIC_STEP_DONE);
+	rn = quic_refusal(q, "sbxfw: mode-deny-all", out, sizeof(out));
+	CHECK(quic_refusal_header(d, dn, "sbxfw: mode-deny-all", again,
+				  sizeof(again)) == rn);
+	CHECK(!memcmp(out, again, rn));
+	/* no Initial first: a short header, a Handshake packet, a cut one */
+	d[0] = 0x40;
+	CHECK(quic_refusal_header(d, dn, "x", again, sizeof(again)) == 0);
+	d[0] = 0xe0;
+	CHECK(quic_refusal_header(d, dn, "x", again, sizeof(again)) == 0);
+	d[0] = 0xc0;
+	CHECK(quic_refusal_header(d, 12, "x", again, sizeof(again)) == 0);
+	quic_initial_free(q);
+}
+
 /* ---- one connection at a time (SPEC §1.9) ------------------------------- */
 
 static const uint8_t other_cid[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };

@@ -58,14 +58,24 @@ static void fake_cut(const struct flow_key *k)
 
 static int forgotten;
 
+static int reopened;
+
 static void fake_forget(const struct flow_key *k)
 {
 	(void)k;
 	forgotten++;
 }
 
+static int fake_reopen(const struct flow_key *k, uint32_t mark)
+{
+	(void)k;
+	(void)mark;
+	reopened++;
+	return 0;
+}
+
 static const struct verdict_io fake = { fake_verdict, fake_cut,
-					fake_forget };
+					fake_forget, fake_reopen };
 
 /* One sandbox (id 1) allowing allowed.test only. */
 static void setup(void)
@@ -544,6 +554,62 @@ TEST(test_verdict_quic_denied_name_held_datagrams_never_pass)
 	CHECK(got(a, NF_ACCEPT, ST_DENY) && got(b, NF_DROP, ST_NONE) &&
 	      got(c, NF_DROP, ST_NONE));
 	CHECK(!twice);
+	teardown();
+}
+
+/* A whole hello for sni in one Initial. */
+static size_t whole_initial(const char *sni, uint8_t *d)
+{
+	struct ch_spec spec = { .sni = sni, .tls13 = true };
+	uint8_t h[CH_MAX], f[1400];
+	size_t n = qt_hello(&spec, h, sizeof(h));
+
+	return qt_initial(QUIC_V1, 0, f, qt_crypto(f, 0, h, n), d);
+}
+
+TEST(test_verdict_quic_on_a_denied_entry_a_new_allowed_connection_reopens_it)
+{
+	uint8_t d[1400];
+	size_t n;
+	uint32_t a, b, c;
+
+	setup();
+	reopened = 0;
+	client_port = 41010;
+	/* the deny chain queues long headers with state "deny" */
+	n = whole_initial("denied.test", d);
+	a = datagram(ST_DENY, d, n);
+	CHECK(got(a, NF_ACCEPT, ST_DENY) && reopened == 0);
+	b = datagram(ST_DENY, zero_rtt, sizeof(zero_rtt));	/* not Initial */
+	CHECK(got(b, NF_ACCEPT, ST_DENY) && reopened == 0);
+	/* a hello not whole in its datagram is refused */
+	{
+		uint8_t d1[1400], d2[1400];
+		size_t n1, n2;
+
+		split_initials("allowed.test", d1, &n1, d2, &n2);
+		c = datagram(ST_DENY, d2, n2);
+		CHECK(got(c, NF_ACCEPT, ST_DENY) && reopened == 0);
+	}
+	n = whole_initial("allowed.test", d);
+	c = datagram(ST_DENY, d, n);
+	CHECK(got(c, NF_ACCEPT, ST_ALLOW) && reopened == 1);
+	teardown();
+}
+
+TEST(test_verdict_quic_on_a_denied_entry_deny_all_reads_no_hello)
+{
+	uint8_t d[1400];
+	size_t n;
+	uint32_t a;
+
+	setup();
+	reopened = 0;
+	client_port = 41011;
+	sandbox_get(1)->policy->mode = MODE_DENY_ALL;
+	n = whole_initial("allowed.test", d);
+	a = datagram(ST_DENY, d, n);
+	CHECK(got(a, NF_ACCEPT, ST_DENY) && reopened == 0);
 	teardown();
 }
 
