@@ -4,6 +4,18 @@
 include config.mk
 
 B := build
+
+# Plain `make' on a machine that lacks what the build needs says so in
+# one line, and how to get it, before compiling anything (`make check'
+# and the other goals that install first are left to do it).
+ifneq ($(filter-out deps check demo bench soak clean deb rpm,$(or $(MAKECMDGOALS),all)),)
+MISSING := $(shell command -v $(CC) >/dev/null || echo '$(CC)'; \
+	command -v $(PKG_CONFIG) >/dev/null || echo '$(PKG_CONFIG)'; \
+	for p in $(PKGS); do $(PKG_CONFIG) --exists $$p 2>/dev/null || echo $$p; done)
+ifneq ($(strip $(MISSING)),)
+$(error missing: $(strip $(MISSING)); run `make deps` first (as root: it installs them with apt-get), or `make check`, which does)
+endif
+endif
 COMMON_SRC := $(sort $(wildcard common/*.c))
 CLI_SRC := $(sort $(wildcard cli/*.c))
 DAEMON_SRC := $(sort $(wildcard daemon/*.c))
@@ -72,6 +84,11 @@ $(B)/san/unit-tests: $(call obj,$(UNIT_SRC),$(B)/san) \
 		$(filter-out %/sbxfwd.o,$(SAN_DAEMON_OBJ)) $(B)/san/libsbxfw.a
 	$(call say,LD,$@)$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
+# a tool of the e2e tests: a system call made by the daemon, by ptrace
+$(B)/tests/inject_syscall: tests/e2e/inject_syscall.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(WARNFLAGS) $(HARDEN) $(CFLAGS) $(HARDEN_LD) -o $@ $<
+
 # --- libFuzzer harnesses (clang) -------------------------------------------
 $(B)/fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -115,7 +132,8 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory -j2 test
 
-test: all $(B)/san/sbxfw $(B)/san/sbxfwd $(B)/san/sbxfw-broker $(B)/san/unit-tests fuzz
+test: all $(B)/san/sbxfw $(B)/san/sbxfwd $(B)/san/sbxfw-broker $(B)/san/unit-tests fuzz \
+		$(B)/tests/inject_syscall
 	@tests/run
 
 # A sandbox namespace behind sbxfwd: an allowed and a denied request.

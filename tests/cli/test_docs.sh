@@ -17,6 +17,20 @@ complete_words() {
 	echo "${COMPREPLY[*]}"
 }
 
+# `make' typed first on a fresh machine: a line saying what is missing
+# and the command that installs it, and nothing compiled
+test_plain_make_without_a_library_names_it_and_make_deps() {
+	local out
+	out=$(make -C "$TOP" --no-print-directory B="$TMP/b" \
+		PKGS="jansson sbxfw-no-such-lib" all 2>&1) && fail "make succeeded: $out"
+	echo "$out" | grep -q 'missing: sbxfw-no-such-lib; run `make deps` first' ||
+		fail "$out"
+	[ ! -e "$TMP/b" ] || fail "compiled something: $(ls "$TMP/b")"
+	# the goal that installs them is not stopped by it
+	make -C "$TOP" -n B="$TMP/b" PKGS=sbxfw-no-such-lib deps >/dev/null 2>&1 ||
+		fail "make deps stopped"
+}
+
 test_completes_commands() {
 	[ "$(complete_words sbxfw mo)" = "mode" ] || fail "$(complete_words sbxfw mo)"
 	[ "$(complete_words sbxfw --json st)" = "stats status" ] || fail "after --json"

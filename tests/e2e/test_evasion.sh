@@ -343,7 +343,8 @@ test_a_sandbox_past_its_share_leaves_the_others_theirs() {
 	second_link || return 1
 	fresh
 	cli destroy sb2 >/dev/null 2>&1
-	cli create sb1 --iface veth-sb1 --allowed-domain allowed.test >/dev/null &&
+	cli create sb1 --iface veth-sb1 --allowed-domain allowed.test \
+		--allowed-domain '*.hang.test' >/dev/null &&
 		cli create sb2 --iface veth-sb2 --allowed-domain allowed.test \
 			>/dev/null || return 1
 	drop_own_resets || return 1
@@ -362,20 +363,43 @@ for port in range(20000, 25000):
         c = (c & 0xffff) + (c >> 16)
     s.sendto(hdr[:16] + struct.pack("!H", ~c & 0xffff) + hdr[18:],
              ("198.18.2.2", 0))'
+	# and 300 queries for names whose upstream never answers (dnsmasq
+	# sends hang.test to an address nobody has): they would hold every
+	# slot the resolver has for queries out, each for an attempt (1.5 s)
+	# and its retry, past sb1's share of them
 	sb python3 -c '
-import socket, struct
+import select, socket, struct, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-q = struct.pack("!HHHHHH", 1, 0x100, 1, 0, 0, 0) + b"\x07allowed\x04test\x00\x00\x01\x00\x01"
-for i in range(5000):
-    s.sendto(q, ("198.18.2.2", 53))' &
+t0 = time.monotonic()
+for i in range(300):
+    name = b"".join(bytes([len(l)]) + l for l in (b"n%d" % i, b"hang", b"test"))
+    s.sendto(struct.pack("!HHHHHH", i, 0x100, 1, 0, 0, 0) + name + b"\0\0\1\0\1",
+             ("198.18.2.2", 53))
+refused, held = 0, []
+while time.monotonic() - t0 < 6 and refused + len(held) < 300:
+    if select.select([s], [], [], 0.5)[0]:
+        a = s.recv(512)
+        if a[3] & 0xf == 5:
+            refused += 1
+        else:
+            held.append(time.monotonic() - t0)
+print(refused, len(held), int(min(held, default=0) * 1000))' >"$TMP/hang.out" &
 	flood=$!
-	# sb2 is served all the same
+	sleep 0.3	# sb1's share taken (its refusals come within ms)
+	# sb2 is owed a slot at once: an answer within 1 s, less than the
+	# 1.5 s one attempt of sb1's would hold a slot it needed
+	out=$(ip netns exec "$NS_SB2" dig +time=1 +tries=1 @$NET4 allowed.test 2>&1)
+	echo "$out" | grep -q 'status: NOERROR' || fail "sb2's dig: $out"
 	out=$(ip netns exec "$NS_SB2" curl -sS -m 5 --cacert "$CA" \
 		--resolve allowed.test:443:$NET4 https://allowed.test/ 2>&1)
 	[ "$out" = "hello allowed.test" ] || fail "sb2's curl: $out"
-	out=$(ip netns exec "$NS_SB2" dig +time=2 +tries=1 @$NET4 allowed.test 2>&1)
-	echo "$out" | grep -q 'status: NOERROR' || fail "sb2's dig: $out"
 	wait "$flood"
+	# sb1 met its share of both: flows and queries out, the queries it
+	# had out held the whole time (the case is not won by a fast answer)
+	read -r refused held first <"$TMP/hang.out"
+	echo "sb1: $refused queries refused at once, $held held, the first answered after $first ms" >&2
+	[ "$refused" -ge 100 ] && [ "$held" -ge 1 ] || fail "sb1's share: $(cat "$TMP/hang.out")"
+	[ "$first" -ge 1400 ] || fail "sb1's queries out were answered after $first ms"
 	[ "$(sql "SELECT count(*) FROM flows WHERE sandbox = 'sb1' AND
 		   reason = 'flow-limit'")" -gt 0 ] || fail "sb1 never met its share"
 	cli destroy sb2 >/dev/null

@@ -200,6 +200,7 @@ topo_up() {
 		--user=root --pid-file="$TMP/dnsmasq.pid" \
 		${DNSMASQ_QUERY_LOG---log-queries} --log-facility="$TMP/dnsmasq.log" \
 		--address=/test/$NET4 --address=/test/$NET6 \
+		--server=/hang.test/198.18.2.254 --dns-forward-max=1000 \
 		--host-record=edge.cdn.example,198.18.5.10,2001:db8:5::10 \
 		--cname=alias.example,edge.cdn.example
 	udp_echo
