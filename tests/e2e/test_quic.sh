@@ -97,47 +97,45 @@ test_http3_to_an_allowed_name_is_served_over_quic() {
 	echo "allowed in $ms ms" >&2
 }
 
-test_http3_to_a_denied_name_is_refused_at_once() {
-	user_defined || return 1
+# refused_at_once NAME ADDR REASON: gtlsclient to NAME at ADDR, captured
+# at the server: refused by CONNECTION_CLOSE for REASON within 1 s, no
+# datagram at the server
+refused_at_once() {
+	local ms
 	capture || fail "no capture"
-	ms=$(h3 denied.test "$NET4")
+	ms=$(h3 "$1" "$2")
 	capture_stop
-	echo "ngtcp2 refused in $ms ms" >&2
-	! served || fail "denied name served"
-	refused_by_close domain-not-allowed || fail "no CONNECTION_CLOSE: $(grep -i close "$TMP/h3.log" | head -3)"
+	echo "ngtcp2 refused in $ms ms ($3, $2)" >&2
+	! served || fail "$1 served"
+	refused_by_close "$3" || fail "no CONNECTION_CLOSE: $(grep -i close "$TMP/h3.log" | head -3)"
 	[ "$ms" -lt 1000 ] || fail "took $ms ms"
 	[ "$(to_server)" -eq 0 ] || fail "$(to_server) datagrams reached the server"
-	expect_flow "proto = 'udp' AND sni = 'denied.test'" "deny|domain-not-allowed|"
-	# the control: without a firewall it reaches the server
+}
+
+# the control: without a firewall NAME is served, its datagrams at the
+# server
+served_without_sbxfw() {
 	fresh
 	capture
-	h3 denied.test "$NET4" >/dev/null
+	h3 "$1" "$NET4" >/dev/null
 	capture_stop
 	served || fail "control: not served"
 	[ "$(to_server)" -gt 0 ] || fail "control: nothing reached the server"
 }
 
+test_http3_to_a_denied_name_is_refused_at_once() {
+	user_defined || return 1
+	refused_at_once denied.test "$NET4" domain-not-allowed
+	expect_flow "proto = 'udp' AND sni = 'denied.test'" "deny|domain-not-allowed|"
+	served_without_sbxfw denied.test
+}
+
 test_http3_in_deny_all_is_refused_at_once() {
 	recreate --mode deny-all || return 1
-	capture || fail "no capture"
-	ms=$(h3 allowed.test "$NET4")
-	capture_stop
-	echo "ngtcp2 refused in $ms ms in deny-all" >&2
-	! served || fail "served in deny-all"
-	refused_by_close mode-deny-all || fail "no CONNECTION_CLOSE: $(grep -i close "$TMP/h3.log" | head -3)"
-	[ "$ms" -lt 1000 ] || fail "took $ms ms"
-	[ "$(to_server)" -eq 0 ] || fail "$(to_server) datagrams reached the server"
+	refused_at_once allowed.test "$NET4" mode-deny-all
 	expect_flow "proto = 'udp' AND dport = 443" "deny|mode-deny-all|"
-	# and over IPv6
-	ms=$(h3 allowed.test "$NET6")
-	refused_by_close mode-deny-all || fail "v6: no CONNECTION_CLOSE"
-	[ "$ms" -lt 1000 ] || fail "v6: took $ms ms"
-	fresh
-	capture
-	h3 allowed.test "$NET4" >/dev/null
-	capture_stop
-	served || fail "control: not served"
-	[ "$(to_server)" -gt 0 ] || fail "control: nothing reached the server"
+	refused_at_once allowed.test "$NET6" mode-deny-all
+	served_without_sbxfw allowed.test
 }
 
 # one_port ON|OFF: the sandbox sends all its UDP 443 from port 40443 (a
@@ -157,19 +155,25 @@ from_one_port() {
 	tcpdump -r "$TMP/cap.pcap" -n 'udp src port 40443 and dst port 443' 2>/dev/null | wc -l
 }
 
-test_a_new_connection_from_a_cut_flows_port_is_judged_afresh() {
-	user_defined || return 1
-	one_port on || fail "the sandbox's NAT"
+# slow_download: gtlsclient gets 64 MiB from allowed.test at 8 Mbit/s
+# into $TMP/dl/big, in the background ($dl), once it has begun
+slow_download() {
 	net tc qdisc add dev eth0 root tbf rate 8mbit burst 32kb latency 100ms
 	rm -rf "$TMP/dl"
 	mkdir "$TMP/dl"
-	echo "$NET4 allowed.test" >"/etc/netns/$NS_SB/hosts"	# by IPv4
 	sb timeout 60 gtlsclient -q --exit-on-all-streams-close --sni=allowed.test \
 		--download="$TMP/dl" allowed.test 443 https://allowed.test/big \
 		>"$TMP/dl.log" 2>&1 &
 	dl=$!
 	wait_for 50 eval "[ \$(stat -c %s '$TMP/dl/big' 2>/dev/null || echo 0) -gt 100000 ]" ||
 		fail "the transfer did not start"
+}
+
+test_a_new_connection_from_a_cut_flows_port_is_judged_afresh() {
+	user_defined || return 1
+	one_port on || fail "the sandbox's NAT"
+	echo "$NET4 allowed.test" >"/etc/netns/$NS_SB/hosts"	# by IPv4
+	slow_download
 	out=$(cli mode sb1 deny-all)
 	echo "$out" | grep -q '; 1 open flows cut' || fail "not cut: $out"
 	# the client gives up; its entry stays, marked deny, in the firewall
@@ -292,16 +296,7 @@ test_chromium_to_a_denied_name_is_refused_at_once() {
 
 test_deny_all_cuts_an_open_quic_transfer() {
 	user_defined || return 1
-	net tc qdisc add dev eth0 root tbf rate 8mbit burst 32kb latency 100ms
-	rm -rf "$TMP/dl"
-	mkdir "$TMP/dl"
-	echo "$NET4 allowed.test" >"/etc/netns/$NS_SB/hosts"	# by IPv4
-	sb timeout 60 gtlsclient -q --exit-on-all-streams-close --sni=allowed.test \
-		--download="$TMP/dl" allowed.test 443 https://allowed.test/big \
-		>"$TMP/dl.log" 2>&1 &
-	dl=$!
-	wait_for 50 eval "[ \$(stat -c %s '$TMP/dl/big' 2>/dev/null || echo 0) -gt 100000 ]" ||
-		fail "the transfer did not start"
+	slow_download
 	# the control: the transfer goes on while allowed
 	a=$(stat -c %s "$TMP/dl/big")
 	sleep 0.5
