@@ -1897,9 +1897,9 @@ static void rules_forward(struct batch *bt, const struct nft_opts *o)
 /* A source-range sandbox's packet must come in by the interface its
  * range is routed through (reverse path), or another link could speak
  * in its name. */
-static void r_rpf(struct batch *bt, enum sb_key key)
+static void r_rpf_in(struct batch *bt, const char *chain, enum sb_key key)
 {
-	struct nftnl_rule *r = rule_new("classify");
+	struct nftnl_rule *r = rule_new(chain);
 
 	k_sb(r, key, R0);
 	x_lookup(r, R0, sb_map(key), R1);
@@ -1907,6 +1907,25 @@ static void r_rpf(struct batch *bt, enum sb_key key)
 	x_cmp32(r, R2, NFT_CMP_EQ, 0);
 	x_verdict(r, NF_DROP, NULL);
 	msg_rule(bt, r, "reverse path rule");
+}
+
+static void r_rpf(struct batch *bt, enum sb_key key)
+{
+	r_rpf_in(bt, "classify", key);
+}
+
+/* An interface sandbox's packet whose source is not routed back through
+ * the interface it came in by: spoofed (another's address), dropped. */
+static void r_iif_rpf(struct batch *bt, const struct marks *m,
+		      const char *chain, bool ct)
+{
+	struct nftnl_rule *r = rule_new(chain);
+
+	m_mark(r, ct, m->id, NFT_CMP_NEQ, 0);
+	x_fib_rpf(r, R2);
+	x_cmp32(r, R2, NFT_CMP_EQ, 0);
+	x_verdict(r, NF_DROP, NULL);
+	msg_rule(bt, r, "interface reverse path rule");
 }
 
 static void rules_classify(struct batch *bt, const struct marks *m)
@@ -1917,12 +1936,7 @@ static void rules_classify(struct batch *bt, const struct marks *m)
 	/* an interface sandbox speaks in its own name only: a packet whose
 	 * source is not routed back through the interface it came in by
 	 * (another host's address, a server's) is spoofed */
-	r = rule_new("classify");
-	m_mark(r, true, m->id, NFT_CMP_NEQ, 0);
-	x_fib_rpf(r, R2);
-	x_cmp32(r, R2, NFT_CMP_EQ, 0);
-	x_verdict(r, NF_DROP, NULL);
-	msg_rule(bt, r, "interface reverse path rule");
+	r_iif_rpf(bt, m, "classify", true);
 	/* the interface wins over the source address */
 	r = rule_new("classify");
 	m_mark(r, true, m->id, NFT_CMP_NEQ, 0);
@@ -1989,8 +2003,12 @@ static void rules_quic_refuse(struct batch *bt, const struct nft_opts *o)
 
 	s_mark(r, false, m->mask, 0);
 	msg_rule(bt, r, "QUIC refusal: packet mark cleared");
-	/* the interface wins over the source address, as in classify */
+	/* the interface wins over the source address, and a sandbox
+	 * speaks in its own name only, as in classify: the entry was
+	 * classified once, but a packet on it may come from anywhere (the
+	 * daemon opens it again only for the sandbox it belongs to) */
 	r_classify_into(bt, m, "quic_refuse", K_IIF, false);
+	r_iif_rpf(bt, m, "quic_refuse", false);
 	for (int i = 0; i < 2; i++) {
 		r = rule_new("quic_refuse");
 		m_mark(r, false, m->id, NFT_CMP_NEQ, 0);
@@ -1998,6 +2016,8 @@ static void rules_quic_refuse(struct batch *bt, const struct nft_opts *o)
 		msg_rule(bt, r, "QUIC refusal: a sandbox's packet");
 		if (i)
 			break;
+		r_rpf_in(bt, "quic_refuse", K_SRC4);
+		r_rpf_in(bt, "quic_refuse", K_SRC6);
 		r_classify_into(bt, m, "quic_refuse", K_SRC4, false);
 		r_classify_into(bt, m, "quic_refuse", K_SRC6, false);
 	}

@@ -4,6 +4,7 @@
  * flow's verdict: a TCP flow is held until its first bytes are judged,
  * then "judged" until the server has acknowledged those very bytes, and
  * only then committed to the ct mark's fast path. */
+#include <errno.h>
 #include <netinet/in.h>
 #include <linux/netfilter.h>
 #include <stdio.h>
@@ -41,8 +42,19 @@ static void forget_entry(const struct flow_key *k)
 	ct_delete(k);
 }
 
+/* Only the sandbox's own entry: the deny chain finds the packet's
+ * sandbox again by where it comes from, and another sandbox may send in
+ * this one's name (its address and port) on the 5-tuple of a flow cut
+ * here: it must not open that flow again under its own policy. */
 static int reopen_entry(const struct flow_key *k, uint32_t mark)
 {
+	uint32_t now;
+	int err;
+
+	if ((err = ct_get_mark(k, &now)) < 0)
+		return err;
+	if ((now & marks->id) != (mark & marks->id))
+		return -EPERM;
 	return ct_set_mark(k, mark, marks->mask);
 }
 
