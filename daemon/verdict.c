@@ -889,7 +889,9 @@ static void reopen_quic(const struct held *h, const struct flow_key *k,
  * nothing past the header is read. Where it judges names, the Initial
  * may open another connection on the 5-tuple (a client's next one from
  * the same port, after a live change cut the last): judged by its own
- * hello, whole in the datagram, and allowed, the entry is its own; the
+ * hello, whole in the datagram (its address bound: while the daemon's
+ * own resolution of the name is awaited, dropped, for the client's next
+ * send), and allowed, the entry is its own; the
  * denied connection's datagrams, if its client still sends them, would
  * pass with it, as on any 5-tuple that carries two connections (its
  * server, which no one told, forgets it after its idle timeout). A
@@ -904,6 +906,7 @@ static void quic_denied(const struct held *h, const struct pkt *p,
 	uint8_t close[RST_PAYLOAD_MAX];
 	struct quic_initial *qi;
 	struct verdict_result v;
+	enum dns_bound b;
 	char phrase[64];
 	size_t n;
 
@@ -924,8 +927,12 @@ static void quic_denied(const struct held *h, const struct pkt *p,
 	if (fb.kind == PAYLOAD_NONE)
 		fb.kind = PAYLOAD_INCOMPLETE;	/* must be whole */
 	fb_query(&fb, NULL, &q);
-	if (evaluate(sb, k, &q, &v) && bound(sb, k, &q, &v, true) == BOUND_YES) {
-		reopen_quic(h, k, sb, &q, &v, qi);
+	if (evaluate(sb, k, &q, &v) &&
+	    (b = bound(sb, k, &q, &v, false)) != BOUND_NO) {
+		if (b == BOUND_YES)
+			reopen_quic(h, k, sb, &q, &v, qi);
+		else	/* its client sends it again: by then resolved */
+			give(h, G_DROP, NULL, 0);
 	} else {
 		quic_refuse(qi, k, v.reason);
 		give(h, G_DENY, NULL, 0);

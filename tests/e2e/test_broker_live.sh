@@ -178,15 +178,7 @@ time.sleep(20)' "$TMP/stuck.pid" 2>/dev/null
 
 # sandbox 2 on its own link: it and sb1 both have api.example.test
 sb2_up() {
-	ip netns list | grep -q "^$NS_SB2" || {
-		ip netns add "$NS_SB2" && ip -n "$NS_SB2" link set lo up &&
-			link "$NS_SB2" eth0 "$NS_RT" veth-sb2 &&
-			ip -n "$NS_SB2" addr add 198.18.6.2/24 dev eth0 &&
-			ip -n "$NS_SB2" route add default via 198.18.6.1 &&
-			ip -n "$NS_RT" addr add 198.18.6.1/24 dev veth-sb2 &&
-			mkdir -p "/etc/netns/$NS_SB2" &&
-			echo "nameserver $NET4" >"/etc/netns/$NS_SB2/resolv.conf"
-	} || return 1
+	second_link || return 1
 	cli destroy sb2 >/dev/null 2>&1
 	cli create sb2 --iface veth-sb2 --allowed-domain other.test >/dev/null &&
 		cli inject sb2 api.example.test --header-file "$SECRET_FILE" >/dev/null &&

@@ -237,22 +237,8 @@ test_create_judges_flows_already_open() {
 
 # ---- 6. source-range sandboxes and spoofing ---------------------------------------
 
-# A second sandbox on a link of its own: 198.18.6.2, 2001:db8:6::2.
-second_link() {
-	ip netns list | grep -q "^$NS_SB2" && return 0
-	ip netns add "$NS_SB2" && ip -n "$NS_SB2" link set lo up &&
-		link "$NS_SB2" eth0 "$NS_RT" veth-sb2 &&
-		ip -n "$NS_SB2" addr add 198.18.6.2/24 dev eth0 &&
-		ip -n "$NS_SB2" addr add 2001:db8:6::2/64 dev eth0 nodad &&
-		ip -n "$NS_SB2" route add default via 198.18.6.1 &&
-		ip -n "$NS_SB2" route add default via 2001:db8:6::1 &&
-		ip -n "$NS_RT" addr add 198.18.6.1/24 dev veth-sb2 &&
-		ip -n "$NS_RT" addr add 2001:db8:6::1/64 dev veth-sb2 nodad ||
-		return 1
-	# it speaks in sb1's name: sb1's addresses on its own link
-	ip -n "$NS_SB2" addr add 198.18.1.2/32 dev eth0
-	ip -n "$NS_SB2" addr add 2001:db8:1::2/128 dev eth0 nodad
-}
+# A second sandbox on a link of its own, that speaks in sb1's name.
+second_link_as_sb1() { second_link && sb2_speaks_as_sb1; }
 
 spoof() { # MARKER ADDR: a datagram from sb1's address, sent on sb2's link
 	ip netns exec "$NS_SB2" python3 -c '
@@ -314,7 +300,7 @@ test_an_ended_connections_verdict_opens_no_syn_cookie_connection() {
 }
 
 test_spoofed_source_from_another_link_is_dropped() {
-	second_link || return 1
+	second_link_as_sb1 || return 1
 	for dst in "$NET4" "$NET6"; do
 		fresh
 		cli create sb1 --source 198.18.1.0/24 --source 2001:db8:1::/64 \
@@ -340,7 +326,7 @@ test_spoofed_source_from_another_link_is_dropped() {
 # ---- fair shares ---------------------------------------------------------------------
 
 test_a_sandbox_past_its_share_leaves_the_others_theirs() {
-	second_link || return 1
+	second_link_as_sb1 || return 1
 	fresh
 	cli destroy sb2 >/dev/null 2>&1
 	cli create sb1 --iface veth-sb1 --allowed-domain allowed.test \

@@ -50,7 +50,7 @@ topo_down() {
 	ip netns del "$NS_RT" 2>/dev/null
 	ip netns del "$NS_NET" 2>/dev/null
 	ip netns del "$NS_SB2" 2>/dev/null
-	rm -rf "/etc/netns/$NS_SB" "/etc/netns/$NS_RT"
+	rm -rf "/etc/netns/$NS_SB" "/etc/netns/$NS_RT" "/etc/netns/$NS_SB2"
 	[ -z "${KEEP_LOG:-}" ] || cp "$TMP/sbxfwd.log" "$KEEP_LOG" 2>/dev/null
 	rm -rf "$TMP"
 }
@@ -208,6 +208,28 @@ topo_up() {
 	# neighbours resolved before any case measures anything
 	wait_for 30 sb ping -c1 -W1 "$NET4" >/dev/null &&
 		wait_for 30 sb ping -c1 -W1 "$NET6" >/dev/null
+}
+
+# second_link: a second sandbox link, $NS_SB2 on veth-sb2 (198.18.6.2,
+# 2001:db8:6::2), its resolver the internet's; made once
+second_link() {
+	ip netns list | grep -q "^$NS_SB2" && return 0
+	ip netns add "$NS_SB2" && ip -n "$NS_SB2" link set lo up &&
+		link "$NS_SB2" eth0 "$NS_RT" veth-sb2 &&
+		ip -n "$NS_SB2" addr add 198.18.6.2/24 dev eth0 &&
+		ip -n "$NS_SB2" addr add 2001:db8:6::2/64 dev eth0 nodad &&
+		ip -n "$NS_SB2" route add default via 198.18.6.1 &&
+		ip -n "$NS_SB2" route add default via 2001:db8:6::1 &&
+		ip -n "$NS_RT" addr add 198.18.6.1/24 dev veth-sb2 &&
+		ip -n "$NS_RT" addr add 2001:db8:6::1/64 dev veth-sb2 nodad &&
+		mkdir -p "/etc/netns/$NS_SB2" &&
+		echo "nameserver $NET4" >"/etc/netns/$NS_SB2/resolv.conf"
+}
+
+# sb2_speaks_as_sb1: sb1's addresses on sb2's link too (spoofing)
+sb2_speaks_as_sb1() {
+	ip -n "$NS_SB2" addr replace 198.18.1.2/32 dev eth0 &&
+		ip -n "$NS_SB2" addr replace 2001:db8:1::2/128 dev eth0 nodad
 }
 
 net_up() {

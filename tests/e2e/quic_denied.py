@@ -1,19 +1,19 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Hostile QUIC clients for test_attack27.sh (review of the reopening of
-denied QUIC flows, b2b4881).
+"""Hostile QUIC clients for test_quic_denied.sh: on denied QUIC flows,
+which the daemon refuses and may open again for a new connection.
 
-attack27.py initial SRC SPORT DST SNI MARKER
+quic_denied.py initial SRC SPORT DST SNI MARKER
     from SRC:SPORT, an Initial for SNI with a 0-RTT packet (the marker in
     the clear) coalesced after it; prints what came back
-attack27.py short SRC SPORT DST MARKER
+quic_denied.py short SRC SPORT DST MARKER
     from SRC:SPORT, three short-header datagrams carrying the marker
-attack27.py hostile SRC SPORT DST MARKER
+quic_denied.py hostile SRC SPORT DST MARKER
     from SRC:SPORT, malformed long headers (connection ID lengths 0, 20
     and past 20, cut short, a Length under 20 or past the datagram, a
     token past it, v2, a hello with bytes after it, coalesced
     connections); each followed by a 0-RTT packet carrying the marker
-attack27.py flows N DST SNI MARKER
+quic_denied.py flows N DST SNI MARKER
     N flows from N ports, each an Initial for SNI with a coalesced 0-RTT
     carrying MARKER.PORT, all at once; then each sent again twice, 0.4 s
     apart (a client's retransmissions)

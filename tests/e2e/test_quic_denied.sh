@@ -1,30 +1,25 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Review of b2b4881 (a denied QUIC flow's long headers go to the daemon,
-# which may open the entry again for a new connection): attacks from a
-# sandbox's hostile code. Each case: the attack's marker must not reach
+# Denied QUIC flows (SPEC §1.9): their long headers go to the daemon,
+# which refuses them at once and may open the entry again for a new
+# connection of the same sandbox. Attacks of a sandbox's hostile code on
+# that path (tests/e2e/quic_denied.py): each case's marker must not reach
 # the server; without the firewall (no sandbox) it does.
 source "$(dirname "$0")/../lib/check.sh"
 UDP_ECHO_PORTS=7	# UDP 443: the capture sees what arrives
-NS_PREFIX=${NS_PREFIX:-atk27}
+NS_PREFIX=${NS_PREFIX:-sbxqd}
 source "$(dirname "$0")/topology.sh"
 source "$(dirname "$0")/capture.sh"
 
 topo_up || { echo "topology failed"; echo "0 passed, 1 failed"; exit 1; }
 start_daemon || { cat "$TMP/sbxfwd.log"; echo "0 passed, 1 failed"; exit 1; }
 
-A27=$TOP/tests/e2e/attack27.py
+A27=$TOP/tests/e2e/quic_denied.py
 sb2() { ip netns exec "$NS_SB2" "$@"; }
 
-# sb2 on veth-sb2 (198.18.6.2), a sandbox of its own
+# sb2 on a link of its own, a sandbox with these create options
 sb2_up() {
-	ip netns list | grep -q "^$NS_SB2" || {
-		ip netns add "$NS_SB2" && ip -n "$NS_SB2" link set lo up &&
-			link "$NS_SB2" eth0 "$NS_RT" veth-sb2 &&
-			ip -n "$NS_SB2" addr add 198.18.6.2/24 dev eth0 &&
-			ip -n "$NS_SB2" route add default via 198.18.6.1 &&
-			ip -n "$NS_RT" addr add 198.18.6.1/24 dev veth-sb2
-	} || return 1
+	second_link || return 1
 	cli destroy sb2 >/dev/null 2>&1
 	cli create sb2 --iface veth-sb2 "$@" >/dev/null
 }
@@ -38,7 +33,7 @@ test_another_sandbox_cannot_open_a_denied_flow_again() {
 	recreate --allowed-domain allowed.test || return 1
 	sb2_up --mode allow-all || fail "sb2"
 	# sb2 can send from sb1's address (its own kernel lets it)
-	ip -n "$NS_SB2" addr add 198.18.1.2/32 dev eth0 2>/dev/null
+	sb2_speaks_as_sb1 || fail "sb1's address on sb2's link"
 	# sb1's flow from port 41443, allowed, then cut by deny-all: its
 	# entry stays, marked deny
 	out=$(sb python3 "$A27" initial 198.18.1.2 41443 "$NET4" allowed.test "ok-$(marker)")
