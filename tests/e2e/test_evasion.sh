@@ -223,14 +223,14 @@ test_create_judges_flows_already_open() {
 	fresh
 	download allowed.test "$TMP/a"
 	a=$!
-	sleep 1
+	under_way "$TMP/a" || fail "the download did not begin"
 	cli create sb1 --iface veth-sb1 --mode deny-all >/dev/null || fail "create"
 	! wait "$a" || fail "a download opened before create went on"
 	expect_flow "dport = 443" "deny|mode-deny-all|"
 	fresh
 	download allowed.test "$TMP/a"
 	a=$!
-	sleep 1
+	under_way "$TMP/a" || fail "the download did not begin"
 	cli create sb1 --iface veth-sb1 --mode allow-all >/dev/null || fail "create"
 	wait "$a" || fail "allow-all cut an open flow"
 }
@@ -367,11 +367,14 @@ while time.monotonic() - t0 < 6 and refused + len(held) < 300:
         a = s.recv(512)
         if a[3] & 0xf == 5:
             refused += 1
+            if refused == 100:
+                print("taken", flush=True)
         else:
             held.append(time.monotonic() - t0)
 print(refused, len(held), int(min(held, default=0) * 1000))' >"$TMP/hang.out" &
 	flood=$!
-	sleep 0.3	# sb1's share taken (its refusals come within ms)
+	# sb1's share taken: past it, its queries are refused at once
+	wait_for 100 grep -q taken "$TMP/hang.out" || fail "sb1 was never refused"
 	# sb2 is owed a slot at once: an answer within 1 s, less than the
 	# 1.5 s one attempt of sb1's would hold a slot it needed
 	out=$(ip netns exec "$NS_SB2" dig +time=1 +tries=1 @$NET4 allowed.test 2>&1)
@@ -382,7 +385,7 @@ print(refused, len(held), int(min(held, default=0) * 1000))' >"$TMP/hang.out" &
 	wait "$flood"
 	# sb1 met its share of both: flows and queries out, the queries it
 	# had out held the whole time (the case is not won by a fast answer)
-	read -r refused held first <"$TMP/hang.out"
+	read -r refused held first < <(tail -n 1 "$TMP/hang.out")
 	echo "sb1: $refused queries refused at once, $held held, the first answered after $first ms" >&2
 	[ "$refused" -ge 100 ] && [ "$held" -ge 1 ] || fail "sb1's share: $(cat "$TMP/hang.out")"
 	[ "$first" -ge 1400 ] || fail "sb1's queries out were answered after $first ms"

@@ -98,17 +98,22 @@ test_http3_to_an_allowed_name_is_served_over_quic() {
 }
 
 # refused_at_once NAME ADDR REASON: gtlsclient to NAME at ADDR, captured
-# at the server: refused by CONNECTION_CLOSE for REASON within 1 s, no
-# datagram at the server
+# at the server: refused by CONNECTION_CLOSE for REASON, no datagram at
+# the server, within 1 s of the connection's start, its first
+# datagrams (the first flight, 1 s at least, before a retransmission;
+# before, 10 s: the handshake's timeout), on the client's own clock (its
+# log's milliseconds since the connection began), which a slow start of
+# the process does not move
 refused_at_once() {
-	local ms
+	local ms in
 	capture || fail "no capture"
 	ms=$(h3 "$1" "$2")
 	capture_stop
-	echo "ngtcp2 refused in $ms ms ($3, $2)" >&2
+	in=$(awk '/frm rx .*CONNECTION_CLOSE/ { sub(/^I/, "", $1); print $1 + 0; exit }' "$TMP/h3.log")
+	echo "ngtcp2 refused ${in:-never} ms into the connection ($ms ms in all; $3, $2)" >&2
 	! served || fail "$1 served"
-	refused_by_close "$3" || fail "no CONNECTION_CLOSE: $(grep -i close "$TMP/h3.log" | head -3)"
-	[ "$ms" -lt 1000 ] || fail "took $ms ms"
+	refused_by_close "$3" || fail "no CONNECTION_CLOSE in $ms ms: $(grep -i close "$TMP/h3.log" | head -3)"
+	[ -n "$in" ] && [ "$in" -lt 1000 ] || fail "refused ${in:-never} ms into the connection"
 	[ "$(to_server)" -eq 0 ] || fail "$(to_server) datagrams reached the server"
 }
 
@@ -184,18 +189,11 @@ test_a_new_connection_from_a_cut_flows_port_is_judged_afresh() {
 	rt conntrack -L -p udp --orig-port-src 40443 2>/dev/null | grep -q 'dport=443' ||
 		fail "the cut flow's entry is gone: $(rt conntrack -L -p udp 2>&1)"
 	# deny-all: the next connection from that port is refused at once
-	capture || fail "no capture"
-	ms=$(h3 allowed.test "$NET4")
-	refused_by_close mode-deny-all || fail "deny-all: no CONNECTION_CLOSE in $ms ms"
-	[ "$ms" -lt 1000 ] || fail "deny-all: took $ms ms"
+	refused_at_once allowed.test "$NET4" mode-deny-all
 	cli mode sb1 user-defined >/dev/null || fail "mode"
 	one_port on
 	# a name not allowed: refused at once, by its own name
-	ms=$(h3 denied.test "$NET4")
-	refused_by_close domain-not-allowed || fail "denied: no CONNECTION_CLOSE in $ms ms"
-	[ "$ms" -lt 1000 ] || fail "denied: took $ms ms"
-	capture_stop
-	[ "$(to_server)" -eq 0 ] || fail "$(to_server) datagrams reached the server"
+	refused_at_once denied.test "$NET4" domain-not-allowed
 	# an allowed name from the same port: judged afresh, served
 	one_port on
 	capture
@@ -273,19 +271,21 @@ test_chromium_to_a_denied_name_is_refused_at_once() {
 	[ "$(to_server)" -eq 0 ] || fail "$(to_server) datagrams reached the server"
 	expect_flow "proto = 'udp' AND sni = 'denied.test'" "deny|domain-not-allowed|"
 	# each connection (Chromium tries again from new ports) was refused
-	# within milliseconds of its first datagram, and Chromium took the
-	# refusal: no datagram of its own on that port after it
-	read -r conns refused worst after < <(tcpdump -r "$SB_CAP" -n -tt 2>/dev/null | awk '
+	# on its first flight, before Chromium sent any datagram again (its
+	# hello's two, then a retransmission after some 300 ms: a refusal
+	# that waited for anything would let one come), and Chromium took
+	# the refusal: no datagram of its own on that port after it
+	read -r conns refused worst flight after < <(tcpdump -r "$SB_CAP" -n -tt 2>/dev/null | awk '
 		$5 ~ /\.443:$/ { p = $3; sub(/.*\./, "", p); if (!(p in t0)) { t0[p] = $1; n++ }
-				 if (p in tc) after++ }
+				 if (p in tc) after++; else sent[p]++ }
 		$3 ~ /\.443$/ { p = $5; sub(/.*\./, "", p); sub(/:$/, "", p)
-				 if (!(p in tc)) { tc[p] = $1; r++; d = ($1 - t0[p]) * 1000; if (d > w) w = d } }
-		END { printf "%d %d %.1f %d\n", n, r, w, after }')
-	echo "chromium: $conns connections, $refused refused, the slowest $worst ms after its first datagram, $after datagrams after a refusal; $ms ms in all" >&2
+				 if (!(p in tc)) { tc[p] = $1; r++; d = ($1 - t0[p]) * 1000; if (d > w) w = d
+						   if (sent[p] > f) f = sent[p] } }
+		END { printf "%d %d %.1f %d %d\n", n, r, w, f, after }')
+	echo "chromium: $conns connections, $refused refused, the slowest $worst ms after its first datagram, at most $flight datagrams before a refusal, $after after one; $ms ms in all" >&2
 	[ "$conns" -ge 1 ] && [ "$refused" -eq "$conns" ] || fail "$refused of $conns connections refused"
-	awk -v w="$worst" 'BEGIN { exit !(w < 50) }' || fail "refused after $worst ms"
+	[ "$flight" -le 2 ] || fail "a connection sent $flight datagrams before its refusal ($worst ms)"
 	[ "$after" -eq 0 ] || fail "Chromium sent $after datagrams after a refusal"
-	[ "$ms" -lt 4000 ] || fail "took $ms ms"
 	fresh
 	capture
 	chromium denied.test "$NET4" >/dev/null
@@ -304,22 +304,23 @@ test_deny_all_cuts_an_open_quic_transfer() {
 	[ "$b" -gt "$a" ] || fail "control: no progress ($a, $b)"
 	capture
 	cli mode sb1 deny-all >/dev/null || fail "mode"
+	cut=$(date +%s.%N)	# the change applied (the command returned)
 	sleep 0.1	# SPEC §4: within 100 ms
 	c=$(stat -c %s "$TMP/dl/big")
-	: >"$TMP/cut-marker"
-	sleep 1.5
+	sleep 1.5	# the window in which nothing more may pass
 	capture_stop
 	d=$(stat -c %s "$TMP/dl/big")
 	kill "$dl" 2>/dev/null
 	wait "$dl" 2>/dev/null
 	net tc qdisc del dev eth0 root
 	echo "bytes: $a $b, at the change $c, 1.5 s later $d" >&2
-	[ "$d" -le $((c + 65536)) ] || fail "the transfer went on: $c -> $d"
+	# what the client had in its socket at the cut may still be written
+	# (256 KiB); an uncut transfer writes 1.5 MB in that time
+	[ "$d" -le $((c + 262144)) ] || fail "the transfer went on: $c -> $d"
 	[ "$d" -lt $((64 << 20)) ] || fail "the transfer completed"
 	# nothing of the sandbox's reached the server 100 ms after the change
 	late=$(tcpdump -r "$TMP/cap.pcap" -n -tt 'udp dst port 443' 2>/dev/null |
-		awk -v t0="$(head -1 <(tcpdump -r "$TMP/cap.pcap" -n -tt 2>/dev/null) | cut -d' ' -f1)" \
-		'$1 > t0 + 0.2' | wc -l)
+		awk -v t0="$cut" '$1 > t0 + 0.1' | wc -l)
 	[ "$late" -eq 0 ] || fail "$late datagrams reached the server after the cut"
 	expect_flow "proto = 'udp' AND sni = 'allowed.test' AND verdict = 'deny'" \
 		"deny|mode-deny-all|"
@@ -328,12 +329,7 @@ test_deny_all_cuts_an_open_quic_transfer() {
 test_allow_all_with_a_denied_domain_refuses_that_domain_only() {
 	recreate --mode allow-all || return 1
 	cli deny sb1 denied.test >/dev/null || return 1
-	capture || fail "no capture"
-	ms=$(h3 denied.test "$NET4")
-	capture_stop
-	refused_by_close domain-denied || fail "denied: no CONNECTION_CLOSE: $(tail -3 "$TMP/h3.log")"
-	[ "$ms" -lt 1000 ] || fail "took $ms ms"
-	[ "$(to_server)" -eq 0 ] || fail "$(to_server) datagrams reached the server"
+	refused_at_once denied.test "$NET4" domain-denied
 	expect_flow "proto = 'udp' AND sni = 'denied.test'" \
 		"deny|domain-denied|denied.test"
 	h3 other.test "$NET4" >/dev/null
@@ -390,12 +386,13 @@ import os, sys, time, quic_craft as q
 s = q.Flow(sys.argv[1])
 dcid, scid = os.urandom(8), os.urandom(5)
 s.send(q.initial(dcid, scid, 0, q.crypto(0, q.client_hello(["allowed.test"]))))
-print(q.outcome(s.s, dcid))
+print(q.outcome(s.s, dcid), flush=True)
 time.sleep(1.5)
 s.send(q.zero_rtt(dcid, scid, sys.argv[2].encode()))
 time.sleep(0.3)' "$NET4" "$m" >"$TMP/down.out" 2>&1 &
 	py=$!
-	sleep 0.8
+	# killed once the Initial was answered, 1.5 s before the 0-RTT
+	wait_for 100 grep -q answered "$TMP/down.out" || fail "no answer"
 	stop_daemon KILL
 	wait "$py"
 	capture_stop

@@ -231,11 +231,13 @@ test_names_are_never_lost_over_many_runs_in_both_families() {
 	wait "$cap"
 	# the last flow's row, and its name, written (every 100 ms)
 	expect_flow "sni = 'c$runs.example.test'" "allow|mode-allow-all|"
-	sleep 0.3
-	read -r all4 n4 < <(named_rows 4)
-	read -r all6 n6 < <(named_rows 6)
 	h4=$(hellos 4)
 	h6=$(hellos 6)
+	# the names of the last flows written (a lost name never comes)
+	wait_for 30 eval '[ "$(named_rows 4 | cut -d" " -f2)" -ge "$h4" ] &&
+		[ "$(named_rows 6 | cut -d" " -f2)" -ge "$h6" ]'
+	read -r all4 n4 < <(named_rows 4)
+	read -r all6 n6 < <(named_rows 6)
 	[ "$n4" -ge "$h4" ] && [ "$n6" -ge "$h6" ] ||
 		sql "SELECT time, family, sport, dst, end_time FROM flows WHERE
 			id > $(cat "$TMP/first_flows") AND dport = 443 AND

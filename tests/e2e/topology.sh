@@ -298,12 +298,26 @@ CA=$CERTS/ca.pem
 
 # fresh: no sandbox sb1, and the audit rows of earlier cases set aside
 # (they are written within 200 ms); recreate: sb1 on the router's veth
+# the last row of each audit table
+last_ids() {
+	sql "SELECT (SELECT coalesce(max(id), 0) FROM flows), (SELECT coalesce(max(id), 0) FROM dns_queries)"
+}
+
+# fresh: no sandbox sb1, and the rows of earlier cases all written (the
+# writer's batches come every 100 ms: the last ids held still for 200 ms,
+# 4 s at most), the first ids of this case's in $TMP/first_TABLE
 fresh() {
+	local now before=
 	cli destroy sb1 >/dev/null 2>&1
-	sleep 0.2
-	for table in flows dns_queries; do
-		sql "SELECT coalesce(max(id), 0) FROM $table" >"$TMP/first_$table"
+	now=$(last_ids)
+	for _ in $(seq 20); do
+		[ "$now" = "$before" ] && break
+		sleep 0.2
+		before=$now
+		now=$(last_ids)
 	done
+	echo "${now%%|*}" >"$TMP/first_flows"
+	echo "${now##*|}" >"$TMP/first_dns_queries"
 }
 
 recreate() {
@@ -357,4 +371,9 @@ reset() { # NAME REASON [RULE] [CURL ARGS...]
 download() {
 	sb curl -sS -m 30 --limit-rate 8M --cacert "$CA" -o "$2" \
 		"https://$1/big" 2>"$2.err" &
+}
+
+# under_way FILE: a download into FILE has begun (100 kB written)
+under_way() {
+	wait_for 100 eval "[ \$(stat -c %s '$1' 2>/dev/null || echo 0) -gt 100000 ]"
 }
