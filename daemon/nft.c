@@ -1842,11 +1842,33 @@ static void r_ended(struct batch *bt, const struct marks *m)
 	msg_rule(bt, r, "ended connection drop");
 }
 
+/* A sandbox's packet (by its interface, or its source range: key) must
+ * come in by the interface its source is routed through (reverse path),
+ * or another link could speak in its name. */
+static void r_rpf_in(struct batch *bt, const char *chain, enum sb_key key)
+{
+	struct nftnl_rule *r = rule_new(chain);
+
+	k_sb(r, key, R0);
+	x_lookup(r, R0, sb_map(key), R1);
+	x_fib_rpf(r, R2);
+	x_cmp32(r, R2, NFT_CMP_EQ, 0);
+	x_verdict(r, NF_DROP, NULL);
+	msg_rule(bt, r, "reverse path rule");
+}
+
 static void rules_forward(struct batch *bt, const struct nft_opts *o)
 {
 	const struct marks *m = o->marks;
 	struct nftnl_rule *r;
 
+	/* before any verdict, a flow's own included: a packet that comes
+	 * in by a sandbox's interface, or from a source-range sandbox's
+	 * address, must come from an address routed back that way, or
+	 * another link could speak in a sandbox's name on its open flows */
+	r_rpf_in(bt, "forward", K_IIF);
+	r_rpf_in(bt, "forward", K_SRC4);
+	r_rpf_in(bt, "forward", K_SRC6);
 	r_reopen(bt, o);
 	r_ended(bt, m);
 	/* the fast path first: most packets stop at the first rule */
@@ -1892,21 +1914,6 @@ static void rules_forward(struct batch *bt, const struct nft_opts *o)
 	msg_rule(bt, r, "not-tls");
 	r_late_syn(bt);
 	r_queue(bt, o);
-}
-
-/* A source-range sandbox's packet must come in by the interface its
- * range is routed through (reverse path), or another link could speak
- * in its name. */
-static void r_rpf_in(struct batch *bt, const char *chain, enum sb_key key)
-{
-	struct nftnl_rule *r = rule_new(chain);
-
-	k_sb(r, key, R0);
-	x_lookup(r, R0, sb_map(key), R1);
-	x_fib_rpf(r, R2);
-	x_cmp32(r, R2, NFT_CMP_EQ, 0);
-	x_verdict(r, NF_DROP, NULL);
-	msg_rule(bt, r, "reverse path rule");
 }
 
 static void r_rpf(struct batch *bt, enum sb_key key)
@@ -2003,12 +2010,11 @@ static void rules_quic_refuse(struct batch *bt, const struct nft_opts *o)
 
 	s_mark(r, false, m->mask, 0);
 	msg_rule(bt, r, "QUIC refusal: packet mark cleared");
-	/* the interface wins over the source address, and a sandbox
-	 * speaks in its own name only, as in classify: the entry was
-	 * classified once, but a packet on it may come from anywhere (the
-	 * daemon opens it again only for the sandbox it belongs to) */
+	/* the interface wins over the source address, as in classify; a
+	 * spoofed source never got this far (forward's reverse path rules;
+	 * the daemon opens an entry again only for the sandbox it belongs
+	 * to, too) */
 	r_classify_into(bt, m, "quic_refuse", K_IIF, false);
-	r_iif_rpf(bt, m, "quic_refuse", false);
 	for (int i = 0; i < 2; i++) {
 		r = rule_new("quic_refuse");
 		m_mark(r, false, m->id, NFT_CMP_NEQ, 0);
@@ -2016,8 +2022,6 @@ static void rules_quic_refuse(struct batch *bt, const struct nft_opts *o)
 		msg_rule(bt, r, "QUIC refusal: a sandbox's packet");
 		if (i)
 			break;
-		r_rpf_in(bt, "quic_refuse", K_SRC4);
-		r_rpf_in(bt, "quic_refuse", K_SRC6);
 		r_classify_into(bt, m, "quic_refuse", K_SRC4, false);
 		r_classify_into(bt, m, "quic_refuse", K_SRC6, false);
 	}

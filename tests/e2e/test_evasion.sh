@@ -240,13 +240,15 @@ test_create_judges_flows_already_open() {
 # A second sandbox on a link of its own, that speaks in sb1's name.
 second_link_as_sb1() { second_link && sb2_speaks_as_sb1; }
 
-spoof() { # MARKER ADDR: a datagram from sb1's address, sent on sb2's link
+# spoof MARKER ADDR [PORT]: a datagram from sb1's address (and PORT),
+# sent on sb2's link
+spoof() {
 	ip netns exec "$NS_SB2" python3 -c '
 import socket, sys
 m, dst, v6 = sys.argv[1].encode(), sys.argv[2], ":" in sys.argv[2]
 s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("2001:db8:1::2" if v6 else "198.18.1.2", 0))
-s.sendto(m, (dst, 7))' "$1" "$2"
+s.bind(("2001:db8:1::2" if v6 else "198.18.1.2", int(sys.argv[3])))
+s.sendto(m, (dst, 7))' "$1" "$2" "${3:-0}"
 }
 
 # One SYN in the server's name (from the server's address and port to the
@@ -297,6 +299,40 @@ test_an_ended_connections_verdict_opens_no_syn_cookie_connection() {
 	END=fin cookie_reopen 198.18.1.2 "$NET4"
 	allowed_only >/dev/null || return 1
 	END=fin cookie_reopen 2001:db8:1::2 "$NET6"
+}
+
+# sb2 (deny-all) sends in sb1's name on a flow sb1 has open and allowed
+# (its 5-tuple: sb1's address and port): the entry's verdict is sb1's,
+# and the packet came in by another link
+test_another_sandboxs_open_flow_carries_nothing_from_another_link() {
+	second_link_as_sb1 || return 1
+	for dst in "$NET4" "$NET6"; do
+		fresh
+		cli create sb1 --iface veth-sb1 --mode allow-all >/dev/null &&
+			cli create sb2 --iface veth-sb2 --mode deny-all >/dev/null ||
+			return 1
+		sb python3 -c '
+import socket, sys
+v6 = ":" in sys.argv[1]
+s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("", 40777))
+s.settimeout(2)
+s.sendto(b"sb1 opens its flow", (sys.argv[1], 7))
+s.recv(100)' "$dst" || fail "$dst: sb1's own flow"
+		m=$(marker)
+		capture
+		spoof "$m" "$dst" 40777
+		capture_stop
+		seen "$m" && fail "$dst: sb2 spoke in sb1's open flow"
+		cli destroy sb2 >/dev/null
+		fresh
+		m=$(marker)
+		capture
+		spoof "$m" "$dst" 40777
+		capture_stop
+		seen "$m" || fail "$dst: control: nothing without a firewall"
+	done
+	return 0
 }
 
 test_spoofed_source_from_another_link_is_dropped() {
