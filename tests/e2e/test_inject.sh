@@ -95,16 +95,21 @@ test_a_64_mib_chunked_upload_streams_with_bounded_memory() {
 test_a_sandbox_that_stops_reading_holds_no_other_flow_up() {
 	setup || fail "setup"
 	local pid rss ok=0 i
-	# asks for 1 GiB, reads its head, then nothing for 8 s
-	sb python3 - "$SBCA" >"$TMP/stalled" 2>&1 <<'EOF' &
-import socket, ssl, sys, time
+	# asks for 1 GiB, reads its head, then nothing until the other
+	# requests are done, however long they take ($TMP/release; 5 minutes
+	# at most)
+	rm -f "$TMP/release"
+	sb python3 - "$SBCA" "$TMP/release" >"$TMP/stalled" 2>&1 <<'EOF' &
+import os, socket, ssl, sys, time
 ctx = ssl.create_default_context(cafile=sys.argv[1])
 raw = socket.create_connection(("api.example.test", 443))
 raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 s = ctx.wrap_socket(raw, server_hostname="api.example.test")
 s.sendall(b"GET /big?n=1073741824 HTTP/1.1\r\nHost: api.example.test\r\n\r\n")
 print(s.recv(200)[:15].decode(), flush=True)
-time.sleep(8)
+end = time.monotonic() + 300
+while not os.path.exists(sys.argv[2]) and time.monotonic() < end:
+    time.sleep(0.1)
 EOF
 	pid=$!
 	wait_for 50 grep -q 'HTTP/1.1 200' "$TMP/stalled" ||
@@ -118,7 +123,8 @@ EOF
 	rss=$(awk '/VmRSS/ { print $2 }' "/proc/$(broker_pid)/status")
 	# the server waits for the sandbox: no 1 GiB in the broker
 	[ "$rss" -lt 80000 ] || fail "broker RSS $rss kB with a stalled reader"
-	kill "$pid" 2>/dev/null
+	: >"$TMP/release"
+	wait_for 50 eval "! kill -0 $pid" || kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	return 0
 }
@@ -281,16 +287,31 @@ test_a_pinned_real_address_is_brokered_by_the_daemons_own_resolution() {
 	[ "$(tail -1 "$ECHO_LOG" | grep -o "\"$FP\"" | wc -l)" = 1 ] || fail "no token"
 }
 
+# still_open PORT: the router's conntrack entries of the sandbox's TCP
+# flows from PORT that have not ended (neither TIME_WAIT nor CLOSE)
+still_open() {
+	local f
+	for f in ipv4 ipv6; do
+		rt conntrack -L -f "$f" -p tcp --sport "$1" 2>/dev/null
+	done | grep '^tcp' | grep -v -E ' (TIME_WAIT|CLOSE) '
+}
+
 # `make demo' showed `deny inject-not-redirected' just before the brokered
 # request: the judgement of open flows after `inject' cut the first,
 # direct request's connection, which had ended (TIME_WAIT) already. An
 # ended connection is not cut, nor audited as cut.
 test_inject_after_a_direct_request_leaves_no_deny_row() {
-	local out n
+	local out n port=$((40000 + RANDOM % 20000))
 	recreate --allowed-domain '*.example.test' >/dev/null || fail "create"
-	out=$(sb curl -sS -m 5 --cacert "$CA" https://api.example.test/direct 2>&1)
+	out=$(sb curl -sS -m 5 --cacert "$CA" --local-port "$port" \
+		https://api.example.test/direct 2>&1)
 	echo "$out" | grep -q '"path": "/direct"' || fail "direct: $out"
-	sleep 0.3
+	# the direct connection ended (TIME_WAIT, CLOSE, or gone) in the
+	# router's conntrack before the inject
+	wait_for 50 eval '[ -z "$(still_open "$port")" ]' ||
+		fail "the direct connection did not end: $(still_open "$port")"
+	echo "the direct connection's entry: $({ rt conntrack -L -f ipv4 -p tcp --sport "$port"
+		rt conntrack -L -f ipv6 -p tcp --sport "$port"; } 2>/dev/null | awk '/^tcp/ { print $4 }')"
 	cli inject sb1 api.example.test --header-file "$SECRET_FILE" >/dev/null ||
 		fail "inject"
 	cli ca sb1 >"$SBCA"
