@@ -165,12 +165,16 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 s.bind(("::", 443)); s.listen(8)
 c = s.accept()
-time.sleep(20)' "$TMP/stuck.pid" 2>/dev/null
+time.sleep(300)' "$TMP/stuck.pid" 2>/dev/null
 	wait_for 50 eval 'net ss -ltn | grep -q ":443 "'
-	sb python3 "$(dirname "$0")/flood_client.py" other.test "$TMP/relay.out" 5 &
-	sleep 2
+	# (30 s at most: the deny ends it)
+	sb python3 "$(dirname "$0")/flood_client.py" other.test "$TMP/relay.out" 30 &
+	# the relay stuck: the client's bytes have gone nowhere for 0.5 s
+	wait_for 300 grep -q '^stuck' "$TMP/relay.out" ||
+		fail "the relay never stuck: $(cat "$TMP/relay.out")"
 	cli deny sb1 other.test >/dev/null || fail "deny"
 	wait
+	echo "the client: $(tr '\n' ' ' <"$TMP/relay.out")"
 	grep -q '^ended' "$TMP/relay.out" || fail "the relay went on: $(cat "$TMP/relay.out")"
 	kill "$(cat "$TMP/stuck.pid")"
 	echo_up
@@ -187,15 +191,18 @@ sb2_up() {
 
 # sb1 holds every connection it can (1,100, more than the broker's 1,024),
 # from 8 of its addresses, each sending nothing (each would hold a worker
-# for its hello's time); its share ends at 256. Sandbox 2's brokered
-# request is served all the same.
+# for its hello's time); its share ends at 256 (the broker closes the
+# rest: 10 s at most for that, however long the 1,100 connects took).
+# Sandbox 2's brokered request is served all the same, while sb1 holds
+# them (until $TMP/release).
 test_one_sandbox_cannot_take_the_broker_from_another() {
 	setup || fail "setup"
 	sb2_up || fail "sandbox 2"
 	local a out
 	for a in $(seq 3 10); do sb ip addr add "198.18.1.$a/24" dev eth0 2>/dev/null; done
-	sb python3 - >"$TMP/hold.out" <<'EOF' &
-import resource, socket, time
+	rm -f "$TMP/release"
+	sb python3 - "$TMP/release" >"$TMP/hold.out" <<'EOF' &
+import os, resource, socket, sys, time
 resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
 held, refused = [], 0
 for i in range(1100):
@@ -204,23 +211,29 @@ for i in range(1100):
     s.settimeout(5)
     try:
         s.connect(("198.18.2.2", 443))
+        s.setblocking(False)
         held.append(s)
     except OSError:
         refused += 1
-time.sleep(1)
-alive = 0
-for s in held:
-    s.setblocking(False)
-    try:
-        alive += s.recv(1) is None
-    except BlockingIOError:
-        alive += 1
-    except OSError:
-        pass
-print("held", alive, flush=True)
-time.sleep(4)
+def alive():
+    n = 0
+    for s in held:
+        try:
+            n += s.recv(1) is None
+        except BlockingIOError:
+            n += 1
+        except OSError:
+            pass
+    return n
+end = time.monotonic() + 10
+while alive() > 256 and time.monotonic() < end:
+    time.sleep(0.1)
+print("held", alive(), flush=True)
+end = time.monotonic() + 120
+while not os.path.exists(sys.argv[1]) and time.monotonic() < end:
+    time.sleep(0.1)
 EOF
-	wait_for 100 grep -q '^held' "$TMP/hold.out" || fail "sb1: $(cat "$TMP/hold.out")"
+	wait_for 600 grep -q '^held' "$TMP/hold.out" || fail "sb1: $(cat "$TMP/hold.out")"
 	out=$(ip netns exec "$NS_SB2" curl -sS -m 10 --cacert "$TMP/sb2-ca.pem" \
 		"https://api.example.test/sb2-$(marker)" 2>&1)
 	echo "$out" | grep -q '"path": "/sb2-' || fail "sandbox 2 not served: $out"
@@ -228,6 +241,7 @@ EOF
 	a=$(awk '{print $2}' "$TMP/hold.out")
 	[ "$a" -le 256 ] || fail "sb1 held $a flows"
 	echo "sb1 held $a flows of 1100"
+	: >"$TMP/release"
 	wait
 	for a in $(seq 3 10); do sb ip addr del "198.18.1.$a/24" dev eth0 2>/dev/null; done
 	cli destroy sb2 >/dev/null
@@ -256,7 +270,9 @@ test_changes_that_keep_the_name_never_drop_its_addresses() {
 	rt nft list set inet sbxfw inject4 | grep -q "$NET4" || fail "not learnt"
 	ip netns exec "$NS_RT" nft monitor >"$TMP/monitor" 2>&1 &
 	local mon=$!
-	sleep 0.3
+	# subscribed once it shows a change of its own (a scratch table)
+	wait_for 100 eval 'rt nft add table inet sbxfw_probe && rt nft delete table inet sbxfw_probe &&
+		grep -q "sbxfw_probe" "$TMP/monitor"' || fail "nft monitor not listening"
 	step() {
 		"$@" >/dev/null || fail "change: $*"
 		M=$(marker)
@@ -286,8 +302,12 @@ json.dump(p, sys.stdout)' "Bearer $TOKEN" >"$TMP/pol.json"
 		fail "a kept name's address was taken out of the kernel"
 	# a reload builds the table again, whole: the addresses are in the
 	# same batch
+	local reloads
+	reloads=$(grep -c 'configuration reloaded' "$TMP/sbxfwd.log")
 	step kill -HUP "$(daemon_pid)"
-	wait_for 50 grep -q 'configuration reloaded' "$TMP/sbxfwd.log" || fail "reload"
+	# this reload's line (an earlier one would say nothing of it)
+	wait_for 50 eval '[ "$(grep -c "configuration reloaded" "$TMP/sbxfwd.log")" -gt "$reloads" ]' ||
+		fail "reload"
 	for i in $(seq 5); do
 		M=$(marker)
 		bkr "/$M" >/dev/null
