@@ -223,14 +223,14 @@ test_create_judges_flows_already_open() {
 	fresh
 	download allowed.test "$TMP/a"
 	a=$!
-	under_way "$TMP/a" || fail "the download did not begin"
+	under_way "$TMP/a" || return 1
 	cli create sb1 --iface veth-sb1 --mode deny-all >/dev/null || fail "create"
 	! wait "$a" || fail "a download opened before create went on"
 	expect_flow "dport = 443" "deny|mode-deny-all|"
 	fresh
 	download allowed.test "$TMP/a"
 	a=$!
-	under_way "$TMP/a" || fail "the download did not begin"
+	under_way "$TMP/a" || return 1
 	cli create sb1 --iface veth-sb1 --mode allow-all >/dev/null || fail "create"
 	wait "$a" || fail "allow-all cut an open flow"
 }

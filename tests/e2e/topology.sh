@@ -369,11 +369,17 @@ reset() { # NAME REASON [RULE] [CURL ARGS...]
 # download NAME OUT: 64 MiB at 8 MB/s in the background, $! its pid (not
 # called in $(...): `wait' needs a child of the case's own shell)
 download() {
+	rm -f "$2"	# a file of an earlier case would pass for it
 	sb curl -sS -m 30 --limit-rate 8M --cacert "$CA" -o "$2" \
 		"https://$1/big" 2>"$2.err" &
 }
 
-# under_way FILE: a download into FILE has begun (100 kB written)
+# under_way FILE...: the downloads into FILEs have begun (100 kB each
+# written), 20 s at most
 under_way() {
-	wait_for 100 eval "[ \$(stat -c %s '$1' 2>/dev/null || echo 0) -gt 100000 ]"
+	local f
+	for f in "$@"; do
+		wait_for 200 eval '[ "$(stat -c %s "$f" 2>/dev/null || echo 0)" -gt 100000 ]' ||
+			{ fail "$f: not under way: $(cat "$f.err" 2>/dev/null)"; return 1; }
+	done
 }
