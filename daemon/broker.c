@@ -75,6 +75,10 @@ static void unprivileged(const struct priv *pv)
 		fatal("broker supervisor: dropping privileges");
 }
 
+/* The broker's program, opened by the daemon while root: the user
+ * sbxfw may have no way to its directory (a build under /root). */
+#define BROKER_EXE 5
+
 static void exec_broker(const char *path, bool verbose)
 {
 	char *const argv[] = { (char *)"sbxfw-broker",
@@ -82,7 +86,7 @@ static void exec_broker(const char *path, bool verbose)
 	char *const envp[] = { NULL };
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	execve(path, argv, envp);
+	execveat(BROKER_EXE, "", argv, envp, AT_EMPTY_PATH);
 	log_warn("broker: %s", path);
 	_exit(127);
 }
@@ -116,8 +120,8 @@ static void title(char **argv)
 	prctl(PR_SET_NAME, name);
 }
 
-static void supervise(const struct priv *pv, const char *path, bool verbose,
-		      int ipc, int lfd, pid_t daemon)
+static void supervise(const struct priv *pv, const char *path, int exe,
+		      bool verbose, int ipc, int lfd, pid_t daemon)
 {
 	unsigned backoff = BACKOFF_MIN_MS;
 	sigset_t all;
@@ -125,10 +129,12 @@ static void supervise(const struct priv *pv, const char *path, bool verbose,
 	title(daemon_argv);
 	sigfillset(&all);
 	sigprocmask(SIG_UNBLOCK, &all, NULL);
-	if (dup2(ipc, 100) < 0 || dup2(lfd, 101) < 0 ||
-	    dup2(100, BROKER_IPC) < 0 || dup2(101, BROKER_LISTEN) < 0)
+	if (dup2(ipc, 100) < 0 || dup2(lfd, 101) < 0 || dup2(exe, 102) < 0 ||
+	    dup2(100, BROKER_IPC) < 0 || dup2(101, BROKER_LISTEN) < 0 ||
+	    dup2(102, BROKER_EXE) < 0 ||
+	    fcntl(BROKER_EXE, F_SETFD, FD_CLOEXEC) < 0)
 		fatal("broker supervisor: descriptors");
-	syscall(SYS_close_range, BROKER_LISTEN + 1, ~0U, 0);
+	syscall(SYS_close_range, BROKER_EXE + 1, ~0U, 0);
 	unprivileged(pv);
 	/* after the change of ids, which clears it */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -193,24 +199,29 @@ static int listener(uint16_t *port, char *err, size_t errlen)
 int broker_start(struct daemon *d, const struct priv *pv, bool verbose,
 		 uint16_t *port, char *err, size_t errlen)
 {
-	int sp[2], lfd, buf = SNDBUF;
+	int sp[2], lfd, exe, buf = SNDBUF;
 	pid_t pid, self = getpid();
 	static char path[PATH_MAX + 64];
 
 	marks = &d->marks;
 	*port = 0;
 	broker_path(d->cfg.broker, path, sizeof(path));
-	if (access(path, X_OK) < 0) {
+	if (access(path, X_OK) < 0 ||
+	    (exe = open(path, O_PATH | O_CLOEXEC)) < 0) {
 		/* flows to injection domains are refused, nothing else
 		 * changes */
 		log_warnx("[tls] broker %s: %s: no credentials brokering",
 			  path, strerror(errno));
 		return 0;
 	}
-	if ((lfd = listener(port, err, errlen)) < 0)
+	if ((lfd = listener(port, err, errlen)) < 0) {
+		close(exe);
 		return -1;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 		snprintf(err, errlen, "broker socketpair: %s", strerror(errno));
+		close(exe);
+		close(lfd);
 		return -1;
 	}
 	/* a sandbox's rules and CA are one message */
@@ -221,9 +232,10 @@ int broker_start(struct daemon *d, const struct priv *pv, bool verbose,
 		return -1;
 	}
 	if (pid == 0)
-		supervise(pv, path, verbose, sp[1], lfd, self);
+		supervise(pv, path, exe, verbose, sp[1], lfd, self);
 	close(sp[1]);
 	close(lfd);
+	close(exe);
 	sock = sp[0];
 	fcntl(sock, F_SETFL, O_NONBLOCK);
 	return 0;

@@ -43,6 +43,26 @@ test_it_runs_as_its_user_with_cap_net_admin_only() {
 	expect_flow "sni = 'denied.test'" "deny|domain-not-allowed|"
 }
 
+# A build where the user sbxfw cannot go (a clone under /root, 0700):
+# the daemon opens the broker's program while root, and starts it all
+# the same (before: "Permission denied", every flow to an injection
+# domain hanging)
+test_it_starts_the_broker_from_a_directory_its_user_cannot_enter() {
+	local dir=$TMP/private from
+	mkdir -p "$dir" && chmod 700 "$dir" &&
+		cp "$SBXFWD" "$TOP/build/san/sbxfw-broker" "$dir/" || return 1
+	stop_daemon
+	from=$(($(wc -l <"$TMP/sbxfwd.log") + 1))
+	SBXFWD=$dir/sbxfwd BROKER=$dir/sbxfw-broker start_daemon || fail "start"
+	wait_for 100 eval 'tail -n +$from "$TMP/sbxfwd.log" | grep -q "broker: ready"' ||
+		fail "no broker: $(tail -n +"$from" "$TMP/sbxfwd.log" | grep broker | head -3)"
+	# the control: its user indeed cannot reach it
+	! setpriv --reuid=sbxfw --regid=sbxfw --clear-groups --inh-caps=-all \
+		stat "$dir/sbxfw-broker" >/dev/null 2>&1 || fail "control: sbxfw reaches $dir"
+	stop_daemon
+	start_daemon || fail "restart"
+}
+
 test_it_cannot_open_etc_shadow() {
 	out=$(in_daemon openat /etc/shadow)
 	[ "$out" = "openat: -13" ] || fail "not EACCES: $out"
