@@ -16,7 +16,7 @@ say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
 topo_up || { echo "demo: could not build the namespaces" >&2; exit 1; }
 # the real servers of injection domains are verified against the test CA
-start_daemon "[tls]" "upstream_ca = $CERTS/ca.pem" ||
+start_daemon "[tls]" "upstream_ca = $CA" ||
 	{ cat "$TMP/sbxfwd.log" >&2; exit 1; }
 echo "sbxfwd runs in namespace $NS_RT; the sandbox is $NS_SB behind veth-sb1"
 
@@ -26,18 +26,18 @@ cli create demo --iface veth-sb1 --allowed-domain allowed.test \
 say sbxfw show demo
 cli show demo
 say "curl https://allowed.test/    # in the sandbox"
-sb curl -sS -m 5 --cacert "$CERTS/ca.pem" https://allowed.test/
+sb curl -sS -m 5 --cacert "$CA" https://allowed.test/
 say "curl https://api.example.test/    # in the sandbox"
-sb curl -sS -m 5 --cacert "$CERTS/ca.pem" https://api.example.test/
+sb curl -sS -m 5 --cacert "$CA" https://api.example.test/
 say "dig evil.test    # in the sandbox: answered by sbxfwd, never forwarded"
 sb dig +time=2 +tries=1 evil.test | grep -E 'status:|EDE'
 say "curl --resolve evil.test:443:$NET4 https://evil.test/    # a hard-coded address"
 start=$(date +%s%N)
-sb curl -sS -m 5 --cacert "$CERTS/ca.pem" --resolve "evil.test:443:$NET4" \
+sb curl -sS -m 5 --cacert "$CA" --resolve "evil.test:443:$NET4" \
 	https://evil.test/
 echo "(failed after $(( ($(date +%s%N) - start) / 1000000 )) ms)"
 say "curl --resolve allowed.test:443:198.18.3.10 https://allowed.test/    # an allowed name, another address"
-sb curl -sS -m 5 --cacert "$CERTS/ca.pem" \
+sb curl -sS -m 5 --cacert "$CA" \
 	--resolve allowed.test:443:198.18.3.10 https://allowed.test/
 say "curl http://198.18.4.10/    # a denied range"
 sb curl -sS -m 5 http://198.18.4.10/

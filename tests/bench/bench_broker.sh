@@ -30,7 +30,6 @@ cleanup() {
 }
 topo_up || { echo "bench: topology failed" >&2; exit 1; }
 trap cleanup EXIT
-CA=$CERTS/ca.pem
 RT4=198.18.1.1
 
 # wrk URL [close]: "req_per_s p50_ms p99_ms errors"

@@ -48,7 +48,6 @@ cleanup() {
 mkdir -p "$OUT" && : >"$RES"
 topo_up || { echo "bench: topology failed" >&2; exit 1; }
 trap cleanup EXIT
-CA=$CERTS/ca.pem
 # IPv4, named in the sandbox's hosts file: HAProxy finds the original
 # destination of a redirected IPv4 flow only
 echo "$NET4 allowed.test" >"/etc/netns/$NS_SB/hosts"

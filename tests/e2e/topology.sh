@@ -152,7 +152,7 @@ link() { # link NS1 IF1 NS2 IF2
 topo_up() {
 	trap topo_down EXIT
 	chmod 711 "$TMP"
-	certs || return 1
+	certs && install -m 644 "$CERTS/ca.pem" "$CA" || return 1
 	ip netns add "$NS_SB" && ip netns add "$NS_RT" && ip netns add "$NS_NET" ||
 		return 1
 	for ns in "$NS_SB" "$NS_RT" "$NS_NET"; do
@@ -294,10 +294,10 @@ stop_daemon() {
 
 # ---- helpers for the cases ------------------------------------------------
 
-CA=$CERTS/ca.pem
+# the test CA where the daemon's user can read it (upstream_ca; a build
+# under /root is out of its reach), copied there by topo_up
+CA=$TMP/ca.pem
 
-# fresh: no sandbox sb1, and the audit rows of earlier cases set aside
-# (they are written within 200 ms); recreate: sb1 on the router's veth
 # the last row of each audit table
 last_ids() {
 	sql "SELECT (SELECT coalesce(max(id), 0) FROM flows), (SELECT coalesce(max(id), 0) FROM dns_queries)"
@@ -320,6 +320,7 @@ fresh() {
 	echo "${now##*|}" >"$TMP/first_dns_queries"
 }
 
+# recreate ARGS...: fresh, then sb1 on the router's veth with ARGS
 recreate() {
 	fresh
 	cli create sb1 --iface veth-sb1 "$@"
