@@ -891,10 +891,10 @@ static void reopen_quic(const struct held *h, const struct flow_key *k,
  * the same port, after a live change cut the last): judged by its own
  * hello, whole in the datagram (its address bound: while the daemon's
  * own resolution of the name is awaited, dropped, for the client's next
- * send), and allowed, the entry is its own; the
- * denied connection's datagrams, if its client still sends them, would
- * pass with it, as on any 5-tuple that carries two connections (its
- * server, which no one told, forgets it after its idle timeout). A
+ * send), and allowed, the entry is its own; the denied connection's
+ * datagrams, if its client still sends them, would pass with it, as on
+ * any 5-tuple that carries two connections (its server, which no one
+ * told, forgets it after its idle timeout). A
  * refusal is audited when it read a whole hello (the flow's first row
  * said the rest). */
 static void quic_denied(const struct held *h, const struct pkt *p,
@@ -996,14 +996,13 @@ void verdict_packet(const struct queued *q, void *arg)
 	if (p.proto == IPPROTO_TCP &&
 	    (q->mark & marks->state) == mark_state(marks, ST_REOPEN)) {
 		reopened(&h, &k);
+	} else if ((q->mark & marks->state) == mark_state(marks, ST_DENY) &&
+		   p.proto == IPPROTO_UDP) {
+		quic_denied(&h, &p, &k);
 	} else if ((q->mark & marks->state) == mark_state(marks, ST_DENY)) {
-		if (p.proto == IPPROTO_UDP)
-			quic_denied(&h, &p, &k);
-		else {
-			if (p.proto == IPPROTO_TCP)
-				cut_flow(&p, &k);
-			give(&h, G_DROP, NULL, 0);
-		}
+		if (p.proto == IPPROTO_TCP)
+			cut_flow(&p, &k);
+		give(&h, G_DROP, NULL, 0);
 	} else if (p.proto == IPPROTO_UDP &&
 		   (q->mark & marks->state) == mark_state(marks, ST_NONE)) {
 		quic_in_flow(&h, &p, &k);
