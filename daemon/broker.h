@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dns_msg.h"
 #include "priv.h"
 
 /* The daemon's side of credentials brokering (SPEC §6): the broker's
@@ -23,9 +22,6 @@
 struct daemon;
 struct sandbox;
 
-/* main()'s argv: the supervisor writes its own name there. */
-extern char **daemon_argv;
-
 /* Returns the listener's port, or -1 with err set. */
 int broker_start(struct daemon *d, const struct priv *pv, bool verbose,
 		 uint16_t *port, char *err, size_t errlen);
@@ -36,17 +32,4 @@ void broker_event(struct daemon *d);
  * kernel again), or it is gone. */
 void broker_sandbox_changed(struct daemon *d, const struct sandbox *sb);
 void broker_sandbox_gone(struct daemon *d, uint32_t id);
-/* A DNS answer a sandbox got: addresses of injection domains go to the
- * kernel's inject sets. */
-void broker_learn(const struct sandbox *sb, const char *name,
-		  const struct dns_learned_addr *a, size_t n, uint64_t now);
-
-/* The daemon's own answer for a name: its addresses go to the inject
- * sets of every sandbox with an injection rule for it. */
-void broker_learn_own(const char *name, const struct dns_learned_addr *a,
-		      size_t n, uint64_t for_ns, uint64_t now);
-/* From the daemon's timer: the daemon resolves the exact injection
- * domains again as their answers expire. */
-void broker_tick(uint64_t now);
-
 #endif

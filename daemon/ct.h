@@ -5,17 +5,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ct_proc.h"
 #include "flow.h"
 
 /* Delete the conntrack entries whose mark & mask == mark (ctnetlink), so
  * that a sandbox's flows end with it. */
 int ct_flush_mark(uint32_t mark, uint32_t mask, char *err, size_t errlen);
 
-/* Each conntrack entry whose mark & mask == mark: its original tuple,
- * its mark, and whether its TCP connection has ended (TIME_WAIT, CLOSE:
- * conntrack keeps it a while). */
-typedef void (*ct_entry_fn)(const struct flow_key *k, uint32_t ctmark,
-			    bool ended, void *arg);
+/* Each conntrack entry whose mark & mask == mark (ct_entry_fn in
+ * ct_proc.h). */
 int ct_each(uint32_t mark, uint32_t mask, ct_entry_fn fn, void *arg,
 	    char *err, size_t errlen);
 /* Set the bits `mask' of one entry's mark to `value'. */

@@ -6,7 +6,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ct.h"
+#include "flow.h"
+
+/* Each conntrack entry whose mark & mask == mark: its original tuple,
+ * its mark, and whether its TCP connection has ended (TIME_WAIT, CLOSE:
+ * conntrack keeps it a while). */
+typedef void (*ct_entry_fn)(const struct flow_key *k, uint32_t ctmark,
+			    bool ended, void *arg);
 
 /* The namespace's conntrack table as /proc/net/nf_conntrack prints it.
  * The kernel prints it under RCU, without the bucket locks a ctnetlink

@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "dns_msg.h"
+#include "judge.h"
 #include "marks.h"
 
 /* The sandboxes' resolver (SPEC §3). The ruleset redirects DNS from
@@ -17,11 +19,22 @@
  * Extended DNS Error 15 (Blocked). Never blocks: every socket is
  * non-blocking, in an epoll set of its own. */
 
+/* What the resolver tells the layers above it. */
+struct sandbox;
+struct dns_hooks {
+	/* a resolution of the daemon's own ended */
+	void (*resolved)(void);
+	/* an answer's addresses for `name': a sandbox's (sb), or the
+	 * daemon's own (sb NULL), held for_ns (0: each its TTL) */
+	void (*learned)(const struct sandbox *sb, const char *name,
+			const struct dns_learned_addr *a, size_t n,
+			uint64_t for_ns, uint64_t now);
+};
+
 /* Opens the listening sockets on one free port for UDP and TCP, IPv4 and
- * IPv6. `resolved' is called when a resolution of the daemon's own ends.
- * Returns the epoll descriptor to watch, or -1 with err set. */
-int dns_open(const struct marks *m, void (*resolved)(void), uint16_t *port,
-	     char *err, size_t errlen);
+ * IPv6. Returns the epoll descriptor to watch, or -1 with err set. */
+int dns_open(const struct marks *m, const struct dns_hooks *hooks,
+	     uint16_t *port, char *err, size_t errlen);
 /* The upstream resolvers (at start and on SIGHUP). */
 void dns_configure(const struct upstream *up, size_t n);
 /* The epoll descriptor is readable. */
@@ -30,21 +43,16 @@ void dns_event(void);
 void dns_tick(uint64_t now);
 void dns_close(void);
 
-/* Address binding: may a flow whose SNI `name' (normalised) the policy
- * allows go to `addr'? YES when the sandbox got it in an answer for the
- * name (within TTL + grace) or the daemon's own resolution has it; NO
- * when the daemon's own resolution is known and has not; WAIT while it is
- * not known. How: BIND_RESOLVE starts a resolution when needed (WAIT until
- * it ends), BIND_FINAL waits no more (unknown is NO), BIND_PEEK starts
- * nothing (sbxfw check). */
-enum dns_bound { BOUND_YES, BOUND_NO, BOUND_WAIT };
-enum dns_bind_how { BIND_RESOLVE, BIND_FINAL, BIND_PEEK };
-enum dns_bound dns_bound(uint32_t sb, const char *name, int family,
-			 const uint8_t *addr, enum dns_bind_how how);
+/* Address binding (judge.h): YES when the sandbox got addr in an answer
+ * for `name' (within TTL + grace) or the daemon's own resolution has it,
+ * NO when the daemon's own resolution is known and has not, WAIT while
+ * it is not known. */
+enum bound dns_bound(uint32_t sb, const char *name, int family,
+		     const uint8_t *addr, enum bind_how how);
 
 /* Resolve a name for the daemon itself, unless it knows it already (the
- * answer is remembered for address binding, and goes to the broker's
- * inject sets). */
+ * answer is remembered for address binding, and goes to the hooks'
+ * learned()). */
 void dns_prefetch(const char *name);
 
 /* A policy changed: the names it no longer lets the sandbox resolve are

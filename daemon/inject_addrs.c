@@ -5,8 +5,11 @@
 #include <sys/socket.h>
 
 #include "clock.h"
+#include "dns.h"
+#include "dnscache.h"
 #include "inject_addrs.h"
 #include "log.h"
+#include "sandbox.h"
 #include "xalloc.h"
 
 #define NS 1000000000ull
@@ -217,4 +220,132 @@ void inject_addrs_fini(void)
 	free(ops);
 	ops = NULL;
 	nops = ops_cap = 0;
+}
+
+/* ---- fed by the resolver ---- */
+
+/* Set once a broker runs: without one nothing is brokered. */
+static const struct marks *fed;
+
+void inject_addrs_start(const struct marks *m)
+{
+	fed = m;
+}
+
+/* What a change keeps of a sandbox's learnt injection addresses: those
+ * of names still injected, and the cached answers for them. */
+struct relearn {
+	const struct sandbox *sb;
+	struct inject_named *add;
+	size_t n, cap;
+};
+
+static bool still_injected(const char *name, void *arg)
+{
+	const struct relearn *r = arg;
+
+	return policy_inject_find(r->sb->policy, name, 443) != NULL;
+}
+
+static void relearn_one(const char *name, int family, const uint8_t *addr,
+			uint64_t left_ns, void *arg)
+{
+	struct relearn *r = arg;
+	struct inject_named *a;
+
+	if (!still_injected(name, r))
+		return;
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 16;
+		r->add = xreallocarray(r->add, r->cap, sizeof(*r->add));
+	}
+	a = &r->add[r->n++];
+	a->name = name;
+	a->a.family = family;
+	memset(a->a.addr, 0, sizeof(a->a.addr));
+	memcpy(a->a.addr, addr, family == AF_INET ? 4 : 16);
+	a->a.left_ns = left_ns;
+}
+
+/* Exact names only: a wildcard has nothing to resolve. */
+static void prefetch(const struct sandbox *sb)
+{
+	for (size_t i = 0; i < sb->policy->ninject; i++) {
+		const char *name = sb->policy->inject[i].domain.name;
+
+		if (!strchr(name, '*'))
+			dns_prefetch(name);
+	}
+}
+
+/* Only the difference reaches the kernel, in one batch: a name brokered
+ * before and after the change is never refused in between. */
+void inject_addrs_policy(const struct sandbox *sb, uint64_t now)
+{
+	struct relearn r = { sb, NULL, 0, 0 };
+
+	if (!fed)
+		return;
+	if (sb->policy->ninject) {
+		dnscache_each(sb->id, relearn_one, &r, now);
+		dnscache_each(DNSCACHE_OWN, relearn_one, &r, now);
+	}
+	inject_addrs_sync(fed, sb->id, still_injected, &r, r.add, r.n, now);
+	free(r.add);
+	if (sb->policy->ninject)
+		prefetch(sb);
+}
+
+/* for_ns: how long they hold; 0: each its TTL */
+static void learn(uint32_t sb, const char *name,
+		  const struct dns_learned_addr *a, size_t n, uint64_t for_ns,
+		  uint64_t now)
+{
+	struct inject_learned l[64];
+
+	for (size_t i = 0; i < n;) {
+		size_t k = 0;
+
+		for (; k < 64 && i < n; k++, i++) {
+			l[k].family = a[i].family;
+			memcpy(l[k].addr, a[i].addr, sizeof(l[k].addr));
+			l[k].left_ns = for_ns ? for_ns :
+				(uint64_t)a[i].ttl * 1000000000ull;
+		}
+		inject_addrs_learn(fed, sb, name, l, k, now);
+	}
+}
+
+static bool injects(const struct sandbox *sb, const char *name)
+{
+	return sb->policy->ninject &&
+	       policy_inject_find(sb->policy, name, 443);
+}
+
+void inject_addrs_learned(const struct sandbox *sb, const char *name,
+			  const struct dns_learned_addr *a, size_t n,
+			  uint64_t for_ns, uint64_t now)
+{
+	if (!fed)
+		return;
+	if (sb) {
+		if (injects(sb, name))
+			learn(sb->id, name, a, n, for_ns, now);
+		return;
+	}
+	for (sb = sandbox_next(NULL); sb; sb = sandbox_next(sb))
+		if (injects(sb, name))
+			learn(sb->id, name, a, n, for_ns, now);
+}
+
+void inject_addrs_tick(uint64_t now)
+{
+	static uint64_t next;
+
+	if (!fed || now < next)
+		return;
+	next = now + 10 * 1000000000ull;
+	for (const struct sandbox *sb = sandbox_next(NULL); sb;
+	     sb = sandbox_next(sb))
+		prefetch(sb);
 }

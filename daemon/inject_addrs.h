@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dns_msg.h"
 #include "marks.h"
 #include "nft.h"
 
@@ -44,5 +45,22 @@ void inject_addrs_forget(const struct marks *m, uint32_t sb);
  * the caller). */
 struct nft_inject *inject_addrs_all(uint64_t now, size_t *n);
 void inject_addrs_fini(void);
+
+/* Fed by the resolver, once a broker runs (m: the marks). */
+void inject_addrs_start(const struct marks *m);
+/* The resolver's hook (dns.h): a sandbox's answer (sb), or the daemon's
+ * own (sb NULL: every sandbox that injects the name), goes to the
+ * kernel's sets. */
+struct sandbox;
+void inject_addrs_learned(const struct sandbox *sb, const char *name,
+			  const struct dns_learned_addr *a, size_t n,
+			  uint64_t for_ns, uint64_t now);
+/* A sandbox's policy changed: its addresses kept, learnt again from the
+ * answers cached, or dropped, in one batch; its exact injection domains
+ * resolved by the daemon. */
+void inject_addrs_policy(const struct sandbox *sb, uint64_t now);
+/* From the daemon's timer: the exact injection domains resolved again
+ * as their answers expire. */
+void inject_addrs_tick(uint64_t now);
 
 #endif

@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "conns.h"
 #include "ct.h"
+#include "flow_judge.h"
 #include "hellos.h"
 #include "log.h"
 #include "nflog.h"
@@ -121,11 +122,10 @@ static void record(const char *prefix, uint32_t mark, const struct pkt *p)
 {
 	struct sandbox *sb = sandbox_get(mark_get_id(marks, mark));
 	bool in = !strncmp(prefix, "in:", 3);
-	struct flow_record r;
-	struct flow_key k;
-	struct flow_query q = { .family = p->family, .dport = p->dport,
-				.proto = p->proto };
-	struct verdict_result v;
+	struct flow_key k, at;
+	struct flow_query q = { 0 };
+	struct verdict_result v = { 0 };
+	struct judgement j;
 	size_t i;
 
 	if (in)
@@ -139,21 +139,22 @@ static void record(const char *prefix, uint32_t mark, const struct pkt *p)
 	/* a new flow: a port used again, its ends are another flow's */
 	conns_forget(&k);
 	hellos_forget(&k);
-	audit_record_init(&r, sb ? sb->name : "?", &k);
-	r.allow = reasons[i].allow;
-	r.reason = reasons[i].name;
-	/* the rule: the daemon's own evaluation, which the kernel mirrors */
-	memcpy(q.dst, in ? p->src : p->dst, 16);
+	v.verdict = reasons[i].allow ? VERDICT_ALLOW : VERDICT_DENY;
+	v.reason = reasons[i].name;
+	/* the rule: the judge's own word, which the kernel mirrors */
+	at = k;
+	if (in)
+		memcpy(at.dst, p->src, 16);
 	if (sb) {
-		policy_eval(sb->policy, &q, &v);
-		if (!strcmp(v.reason, r.reason))
-			snprintf(r.rule, sizeof(r.rule), "%s", v.rule);
-		if (r.allow)
+		flow_judge(sb, &at, &q, BIND_NONE, &j);
+		if (!strcmp(j.v.reason, v.reason))
+			snprintf(v.rule, sizeof(v.rule), "%s", j.v.rule);
+		if (reasons[i].allow)
 			sb->allowed++;
 		else
 			sb->denied++;
 	}
-	audit_flow(&r);
+	flow_judge_audit(sb, &k, NULL, &v, reasons[i].allow);
 }
 
 /* A flow the kernel allowed is named: for the audit, and for the policy

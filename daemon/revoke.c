@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "audit.h"
 #include "conns.h"
 #include "ct.h"
 #include "dns.h"
+#include "flow_judge.h"
 #include "log.h"
 #include "revoke.h"
 #include "route.h"
@@ -35,39 +35,37 @@ int revoke_flow(const struct flow_key *k, uint32_t mark, uint32_t mask)
 /* The flow's ct mark becomes "deny" with the sandbox's id; both ends are
  * made to answer (and meet it); the audit says why. */
 static void cut(struct revoke_ctx *c, const struct flow_key *k,
-		const char *sni, const char *reason, const char *rule)
+		const struct flow_query *q, const char *reason,
+		const char *rule)
 {
 	uint32_t mark = mark_id(c->m, c->sb->id) | mark_state(c->m, ST_DENY);
-	struct flow_record r;
+	struct verdict_result v = { VERDICT_DENY, reason, "" };
 
 	if (revoke_flow(k, mark, c->m->mask) < 0)
 		return;		/* ended meanwhile */
 	c->cut++;
 	c->sb->denied++;
-	audit_record_init(&r, c->sb->name, k);
-	if (sni)
-		snprintf(r.sni, sizeof(r.sni), "%s", sni);
-	r.allow = false;
-	r.reason = reason;
-	snprintf(r.rule, sizeof(r.rule), "%s", rule);
-	audit_flow(&r);
+	snprintf(v.rule, sizeof(v.rule), "%s", rule);
+	flow_judge_audit(c->sb, k, q, &v, false);
 }
 
-/* The policy's word on a flow to `to' whose name is sni (or unknown). */
-static void judge(const struct revoke_ctx *c, const struct flow_key *k,
-		  const uint8_t *to, const char *sni, struct verdict_result *v)
+/* The judge's word on an open flow to `to' (its destination, or for a
+ * flow opened towards the sandbox its source) whose name is sni (or
+ * unknown), the address bound when it began. */
+static void judge_open(const struct revoke_ctx *c, const struct flow_key *k,
+		       const uint8_t *to, const char *sni,
+		       struct flow_query *q, struct judgement *j)
 {
-	struct flow_query q = {
-		.family = k->family, .dport = k->dport, .proto = k->proto,
+	struct flow_key at = *k;
+
+	*q = (struct flow_query){
 		.payload = sni ? PAYLOAD_TLS :
 			   k->proto == IPPROTO_UDP && k->dport != 443 ?
 			   PAYLOAD_NOT_TLS : PAYLOAD_NONE,
 		.sni = sni, .sni_len = sni ? strlen(sni) : 0,
-		.ech_deny = c->ech_deny,
 	};
-
-	memcpy(q.dst, to, 16);
-	policy_eval(c->sb->policy, &q, v);
+	memcpy(at.dst, to, 16);
+	flow_judge(c->sb, &at, q, BIND_NONE, j);
 }
 
 static void judge_again(const struct flow_key *k, uint32_t ctmark,
@@ -76,7 +74,8 @@ static void judge_again(const struct flow_key *k, uint32_t ctmark,
 	struct revoke_ctx *c = arg;
 	const char *sni = conns_sni(k);
 	uint32_t st = ctmark & c->m->state;
-	struct verdict_result v;
+	struct flow_query q;
+	struct judgement j;
 
 	/* the kernel filters the dump by mark; checked again all the same.
 	 * A connection that ended is not cut (nor audited as cut): its
@@ -86,13 +85,13 @@ static void judge_again(const struct flow_key *k, uint32_t ctmark,
 	    (st != mark_state(c->m, ST_ALLOW) &&
 	     st != mark_state(c->m, ST_JUDGED)))
 		return;
-	judge(c, k, k->dst, sni, &v);
+	judge_open(c, k, k->dst, sni, &q, &j);
 	/* DNS that an allowed range let through goes to the resolver now */
-	if (v.verdict == VERDICT_ALLOW)
+	if (j.v.verdict == VERDICT_ALLOW)
 		return;
 	/* an open flow that now lacks its name needs one to be judged */
-	cut(c, k, sni, v.verdict == VERDICT_DENY ? v.reason : "policy-changed",
-	    v.rule);
+	cut(c, k, &q, j.v.verdict == VERDICT_DENY ? j.v.reason :
+	    "policy-changed", j.v.rule);
 }
 
 int revoke_sandbox(struct sandbox *sb, const struct marks *m, bool ech_deny,
@@ -132,29 +131,31 @@ static void adopt(const struct flow_key *k, uint32_t ctmark, bool ended,
 {
 	struct revoke_ctx *c = arg;
 	bool out = is_sandbox_end(c->sb, k->family, k->src);
-	struct verdict_result v;
+	struct flow_query q;
+	struct judgement j;
+	struct verdict_result *v = &j.v;
 	const char *reason;
 
 	(void)ctmark, (void)ended;
 	if (!out && !is_sandbox_end(c->sb, k->family, k->dst))
 		return;
 	/* inbound: judged by the remote end's address */
-	judge(c, k, out ? k->dst : k->src, NULL, &v);
-	if (!out && v.verdict != VERDICT_DENY &&
+	judge_open(c, k, out ? k->dst : k->src, NULL, &q, &j);
+	if (!out && v->verdict != VERDICT_DENY &&
 	    c->sb->policy->mode == MODE_ALLOW_ALL)
-		v.verdict = VERDICT_ALLOW;
-	if (v.verdict == VERDICT_ALLOW) {
+		v->verdict = VERDICT_ALLOW;
+	if (v->verdict == VERDICT_ALLOW) {
 		ct_set_mark(k, mark_id(c->m, c->sb->id) |
 			    mark_state(c->m, ST_ALLOW), c->m->mask);
 		c->adopted++;
 		return;
 	}
-	if (v.verdict == VERDICT_DENY && strcmp(v.reason, "not-tls") &&
-	    strcmp(v.reason, "clienthello-incomplete"))
-		reason = v.reason;
+	if (v->verdict == VERDICT_DENY && strcmp(v->reason, "not-tls") &&
+	    strcmp(v->reason, "clienthello-incomplete"))
+		reason = v->reason;
 	else
 		reason = out ? "policy-changed" : "inbound-not-allowed";
-	cut(c, k, NULL, reason, v.rule);
+	cut(c, k, NULL, reason, v->rule);
 }
 
 int revoke_adopt(struct sandbox *sb, const struct marks *m, bool ech_deny,

@@ -18,6 +18,8 @@
 #include "audit.h"
 #include "audit_query.h"
 #include "broker.h"
+#include "broker_proc.h"
+#include "flow_judge.h"
 #include "inject_addrs.h"
 #include "conns.h"
 #include "control.h"
@@ -77,8 +79,9 @@ static void nft_opts_of(struct daemon *d)
  * SIGHUP. The upstream resolvers are the ini's, else resolv.conf's. */
 static void configure(struct sbxfw_config *c)
 {
-	verdict_configure(c->ech == ECH_DENY, c->ip_binding == BINDING_STRICT,
-			  c->deny_action == DENY_DROP);
+	flow_judge_configure(c->ech == ECH_DENY,
+			     c->ip_binding == BINDING_STRICT);
+	verdict_configure(c->deny_action == DENY_DROP);
 	if (cfg_upstream_from_resolv(c, RESOLV_CONF) < 0 && !c->nupstream)
 		log_warnx("dns: no upstream resolver (none in the ini or %s): "
 			  "sandboxes' allowed names get SERVFAIL", RESOLV_CONF);
@@ -266,7 +269,7 @@ static void run(struct daemon *d, int ep, int sfd, int tfd)
 				verdict_tick(now_ns());
 				alive_tick(now_ns());
 				settle_tick(d, now_ns());
-				broker_tick(now_ns());
+				inject_addrs_tick(now_ns());
 				if (d->table.pending)
 					commands_table_changed(d, "a retry");
 				audit_tick();
@@ -373,6 +376,11 @@ static int remove_table(void)
 	return 0;
 }
 
+/* What the resolver tells: flows waiting for its answer are decided,
+ * addresses of injection domains go to the kernel's inject sets. */
+static const struct dns_hooks dns_hooks = { verdict_resolved,
+					    inject_addrs_learned };
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -475,7 +483,7 @@ int main(int argc, char **argv)
 	if ((qfd = queue_open(d.cfg.queue, d.cfg.queues, err,
 			      sizeof(err))) < 0 ||
 	    (lfd = nflog_open(d.cfg.queue, &d.marks, err, sizeof(err))) < 0 ||
-	    (dfd = dns_open(&d.marks, verdict_resolved, &d.nft.dns_port, err,
+	    (dfd = dns_open(&d.marks, &dns_hooks, &d.nft.dns_port, err,
 			    sizeof(err))) < 0 ||
 	    ct_events_open(err, sizeof(err)) < 0 ||
 	    (wfd = nft_watch_open(err, sizeof(err))) < 0 ||

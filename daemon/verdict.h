@@ -35,10 +35,10 @@ struct verdict_io {
 	int (*reopen)(const struct flow_key *k, uint32_t mark);
 };
 void verdict_set_io(const struct verdict_io *io);
-/* From the ini, at start and on SIGHUP: [tls] ech = deny, [dns]
- * ip_binding = strict (SPEC §3). */
-/* silent: deny_action = drop, no refusal of our own reaches a client */
-void verdict_configure(bool ech_deny, bool binding, bool silent);
+/* From the ini, at start and on SIGHUP (the judge's part goes to
+ * flow_judge_configure). silent: deny_action = drop, no refusal of our
+ * own reaches a client. */
+void verdict_configure(bool silent);
 /* The queue handler: every packet gets exactly one verdict, now or when
  * its flow is decided. */
 void verdict_packet(const struct queued *q, void *arg);

@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "conns.h"
+#include "flow_judge.h"
 #include "marks.h"
 #include "quic.h"
 #include "sandbox.h"
@@ -95,7 +96,8 @@ static void setup(void)
 			sizeof(err));
 	sandbox_insert(sb);
 	conns_init(64);
-	verdict_configure(false, false, false);
+	flow_judge_configure(false, false);
+	verdict_configure(false);
 	verdict_init(&m);
 	verdict_set_io(&fake);
 }
