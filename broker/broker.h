@@ -22,8 +22,6 @@
 #include "clienthello.h"
 #include "policy.h"
 
-#define BROKER_IPC_FD 3
-#define BROKER_LISTEN_FD 4
 #define BROKER_CONNS_MAX 1024
 
 /* ---- what the daemon said about a flow (ipc.c) ---- */
@@ -53,6 +51,16 @@ struct judge_req {
 	bool again;		/* after a change: a row only for a refusal */
 };
 
+/* What a message about a sandbox does to its open flows (flows.c's
+ * flows_changing, flows_changed, flows_cut), given before the threads
+ * that read the daemon's messages start. */
+struct ipc_hooks {
+	void (*changing)(uint32_t sandbox);
+	void (*changed)(uint32_t sandbox);
+	void (*cut)(uint32_t sandbox);
+};
+
+void ipc_setup(const struct ipc_hooks *h);
 /* A new broker says so: the daemon sends its configuration. */
 void ipc_hello(void);
 /* Blocks until the daemon answers (or 5 s: deny). */
@@ -149,7 +157,18 @@ void share_give(uint32_t sandbox);
 bool who_cached(int family, const uint8_t *addr, uint32_t *sandbox);
 void who_learn(int family, const uint8_t *addr, uint32_t sandbox);
 
-/* ---- flows (conn.c, relay.c, proxy.c) ---- */
+/* ---- flows (conn.c): peeked, judged, then handed over ---- */
+/* What a judged flow becomes, given before the first is served. */
+struct conn_handlers {
+	/* a relay of the untouched bytes (relay.c) */
+	void (*relay)(struct bk_flow *f, const struct judgement *j);
+	/* the TLS terminator (proxy_flow.c); true: it owns the flow from
+	 * there on and ends it with conn_done */
+	bool (*terminate)(struct bk_flow *f, const struct judgement *j,
+			  const struct client_hello *ch);
+};
+
+void conn_setup(const struct conn_handlers *h);
 /* A new flow within BROKER_CONNS_MAX, to be served, or false. */
 bool conn_admit(void);
 /* In the accept loop, before any worker: a flow of a sandbox known to
@@ -159,18 +178,27 @@ void conn_serve(int fd);
 /* A flow served elsewhere ended: its descriptor closes, it counts no
  * more against its sandbox's share and the limit. */
 void conn_done(struct bk_flow *f);
-/* Each thread's buffer for rewritten heads (secret pages), made once. */
+
+/* ---- a relay (relay.c) ---- */
+void relay_run(struct bk_flow *f, const struct judgement *j);
+
+/* ---- the TLS terminator (proxy*.c, proxy.h) ---- */
+/* Each thread's buffer for rewritten heads (secret pages), made once
+ * (proxy_request.c). */
 void proxy_thread_init(void);
 void proxy_thread_fini(void);
-void relay_run(struct bk_flow *f, const struct judgement *j);
 /* The handshakes on both sides, then the flow goes to an event loop
- * (true: it owns the flow from there on and ends it). */
+ * (true: it owns the flow from there on and ends it; proxy_flow.c). */
 bool proxy_start(struct bk_flow *f, const struct judgement *j,
 		 const struct client_hello *ch);
+
+/* ---- connections to real servers (upstream.c) ---- */
 /* Connect to the flow's destination within a few seconds; -1 on error. */
 int upstream_connect(const struct judgement *j);
 
-/* ---- the worker threads (main.c): blocking work, handshakes ---- */
+/* ---- the worker threads (workers.c): blocking work, handshakes ---- */
+/* Before the first job: what each worker runs first and last. */
+void workers_init(void (*start)(void), void (*end)(void));
 void work_submit(void (*fn)(void *), void *arg);
 
 /* ---- the event loops (loop.c) ---- */
@@ -199,8 +227,8 @@ struct loop_flow {
 	bool due, dead;
 };
 
-/* One loop per online CPU. */
-void loop_start(void);
+/* One loop per online CPU; each thread runs start first. */
+void loop_start(void (*start)(void));
 uint64_t loop_now_ms(void);
 /* From any thread: the flow belongs to a loop, which runs it once. */
 void loop_add(struct loop_flow *f);

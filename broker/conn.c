@@ -4,7 +4,6 @@
  * of the untouched bytes, or the TLS terminator. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -21,9 +20,7 @@
 #include "log.h"
 
 #define HELLO_WAIT_MS 10000
-#define CONNECT_WAIT_MS 5000
 #define PEEK_MAX (CH_MAX + 5 * 8)
-
 
 /* An IPv4 peer of the dual-stack listener comes as ::ffff:a.b.c.d. */
 static int addr_of(const struct sockaddr_storage *ss, uint8_t *addr,
@@ -73,12 +70,12 @@ static const char *hello_peek(int fd, struct client_hello *ch)
 		ssize_t n;
 
 		if (now >= until || seen >= PEEK_MAX)
-			return "incomplete";
+			return BROKER_STATUS_INCOMPLETE;
 		low = seen + 1;
 		setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &low, sizeof(low));
 		if (poll(&pfd, 1, (int)((until - now) / 1000000) + 1) < 0 &&
 		    errno != EINTR)
-			return "incomplete";
+			return BROKER_STATUS_INCOMPLETE;
 		n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
 		if (n == 0)
 			return NULL;	/* gone before its hello */
@@ -93,10 +90,10 @@ static const char *hello_peek(int fd, struct client_hello *ch)
 	low = 1;
 	setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &low, sizeof(low));
 	if (st == CH_NOT_TLS)
-		return "not-tls";
+		return BROKER_STATUS_NOT_TLS;
 	if (st == CH_MALFORMED)
-		return "malformed";
-	return "tls";
+		return BROKER_STATUS_MALFORMED;
+	return BROKER_STATUS_TLS;
 }
 
 /* A refusal the client notices at once. */
@@ -107,47 +104,13 @@ static void reset(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 }
 
-int upstream_connect(const struct judgement *j)
-{
-	struct sockaddr_storage ss = { 0 };
-	struct pollfd pfd;
-	socklen_t sl, el = sizeof(int);
-	int fd, e = 0, one = 1;
-
-	if (j->family == AF_INET) {
-		struct sockaddr_in *s4 = (void *)&ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(j->dport);
-		memcpy(&s4->sin_addr, j->dst, 4);
-		sl = sizeof(*s4);
-	} else {
-		struct sockaddr_in6 *s6 = (void *)&ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(j->dport);
-		memcpy(&s6->sin6_addr, j->dst, 16);
-		sl = sizeof(*s6);
-	}
-	if ((fd = socket(j->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			 0)) < 0)
-		return -1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 &&
-	    errno != EINPROGRESS)
-		goto fail;
-	pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
-	if (poll(&pfd, 1, CONNECT_WAIT_MS) != 1 ||
-	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0 || e)
-		goto fail;
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	return fd;
-fail:
-	close(fd);
-	return -1;
-}
-
 static atomic_int conns;	/* queued and being served */
+static struct conn_handlers handlers;
+
+void conn_setup(const struct conn_handlers *h)
+{
+	handlers = *h;
+}
 
 bool conn_refused_early(int fd, const struct sockaddr_storage *peer)
 {
@@ -189,7 +152,7 @@ static bool take_share(struct bk_flow *f)
 	uint32_t sandbox;
 
 	if (!who_cached(f->rq.family, f->rq.peer, &sandbox)) {
-		f->rq.status = "who";
+		f->rq.status = BROKER_STATUS_WHO;
 		ipc_judge(&f->rq, &j);
 		if (j.action != JA_WHO)
 			return false;
@@ -249,10 +212,10 @@ static bool serve_judged(struct bk_flow *f, const struct client_hello *ch)
 	judge(f, &j);
 	switch (j.action) {
 	case JA_RELAY:
-		relay_run(f, &j);
+		handlers.relay(f, &j);
 		break;
 	case JA_TERMINATE:
-		return proxy_start(f, &j, ch);
+		return handlers.terminate(f, &j, ch);
 	default:
 		reset(f->cfd);
 		break;
@@ -262,7 +225,7 @@ static bool serve_judged(struct bk_flow *f, const struct client_hello *ch)
 
 static void hello_keep(struct judge_req *rq, const struct client_hello *ch)
 {
-	if (strcmp(rq->status, "tls"))
+	if (strcmp(rq->status, BROKER_STATUS_TLS))
 		return;
 	rq->has_sni = ch->has_sni;
 	rq->sni_len = ch->sni_len;

@@ -34,6 +34,12 @@ static pthread_cond_t answered = PTHREAD_COND_INITIALIZER;
 static struct waiter *waiting;
 static uint64_t next_id;
 static bool configured;
+static struct ipc_hooks hooks;
+
+void ipc_setup(const struct ipc_hooks *h)
+{
+	hooks = *h;
+}
 
 static void send_json(json_t *o)
 {
@@ -43,14 +49,15 @@ static void send_json(json_t *o)
 	if (!s)
 		return;
 	/* a datagram each: atomic whichever thread sends */
-	if (send(BROKER_IPC_FD, s, strlen(s), MSG_NOSIGNAL) < 0)
+	if (send(BROKER_FD_IPC, s, strlen(s), MSG_NOSIGNAL) < 0)
 		log_warn("broker: to the daemon");
 	free(s);
 }
 
 void ipc_hello(void)
 {
-	send_json(json_pack("{s:s, s:i}", "t", "hello", "pid", (int)getpid()));
+	send_json(json_pack("{s:s, s:i}", BROKER_F_TYPE, BROKER_MSG_HELLO,
+			    BROKER_F_PID, (int)getpid()));
 }
 
 static json_t *addr_json(int family, const uint8_t *a)
@@ -79,13 +86,15 @@ static json_t *sni_json(const struct judge_req *rq)
 static void judge_send(uint64_t id, const struct judge_req *rq)
 {
 	send_json(json_pack("{s:s, s:I, s:o, s:i, s:o, s:i, s:s, s:o, s:b, "
-			    "s:b}", "t", "judge", "id", (json_int_t)id,
-			    "local", addr_json(rq->family, rq->local),
-			    "lport", rq->lport,
-			    "peer", addr_json(rq->family, rq->peer),
-			    "pport", rq->pport, "status", rq->status,
-			    "sni", sni_json(rq), "ech", rq->ech,
-			    "again", rq->again));
+			    "s:b}", BROKER_F_TYPE, BROKER_MSG_JUDGE,
+			    BROKER_F_ID, (json_int_t)id,
+			    BROKER_F_LOCAL, addr_json(rq->family, rq->local),
+			    BROKER_F_LPORT, rq->lport,
+			    BROKER_F_PEER, addr_json(rq->family, rq->peer),
+			    BROKER_F_PPORT, rq->pport,
+			    BROKER_F_STATUS, rq->status,
+			    BROKER_F_SNI, sni_json(rq), BROKER_F_ECH, rq->ech,
+			    BROKER_F_AGAIN, rq->again));
 }
 
 static bool all_done(const struct waiter *w, size_t n)
@@ -191,8 +200,9 @@ void *ipc_rows_thread(void *arg)
 		rows = NULL;
 		pthread_mutex_unlock(&rows_lock);
 		if (batch)
-			send_json(json_pack("{s:s, s:o}", "t", "requests",
-					    "rows", batch));
+			send_json(json_pack("{s:s, s:o}", BROKER_F_TYPE,
+					    BROKER_MSG_REQUESTS, BROKER_F_ROWS,
+					    batch));
 	}
 	return NULL;
 }
@@ -204,13 +214,14 @@ static int judged(json_t *m)
 	struct judgement j = { 0 };
 	struct waiter *w;
 
-	if (json_unpack(m, "{s:I, s:s, s:I, s?s, s?I, s?s}", "id", &id,
-			"action", &action, "sandbox", &sb, "dst", &dst,
-			"dport", &dport, "host", &host) < 0)
+	if (json_unpack(m, "{s:I, s:s, s:I, s?s, s?I, s?s}", BROKER_F_ID, &id,
+			BROKER_F_ACTION, &action, BROKER_F_SANDBOX, &sb,
+			BROKER_F_DST, &dst, BROKER_F_DPORT, &dport,
+			BROKER_F_HOST, &host) < 0)
 		return -1;
-	j.action = !strcmp(action, "terminate") ? JA_TERMINATE :
-		   !strcmp(action, "relay") ? JA_RELAY :
-		   !strcmp(action, "who") ? JA_WHO : JA_DENY;
+	j.action = !strcmp(action, BROKER_ACTION_TERMINATE) ? JA_TERMINATE :
+		   !strcmp(action, BROKER_ACTION_RELAY) ? JA_RELAY :
+		   !strcmp(action, BROKER_ACTION_WHO) ? JA_WHO : JA_DENY;
 	j.sandbox = (uint32_t)sb;
 	j.dport = (uint16_t)dport;
 	snprintf(j.host, sizeof(j.host), "%s", host);
@@ -237,8 +248,9 @@ static void taken(json_t *m)
 {
 	json_int_t seq = 0;
 
-	json_unpack(m, "{s?I}", "seq", &seq);
-	send_json(json_pack("{s:s, s:I}", "t", "taken", "seq", seq));
+	json_unpack(m, "{s?I}", BROKER_F_SEQ, &seq);
+	send_json(json_pack("{s:s, s:I}", BROKER_F_TYPE, BROKER_MSG_TAKEN,
+			    BROKER_F_SEQ, seq));
 }
 
 /* A sandbox's new rules are read (regexes, its CA's key) by a thread of
@@ -285,8 +297,9 @@ static void sandbox_put(json_t *m)
 	char err[256];
 	char *text;
 
-	json_unpack(m, "{s:I, s:s, s:s, s:s, s:o}", "id", &id, "name", &name,
-		    "ca", &ca, "key", &key, "policy", &policy);
+	json_unpack(m, "{s:I, s:s, s:s, s:s, s:o}", BROKER_F_ID, &id,
+		    BROKER_F_NAME, &name, BROKER_F_CA, &ca, BROKER_F_KEY, &key,
+		    BROKER_F_POLICY, &policy);
 	text = json_dumps(policy, JSON_COMPACT);
 	if (config_sandbox_put((uint32_t)id, name, ca, key, text, err,
 			       sizeof(err)) < 0) {
@@ -296,7 +309,7 @@ static void sandbox_put(json_t *m)
 	}
 	if (text)
 		wipe_free(text, strlen(text));
-	flows_changed((uint32_t)id);
+	hooks.changed((uint32_t)id);
 }
 
 void *ipc_changes_thread(void *arg)
@@ -306,13 +319,14 @@ void *ipc_changes_thread(void *arg)
 		json_t *m = change_next();
 		json_int_t id = 0;
 
-		if (!strcmp(json_string_value(json_object_get(m, "t")),
-			    "sandbox"))
+		if (!strcmp(json_string_value(json_object_get(m,
+							       BROKER_F_TYPE)),
+			    BROKER_MSG_SANDBOX))
 			sandbox_put(m);
 		else {
-			json_unpack(m, "{s:I}", "id", &id);
+			json_unpack(m, "{s:I}", BROKER_F_ID, &id);
 			config_sandbox_drop((uint32_t)id);
-			flows_changed((uint32_t)id);
+			hooks.changed((uint32_t)id);
 		}
 		json_decref(m);
 	}
@@ -325,10 +339,11 @@ static int sandbox_msg(json_t *m)
 	json_int_t id;
 	json_t *policy;
 
-	if (json_unpack(m, "{s:I, s:s, s:s, s:s, s:o}", "id", &id, "name",
-			&name, "ca", &ca, "key", &key, "policy", &policy) < 0)
+	if (json_unpack(m, "{s:I, s:s, s:s, s:s, s:o}", BROKER_F_ID, &id,
+			BROKER_F_NAME, &name, BROKER_F_CA, &ca, BROKER_F_KEY,
+			&key, BROKER_F_POLICY, &policy) < 0)
 		return -1;
-	flows_changing((uint32_t)id);
+	hooks.changing((uint32_t)id);
 	taken(m);
 	change_queue(m);
 	return 0;
@@ -339,13 +354,13 @@ static int sandbox_gone_msg(json_t *m)
 	json_int_t id;
 	int destroyed = 0;
 
-	if (json_unpack(m, "{s:I, s?b}", "id", &id, "destroyed",
+	if (json_unpack(m, "{s:I, s?b}", BROKER_F_ID, &id, BROKER_F_DESTROYED,
 			&destroyed) < 0)
 		return -1;
-	flows_changing((uint32_t)id);
+	hooks.changing((uint32_t)id);
 	/* now, before the daemon forgets how the flows are mapped */
 	if (destroyed)
-		flows_cut((uint32_t)id);
+		hooks.cut((uint32_t)id);
 	taken(m);
 	change_queue(m);
 	return 0;
@@ -356,8 +371,8 @@ static int config_msg(json_t *m)
 	const char *trust;
 	json_int_t days;
 
-	if (json_unpack(m, "{s:s, s:I}", "trust", &trust, "leaf_days",
-			&days) < 0 || days < 1)
+	if (json_unpack(m, "{s:s, s:I}", BROKER_F_TRUST, &trust,
+			BROKER_F_LEAF_DAYS, &days) < 0 || days < 1)
 		return -1;
 	config_set_trust(trust, (unsigned)days);
 	pthread_mutex_lock(&lock);
@@ -369,17 +384,17 @@ static int config_msg(json_t *m)
 
 static int dispatch(json_t *m)
 {
-	const char *t = json_string_value(json_object_get(m, "t"));
+	const char *t = json_string_value(json_object_get(m, BROKER_F_TYPE));
 
 	if (!t)
 		return -1;
-	if (!strcmp(t, "judged"))
+	if (!strcmp(t, BROKER_MSG_JUDGED))
 		return judged(m);
-	if (!strcmp(t, "sandbox"))
+	if (!strcmp(t, BROKER_MSG_SANDBOX))
 		return sandbox_msg(m);
-	if (!strcmp(t, "sandbox-gone"))
+	if (!strcmp(t, BROKER_MSG_SANDBOX_GONE))
 		return sandbox_gone_msg(m);
-	if (!strcmp(t, "config"))
+	if (!strcmp(t, BROKER_MSG_CONFIG))
 		return config_msg(m);
 	return -1;
 }
@@ -400,7 +415,7 @@ void *ipc_thread(void *arg)
 
 	(void)arg;
 	for (;;) {
-		ssize_t n = recv(BROKER_IPC_FD, buf, BROKER_MSG_MAX, 0);
+		ssize_t n = recv(BROKER_FD_IPC, buf, BROKER_MSG_MAX, 0);
 		json_t *m;
 
 		if (n < 0 && errno == EINTR)

@@ -33,6 +33,7 @@ struct loop {
 static struct loop loops[LOOPS_MAX];
 static int nloops;
 static atomic_uint next_loop;
+static void (*thread_start)(void);
 
 uint64_t loop_now_ms(void)
 {
@@ -197,7 +198,7 @@ static void *loop_thread(void *arg)
 	uint64_t scan = loop_now_ms() + SCAN_MS;
 	bool pending = false;
 
-	proxy_thread_init();
+	thread_start();
 	for (;;) {
 		int n = epoll_wait(l->ep, ev, EVENTS, pending ? 0 : SCAN_MS);
 
@@ -222,11 +223,12 @@ static void *loop_thread(void *arg)
 	return NULL;
 }
 
-void loop_start(void)
+void loop_start(void (*start)(void))
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	pthread_t t;
 
+	thread_start = start;
 	nloops = cpus < 1 ? 1 : cpus > LOOPS_MAX ? LOOPS_MAX : (int)cpus;
 	for (int i = 0; i < nloops; i++) {
 		struct loop *l = &loops[i];

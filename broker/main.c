@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* sbxfw-broker: started by sbxfwd (never by hand) with the socketpair on
  * descriptor 3 and the listener on 4, as the daemon's user with no
- * capability. It checks that, installs its allowlist, then accepts. */
+ * capability. It checks that, installs its allowlist, then accepts.
+ * Here its parts are tied together: the callbacks that let the lower
+ * files (ipc, conn, the loops, the workers) hand over to the upper. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -12,7 +14,6 @@
 #include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <wolfssl/options.h>
@@ -20,12 +21,8 @@
 #include <wolfssl/wolfcrypt/random.h>
 
 #include "broker.h"
-#include "clock.h"
 #include "log.h"
 #include "secret.h"
-
-#define STACK (256 * 1024)
-
 
 #if defined(__SANITIZE_ADDRESS__)
 /* started with an empty environment: a small quarantine, so that its
@@ -55,76 +52,19 @@ static void check_unprivileged(void)
 		fatalx("broker: started as root: refusing");
 }
 
-/* Jobs wait here for a worker: a new flow, or one of the loops' flows
- * that needs a new connection to its server. Workers are made when none
- * is idle, up to BROKER_CONNS_MAX, and end after IDLE_S idle beyond
- * WORKERS_KEPT: a connection costs no thread creation at steady load. */
-#define IDLE_S 30
-#define WORKERS_KEPT 16
-
-struct job {
-	void (*fn)(void *);
-	void *arg;
+/* What a judged flow becomes: conn.c sits below relay.c and proxy*.c. */
+static const struct conn_handlers handlers = {
+	.relay = relay_run,
+	.terminate = proxy_start,
 };
 
-static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t qwake = PTHREAD_COND_INITIALIZER;
-static struct job queue[BROKER_CONNS_MAX];
-static size_t qhead, qcount;
-static int workers, idle_workers;
-static pthread_attr_t worker_attr;
-
-static bool next_job(struct job *out)
-{
-	struct timespec until;
-
-	pthread_mutex_lock(&qlock);
-	idle_workers++;
-	while (!qcount) {
-		until = deadline_ms(IDLE_S * 1000);
-		if (pthread_cond_timedwait(&qwake, &qlock, &until) ==
-		    ETIMEDOUT && !qcount && idle_workers > WORKERS_KEPT) {
-			idle_workers--;
-			workers--;
-			pthread_mutex_unlock(&qlock);
-			return false;
-		}
-	}
-	idle_workers--;
-	*out = queue[qhead];
-	qhead = (qhead + 1) % BROKER_CONNS_MAX;
-	qcount--;
-	pthread_mutex_unlock(&qlock);
-	return true;
-}
-
-static void *worker(void *arg)
-{
-	struct job j;
-
-	(void)arg;
-	proxy_thread_init();
-	while (next_job(&j))
-		j.fn(j.arg);
-	proxy_thread_fini();
-	return NULL;
-}
-
-/* Every job is a flow that conn_admit counted: the queue never fills. */
-void work_submit(void (*fn)(void *), void *arg)
-{
-	pthread_t t;
-
-	pthread_mutex_lock(&qlock);
-	queue[(qhead + qcount++) % BROKER_CONNS_MAX] =
-		(struct job){ .fn = fn, .arg = arg };
-	/* idle workers already woken for queued jobs do not count */
-	if ((size_t)idle_workers < qcount && workers < BROKER_CONNS_MAX &&
-	    pthread_create(&t, &worker_attr, worker, NULL) == 0)
-		workers++;
-	pthread_cond_signal(&qwake);
-	pthread_mutex_unlock(&qlock);
-}
+/* What a message about a sandbox does to its open flows: ipc.c sits
+ * below flows.c, which asks the daemon through it. */
+static const struct ipc_hooks ipc_flows = {
+	.changing = flows_changing,
+	.changed = flows_changed,
+	.cut = flows_cut,
+};
 
 static void serve_job(void *arg)
 {
@@ -133,13 +73,12 @@ static void serve_job(void *arg)
 
 static void serve(void)
 {
-	pthread_attr_init(&worker_attr);
-	pthread_attr_setstacksize(&worker_attr, STACK);
-	pthread_attr_setdetachstate(&worker_attr, PTHREAD_CREATE_DETACHED);
+	workers_init(proxy_thread_init, proxy_thread_fini);
+	conn_setup(&handlers);
 	for (;;) {
 		struct sockaddr_storage peer;
 		socklen_t len = sizeof(peer);
-		int fd = accept4(BROKER_LISTEN_FD, (struct sockaddr *)&peer,
+		int fd = accept4(BROKER_FD_LISTEN, (struct sockaddr *)&peer,
 				 &len, SOCK_CLOEXEC);
 
 		if (fd < 0) {
@@ -177,6 +116,7 @@ int main(int argc, char **argv)
 		fatalx("broker: %s", err);
 	if (ll == 0)
 		log_warnx("broker: %s", err);
+	ipc_setup(&ipc_flows);
 	if (pthread_create(&ipc, NULL, ipc_thread, NULL) != 0 ||
 	    pthread_create(&rows, NULL, ipc_rows_thread, NULL) != 0 ||
 	    pthread_create(&flows, NULL, flows_thread, NULL) != 0 ||
@@ -184,7 +124,7 @@ int main(int argc, char **argv)
 		fatalx("broker: thread");
 	ipc_hello();
 	ipc_wait_config();
-	loop_start();
+	loop_start(proxy_thread_init);
 	if ((n = broker_filter_install(err, sizeof(err))) < 0)
 		fatalx("broker: %s", err);
 	log_info("broker: ready: landlock ABI %d, %d system calls allowed, "
