@@ -104,7 +104,8 @@ static uint64_t send_change(json_t *o, uint32_t id)
 {
 	int rc;
 
-	json_object_set_new(o, "seq", json_integer((json_int_t)++sent_seq));
+	json_object_set_new(o, BROKER_F_SEQ,
+			    json_integer((json_int_t)++sent_seq));
 	if ((rc = send_msg(o)) == -E2BIG) {
 		log_warnx("sandbox %u: its injection rules are over the "
 			  "broker's %d bytes: they are refused", id,
@@ -118,8 +119,9 @@ static uint64_t send_change(json_t *o, uint32_t id)
 
 static uint64_t sandbox_gone_msg(uint32_t id, bool destroyed)
 {
-	return send_change(json_pack("{s:s, s:i, s:b}", "t", "sandbox-gone",
-				     "id", (int)id, "destroyed", destroyed),
+	return send_change(json_pack("{s:s, s:i, s:b}", BROKER_F_TYPE,
+				     BROKER_MSG_SANDBOX_GONE, BROKER_F_ID,
+				     (int)id, BROKER_F_DESTROYED, destroyed),
 			   id);
 }
 
@@ -141,9 +143,11 @@ static uint64_t send_sandbox(struct daemon *d, const struct sandbox *sb)
 	inject = json_incref(json_object_get(pol, "inject"));
 	json_decref(pol);
 	seq = send_change(json_pack("{s:s, s:i, s:s, s:s, s:s, s:{s:s, s:o}}",
-				    "t", "sandbox", "id", (int)sb->id, "name",
-				    sb->name, "ca", crt, "key", key, "policy",
-				    "mode", "user-defined", "inject", inject),
+				    BROKER_F_TYPE, BROKER_MSG_SANDBOX,
+				    BROKER_F_ID, (int)sb->id, BROKER_F_NAME,
+				    sb->name, BROKER_F_CA, crt, BROKER_F_KEY,
+				    key, BROKER_F_POLICY, "mode",
+				    "user-defined", "inject", inject),
 			  sb->id);
 	free(crt);
 	secret_free(key);
@@ -158,8 +162,9 @@ static void hello(struct daemon *d)
 
 	if (!trust)
 		log_warn("broker: [tls] upstream_ca %s", d->cfg.upstream_ca);
-	send_msg(json_pack("{s:s, s:s, s:i}", "t", "config", "trust",
-			   trust ? trust : "", "leaf_days",
+	send_msg(json_pack("{s:s, s:s, s:i}", BROKER_F_TYPE, BROKER_MSG_CONFIG,
+			   BROKER_F_TRUST, trust ? trust : "",
+			   BROKER_F_LEAF_DAYS,
 			   (int)d->cfg.leaf_days));
 	free(trust);
 	for (const struct sandbox *sb = sandbox_next(NULL); sb;
@@ -195,9 +200,9 @@ static size_t unhex(const char *s, char *out, size_t max)
 
 static enum payload_kind payload_of(const char *status)
 {
-	return !strcmp(status, "tls") ? PAYLOAD_TLS :
-	       !strcmp(status, "not-tls") ? PAYLOAD_NOT_TLS :
-	       !strcmp(status, "malformed") ? PAYLOAD_MALFORMED :
+	return !strcmp(status, BROKER_STATUS_TLS) ? PAYLOAD_TLS :
+	       !strcmp(status, BROKER_STATUS_NOT_TLS) ? PAYLOAD_NOT_TLS :
+	       !strcmp(status, BROKER_STATUS_MALFORMED) ? PAYLOAD_MALFORMED :
 	       PAYLOAD_INCOMPLETE;
 }
 
@@ -207,7 +212,8 @@ static enum payload_kind payload_of(const char *status)
  * before, after a change: a row only when it is refused now. */
 static void judge_request(json_t *m)
 {
-	const char *local, *peer, *status, *sni_hex, *action = "deny";
+	const char *local, *peer, *status, *sni_hex;
+	const char *action = BROKER_ACTION_DENY;
 	json_int_t id, lport, pport;
 	int ech = 0, again = 0, fam2;
 	json_t *sni_v = NULL;	/* null: no server_name */
@@ -221,9 +227,11 @@ static void judge_request(json_t *m)
 	bool allow;
 
 	if (json_unpack(m, "{s:I, s:s, s:I, s:s, s:I, s:s, s?o, s?b, s?b}",
-			"id", &id, "local", &local, "lport", &lport, "peer",
-			&peer, "pport", &pport, "status", &status, "sni",
-			&sni_v, "ech", &ech, "again", &again) < 0 ||
+			BROKER_F_ID, &id, BROKER_F_LOCAL, &local,
+			BROKER_F_LPORT, &lport, BROKER_F_PEER, &peer,
+			BROKER_F_PPORT, &pport, BROKER_F_STATUS, &status,
+			BROKER_F_SNI, &sni_v, BROKER_F_ECH, &ech,
+			BROKER_F_AGAIN, &again) < 0 ||
 	    ip_text_parse(local, &family, reply.src) < 0 ||
 	    ip_text_parse(peer, &fam2, reply.dst) < 0 || fam2 != family) {
 		log_warnx("broker: unreadable judge request");
@@ -236,8 +244,8 @@ static void judge_request(json_t *m)
 	if (ct_get_reply(&reply, &orig, &mark) == 0 &&
 	    memcmp(orig.dst, reply.src, 16) &&
 	    (sb = sandbox_get(mark_get_id(marks, mark))) &&
-	    !strcmp(status, "who"))
-		action = "who";
+	    !strcmp(status, BROKER_STATUS_WHO))
+		action = BROKER_ACTION_WHO;
 	else if (sb) {
 		q.payload = payload_of(status);
 		if (sni_hex && (q.sni_len = unhex(sni_hex, sni, CH_SNI_MAX)))
@@ -245,15 +253,18 @@ static void judge_request(json_t *m)
 		q.ech = ech;
 		q.brokered = true;
 		allow = flow_judge(sb, &orig, &q, BIND_FINAL, &j);
-		action = !allow ? "deny" : j.inject ? "terminate" : "relay";
+		action = !allow ? BROKER_ACTION_DENY : j.inject ?
+			 BROKER_ACTION_TERMINATE : BROKER_ACTION_RELAY;
 		if (!again || !allow)
 			flow_judge_audit(sb, &orig, &q, &j.v, allow);
 		inet_ntop(family, orig.dst, dst, sizeof(dst));
 	}
-	send_msg(json_pack("{s:s, s:I, s:s, s:i, s:s, s:i, s:s}", "t",
-			   "judged", "id", id, "action", action, "sandbox",
-			   sb ? (int)sb->id : 0, "dst", dst, "dport",
-			   (int)orig.dport, "host", j.host));
+	send_msg(json_pack("{s:s, s:I, s:s, s:i, s:s, s:i, s:s}",
+			   BROKER_F_TYPE, BROKER_MSG_JUDGED, BROKER_F_ID, id,
+			   BROKER_F_ACTION, action, BROKER_F_SANDBOX,
+			   sb ? (int)sb->id : 0, BROKER_F_DST, dst,
+			   BROKER_F_DPORT, (int)orig.dport, BROKER_F_HOST,
+			   j.host));
 }
 
 static const char *text(const json_t *v)
@@ -291,25 +302,25 @@ static void requests(json_t *m)
 	json_t *row;
 	size_t i;
 
-	json_array_foreach(json_object_get(m, "rows"), i, row)
+	json_array_foreach(json_object_get(m, BROKER_F_ROWS), i, row)
 		request(row);
 }
 
 static void dispatch(struct daemon *d, json_t *m)
 {
-	const char *t = json_string_value(json_object_get(m, "t"));
+	const char *t = json_string_value(json_object_get(m, BROKER_F_TYPE));
 	json_int_t v;
 
-	if (t && !strcmp(t, "judge"))
+	if (t && !strcmp(t, BROKER_MSG_JUDGE))
 		judge_request(m);
-	else if (t && !strcmp(t, "requests"))
+	else if (t && !strcmp(t, BROKER_MSG_REQUESTS))
 		requests(m);
-	else if (t && !strcmp(t, "hello")) {
-		if (json_unpack(m, "{s:I}", "pid", &v) == 0)
+	else if (t && !strcmp(t, BROKER_MSG_HELLO)) {
+		if (json_unpack(m, "{s:I}", BROKER_F_PID, &v) == 0)
 			broker_pid = (pid_t)v;
 		hello(d);
-	} else if (t && !strcmp(t, "taken") &&
-		   json_unpack(m, "{s:I}", "seq", &v) == 0) {
+	} else if (t && !strcmp(t, BROKER_MSG_TAKEN) &&
+		   json_unpack(m, "{s:I}", BROKER_F_SEQ, &v) == 0) {
 		if ((uint64_t)v > taken_seq)
 			taken_seq = (uint64_t)v;
 	} else

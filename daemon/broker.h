@@ -15,10 +15,6 @@
  * broker's questions (which sandbox, which policy, which destination),
  * writes its audit rows, and sends it each sandbox's injection rules
  * and CA. */
-/* the broker's descriptors (broker/broker.h has the same) */
-#define BROKER_IPC 3
-#define BROKER_LISTEN 4
-
 struct daemon;
 struct sandbox;
 

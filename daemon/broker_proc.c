@@ -21,8 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "broker.h"
 #include "broker_proc.h"
+#include "broker_proto.h"
 #include "config.h"
 #include "log.h"
 
@@ -55,10 +55,9 @@ static void unprivileged(const struct priv *pv)
 		fatal("broker supervisor: dropping privileges");
 }
 
-/* The broker's program, opened by the daemon while root: the user
- * sbxfw may have no way to its directory (a build under /root). */
-#define BROKER_EXE 5
-
+/* The broker's program is opened by the daemon while root
+ * (BROKER_FD_EXE): the user sbxfw may have no way to its directory (a
+ * build under /root). */
 static void exec_broker(const char *path, bool verbose)
 {
 	char *const argv[] = { (char *)"sbxfw-broker",
@@ -66,7 +65,7 @@ static void exec_broker(const char *path, bool verbose)
 	char *const envp[] = { NULL };
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	execveat(BROKER_EXE, "", argv, envp, AT_EMPTY_PATH);
+	execveat(BROKER_FD_EXE, "", argv, envp, AT_EMPTY_PATH);
 	log_warn("broker: %s", path);
 	_exit(127);
 }
@@ -110,11 +109,11 @@ static void supervise(const struct priv *pv, const char *path, int exe,
 	sigfillset(&all);
 	sigprocmask(SIG_UNBLOCK, &all, NULL);
 	if (dup2(ipc, 100) < 0 || dup2(lfd, 101) < 0 || dup2(exe, 102) < 0 ||
-	    dup2(100, BROKER_IPC) < 0 || dup2(101, BROKER_LISTEN) < 0 ||
-	    dup2(102, BROKER_EXE) < 0 ||
-	    fcntl(BROKER_EXE, F_SETFD, FD_CLOEXEC) < 0)
+	    dup2(100, BROKER_FD_IPC) < 0 || dup2(101, BROKER_FD_LISTEN) < 0 ||
+	    dup2(102, BROKER_FD_EXE) < 0 ||
+	    fcntl(BROKER_FD_EXE, F_SETFD, FD_CLOEXEC) < 0)
 		fatal("broker supervisor: descriptors");
-	syscall(SYS_close_range, BROKER_EXE + 1, ~0U, 0);
+	syscall(SYS_close_range, BROKER_FD_EXE + 1, ~0U, 0);
 	unprivileged(pv);
 	/* after the change of ids, which clears it */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
