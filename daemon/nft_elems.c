@@ -57,6 +57,7 @@ const struct set_def set_defs[] = {
 	/* one element while a daemon lives (nft_alive) */
 	{ "alive", SK_TIMED, 4, 0, { 0 }, T_MARK },
 };
+const size_t nset_defs = sizeof(set_defs) / sizeof(set_defs[0]);
 
 static struct nftnl_set *set_new(const char *name)
 {

@@ -130,10 +130,9 @@ struct set_def {
 	uint32_t key_type;
 };
 
-/* the table's sets, in the order they are made (for sizeof: as many as
- * nft_elems.c defines) */
-#define NSET_DEFS 20
-extern const struct set_def set_defs[NSET_DEFS];
+/* the table's sets, in the order they are made */
+extern const struct set_def set_defs[];
+extern const size_t nset_defs;
 
 struct elems {
 	const char *name;

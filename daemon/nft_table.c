@@ -85,7 +85,7 @@ static void table_build(struct batch *bt, const struct nft_opts *o,
 	msg_table(bt, NFT_MSG_NEWTABLE, 0, "table");
 	msg_table(bt, NFT_MSG_DELTABLE, 0, "old table");
 	msg_table(bt, NFT_MSG_NEWTABLE, flags, "table");
-	for (size_t i = 0; i < sizeof(set_defs) / sizeof(set_defs[0]); i++)
+	for (size_t i = 0; i < nset_defs; i++)
 		msg_set(bt, &set_defs[i], (uint32_t)i + 1);
 	elems_zero(bt);
 	elems_nopayload(bt);
