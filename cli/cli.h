@@ -14,6 +14,17 @@ struct cli_opts {
 
 extern struct cli_opts cli_opts;
 
+/* A command of sbxfw.c's table, which drives dispatch and usage. */
+struct cli_command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *args;
+	const char *help;
+};
+
+/* The table cli_usage_error reads (cli_util.c), given at start. */
+void cli_commands(const struct cli_command *table, size_t n);
+
 /* Each command: argv[0] is the command name. Returns the exit status:
  * 0 success, 1 error (one line on stderr), 2 usage. */
 int inspect_main(int argc, char **argv);
@@ -55,6 +66,9 @@ int suggest_main(int argc, char **argv);
  * keeps its injection rules when doc has none. The exit status. */
 int policy_replace(const char *name, json_t *doc, bool keep_inject,
 		   bool json);
+/* A policy file (or "-": standard input) as JSON, duplicate keys refused;
+ * flags: jansson's decoding flags besides. NULL after an error line. */
+json_t *policy_file_read(const char *path, size_t flags);
 
 /* Print "usage: sbxfw COMMAND ARGS" for argv[0] and return 2. */
 int cli_usage_error(const char *cmd);

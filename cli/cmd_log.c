@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit_cols.h"
 #include "cli.h"
 #include "config.h"
 #include "domain.h"
@@ -40,100 +41,130 @@ static void columns_free(char **col, int n)
 		free(col[i]);
 }
 
+/* A row's columns are audit_cols.h's: col[FLOWS_TIME] its time. */
 static void print_row(sqlite3_stmt *s)
 {
-	char *col[11];
+	char *col[FLOWS_NCOLUMNS + 1];
 
-	columns(s, 1, 11, col);
+	columns(s, 1, FLOWS_NCOLUMNS, col + 1);
 	if (cli_opts.json) {
 		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s?, "
 				      "s:s, s:s, s:s?, s:i}",
-				      "time", col[0], "sandbox", col[1],
-				      "src", col[2], "dst", col[4],
-				      "dport", sqlite3_column_int(s, 6),
-				      "proto", col[6], "sni", col[7],
-				      "verdict", col[8], "reason", col[9],
-				      "rule", col[10],
-				      "sport", sqlite3_column_int(s, 4));
+				      "time", col[FLOWS_TIME],
+				      "sandbox", col[FLOWS_SANDBOX],
+				      "src", col[FLOWS_SRC],
+				      "dst", col[FLOWS_DST],
+				      "dport",
+				      sqlite3_column_int(s, FLOWS_DPORT),
+				      "proto", col[FLOWS_PROTO],
+				      "sni", col[FLOWS_SNI],
+				      "verdict", col[FLOWS_VERDICT],
+				      "reason", col[FLOWS_REASON],
+				      "rule", col[FLOWS_RULE],
+				      "sport",
+				      sqlite3_column_int(s, FLOWS_SPORT));
 		print_json(o);
 		json_decref(o);
 	} else {
-		printf("%s  %s  %s%s%s:%s/%s  %s  %s  %s%s%s\n", col[0], col[1],
-		       strchr(col[4], ':') ? "[" : "", col[4],
-		       strchr(col[4], ':') ? "]" : "", col[5], col[6],
-		       col[7] ? col[7] : "-", col[8], col[9],
-		       col[10] ? "  rule " : "", col[10] ? col[10] : "");
+		printf("%s  %s  %s%s%s:%s/%s  %s  %s  %s%s%s\n",
+		       col[FLOWS_TIME], col[FLOWS_SANDBOX],
+		       strchr(col[FLOWS_DST], ':') ? "[" : "", col[FLOWS_DST],
+		       strchr(col[FLOWS_DST], ':') ? "]" : "",
+		       col[FLOWS_DPORT], col[FLOWS_PROTO],
+		       col[FLOWS_SNI] ? col[FLOWS_SNI] : "-",
+		       col[FLOWS_VERDICT], col[FLOWS_REASON],
+		       col[FLOWS_RULE] ? "  rule " : "",
+		       col[FLOWS_RULE] ? col[FLOWS_RULE] : "");
 	}
-	columns_free(col, 11);
+	columns_free(col + 1, FLOWS_NCOLUMNS);
 }
 
 static void print_dns_row(sqlite3_stmt *s)
 {
-	char *col[7];
+	char *col[DNS_QUERIES_NCOLUMNS + 1];
 
-	columns(s, 1, 7, col);
+	columns(s, 1, DNS_QUERIES_NCOLUMNS, col + 1);
 	if (cli_opts.json) {
 		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?}",
-				      "time", col[0], "sandbox", col[1],
-				      "name", col[2], "type", col[3],
-				      "verdict", col[4], "reason", col[5],
-				      "answers", col[6]);
+				      "time", col[DNS_QUERIES_TIME],
+				      "sandbox", col[DNS_QUERIES_SANDBOX],
+				      "name", col[DNS_QUERIES_NAME],
+				      "type", col[DNS_QUERIES_TYPE],
+				      "verdict", col[DNS_QUERIES_VERDICT],
+				      "reason", col[DNS_QUERIES_REASON],
+				      "answers", col[DNS_QUERIES_ANSWERS]);
 		print_json(o);
 		json_decref(o);
 	} else {
-		printf("%s  %s  %s %s  %s  %s%s%s\n", col[0], col[1], col[3],
-		       col[2], col[4], col[5], col[6] ? "  " : "",
-		       col[6] ? col[6] : "");
+		printf("%s  %s  %s %s  %s  %s%s%s\n", col[DNS_QUERIES_TIME],
+		       col[DNS_QUERIES_SANDBOX], col[DNS_QUERIES_TYPE],
+		       col[DNS_QUERIES_NAME], col[DNS_QUERIES_VERDICT],
+		       col[DNS_QUERIES_REASON],
+		       col[DNS_QUERIES_ANSWERS] ? "  " : "",
+		       col[DNS_QUERIES_ANSWERS] ? col[DNS_QUERIES_ANSWERS] :
+		       "");
 	}
-	columns_free(col, 7);
+	columns_free(col + 1, DNS_QUERIES_NCOLUMNS);
 }
 
-/* time sandbox host method path status injected error */
+/* The requests' columns, then the verdict REQUEST_COLUMNS makes. */
+#define REQUESTS_VERDICT (REQUESTS_NCOLUMNS + 1)
+
 static void print_request_row(sqlite3_stmt *s)
 {
-	char *col[9];
+	char *col[REQUESTS_VERDICT + 1];
 
-	columns(s, 1, 9, col);
+	columns(s, 1, REQUESTS_VERDICT, col + 1);
 	if (cli_opts.json) {
 		json_t *o = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:i, s:s?, "
 				      "s:s?, s:s}",
-				      "time", col[0], "sandbox", col[1],
-				      "host", col[2], "method", col[3],
-				      "path", col[4],
-				      "status", sqlite3_column_int(s, 6),
-				      "injected", col[6], "error", col[7],
-				      "verdict", col[8]);
+				      "time", col[REQUESTS_TIME],
+				      "sandbox", col[REQUESTS_SANDBOX],
+				      "host", col[REQUESTS_HOST],
+				      "method", col[REQUESTS_METHOD],
+				      "path", col[REQUESTS_PATH],
+				      "status",
+				      sqlite3_column_int(s, REQUESTS_STATUS),
+				      "injected", col[REQUESTS_INJECTED],
+				      "error", col[REQUESTS_ERROR],
+				      "verdict", col[REQUESTS_VERDICT]);
 		print_json(o);
 		json_decref(o);
 	} else {
-		printf("%s  %s  %s %s%s  %s  %s%s%s%s\n", col[0], col[1],
-		       col[3] ? col[3] : "-", col[2], col[4] ? col[4] : "",
-		       col[5], col[6] && *col[6] ? "injected " : "",
-		       col[6] && *col[6] ? col[6] : "", col[7] ? "  " : "",
-		       col[7] ? col[7] : "");
+		printf("%s  %s  %s %s%s  %s  %s%s%s%s\n", col[REQUESTS_TIME],
+		       col[REQUESTS_SANDBOX],
+		       col[REQUESTS_METHOD] ? col[REQUESTS_METHOD] : "-",
+		       col[REQUESTS_HOST],
+		       col[REQUESTS_PATH] ? col[REQUESTS_PATH] : "",
+		       col[REQUESTS_STATUS],
+		       col[REQUESTS_INJECTED] && *col[REQUESTS_INJECTED] ?
+		       "injected " : "",
+		       col[REQUESTS_INJECTED] && *col[REQUESTS_INJECTED] ?
+		       col[REQUESTS_INJECTED] : "",
+		       col[REQUESTS_ERROR] ? "  " : "",
+		       col[REQUESTS_ERROR] ? col[REQUESTS_ERROR] : "");
 	}
-	columns_free(col, 9);
+	columns_free(col + 1, REQUESTS_VERDICT);
 }
 
 static bool domain_ok(const struct log_opts *o, sqlite3_stmt *s)
 {
 	const char *name = (const char *)sqlite3_column_text(
-		s, o->dns || o->requests ? 3 : 8);
+		s, o->dns ? DNS_QUERIES_NAME : o->requests ? REQUESTS_HOST :
+		FLOWS_SNI);
 	uint16_t port = o->dns ? o->domain.port : o->requests ? 443 :
-			(uint16_t)sqlite3_column_int(s, 6);
+			(uint16_t)sqlite3_column_int(s, FLOWS_DPORT);
 
 	return !o->have_domain ||
 	       (name && domain_pattern_match(&o->domain, name, port));
 }
 
-#define COLUMNS "id, time, sandbox, src, sport, dst, dport, proto, sni, " \
-		"verdict, reason, rule FROM flows"
-#define DNS_COLUMNS "id, time, sandbox, name, type, verdict, reason, " \
-		    "answers FROM dns_queries"
+#define COLUMNS "id, " FLOWS_COLUMNS " FROM flows"
+#define DNS_COLUMNS "id, " DNS_QUERIES_COLUMNS " FROM dns_queries"
 /* a request the broker answered itself (an error) counts as denied */
-#define REQUEST_COLUMNS "id, time, sandbox, host, method, path, status, " \
-			"injected, error, CASE WHEN error IS NULL THEN " \
-			"'allow' ELSE 'deny' END AS verdict FROM requests"
+#define REQUEST_COLUMNS "id, " REQUESTS_COLUMNS ", CASE WHEN error IS " \
+			"NULL THEN 'allow' ELSE 'deny' END AS verdict FROM " \
+			"requests"
 
 /* Rows after `after', in order; returns the last id printed. */
 static sqlite3_int64 query(sqlite3 *db, const struct log_opts *o,

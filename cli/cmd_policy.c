@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* policy NAME [--set FILE|-]: the whole policy as JSON, or replaced. */
+/* policy NAME [--set FILE|-]: the whole policy as JSON, or replaced; and
+ * the policy file reader (create --policy-file too). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,27 +8,33 @@
 #include "cli.h"
 #include "file.h"
 
-#define POLICY_MAX (64u << 20)
+#define POLICY_FILE_MAX (64u << 20)
 
-static int policy_set(const char *name, const char *path)
+json_t *policy_file_read(const char *path, size_t flags)
 {
 	json_error_t je;
 	size_t len;
-	char *text = file_read(path, POLICY_MAX, &len);
+	char *text = file_read(path, POLICY_FILE_MAX, &len);
 	json_t *doc;
 
 	if (!text) {
 		fprintf(stderr, "sbxfw: %s: %m\n", path);
-		return 1;
+		return NULL;
 	}
-	/* any value: a networkPolicy may be a bare string */
-	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-			 &je);
+	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES | flags, &je);
 	free(text);
-	if (!doc) {
+	if (!doc)
 		fprintf(stderr, "sbxfw: %s:%d: %s\n", path, je.line, je.text);
+	return doc;
+}
+
+static int policy_set(const char *name, const char *path)
+{
+	/* any value: a networkPolicy may be a bare string */
+	json_t *doc = policy_file_read(path, JSON_DECODE_ANY);
+
+	if (!doc)
 		return 1;
-	}
 	return policy_replace(name, doc, false, cli_opts.json);
 }
 

@@ -6,9 +6,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "file.h"
-
-#define POLICY_FILE_MAX (64u << 20)
 
 static json_t *request(const char *command, const char *name)
 {
@@ -32,21 +29,10 @@ static void append(json_t *req, const char *key, const char *value)
 
 static int policy_file(json_t *req, const char *path)
 {
-	json_error_t je;
-	size_t len;
-	char *text = file_read(path, POLICY_FILE_MAX, &len);
-	json_t *doc;
+	json_t *doc = policy_file_read(path, 0);
 
-	if (!text) {
-		fprintf(stderr, "sbxfw: %s: %m\n", path);
+	if (!doc)
 		return -1;
-	}
-	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-	free(text);
-	if (!doc) {
-		fprintf(stderr, "sbxfw: %s:%d: %s\n", path, je.line, je.text);
-		return -1;
-	}
 	json_object_set_new(req, "policy", doc);
 	return 0;
 }
@@ -234,6 +220,18 @@ int show_main(int argc, char **argv)
 	return 0;
 }
 
+/* "verdict latency: p50 80 us, p99 950 us": the percentiles named, as
+ * status and stats print them. */
+static void print_latency(const char *lead, json_t *l,
+			  const char *const *keys)
+{
+	printf("%sverdict latency:", lead);
+	for (size_t i = 0; keys[i]; i++)
+		printf("%s %s %.0f us", i ? "," : "", keys[i],
+		       json_real_value(json_object_get(l, keys[i])));
+	putchar('\n');
+}
+
 int status_main(int argc, char **argv)
 {
 	json_t *r, *v, *a, *l, *d, *u, *t;
@@ -255,10 +253,7 @@ int status_main(int argc, char **argv)
 	       "  queue: %s, %lld-%lld, %lld packets dropped by the kernel\n"
 	       "  mark mask: %s\n  sandboxes: %lld\n"
 	       "  flows: %lld tracked, %lld packets held\n"
-	       "  verdicts: %lld packets, %lld allowed, %lld denied\n"
-	       "  verdict latency: p50 %.0f us, p99 %.0f us\n"
-	       "  audit: %lld written, %lld not written, %lld deleted for "
-	       "size\n  database: %lld bytes in use, max_size %lld (0: none)\n",
+	       "  verdicts: %lld packets, %lld allowed, %lld denied\n",
 	       json_string_value(json_object_get(r, "version")),
 	       json_integer_value(json_object_get(r, "pid")),
 	       json_integer_value(json_object_get(r, "uptime")),
@@ -273,9 +268,10 @@ int status_main(int argc, char **argv)
 	       json_integer_value(json_object_get(r, "held")),
 	       json_integer_value(json_object_get(v, "packets")),
 	       json_integer_value(json_object_get(v, "allow")),
-	       json_integer_value(json_object_get(v, "deny")),
-	       json_real_value(json_object_get(l, "p50")),
-	       json_real_value(json_object_get(l, "p99")),
+	       json_integer_value(json_object_get(v, "deny")));
+	print_latency("  ", l, (const char *const[]){ "p50", "p99", NULL });
+	printf("  audit: %lld written, %lld not written, %lld deleted for "
+	       "size\n  database: %lld bytes in use, max_size %lld (0: none)\n",
 	       json_integer_value(json_object_get(a, "written")),
 	       json_integer_value(json_object_get(a, "lost")),
 	       json_integer_value(json_object_get(a, "deleted_for_size")),
@@ -346,16 +342,12 @@ int stats_main(int argc, char **argv)
 		stats_sandbox(name, " (dns queries)", o);
 	l = json_object_get(r, "latency_us");
 	printf("queue drops: %lld; audit records not written: %lld "
-	       "(written %lld)\n"
-	       "verdict latency: p50 %.0f us, p90 %.0f us, p99 %.0f us, "
-	       "max %.0f us\n",
+	       "(written %lld)\n",
 	       json_integer_value(json_object_get(r, "queue_drops")),
 	       json_integer_value(json_object_get(r, "audit_lost")),
-	       json_integer_value(json_object_get(r, "audit_written")),
-	       json_real_value(json_object_get(l, "p50")),
-	       json_real_value(json_object_get(l, "p90")),
-	       json_real_value(json_object_get(l, "p99")),
-	       json_real_value(json_object_get(l, "max")));
+	       json_integer_value(json_object_get(r, "audit_written")));
+	print_latency("", l, (const char *const[]){ "p50", "p90", "p99",
+						    "max", NULL });
 	json_decref(r);
 	return 0;
 }

@@ -8,14 +8,7 @@
 #include "log.h"
 #include "secret.h"
 
-struct cli_opts cli_opts;
-
-static const struct command {
-	const char *name;
-	int (*fn)(int argc, char **argv);
-	const char *args;
-	const char *help;
-} commands[] = {
+static const struct cli_command commands[] = {
 	{ "create", create_main, "NAME (--iface IF | --source CIDR)... "
 	  "[--mode MODE] [--allowed-domain D]... [--allowed-cidr C]... "
 	  "[--denied-cidr C]... [--policy-file FILE]",
@@ -77,18 +70,6 @@ static void usage(FILE *f)
 			commands[i].args, commands[i].help);
 }
 
-int cli_usage_error(const char *cmd)
-{
-	size_t i;
-
-	for (i = 0; i < NCOMMANDS; i++)
-		if (!strcmp(commands[i].name, cmd))
-			fprintf(stderr, "usage: sbxfw %s%s%s\n", cmd,
-				*commands[i].args ? " " : "",
-				commands[i].args);
-	return 2;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -101,6 +82,7 @@ int main(int argc, char **argv)
 	size_t i;
 	int c;
 
+	cli_commands(commands, NCOMMANDS);	/* for cli_usage_error */
 	log_init("sbxfw", LOG_LVL_INFO);
 	secret_json_init();	/* policy files carry header values */
 	/* "+": stop at the command; its own options are its own */

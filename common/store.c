@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The store's base: opening, the schema and its migrations, the secrets
+ * database, the audit's time, and the savepoint and statement helpers
+ * the other store_*.c build on. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,8 +12,6 @@
 #include "store.h"
 #include "xalloc.h"
 
-#define NOW "strftime('%Y-%m-%d %H:%M:%f','now')"
-
 /* Migrations: entry i brings the schema from version i to i + 1. Never
  * edit a released entry; append. */
 static const char *const main_migrations[] = {
@@ -20,8 +21,8 @@ static const char *const main_migrations[] = {
 	"  name TEXT NOT NULL UNIQUE,"
 	"  mode TEXT NOT NULL"
 	"    CHECK (mode IN ('allow-all','deny-all','user-defined')),"
-	"  created TEXT NOT NULL DEFAULT (" NOW "),"
-	"  updated TEXT NOT NULL DEFAULT (" NOW "));"
+	"  created TEXT NOT NULL DEFAULT (" STORE_NOW "),"
+	"  updated TEXT NOT NULL DEFAULT (" STORE_NOW "));"
 	"CREATE TABLE sandbox_match ("
 	"  sandbox_id INTEGER NOT NULL REFERENCES sandboxes(id)"
 	"    ON DELETE CASCADE,"
@@ -316,124 +317,6 @@ int store_run(struct store *st, sqlite3_stmt *s, char *err, size_t errlen)
 	return rc == SQLITE_DONE ? 0 : store_error(st, err, errlen);
 }
 
-int64_t store_sandbox_id(struct store *st, const char *name)
-{
-	sqlite3_stmt *s;
-	int64_t id = -1;
-
-	if (sqlite3_prepare_v2(st->db, "SELECT id FROM sandboxes WHERE name = ?",
-			       -1, &s, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		id = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return id;
-}
-
-int store_sandbox_add(struct store *st, const char *name, int64_t *id,
-		      char *err, size_t errlen)
-{
-	/* the lowest free id: ids live in a few mark bits, and those of
-	 * destroyed sandboxes come back */
-	sqlite3_stmt *s = store_prep(st,
-		"INSERT INTO sandboxes (id, name, mode) VALUES ("
-		" CASE WHEN NOT EXISTS (SELECT 1 FROM sandboxes WHERE id = 1)"
-		" THEN 1 ELSE (SELECT min(id) + 1 FROM sandboxes WHERE id + 1"
-		" NOT IN (SELECT id FROM sandboxes)) END, ?, 'deny-all')",
-		err, errlen);
-	int rc;
-
-	if (!s)
-		return -EIO;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (rc == SQLITE_CONSTRAINT) {
-		snprintf(err, errlen, "sandbox `%s' already exists", name);
-		return -EEXIST;
-	}
-	if (rc != SQLITE_DONE)
-		return store_error(st, err, errlen);
-	*id = sqlite3_last_insert_rowid(st->db);
-	return 0;
-}
-
-static int rules_save(struct store *st, int64_t sb, const struct policy *p,
-		      char *err, size_t errlen)
-{
-	sqlite3_stmt *s = store_prep(st, "INSERT INTO policy_rules (sandbox_id, list,"
-				   " kind, value, position) VALUES (?,?,?,?,?)",
-			       err, errlen);
-	static const char *const lists[] = { "allow", "deny" };
-	char buf[CIDR_TEXT_MAX];
-	int l, rc = 0;
-	size_t i;
-
-	if (!s)
-		return -EIO;
-	for (l = 0; l < 2 && rc == 0; l++) {
-		size_t nd = p->ndomains[l], n = nd + p->ncidrs[l];
-		for (i = 0; i < n && rc == 0; i++) {
-			const char *v = i < nd ? p->domains[l][i].text : buf;
-			if (i >= nd)
-				cidr_format(&p->cidrs[l][i - nd], buf);
-			sqlite3_reset(s);
-			sqlite3_bind_int64(s, 1, sb);
-			sqlite3_bind_text(s, 2, lists[l], -1, SQLITE_STATIC);
-			sqlite3_bind_text(s, 3, i < nd ? "domain" : "cidr", -1,
-					  SQLITE_STATIC);
-			sqlite3_bind_text(s, 4, v, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_int64(s, 5, (int64_t)i);
-			if (sqlite3_step(s) != SQLITE_DONE)
-				rc = store_error(st, err, errlen);
-		}
-	}
-	sqlite3_finalize(s);
-	return rc;
-}
-
-int store_policy_save(struct store *st, int64_t sandbox,
-		      const struct policy *p, char *err, size_t errlen)
-{
-	sqlite3_stmt *s;
-	int rc = -EIO;
-
-	if (p->ninject && !st->secrets) {
-		snprintf(err, errlen, "injection rules need the secrets "
-				      "database (root)");
-		return -EPERM;
-	}
-	/* a savepoint: a transaction of its own, or part of the caller's */
-	if (store_savepoint(st, "policy_save", err, errlen) < 0)
-		return -EIO;
-	s = store_prep(st, "UPDATE sandboxes SET mode = ?, updated = " NOW
-		     " WHERE id = ?", err, errlen);
-	if (!s)
-		goto out;
-	sqlite3_bind_text(s, 1, policy_mode_name(p->mode), -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, sandbox);
-	if (sqlite3_step(s) != SQLITE_DONE || sqlite3_changes(st->db) != 1) {
-		snprintf(err, errlen, "store: no sandbox %lld",
-			 (long long)sandbox);
-		sqlite3_finalize(s);
-		goto out;
-	}
-	sqlite3_finalize(s);
-	s = store_prep(st, "DELETE FROM policy_rules WHERE sandbox_id = ?", err,
-		 errlen);
-	if (!s)
-		goto out;
-	sqlite3_bind_int64(s, 1, sandbox);
-	sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (rules_save(st, sandbox, p, err, errlen) < 0 ||
-	    store_inject_save(st, sandbox, p, err, errlen) < 0)
-		goto out;
-	rc = 0;
-out:
-	return store_end(st, "policy_save", rc, err, errlen);
-}
 
 /* The outermost savepoint takes the write lock at once (BEGIN IMMEDIATE):
  * a deferred transaction that read first could not upgrade after another
@@ -477,52 +360,4 @@ int store_end(struct store *st, const char *name, int rc, char *err,
 			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	}
 	return rc;
-}
-
-struct policy *store_policy_load(struct store *st, int64_t sandbox, char *err,
-				 size_t errlen)
-{
-	sqlite3_stmt *s = store_prep(st, "SELECT mode FROM sandboxes WHERE id = ?",
-			       err, errlen);
-	struct policy *p = NULL;
-	enum policy_mode mode;
-	int ok = 1, step;
-
-	if (!s)
-		return NULL;
-	sqlite3_bind_int64(s, 1, sandbox);
-	if ((step = sqlite3_step(s)) != SQLITE_ROW ||
-	    policy_mode_parse((const char *)sqlite3_column_text(s, 0), &mode)) {
-		if (step != SQLITE_ROW && step != SQLITE_DONE)
-			store_error(st, err, errlen);
-		else
-			snprintf(err, errlen, "store: no sandbox %lld",
-				 (long long)sandbox);
-		sqlite3_finalize(s);
-		return NULL;
-	}
-	sqlite3_finalize(s);
-	p = policy_new(mode);
-	s = store_prep(st, "SELECT list, kind, value FROM policy_rules "
-		     "WHERE sandbox_id = ? ORDER BY list, kind DESC, position",
-		 err, errlen);
-	if (!s) {
-		policy_free(p);
-		return NULL;
-	}
-	sqlite3_bind_int64(s, 1, sandbox);
-	while (ok && (step = sqlite3_step(s)) == SQLITE_ROW) {
-		enum rule_list l = strcmp((const char *)sqlite3_column_text(s, 0),
-					  "allow") ? LIST_DENY : LIST_ALLOW;
-		ok = policy_add_rule(p, l, (const char *)sqlite3_column_text(s, 2),
-				     err, errlen) == 0;
-	}
-	if (ok)
-		ok = store_rows_end(st, step, err, errlen) == 0;
-	sqlite3_finalize(s);
-	if (!ok || store_inject_load(st, sandbox, p, err, errlen) < 0) {
-		policy_free(p);
-		return NULL;
-	}
-	return p;
 }

@@ -10,6 +10,8 @@
 #include "policy.h"
 
 #define STORE_SCHEMA_VERSION 4
+/* The time now in SQL, in the form of the audit's times (STORE_TIME_LEN). */
+#define STORE_NOW "strftime('%Y-%m-%d %H:%M:%f','now')"
 
 /* The SQLite store: policies (the source of truth) and the audit log in one
  * database, group-readable; injected header values in a second one beside
@@ -65,7 +67,7 @@ struct sandbox_match {
 
 void sandbox_match_clear(struct sandbox_match *m);
 
-/* Sandboxes and their policies. */
+/* Sandboxes (store_sandbox.c) and their policies (store_policy.c). */
 int64_t store_sandbox_id(struct store *st, const char *name);
 int store_sandbox_add(struct store *st, const char *name, int64_t *id,
 		      char *err, size_t errlen);
@@ -99,7 +101,8 @@ int store_sandbox_each(struct store *st,
 		       int (*fn)(int64_t id, const char *name, void *arg),
 		       void *arg, char *err, size_t errlen);
 
-/* One row of the flows audit table. */
+/* The audit tables' writers (store_audit.c), their columns as
+ * audit_cols.h orders them. One row of the flows audit table. */
 struct flow_record {
 	char time[32];
 	char sandbox[64];
@@ -172,7 +175,8 @@ int store_requests_insert(struct store *st, const struct request_record *r,
 
 /* One change at a time, inside the caller's savepoint (store_change.c):
  * the mode, a rule added (text normalised, as the policy holds it) or
- * removed from both lists, and the policy_changes row (never a secret). */
+ * removed from both lists; and the policy_changes row (never a secret,
+ * store_audit.c). */
 int store_mode_set(struct store *st, int64_t sb, enum policy_mode mode,
 		   char *err, size_t errlen);
 int store_rule_insert(struct store *st, int64_t sb, enum rule_list l,
@@ -183,7 +187,7 @@ int store_change_log(struct store *st, const char *sandbox, unsigned uid,
 		     const char *change, char *err, size_t errlen);
 
 /* Flows (or DNS queries) audited, counted by sandbox, verdict and reason
- * (all sandboxes when sandbox is NULL). */
+ * (all sandboxes when sandbox is NULL; store_audit.c). */
 int store_audit_counts(struct store *st, bool dns, const char *sandbox,
 		       void (*fn)(const char *sandbox, const char *verdict,
 				  const char *reason, int64_t n, void *arg),

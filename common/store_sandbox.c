@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Sandboxes, how they are recognised, and the flows audit table. */
+/* Sandboxes and how they are recognised. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,49 @@ void sandbox_match_clear(struct sandbox_match *m)
 	free(m->ifaces);
 	free(m->sources);
 	memset(m, 0, sizeof(*m));
+}
+
+int64_t store_sandbox_id(struct store *st, const char *name)
+{
+	sqlite3_stmt *s;
+	int64_t id = -1;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT id FROM sandboxes WHERE name = ?",
+			       -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		id = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return id;
+}
+
+int store_sandbox_add(struct store *st, const char *name, int64_t *id,
+		      char *err, size_t errlen)
+{
+	/* the lowest free id: ids live in a few mark bits, and those of
+	 * destroyed sandboxes come back */
+	sqlite3_stmt *s = store_prep(st,
+		"INSERT INTO sandboxes (id, name, mode) VALUES ("
+		" CASE WHEN NOT EXISTS (SELECT 1 FROM sandboxes WHERE id = 1)"
+		" THEN 1 ELSE (SELECT min(id) + 1 FROM sandboxes WHERE id + 1"
+		" NOT IN (SELECT id FROM sandboxes)) END, ?, 'deny-all')",
+		err, errlen);
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc == SQLITE_CONSTRAINT) {
+		snprintf(err, errlen, "sandbox `%s' already exists", name);
+		return -EEXIST;
+	}
+	if (rc != SQLITE_DONE)
+		return store_error(st, err, errlen);
+	*id = sqlite3_last_insert_rowid(st->db);
+	return 0;
 }
 
 static int match_insert(struct store *st, int64_t id, const char *kind,
@@ -155,168 +198,4 @@ int store_sandbox_each(struct store *st,
 		rc = store_rows_end(st, step, err, errlen);
 	sqlite3_finalize(s);
 	return rc;
-}
-
-static void bind_text_or_null(sqlite3_stmt *s, int i, const char *t)
-{
-	if (t && *t)
-		sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(s, i);
-}
-
-/* Rows into an audit table in one transaction; bind() fills a row. */
-static int rows_write(struct store *st, const char *sql, const void *rows,
-		       size_t size, size_t n,
-		       void (*bind)(sqlite3_stmt *s, const void *row),
-		       char *err, size_t errlen)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	if ((rc = store_savepoint(st, "audit", err, errlen)) < 0)
-		return rc;
-	if (!(s = store_prep(st, sql, err, errlen))) {
-		rc = -EIO;
-		goto out;
-	}
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		bind(s, (const char *)rows + i * size);
-		if (sqlite3_step(s) != SQLITE_DONE)
-			rc = store_error(st, err, errlen);
-		sqlite3_reset(s);
-	}
-	sqlite3_finalize(s);
-out:
-	return store_end(st, "audit", rc, err, errlen);
-}
-
-static const char *verdict_text(bool allow)
-{
-	return allow ? "allow" : "deny";
-}
-
-static void bind_flow(sqlite3_stmt *s, const void *row)
-{
-	const struct flow_record *r = row;
-
-	sqlite3_bind_text(s, 1, r->time, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, r->sandbox, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 3, r->family);
-	sqlite3_bind_text(s, 4, r->proto, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 5, r->src, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 6, r->sport);
-	sqlite3_bind_text(s, 7, r->dst, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 8, r->dport);
-	bind_text_or_null(s, 9, r->sni);
-	sqlite3_bind_text(s, 10, verdict_text(r->allow), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 11, r->reason, -1, SQLITE_STATIC);
-	bind_text_or_null(s, 12, r->rule);
-}
-
-int store_flows_insert(struct store *st, const struct flow_record *r,
-		       size_t n, char *err, size_t errlen)
-{
-	sqlite3_stmt *row = NULL, *name = NULL;
-	int rc;
-
-	if ((rc = store_savepoint(st, "audit", err, errlen)) < 0)
-		return rc;
-	if (!(row = store_prep(st, "INSERT INTO flows (time, sandbox, family, "
-			       "proto, src, sport, dst, dport, sni, verdict, "
-			       "reason, rule) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-			       err, errlen)) ||
-	    !(name = store_prep(st, "UPDATE flows SET sni = ?9 WHERE id = "
-				"(SELECT max(id) FROM flows WHERE src = ?5 AND "
-				"sport = ?6 AND dst = ?7 AND dport = ?8 AND "
-				"sandbox = ?2 AND proto = ?4) AND sni IS NULL",
-				err, errlen))) {
-		rc = -EIO;
-		goto out;
-	}
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		sqlite3_stmt *s = r[i].name_only ? name : row;
-
-		bind_flow(s, &r[i]);
-		if (sqlite3_step(s) != SQLITE_DONE)
-			rc = store_error(st, err, errlen);
-		sqlite3_reset(s);
-	}
-out:
-	sqlite3_finalize(row);
-	sqlite3_finalize(name);
-	return store_end(st, "audit", rc, err, errlen);
-}
-
-static void bind_end(sqlite3_stmt *s, const void *row)
-{
-	const struct flow_end *e = row;
-
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)e->bytes_out);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)e->bytes_in);
-	sqlite3_bind_text(s, 3, e->time, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, e->src, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 5, e->sport);
-	sqlite3_bind_text(s, 6, e->dst, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 7, e->dport);
-	sqlite3_bind_text(s, 8, e->sandbox, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 9, e->proto, -1, SQLITE_STATIC);
-	bind_text_or_null(s, 10, e->since);
-}
-
-int store_flows_end(struct store *st, const struct flow_end *e, size_t n,
-		    char *err, size_t errlen)
-{
-	return rows_write(st, "UPDATE flows SET bytes_out = ?1, bytes_in = "
-			  "?2, end_time = ?3 WHERE id = (SELECT CASE WHEN ?10 "
-			  "IS NULL THEN max(id) ELSE min(id) END FROM flows "
-			  "WHERE src = ?4 AND sport = ?5 AND dst = ?6 AND "
-			  "dport = ?7 AND sandbox = ?8 AND proto = ?9 AND "
-			  "end_time IS NULL AND (?10 IS NULL OR time >= ?10))",
-			  e, sizeof(*e), n, bind_end, err, errlen);
-}
-
-static void bind_dns(sqlite3_stmt *s, const void *row)
-{
-	const struct dns_record *r = row;
-
-	sqlite3_bind_text(s, 1, r->time, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, r->sandbox, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, r->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, r->type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 5, verdict_text(r->allow), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 6, r->reason, -1, SQLITE_STATIC);
-	bind_text_or_null(s, 7, r->answers);
-}
-
-int store_dns_insert(struct store *st, const struct dns_record *r, size_t n,
-		     char *err, size_t errlen)
-{
-	return rows_write(st, "INSERT INTO dns_queries (time, sandbox, name, "
-			   "type, verdict, reason, answers) "
-			   "VALUES (?,?,?,?,?,?,?)", r, sizeof(*r), n,
-			   bind_dns, err, errlen);
-}
-
-static void bind_request(sqlite3_stmt *s, const void *row)
-{
-	const struct request_record *r = row;
-
-	sqlite3_bind_text(s, 1, r->time, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, r->sandbox, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, r->host, -1, SQLITE_STATIC);
-	bind_text_or_null(s, 4, r->method);
-	bind_text_or_null(s, 5, r->path);
-	sqlite3_bind_int(s, 6, r->status);
-	bind_text_or_null(s, 7, r->injected);
-	bind_text_or_null(s, 8, r->error);
-}
-
-int store_requests_insert(struct store *st, const struct request_record *r,
-			  size_t n, char *err, size_t errlen)
-{
-	return rows_write(st, "INSERT INTO requests (time, sandbox, host, "
-			  "method, path, status, injected, error) "
-			  "VALUES (?,?,?,?,?,?,?,?)", r, sizeof(*r), n,
-			  bind_request, err, errlen);
 }

@@ -15,6 +15,7 @@
 #include "revoke.h"
 #include "settle.h"
 #include "sandbox.h"
+#include "sandbox_name.h"
 #include "secret.h"
 #include "xalloc.h"
 

@@ -29,6 +29,7 @@
 #include "queue.h"
 #include "revoke.h"
 #include "sandbox.h"
+#include "sandbox_name.h"
 #include "verdict.h"
 #include "xalloc.h"
 
@@ -133,29 +134,6 @@ bad:
 	return NULL;
 }
 
-static const char *name_of(json_t *req, char *err)
-{
-	const char *name = json_string_value(json_object_get(req, "name"));
-
-	if (!name) {
-		snprintf(err, ERRLEN, "missing sandbox name");
-		return NULL;
-	}
-	return name;
-}
-
-struct sandbox *sandbox_named(json_t *req, char *err)
-{
-	const char *name = name_of(req, err);
-	struct sandbox *sb;
-
-	if (!name)
-		return NULL;
-	if (!(sb = sandbox_find(name)))
-		snprintf(err, ERRLEN, "no sandbox `%s'", name);
-	return sb;
-}
-
 /* The policy_changes row of a create or destroy; the change itself has
  * happened, so a failure here is only logged. */
 static void log_change(struct daemon *d, const char *name, uid_t uid,
@@ -172,7 +150,7 @@ static json_t *cmd_create(struct daemon *d, json_t *req, uid_t uid,
 {
 	struct sandbox *sb = xcalloc(1, sizeof(*sb));
 	struct nft_sandbox ns;
-	const char *name = name_of(req, err);
+	const char *name = sandbox_name_of(req, err);
 	int64_t id;
 
 	if (!name || sandbox_name_check(name, err, ERRLEN) < 0)
@@ -343,6 +321,24 @@ static json_t *caches_status(void)
 			 "max_bytes", (json_int_t)CONNS_BYTES_MAX);
 }
 
+/* Verdict latency at these percentiles (100: the most), in us, as
+ * status and stats give it: {"p50": ..., "max": ...}. */
+static json_t *latency_us(const int *pct, size_t n)
+{
+	json_t *o = json_object();
+	char key[8];
+
+	for (size_t i = 0; i < n; i++) {
+		if (pct[i] == 100)
+			snprintf(key, sizeof(key), "max");
+		else
+			snprintf(key, sizeof(key), "p%d", pct[i]);
+		json_object_set_new(o, key, json_real(
+			(double)verdict_latency(pct[i]) / 1000.0));
+	}
+	return o;
+}
+
 static json_t *cmd_status(struct daemon *d, json_t *req, uid_t uid,
 			 char *err)
 {
@@ -353,7 +349,7 @@ static json_t *cmd_status(struct daemon *d, json_t *req, uid_t uid,
 	snprintf(mask, sizeof(mask), "0x%08x", d->marks.mask);
 	json_t *st = json_pack(
 		"{s:b, s:s, s:i, s:I, s:s, s:i, s:i, s:s, s:i, s:i, s:i,"
-		" s:{s:I, s:I, s:I}, s:{s:f, s:f}, s:{s:I, s:I, s:I, s:I, s:I},"
+		" s:{s:I, s:I, s:I}, s:o, s:{s:I, s:I, s:I, s:I, s:I},"
 		" s:I, s:o, s:o}",
 		"ok", 1, "version", SBXFW_VERSION, "pid", (int)getpid(),
 		"uptime", (json_int_t)(time(NULL) - d->started),
@@ -365,8 +361,7 @@ static json_t *cmd_status(struct daemon *d, json_t *req, uid_t uid,
 		"verdicts", "packets", (json_int_t)vs->packets,
 		"allow", (json_int_t)vs->allowed,
 		"deny", (json_int_t)vs->denied,
-		"latency_us", "p50", (double)verdict_latency(50) / 1000.0,
-		"p99", (double)verdict_latency(99) / 1000.0,
+		"latency_us", latency_us((const int[]){ 50, 99 }, 2),
 		"audit", "written", (json_int_t)audit_written(),
 		"lost", (json_int_t)audit_lost(),
 		"deleted_for_size", (json_int_t)audit_deleted_for_size(),
@@ -383,8 +378,6 @@ static json_t *cmd_status(struct daemon *d, json_t *req, uid_t uid,
 		"last_rebuild_ms", d->table.last_ms));
 	return st;
 }
-
-const int ctl_later;
 
 /* Counts from the audit tables (flows, DNS queries), asked of the audit
  * query thread; the reply, with the daemon's own health, comes later. */
@@ -410,16 +403,13 @@ json_t *commands_stats_reply(struct audit_counts *a)
 {
 	if (!a->flows)
 		return ctl_error("%s", a->err);
-	return json_pack("{s:b, s:o, s:o, s:I, s:I, s:I, s:{s:f, s:f, s:f, "
-			 "s:f}}", "ok", 1, "sandboxes", a->flows, "dns", a->dns,
+	return json_pack("{s:b, s:o, s:o, s:I, s:I, s:I, s:o}", "ok", 1,
+			 "sandboxes", a->flows, "dns", a->dns,
 			 "queue_drops", (json_int_t)queue_drops(),
 			 "audit_lost", (json_int_t)audit_lost(),
 			 "audit_written", (json_int_t)audit_written(),
 			 "latency_us",
-			 "p50", (double)verdict_latency(50) / 1000.0,
-			 "p90", (double)verdict_latency(90) / 1000.0,
-			 "p99", (double)verdict_latency(99) / 1000.0,
-			 "max", (double)verdict_latency(100) / 1000.0);
+			 latency_us((const int[]){ 50, 90, 99, 100 }, 4));
 }
 
 /* HOST[:PORT] (an IPv6 literal in brackets) into the query. */

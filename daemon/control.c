@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "ctl_later.h"
 #include "ctl_proto.h"
 #include "log.h"
 #include "secret.h"
@@ -57,6 +58,8 @@ int control_open(const char *path, const char *group,
 	mode_t old;
 
 	ep = epfd;
+	/* replies that come later (settle.c's) are sent from here */
+	ctl_later_init(control_reply);
 	snprintf(sock_path, sizeof(sock_path), "%s", path);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "ctl_later.h"
 #include "marks.h"
 #include "nft.h"
 #include "store.h"
@@ -33,15 +34,10 @@ struct daemon {
 
 enum ctl_access { CTL_NONE, CTL_READ, CTL_CHANGE };
 
-/* One control request; returns the reply (never NULL), or CTL_LATER:
- * it comes through control_reply(d->asker, ...). */
-#define CTL_LATER ((json_t *)&ctl_later)
-extern const int ctl_later;
+/* One control request; returns the reply (never NULL), or CTL_LATER
+ * (ctl_later.h): it comes through control_reply(d->asker, ...). */
 json_t *command_run(struct daemon *d, json_t *req, uid_t peer_uid,
 		    enum ctl_access access);
-/* The sandbox a request names; NULL with err set ("no sandbox `x'"). */
-struct sandbox;
-struct sandbox *sandbox_named(json_t *req, char *err);
 /* Load every sandbox of the store into the registry. */
 int commands_load(struct daemon *d, char *err, size_t errlen);
 /* The reply to `stats' once its counts are in. */

@@ -4,7 +4,7 @@
 #include <sys/socket.h>
 
 #include "clock.h"
-#include "control.h"
+#include "ctl_later.h"
 #include "dnscache.h"
 #include "settle.h"
 
@@ -60,7 +60,7 @@ void settle_tick(struct daemon *d, uint64_t now)
 		sb = sandbox_get(w->sb);
 		if (sb && resolving(sb, now) && now < w->until)
 			continue;
-		control_reply(w->asker, w->reply, d);
+		ctl_later_reply(w->asker, w->reply, d);
 		w->reply = NULL;
 	}
 }
