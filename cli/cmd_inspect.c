@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "file.h"
 #include "firstbytes.h"
+#include "judge.h"
 #include "pkt.h"
 #include "policy_json.h"
 #include "quic.h"
@@ -221,8 +222,9 @@ static void emit_text(const struct flow *f, const char *src, const char *dst,
 
 static void flow_emit(struct inspect *in, struct flow *f)
 {
-	struct verdict_result v;
 	struct flow_query q = { 0 };
+	struct judgement j;
+	struct verdict_result *v = &j.v;
 	char src[CIDR_TEXT_MAX], dst[CIDR_TEXT_MAX], when[40];
 
 	addr_format(f->key.family, f->key.src, src);
@@ -234,12 +236,14 @@ static void flow_emit(struct inspect *in, struct flow *f)
 		q.dport = f->key.dport;
 		q.proto = f->key.proto;
 		fb_query(&f->fb, f->ra, &q);
-		policy_eval(in->policy, &q, &v);
+		/* the daemon's judge, without the resolver's binding */
+		judge(&(struct judge_env){ .policy = in->policy }, &q,
+		      BIND_NONE, &j);
 	}
 	if (cli_opts.json)
-		emit_json(f, src, dst, when, in->policy ? &v : NULL);
+		emit_json(f, src, dst, when, in->policy ? v : NULL);
 	else
-		emit_text(f, src, dst, when, in->policy ? &v : NULL);
+		emit_text(f, src, dst, when, in->policy ? v : NULL);
 	f->state = FLOW_DONE;
 	flow_release(f);
 }

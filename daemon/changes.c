@@ -254,8 +254,7 @@ static json_t *apply(struct daemon *d, struct sandbox *sb, struct change *c,
 	/* an allowed rule more denies nothing: no open flow to judge again
 	 * (a walk of the whole conntrack table) */
 	if (c->kind != CH_ADD || c->list != LIST_ALLOW)
-		cut = revoke_sandbox(sb, &d->marks, d->cfg.ech == ECH_DENY,
-				     err, ERRLEN);
+		cut = revoke_sandbox(sb, &d->marks, err, ERRLEN);
 	if (cut < 0) {
 		log_warnx("sandbox %s: %s", sb->name, err);
 		cut = 0;
@@ -372,8 +371,7 @@ static json_t *replace(struct daemon *d, struct sandbox *sb,
 	policy_free(old);
 	log_info("sandbox %s: %s (uid %u)", sb->name, what, (unsigned)uid);
 	broker_sandbox_changed(d, sb);
-	cut = revoke_sandbox(sb, &d->marks, d->cfg.ech == ECH_DENY, err,
-			     ERRLEN);
+	cut = revoke_sandbox(sb, &d->marks, err, ERRLEN);
 	return settle_reply(d, sb, json_pack("{s:b, s:s, s:s, s:i}", "ok", 1,
 					     "name", sb->name, "change", what,
 					     "cut", cut < 0 ? 0 : cut));

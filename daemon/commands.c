@@ -22,6 +22,7 @@
 #include "dns.h"
 #include "dnscache.h"
 #include "flow.h"
+#include "flow_judge.h"
 #include "inject_addrs.h"
 #include "log.h"
 #include "nft_watch.h"
@@ -178,8 +179,7 @@ static json_t *cmd_create(struct daemon *d, json_t *req, uid_t uid,
 	if (nft_sandbox_update(NULL, &ns, &d->marks, err, ERRLEN) < 0)
 		goto undo;
 	sandbox_insert(sb);
-	if (revoke_adopt(sb, &d->marks, d->cfg.ech == ECH_DENY, err,
-			 ERRLEN) < 0)
+	if (revoke_adopt(sb, &d->marks, err, ERRLEN) < 0)
 		log_warnx("sandbox %s: flows open before it: %s", name, err);
 	broker_sandbox_changed(d, sb);
 	log_change(d, name, uid, "create");
@@ -465,26 +465,13 @@ static int target_parse(const char *in, const char *ip, struct flow_query *q,
 /* Address binding as it stands, without resolving anything: "resolved"
  * (the sandbox or the daemon got this address for the name), "mismatch"
  * (the daemon's own answer has it not: denied), or "unresolved" (it
- * would resolve the name when a flow comes). */
-static const char *check_binding(const struct sandbox *sb,
-				 const struct flow_query *q,
-				 struct verdict_result *v)
+ * would resolve the name when a flow comes); NULL when not asked. */
+static const char *binding_text(const struct judgement *j)
 {
-	char name[DOMAIN_MAX + 1];
-
-	if (domain_name_normalize(q->sni, q->sni_len, name) < 0)
+	if (!j->bound_asked)
 		return NULL;
-	switch (dns_bound(sb->id, name, q->family, q->dst, BIND_PEEK)) {
-	case BOUND_YES:
-		return "resolved";
-	case BOUND_WAIT:
-		return "unresolved";
-	case BOUND_NO:
-		break;
-	}
-	v->verdict = VERDICT_DENY;
-	v->reason = "sni-address-mismatch";
-	return "mismatch";
+	return j->bound == BOUND_YES ? "resolved" :
+	       j->bound == BOUND_WAIT ? "unresolved" : "mismatch";
 }
 
 /* Which rule decides a TLS connection to HOST[:PORT], without traffic. */
@@ -512,11 +499,12 @@ static json_t *cmd_check(struct daemon *d, json_t *req, uid_t uid,
 	const char *t = json_string_value(json_object_get(req, "target"));
 	const char *ip = json_string_value(json_object_get(req, "ip"));
 	struct flow_query q = { 0 };
-	struct verdict_result v;
+	struct flow_key k = { .proto = IPPROTO_TCP };
+	struct judgement j;
 	char host[DOMAIN_PATTERN_MAX + 8];
-	const char *binding = NULL;
+	const struct verdict_result *v = &j.v;
 
-	(void)uid;
+	(void)d, (void)uid;
 	if (!sb)
 		return NULL;
 	if (!t || target_parse(t, ip, &q, host, sizeof(host), err) < 0) {
@@ -524,15 +512,17 @@ static json_t *cmd_check(struct daemon *d, json_t *req, uid_t uid,
 			snprintf(err, ERRLEN, "missing HOST[:PORT]");
 		return NULL;
 	}
-	q.ech_deny = d->cfg.ech == ECH_DENY;
-	policy_eval(sb->policy, &q, &v);
-	if (ip && q.sni && d->cfg.ip_binding == BINDING_STRICT &&
-	    !strcmp(v.reason, "domain-allowed"))
-		binding = check_binding(sb, &q, &v);
+	k.family = (uint8_t)q.family;
+	memcpy(k.dst, q.dst, 16);
+	k.dport = q.dport;
+	/* the address, when given, is bound as it stands */
+	flow_judge(sb, &k, &q, ip ? BIND_PEEK : BIND_NONE, &j);
 	return json_pack("{s:b, s:s, s:s, s:s?, s:s, s:i, s:s?}", "ok", 1,
-			 "verdict", v.verdict == VERDICT_DENY ? "deny" : "allow",
-			 "reason", v.reason, "rule", v.rule[0] ? v.rule : NULL,
-			 "host", host, "port", q.dport, "address", binding);
+			 "verdict", v->verdict == VERDICT_DENY ? "deny" :
+			 "allow", "reason", v->reason, "rule",
+			 v->rule[0] ? v->rule : NULL,
+			 "host", host, "port", q.dport, "address",
+			 binding_text(&j));
 }
 
 static const struct {

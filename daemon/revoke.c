@@ -15,7 +15,6 @@
 struct revoke_ctx {
 	struct sandbox *sb;
 	const struct marks *m;
-	bool ech_deny;
 	int cut, adopted;
 };
 
@@ -94,10 +93,10 @@ static void judge_again(const struct flow_key *k, uint32_t ctmark,
 	    "policy-changed", j.v.rule);
 }
 
-int revoke_sandbox(struct sandbox *sb, const struct marks *m, bool ech_deny,
-		   char *err, size_t errlen)
+int revoke_sandbox(struct sandbox *sb, const struct marks *m, char *err,
+		   size_t errlen)
 {
-	struct revoke_ctx c = { sb, m, ech_deny, 0, 0 };
+	struct revoke_ctx c = { sb, m, 0, 0 };
 	int rc;
 
 	/* names it may no longer resolve: their addresses bind no more */
@@ -158,10 +157,10 @@ static void adopt(const struct flow_key *k, uint32_t ctmark, bool ended,
 	cut(c, k, NULL, reason, v->rule);
 }
 
-int revoke_adopt(struct sandbox *sb, const struct marks *m, bool ech_deny,
-		 char *err, size_t errlen)
+int revoke_adopt(struct sandbox *sb, const struct marks *m, char *err,
+		 size_t errlen)
 {
-	struct revoke_ctx c = { sb, m, ech_deny, 0, 0 };
+	struct revoke_ctx c = { sb, m, 0, 0 };
 	int rc = ct_each(mark_state(m, ST_OTHER), m->mask, adopt, &c, err,
 			 errlen);
 

@@ -21,13 +21,13 @@ int revoke_flow(const struct flow_key *k, uint32_t mark, uint32_t mask);
  * A flow whose name the daemon does not know (decided by a range or a
  * mode) is judged by its address alone; where the policy now needs the
  * name, it is cut. Returns the number cut, or -errno. */
-int revoke_sandbox(struct sandbox *sb, const struct marks *m, bool ech_deny,
-		   char *err, size_t errlen);
+int revoke_sandbox(struct sandbox *sb, const struct marks *m, char *err,
+		   size_t errlen);
 
 /* A new sandbox's flows opened before it was (marked "not a sandbox"):
  * its own, and those towards it, judged as they would be now; those not
  * allowed are cut. Returns the number cut, or -errno. */
-int revoke_adopt(struct sandbox *sb, const struct marks *m, bool ech_deny,
-		 char *err, size_t errlen);
+int revoke_adopt(struct sandbox *sb, const struct marks *m, char *err,
+		 size_t errlen);
 
 #endif
