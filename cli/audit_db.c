@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "store.h"
 
 /* "10m", "2h", "3d", "30s": an SQLite modifier; else an absolute time. */
 int audit_time_arg(const char *in, char *out, size_t len, bool *relative)
@@ -30,6 +31,26 @@ int audit_time_arg(const char *in, char *out, size_t len, bool *relative)
 	return 0;
 }
 
+/* The columns this sbxfw reads came with its schema; an older one is
+ * brought up to date by sbxfwd when it opens it (migrations append, so
+ * a newer one has them too). */
+static int schema_check(sqlite3 *db, const char *path)
+{
+	sqlite3_stmt *s;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) ==
+	    SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	if (v >= STORE_SCHEMA_VERSION)
+		return 0;
+	fprintf(stderr, "sbxfw: %s: audit schema %d, older than this sbxfw's "
+		"(%d): start sbxfwd once to bring it up to date\n", path, v,
+		STORE_SCHEMA_VERSION);
+	return -1;
+}
+
 int audit_db_open(sqlite3 **db)
 {
 	struct sbxfw_config c;
@@ -40,11 +61,15 @@ int audit_db_open(sqlite3 **db)
 	    SQLITE_OK) {
 		fprintf(stderr, "sbxfw: %s: %s\n", c.database,
 			sqlite3_errmsg(*db));
-		sqlite3_close(*db);
-		return -1;
+		goto fail;
 	}
 	sqlite3_busy_timeout(*db, 2000);
-	return 0;
+	if (schema_check(*db, c.database) == 0)
+		return 0;
+fail:
+	sqlite3_close(*db);
+	*db = NULL;	/* the caller closes it again */
+	return -1;
 }
 
 int audit_time_check(sqlite3 *db, const char *opt, const char *in)

@@ -41,15 +41,21 @@ static void columns_free(char **col, int n)
 		free(col[i]);
 }
 
-/* A row's columns are audit_cols.h's: col[FLOWS_TIME] its time. */
+/* A row's columns are audit_cols.h's: col[FLOWS_TIME] its time. A flow
+ * opened towards the sandbox is shown by its other end ("from"). */
 static void print_row(sqlite3_stmt *s)
 {
 	char *col[FLOWS_NCOLUMNS + 1];
+	bool in;
+	int end, port;
 
 	columns(s, 1, FLOWS_NCOLUMNS, col + 1);
+	in = !strcmp(col[FLOWS_DIRECTION], "in");
+	end = in ? FLOWS_SRC : FLOWS_DST;
+	port = in ? FLOWS_SPORT : FLOWS_DPORT;
 	if (cli_opts.json) {
 		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s?, "
-				      "s:s, s:s, s:s?, s:i}",
+				      "s:s, s:s, s:s?, s:i, s:s}",
 				      "time", col[FLOWS_TIME],
 				      "sandbox", col[FLOWS_SANDBOX],
 				      "src", col[FLOWS_SRC],
@@ -62,15 +68,16 @@ static void print_row(sqlite3_stmt *s)
 				      "reason", col[FLOWS_REASON],
 				      "rule", col[FLOWS_RULE],
 				      "sport",
-				      sqlite3_column_int(s, FLOWS_SPORT));
+				      sqlite3_column_int(s, FLOWS_SPORT),
+				      "direction", col[FLOWS_DIRECTION]);
 		print_json(o);
 		json_decref(o);
 	} else {
-		printf("%s  %s  %s%s%s:%s/%s  %s  %s  %s%s%s\n",
-		       col[FLOWS_TIME], col[FLOWS_SANDBOX],
-		       strchr(col[FLOWS_DST], ':') ? "[" : "", col[FLOWS_DST],
-		       strchr(col[FLOWS_DST], ':') ? "]" : "",
-		       col[FLOWS_DPORT], col[FLOWS_PROTO],
+		printf("%s  %s  %s%s%s%s:%s/%s  %s  %s  %s%s%s\n",
+		       col[FLOWS_TIME], col[FLOWS_SANDBOX], in ? "from " : "",
+		       strchr(col[end], ':') ? "[" : "", col[end],
+		       strchr(col[end], ':') ? "]" : "",
+		       col[port], col[FLOWS_PROTO],
 		       col[FLOWS_SNI] ? col[FLOWS_SNI] : "-",
 		       col[FLOWS_VERDICT], col[FLOWS_REASON],
 		       col[FLOWS_RULE] ? "  rule " : "",

@@ -78,16 +78,17 @@ static char *wire_col(sqlite3_stmt *s, int i)
 	return wire_dup(t ? (const char *)t : "");
 }
 
-/* Allowed flows out of the sandbox (not towards it: "in:" reasons; not
- * DNS, which its own rows say): named ones by name, port and protocol
- * (QUIC's named by their Initials), the others by destination. */
+/* Allowed flows out of the sandbox (not those opened towards it, whose
+ * dst is the sandbox's own address; not DNS, which its own rows say):
+ * named ones by name, port and protocol (QUIC's named by their
+ * Initials), the others by destination. */
 static int read_flows(struct rows *r, const char *name,
 		      const struct window *w)
 {
 	sqlite3_stmt *s = windowed(r->db, "SELECT lower(sni), dport, proto, "
 				   "dst, count(*) FROM flows",
-				   "AND verdict = 'allow' AND reason NOT LIKE "
-				   "'in:%' AND dport != 53 GROUP BY 1, 2, 3, "
+				   "AND verdict = 'allow' AND direction = "
+				   "'out' AND dport != 53 GROUP BY 1, 2, 3, "
 				   "CASE WHEN sni IS NULL THEN dst END", w);
 
 	if (!s)

@@ -11,8 +11,8 @@
 
 /* flows: one row a flow (store_flows_insert) */
 #define FLOWS_COLUMNS "time, sandbox, family, proto, src, sport, dst, " \
-		      "dport, sni, verdict, reason, rule"
-#define FLOWS_VALUES "(?,?,?,?,?,?,?,?,?,?,?,?)"
+		      "dport, sni, verdict, reason, rule, direction"
+#define FLOWS_VALUES "(?,?,?,?,?,?,?,?,?,?,?,?,?)"
 #define FLOWS_TIME 1
 #define FLOWS_SANDBOX 2
 #define FLOWS_FAMILY 3
@@ -25,7 +25,8 @@
 #define FLOWS_VERDICT 10
 #define FLOWS_REASON 11
 #define FLOWS_RULE 12
-#define FLOWS_NCOLUMNS 12
+#define FLOWS_DIRECTION 13
+#define FLOWS_NCOLUMNS 13
 
 /* dns_queries: one row a query (store_dns_insert) */
 #define DNS_QUERIES_COLUMNS "time, sandbox, name, type, verdict, reason, " \

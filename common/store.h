@@ -9,7 +9,7 @@
 
 #include "policy.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 /* The time now in SQL, in the form of the audit's times (STORE_TIME_LEN). */
 #define STORE_NOW "strftime('%Y-%m-%d %H:%M:%f','now')"
 
@@ -114,6 +114,8 @@ struct flow_record {
 	bool allow;
 	const char *reason;	/* a static string */
 	char rule[DOMAIN_PATTERN_MAX + 1];	/* "" for none */
+	bool inbound;		/* opened towards the sandbox: src is the
+				 * other end */
 	bool name_only;		/* no row: the sni of the latest row on
 				 * these ends, which has none yet */
 };

@@ -69,6 +69,8 @@ static void bind_flow(sqlite3_stmt *s, const void *row)
 			  SQLITE_STATIC);
 	sqlite3_bind_text(s, FLOWS_REASON, r->reason, -1, SQLITE_STATIC);
 	bind_text_or_null(s, FLOWS_RULE, r->rule);
+	sqlite3_bind_text(s, FLOWS_DIRECTION, r->inbound ? "in" : "out", -1,
+			  SQLITE_STATIC);
 }
 
 /* The name_only statement's parameters are bind_flow's, by number. */

@@ -49,9 +49,18 @@ void flow_judge_audit(const struct sandbox *sb, const struct flow_key *k,
 		      const struct flow_query *q,
 		      const struct verdict_result *v, bool allow)
 {
+	flow_judge_audit_dir(sb, k, q, v, allow, false);
+}
+
+void flow_judge_audit_dir(const struct sandbox *sb, const struct flow_key *k,
+			  const struct flow_query *q,
+			  const struct verdict_result *v, bool allow,
+			  bool inbound)
+{
 	struct flow_record r;
 
 	audit_record_init(&r, sb ? sb->name : "?", k);
+	r.inbound = inbound;
 	if (q && q->sni)
 		snprintf(r.sni, sizeof(r.sni), "%.*s", (int)q->sni_len,
 			 q->sni);

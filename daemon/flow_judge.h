@@ -22,9 +22,13 @@ bool flow_judge(const struct sandbox *sb, const struct flow_key *k,
 		struct flow_query *q, enum bind_how how, struct judgement *j);
 
 /* The flow's row: k's ends, q's name (q may be NULL), v's reason and
- * rule. */
+ * rule; inbound: opened towards the sandbox (k from the other end). */
 void flow_judge_audit(const struct sandbox *sb, const struct flow_key *k,
 		      const struct flow_query *q,
 		      const struct verdict_result *v, bool allow);
+void flow_judge_audit_dir(const struct sandbox *sb, const struct flow_key *k,
+			  const struct flow_query *q,
+			  const struct verdict_result *v, bool allow,
+			  bool inbound);
 
 #endif

@@ -154,7 +154,7 @@ static void record(const char *prefix, uint32_t mark, const struct pkt *p)
 		else
 			sb->denied++;
 	}
-	flow_judge_audit(sb, &k, NULL, &v, reasons[i].allow);
+	flow_judge_audit_dir(sb, &k, NULL, &v, reasons[i].allow, in);
 }
 
 /* A flow the kernel allowed is named: for the audit, and for the policy

@@ -35,7 +35,7 @@ int revoke_flow(const struct flow_key *k, uint32_t mark, uint32_t mask)
  * made to answer (and meet it); the audit says why. */
 static void cut(struct revoke_ctx *c, const struct flow_key *k,
 		const struct flow_query *q, const char *reason,
-		const char *rule)
+		const char *rule, bool inbound)
 {
 	uint32_t mark = mark_id(c->m, c->sb->id) | mark_state(c->m, ST_DENY);
 	struct verdict_result v = { VERDICT_DENY, reason, "" };
@@ -45,7 +45,7 @@ static void cut(struct revoke_ctx *c, const struct flow_key *k,
 	c->cut++;
 	c->sb->denied++;
 	snprintf(v.rule, sizeof(v.rule), "%s", rule);
-	flow_judge_audit(c->sb, k, q, &v, false);
+	flow_judge_audit_dir(c->sb, k, q, &v, false, inbound);
 }
 
 /* The judge's word on an open flow to `to' (its destination, or for a
@@ -90,7 +90,7 @@ static void judge_again(const struct flow_key *k, uint32_t ctmark,
 		return;
 	/* an open flow that now lacks its name needs one to be judged */
 	cut(c, k, &q, j.v.verdict == VERDICT_DENY ? j.v.reason :
-	    "policy-changed", j.v.rule);
+	    "policy-changed", j.v.rule, false);
 }
 
 int revoke_sandbox(struct sandbox *sb, const struct marks *m, char *err,
@@ -154,7 +154,7 @@ static void adopt(const struct flow_key *k, uint32_t ctmark, bool ended,
 		reason = v->reason;
 	else
 		reason = out ? "policy-changed" : "inbound-not-allowed";
-	cut(c, k, NULL, reason, v->rule);
+	cut(c, k, NULL, reason, v->rule, !out);
 }
 
 int revoke_adopt(struct sandbox *sb, const struct marks *m, char *err,

@@ -202,10 +202,10 @@ test_inbound_flows_follow_the_mode_and_allowed_ranges() {
 	for addr in 198.18.1.2 '[2001:db8:1::2]'; do
 		recreate --mode deny-all || return 1
 		fetch "$addr" | grep -q "$m" && fail "$addr: deny-all served"
-		expect_flow "dport = 8080" "deny|mode-deny-all|"
+		expect_flow "dport = 8080 AND direction = 'in'" "deny|mode-deny-all|"
 		recreate --allowed-domain allowed.test || return 1
 		fetch "$addr" | grep -q "$m" && fail "$addr: user-defined served"
-		expect_flow "dport = 8080" "deny|inbound-not-allowed|"
+		expect_flow "dport = 8080 AND direction = 'in'" "deny|inbound-not-allowed|"
 		recreate --allowed-domain allowed.test --allowed-cidr 198.18.2.0/24 \
 			--allowed-cidr 2001:db8:2::/64 || return 1
 		fetch "$addr" | grep -q "$m" || fail "$addr: an allowed range refused"

@@ -199,6 +199,13 @@ print(sum(1 for l in sys.stdin if (o := json.loads(l))["sni"] and
 # plain HTTP to an address, and Chromium's two-segment hello, one run in
 # each family in turn. Every TLS flow the sandbox sent (its side,
 # captured) has its name in its row.
+# The allowed flows out without a name (what suggest makes ranges of).
+unnamed_rows() {
+	sql "SELECT time, src, sport, dst, dport, proto, reason, end_time
+		FROM flows WHERE id > $(cat "$TMP/first_flows") AND sni IS NULL
+		AND verdict = 'allow' AND direction = 'out' AND dport != 53"
+}
+
 test_names_are_never_lost_over_many_runs_in_both_families() {
 	local runs=${RUNS:-24} i fam out addr cap all4 all6 n4 n6 h4 h6 t again
 	audited || return 1
@@ -257,13 +264,57 @@ test_names_are_never_lost_over_many_runs_in_both_families() {
 		fail "names lost: IPv4 $((h4 - n4)), IPv6 $((h6 - n6))"
 	# so the suggestion holds names and the one plain address, no more
 	out=$(sg sb1 --since "$t" --json) || fail "suggest: $out"
-	python3 - "$out" <<'PY' || fail "suggested: $out"
+	python3 - "$out" <<'PY' || { unnamed_rows >&2; fail "suggested: $out"; }
 import json, sys
 p = json.loads(sys.argv[1])
 assert p["subnets"]["allow"] == ["198.18.3.10/32"], p["subnets"]
 assert sorted(p["allow"]) == ["*.example.test", "git.test"], p["allow"]
 assert p["comment"]["unnamed_tls"] == [], p["comment"]
 PY
+}
+
+# Flows opened towards the sandbox (allowed in allow-all: a server in it
+# fetched from the internet, or a server's late segment after the entry
+# of the sandbox's own flow timed out, which opens an entry the other
+# way) are no destinations of its own: their rows say so, and suggest
+# proposes no range of the sandbox's own address for them.
+test_flows_opened_towards_the_sandbox_are_no_rules() {
+	local out t fam addr
+	audited || return 1
+	t=$(now); sleep 0.2
+	mkdir -p "$TMP/srv" && echo "served from the sandbox" >"$TMP/srv/page"
+	setsid -f ip netns exec "$NS_SB" python3 -m http.server 8080 \
+		--bind :: --directory "$TMP/srv" >/dev/null 2>&1
+	wait_for 50 eval "sb ss -ltn | grep -q ':8080 '" || fail "no server"
+	for addr in 198.18.1.2 '[2001:db8:1::2]'; do
+		out=$(net curl -sS -m 3 -g "http://$addr:8080/page" 2>&1)
+		[ "$out" = "served from the sandbox" ] || fail "inbound $addr: $out"
+	done
+	out=$(https a.example.test)
+	[ "$out" = "hello a.example.test" ] || fail "curl: $out"
+	expect_flow "dport = 8080 AND family = 4" "allow|mode-allow-all|"
+	expect_flow "dport = 8080 AND family = 6" "allow|mode-allow-all|"
+	expect_flow "sni = 'a.example.test'" "allow|mode-allow-all|"
+	[ "$(sql "SELECT group_concat(direction) FROM flows WHERE
+		id > $(cat "$TMP/first_flows") AND dport = 8080")" = "in,in" ] ||
+		fail "directions: $(sql "SELECT * FROM flows WHERE dport = 8080")"
+	out=$("$SBXFW" -c "$TMP/sbxfw.ini" log sb1 --limit 20)
+	echo "$out" | grep -q '  sb1  from 198\.18\.2\.[0-9]*:[0-9]*/tcp  -  allow  mode-allow-all$' ||
+		fail "log: $out"
+	"$SBXFW" -c "$TMP/sbxfw.ini" --json log sb1 --limit 20 | python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin]
+assert sorted(r["direction"] for r in rows if r["dport"] == 8080) == ["in", "in"], rows
+assert all(r["direction"] == "out" for r in rows if r["dport"] == 443), rows' ||
+		fail "log --json"
+	out=$(sg sb1 --since "$t" --json) || fail "suggest: $out"
+	python3 - "$out" <<'PY' || fail "suggested: $out"
+import json, sys
+p = json.loads(sys.argv[1])
+assert p["subnets"]["allow"] == [], p["subnets"]
+assert p["allow"] == ["a.example.test"], p["allow"]
+PY
+	pkill -f -- "--directory $TMP/srv"
 }
 
 # A TLS flow without a name (curl to an address sends none) is listed,
@@ -359,6 +410,8 @@ test_an_injection_domain_stays_an_injection_domain() {
 	done
 	[ "$(https a.example.test)" = "hello a.example.test" ] || fail "another name"
 	expect_flow "sni = 'api.example.test'" "allow|inject|api.example.test"
+	# the kernel allowed it: its name comes after its row (nflog)
+	expect_flow "sni = 'a.example.test'" "allow|mode-allow-all|"
 	wait_for 20 eval "[ \$(sql \"SELECT count(*) FROM requests WHERE id > $first
 		AND host = 'api.example.test'\") -ge 3 ]" ||
 		fail "requests rows: $(sql 'SELECT * FROM requests')"
