@@ -103,8 +103,8 @@ static const char *const main_migrations[] = {
 	/* 4 -> 5: which end opened a flow: the sandbox ('out'), or the
 	 * other end ('in': its row's src is the other end, dst the
 	 * sandbox's) */
-	"ALTER TABLE flows ADD COLUMN direction TEXT NOT NULL DEFAULT 'out'"
-	"  CHECK (direction IN ('out', 'in'));",
+	("ALTER TABLE flows ADD COLUMN direction TEXT NOT NULL DEFAULT 'out'"
+	 "  CHECK (direction IN ('out', 'in'));"),
 };
 
 static const char *const secret_migrations[] = {
