@@ -106,6 +106,8 @@ static const char *const main_migrations[] = {
 	("ALTER TABLE flows ADD COLUMN direction TEXT NOT NULL DEFAULT 'out'"
 	 "  CHECK (direction IN ('out', 'in'));"),
 };
+_Static_assert(sizeof(main_migrations) / sizeof(*main_migrations) ==
+	       STORE_SCHEMA_VERSION, "a migration a schema version");
 
 static const char *const secret_migrations[] = {
 	/* 0 -> 1 */

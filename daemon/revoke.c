@@ -16,6 +16,10 @@ struct revoke_ctx {
 	struct sandbox *sb;
 	const struct marks *m;
 	int cut, adopted;
+	/* own_flow()'s last answer */
+	bool memo_set, memo_own;
+	int memo_family;
+	uint8_t memo_src[16];
 };
 
 int revoke_flow(const struct flow_key *k, uint32_t mark, uint32_t mask)
@@ -48,12 +52,40 @@ static void cut(struct revoke_ctx *c, const struct flow_key *k,
 	flow_judge_audit_dir(c->sb, k, q, &v, false, inbound);
 }
 
-/* The judge's word on an open flow to `to' (its destination, or for a
- * flow opened towards the sandbox its source) whose name is sni (or
- * unknown), the address bound when it began. */
+/* Whether addr is the sandbox's, as the table tells: by its address, or
+ * by the interface the route to it leaves through. */
+static bool is_sandbox_end(const struct sandbox *sb, int family,
+			   const uint8_t *addr)
+{
+	char oif[IF_NAMESIZE];
+
+	return sandbox_matches(sb, route_oif(family, addr, oif) == 0 ? oif :
+				   NULL, family, addr);
+}
+
+/* Whether k is the sandbox's own flow (its source is the sandbox's) or
+ * one opened towards it; the answer for the last source kept, as most
+ * of a sandbox's flows share theirs. */
+static bool own_flow(struct revoke_ctx *c, const struct flow_key *k)
+{
+	if (!c->memo_set || c->memo_family != k->family ||
+	    memcmp(c->memo_src, k->src, 16)) {
+		c->memo_own = is_sandbox_end(c->sb, k->family, k->src);
+		c->memo_family = k->family;
+		memcpy(c->memo_src, k->src, 16);
+		c->memo_set = true;
+	}
+	return c->memo_own;
+}
+
+/* The judge's word on an open flow: the sandbox's own (out) by its
+ * destination and its name (sni, or unknown), the address bound when it
+ * began; one opened towards it by its other end, its source, as the
+ * kernel's inbound rules judge it (allowed in allow-all, unless a range
+ * denies it). */
 static void judge_open(const struct revoke_ctx *c, const struct flow_key *k,
-		       const uint8_t *to, const char *sni,
-		       struct flow_query *q, struct judgement *j)
+		       bool out, const char *sni, struct flow_query *q,
+		       struct judgement *j)
 {
 	struct flow_key at = *k;
 
@@ -63,18 +95,37 @@ static void judge_open(const struct revoke_ctx *c, const struct flow_key *k,
 			   PAYLOAD_NOT_TLS : PAYLOAD_NONE,
 		.sni = sni, .sni_len = sni ? strlen(sni) : 0,
 	};
-	memcpy(at.dst, to, 16);
+	if (!out)
+		memcpy(at.dst, k->src, 16);
 	flow_judge(c->sb, &at, q, BIND_NONE, j);
+	if (!out && j->v.verdict != VERDICT_DENY &&
+	    c->sb->policy->mode == MODE_ALLOW_ALL)
+		j->v.verdict = VERDICT_ALLOW;
+}
+
+/* Why a flow the judge does not allow is cut: its denial; or, where it
+ * needs what is not known of an open flow (a name; its first bytes,
+ * unless `bytes' were judged when it began), that the policy changed,
+ * for one towards the sandbox that it is not allowed in. */
+static const char *cut_reason(const struct verdict_result *v, bool out,
+			      bool bytes)
+{
+	if (v->verdict == VERDICT_DENY &&
+	    (bytes || (strcmp(v->reason, "not-tls") &&
+		       strcmp(v->reason, "clienthello-incomplete"))))
+		return v->reason;
+	return out ? "policy-changed" : "inbound-not-allowed";
 }
 
 static void judge_again(const struct flow_key *k, uint32_t ctmark,
 			bool ended, void *arg)
 {
 	struct revoke_ctx *c = arg;
-	const char *sni = conns_sni(k);
 	uint32_t st = ctmark & c->m->state;
+	const char *sni = conns_sni(k);
 	struct flow_query q;
 	struct judgement j;
+	bool out;
 
 	/* the kernel filters the dump by mark; checked again all the same.
 	 * A connection that ended is not cut (nor audited as cut): its
@@ -84,19 +135,21 @@ static void judge_again(const struct flow_key *k, uint32_t ctmark,
 	    (st != mark_state(c->m, ST_ALLOW) &&
 	     st != mark_state(c->m, ST_JUDGED)))
 		return;
-	judge_open(c, k, k->dst, sni, &q, &j);
+	/* towards the sandbox only when its destination is known to be the
+	 * sandbox's: otherwise judged as its own, by where it goes */
+	out = own_flow(c, k) || !is_sandbox_end(c->sb, k->family, k->dst);
+	judge_open(c, k, out, out ? sni : NULL, &q, &j);
 	/* DNS that an allowed range let through goes to the resolver now */
 	if (j.v.verdict == VERDICT_ALLOW)
 		return;
 	/* an open flow that now lacks its name needs one to be judged */
-	cut(c, k, &q, j.v.verdict == VERDICT_DENY ? j.v.reason :
-	    "policy-changed", j.v.rule, false);
+	cut(c, k, &q, cut_reason(&j.v, out, out), j.v.rule, !out);
 }
 
 int revoke_sandbox(struct sandbox *sb, const struct marks *m, char *err,
 		   size_t errlen)
 {
-	struct revoke_ctx c = { sb, m, 0, 0 };
+	struct revoke_ctx c = { .sb = sb, .m = m };
 	int rc;
 
 	/* names it may no longer resolve: their addresses bind no more */
@@ -111,17 +164,6 @@ int revoke_sandbox(struct sandbox *sb, const struct marks *m, char *err,
 	return c.cut;
 }
 
-/* Whether addr is the sandbox's, as the table tells: by its address, or
- * by the interface the route to it leaves through. */
-static bool is_sandbox_end(const struct sandbox *sb, int family,
-			   const uint8_t *addr)
-{
-	char oif[IF_NAMESIZE];
-
-	return sandbox_matches(sb, route_oif(family, addr, oif) == 0 ? oif :
-				   NULL, family, addr);
-}
-
 /* An open flow of no sandbox until now: the new sandbox's own (judged as
  * a new flow would be, without its name) or one towards it (the inbound
  * rule); allowed ones take its id, the rest are cut. */
@@ -129,38 +171,27 @@ static void adopt(const struct flow_key *k, uint32_t ctmark, bool ended,
 		  void *arg)
 {
 	struct revoke_ctx *c = arg;
-	bool out = is_sandbox_end(c->sb, k->family, k->src);
+	bool out = own_flow(c, k);
 	struct flow_query q;
 	struct judgement j;
-	struct verdict_result *v = &j.v;
-	const char *reason;
 
 	(void)ctmark, (void)ended;
 	if (!out && !is_sandbox_end(c->sb, k->family, k->dst))
 		return;
-	/* inbound: judged by the remote end's address */
-	judge_open(c, k, out ? k->dst : k->src, NULL, &q, &j);
-	if (!out && v->verdict != VERDICT_DENY &&
-	    c->sb->policy->mode == MODE_ALLOW_ALL)
-		v->verdict = VERDICT_ALLOW;
-	if (v->verdict == VERDICT_ALLOW) {
+	judge_open(c, k, out, NULL, &q, &j);
+	if (j.v.verdict == VERDICT_ALLOW) {
 		ct_set_mark(k, mark_id(c->m, c->sb->id) |
 			    mark_state(c->m, ST_ALLOW), c->m->mask);
 		c->adopted++;
 		return;
 	}
-	if (v->verdict == VERDICT_DENY && strcmp(v->reason, "not-tls") &&
-	    strcmp(v->reason, "clienthello-incomplete"))
-		reason = v->reason;
-	else
-		reason = out ? "policy-changed" : "inbound-not-allowed";
-	cut(c, k, NULL, reason, v->rule, !out);
+	cut(c, k, NULL, cut_reason(&j.v, out, false), j.v.rule, !out);
 }
 
 int revoke_adopt(struct sandbox *sb, const struct marks *m, char *err,
 		 size_t errlen)
 {
-	struct revoke_ctx c = { sb, m, 0, 0 };
+	struct revoke_ctx c = { .sb = sb, .m = m };
 	int rc = ct_each(mark_state(m, ST_OTHER), m->mask, adopt, &c, err,
 			 errlen);
 
