@@ -25,8 +25,8 @@ if sys.argv[1] == "serve":
                     f.write(open(marker, "rb").read().strip() + b"\n")
                 else:
                     f.write(b"ok\n")
-        except OSError:
-            pass
+        except OSError as e:
+            print("connection:", e, flush=True)
         c.close()
 else:
     addr, port, trigger = sys.argv[2], int(sys.argv[3]), sys.argv[4]
