@@ -26,7 +26,8 @@ test_the_token_reaches_the_server_never_the_sandbox() {
 	local out
 	out=$(bk /secret)
 	echo "$out" | grep -q '"path": "/secret"' ||
-		fail "not brokered: $out ($(sql "SELECT verdict, reason, dst FROM flows ORDER BY id DESC LIMIT 2" | tr '\n' ' '))"
+		fail "not brokered: $out ($(sql "SELECT verdict, reason, dst FROM flows ORDER BY id DESC LIMIT 2" | tr '\n' ' '))" \
+			"$(grep -i 'broker' "$TMP/sbxfwd.log" | tail -n 8)"
 	echo "$out" | grep -q "$TOKEN" && fail "the response carried the token"
 	# the echo server saw exactly one Authorization, the real one
 	[ "$(tail -1 "$ECHO_LOG" | grep -o "\"$FP\"" | wc -l)" = 1 ] ||
@@ -283,7 +284,8 @@ test_a_pinned_real_address_is_brokered_by_the_daemons_own_resolution() {
 	out=$(bk /secret)
 	rm -f "/etc/netns/$NS_SB/hosts"
 	echo "$out" | grep -q '"path": "/secret"' ||
-		fail "not brokered: $out ($(sql "SELECT verdict, reason, dst FROM flows ORDER BY id DESC LIMIT 2" | tr '\n' ' '))"
+		fail "not brokered: $out ($(sql "SELECT verdict, reason, dst FROM flows ORDER BY id DESC LIMIT 2" | tr '\n' ' '))" \
+			"$(grep -i 'broker' "$TMP/sbxfwd.log" | tail -n 8)"
 	[ "$(tail -1 "$ECHO_LOG" | grep -o "\"$FP\"" | wc -l)" = 1 ] || fail "no token"
 }
 
