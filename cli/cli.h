@@ -62,6 +62,7 @@ int audit_db_open(struct sqlite3 **db);
 int audit_time_arg(const char *in, char *out, size_t len, bool *relative);
 int audit_time_check(struct sqlite3 *db, const char *opt, const char *in);
 int suggest_main(int argc, char **argv);
+int apply_main(int argc, char **argv);
 /* policy-set: doc (taken) replaces the sandbox's policy; keep_inject
  * keeps its injection rules when doc has none. The exit status. */
 int policy_replace(const char *name, json_t *doc, bool keep_inject,

@@ -205,6 +205,9 @@ int show_main(int argc, char **argv)
 	       json_string_value(json_object_get(sb, "mode")));
 	print_list("iface", json_object_get(sb, "ifaces"));
 	print_list("source", json_object_get(sb, "sources"));
+	if (json_string_value(json_object_get(sb, "file")))
+		printf("  file: %s\n",
+		       json_string_value(json_object_get(sb, "file")));
 	print_list("allowed domain", json_object_get(p, "allow"));
 	print_list("denied domain", json_object_get(p, "deny"));
 	print_list("allowed range", json_object_get(sub, "allow"));

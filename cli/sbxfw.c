@@ -48,6 +48,10 @@ static const struct cli_command commands[] = {
 	  "[--ranges-for-unnamed] [--apply]",
 	  "the smallest policy that allows what the sandbox did (its audit); "
 	  "--apply sets it" },
+	{ "apply", apply_main, "[DIR] [--dry-run] [--prune]",
+	  "apply the policy files of DIR (default: the ini's [policies] dir) "
+	  "all at once, or none; --prune destroys sandboxes whose file is "
+	  "gone" },
 	{ "list", list_main, "", "list the sandboxes" },
 	{ "show", show_main, "NAME", "a sandbox and its whole policy" },
 	{ "status", status_main, "", "the daemon: queue, counters, latency" },

@@ -36,6 +36,8 @@ void cfg_defaults(struct sbxfw_config *c)
 	c->table_owner = true;
 	c->retention_days = 30;
 	c->max_size = CFG_MAX_SIZE_DEFAULT;
+	snprintf(c->policies_dir, sizeof(c->policies_dir),
+		 "/etc/sbxfw/policies.d");
 }
 
 /* Each key parser returns NULL or what is wrong with the value. */
@@ -300,6 +302,8 @@ static const struct key_def keys[] = {
 	{ "audit", "retention_days", parse_uint, OFF(retention_days), 0,
 	  false },
 	{ "audit", "max_size", parse_size, OFF(max_size), 0, false },
+	{ "policies", "dir", parse_path, OFF(policies_dir), SZ(policies_dir),
+	  false },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

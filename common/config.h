@@ -52,6 +52,8 @@ struct sbxfw_config {
 	bool log_allowed;
 	unsigned retention_days;	/* 0: keep forever */
 	uint64_t max_size;	/* bytes of database pages in use; 0: no bound */
+	/* [policies] */
+	char policies_dir[PATH_MAX];	/* one sandbox a file (policy_files.c) */
 };
 
 #define CFG_MAX_SIZE_DEFAULT (1ULL << 30)

@@ -105,6 +105,9 @@ static const char *const main_migrations[] = {
 	 * sandbox's) */
 	("ALTER TABLE flows ADD COLUMN direction TEXT NOT NULL DEFAULT 'out'"
 	 "  CHECK (direction IN ('out', 'in'));"),
+	/* 5 -> 6: the policy file a sandbox was made from (policies.d);
+	 * NULL for one made by `sbxfw create' */
+	"ALTER TABLE sandboxes ADD COLUMN file TEXT;",
 };
 _Static_assert(sizeof(main_migrations) / sizeof(*main_migrations) ==
 	       STORE_SCHEMA_VERSION, "a migration a schema version");

@@ -9,7 +9,7 @@
 
 #include "policy.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 /* The time now in SQL, in the form of the audit's times (STORE_TIME_LEN). */
 #define STORE_NOW "strftime('%Y-%m-%d %H:%M:%f','now')"
 
@@ -90,6 +90,15 @@ int store_inject_load(struct store *st, int64_t sb, struct policy *p,
 int store_sandbox_create(struct store *st, const char *name,
 			 const struct sandbox_match *m, const struct policy *p,
 			 int64_t *id, char *err, size_t errlen);
+/* Replace a sandbox's match, inside the caller's transaction. */
+int store_sandbox_match_save(struct store *st, int64_t id,
+			     const struct sandbox_match *m, char *err,
+			     size_t errlen);
+/* The policy file a sandbox was made from (NULL: made by a command). */
+int store_sandbox_file_set(struct store *st, int64_t id, const char *file,
+			   char *err, size_t errlen);
+int store_sandbox_file(struct store *st, int64_t id, char **file, char *err,
+		       size_t errlen);
 int store_sandbox_match_load(struct store *st, int64_t id,
 			     struct sandbox_match *m, char *err,
 			     size_t errlen);

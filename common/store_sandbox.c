@@ -83,31 +83,79 @@ static int match_insert(struct store *st, int64_t id, const char *kind,
 	return rc == SQLITE_DONE ? 0 : store_error(st, err, errlen);
 }
 
+int store_sandbox_match_save(struct store *st, int64_t id,
+			     const struct sandbox_match *m, char *err,
+			     size_t errlen)
+{
+	sqlite3_stmt *s = store_prep(st, "DELETE FROM sandbox_match WHERE "
+				     "sandbox_id = ?", err, errlen);
+	char text[CIDR_TEXT_MAX];
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, id);
+	if ((rc = store_run(st, s, err, errlen)) < 0)
+		return rc;
+	for (size_t i = 0; i < m->nifaces; i++)
+		if ((rc = match_insert(st, id, "iface", m->ifaces[i], err,
+				       errlen)) < 0)
+			return rc;
+	for (size_t i = 0; i < m->nsources; i++) {
+		cidr_format(&m->sources[i], text);
+		if ((rc = match_insert(st, id, "source", text, err,
+				       errlen)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 int store_sandbox_create(struct store *st, const char *name,
 			 const struct sandbox_match *m, const struct policy *p,
 			 int64_t *id, char *err, size_t errlen)
 {
-	char text[CIDR_TEXT_MAX];
 	int rc;
 
 	if ((rc = store_savepoint(st, "create_sandbox", err, errlen)) < 0)
 		return rc;
-	if ((rc = store_sandbox_add(st, name, id, err, errlen)) < 0)
-		goto out;
-	for (size_t i = 0; i < m->nifaces; i++)
-		if ((rc = match_insert(st, *id, "iface", m->ifaces[i], err,
-				       errlen)) < 0)
-			goto out;
-	for (size_t i = 0; i < m->nsources; i++) {
-		cidr_format(&m->sources[i], text);
-		if ((rc = match_insert(st, *id, "source", text, err,
-				       errlen)) < 0)
-			goto out;
-	}
-	if ((rc = store_policy_save(st, *id, p, err, errlen)) < 0)
-		goto out;
-out:
+	if ((rc = store_sandbox_add(st, name, id, err, errlen)) == 0 &&
+	    (rc = store_sandbox_match_save(st, *id, m, err, errlen)) == 0)
+		rc = store_policy_save(st, *id, p, err, errlen);
 	return store_end(st, "create_sandbox", rc, err, errlen);
+}
+
+int store_sandbox_file_set(struct store *st, int64_t id, const char *file,
+			   char *err, size_t errlen)
+{
+	sqlite3_stmt *s = store_prep(st, "UPDATE sandboxes SET file = ? "
+				     "WHERE id = ?", err, errlen);
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_text(s, 1, file, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, id);
+	return store_run(st, s, err, errlen);
+}
+
+int store_sandbox_file(struct store *st, int64_t id, char **file, char *err,
+		       size_t errlen)
+{
+	sqlite3_stmt *s = store_prep(st, "SELECT file FROM sandboxes WHERE "
+				     "id = ?", err, errlen);
+	int step;
+
+	*file = NULL;
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, id);
+	if ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		if (sqlite3_column_text(s, 0))
+			*file = xstrdup((const char *)sqlite3_column_text(s,
+									  0));
+		step = sqlite3_step(s);
+	}
+	sqlite3_finalize(s);
+	return step == SQLITE_DONE ? 0 : store_error(st, err, errlen);
 }
 
 int store_sandbox_match_load(struct store *st, int64_t id,

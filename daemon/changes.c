@@ -250,6 +250,7 @@ static json_t *apply(struct daemon *d, struct sandbox *sb, struct change *c,
 		goto out;
 	}
 	log_info("sandbox %s: %s (uid %u)", sb->name, what, (unsigned)uid);
+	sb->changes++;
 	broker_sandbox_changed(d, sb);
 	/* an allowed rule more denies nothing: no open flow to judge again
 	 * (a walk of the whole conntrack table) */
@@ -369,6 +370,7 @@ static json_t *replace(struct daemon *d, struct sandbox *sb,
 		return NULL;
 	}
 	policy_free(old);
+	sb->changes++;
 	log_info("sandbox %s: %s (uid %u)", sb->name, what, (unsigned)uid);
 	broker_sandbox_changed(d, sb);
 	cut = revoke_sandbox(sb, &d->marks, err, ERRLEN);

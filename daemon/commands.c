@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "audit.h"
 #include "audit_query.h"
 #include "broker.h"
@@ -203,7 +204,6 @@ static json_t *cmd_destroy(struct daemon *d, json_t *req, uid_t uid,
 	struct sandbox *sb = sandbox_named(req, err);
 	struct nft_sandbox ns;
 	char name[SANDBOX_NAME_MAX + 1];
-	uint32_t id;
 
 	if (!sb)
 		return NULL;
@@ -216,7 +216,17 @@ static json_t *cmd_destroy(struct daemon *d, json_t *req, uid_t uid,
 				   ERRLEN - strlen(err));
 		return NULL;
 	}
-	id = sb->id;
+	snprintf(name, sizeof(name), "%s", sb->name);
+	commands_sandbox_gone(d, sb);
+	log_change(d, name, uid, "destroy");
+	return json_pack("{s:b, s:s}", "ok", 1, "name", name);
+}
+
+void commands_sandbox_gone(struct daemon *d, struct sandbox *sb)
+{
+	char name[SANDBOX_NAME_MAX + 1], err[ERRLEN];
+	uint32_t id = sb->id;
+
 	snprintf(name, sizeof(name), "%s", sb->name);
 	sandbox_remove(id);
 	dns_forget(id, NULL);
@@ -226,9 +236,7 @@ static json_t *cmd_destroy(struct daemon *d, json_t *req, uid_t uid,
 	if (ct_flush_mark(mark_id(&d->marks, id), d->marks.id, err,
 			  ERRLEN) < 0)
 		log_warnx("sandbox %s: %s", name, err);
-	log_change(d, name, uid, "destroy");
 	log_info("sandbox %s destroyed", name);
-	return json_pack("{s:b, s:s}", "ok", 1, "name", name);
 }
 
 static json_t *sandbox_json(const struct sandbox *sb, bool full)
@@ -248,6 +256,8 @@ static json_t *sandbox_json(const struct sandbox *sb, bool full)
 			    json_string(policy_mode_name(sb->policy->mode)));
 	json_object_set_new(o, "ifaces", ifs);
 	json_object_set_new(o, "sources", srcs);
+	json_object_set_new(o, "file", sb->file ? json_string(sb->file) :
+			    json_null());
 	json_object_set_new(o, "allowed", json_integer((json_int_t)sb->allowed));
 	json_object_set_new(o, "denied", json_integer((json_int_t)sb->denied));
 	if (full)
@@ -545,6 +555,7 @@ static const struct {
 	{ "policy-set", change_policy, true },
 	{ "inject", change_inject, true },
 	{ "ca", cmd_ca, false },
+	{ "apply", cmd_apply, true },
 };
 
 json_t *command_run(struct daemon *d, json_t *req, uid_t peer_uid,
@@ -597,7 +608,9 @@ static int load_one(int64_t id, const char *name, void *arg)
 	if (store_sandbox_match_load(&c->d->store, id, &sb->match, c->err,
 				     c->errlen) < 0 ||
 	    !(sb->policy = store_policy_load(&c->d->store, id, c->err,
-					     c->errlen))) {
+					     c->errlen)) ||
+	    store_sandbox_file(&c->d->store, id, &sb->file, c->err,
+			       c->errlen) < 0) {
 		sandbox_free(sb);
 		return -EINVAL;
 	}

@@ -43,6 +43,10 @@ int commands_load(struct daemon *d, char *err, size_t errlen);
 /* The reply to `stats' once its counts are in. */
 struct audit_counts;
 json_t *commands_stats_reply(struct audit_counts *a);
+/* What follows a sandbox's end in the store and the kernel: gone from
+ * the registry, the resolver, the broker, its CA and its connections. */
+struct sandbox;
+void commands_sandbox_gone(struct daemon *d, struct sandbox *sb);
 /* Build the table with every sandbox in it, in one batch. */
 int commands_table(struct daemon *d, char *err, size_t errlen);
 /* Another program changed or removed the table (`who' did): build it

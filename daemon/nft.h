@@ -83,8 +83,13 @@ int nft_table_delete(char *err, size_t errlen);
  * allowed by the kernel alone: the table stays and refuses them all
  * (SPEC §1.5). -ENOENT when there is no table. */
 int nft_close(char *err, size_t errlen);
-/* Move a sandbox's kernel elements from `old` to `new` in one batch;
- * either may be NULL (create, destroy). */
+/* Move n sandboxes' kernel elements from `old` to `new` in one batch
+ * (none when the kernel's part is unchanged); either of a pair may be
+ * NULL (create, destroy). */
+int nft_sandboxes_update(const struct nft_sandbox *const *old,
+			 const struct nft_sandbox *const *new, size_t n,
+			 const struct marks *m, char *err, size_t errlen);
+/* One pair. */
 int nft_sandbox_update(const struct nft_sandbox *old,
 		       const struct nft_sandbox *new, const struct marks *m,
 		       char *err, size_t errlen);

@@ -436,26 +436,34 @@ static bool rest_same(const struct nft_sandbox *a, const struct nft_sandbox *b)
 	return true;
 }
 
-int nft_sandbox_update(const struct nft_sandbox *old,
-		       const struct nft_sandbox *new, const struct marks *m,
-		       char *err, size_t errlen)
+int nft_sandboxes_update(const struct nft_sandbox *const *old,
+			 const struct nft_sandbox *const *new, size_t n,
+			 const struct marks *m, char *err, size_t errlen)
 {
 	struct elems was[E_MAX], is[E_MAX], gone[E_MAX], added[E_MAX];
 	struct batch bt;
-	unsigned skip = old && new ? ranges_same(old, new) : 0;
+	size_t any = 0;
 
-	if (skip == (SKIP_ALLOW | SKIP_DENY) && rest_same(old, new))
-		return 0;	/* a domain's change: the kernel has no part */
-	/* only what differs: a set of 10,000 ranges took the kernel 80 s
-	 * to empty and fill again for a one-rule change */
 	elems_init(was);
 	elems_init(is);
 	elems_init(gone);
 	elems_init(added);
-	if (old)
-		elems_sandbox(was, old, m, skip);
-	if (new)
-		elems_sandbox(is, new, m, skip);
+	for (size_t k = 0; k < n; k++) {
+		unsigned skip = old[k] && new[k] ?
+					ranges_same(old[k], new[k]) : 0;
+
+		/* a domain's change: the kernel has no part */
+		if (skip == (SKIP_ALLOW | SKIP_DENY) &&
+		    rest_same(old[k], new[k]))
+			continue;
+		/* only what differs: a set of 10,000 ranges took the
+		 * kernel 80 s to empty and fill again for a one-rule
+		 * change */
+		if (old[k])
+			elems_sandbox(was, old[k], m, skip);
+		if (new[k])
+			elems_sandbox(is, new[k], m, skip);
+	}
 	for (int i = 0; i < E_MAX; i++) {
 		elems_sort(&was[i]);
 		elems_sort(&is[i]);
@@ -463,11 +471,26 @@ int nft_sandbox_update(const struct nft_sandbox *old,
 		elems_minus(&is[i], &was[i], &added[i]);
 		elems_free(&was[i]);
 		elems_free(&is[i]);
+		any += gone[i].n + added[i].n;
+	}
+	if (!any) {	/* nothing for the kernel: no transaction */
+		for (int i = 0; i < E_MAX; i++) {
+			elems_free(&gone[i]);
+			elems_free(&added[i]);
+		}
+		return 0;
 	}
 	batch_begin(&bt);
 	elems_flush(&bt, gone, NFT_MSG_DELSETELEM);
 	elems_flush(&bt, added, NFT_MSG_NEWSETELEM);
 	return batch_commit(&bt, err, errlen);
+}
+
+int nft_sandbox_update(const struct nft_sandbox *old,
+		       const struct nft_sandbox *new, const struct marks *m,
+		       char *err, size_t errlen)
+{
+	return nft_sandboxes_update(&old, &new, 1, m, err, errlen);
 }
 
 void elems_nopayload(struct batch *bt)

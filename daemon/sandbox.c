@@ -26,6 +26,7 @@ void sandbox_free(struct sandbox *sb)
 		return;
 	sandbox_match_clear(&sb->match);
 	policy_free(sb->policy);
+	free(sb->file);
 	free(sb);
 }
 
@@ -150,33 +151,32 @@ static bool cidr_overlap(const struct cidr *a, const struct cidr *b)
 	return true;
 }
 
-static int overlap_with(const struct sandbox_match *m,
-			const struct sandbox *sb, char *err, size_t errlen)
+int sandbox_match_overlap(const struct sandbox_match *m,
+			  const struct sandbox_match *o, const char *oname,
+			  char *err, size_t errlen)
 {
 	char text[CIDR_TEXT_MAX];
 
 	for (size_t i = 0; i < m->nifaces; i++)
-		for (size_t j = 0; j < sb->match.nifaces; j++)
-			if (iface_overlap(m->ifaces[i], sb->match.ifaces[j])) {
+		for (size_t j = 0; j < o->nifaces; j++)
+			if (iface_overlap(m->ifaces[i], o->ifaces[j])) {
 				snprintf(err, errlen, "interface `%s' overlaps "
 					 "`%s' of sandbox %s", m->ifaces[i],
-					 sb->match.ifaces[j], sb->name);
+					 o->ifaces[j], oname);
 				return -EEXIST;
 			}
 	for (size_t i = 0; i < m->nsources; i++)
-		for (size_t j = 0; j < sb->match.nsources; j++)
-			if (cidr_overlap(&m->sources[i],
-					 &sb->match.sources[j])) {
+		for (size_t j = 0; j < o->nsources; j++)
+			if (cidr_overlap(&m->sources[i], &o->sources[j])) {
 				cidr_format(&m->sources[i], text);
 				snprintf(err, errlen, "source `%s' overlaps a "
-					 "source of sandbox %s", text,
-					 sb->name);
+					 "source of sandbox %s", text, oname);
 				return -EEXIST;
 			}
 	return 0;
 }
 
-int sandbox_match_check(const struct sandbox_match *m, char *err,
+int sandbox_match_valid(const struct sandbox_match *m, char *err,
 			size_t errlen)
 {
 	int rc;
@@ -195,11 +195,19 @@ int sandbox_match_check(const struct sandbox_match *m, char *err,
 				return -EINVAL;
 			}
 	}
-	for (struct sandbox *sb = sandbox_next(NULL); sb;
-	     sb = sandbox_next(sb))
-		if ((rc = overlap_with(m, sb, err, errlen)))
-			return rc;
 	return 0;
+}
+
+int sandbox_match_check(const struct sandbox_match *m, char *err,
+			size_t errlen)
+{
+	int rc = sandbox_match_valid(m, err, errlen);
+
+	for (struct sandbox *sb = sandbox_next(NULL); sb && !rc;
+	     sb = sandbox_next(sb))
+		rc = sandbox_match_overlap(m, &sb->match, sb->name, err,
+					   errlen);
+	return rc;
 }
 
 static bool iface_match(const char *pattern, const char *name)

@@ -19,6 +19,10 @@ struct sandbox {
 	struct sandbox_match match;
 	struct policy *policy;
 	uint64_t allowed, denied;	/* verdicts since the start */
+	char *file;		/* the policy file it was made from, or NULL */
+	uint64_t changes;	/* policy changes by command since the start */
+	uint64_t file_stamp;	/* the file as last applied (apply.c), */
+	uint64_t file_changes;	/* and `changes' then */
 };
 
 void sandbox_init(uint32_t max_id);
@@ -37,6 +41,12 @@ void sandbox_free(struct sandbox *sb);
 int sandbox_name_check(const char *name, char *err, size_t errlen);
 int sandbox_match_check(const struct sandbox_match *m, char *err,
 			size_t errlen);
+/* The parts: a match alone; two matches that must not overlap. */
+int sandbox_match_valid(const struct sandbox_match *m, char *err,
+			size_t errlen);
+int sandbox_match_overlap(const struct sandbox_match *m,
+			  const struct sandbox_match *o, const char *oname,
+			  char *err, size_t errlen);
 /* Whether a packet coming in by interface iif (may be NULL) from addr
  * belongs to the sandbox, as the table's classification says. */
 bool sandbox_matches(const struct sandbox *sb, const char *iif, int family,

@@ -15,6 +15,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "audit.h"
 #include "audit_query.h"
 #include "broker.h"
@@ -169,6 +170,7 @@ static bool on_signal(int fd, struct daemon *d)
 		if (si.ssi_signo == SIGHUP) {
 			notify_send("RELOADING=1");
 			reload(d);
+			apply_configured(d);
 			notify_send("READY=1");
 			continue;
 		}
@@ -506,6 +508,7 @@ int main(int argc, char **argv)
 	    (broker_fd() >= 0 && watch(ep, broker_fd(), &tag_broker) < 0))
 		fatal("epoll_ctl");
 	configure(&d.cfg);
+	apply_configured(&d);
 	log_info("ready: %zu sandboxes, queues %u-%u, mark_mask 0x%08x, "
 		 "DNS on port %u, broker on port %u", sandbox_count(),
 		 d.cfg.queue, d.cfg.queue + d.cfg.queues - 1, d.marks.mask,

@@ -35,6 +35,8 @@ static const char *const allowed[] = {
 	"fdatasync", "ftruncate", "fallocate", "unlink", "unlinkat", "rename",
 	"renameat", "renameat2", "umask", "chmod", "fchmod", "access",
 	"faccessat", "faccessat2", "getcwd", "readlink",
+	/* the policy files' directory */
+	"getdents64",
 	/* sockets (socket() itself is limited to four families below) */
 	"bind", "connect", "listen", "accept4", "sendto", "recvfrom",
 	"sendmsg", "recvmsg", "sendmmsg", "recvmmsg", "getsockopt",

@@ -245,4 +245,10 @@ start_daemon "${INI[@]}" || exit 1
 	echo "bench: policy at scale failed" >&2
 stop_daemon_bench
 
+echo "   policy files at fleet scale"
+start_daemon "${INI[@]}" || exit 1
+"$TOP/tests/bench/apply_scale.sh" "$SBXFW" "$SOCK" "$(daemon_pid)" "$TMP" >>"$RES" ||
+	echo "bench: policy files at scale failed" >&2
+stop_daemon_bench
+
 python3 "$TOP/tests/bench/report.py" "$RES" "$OUT"

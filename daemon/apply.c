@@ -1,0 +1,451 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* policies.d applied as config management expects: all or nothing, a
+ * diff per sandbox, nothing done for what did not change. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "apply.h"
+#include "broker.h"
+#include "ca.h"
+#include "log.h"
+#include "policy_diff.h"
+#include "policy_files.h"
+#include "revoke.h"
+#include "sandbox.h"
+#include "xalloc.h"
+
+#define ERRLEN 512
+#define WHAT_MAX 2048
+#define REPLY_CHANGES_MAX 100000
+
+/* One sandbox the apply changes. */
+struct step {
+	struct pfile *f;	/* NULL: pruned */
+	struct sandbox *sb;	/* the running one; NULL: created */
+	struct sandbox *next;	/* its state to be; NULL: pruned */
+	json_t *changes;
+};
+
+struct plan {
+	struct pfiles pf;
+	struct step *s;
+	size_t n, unchanged;
+	bool prune;
+};
+
+/* A file whose stamp is what was applied, to a sandbox no command has
+ * changed since, need not be read. */
+static bool fresh(const struct pfile *f, void *arg)
+{
+	const struct sandbox *sb = sandbox_find(f->name);
+
+	(void)arg;
+	return sb && sb->file && !strcmp(sb->file, f->path) &&
+	       sb->file_stamp == f->stamp && sb->file_changes == sb->changes;
+}
+
+static bool file_named(const struct pfiles *pf, const char *name)
+{
+	for (size_t i = 0; i < pf->n; i++)
+		if (!strcmp(pf->f[i].name, name))
+			return true;
+	return false;
+}
+
+/* Whether a running sandbox stays as it is: in no file, and not pruned. */
+static bool stays(const struct plan *pl, const struct sandbox *sb)
+{
+	return !file_named(&pl->pf, sb->name) && !(sb->file && pl->prune);
+}
+
+/* A file's sandbox: its name not that of another file nor of a sandbox
+ * made by a command. */
+static int check_name(const struct plan *pl, size_t i, char *msg)
+{
+	const struct pfile *f = &pl->pf.f[i];
+	const struct sandbox *sb = sandbox_find(f->name);
+
+	for (size_t j = 0; j < i; j++)
+		if (!strcmp(pl->pf.f[j].name, f->name)) {
+			snprintf(msg, ERRLEN, "sandbox `%s' is also that of "
+				 "%s", f->name, pl->pf.f[j].path);
+			return -EEXIST;
+		}
+	if (sb && !sb->file) {
+		snprintf(msg, ERRLEN, "sandbox `%s' exists, made by `sbxfw "
+			 "create' (destroy it first, or name this one "
+			 "otherwise)", f->name);
+		return -EEXIST;
+	}
+	return 0;
+}
+
+/* Its interfaces and sources overlap no other sandbox's, as they will
+ * be after the apply. */
+static int check_match(const struct plan *pl, size_t i, char *msg)
+{
+	const struct pfile *f = &pl->pf.f[i], *g;
+	const struct sandbox *o;
+
+	if (!f->policy)		/* unchanged: checked when it was applied */
+		return 0;
+	for (size_t j = 0; j < pl->pf.n; j++) {
+		g = &pl->pf.f[j];
+		if (j == i)
+			continue;
+		if (g->policy && sandbox_match_overlap(&f->match, &g->match,
+						       g->name, msg,
+						       ERRLEN) < 0)
+			return -EEXIST;
+		if (!g->policy && (o = sandbox_find(g->name)) &&
+		    sandbox_match_overlap(&f->match, &o->match, o->name, msg,
+					  ERRLEN) < 0)
+			return -EEXIST;
+	}
+	for (o = sandbox_next(NULL); o; o = sandbox_next(o))
+		if (stays(pl, o) && sandbox_match_overlap(&f->match, &o->match,
+							  o->name, msg,
+							  ERRLEN) < 0)
+			return -EEXIST;
+	return 0;
+}
+
+static struct step *step_add(struct plan *pl)
+{
+	pl->s = xreallocarray(pl->s, pl->n + 1, sizeof(*pl->s));
+	memset(&pl->s[pl->n], 0, sizeof(*pl->s));
+	return &pl->s[pl->n++];
+}
+
+/* The state a file asks for, its match and policy taken from it. */
+static struct sandbox *next_of(struct pfile *f, const struct sandbox *sb)
+{
+	struct sandbox *n = xcalloc(1, sizeof(*n));
+
+	n->id = sb ? sb->id : 0;
+	snprintf(n->name, sizeof(n->name), "%s", f->name);
+	n->match = f->match;
+	n->policy = f->policy;
+	n->file = xstrdup(f->path);
+	memset(&f->match, 0, sizeof(f->match));
+	f->policy = NULL;
+	return n;
+}
+
+static int plan_make(struct daemon *d, const char *dir, struct plan *pl,
+		     char *err)
+{
+	char msg[ERRLEN];
+
+	if (pfiles_read(dir, &pl->pf, fresh, d, err, ERRLEN) < 0)
+		return -EINVAL;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < pl->pf.n; i++)
+			if ((pass ? check_match(pl, i, msg) :
+				    check_name(pl, i, msg)) < 0) {
+				snprintf(err, ERRLEN, "%.200s: %.300s",
+					 pl->pf.f[i].path, msg);
+				return -EEXIST;
+			}
+	for (size_t i = 0; i < pl->pf.n; i++) {
+		struct pfile *f = &pl->pf.f[i];
+		struct sandbox *sb = sandbox_find(f->name);
+		json_t *c;
+
+		if (!f->policy) {
+			pl->unchanged++;
+			continue;
+		}
+		c = policy_diff(sb ? &sb->match : NULL, sb ? sb->policy : NULL,
+				&f->match, f->policy);
+		if (sb && !json_array_size(c) && !strcmp(sb->file, f->path)) {
+			json_decref(c);
+			pl->unchanged++;
+			continue;
+		}
+		struct step *s = step_add(pl);
+
+		s->f = f;
+		s->sb = sb;
+		s->changes = c;
+		s->next = next_of(f, sb);
+	}
+	for (struct sandbox *o = sandbox_next(NULL); pl->prune && o;
+	     o = sandbox_next(o))
+		if (o->file && !file_named(&pl->pf, o->name)) {
+			struct step *s = step_add(pl);
+
+			s->sb = o;
+			s->changes = json_array();
+		}
+	return 0;
+}
+
+static void plan_clear(struct plan *pl)
+{
+	for (size_t i = 0; i < pl->n; i++) {
+		sandbox_free(pl->s[i].next);
+		json_decref(pl->s[i].changes);
+	}
+	free(pl->s);
+	pfiles_clear(&pl->pf);
+}
+
+/* "apply FILE: + allow a; - deny b" for policy_changes, cut short. */
+static void describe(const struct step *s, char *out)
+{
+	json_t *v;
+	size_t i, o;
+
+	o = (size_t)snprintf(out, WHAT_MAX, "apply %s%s",
+			     s->next ? s->next->file : s->sb->file,
+			     s->next ? ":" : ": destroyed");
+	json_array_foreach(s->changes, i, v) {
+		if (o + strlen(json_string_value(v)) + 8 >= WHAT_MAX) {
+			snprintf(out + o, WHAT_MAX - o, " ...");
+			return;
+		}
+		o += (size_t)snprintf(out + o, WHAT_MAX - o, "%s %s",
+				      i ? ";" : "", json_string_value(v));
+	}
+}
+
+/* The store's part of one step, inside the apply's transaction. */
+static int store_step(struct daemon *d, struct step *s, uid_t uid,
+		      char *err)
+{
+	struct store *st = &d->store;
+	char what[WHAT_MAX];
+	int64_t id;
+	int rc;
+
+	describe(s, what);
+	if (!s->next)
+		rc = store_sandbox_delete(st, s->sb->id, err, ERRLEN);
+	else if (!s->sb) {
+		rc = store_sandbox_create(st, s->next->name, &s->next->match,
+					  s->next->policy, &id, err, ERRLEN);
+		if (rc == 0 && (id < 1 || id > d->marks.max_id)) {
+			snprintf(err, ERRLEN, "no sandbox id left in mark_mask "
+				 "0x%08x (%u sandboxes at most)", d->marks.mask,
+				 d->marks.max_id);
+			rc = -ENOSPC;
+		}
+		s->next->id = (uint32_t)id;
+	} else if ((rc = store_policy_save(st, s->sb->id, s->next->policy,
+					   err, ERRLEN)) == 0)
+		rc = store_sandbox_match_save(st, s->sb->id, &s->next->match,
+					      err, ERRLEN);
+	if (rc == 0 && s->next)
+		rc = store_sandbox_file_set(st, s->next->id, s->next->file,
+					    err, ERRLEN);
+	if (rc == 0)
+		rc = store_change_log(st, s->next ? s->next->name :
+				      s->sb->name, uid, what, err, ERRLEN);
+	return rc;
+}
+
+/* The kernel's part of every step, in one batch (undo: back). */
+static int kernel(struct daemon *d, struct plan *pl, bool undo, char *err)
+{
+	struct nft_sandbox *ns = xcalloc(2 * pl->n + 1, sizeof(*ns));
+	const struct nft_sandbox **old = xcalloc(pl->n + 1, sizeof(*old));
+	const struct nft_sandbox **new = xcalloc(pl->n + 1, sizeof(*new));
+	int rc;
+
+	for (size_t i = 0; i < pl->n; i++) {
+		if (pl->s[i].sb) {
+			sandbox_to_nft(pl->s[i].sb, &ns[2 * i]);
+			old[i] = &ns[2 * i];
+		}
+		if (pl->s[i].next) {
+			sandbox_to_nft(pl->s[i].next, &ns[2 * i + 1]);
+			new[i] = &ns[2 * i + 1];
+		}
+	}
+	rc = undo ? nft_sandboxes_update(new, old, pl->n, &d->marks, err,
+					 ERRLEN) :
+		    nft_sandboxes_update(old, new, pl->n, &d->marks, err,
+					 ERRLEN);
+	free(old);
+	free(new);
+	free(ns);
+	return rc;
+}
+
+static int commit(struct daemon *d, struct plan *pl, uid_t uid, char *err)
+{
+	size_t made = 0;
+	int rc;
+
+	for (; made < pl->n; made++)
+		if (pl->s[made].next && !pl->s[made].sb &&
+		    ca_ensure(d->cfg.ca_dir, pl->s[made].next->name, err,
+			      ERRLEN) < 0)
+			goto ca;
+	if ((rc = store_savepoint(&d->store, "apply", err, ERRLEN)) < 0)
+		goto ca;
+	for (size_t i = 0; rc == 0 && i < pl->n; i++)
+		rc = store_step(d, &pl->s[i], uid, err);
+	if (rc == 0)
+		rc = kernel(d, pl, false, err);
+	if (store_end(&d->store, "apply", rc, err, ERRLEN) < 0) {
+		if (rc == 0)	/* the commit failed: the kernel back too */
+			kernel(d, pl, true, err + strlen(err));
+		goto ca;
+	}
+	return 0;
+ca:
+	while (made--)
+		if (pl->s[made].next && !pl->s[made].sb)
+			ca_remove(d->cfg.ca_dir, pl->s[made].next->name);
+	return -EIO;
+}
+
+/* The running state becomes the plan's; open flows judged again. */
+static void take(struct daemon *d, struct step *s)
+{
+	struct sandbox *sb = s->sb, *n = s->next;
+	char err[ERRLEN];
+
+	if (!n) {
+		commands_sandbox_gone(d, sb);
+		return;
+	}
+	if (!sb) {
+		sandbox_insert(n);
+		s->next = NULL;
+		if (revoke_adopt(n, &d->marks, err, ERRLEN) < 0)
+			log_warnx("sandbox %s: flows open before it: %s",
+				  n->name, err);
+		broker_sandbox_changed(d, n);
+		log_info("sandbox %s created from %s", n->name, n->file);
+		return;
+	}
+	/* the old state goes with the step */
+	struct sandbox_match m = sb->match;
+	struct policy *p = sb->policy;
+	char *file = sb->file;
+
+	sb->match = n->match;
+	sb->policy = n->policy;
+	sb->file = n->file;
+	n->match = m;
+	n->policy = p;
+	n->file = file;
+	broker_sandbox_changed(d, sb);
+	if (revoke_sandbox(sb, &d->marks, err, ERRLEN) < 0)
+		log_warnx("sandbox %s: %s", sb->name, err);
+	log_info("sandbox %s: applied %s (%zu changes)", sb->name, sb->file,
+		 json_array_size(s->changes));
+}
+
+/* Every file's sandbox marked as what its file says. */
+static void stamp_all(const struct plan *pl)
+{
+	for (size_t i = 0; i < pl->pf.n; i++) {
+		struct sandbox *sb = sandbox_find(pl->pf.f[i].name);
+
+		if (sb) {
+			sb->file_stamp = pl->pf.f[i].stamp;
+			sb->file_changes = sb->changes;
+		}
+	}
+}
+
+static json_t *reply_of(const struct plan *pl, const char *dir,
+			bool dry_run)
+{
+	json_t *a = json_array(), *c;
+	size_t budget = REPLY_CHANGES_MAX, n;
+
+	for (size_t i = 0; i < pl->n; i++) {
+		const struct step *s = &pl->s[i];
+
+		/* a reply fits a control frame: past the budget, counts */
+		n = json_array_size(s->changes);
+		c = json_array();
+		for (size_t j = 0; j < n && j < budget; j++)
+			json_array_append(c, json_array_get(s->changes, j));
+		if (n > budget)
+			json_array_append_new(c, json_sprintf("... %zu more",
+							      n - budget));
+		budget -= n < budget ? n : budget;
+		json_array_append_new(a, json_pack(
+			"{s:s, s:s, s:s, s:o}", "name", s->f ? s->f->name :
+			s->sb->name, "file", s->f ? s->f->path : s->sb->file,
+			"action", !s->sb ? "create" : s->f ? "change" :
+			"destroy", "changes", c));
+	}
+	return json_pack("{s:b, s:s, s:b, s:o, s:i}", "ok", 1, "dir", dir,
+			 "dry_run", dry_run, "sandboxes", a, "unchanged",
+			 (json_int_t)pl->unchanged);
+}
+
+json_t *apply_dir(struct daemon *d, const char *dir, bool dry_run,
+		  bool prune, uid_t uid, char *err)
+{
+	struct plan pl = { .prune = prune };
+	json_t *reply = NULL;
+
+	if (plan_make(d, dir, &pl, err) < 0)
+		goto out;
+	reply = reply_of(&pl, dir, dry_run);
+	if (dry_run)
+		goto out;
+	if (pl.n && commit(d, &pl, uid, err) < 0) {
+		json_decref(reply);
+		reply = NULL;
+		goto out;
+	}
+	for (size_t i = 0; i < pl.n; i++)
+		take(d, &pl.s[i]);
+	stamp_all(&pl);
+out:
+	plan_clear(&pl);
+	return reply;
+}
+
+json_t *cmd_apply(struct daemon *d, json_t *req, uid_t uid, char *err)
+{
+	json_t *dir = json_object_get(req, "dir");
+	const char *path = json_string_value(dir);
+
+	if (dir && (!path || path[0] != '/')) {
+		snprintf(err, ERRLEN, "dir: not an absolute path");
+		return NULL;
+	}
+	/* the daemon reads what its user may: another directory than the
+	 * ini's names secret files only root may name */
+	if (path && strcmp(path, d->cfg.policies_dir) && uid != 0) {
+		snprintf(err, ERRLEN, "apply %.150s: only root applies another "
+			 "directory than %.150s", path, d->cfg.policies_dir);
+		return NULL;
+	}
+	return apply_dir(d, path ? path : d->cfg.policies_dir,
+			 json_is_true(json_object_get(req, "dry_run")),
+			 json_is_true(json_object_get(req, "prune")), uid, err);
+}
+
+void apply_configured(struct daemon *d)
+{
+	char err[ERRLEN];
+	json_t *r;
+	struct stat st;
+
+	if (stat(d->cfg.policies_dir, &st) < 0 && errno == ENOENT)
+		return;
+	if (!(r = apply_dir(d, d->cfg.policies_dir, false, false, 0, err))) {
+		log_warnx("policies: %s; the sandboxes stay as they were",
+			  err);
+		return;
+	}
+	log_info("policies: %s: %zu sandboxes changed, %lld unchanged",
+		 d->cfg.policies_dir,
+		 json_array_size(json_object_get(r, "sandboxes")),
+		 json_integer_value(json_object_get(r, "unchanged")));
+	json_decref(r);
+}
