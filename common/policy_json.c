@@ -232,9 +232,9 @@ static int parse_root(struct jctx *c, json_t *root)
 struct policy *policy_from_json(const char *buf, size_t len, char *err,
 				size_t errlen)
 {
-	struct jctx c = { .err = err, .errlen = errlen };
 	json_error_t je;
-	json_t *root, *norm;
+	json_t *root;
+	struct policy *p;
 
 	/* any value: a networkPolicy may be a bare string */
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
@@ -244,6 +244,16 @@ struct policy *policy_from_json(const char *buf, size_t len, char *err,
 			 je.column, je.text);
 		return NULL;
 	}
+	p = policy_from_json_value(root, err, errlen);
+	json_decref(root);
+	return p;
+}
+
+struct policy *policy_from_json_value(json_t *root, char *err, size_t errlen)
+{
+	struct jctx c = { .err = err, .errlen = errlen };
+	json_t *norm;
+
 	c.p = policy_new(MODE_USER_DEFINED);
 	norm = policy_json_normalize(root, err, errlen);
 	if (!norm || parse_root(&c, norm) < 0) {
@@ -251,7 +261,6 @@ struct policy *policy_from_json(const char *buf, size_t len, char *err,
 		c.p = NULL;
 	}
 	json_decref(norm);
-	json_decref(root);
 	return c.p;
 }
 

@@ -13,6 +13,8 @@
  * element to err; never a header value. Pure. */
 struct policy *policy_from_json(const char *buf, size_t len, char *err,
 				size_t errlen);
+/* The same of JSON already parsed. */
+struct policy *policy_from_json_value(json_t *root, char *err, size_t errlen);
 /* Vercel Sandbox's networkPolicy (SDK or REST form) as sbxfw's form; any
  * other input is returned as it is (a new reference). NULL with err set
  * when it is a networkPolicy that makes no sense. Pure. */

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "apply.h"
 #include "broker.h"
@@ -30,11 +32,25 @@ struct step {
 };
 
 struct plan {
+	const char *dir;
 	struct pfiles pf;
 	struct step *s;
 	size_t n, unchanged;
 	bool prune;
 };
+
+/* Whether a sandbox was made from a file of the directory applied. */
+static bool in_dir(const struct plan *pl, const struct sandbox *sb)
+{
+	size_t n = strlen(pl->dir);
+	const char *slash;
+
+	while (n > 1 && pl->dir[n - 1] == '/')
+		n--;
+	slash = sb->file ? strrchr(sb->file, '/') : NULL;
+	return slash && (size_t)(slash - sb->file) == n &&
+	       !strncmp(sb->file, pl->dir, n);
+}
 
 /* A file whose stamp is what was applied, to a sandbox no command has
  * changed since, need not be read. */
@@ -58,7 +74,7 @@ static bool file_named(const struct pfiles *pf, const char *name)
 /* Whether a running sandbox stays as it is: in no file, and not pruned. */
 static bool stays(const struct plan *pl, const struct sandbox *sb)
 {
-	return !file_named(&pl->pf, sb->name) && !(sb->file && pl->prune);
+	return !file_named(&pl->pf, sb->name) && !(pl->prune && in_dir(pl, sb));
 }
 
 /* A file's sandbox: its name not that of another file nor of a sandbox
@@ -78,6 +94,12 @@ static int check_name(const struct plan *pl, size_t i, char *msg)
 		snprintf(msg, ERRLEN, "sandbox `%s' exists, made by `sbxfw "
 			 "create' (destroy it first, or name this one "
 			 "otherwise)", f->name);
+		return -EEXIST;
+	}
+	/* one made from another directory's file, while that is there */
+	if (sb && !in_dir(pl, sb) && access(sb->file, F_OK) == 0) {
+		snprintf(msg, ERRLEN, "sandbox `%s' exists, made from %.300s",
+			 f->name, sb->file);
 		return -EEXIST;
 	}
 	return 0;
@@ -140,7 +162,18 @@ static int plan_make(struct daemon *d, const char *dir, struct plan *pl,
 {
 	char msg[ERRLEN];
 
-	if (pfiles_read(dir, &pl->pf, fresh, d, err, ERRLEN) < 0)
+	char db[PATH_MAX], ca[PATH_MAX];
+	const char *priv[] = { db, ca, NULL };
+	struct pfiles_opts o = { fresh, d, priv };
+
+	/* the database's directory and the CAs': the daemon's own */
+	if (!realpath(d->cfg.database, db))
+		snprintf(db, sizeof(db), "%s", d->cfg.database);
+	if (strrchr(db, '/') && strrchr(db, '/') != db)
+		*strrchr(db, '/') = 0;
+	if (!realpath(d->cfg.ca_dir, ca))
+		snprintf(ca, sizeof(ca), "%s", d->cfg.ca_dir);
+	if (pfiles_read(dir, &pl->pf, &o, err, ERRLEN) < 0)
 		return -EINVAL;
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < pl->pf.n; i++)
@@ -173,12 +206,12 @@ static int plan_make(struct daemon *d, const char *dir, struct plan *pl,
 		s->changes = c;
 		s->next = next_of(f, sb);
 	}
-	for (struct sandbox *o = sandbox_next(NULL); pl->prune && o;
-	     o = sandbox_next(o))
-		if (o->file && !file_named(&pl->pf, o->name)) {
+	for (struct sandbox *sb = sandbox_next(NULL); pl->prune && sb;
+	     sb = sandbox_next(sb))
+		if (in_dir(pl, sb) && !file_named(&pl->pf, sb->name)) {
 			struct step *s = step_add(pl);
 
-			s->sb = o;
+			s->sb = sb;
 			s->changes = json_array();
 		}
 	return 0;
@@ -197,19 +230,22 @@ static void plan_clear(struct plan *pl)
 /* "apply FILE: + allow a; - deny b" for policy_changes, cut short. */
 static void describe(const struct step *s, char *out)
 {
+	size_t o = 0;
 	json_t *v;
-	size_t i, o;
+	size_t i;
 
-	o = (size_t)snprintf(out, WHAT_MAX, "apply %s%s",
-			     s->next ? s->next->file : s->sb->file,
-			     s->next ? ":" : ": destroyed");
+	snprintf(out, WHAT_MAX, "apply %.1024s%s", s->next ? s->next->file :
+		 s->sb->file, s->next ? ":" : ": destroyed");
+	o = strlen(out);
 	json_array_foreach(s->changes, i, v) {
-		if (o + strlen(json_string_value(v)) + 8 >= WHAT_MAX) {
+		const char *c = json_string_value(v);
+
+		if (o + strlen(c) + 8 >= WHAT_MAX) {
 			snprintf(out + o, WHAT_MAX - o, " ...");
 			return;
 		}
 		o += (size_t)snprintf(out + o, WHAT_MAX - o, "%s %s",
-				      i ? ";" : "", json_string_value(v));
+				      i ? ";" : "", c);
 	}
 }
 
@@ -388,7 +424,7 @@ static json_t *reply_of(const struct plan *pl, const char *dir,
 json_t *apply_dir(struct daemon *d, const char *dir, bool dry_run,
 		  bool prune, uid_t uid, char *err)
 {
-	struct plan pl = { .prune = prune };
+	struct plan pl = { .dir = dir, .prune = prune };
 	json_t *reply = NULL;
 
 	if (plan_make(d, dir, &pl, err) < 0)

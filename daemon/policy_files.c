@@ -4,13 +4,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "file.h"
 #include "json_pos.h"
 #include "policy_files.h"
 #include "policy_json.h"
@@ -98,6 +98,60 @@ static void seen_set(const struct pfile *f, char **secrets, size_t n)
 
 /* ---- one file ---- */
 
+/* A regular file opened (a FIFO or a device never: a FIFO would hold the
+ * event loop, a device's open may act), or -1 with msg set. */
+static int regular_open(const char *path, struct stat *st, char *msg)
+{
+	struct stat at;
+	int fd;
+
+	if (stat(path, &at) < 0) {
+		snprintf(msg, ERRLEN, "%s", strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(at.st_mode)) {
+		snprintf(msg, ERRLEN, "not a regular file");
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, st) < 0 || !S_ISREG(st->st_mode) ||
+	    st->st_ino != at.st_ino || st->st_dev != at.st_dev) {
+		snprintf(msg, ERRLEN, "%s", fd < 0 ? strerror(errno) :
+			 "not a regular file");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Up to max bytes of a regular file, NUL-terminated. */
+static char *regular_read(const char *path, size_t max, size_t *len,
+			  char *msg)
+{
+	struct stat st;
+	int fd = regular_open(path, &st, msg);
+	size_t n = 0;
+	ssize_t r;
+	char *buf;
+
+	if (fd < 0)
+		return NULL;
+	if ((uint64_t)st.st_size > max) {
+		snprintf(msg, ERRLEN, "larger than %zu bytes", max);
+		close(fd);
+		return NULL;
+	}
+	buf = xmalloc((size_t)st.st_size + 1);
+	while (n < (size_t)st.st_size &&
+	       (r = read(fd, buf + n, (size_t)st.st_size - n)) > 0)
+		n += (size_t)r;
+	close(fd);
+	buf[n] = 0;
+	*len = n;
+	return buf;
+}
+
 struct ctx {
 	const char *path;
 	const char *text;
@@ -106,6 +160,7 @@ struct ctx {
 	size_t errlen;
 	char **secrets;		/* the value files it names */
 	size_t nsecrets;
+	const char *const *private_dirs;
 };
 
 /* "FILE:LINE:COL: msg", the place that of `at' (a path in the file's
@@ -123,24 +178,21 @@ static int fail_at(struct ctx *c, const char *at, const char *msg)
  * one line. Its content never reaches a message. */
 static char *secret_read(const char *path, char *msg)
 {
-	char buf[SECRET_MAX + 2], *v = NULL;
+	char buf[SECRET_MAX + 2], *v = NULL, why[ERRLEN];
 	struct stat st;
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	int fd = regular_open(path, &st, why);
 
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		snprintf(msg, ERRLEN, "value_file %s: %s", path,
-			 strerror(errno));
-		goto out;
+	if (fd < 0) {
+		snprintf(msg, ERRLEN, "value_file %.300s: %.150s", path, why);
+		return NULL;
 	}
-	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) ||
-	    st.st_uid != geteuid()) {
+	if ((st.st_mode & 077) || st.st_uid != geteuid()) {
 		snprintf(msg, ERRLEN, "value_file %s: a secret must be a file "
 			 "of the daemon's user (uid %u) readable by it alone "
-			 "(chmod 600); it is %s, mode %04o, owner uid %u",
-			 path, (unsigned)geteuid(), S_ISREG(st.st_mode) ?
-			 "a file" : "not a regular file",
-			 (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
+			 "(chmod 600); it is mode %04o, owner uid %u", path,
+			 (unsigned)geteuid(), (unsigned)(st.st_mode & 07777),
+			 (unsigned)st.st_uid);
 		goto out;
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -163,9 +215,28 @@ static char *secret_read(const char *path, char *msg)
 	v = secret_strdup(buf);
 out:
 	explicit_bzero(buf, sizeof(buf));
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	return v;
+}
+
+/* Not a file of the daemon's own state (its database, its CA keys): a
+ * policy file names secrets for it, not its private files. */
+static bool private_path(struct ctx *c, const char *path, char *msg)
+{
+	char real[PATH_MAX];
+
+	if (!realpath(path, real))
+		return false;	/* secret_read says why */
+	for (const char *const *d = c->private_dirs; d && *d; d++) {
+		size_t n = strlen(*d);
+
+		if (!strncmp(real, *d, n) && (real[n] == '/' || !real[n])) {
+			snprintf(msg, ERRLEN, "value_file %s: inside %s, the "
+				 "daemon's own state", path, *d);
+			return true;
+		}
+	}
+	return false;
 }
 
 /* {"value_file": PATH} in the place of each injected header's value. */
@@ -192,7 +263,8 @@ static int secrets_take(struct ctx *c, json_t *norm)
 			if (!p || json_object_size(v) != 1)
 				return fail_at(c, at, "expected {\"value_file"
 					       "\": PATH}");
-			if (!(secret = secret_read(p, msg)))
+			if (private_path(c, p, msg) ||
+			    !(secret = secret_read(p, msg)))
 				return fail_at(c, at, msg);
 			c->secrets = xreallocarray(c->secrets, c->nsecrets + 1,
 						   sizeof(char *));
@@ -211,7 +283,6 @@ static struct policy *policy_take(struct ctx *c, json_t *doc)
 	char msg[ERRLEN], at[160];
 	struct policy *p = NULL;
 	json_t *norm;
-	char *text;
 	size_t n;
 
 	if (!doc)
@@ -219,9 +290,7 @@ static struct policy *policy_take(struct ctx *c, json_t *doc)
 	if (!(norm = policy_json_normalize(doc, msg, sizeof(msg))))
 		return fail_at(c, "policy", msg), NULL;
 	if (secrets_take(c, norm) == 0) {
-		text = json_dumps(norm, JSON_COMPACT | JSON_ENCODE_ANY);
-		p = policy_from_json(text, strlen(text), msg, sizeof(msg));
-		wipe_free(text, strlen(text));
+		p = policy_from_json_value(norm, msg, sizeof(msg));
 		n = json_pos_path_len(msg);
 		snprintf(at, sizeof(at), "policy.%.*s", (int)n, msg);
 		if (!p)
@@ -317,24 +386,38 @@ static int keys_check(struct ctx *c, json_t *root)
 	return 0;
 }
 
-static int file_take(struct pfile *f, const char *base, char *err,
+/* jansson's message without what it quotes of the text ("near 'x'"):
+ * a link to a file of the daemon's could show it. */
+static void syntax_error(const struct pfile *f, const json_error_t *je,
+			 char *err, size_t errlen)
+{
+	const char *near = strstr(je->text, " near ");
+
+	snprintf(err, errlen, "%s:%d:%d: %.*s", f->path, je->line, je->column,
+		 near ? (int)(near - je->text) : (int)strlen(je->text),
+		 je->text);
+}
+
+static int file_take(struct pfile *f, const char *base,
+		     const char *const *private_dirs, char *err,
 		     size_t errlen)
 {
-	struct ctx c = { .path = f->path, .err = err, .errlen = errlen };
+	struct ctx c = { .path = f->path, .err = err, .errlen = errlen,
+			 .private_dirs = private_dirs };
+	char msg[ERRLEN];
 	json_error_t je;
 	json_t *root;
 	char *text;
 	int rc = -EINVAL;
 
-	if (!(text = file_read(f->path, FILE_MAX, &c.len))) {
-		snprintf(err, errlen, "%s: %s", f->path, strerror(errno));
+	if (!(text = regular_read(f->path, FILE_MAX, &c.len, msg))) {
+		snprintf(err, errlen, "%s: %s", f->path, msg);
 		return -EIO;
 	}
 	c.text = text;
 	root = json_loadb(text, c.len, JSON_REJECT_DUPLICATES, &je);
 	if (!root)
-		snprintf(err, errlen, "%s:%d:%d: %s", f->path, je.line,
-			 je.column, je.text);
+		syntax_error(f, &je, err, errlen);
 	else if (!json_is_object(root))
 		fail_at(&c, "", "a policy file is a JSON object");
 	else if (keys_check(&c, root) == 0 &&
@@ -367,8 +450,7 @@ static int json_file(const struct dirent *e)
 }
 
 static int one(const char *dir, const char *base, struct pfile *f,
-	       bool (*fresh)(const struct pfile *, void *), void *arg,
-	       char *err, size_t errlen)
+	       const struct pfiles_opts *o, char *err, size_t errlen)
 {
 	struct seen *s;
 	size_t n = strlen(dir) + strlen(base) + 2;
@@ -380,15 +462,14 @@ static int one(const char *dir, const char *base, struct pfile *f,
 	    s->stamp == stamp_of(f->path, s->secrets, s->nsecrets)) {
 		f->stamp = s->stamp;
 		snprintf(f->name, sizeof(f->name), "%s", s->name);
-		if (fresh(f, arg))
+		if (o->fresh(f, o->arg))
 			return 0;
 	}
-	return file_take(f, base, err, errlen);
+	return file_take(f, base, o->private_dirs, err, errlen);
 }
 
 int pfiles_read(const char *dir, struct pfiles *out,
-		bool (*fresh)(const struct pfile *f, void *arg), void *arg,
-		char *err, size_t errlen)
+		const struct pfiles_opts *o, char *err, size_t errlen)
 {
 	struct dirent **list;
 	int n = scandir(dir, &list, json_file, alphasort), rc = 0;
@@ -406,8 +487,8 @@ int pfiles_read(const char *dir, struct pfiles *out,
 	out->f = xcalloc((size_t)n + 1, sizeof(*out->f));
 	for (int i = 0; i < n; i++) {
 		if (rc == 0) {
-			rc = one(dir, list[i]->d_name, &out->f[out->n++],
-				 fresh, arg, err, errlen);
+			rc = one(dir, list[i]->d_name, &out->f[out->n++], o,
+				 err, errlen);
 		}
 		free(list[i]);
 	}

@@ -24,13 +24,20 @@ struct pfiles {
 	size_t n;
 };
 
-/* Every *.json of dir, sorted, parsed and checked alone. fresh(f, arg)
- * says whether a file whose stamp is unchanged since it was last read
- * is what is enforced: it is then not read again. On error, one line
- * "FILE:LINE:COL: what is wrong" (or "DIR: ..."), and out is empty. */
+struct pfiles_opts {
+	/* whether a file whose stamp is unchanged since it was last read
+	 * is what is enforced: it is then not read again */
+	bool (*fresh)(const struct pfile *f, void *arg);
+	void *arg;
+	/* directories no value file may be in (NULL-terminated) */
+	const char *const *private_dirs;
+};
+
+/* Every *.json of dir (regular files only), sorted, parsed and checked
+ * alone. On error, one line "FILE:LINE:COL: what is wrong" (or "DIR:
+ * ..."), and out is empty. */
 int pfiles_read(const char *dir, struct pfiles *out,
-		bool (*fresh)(const struct pfile *f, void *arg), void *arg,
-		char *err, size_t errlen);
+		const struct pfiles_opts *o, char *err, size_t errlen);
 void pfiles_clear(struct pfiles *pf);
 
 #endif

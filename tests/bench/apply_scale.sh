@@ -1,9 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # make bench, part of bench_datapath.sh: policies.d at fleet scale. 500
-# files of 1,000 rules each (900 domains, 100 ranges) applied by `sbxfw
-# apply', then the same again (nothing changed), then one file changed;
-# the median of five of each, and the daemon's memory after.
+# files of 1,000 rules each applied by `sbxfw apply', then the same again
+# (nothing changed), then one file changed (the median of five), then
+# all pruned; twice: domains only, and 900 domains with 100 ranges (the
+# kernel's interval sets take ranges one element at a time). The
+# daemon's memory after the first.
 # Prints one results.jsonl line.
 # usage: apply_scale.sh SBXFW SOCKET DAEMON_PID TMPDIR
 set -u
@@ -11,42 +13,57 @@ SBXFW=$1 SOCK=$2 PID=$3 TMP=$4
 D=$TMP/policies.d
 cli() { "$SBXFW" -s "$SOCK" "$@"; }
 rss_kb() { awk '/VmRSS/ { print $2 }' "/proc/$PID/status"; }
-# one_file N TAG: sandbox pd$N, its rules named after TAG
-one_file() {
-	python3 - "$1" "$2" <<'PY' >"$D/.pd$1.tmp" && mv "$D/.pd$1.tmp" "$D/pd$1.json"
-import json, sys
-n, tag = int(sys.argv[1]), sys.argv[2]
-print(json.dumps({"sources": ["198.18.%d.%d/32" % (200 + n // 256, n % 256)],
-    "policy": {"mode": "user-defined",
-        "allow": ["%s%d.f%d.example.com" % (tag, i, n) for i in range(900)],
-        "subnets": {"allow": ["198.19.%d.%d/32" % (n % 200, i) for i in range(100)]}}}))
+# files RANGES [N [TAG]]: the 500 files (or file N alone), RANGES of
+# each file's 1,000 rules address ranges, the rest domains named after TAG
+files() {
+	python3 - "$D" "$@" <<'PY'
+import json, os, sys
+d, ranges = sys.argv[1], int(sys.argv[2])
+which = [int(sys.argv[3])] if len(sys.argv) > 3 else range(500)
+tag = sys.argv[4] if len(sys.argv) > 4 else "d"
+for n in which:
+    doc = {"sources": ["198.18.%d.%d/32" % (200 + n // 256, n % 256)],
+           "policy": {"mode": "user-defined",
+                      "allow": ["%s%d.f%d.example.com" % (tag, i, n) for i in range(1000 - ranges)],
+                      "subnets": {"allow": ["198.19.%d.%d/32" % (n % 200, i) for i in range(ranges)]}}}
+    tmp = "%s/.pd%d.tmp" % (d, n)
+    open(tmp, "w").write(json.dumps(doc))
+    os.rename(tmp, "%s/pd%d.json" % (d, n))
 PY
 }
-mkdir -p "$D"
-chmod 755 "$D"
-for n in $(seq 0 499); do one_file "$n" d; done
-rss0=$(rss_kb)
 ms() { # COMMAND...: its wall time in ms
 	local t=$(date +%s%N)
 	"$@" >/dev/null || return 1
 	echo $((($(date +%s%N) - t) / 1000000))
 }
 median() { sort -n | sed -n 3p; }
-first=$(ms cli apply "$D") || exit 1
-rss1=$(rss_kb)
-same=$(for i in 1 2 3 4 5; do ms cli apply "$D"; done | median)
-one=$(for i in 1 2 3 4 5; do
-	one_file 7 "c$i"
-	ms cli apply "$D"
-done | median)
-for n in $(seq 0 499); do rm -f "$D/pd$n.json"; done
-prune=$(ms cli apply --prune "$D") || exit 1
-python3 - "$first" "$same" "$one" "$prune" "$rss0" "$rss1" <<'PY'
+mkdir -p "$D"
+chmod 755 "$D"
+rss0=$(rss_kb)
+out=""
+for ranges in 0 100; do
+	files "$ranges"
+	first=$(ms cli apply "$D") || exit 1
+	[ "$ranges" = 0 ] && rss1=$(rss_kb)
+	same=$(for i in 1 2 3 4 5; do ms cli apply "$D"; done | median)
+	one=$(for i in 1 2 3 4 5; do
+		files "$ranges" 7 "c$i"
+		ms cli apply "$D"
+	done | median)
+	rm -f "$D"/pd*.json
+	prune=$(ms cli apply --prune "$D") || exit 1
+	out="$out $ranges $first $same $one $prune"
+done
+python3 - "$rss0" "$rss1" $out <<'PY'
 import json, sys
-first, same, one, prune, r0, r1 = map(int, sys.argv[1:])
-print(json.dumps({"path": "sbxfwd", "kind": "apply", "data": {
-    "files": 500, "rules_per_file": 1000,
-    "apply_500_files_ms": first, "apply_unchanged_ms": same,
-    "apply_one_changed_ms": one, "prune_500_ms": prune,
-    "rss_before_mb": round(r0 / 1024, 1), "rss_500_files_mb": round(r1 / 1024, 1)}}))
+r0, r1 = int(sys.argv[1]), int(sys.argv[2])
+data = {"files": 500, "rules_per_file": 1000,
+        "rss_before_mb": round(r0 / 1024, 1), "rss_500_files_mb": round(r1 / 1024, 1)}
+v = list(map(int, sys.argv[3:]))
+for i in range(0, len(v), 5):
+    ranges, first, same, one, prune = v[i:i + 5]
+    k = "domains" if ranges == 0 else "ranges%d" % ranges
+    data.update({"%s_apply_500_files_ms" % k: first, "%s_apply_unchanged_ms" % k: same,
+                 "%s_apply_one_changed_ms" % k: one, "%s_prune_500_ms" % k: prune})
+print(json.dumps({"path": "sbxfwd", "kind": "apply", "data": data}))
 PY

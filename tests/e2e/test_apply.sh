@@ -205,5 +205,46 @@ test_secrets_come_from_files_of_the_daemons_user_alone() {
 	applied --prune >/dev/null
 }
 
+# what a hostile policies directory holds: a FIFO (a blocking open
+# would hold the daemon), a link to a file of the daemon's own (a
+# syntax error must not quote it), a value file in its state; and a
+# sandbox applied from another directory, which --prune here leaves
+test_hostile_files_neither_hold_the_daemon_nor_show_its_files() {
+	local out leak="lk$RANDOM$RANDOM" other=$TMP/other.d
+	mkfifo "$PD/fifo.json"
+	out=$(timeout 5 "$SBXFW" -s "$SOCK" apply 2>&1)
+	[ $? = 1 ] || fail "fifo: exit $?: $out"
+	echo "$out" | grep -q "fifo.json: not a regular file" || fail "fifo: $out"
+	rm -f "$PD/fifo.json"
+	cli list >/dev/null || fail "the daemon stopped answering"
+	printf 'Bearer %s\n' "$leak" >"$TMP/state/token"
+	chown sbxfw "$TMP/state/token"
+	chmod 600 "$TMP/state/token"
+	ln -s "$TMP/state/token" "$PD/link.json"
+	out=$(applied)
+	echo "$out" | grep -q "link.json:1:[0-9]*: .\[. or .{. expected$" || fail "link: $out"
+	echo "$out" | grep -q "$leak" && fail "the daemon's file was shown: $out"
+	grep -q "$leak" "$TMP/sbxfwd.log" && fail "the daemon's file was logged"
+	rm -f "$PD/link.json"
+	printf '{"sources": ["198.18.9.0/24"], "policy": {"inject": [{"domain": "api.example.test", "headers": {"A": {"value_file": "%s"}}}]}}\n' \
+		"$TMP/state/token" >"$PD/sb2.json"
+	out=$(applied)
+	echo "$out" | grep -q "inside .*state, the daemon's own state" || fail "state: $out"
+	rm -f "$PD/sb2.json" "$TMP/state/token"
+	mkdir -p "$other"
+	chmod 755 "$other"
+	printf '{"sources": ["198.18.5.0/24"], "policy": "deny-all"}\n' >"$other/sb5.json"
+	applied "$other" >/dev/null || fail "apply $other"
+	out=$(applied --prune) || fail "$out"
+	cli show sb5 >/dev/null || fail "prune took another directory's sandbox: $out"
+	cp "$other/sb5.json" "$PD/"
+	applied | grep -q "sandbox .sb5. exists, made from $other/sb5.json" ||
+		fail "taken from another directory: $(applied)"
+	rm -f "$PD/sb5.json" "$other/sb5.json"
+	applied "$other" --prune >/dev/null
+	cli show sb5 >/dev/null 2>&1 && fail "sb5 stays"
+	true
+}
+
 run_cases
 finish
