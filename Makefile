@@ -160,6 +160,9 @@ install: all
 	chmod 0644 $(DESTDIR)$(UNITDIR)/sbxfwd.service
 	install -m 0644 etc/sbxfw.sysusers $(DESTDIR)$(SYSUSERSDIR)/sbxfw.conf
 	install -d -m 0750 $(DESTDIR)$(LOCALSTATEDIR)/lib/sbxfw
+	install -d $(DESTDIR)$(DATADIR)/sbxfw/monitoring
+	install -m 0644 etc/monitoring/sbxfw-alerts.yml \
+		etc/monitoring/sbxfw-dashboard.json $(DESTDIR)$(DATADIR)/sbxfw/monitoring/
 
 # Packages, built from a copy of the tree: sbxfw_VERSION_ARCH.deb and
 # sbxfw-VERSION-1.ARCH.rpm land here. DEB_VERSION / RPM_VERSION: another

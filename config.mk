@@ -6,6 +6,7 @@ SBINDIR ?= $(PREFIX)/sbin
 # sbxfwd finds the broker at ../libexec/sbxfw/ from its own directory
 LIBEXECDIR ?= $(PREFIX)/libexec
 MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 SYSCONFDIR ?= /etc
 LOCALSTATEDIR ?= /var
@@ -17,7 +18,7 @@ CC ?= cc
 CLANG ?= clang
 PKG_CONFIG ?= pkg-config
 PKGS := libnetfilter_queue libmnl libnftnl wolfssl sqlite3 inih libpcap libseccomp \
-	jansson libidn2
+	jansson libidn2 libmicrohttpd
 
 CFLAGS ?= -O2 -g
 WARNFLAGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \

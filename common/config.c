@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 
 #include "cidr.h"
@@ -61,6 +62,62 @@ static const char *parse_path(struct sbxfw_config *c, size_t off,
 	if (v[0] != '/')
 		return "not an absolute path";
 	return parse_str(c, off, size, v);
+}
+
+/* A Unix socket's path, or an address and a port (metrics_addr()). */
+static const char *parse_listen(struct sbxfw_config *c, size_t off,
+				size_t size, const char *v)
+{
+	struct sockaddr_storage ss;
+
+	if (v[0] == '/')
+		return strlen(v) >= 108 ? "a socket path of 107 bytes at most" :
+		       parse_str(c, off, size, v);
+	if (cfg_listen_addr(v, &ss) < 0)
+		return "expected ADDRESS:PORT ([V6]:PORT) or a socket path";
+	return parse_str(c, off, size, v);
+}
+
+int cfg_listen_addr(const char *v, struct sockaddr_storage *ss)
+{
+	char host[64];
+	const char *colon;
+	char *end;
+	unsigned long port;
+	size_t n;
+
+	memset(ss, 0, sizeof(*ss));
+	if (v[0] == '[') {
+		if (!(colon = strstr(v, "]:")))
+			return -1;
+		n = (size_t)(colon - v - 1);
+		memcpy(host, v + 1, n < sizeof(host) ? n : 0);
+		colon++;
+	} else {
+		if (!(colon = strrchr(v, ':')))
+			return -1;
+		n = (size_t)(colon - v);
+		memcpy(host, v, n < sizeof(host) ? n : 0);
+	}
+	if (n == 0 || n >= sizeof(host))
+		return -1;
+	host[n] = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || port == 0 || port > 65535)
+		return -1;
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) ==
+	    1) {
+		((struct sockaddr_in *)ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host,
+		      &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+		return 0;
+	}
+	return -1;
 }
 
 static const char *parse_ulong(const char *v, unsigned long min,
@@ -303,6 +360,10 @@ static const struct key_def keys[] = {
 	  false },
 	{ "audit", "max_size", parse_size, OFF(max_size), 0, false },
 	{ "policies", "dir", parse_path, OFF(policies_dir), SZ(policies_dir),
+	  false },
+	{ "metrics", "listen", parse_listen, OFF(metrics_listen),
+	  SZ(metrics_listen), false },
+	{ "metrics", "per_sandbox", parse_bool, OFF(metrics_per_sandbox), 0,
 	  false },
 };
 

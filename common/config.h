@@ -54,6 +54,9 @@ struct sbxfw_config {
 	uint64_t max_size;	/* bytes of database pages in use; 0: no bound */
 	/* [policies] */
 	char policies_dir[PATH_MAX];	/* one sandbox a file (policy_files.c) */
+	/* [metrics]: "" off; ADDR:PORT, [V6]:PORT or a Unix socket path */
+	char metrics_listen[PATH_MAX];
+	bool metrics_per_sandbox;
 };
 
 #define CFG_MAX_SIZE_DEFAULT (1ULL << 30)
@@ -71,5 +74,8 @@ int cfg_load(const char *path, struct sbxfw_config *c, char *err,
 /* Fill the upstream list from a resolv.conf when the ini gave none. */
 int cfg_upstream_from_resolv(struct sbxfw_config *c, const char *path);
 int upstream_parse(const char *s, struct upstream *u);
+/* [metrics] listen as an address: "127.0.0.1:9469", "[::1]:9469". */
+struct sockaddr_storage;
+int cfg_listen_addr(const char *v, struct sockaddr_storage *ss);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -86,7 +87,11 @@ static int add_rules(scmp_filter_ctx ctx, const struct syscall_policy *p)
 					   1, SCMP_A1(SCMP_CMP_EQ,
 						      p->ioctls[i]))) < 0)
 			return rc;
-	return n + (p->nfamilies > 0) + (p->nioctls > 0);
+	if (p->thread_names &&
+	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+				   SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME))) < 0)
+		return rc;
+	return n + (p->nfamilies > 0) + (p->nioctls > 0) + p->thread_names;
 }
 
 int seccomp_filter_install(const struct syscall_policy *p, char *err,

@@ -2,6 +2,7 @@
 #ifndef SBXFW_SECCOMP_FILTER_H
 #define SBXFW_SECCOMP_FILTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct syscall_policy {
@@ -13,6 +14,7 @@ struct syscall_policy {
 	size_t nfamilies;
 	const unsigned long *ioctls;	/* ioctl() only for these */
 	size_t nioctls;
+	bool thread_names;		/* prctl() only to name a thread */
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

@@ -31,6 +31,7 @@
 #include "file.h"
 #include "inject_addrs.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy_json.h"
 #include "sandbox.h"
 #include "secret.h"
@@ -291,6 +292,7 @@ static void request(json_t *m)
 	snprintf(r.method, sizeof(r.method), "%s", text(method));
 	snprintf(r.path, sizeof(r.path), "%s", text(path));
 	r.status = (int)status;
+	metrics_broker_request(r.status);
 	snprintf(r.injected, sizeof(r.injected), "%s", text(inj));
 	snprintf(r.error, sizeof(r.error), "%s", text(error));
 	audit_request(&r);

@@ -26,6 +26,7 @@
 #include "flow_judge.h"
 #include "inject_addrs.h"
 #include "log.h"
+#include "metrics.h"
 #include "nft_watch.h"
 #include "policy_json.h"
 #include "queue.h"
@@ -229,6 +230,7 @@ void commands_sandbox_gone(struct daemon *d, struct sandbox *sb)
 
 	snprintf(name, sizeof(name), "%s", sb->name);
 	sandbox_remove(id);
+	metrics_sandbox_gone(id);
 	dns_forget(id, NULL);
 	broker_sandbox_gone(d, id);
 	ca_remove(d->cfg.ca_dir, name);

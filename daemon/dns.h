@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "dns_msg.h"
+#include "histogram.h"
 #include "judge.h"
 #include "marks.h"
 
@@ -63,6 +64,7 @@ void dns_forget(uint32_t sb, const struct policy *p);
 
 struct dns_stats {
 	uint64_t allowed, denied, failed;	/* failed: SERVFAIL given */
+	struct histogram upstream;	/* time to an upstream's answer */
 };
 const struct dns_stats *dns_stats(void);
 

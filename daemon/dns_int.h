@@ -74,6 +74,7 @@ struct pending {
 	uint16_t id;		/* ours, upstream */
 	size_t attempt;
 	uint64_t deadline;
+	uint64_t started;	/* for the upstream's time to answer */
 	/* TCP upstream */
 	bool tcp, connected;
 	uint8_t *buf;

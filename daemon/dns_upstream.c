@@ -201,6 +201,7 @@ static void answered(struct pending *p, const uint8_t *m, size_t len,
 	if (!n)		/* not an answer to our question */
 		return res_retry(p, now);
 	p->ok = true;
+	histogram_observe(&res_stats.upstream, now - p->started);
 	if (p->origin == FROM_OWN)
 		return own_done(p, &a, now);
 	if ((sb = sandbox_get(p->sb))) {
@@ -277,6 +278,7 @@ struct pending *res_pend_new(void)
 		if (!res_pend[i].used) {
 			res_pend[i].used = true;
 			res_pend[i].fd = -1;
+			res_pend[i].started = now_ns();
 			return &res_pend[i];
 		}
 	return NULL;

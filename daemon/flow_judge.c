@@ -6,6 +6,7 @@
 #include "audit.h"
 #include "dns.h"
 #include "flow_judge.h"
+#include "metrics.h"
 
 static bool ech_deny, binding;
 
@@ -66,6 +67,7 @@ void flow_judge_audit_dir(const struct sandbox *sb, const struct flow_key *k,
 			 q->sni);
 	r.allow = allow;
 	r.reason = v->reason;
+	metrics_verdict(sb, allow, v->reason);
 	snprintf(r.rule, sizeof(r.rule), "%s", v->rule);
 	audit_flow(&r);
 }

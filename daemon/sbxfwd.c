@@ -29,6 +29,7 @@
 #include "daemon.h"
 #include "dns.h"
 #include "log.h"
+#include "metrics.h"
 #include "nflog.h"
 #include "nft_watch.h"
 #include "notify.h"
@@ -141,6 +142,12 @@ static void reload(struct daemon *d)
 	    strcmp(c.database, d->cfg.database))
 		log_warnx("reload: mark_mask, queue, queues, socket and "
 			  "database change only with a restart");
+	if (strcmp(c.metrics_listen, d->cfg.metrics_listen) ||
+	    c.metrics_per_sandbox != d->cfg.metrics_per_sandbox)
+		log_warnx("reload: [metrics] changes only with a restart");
+	memcpy(c.metrics_listen, d->cfg.metrics_listen,
+	       sizeof(c.metrics_listen));
+	c.metrics_per_sandbox = d->cfg.metrics_per_sandbox;
 	c.mark_mask = d->cfg.mark_mask;
 	c.queue = d->cfg.queue;
 	c.queues = d->cfg.queues;
@@ -275,6 +282,7 @@ static void run(struct daemon *d, int ep, int sfd, int tfd)
 				if (d->table.pending)
 					commands_table_changed(d, "a retry");
 				audit_tick();
+				metrics_tick(d);
 			} else {
 				control_event(tag, evs[i].events, d);
 			}
@@ -509,6 +517,9 @@ int main(int argc, char **argv)
 		fatal("epoll_ctl");
 	configure(&d.cfg);
 	apply_configured(&d);
+	/* a scrape endpoint that cannot listen leaves the firewall up */
+	if (metrics_start(&d, err, sizeof(err)) < 0)
+		log_warnx("%s: no metrics", err);
 	log_info("ready: %zu sandboxes, queues %u-%u, mark_mask 0x%08x, "
 		 "DNS on port %u, broker on port %u", sandbox_count(),
 		 d.cfg.queue, d.cfg.queue + d.cfg.queues - 1, d.marks.mask,
@@ -525,6 +536,7 @@ int main(int argc, char **argv)
 	queue_flush();
 	log_info("%s until sbxfwd starts again (sbxfwd --remove-table "
 		 "removes it)", close_table(&d));
+	metrics_stop();
 	nflog_drain();
 	control_close();
 	dns_close();

@@ -64,6 +64,11 @@ int syscall_filter_install(char *err, size_t errlen)
 		.calls = allowed, .ncalls = NELEM(allowed),
 		.families = families, .nfamilies = NELEM(families),
 		.ioctls = ioctls, .nioctls = NELEM(ioctls),
+#if !defined(__SANITIZE_ADDRESS__)
+		/* libmicrohttpd names its thread (the sanitizers' runtime
+		 * has every prctl() above) */
+		.thread_names = true,
+#endif
 	};
 
 	return seccomp_filter_install(&p, err, errlen);

@@ -19,6 +19,7 @@
 #include "ct.h"
 #include "flow_judge.h"
 #include "log.h"
+#include "metrics.h"
 #include "quic.h"
 #include "revoke.h"
 #include "rst.h"
@@ -111,6 +112,7 @@ void v_latency(uint64_t start)
 
 	v_stats.lat_ns[(v_stats.packets - 1) % LAT_SAMPLES] =
 		d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+	metrics_verdict_duration(d);
 }
 
 /* The one way a queued packet gets its verdict. pkt, when not NULL,
