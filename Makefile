@@ -41,8 +41,11 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 
 .PHONY: all check deps test fuzz bench soak demo install clean deb rpm
 # the objects of the fuzzers and benchmarks, made through pattern chains,
-# are kept (.SECONDARY would also skip missing ones the archive names)
-.PRECIOUS: $(B)/fuzz/tests/fuzz/%.o $(B)/tests/bench/%.o
+# are kept, named one by one (a bare .SECONDARY would also skip missing
+# ones the archive names; make 4.3 deletes them despite a .PRECIOUS
+# pattern, and its "rm" line would follow the tests' last)
+.SECONDARY: $(patsubst tests/fuzz/%.c,$(B)/fuzz/tests/fuzz/%.o,$(FUZZ_SRC)) \
+	$(patsubst tests/bench/%.c,$(B)/tests/bench/%.o,$(BENCH_SRC))
 all: $(B)/sbxfw $(B)/sbxfwd $(B)/sbxfw-broker
 
 # --- normal build -----------------------------------------------------------
@@ -115,6 +118,7 @@ bench:
 	@tests/bench/bench_datapath.sh
 	@tests/bench/bench_broker.sh
 	@tests/bench/bench_quic.sh
+	@tests/bench/bench_journal.sh
 
 # every load at once for SOAK_MINUTES (default 10) against one daemon, the
 # release build (SOAK_BUILD=san: the sanitizers'); deps first, as bench

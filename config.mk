@@ -18,7 +18,7 @@ CC ?= cc
 CLANG ?= clang
 PKG_CONFIG ?= pkg-config
 PKGS := libnetfilter_queue libmnl libnftnl wolfssl sqlite3 inih libpcap libseccomp \
-	jansson libidn2 libmicrohttpd
+	jansson libidn2 libmicrohttpd libsystemd
 
 CFLAGS ?= -O2 -g
 WARNFLAGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \

@@ -274,10 +274,12 @@ int status_main(int argc, char **argv)
 	       json_integer_value(json_object_get(v, "deny")));
 	print_latency("  ", l, (const char *const[]){ "p50", "p99", NULL });
 	printf("  audit: %lld written, %lld not written, %lld deleted for "
-	       "size\n  database: %lld bytes in use, max_size %lld (0: none)\n",
+	       "size, %lld not exported\n  database: %lld bytes in use, "
+	       "max_size %lld (0: none)\n",
 	       json_integer_value(json_object_get(a, "written")),
 	       json_integer_value(json_object_get(a, "lost")),
 	       json_integer_value(json_object_get(a, "deleted_for_size")),
+	       json_integer_value(json_object_get(a, "not_exported")),
 	       json_integer_value(json_object_get(a, "size")),
 	       json_integer_value(json_object_get(a, "max_size")));
 	d = json_object_get(r, "dns");

@@ -359,6 +359,7 @@ static const struct key_def keys[] = {
 	{ "audit", "retention_days", parse_uint, OFF(retention_days), 0,
 	  false },
 	{ "audit", "max_size", parse_size, OFF(max_size), 0, false },
+	{ "audit", "journal", parse_bool, OFF(journal), 0, false },
 	{ "policies", "dir", parse_path, OFF(policies_dir), SZ(policies_dir),
 	  false },
 	{ "metrics", "listen", parse_listen, OFF(metrics_listen),

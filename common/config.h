@@ -52,6 +52,7 @@ struct sbxfw_config {
 	bool log_allowed;
 	unsigned retention_days;	/* 0: keep forever */
 	uint64_t max_size;	/* bytes of database pages in use; 0: no bound */
+	bool journal;		/* rows exported to journald too */
 	/* [policies] */
 	char policies_dir[PATH_MAX];	/* one sandbox a file (policy_files.c) */
 	/* [metrics]: "" off; ADDR:PORT, [V6]:PORT or a Unix socket path */

@@ -10,6 +10,7 @@
 #include "audit.h"
 #include "audit_limit.h"
 #include "clock.h"
+#include "journal.h"
 #include "log.h"
 #include "worker.h"
 #include "xalloc.h"
@@ -387,6 +388,7 @@ void audit_flow(const struct flow_record *r)
 	if (!r->allow && !audit_limit_take(r->sandbox, now_ns()))
 		return;		/* counted, for the summary row */
 	queue_row(&flows, r);
+	journal_flow(r);
 }
 
 void audit_flow_end(const char *sandbox, const struct flow_key *k,
@@ -409,6 +411,8 @@ void audit_flow_end(const char *sandbox, const struct flow_key *k,
 	if (start_ns > SINCE_MARGIN_NS)
 		store_time_at(start_ns - SINCE_MARGIN_NS, e.since);
 	queue_row(&ends, &e);
+	if (log_allowed)	/* mostly allowed flows' ends */
+		journal_flow_end(&e);
 }
 
 void audit_flow_name(const char *sandbox, const struct flow_key *k,
@@ -438,12 +442,14 @@ void audit_tick(void)
 		snprintf(r.rule, sizeof(r.rule), "%llu denied flows not "
 			 "recorded", (unsigned long long)n);
 		queue_row(&flows, &r);
+		journal_flow(&r);
 	}
 }
 
 void audit_request(const struct request_record *r)
 {
 	queue_row(&requests, r);
+	journal_request(r);
 }
 
 void audit_dns(const struct dns_record *r)
@@ -451,6 +457,7 @@ void audit_dns(const struct dns_record *r)
 	if (r->allow && !log_allowed)
 		return;
 	queue_row(&dns, r);
+	journal_dns(r);
 }
 
 uint64_t audit_written(void)

@@ -25,6 +25,7 @@
 #include "flow.h"
 #include "flow_judge.h"
 #include "inject_addrs.h"
+#include "journal.h"
 #include "log.h"
 #include "metrics.h"
 #include "nft_watch.h"
@@ -361,7 +362,7 @@ static json_t *cmd_status(struct daemon *d, json_t *req, uid_t uid,
 	snprintf(mask, sizeof(mask), "0x%08x", d->marks.mask);
 	json_t *st = json_pack(
 		"{s:b, s:s, s:i, s:I, s:s, s:i, s:i, s:s, s:i, s:i, s:i,"
-		" s:{s:I, s:I, s:I}, s:o, s:{s:I, s:I, s:I, s:I, s:I},"
+		" s:{s:I, s:I, s:I}, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I},"
 		" s:I, s:o, s:o}",
 		"ok", 1, "version", SBXFW_VERSION, "pid", (int)getpid(),
 		"uptime", (json_int_t)(time(NULL) - d->started),
@@ -377,6 +378,7 @@ static json_t *cmd_status(struct daemon *d, json_t *req, uid_t uid,
 		"audit", "written", (json_int_t)audit_written(),
 		"lost", (json_int_t)audit_lost(),
 		"deleted_for_size", (json_int_t)audit_deleted_for_size(),
+		"not_exported", (json_int_t)journal_dropped(),
 		"size", (json_int_t)audit_size(),
 		"max_size", (json_int_t)d->cfg.max_size,
 		"queue_drops", (json_int_t)queue_drops(), "dns", dns_status(d),

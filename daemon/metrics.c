@@ -19,6 +19,7 @@
 #include "dnscache.h"
 #include "flow.h"
 #include "histogram.h"
+#include "journal.h"
 #include "log.h"
 #include "metrics.h"
 #include "queue.h"
@@ -210,13 +211,16 @@ static void render(struct text *t)
 		put(t, "sbxfw_broker_requests_total{status=\"%s\"} %llu\n",
 		    cls[i], (unsigned long long)m.requests[i]);
 	head(t, "sbxfw_audit_rows_total", "counter",
-	     "Audit rows written, lost (not written), deleted for size.");
+	     "Audit rows written, lost (not written), deleted for size, not "
+	     "exported to the journal.");
 	put(t, "sbxfw_audit_rows_total{state=\"written\"} %llu\n"
 	    "sbxfw_audit_rows_total{state=\"lost\"} %llu\n"
-	    "sbxfw_audit_rows_total{state=\"deleted_for_size\"} %llu\n",
+	    "sbxfw_audit_rows_total{state=\"deleted_for_size\"} %llu\n"
+	    "sbxfw_audit_rows_total{state=\"not_exported\"} %llu\n",
 	    (unsigned long long)audit_written(),
 	    (unsigned long long)audit_lost(),
-	    (unsigned long long)audit_deleted_for_size());
+	    (unsigned long long)audit_deleted_for_size(),
+	    (unsigned long long)journal_dropped());
 	head(t, "sbxfw_cache_bytes", "gauge", "Bytes each bounded cache "
 	     "holds.");
 	put(t, "sbxfw_cache_bytes{cache=\"flows\"} %zu\n"

@@ -28,6 +28,7 @@
 #include "ct_proc.h"
 #include "daemon.h"
 #include "dns.h"
+#include "journal.h"
 #include "log.h"
 #include "metrics.h"
 #include "nflog.h"
@@ -143,8 +144,11 @@ static void reload(struct daemon *d)
 		log_warnx("reload: mark_mask, queue, queues, socket and "
 			  "database change only with a restart");
 	if (strcmp(c.metrics_listen, d->cfg.metrics_listen) ||
-	    c.metrics_per_sandbox != d->cfg.metrics_per_sandbox)
-		log_warnx("reload: [metrics] changes only with a restart");
+	    c.metrics_per_sandbox != d->cfg.metrics_per_sandbox ||
+	    c.journal != d->cfg.journal)
+		log_warnx("reload: [metrics] and [audit] journal change only "
+			  "with a restart");
+	c.journal = d->cfg.journal;
 	memcpy(c.metrics_listen, d->cfg.metrics_listen,
 	       sizeof(c.metrics_listen));
 	c.metrics_per_sandbox = d->cfg.metrics_per_sandbox;
@@ -475,7 +479,8 @@ int main(int argc, char **argv)
 	if (audit_init(d.cfg.database, d.cfg.log_allowed,
 		       d.cfg.retention_days, d.cfg.max_size, err,
 		       sizeof(err)) < 0 ||
-	    (afd = audit_query_start(d.cfg.database, err, sizeof(err))) < 0)
+	    (afd = audit_query_start(d.cfg.database, err, sizeof(err))) < 0 ||
+	    (d.cfg.journal && journal_start(err, sizeof(err)) < 0))
 		fatalx("%s", err);
 	verdict_init(&d.marks);
 	conns_init(65536);
@@ -549,6 +554,7 @@ int main(int argc, char **argv)
 	rst_fini();
 	audit_query_stop();
 	audit_fini();
+	journal_stop();
 	if ((n = conns_save(conns_path)) < 0)
 		log_warnx("%s: %s", conns_path, strerror(-n));
 	conns_fini();
