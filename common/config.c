@@ -102,8 +102,14 @@ int cfg_listen_addr(const char *v, struct sockaddr_storage *ss)
 	if (n == 0 || n >= sizeof(host))
 		return -1;
 	host[n] = 0;
+	if (strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+	    strlen(colon + 1) > 5)
+		return -1;
 	port = strtoul(colon + 1, &end, 10);
 	if (!colon[1] || *end || port == 0 || port > 65535)
+		return -1;
+	/* an IPv6 address is written in brackets: [::1]:9469 */
+	if (v[0] != '[' && strchr(host, ':'))
 		return -1;
 	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) ==
 	    1) {

@@ -606,6 +606,10 @@ static int load_one(int64_t id, const char *name, void *arg)
 			 c->d->marks.mask);
 		return -ERANGE;
 	}
+	/* names go into metrics' labels and logs as they are: a database
+	 * changed by hand must not carry another */
+	if (sandbox_name_check(name, c->err, c->errlen) < 0)
+		return -EINVAL;
 	sb = xcalloc(1, sizeof(*sb));
 	sb->id = (uint32_t)id;
 	snprintf(sb->name, sizeof(sb->name), "%s", name);

@@ -38,7 +38,7 @@ struct slot {
 static struct slot *ring;
 static size_t head, len;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t wake;
 static pthread_t thread;
 static bool running, stopping;
 static _Atomic uint64_t dropped, sent_failed;
@@ -201,14 +201,17 @@ static void dns(struct entry *e, const struct dns_record *r)
 static void request(struct entry *e, const struct request_record *r)
 {
 	char host[WIRE_TEXT_MAX(256)], path[WIRE_TEXT_MAX(512)];
+	char method[WIRE_TEXT_MAX(24)], error[WIRE_TEXT_MAX(160)];
 
 	wire_text(r->host, strlen(r->host), host, sizeof(host));
 	wire_text(r->path, strlen(r->path), path, sizeof(path));
 	common(e, "request", r->sandbox, r->time);
 	field(e, "PRIORITY=%d", r->status >= 500 || *r->error ? 4 : 6);
+	wire_text(r->method, strlen(r->method), method, sizeof(method));
+	wire_text(r->error, strlen(r->error), error, sizeof(error));
 	field(e, "MESSAGE=sandbox %s: %s https://%s%s %d%s%s", r->sandbox,
-	      *r->method ? r->method : "-", host, path, r->status,
-	      *r->error ? " " : "", r->error);
+	      *method ? method : "-", host, path, r->status,
+	      *error ? " " : "", error);
 	field(e, "SBXFW_HOST=%s", host);
 	wire_field(e, "SBXFW_METHOD", r->method);
 	field(e, "SBXFW_PATH=%s", path);
@@ -257,7 +260,7 @@ static void *run(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&mu);
 		if (len < BATCH && !stopping) {
-			clock_gettime(CLOCK_REALTIME, &ts);
+			clock_gettime(CLOCK_MONOTONIC, &ts);
 			ts.tv_nsec += WAIT_MS * 1000000L;
 			if (ts.tv_nsec >= 1000000000L) {
 				ts.tv_sec++;
@@ -283,6 +286,13 @@ static void *run(void *arg)
 
 int journal_start(char *err, size_t errlen)
 {
+	pthread_condattr_t ca;
+
+	/* its waits measured by a clock no one sets back */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&wake, &ca);
+	pthread_condattr_destroy(&ca);
 	ring = xcalloc(SLOTS, sizeof(*ring));
 	if (pthread_create(&thread, NULL, run, NULL) != 0) {
 		snprintf(err, errlen, "journal: no thread");
@@ -311,8 +321,13 @@ void journal_stop(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += 2;
 	if (pthread_timedjoin_np(thread, NULL, &ts) != 0) {
+		size_t left;
+
+		pthread_mutex_lock(&mu);
+		left = len;
+		pthread_mutex_unlock(&mu);
 		log_warnx("audit: the journal takes nothing: %zu rows not "
-			  "exported", len);
+			  "exported", left);
 		return;		/* the thread and its ring end with us */
 	}
 	free(ring);

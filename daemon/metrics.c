@@ -315,6 +315,10 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c,
 			return MHD_NO;
 		r = MHD_create_response_from_buffer_with_free_callback_cls(
 			s->len, s->text, snap_put, s);
+		if (!r) {
+			snap_put(s);
+			return MHD_NO;
+		}
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 					"text/plain; version=0.0.4; "
 					"charset=utf-8");

@@ -176,3 +176,35 @@ TEST(test_upstream_from_resolv_conf)
 	remove(path);
 	CHECK(c.nupstream == 2 && c.upstream[1].family == AF_INET6);
 }
+
+TEST(test_config_metrics_listen_and_policies)
+{
+	static const char *const good[] = {
+		"127.0.0.1:9469", "[::1]:9469", "[2001:db8::1]:80",
+		"/run/sbxfw/metrics.sock",
+	};
+	static const char *const bad[] = {
+		"198.18.0.1", "::1:9469", "[::1]", "1.2.3.4:+80", "1.2.3.4: 80",
+		"1.2.3.4:0", "1.2.3.4:65536", "name:9469", "[::1]:", "relative",
+	};
+	struct sbxfw_config c;
+	char ini[256], err[256];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
+		snprintf(ini, sizeof(ini), "[metrics]\nlisten = %s\n", good[i]);
+		CHECK(parse(ini, &c, err) == 0);
+		CHECK(!strcmp(c.metrics_listen, good[i]));
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		snprintf(ini, sizeof(ini), "[metrics]\nlisten = %s\n", bad[i]);
+		CHECK(parse(ini, &c, err) < 0);
+		CHECK(strstr(err, "t.ini:2:") != NULL);
+	}
+	CHECK(parse("[metrics]\nper_sandbox = yes\n[audit]\njournal = on\n"
+		    "[policies]\ndir = /srv/p\n", &c, err) == 0);
+	CHECK(c.metrics_per_sandbox && c.journal &&
+	      !strcmp(c.policies_dir, "/srv/p"));
+	CHECK(parse("", &c, err) == 0);
+	CHECK(!*c.metrics_listen && !c.journal &&
+	      !strcmp(c.policies_dir, "/etc/sbxfw/policies.d"));
+}
