@@ -9,6 +9,7 @@
 source "$(dirname "$0")/../lib/check.sh"
 source "$(dirname "$0")/topology.sh"
 source "$(dirname "$0")/capture.sh"
+source "$(dirname "$0")/db_lock.sh"
 
 PD=$TMP/policies.d
 topo_up || { echo "topology failed"; echo "0 passed, 1 failed"; exit 1; }
@@ -203,6 +204,28 @@ test_secrets_come_from_files_of_the_daemons_user_alone() {
 		fail "not stored"
 	rm -f "$PD/sb2.json"
 	applied --prune >/dev/null
+}
+
+# the host moves under it: another process holds the database's write
+# lock; the apply is refused whole, and once the lock goes it applies
+test_a_locked_database_refuses_the_apply_and_changes_nothing() {
+	local out before m
+	policy "$PD/sb1.json" sb1 a.example.test
+	applied >/dev/null || fail "apply"
+	before=$(cli policy sb1)
+	policy "$PD/sb1.json" sb1 a.example.test "*.b.example.test"
+	lock
+	out=$(applied)
+	[ $? = 1 ] || fail "exit status: $out"
+	echo "$out" | grep -q 'database is locked' || fail "not said: $out"
+	[ "$(cli policy sb1)" = "$before" ] || fail "the policy changed"
+	m=$(marker)
+	reaches "$m" && fail "the marker reached the internet while refused"
+	unlock
+	out=$(applied) || fail "after the lock: $out"
+	echo "$out" | grep -qx "+ allow \*.b.example.test" || fail "$out"
+	m=$(marker)
+	reaches "$m" || fail "the control: the marker did not arrive once applied"
 }
 
 # what a hostile policies directory holds: a FIFO (a blocking open
