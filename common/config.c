@@ -78,52 +78,34 @@ static const char *parse_listen(struct sbxfw_config *c, size_t off,
 	return parse_str(c, off, size, v);
 }
 
+/* upstream_parse()'s address and port, the port required (digits) and an
+ * IPv6 address in brackets. */
 int cfg_listen_addr(const char *v, struct sockaddr_storage *ss)
 {
-	char host[64];
-	const char *colon;
-	char *end;
-	unsigned long port;
-	size_t n;
+	const char *port = v[0] == '[' ? strstr(v, "]:") : strchr(v, ':');
+	struct upstream u;
 
 	memset(ss, 0, sizeof(*ss));
-	if (v[0] == '[') {
-		if (!(colon = strstr(v, "]:")))
-			return -1;
-		n = (size_t)(colon - v - 1);
-		memcpy(host, v + 1, n < sizeof(host) ? n : 0);
-		colon++;
+	if (!port || (v[0] != '[' && strchr(port + 1, ':')))
+		return -1;
+	port += v[0] == '[' ? 2 : 1;
+	if (!*port || strspn(port, "0123456789") != strlen(port) ||
+	    upstream_parse(v, &u) < 0)
+		return -1;
+	if (u.family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons(u.port);
+		memcpy(&a->sin_addr, u.addr, 4);
 	} else {
-		if (!(colon = strrchr(v, ':')))
-			return -1;
-		n = (size_t)(colon - v);
-		memcpy(host, v, n < sizeof(host) ? n : 0);
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(u.port);
+		memcpy(&a->sin6_addr, u.addr, 16);
 	}
-	if (n == 0 || n >= sizeof(host))
-		return -1;
-	host[n] = 0;
-	if (strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
-	    strlen(colon + 1) > 5)
-		return -1;
-	port = strtoul(colon + 1, &end, 10);
-	if (!colon[1] || *end || port == 0 || port > 65535)
-		return -1;
-	/* an IPv6 address is written in brackets: [::1]:9469 */
-	if (v[0] != '[' && strchr(host, ':'))
-		return -1;
-	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) ==
-	    1) {
-		((struct sockaddr_in *)ss)->sin_family = AF_INET;
-		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host,
-		      &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
-		((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
-		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
-		return 0;
-	}
-	return -1;
+	return 0;
 }
 
 static const char *parse_ulong(const char *v, unsigned long min,

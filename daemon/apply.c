@@ -34,6 +34,8 @@ struct step {
 struct plan {
 	const char *dir;
 	struct pfiles pf;
+	const struct sandbox **stay;	/* running ones in no file, kept */
+	size_t nstay;
 	struct step *s;
 	size_t n, unchanged;
 	bool prune;
@@ -127,12 +129,21 @@ static int check_match(const struct plan *pl, size_t i, char *msg)
 					  ERRLEN) < 0)
 			return -EEXIST;
 	}
-	for (o = sandbox_next(NULL); o; o = sandbox_next(o))
-		if (stays(pl, o) && sandbox_match_overlap(&f->match, &o->match,
-							  o->name, msg,
-							  ERRLEN) < 0)
+	for (size_t j = 0; j < pl->nstay; j++)
+		if (sandbox_match_overlap(&f->match, &pl->stay[j]->match,
+					  pl->stay[j]->name, msg, ERRLEN) < 0)
 			return -EEXIST;
 	return 0;
+}
+
+/* The running sandboxes the apply leaves as they are, found once. */
+static void stay_find(struct plan *pl)
+{
+	pl->stay = xcalloc(sandbox_count() + 1, sizeof(*pl->stay));
+	for (const struct sandbox *o = sandbox_next(NULL); o;
+	     o = sandbox_next(o))
+		if (stays(pl, o))
+			pl->stay[pl->nstay++] = o;
 }
 
 static struct step *step_add(struct plan *pl)
@@ -175,6 +186,7 @@ static int plan_make(struct daemon *d, const char *dir, struct plan *pl,
 		snprintf(ca, sizeof(ca), "%s", d->cfg.ca_dir);
 	if (pfiles_read(dir, &pl->pf, &o, err, ERRLEN) < 0)
 		return -EINVAL;
+	stay_find(pl);
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < pl->pf.n; i++)
 			if ((pass ? check_match(pl, i, msg) :
@@ -224,6 +236,7 @@ static void plan_clear(struct plan *pl)
 		json_decref(pl->s[i].changes);
 	}
 	free(pl->s);
+	free(pl->stay);
 	pfiles_clear(&pl->pf);
 }
 

@@ -37,7 +37,6 @@ static struct {
 	uint32_t max_id;
 	struct histogram verdict;
 	uint64_t requests[6];		/* 1xx..5xx by class; 0: other */
-	bool per_sandbox;
 	unsigned ticks;
 } m;
 
@@ -47,6 +46,10 @@ static size_t reason_index(const char *reason, bool allow)
 {
 	size_t i;
 
+	/* the judge's reasons are static strings: their address first */
+	for (i = 0; i < m.nreasons; i++)
+		if (m.reason[i] == reason && m.allow[i] == allow)
+			return i;
 	for (i = 0; i < m.nreasons; i++)
 		if (m.allow[i] == allow && !strcmp(m.reason[i], reason))
 			return i;
@@ -274,9 +277,8 @@ static void publish(void)
 		snap_put(old);
 }
 
-void metrics_tick(struct daemon *d)
+void metrics_tick(void)
 {
-	(void)d;
 	if (mhd && ++m.ticks % RENDER_TICKS == 0)
 		publish();
 }
@@ -359,8 +361,7 @@ int metrics_start(struct daemon *d, char *err, size_t errlen)
 
 	if (!*listen_at)
 		return 0;
-	m.per_sandbox = d->cfg.metrics_per_sandbox;
-	if (m.per_sandbox) {
+	if (d->cfg.metrics_per_sandbox) {
 		m.max_id = d->marks.max_id;
 		m.by_sb = xcalloc((size_t)m.max_id + 1, sizeof(*m.by_sb));
 	}

@@ -20,7 +20,7 @@ void metrics_sandbox_gone(uint32_t id);
 
 /* After the privilege drop (the listener's thread is filtered too). */
 int metrics_start(struct daemon *d, char *err, size_t errlen);
-void metrics_tick(struct daemon *d);
+void metrics_tick(void);
 void metrics_stop(void);
 
 #endif

@@ -255,11 +255,6 @@ void rules_judged(struct batch *bt, const struct nft_opts *o)
 	msg_rule(bt, r, "judged queue rule");
 }
 
-/* A QUIC 5-tuple may carry more than one connection (the server tells
- * them apart by connection ID): a client's long-header datagram on an
- * allowed UDP 443 flow, where another connection's Initial would be, goes
- * to the daemon with its sandbox's id and no state (without a daemon it
- * passes: an allowed flow's handshake must not fail with it). */
 /* Longer than one datagram on an Ethernet MTU: a UDP GSO batch (one
  * packet, several datagrams, split only on delivery), whose later
  * datagrams the first-byte rule never reads. The daemon gets it split
@@ -279,6 +274,11 @@ static void r_quic_batch(struct batch *bt, const struct nft_opts *o)
 	msg_rule(bt, r, "QUIC batch rule");
 }
 
+/* A QUIC 5-tuple may carry more than one connection (the server tells
+ * them apart by connection ID): a client's long-header datagram on an
+ * allowed UDP 443 flow, where another connection's Initial would be, goes
+ * to the daemon with its sandbox's id and no state (without a daemon it
+ * passes: an allowed flow's handshake must not fail with it). */
 static void r_quic_long(struct batch *bt, const struct nft_opts *o)
 {
 	const struct marks *m = o->marks;

@@ -286,7 +286,7 @@ static void run(struct daemon *d, int ep, int sfd, int tfd)
 				if (d->table.pending)
 					commands_table_changed(d, "a retry");
 				audit_tick();
-				metrics_tick(d);
+				metrics_tick();
 			} else {
 				control_event(tag, evs[i].events, d);
 			}
