@@ -157,6 +157,16 @@ static void r_flow_limit(struct batch *bt, const struct nft_opts *o)
 	msg_rule(bt, r, "flow limit rule");
 }
 
+/* The last rule of a chain: what reaches it goes to the daemon. */
+static void r_queue_rest(struct batch *bt, const char *chain,
+			 const struct nft_opts *o, const char *what)
+{
+	struct nftnl_rule *r = rule_new(chain);
+
+	x_queue(r, o, true);
+	msg_rule(bt, r, what);
+}
+
 /* Mark as pending, as the first byte of the stream when it is, queue. */
 static void r_queue(struct batch *bt, const struct nft_opts *o)
 {
@@ -175,10 +185,8 @@ static void r_queue(struct batch *bt, const struct nft_opts *o)
 		s_mark(r, false, m->state, mark_state(m, ST_PEND_FIRST));
 		msg_rule(bt, r, "first segment rule");
 	}
-	r = rule_new("forward");
-	x_queue(r, o, true);
-	msg_rule(bt, r, o->native_queue ? "queue rule" :
-		 "queue rule (xt NFQUEUE)");
+	r_queue_rest(bt, "forward", o, o->native_queue ? "queue rule" :
+		     "queue rule (xt NFQUEUE)");
 }
 
 /* A SYN with data on a connection already under way is no handshake:
@@ -244,15 +252,11 @@ void rules_untracked(struct batch *bt)
  * server): the server's packets and the client's data are queued. */
 void rules_judged(struct batch *bt, const struct nft_opts *o)
 {
-	struct nftnl_rule *r;
-
 	rules_ttl(bt, "judged");
 	rules_packet_mark(bt, "judged", o->marks, ST_PEND_JUDGED);
 	r_nopayload(bt, "judged", 0, true);
 	r_nopayload(bt, "judged", 1, true);
-	r = rule_new("judged");
-	x_queue(r, o, true);
-	msg_rule(bt, r, "judged queue rule");
+	r_queue_rest(bt, "judged", o, "judged queue rule");
 }
 
 /* Longer than one datagram on an Ethernet MTU: a UDP GSO batch (one
@@ -295,9 +299,7 @@ static void r_quic_long(struct batch *bt, const struct nft_opts *o)
 	x_sandbox_over(r, o, "sb_quic", o->flow_rate * 4);
 	x_verdict(r, NF_DROP, NULL);
 	msg_rule(bt, r, "QUIC long header limit rule");
-	r = rule_new("quic_long");
-	x_queue(r, o, true);
-	msg_rule(bt, r, "QUIC long header queue rule");
+	r_queue_rest(bt, "quic_long", o, "QUIC long header queue rule");
 }
 
 /* The datagrams the daemon sends in a server's name are never tracked
