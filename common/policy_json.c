@@ -321,10 +321,18 @@ static json_t *inject_json(const struct inject_rule *r, bool redact)
 	return o;
 }
 
+json_t *policy_inject_json(const struct policy *p, bool redact)
+{
+	json_t *inj = json_array();
+
+	for (size_t i = 0; i < p->ninject; i++)
+		json_array_append_new(inj, inject_json(&p->inject[i], redact));
+	return inj;
+}
+
 json_t *policy_to_json(const struct policy *p, bool redact)
 {
-	json_t *o = json_object(), *sub = json_object(), *inj = json_array();
-	size_t i;
+	json_t *o = json_object(), *sub = json_object();
 
 	json_object_set_new(o, "mode", json_string(policy_mode_name(p->mode)));
 	json_object_set_new(o, "allow", domains_json(p, LIST_ALLOW));
@@ -332,8 +340,6 @@ json_t *policy_to_json(const struct policy *p, bool redact)
 	json_object_set_new(sub, "allow", cidrs_json(p, LIST_ALLOW));
 	json_object_set_new(sub, "deny", cidrs_json(p, LIST_DENY));
 	json_object_set_new(o, "subnets", sub);
-	for (i = 0; i < p->ninject; i++)
-		json_array_append_new(inj, inject_json(&p->inject[i], redact));
-	json_object_set_new(o, "inject", inj);
+	json_object_set_new(o, "inject", policy_inject_json(p, redact));
 	return o;
 }

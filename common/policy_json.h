@@ -21,5 +21,7 @@ struct policy *policy_from_json_value(json_t *root, char *err, size_t errlen);
 json_t *policy_json_normalize(json_t *in, char *err, size_t errlen);
 /* The policy as JSON; header values are "<redacted>" when redact. */
 json_t *policy_to_json(const struct policy *p, bool redact);
+/* Its "inject" array alone. */
+json_t *policy_inject_json(const struct policy *p, bool redact);
 
 #endif

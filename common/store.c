@@ -108,7 +108,31 @@ static const char *const main_migrations[] = {
 	/* 5 -> 6: the policy file a sandbox was made from (policies.d);
 	 * NULL for one made by `sbxfw create' */
 	"ALTER TABLE sandboxes ADD COLUMN file TEXT;",
+	/* 6 -> 7: rules in chunks (store_chunk.c); policy_rules a view
+	 * of them, one rule a row as before */
+	"CREATE TABLE policy_chunks ("
+	"  sandbox_id INTEGER NOT NULL REFERENCES sandboxes(id)"
+	"    ON DELETE CASCADE,"
+	"  list TEXT NOT NULL CHECK (list IN ('allow','deny')),"
+	"  kind TEXT NOT NULL CHECK (kind IN ('domain','cidr')),"
+	"  chunk INTEGER NOT NULL,"
+	"  rules TEXT NOT NULL CHECK (json_type(rules) = 'array'),"
+	"  PRIMARY KEY (sandbox_id, list, kind, chunk)) WITHOUT ROWID;"
+	"INSERT INTO policy_chunks SELECT sandbox_id, list, kind, n / 256,"
+	"  json_group_array(value) FROM (SELECT sandbox_id, list, kind, value,"
+	"  row_number() OVER (PARTITION BY sandbox_id, list, kind"
+	"  ORDER BY position) - 1 AS n FROM policy_rules"
+	"  ORDER BY sandbox_id, list, kind, position)"
+	"  GROUP BY sandbox_id, list, kind, n / 256;"
+	"DROP TABLE policy_rules;"
+	"CREATE VIEW policy_rules AS SELECT c.sandbox_id AS sandbox_id,"
+	"  c.list AS list, c.kind AS kind, j.value AS value,"
+	"  c.chunk * 256 + j.key AS position"
+	"  FROM policy_chunks AS c, json_each(c.rules) AS j;",
 };
+/* the view's positions (chunk * 256 + index) rise only while a chunk holds
+ * 256 rules at most */
+_Static_assert(STORE_CHUNK_RULES <= 256, "policy_rules' positions");
 _Static_assert(sizeof(main_migrations) / sizeof(*main_migrations) ==
 	       STORE_SCHEMA_VERSION, "a migration a schema version");
 
@@ -199,7 +223,7 @@ static int migrate(struct store *st, const char *schema,
 		   size_t errlen)
 {
 	char sql[80];
-	int v = user_version(st, schema);
+	int v = user_version(st, schema), from = v;
 
 	if (v > nsteps) {
 		snprintf(err, errlen,
@@ -219,7 +243,9 @@ static int migrate(struct store *st, const char *schema,
 			return -EIO;
 		}
 	}
-	return 0;
+	/* the pages a migration freed (a table dropped) go back too */
+	snprintf(sql, sizeof(sql), "PRAGMA %s.incremental_vacuum", schema);
+	return from < nsteps ? exec(st, sql, err, errlen) : 0;
 }
 
 static int attach_secrets(struct store *st, const char *path, char *err,

@@ -9,7 +9,7 @@
 
 #include "policy.h"
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 /* The time now in SQL, in the form of the audit's times (STORE_TIME_LEN). */
 #define STORE_NOW "strftime('%Y-%m-%d %H:%M:%f','now')"
 
@@ -76,6 +76,21 @@ int store_policy_save(struct store *st, int64_t sandbox,
 		      const struct policy *p, char *err, size_t errlen);
 struct policy *store_policy_load(struct store *st, int64_t sandbox, char *err,
 				 size_t errlen);
+
+/* A list's rules of one kind, STORE_CHUNK_RULES a row (store_chunk.c):
+ * built by chunk_add and written whole. */
+#define STORE_CHUNK_RULES 256
+struct store_chunk {
+	char *text;
+	size_t len, cap, n;
+};
+int chunk_add(struct store_chunk *c, const char *v, char *err, size_t errlen);
+const char *chunk_end(struct store_chunk *c);
+void chunk_reset(struct store_chunk *c);
+void chunk_free(struct store_chunk *c);
+int chunk_write(struct store *st, int64_t sb, enum rule_list l,
+		const char *kind, int64_t index, struct store_chunk *c,
+		char *err, size_t errlen);
 
 /* Injection rules of a sandbox (store_inject.c): saved inside the
  * caller's transaction; loaded with values "<redacted>" when the secrets

@@ -2,42 +2,46 @@
 /* A sandbox's whole policy in the store: its mode and rules, replaced in
  * one transaction or loaded; its injection rules through store_inject.c. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "store.h"
 
+/* One list's rules of one kind, in chunks. */
+static int kind_save(struct store *st, int64_t sb, enum rule_list l,
+		     const struct policy *p, bool cidrs, struct store_chunk *c,
+		     char *err, size_t errlen)
+{
+	size_t n = cidrs ? p->ncidrs[l] : p->ndomains[l];
+	char buf[CIDR_TEXT_MAX];
+	int64_t index = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (cidrs)
+			cidr_format(&p->cidrs[l][i], buf);
+		rc = chunk_add(c, cidrs ? buf : p->domains[l][i].text, err,
+			       errlen);
+		if (rc == 0 && (c->n == STORE_CHUNK_RULES || i + 1 == n)) {
+			rc = chunk_write(st, sb, l, cidrs ? "cidr" : "domain",
+					 index++, c, err, errlen);
+			chunk_reset(c);
+		}
+	}
+	return rc;
+}
+
 static int rules_save(struct store *st, int64_t sb, const struct policy *p,
 		      char *err, size_t errlen)
 {
-	sqlite3_stmt *s = store_prep(st, "INSERT INTO policy_rules (sandbox_id, list,"
-				   " kind, value, position) VALUES (?,?,?,?,?)",
-			       err, errlen);
-	static const char *const lists[] = { "allow", "deny" };
-	char buf[CIDR_TEXT_MAX];
-	int l, rc = 0;
-	size_t i;
+	struct store_chunk c = { 0 };
+	int rc = 0;
 
-	if (!s)
-		return -EIO;
-	for (l = 0; l < 2 && rc == 0; l++) {
-		size_t nd = p->ndomains[l], n = nd + p->ncidrs[l];
-		for (i = 0; i < n && rc == 0; i++) {
-			const char *v = i < nd ? p->domains[l][i].text : buf;
-			if (i >= nd)
-				cidr_format(&p->cidrs[l][i - nd], buf);
-			sqlite3_reset(s);
-			sqlite3_bind_int64(s, 1, sb);
-			sqlite3_bind_text(s, 2, lists[l], -1, SQLITE_STATIC);
-			sqlite3_bind_text(s, 3, i < nd ? "domain" : "cidr", -1,
-					  SQLITE_STATIC);
-			sqlite3_bind_text(s, 4, v, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_int64(s, 5, (int64_t)i);
-			if (sqlite3_step(s) != SQLITE_DONE)
-				rc = store_error(st, err, errlen);
-		}
-	}
-	sqlite3_finalize(s);
+	for (int l = 0; l < 2 && rc == 0; l++)
+		for (int k = 0; k < 2 && rc == 0; k++)
+			rc = kind_save(st, sb, l, p, k, &c, err, errlen);
+	chunk_free(&c);
 	return rc;
 }
 
@@ -68,7 +72,7 @@ int store_policy_save(struct store *st, int64_t sandbox,
 		goto out;
 	}
 	sqlite3_finalize(s);
-	s = store_prep(st, "DELETE FROM policy_rules WHERE sandbox_id = ?", err,
+	s = store_prep(st, "DELETE FROM policy_chunks WHERE sandbox_id = ?", err,
 		 errlen);
 	if (!s)
 		goto out;
@@ -107,9 +111,9 @@ struct policy *store_policy_load(struct store *st, int64_t sandbox, char *err,
 	}
 	sqlite3_finalize(s);
 	p = policy_new(mode);
-	s = store_prep(st, "SELECT list, kind, value FROM policy_rules "
-		     "WHERE sandbox_id = ? ORDER BY list, kind DESC, position",
-		 err, errlen);
+	s = store_prep(st, "SELECT c.list, j.value FROM policy_chunks AS c, "
+		       "json_each(c.rules) AS j WHERE c.sandbox_id = ? ORDER BY "
+		       "c.list, c.kind DESC, c.chunk, j.key", err, errlen);
 	if (!s) {
 		policy_free(p);
 		return NULL;
@@ -118,7 +122,7 @@ struct policy *store_policy_load(struct store *st, int64_t sandbox, char *err,
 	while (ok && (step = sqlite3_step(s)) == SQLITE_ROW) {
 		enum rule_list l = strcmp((const char *)sqlite3_column_text(s, 0),
 					  "allow") ? LIST_DENY : LIST_ALLOW;
-		ok = policy_add_rule(p, l, (const char *)sqlite3_column_text(s, 2),
+		ok = policy_add_rule(p, l, (const char *)sqlite3_column_text(s, 1),
 				     err, errlen) == 0;
 	}
 	if (ok)

@@ -11,7 +11,6 @@
 
 #include "apply.h"
 #include "broker.h"
-#include "ca.h"
 #include "log.h"
 #include "policy_diff.h"
 #include "policy_files.h"
@@ -327,16 +326,10 @@ static int kernel(struct daemon *d, struct plan *pl, bool undo, char *err)
 
 static int commit(struct daemon *d, struct plan *pl, uid_t uid, char *err)
 {
-	size_t made = 0;
 	int rc;
 
-	for (; made < pl->n; made++)
-		if (pl->s[made].next && !pl->s[made].sb &&
-		    ca_ensure(d->cfg.ca_dir, pl->s[made].next->name, err,
-			      ERRLEN) < 0)
-			goto ca;
 	if ((rc = store_savepoint(&d->store, "apply", err, ERRLEN)) < 0)
-		goto ca;
+		return rc;
 	for (size_t i = 0; rc == 0 && i < pl->n; i++)
 		rc = store_step(d, &pl->s[i], uid, err);
 	if (rc == 0)
@@ -344,35 +337,28 @@ static int commit(struct daemon *d, struct plan *pl, uid_t uid, char *err)
 	if (store_end(&d->store, "apply", rc, err, ERRLEN) < 0) {
 		if (rc == 0)	/* the commit failed: the kernel back too */
 			kernel(d, pl, true, err + strlen(err));
-		goto ca;
+		return -EIO;
 	}
 	return 0;
-ca:
-	while (made--)
-		if (pl->s[made].next && !pl->s[made].sb)
-			ca_remove(d->cfg.ca_dir, pl->s[made].next->name);
-	return -EIO;
 }
 
-/* The running state becomes the plan's; open flows judged again. */
-static void take(struct daemon *d, struct step *s)
+/* The running state becomes the plan's; open flows judged again (a new
+ * sandbox's: once all are in, by take_new). Returns a new sandbox. */
+static struct sandbox *take(struct daemon *d, struct step *s)
 {
 	struct sandbox *sb = s->sb, *n = s->next;
 	char err[ERRLEN];
 
 	if (!n) {
 		commands_sandbox_gone(d, sb);
-		return;
+		return NULL;
 	}
 	if (!sb) {
 		sandbox_insert(n);
 		s->next = NULL;
-		if (revoke_adopt(n, &d->marks, err, ERRLEN) < 0)
-			log_warnx("sandbox %s: flows open before it: %s",
-				  n->name, err);
 		broker_sandbox_changed(d, n);
 		log_info("sandbox %s created from %s", n->name, n->file);
-		return;
+		return n;
 	}
 	/* the old state goes with the step */
 	struct sandbox_match m = sb->match;
@@ -390,6 +376,24 @@ static void take(struct daemon *d, struct step *s)
 		log_warnx("sandbox %s: %s", sb->name, err);
 	log_info("sandbox %s: applied %s (%zu changes)", sb->name, sb->file,
 		 json_array_size(s->changes));
+	return NULL;
+}
+
+/* Every step taken; the flows open before the new sandboxes, in one
+ * conntrack walk. */
+static void take_all(struct daemon *d, struct plan *pl)
+{
+	struct sandbox **made = xcalloc(pl->n + 1, sizeof(*made));
+	size_t n = 0;
+	char err[ERRLEN];
+
+	for (size_t i = 0; i < pl->n; i++)
+		if ((made[n] = take(d, &pl->s[i])))
+			n++;
+	if (revoke_adopt(made, n, &d->marks, err, ERRLEN) < 0)
+		log_warnx("policies: flows open before their sandboxes: %s",
+			  err);
+	free(made);
 }
 
 /* Every file's sandbox marked as what its file says. */
@@ -450,8 +454,7 @@ json_t *apply_dir(struct daemon *d, const char *dir, bool dry_run,
 		reply = NULL;
 		goto out;
 	}
-	for (size_t i = 0; i < pl.n; i++)
-		take(d, &pl.s[i]);
+	take_all(d, &pl);
 	stamp_all(&pl);
 out:
 	plan_clear(&pl);

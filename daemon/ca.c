@@ -90,6 +90,8 @@ int ca_read(const char *dir, const char *sandbox, char **cert, char **key,
 {
 	char path[PATH_MAX];
 
+	if (ca_ensure(dir, sandbox, err, errlen) < 0)
+		return -EIO;
 	ca_path(dir, sandbox, "crt", path, sizeof(path));
 	if (!(*cert = read_file(path, false, err, errlen)))
 		return -EIO;

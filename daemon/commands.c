@@ -165,12 +165,11 @@ static json_t *cmd_create(struct daemon *d, json_t *req, uid_t uid,
 	}
 	snprintf(sb->name, sizeof(sb->name), "%s", name);
 	if (match_from(req, &sb->match, err) < 0 ||
-	    !(sb->policy = policy_from(d, req, err)) ||
-	    ca_ensure(d->cfg.ca_dir, name, err, ERRLEN) < 0)
+	    !(sb->policy = policy_from(d, req, err)))
 		goto fail;
 	if (store_sandbox_create(&d->store, name, &sb->match, sb->policy,
 				 &id, err, ERRLEN) < 0)
-		goto fail_ca;
+		goto fail;
 	if (id < 1 || id > d->marks.max_id) {
 		snprintf(err, ERRLEN, "no sandbox id left in mark_mask 0x%08x "
 			 "(%u sandboxes at most)", d->marks.mask,
@@ -182,7 +181,7 @@ static json_t *cmd_create(struct daemon *d, json_t *req, uid_t uid,
 	if (nft_sandbox_update(NULL, &ns, &d->marks, err, ERRLEN) < 0)
 		goto undo;
 	sandbox_insert(sb);
-	if (revoke_adopt(sb, &d->marks, err, ERRLEN) < 0)
+	if (revoke_adopt(&sb, 1, &d->marks, err, ERRLEN) < 0)
 		log_warnx("sandbox %s: flows open before it: %s", name, err);
 	broker_sandbox_changed(d, sb);
 	log_change(d, name, uid, "create");
@@ -193,8 +192,6 @@ static json_t *cmd_create(struct daemon *d, json_t *req, uid_t uid,
 undo:
 	store_sandbox_delete(&d->store, id, err + strlen(err),
 			     ERRLEN - strlen(err));
-fail_ca:
-	ca_remove(d->cfg.ca_dir, name);
 fail:
 	sandbox_free(sb);
 	return NULL;
@@ -621,11 +618,6 @@ static int load_one(int64_t id, const char *name, void *arg)
 			       c->errlen) < 0) {
 		sandbox_free(sb);
 		return -EINVAL;
-	}
-	/* sandboxes made before credentials brokering get their CA now */
-	if (ca_ensure(c->d->cfg.ca_dir, name, c->err, c->errlen) < 0) {
-		sandbox_free(sb);
-		return -EIO;
 	}
 	sandbox_insert(sb);
 	return 0;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conns.h"
@@ -11,6 +12,7 @@
 #include "revoke.h"
 #include "route.h"
 #include "rst.h"
+#include "xalloc.h"
 
 struct revoke_ctx {
 	struct sandbox *sb;
@@ -164,41 +166,70 @@ int revoke_sandbox(struct sandbox *sb, const struct marks *m, char *err,
 	return c.cut;
 }
 
-/* An open flow of no sandbox until now: the new sandbox's own (judged as
- * a new flow would be, without its name) or one towards it (the inbound
- * rule); allowed ones take its id, the rest are cut. */
+/* Adoption: the new sandboxes, each one's counts. */
+struct adopt_ctx {
+	struct revoke_ctx c;
+	struct sandbox *const *sbs;
+	size_t n;
+	int *cut, *adopted;
+};
+
+/* An open flow of no sandbox until now: the first new sandbox's whose
+ * own it is (judged as a new flow would be, without its name) or whom it
+ * is opened towards (the inbound rule); allowed ones take its id, the
+ * rest are cut. */
 static void adopt(const struct flow_key *k, uint32_t ctmark, bool ended,
 		  void *arg)
 {
-	struct revoke_ctx *c = arg;
-	bool out = own_flow(c, k);
+	struct adopt_ctx *a = arg;
+	struct revoke_ctx *c = &a->c;
+	char soif[IF_NAMESIZE], doif[IF_NAMESIZE];
+	bool s_ok = route_oif(k->family, k->src, soif) == 0,
+	     d_ok = route_oif(k->family, k->dst, doif) == 0, out = false;
 	struct flow_query q;
 	struct judgement j;
+	size_t i;
 
 	(void)ctmark, (void)ended;
-	if (!out && !is_sandbox_end(c->sb, k->family, k->dst))
+	for (i = 0; i < a->n; i++) {
+		out = sandbox_matches(a->sbs[i], s_ok ? soif : NULL, k->family,
+				      k->src);
+		if (out || sandbox_matches(a->sbs[i], d_ok ? doif : NULL,
+					   k->family, k->dst))
+			break;
+	}
+	if (i == a->n)
 		return;
+	c->sb = a->sbs[i];
 	judge_open(c, k, out, NULL, &q, &j);
 	if (j.v.verdict == VERDICT_ALLOW) {
 		ct_set_mark(k, mark_id(c->m, c->sb->id) |
 			    mark_state(c->m, ST_ALLOW), c->m->mask);
-		c->adopted++;
+		a->adopted[i]++;
 		return;
 	}
+	c->cut = 0;
 	cut(c, k, NULL, cut_reason(&j.v, out, false), j.v.rule, !out);
+	a->cut[i] += c->cut;
 }
 
-int revoke_adopt(struct sandbox *sb, const struct marks *m, char *err,
-		 size_t errlen)
+int revoke_adopt(struct sandbox *const *sbs, size_t n, const struct marks *m,
+		 char *err, size_t errlen)
 {
-	struct revoke_ctx c = { .sb = sb, .m = m };
-	int rc = ct_each(mark_state(m, ST_OTHER), m->mask, adopt, &c, err,
-			 errlen);
+	struct adopt_ctx a = { .c = { .m = m }, .sbs = sbs, .n = n,
+			       .cut = xcalloc(n + 1, sizeof(int)),
+			       .adopted = xcalloc(n + 1, sizeof(int)) };
+	int rc = n ? ct_each(mark_state(m, ST_OTHER), m->mask, adopt, &a, err,
+			     errlen) : 0, cuts = 0;
 
-	if (rc < 0)
-		return rc;
-	if (c.cut || c.adopted)
-		log_info("sandbox %s: of the flows open before it, %d cut, %d "
-			 "kept", sb->name, c.cut, c.adopted);
-	return c.cut;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (a.cut[i] || a.adopted[i])
+			log_info("sandbox %s: of the flows open before it, %d "
+				 "cut, %d kept", sbs[i]->name, a.cut[i],
+				 a.adopted[i]);
+		cuts += a.cut[i];
+	}
+	free(a.cut);
+	free(a.adopted);
+	return rc < 0 ? rc : cuts;
 }

@@ -3,6 +3,7 @@
 #define SBXFWD_REVOKE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "flow.h"
@@ -24,10 +25,11 @@ int revoke_flow(const struct flow_key *k, uint32_t mark, uint32_t mask);
 int revoke_sandbox(struct sandbox *sb, const struct marks *m, char *err,
 		   size_t errlen);
 
-/* A new sandbox's flows opened before it was (marked "not a sandbox"):
- * its own, and those towards it, judged as they would be now; those not
- * allowed are cut. Returns the number cut, or -errno. */
-int revoke_adopt(struct sandbox *sb, const struct marks *m, char *err,
-		 size_t errlen);
+/* New sandboxes' flows opened before they were (marked "not a
+ * sandbox"): their own, and those towards them, judged as they would be
+ * now; those not allowed are cut. One conntrack walk for all n. Returns
+ * the number cut, or -errno. */
+int revoke_adopt(struct sandbox *const *sbs, size_t n, const struct marks *m,
+		 char *err, size_t errlen);
 
 #endif

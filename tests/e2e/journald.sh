@@ -22,8 +22,15 @@ journald_unmount() {
 	[ -z "$made" ] || rmdir $made
 }
 
+# journald_up [NETNS]: in NETNS, where its socket's queue is as long as
+# systemd makes it at boot (50-default.conf: net.unix.max_dgram_qlen =
+# 512; the kernel's 10 holds a sender at the eleventh entry of a burst)
 journald_up() {
-	/lib/systemd/systemd-journald >>"$TMP/journald.log" 2>&1 &
+	if [ -n "${1:-}" ]; then
+		ip netns exec "$1" sysctl -qw net.unix.max_dgram_qlen=512
+		set -- ip netns exec "$1"
+	fi
+	"$@" /lib/systemd/systemd-journald >>"$TMP/journald.log" 2>&1 &
 	echo $! >"$TMP/journald.pid"
 	wait_for 50 test -S /run/systemd/journal/socket
 }

@@ -181,6 +181,30 @@ test_rsync_then_sighup_cuts_the_flows_of_a_removed_rule() {
 		"deny|domain-not-allowed|"
 }
 
+# sandboxes an apply makes judge the flows open before them, all in one
+# conntrack walk: sb1's download (deny-all now) is cut, a marker after it
+# does not reach the internet; with sb1 gone, the download goes on
+test_an_apply_judges_the_flows_open_before_its_sandboxes() {
+	local a m keep=$TMP/sb1.keep
+	mv "$PD/sb1.json" "$keep"
+	applied --prune >/dev/null || fail "prune sb1"
+	cli show sb1 >/dev/null 2>&1 && fail "sb1 stays"
+	last_ids | cut -d'|' -f1 >"$TMP/first_flows"
+	download a.example.test "$TMP/a"
+	a=$!
+	under_way "$TMP/a" || return 1
+	printf '{"ifaces": ["veth-sb1"], "policy": "deny-all"}\n' >"$PD/sb1.json"
+	printf '{"sources": ["198.18.7.0/24"], "policy": "deny-all"}\n' >"$PD/sb7.json"
+	applied >/dev/null || fail "apply"
+	! wait "$a" || fail "a download opened before its sandbox went on"
+	expect_flow "dport = 443" "deny|mode-deny-all|"
+	m=$(marker)
+	reaches "$m" && fail "the marker reached the internet"
+	rm "$PD/sb7.json"
+	mv "$keep" "$PD/sb1.json"
+	applied --prune >/dev/null || fail "back"
+}
+
 test_secrets_come_from_files_of_the_daemons_user_alone() {
 	local out tok="tok$RANDOM$RANDOM$RANDOM" s=$TMP/secrets/api
 	printf 'Bearer %s\n' "$tok" >"$s"

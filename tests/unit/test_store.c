@@ -121,6 +121,95 @@ TEST(test_store_policy_round_trip)
 	cleanup();
 }
 
+/* Rules added and removed one at a time cross chunks (256 rules a row)
+ * and keep their order; the view shows them a row each. */
+TEST(test_store_rules_one_at_a_time_cross_chunks_in_order)
+{
+	const char *path = db_path();
+	struct store st;
+	struct policy *q;
+	char err[256], v[64];
+	int64_t id;
+
+	CHECK(store_open(&st, path, false, err, sizeof(err)) == 0);
+	CHECK(store_sandbox_add(&st, "sb1", &id, err, sizeof(err)) == 0);
+	for (int i = 0; i < 600; i++) {
+		snprintf(v, sizeof(v), "d%d.example.com", i);
+		CHECK(store_rule_insert(&st, id, LIST_ALLOW, v, err,
+					sizeof(err)) == 0);
+	}
+	CHECK(store_rule_insert(&st, id, LIST_DENY, "10.0.0.0/8", err,
+				sizeof(err)) == 0);
+	CHECK(count_rows(&st, "SELECT count(*) FROM policy_chunks WHERE "
+			      "list = 'allow'") == 3);
+	CHECK(count_rows(&st, "SELECT count(*) FROM policy_rules") == 601);
+	CHECK(count_rows(&st, "SELECT count(*) FROM policy_rules WHERE kind "
+			      "= 'cidr' AND list = 'deny' AND value = "
+			      "'10.0.0.0/8'") == 1);
+	/* d0 .. d255 fill the first chunk: removing them empties it */
+	for (int i = 0; i < 256; i++) {
+		snprintf(v, sizeof(v), "d%d.example.com", i);
+		CHECK(store_rule_delete(&st, id, v, err, sizeof(err)) == 0);
+	}
+	CHECK(store_rule_delete(&st, id, "d300.example.com", err,
+				sizeof(err)) == 0);
+	CHECK(count_rows(&st, "SELECT count(*) FROM policy_chunks WHERE "
+			      "list = 'allow'") == 2);
+	/* "d30.example.com" is gone, "d300..." was a longer name */
+	CHECK(count_rows(&st, "SELECT count(*) FROM policy_rules WHERE value "
+			      "= 'd301.example.com'") == 1);
+	CHECK(store_rule_insert(&st, id, LIST_ALLOW, "d0.example.com", err,
+				sizeof(err)) == 0);
+	q = store_policy_load(&st, id, err, sizeof(err));
+	CHECK(q && q->ndomains[LIST_ALLOW] == 344 && q->ncidrs[LIST_DENY] == 1);
+	CHECK(q && !strcmp(q->domains[LIST_ALLOW][0].text, "d256.example.com"));
+	CHECK(q && !strcmp(q->domains[LIST_ALLOW][44].text, "d301.example.com"));
+	CHECK(q && !strcmp(q->domains[LIST_ALLOW][343].text, "d0.example.com"));
+	policy_free(q);
+	CHECK(count_rows(&st, "SELECT count(*) FROM (SELECT value, position, "
+			      "lag(position) OVER (ORDER BY position) AS p "
+			      "FROM policy_rules WHERE list = 'allow') WHERE "
+			      "p >= position") == 0);
+	store_close(&st);
+	cleanup();
+}
+
+/* A database of schema 6 (a rule a row) keeps its rules and their order
+ * in chunks. */
+TEST(test_store_rules_of_schema_6_are_migrated)
+{
+	const char *path = db_path();
+	struct store st;
+	struct policy *q;
+	char err[256];
+	int64_t id;
+
+	CHECK(store_open(&st, path, false, err, sizeof(err)) == 0);
+	CHECK(store_sandbox_add(&st, "sb1", &id, err, sizeof(err)) == 0);
+	CHECK(sqlite3_exec(st.db, "DROP VIEW policy_rules; DROP TABLE "
+			   "policy_chunks; CREATE TABLE policy_rules (sandbox_id"
+			   " INTEGER, list TEXT, kind TEXT, value TEXT, position"
+			   " INTEGER); WITH RECURSIVE n(i) AS (SELECT 0 UNION "
+			   "ALL SELECT i + 1 FROM n WHERE i < 299) INSERT INTO "
+			   "policy_rules SELECT 1, 'allow', 'domain', 'd' || i "
+			   "|| '.example.com', 1000 - i FROM n; INSERT INTO "
+			   "policy_rules VALUES (1, 'deny', 'cidr', "
+			   "'10.0.0.0/8', 0); PRAGMA user_version = 6", NULL,
+			   NULL, NULL) == SQLITE_OK);
+	store_close(&st);
+	CHECK(store_open(&st, path, false, err, sizeof(err)) == 0);
+	CHECK(store_schema_version(&st) == STORE_SCHEMA_VERSION);
+	q = store_policy_load(&st, id, err, sizeof(err));
+	CHECK(q && q->ndomains[LIST_ALLOW] == 300 && q->ncidrs[LIST_DENY] == 1);
+	/* position order: the highest i first */
+	CHECK(q && !strcmp(q->domains[LIST_ALLOW][0].text, "d299.example.com"));
+	CHECK(q && !strcmp(q->domains[LIST_ALLOW][299].text, "d0.example.com"));
+	policy_free(q);
+	CHECK(count_rows(&st, "SELECT count(*) FROM policy_chunks") == 3);
+	store_close(&st);
+	cleanup();
+}
+
 TEST(test_store_reuses_the_lowest_free_sandbox_id)
 {
 	const char *path = db_path();
@@ -578,7 +667,7 @@ TEST(test_a_damaged_database_is_an_error_not_fewer_sandboxes_or_rules)
 	CHECK(store_policy_save(&st, id, p, err, sizeof(err)) == 0);
 	policy_free(p);
 	store_close(&st);
-	CHECK(damage(path, "policy_rules") == 0);
+	CHECK(damage(path, "policy_chunks") == 0);
 	CHECK(store_open(&st, path, false, err, sizeof(err)) == 0);
 	q = store_policy_load(&st, id, err, sizeof(err));
 	CHECK(q == NULL && strstr(err, path));
