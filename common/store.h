@@ -209,6 +209,9 @@ int store_rule_insert(struct store *st, int64_t sb, enum rule_list l,
 		      const char *text, char *err, size_t errlen);
 int store_rule_delete(struct store *st, int64_t sb, const char *text,
 		      char *err, size_t errlen);
+/* n rules removed from both lists, in one pass when they are many */
+int store_rules_delete(struct store *st, int64_t sb, const char *const *texts,
+		       size_t n, char *err, size_t errlen);
 int store_change_log(struct store *st, const char *sandbox, unsigned uid,
 		     const char *change, char *err, size_t errlen);
 

@@ -343,7 +343,7 @@ static int commit(struct daemon *d, struct plan *pl, uid_t uid, char *err)
 }
 
 /* The running state becomes the plan's; open flows judged again (a new
- * sandbox's: once all are in, by take_new). Returns a new sandbox. */
+ * sandbox's: once all are in, by take_all). Returns a new sandbox. */
 static struct sandbox *take(struct daemon *d, struct step *s)
 {
 	struct sandbox *sb = s->sb, *n = s->next;

@@ -159,12 +159,18 @@ static int store_change(struct daemon *d, struct sandbox *sb,
 {
 	int rc = 0;
 
-	for (size_t i = 0; rc == 0 && i < c->n; i++)
-		rc = c->kind == CH_ADD ?
-			     store_rule_insert(&d->store, sb->id, c->list,
-					       c->rules[i], err, ERRLEN) :
-			     store_rule_delete(&d->store, sb->id, c->rules[i],
-					       err, ERRLEN);
+	for (size_t i = 0; rc == 0 && c->kind == CH_ADD && i < c->n; i++)
+		rc = store_rule_insert(&d->store, sb->id, c->list, c->rules[i],
+				       err, ERRLEN);
+	if (c->kind == CH_REMOVE) {
+		const char **t = xcalloc(c->n + 1, sizeof(*t));
+
+		for (size_t i = 0; i < c->n; i++)
+			t[i] = c->rules[i];
+		rc = store_rules_delete(&d->store, sb->id, t, c->n, err,
+					ERRLEN);
+		free(t);
+	}
 	if (c->kind == CH_MODE)
 		rc = store_mode_set(&d->store, sb->id, c->mode, err, ERRLEN);
 	return rc;

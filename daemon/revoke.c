@@ -174,10 +174,12 @@ struct adopt_ctx {
 	int *cut, *adopted;
 };
 
-/* An open flow of no sandbox until now: the first new sandbox's whose
- * own it is (judged as a new flow would be, without its name) or whom it
- * is opened towards (the inbound rule); allowed ones take its id, the
- * rest are cut. */
+/* An open flow of no sandbox until now: the new sandbox's whose own it
+ * is (judged as a new flow would be, without its name), else the one it
+ * is opened towards (the inbound rule), as the kernel classifies by
+ * source first: a flow from one new sandbox to another is its source's
+ * to judge, whatever order the files come in. Allowed ones take its id,
+ * the rest are cut. */
 static void adopt(const struct flow_key *k, uint32_t ctmark, bool ended,
 		  void *arg)
 {
@@ -191,13 +193,16 @@ static void adopt(const struct flow_key *k, uint32_t ctmark, bool ended,
 	size_t i;
 
 	(void)ctmark, (void)ended;
-	for (i = 0; i < a->n; i++) {
+	for (i = 0; i < a->n && !out; i++)
 		out = sandbox_matches(a->sbs[i], s_ok ? soif : NULL, k->family,
 				      k->src);
-		if (out || sandbox_matches(a->sbs[i], d_ok ? doif : NULL,
-					   k->family, k->dst))
-			break;
-	}
+	if (out)
+		i--;
+	else
+		for (i = 0; i < a->n; i++)
+			if (sandbox_matches(a->sbs[i], d_ok ? doif : NULL,
+					    k->family, k->dst))
+				break;
 	if (i == a->n)
 		return;
 	c->sb = a->sbs[i];

@@ -205,6 +205,53 @@ test_an_apply_judges_the_flows_open_before_its_sandboxes() {
 	applied --prune >/dev/null || fail "back"
 }
 
+# a flow from one new sandbox to another is its source's to judge, as the
+# kernel classifies by source first, whatever order the files come in:
+# b2 (deny-all) talks to a1 (allow-all, a file read first) before the
+# apply; after it, b2's marker never reaches a1's listener
+test_a_flow_between_two_new_sandboxes_is_judged_by_its_source() {
+	local m keep=$TMP/sb1.keep c srv=$TMP/a1.log
+	second_link || { fail "second link"; return 1; }
+	mv "$PD/sb1.json" "$keep"
+	applied --prune >/dev/null || fail "prune sb1"
+	sb python3 -u -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("198.18.1.2", 9099)); s.listen(1); s.settimeout(20)
+c, _ = s.accept(); c.settimeout(20)
+for line in c.makefile():
+    print(line.strip(), flush=True)' >"$srv" 2>&1 &
+	wait_for 50 eval 'sb ss -ltn | grep -q ":9099 "' || fail "no listener"
+	m=$(marker)
+	rm -f "$TMP/go"
+	ip netns exec "$NS_SB2" python3 -c '
+import os, socket, sys, time
+c = socket.create_connection(("198.18.1.2", 9099), 5)
+c.sendall(b"hello\n")
+for _ in range(100):
+    if os.path.exists(sys.argv[2]):
+        break
+    time.sleep(0.1)
+try:
+    c.sendall(sys.argv[1].encode() + b"\n"); time.sleep(1)
+    c.sendall(sys.argv[1].encode() + b"\n"); time.sleep(1)
+except OSError:
+    pass' "$m" "$TMP/go" &
+	c=$!
+	wait_for 50 grep -q hello "$srv" || fail "control: hello did not arrive"
+	printf '{"name": "a1", "ifaces": ["veth-sb1"], "policy": "allow-all"}\n' >"$PD/a.json"
+	printf '{"name": "b2", "ifaces": ["veth-sb2"], "policy": "deny-all"}\n' >"$PD/b.json"
+	applied >/dev/null || fail "apply"
+	: >"$TMP/go"
+	wait "$c"
+	grep -q "$m" "$srv" && fail "b2's marker reached a1 after the apply"
+	pkill -f "bind...198.18.1.2., 9099" 2>/dev/null
+	rm "$PD/a.json" "$PD/b.json"
+	applied --prune >/dev/null || fail "prune a1, b2"
+	mv "$keep" "$PD/sb1.json"
+	applied >/dev/null || fail "back"
+}
+
 test_secrets_come_from_files_of_the_daemons_user_alone() {
 	local out tok="tok$RANDOM$RANDOM$RANDOM" s=$TMP/secrets/api
 	printf 'Bearer %s\n' "$tok" >"$s"

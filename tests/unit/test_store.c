@@ -174,6 +174,46 @@ TEST(test_store_rules_one_at_a_time_cross_chunks_in_order)
 	cleanup();
 }
 
+/* Many rules out at once: one pass, from both lists, the order kept. */
+TEST(test_store_rules_deleted_many_at_once)
+{
+	const char *path = db_path();
+	struct store st;
+	struct policy *q;
+	char err[256], v[600][32];
+	const char *gone[300];
+	int64_t id;
+
+	CHECK(store_open(&st, path, false, err, sizeof(err)) == 0);
+	CHECK(store_sandbox_add(&st, "sb1", &id, err, sizeof(err)) == 0);
+	for (int i = 0; i < 600; i++) {
+		snprintf(v[i], sizeof(v[i]), "d%d.example.com", i);
+		CHECK(store_rule_insert(&st, id, LIST_ALLOW, v[i], err,
+					sizeof(err)) == 0);
+		if (i % 2)
+			gone[i / 2] = v[i];
+	}
+	CHECK(store_rule_insert(&st, id, LIST_DENY, "d1.example.com", err,
+				sizeof(err)) == 0);
+	CHECK(store_rule_insert(&st, id, LIST_DENY, "10.0.0.0/8", err,
+				sizeof(err)) == 0);
+	CHECK(store_rules_delete(&st, id, gone, 300, err, sizeof(err)) == 0);
+	q = store_policy_load(&st, id, err, sizeof(err));
+	CHECK(q && q->ndomains[LIST_ALLOW] == 300 && q->ndomains[LIST_DENY] == 0);
+	CHECK(q && q->ncidrs[LIST_DENY] == 1);
+	CHECK(q && !strcmp(q->domains[LIST_ALLOW][0].text, "d0.example.com"));
+	CHECK(q && !strcmp(q->domains[LIST_ALLOW][299].text, "d598.example.com"));
+	policy_free(q);
+	/* every rule of the last chunk gone: the chunk goes */
+	for (int i = 0; i < 300; i++)
+		gone[i] = v[2 * i];
+	CHECK(store_rules_delete(&st, id, gone, 300, err, sizeof(err)) == 0);
+	CHECK(count_rows(&st, "SELECT count(*) FROM policy_chunks") == 1);
+	CHECK(count_rows(&st, "SELECT count(*) FROM policy_rules") == 1);
+	store_close(&st);
+	cleanup();
+}
+
 /* A database of schema 6 (a rule a row) keeps its rules and their order
  * in chunks. */
 TEST(test_store_rules_of_schema_6_are_migrated)
