@@ -174,6 +174,17 @@ struct adopt_ctx {
 	int *cut, *adopted;
 };
 
+/* The first new sandbox addr (leaving by oif) is the end of; n: none. */
+static size_t owner(const struct adopt_ctx *a, const char *oif, int family,
+		    const uint8_t *addr)
+{
+	size_t i = 0;
+
+	while (i < a->n && !sandbox_matches(a->sbs[i], oif, family, addr))
+		i++;
+	return i;
+}
+
 /* An open flow of no sandbox until now: the new sandbox's whose own it
  * is (judged as a new flow would be, without its name), else the one it
  * is opened towards (the inbound rule), as the kernel classifies by
@@ -187,22 +198,15 @@ static void adopt(const struct flow_key *k, uint32_t ctmark, bool ended,
 	struct revoke_ctx *c = &a->c;
 	char soif[IF_NAMESIZE], doif[IF_NAMESIZE];
 	bool s_ok = route_oif(k->family, k->src, soif) == 0,
-	     d_ok = route_oif(k->family, k->dst, doif) == 0, out = false;
+	     d_ok = route_oif(k->family, k->dst, doif) == 0, out;
 	struct flow_query q;
 	struct judgement j;
 	size_t i;
 
 	(void)ctmark, (void)ended;
-	for (i = 0; i < a->n && !out; i++)
-		out = sandbox_matches(a->sbs[i], s_ok ? soif : NULL, k->family,
-				      k->src);
-	if (out)
-		i--;
-	else
-		for (i = 0; i < a->n; i++)
-			if (sandbox_matches(a->sbs[i], d_ok ? doif : NULL,
-					    k->family, k->dst))
-				break;
+	i = owner(a, s_ok ? soif : NULL, k->family, k->src);
+	if (!(out = i < a->n))
+		i = owner(a, d_ok ? doif : NULL, k->family, k->dst);
 	if (i == a->n)
 		return;
 	c->sb = a->sbs[i];
