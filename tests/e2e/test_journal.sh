@@ -116,7 +116,7 @@ test_rows_reach_a_collector_through_journal_upload() {
 not_exported() { cli status | sed -n 's/.*size, \([0-9]*\) not exported.*/\1/p'; }
 
 test_a_stopped_or_absent_journal_holds_no_verdict() {
-	local before
+	local before m
 	recreate --allowed-domain allowed.test >/dev/null || fail "create"
 	before=$(not_exported)
 	# stopped: its socket fills, then the export thread waits, then its
@@ -149,6 +149,11 @@ PY
 	[ "$(https allowed.test)" = "hello allowed.test" ] || fail "verdicts without a journal"
 	wait_for 50 eval '[ "$(not_exported)" -gt "$before" ]' || fail "absent: nothing counted"
 	journald_up || fail "journald again"
+	# back: rows reach the new journald's socket
+	m="b$RANDOM"
+	https "$m.other.test" --resolve "$m.other.test:443:$NET4" >/dev/null
+	wait_for 50 eval 'jc SBXFW_SNI="$m.other.test" | grep -q .' ||
+		fail "not exported once journald is back"
 }
 
 # the release build's system call filter (the sanitizers' allows more)
