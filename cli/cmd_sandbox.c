@@ -225,10 +225,10 @@ int show_main(int argc, char **argv)
 
 /* "verdict latency: p50 80 us, p99 950 us": the percentiles named, as
  * status and stats print them. */
-static void print_latency(const char *lead, json_t *l,
+static void print_latency(const char *lead, const char *what, json_t *l,
 			  const char *const *keys)
 {
-	printf("%sverdict latency:", lead);
+	printf("%s%s:", lead, what);
 	for (size_t i = 0; keys[i]; i++)
 		printf("%s %s %.0f us", i ? "," : "", keys[i],
 		       json_real_value(json_object_get(l, keys[i])));
@@ -272,7 +272,11 @@ int status_main(int argc, char **argv)
 	       json_integer_value(json_object_get(v, "packets")),
 	       json_integer_value(json_object_get(v, "allow")),
 	       json_integer_value(json_object_get(v, "deny")));
-	print_latency("  ", l, (const char *const[]){ "p50", "p99", NULL });
+	print_latency("  ", "verdict latency", l,
+		      (const char *const[]){ "p50", "p99", NULL });
+	print_latency("  ", "a server's first packet (commits a verdict)",
+		      json_object_get(r, "commit_latency_us"),
+		      (const char *const[]){ "p50", "p99", NULL });
 	printf("  audit: %lld written, %lld not written, %lld deleted for "
 	       "size, %lld not exported\n  database: %lld bytes in use, "
 	       "max_size %lld (0: none)\n",
@@ -351,8 +355,8 @@ int stats_main(int argc, char **argv)
 	       json_integer_value(json_object_get(r, "queue_drops")),
 	       json_integer_value(json_object_get(r, "audit_lost")),
 	       json_integer_value(json_object_get(r, "audit_written")));
-	print_latency("", l, (const char *const[]){ "p50", "p90", "p99",
-						    "max", NULL });
+	print_latency("", "verdict latency", l,
+		      (const char *const[]){ "p50", "p90", "p99", "max", NULL });
 	json_decref(r);
 	return 0;
 }

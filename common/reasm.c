@@ -65,12 +65,35 @@ enum reasm_state reasm_tick(struct reasm *r, uint64_t now_ns)
 	return r->state;
 }
 
-/* Copy bytes in, checking those already there; false on a conflict. */
+/* Marks [off, off + len) received. */
+static void have_range(struct reasm *r, size_t off, size_t len)
+{
+	size_t end = off + len;
+
+	for (; off < end && off % 8; off++)
+		r->have[off / 8] |= (uint8_t)(1u << (off % 8));
+	if (end - off >= 8) {
+		memset(r->have + off / 8, 0xff, (end - off) / 8);
+		off += (end - off) / 8 * 8;
+	}
+	for (; off < end; off++)
+		r->have[off / 8] |= (uint8_t)(1u << (off % 8));
+}
+
+/* Copy bytes in, checking those already there; false on a conflict.
+ * Bytes past all received so far (a stream in order) are copied whole. */
 static bool store(struct reasm *r, size_t off, const uint8_t *data,
 		  size_t len)
 {
 	size_t i;
 
+	if (off >= r->end) {
+		memcpy(r->buf + off, data, len);
+		have_range(r, off, len);
+		r->stored += len;
+		r->end = off + len;
+		return true;
+	}
 	for (i = 0; i < len; i++) {
 		size_t at = off + i;
 		if (have_bit(r, at)) {
@@ -82,7 +105,21 @@ static bool store(struct reasm *r, size_t off, const uint8_t *data,
 		r->have[at / 8] |= (uint8_t)(1u << (at % 8));
 		r->stored++;
 	}
+	if (off + len > r->end)
+		r->end = off + len;
 	return true;
+}
+
+/* The first byte not received from FROM on. */
+static size_t gap(const struct reasm *r, size_t from)
+{
+	while (from < r->limit && from % 8 && have_bit(r, from))
+		from++;
+	while (from + 8 <= r->cap && r->have[from / 8] == 0xff)
+		from += 8;
+	while (from < r->limit && have_bit(r, from))
+		from++;
+	return from;
 }
 
 /* The judge's word on the contiguous prefix. */
@@ -124,8 +161,7 @@ enum reasm_state reasm_add(struct reasm *r, uint32_t seq, const uint8_t *data,
 		grow(r, off + len);
 	if (!store(r, off, data, len))
 		return give_up(r, REASM_WHY_CONFLICT);
-	while (r->contig < r->limit && have_bit(r, r->contig))
-		r->contig++;
+	r->contig = gap(r, r->contig);
 	if (r->contig == before)
 		return r->state;
 	return judged(r, judge, arg);

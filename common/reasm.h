@@ -33,6 +33,7 @@ struct reasm {
 	size_t cap;		/* bytes allocated, up to limit */
 	size_t contig;		/* bytes contiguous from base */
 	size_t stored;		/* bytes received, each counted once */
+	size_t end;		/* past the last byte received */
 	uint64_t deadline_ns;
 	enum reasm_state state;
 	enum reasm_why why;

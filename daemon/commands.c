@@ -332,8 +332,9 @@ static json_t *caches_status(void)
 }
 
 /* Verdict latency at these percentiles (100: the most), in us, as
- * status and stats give it: {"p50": ..., "max": ...}. */
-static json_t *latency_us(const int *pct, size_t n)
+ * status and stats give it: {"p50": ..., "max": ...}; commit: of the
+ * servers' first packets alone. */
+static json_t *latency_us(const int *pct, size_t n, bool commit)
 {
 	json_t *o = json_object();
 	char key[8];
@@ -344,7 +345,7 @@ static json_t *latency_us(const int *pct, size_t n)
 		else
 			snprintf(key, sizeof(key), "p%d", pct[i]);
 		json_object_set_new(o, key, json_real(
-			(double)verdict_latency(pct[i]) / 1000.0));
+			(double)verdict_latency(pct[i], commit) / 1000.0));
 	}
 	return o;
 }
@@ -371,7 +372,7 @@ static json_t *cmd_status(struct daemon *d, json_t *req, uid_t uid,
 		"verdicts", "packets", (json_int_t)vs->packets,
 		"allow", (json_int_t)vs->allowed,
 		"deny", (json_int_t)vs->denied,
-		"latency_us", latency_us((const int[]){ 50, 99 }, 2),
+		"latency_us", latency_us((const int[]){ 50, 99 }, 2, false),
 		"audit", "written", (json_int_t)audit_written(),
 		"lost", (json_int_t)audit_lost(),
 		"deleted_for_size", (json_int_t)audit_deleted_for_size(),
@@ -383,6 +384,10 @@ static json_t *cmd_status(struct daemon *d, json_t *req, uid_t uid,
 
 	json_object_set_new(json_object_get(st, "verdicts"), "reopened",
 			    json_integer((json_int_t)vs->reopened));
+	json_object_set_new(json_object_get(st, "verdicts"), "commits",
+			    json_integer((json_int_t)vs->commits));
+	json_object_set_new(st, "commit_latency_us",
+			    latency_us((const int[]){ 50, 99 }, 2, true));
 	json_object_set_new(st, "table", json_pack(
 		"{s:b, s:I, s:f}", "owned", nft_table_owned(),
 		"rebuilds", (json_int_t)d->table.rebuilds,
@@ -420,7 +425,7 @@ json_t *commands_stats_reply(struct audit_counts *a)
 			 "audit_lost", (json_int_t)audit_lost(),
 			 "audit_written", (json_int_t)audit_written(),
 			 "latency_us",
-			 latency_us((const int[]){ 50, 90, 99, 100 }, 4));
+			 latency_us((const int[]){ 50, 90, 99, 100 }, 4, false));
 }
 
 /* HOST[:PORT] (an IPv6 literal in brackets) into the query. */

@@ -55,6 +55,7 @@ void verdict_packet(const struct queued *q, void *arg)
 	struct held h = { .id = q->id, .queue = q->queue, .mark = q->mark };
 	struct flow_key k;
 	struct pkt p;
+	bool commit = false;
 
 	(void)arg;
 	v_stats.packets++;
@@ -80,10 +81,10 @@ void verdict_packet(const struct queued *q, void *arg)
 	} else if (p.proto == IPPROTO_UDP) {
 		v_udp_datagram(&h, &p, &k, start);
 	} else {
-		v_tcp_segment(q, &h, &p, &k, start);
+		commit = v_tcp_segment(q, &h, &p, &k, start);
 	}
 out:
-	v_latency(start);
+	v_latency(start, commit);
 }
 
 static void tick_flow(struct flow *f, uint64_t now)

@@ -16,6 +16,10 @@ struct verdict_stats {
 	uint64_t packets, allowed, denied;
 	uint64_t reopened;	/* SYNs that began a connection on an old entry */
 	uint32_t lat_ns[LAT_SAMPLES];	/* the latest, packet in to verdict */
+	/* the server's first packets of judged flows, which commit their
+	 * verdicts (the insertion defence's second queued packet) */
+	uint64_t commits;
+	uint32_t commit_ns[LAT_SAMPLES];
 };
 
 void verdict_init(const struct marks *m);
@@ -49,7 +53,8 @@ void verdict_resolved(void);
 /* Deny everything still held (shutdown). */
 void verdict_release_all(void);
 const struct verdict_stats *verdict_stats(void);
-/* Latency percentile (0..100) in ns, from the histogram. */
-uint64_t verdict_latency(double pct);
+/* Latency percentile (0..100) in ns over the latest LAT_SAMPLES
+ * packets, or (commit) the latest servers' first packets alone. */
+uint64_t verdict_latency(double pct, bool commit);
 
 #endif

@@ -90,28 +90,30 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Over the last LAT_SAMPLES verdicts. */
-uint64_t verdict_latency(double pct)
+uint64_t verdict_latency(double pct, bool commit)
 {
 	static uint32_t sorted[LAT_SAMPLES];
-	size_t n = v_stats.packets < LAT_SAMPLES ? v_stats.packets :
-		   LAT_SAMPLES;
+	uint64_t all = commit ? v_stats.commits : v_stats.packets;
+	size_t n = all < LAT_SAMPLES ? all : LAT_SAMPLES;
 	size_t at;
 
 	if (!n)
 		return 0;
-	memcpy(sorted, v_stats.lat_ns, n * sizeof(sorted[0]));
+	memcpy(sorted, commit ? v_stats.commit_ns : v_stats.lat_ns,
+	       n * sizeof(sorted[0]));
 	qsort(sorted, n, sizeof(sorted[0]), cmp_u32);
 	at = (size_t)(pct / 100.0 * (double)(n - 1) + 0.5);
 	return sorted[at];
 }
 
-void v_latency(uint64_t start)
+void v_latency(uint64_t start, bool commit)
 {
 	uint64_t d = now_ns() - start;
+	uint32_t ns = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
 
-	v_stats.lat_ns[(v_stats.packets - 1) % LAT_SAMPLES] =
-		d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+	v_stats.lat_ns[(v_stats.packets - 1) % LAT_SAMPLES] = ns;
+	if (commit)
+		v_stats.commit_ns[v_stats.commits++ % LAT_SAMPLES] = ns;
 	metrics_verdict_duration(d);
 }
 

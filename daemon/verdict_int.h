@@ -42,7 +42,7 @@ enum give {
 
 
 /* verdict_flow.c */
-void v_latency(uint64_t start);
+void v_latency(uint64_t start, bool commit);
 void v_give(const struct held *h, enum give g, const uint8_t *pkt,
 	    size_t len);
 void v_give_all(const struct held *hs, size_t n, enum give g);
@@ -66,7 +66,7 @@ struct flow *v_flow_get(const struct flow_key *k, uint32_t sb,
 
 /* verdict_tcp.c */
 void v_peek(struct flow *f);
-void v_tcp_segment(const struct queued *q, struct held *h,
+bool v_tcp_segment(const struct queued *q, struct held *h,
 		   const struct pkt *p, const struct flow_key *k,
 		   uint64_t now);
 

@@ -206,7 +206,8 @@ static void client_packet(struct flow *f, const struct flow_key *k,
 	}
 }
 
-void v_tcp_segment(const struct queued *q, struct held *h,
+/* True for a server's packet on a judged flow (its own latency). */
+bool v_tcp_segment(const struct queued *q, struct held *h,
 		   const struct pkt *p, const struct flow_key *k,
 		   uint64_t now)
 {
@@ -223,16 +224,20 @@ void v_tcp_segment(const struct queued *q, struct held *h,
 		 * the segment goes on without it (the client sends SYN data
 		 * again once the handshake is done, judged as any) */
 		n = strip_payload(q->data, p, bare, sizeof(bare));
-		return v_give(h, n ? G_PASS : G_DROP, n ? bare : NULL, n);
+		v_give(h, n ? G_PASS : G_DROP, n ? bare : NULL, n);
+		return false;
 	}
 	if (!f && st == ST_PEND_JUDGED) {
 		flow_key_reverse(k, &back);
 		if ((f = flow_lookup(&back))) {
 			flow_touch(f, now);
-			return server_packet(f, h, p);
+			server_packet(f, h, p);
+			return true;
 		}
 	}
 	if (!p->payload_len && st != ST_PEND_JUDGED)
-		return v_give(h, G_PASS, NULL, 0);	/* not judged */
-	client_packet(f, k, h, p, st, now);
+		v_give(h, G_PASS, NULL, 0);	/* not judged */
+	else
+		client_packet(f, k, h, p, st, now);
+	return false;
 }

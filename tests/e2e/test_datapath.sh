@@ -771,6 +771,23 @@ assert c["flow_names"]["max_bytes"] == 8 << 20 and c["flows"]["bytes"] >= 0, c' 
 		fail "caches: $(cli status)"
 }
 
+# the insertion defence's second queued packet (the server's first, which
+# commits the verdict) is measured alone too
+test_a_servers_first_packet_has_its_own_latency() {
+	policy || return 1
+	for _ in 1 2 3; do
+		[ "$(https allowed.test)" = "hello allowed.test" ] || fail "allowed"
+	done
+	cli --json status | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+assert s["verdicts"]["commits"] >= 3, s["verdicts"]
+assert 0 < s["commit_latency_us"]["p50"] <= s["commit_latency_us"]["p99"], s' ||
+		fail "json: $(cli --json status)"
+	cli status | grep -q "^  a server's first packet (commits a verdict): p50 [0-9]* us, p99 [0-9]* us$" ||
+		fail "text: $(cli status)"
+}
+
 test_destroy_ends_the_sandbox() {
 	policy || return 1
 	cli destroy sb1 || fail "destroy"

@@ -8,6 +8,26 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static bool bit(const struct reasm *r, size_t i)
+{
+	return i < r->cap && (r->have[i / 8] >> (i % 8) & 1);
+}
+
+/* the fast paths (a segment past all others copied whole, the gap found
+ * a byte of the bitmap at a time) against the bitmap read bit by bit */
+static void check(const struct reasm *r)
+{
+	size_t n = 0, i;
+
+	for (i = 0; i < r->cap; i++)
+		n += bit(r, i);
+	for (i = 0; i < r->limit && bit(r, i); i++)
+		;
+	if (n != r->stored || i != r->contig || (r->contig &&
+	    r->end < r->contig))
+		__builtin_trap();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct first_bytes fb = { .past_sslrequest = size && data[0] & 1 };
@@ -27,6 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (reasm_add(&r, seq, data + off, len, now++, fb_judge, &fb) !=
 		    REASM_NEED_MORE)
 			break;
+		check(&r);
 		off += len;
 	}
 	if (r.contig > r.limit)

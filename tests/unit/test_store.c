@@ -287,6 +287,24 @@ TEST(test_store_time_sorts_with_sqlite_time)
 	cleanup();
 }
 
+/* the second's text kept from one call to the next, the milliseconds
+ * not, and a second earlier made again */
+TEST(test_store_time_at_gives_each_instant_its_own_text)
+{
+	char t[STORE_TIME_LEN];
+
+	store_time_at(1700000000123456789ull, t);
+	CHECK(!strcmp(t, "2023-11-14 22:13:20.123"));
+	store_time_at(1700000000999000000ull, t);
+	CHECK(!strcmp(t, "2023-11-14 22:13:20.999"));
+	store_time_at(1700000001007000000ull, t);
+	CHECK(!strcmp(t, "2023-11-14 22:13:21.007"));
+	store_time_at(1699999999000000000ull, t);
+	CHECK(!strcmp(t, "2023-11-14 22:13:19.000"));
+	store_time_at(0, t);
+	CHECK(!strcmp(t, "1970-01-01 00:00:00.000"));
+}
+
 TEST(test_store_injection_values_live_in_the_secrets_database)
 {
 	static const char json[] =
