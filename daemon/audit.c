@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "journal.h"
 #include "log.h"
+#include "strcopy.h"
 #include "worker.h"
 #include "xalloc.h"
 
@@ -357,7 +358,7 @@ void audit_record_init(struct flow_record *r, const char *sandbox,
 {
 	memset(r, 0, sizeof(*r));
 	store_time_now(r->time);
-	snprintf(r->sandbox, sizeof(r->sandbox), "%s", sandbox);
+	str_set(r->sandbox, sizeof(r->sandbox), sandbox);
 	r->family = k->family == AF_INET ? 4 : 6;
 	r->proto = k->proto == IPPROTO_TCP ? "tcp" :
 		   k->proto == IPPROTO_UDP ? "udp" : "other";
@@ -423,7 +424,7 @@ void audit_flow_name(const char *sandbox, const struct flow_key *k,
 	/* in the rows' own order: it names the flow's row, never the row
 	 * of a flow after it on the same ends (a port used again) */
 	audit_record_init(&r, sandbox, k);
-	snprintf(r.sni, sizeof(r.sni), "%s", sni);
+	str_set(r.sni, sizeof(r.sni), sni);
 	r.allow = true;
 	r.name_only = true;
 	if (*r.sni && log_allowed)

@@ -12,7 +12,7 @@
 
 static struct flow **buckets;
 static struct flow *oldest, *newest;
-static size_t nflows, max_flows, nheld, mem;
+static size_t nflows, nundecided, max_flows, nheld, mem;
 
 /* Flows per sandbox: open addressing on the id, twice the table's size
  * (every flow's sandbox fits), removal by backward shift. */
@@ -166,6 +166,7 @@ struct flow *flow_create(const struct flow_key *k, uint32_t sandbox,
 	buckets[h] = f;
 	list_append(f);
 	nflows++;
+	nundecided++;
 	per_sb_add(sandbox, 1);
 	account(f);
 	return f;
@@ -200,8 +201,10 @@ void flow_destroy(struct flow *f)
 	early_free(f);
 	nheld -= f->nheld;
 	nflows--;
-	if (!flow_is_decided(f))
+	if (!flow_is_decided(f)) {
 		per_sb_add(f->sandbox, -1);
+		nundecided--;
+	}
 	mem -= f->mem;
 	free(f);
 }
@@ -209,6 +212,11 @@ void flow_destroy(struct flow *f)
 struct flow *flow_oldest(void)
 {
 	return oldest;
+}
+
+size_t flow_undecided(void)
+{
+	return nundecided;
 }
 
 size_t flow_count(void)
@@ -338,8 +346,13 @@ bool flow_is_decided(const struct flow *f)
 
 void flow_decided(struct flow *f, enum flow_phase phase)
 {
-	if (!final(f->phase) && final(phase))
+	if (!final(f->phase) && final(phase)) {
 		per_sb_add(f->sandbox, -1);	/* no longer its share */
+		nundecided--;
+	} else if (final(f->phase) && !final(phase)) {
+		per_sb_add(f->sandbox, 1);
+		nundecided++;
+	}
 	f->phase = phase;
 	f->waiting = false;
 	if (phase != PH_JUDGED) {

@@ -94,6 +94,8 @@ void flow_destroy(struct flow *f);
 /* Least recently used first, for timeouts and eviction. */
 struct flow *flow_oldest(void);
 size_t flow_count(void);
+/* Flows not yet allowed or denied (holding, judged). */
+size_t flow_undecided(void);
 size_t flow_held_count(void);
 size_t flow_bytes(void);
 /* Flows of one sandbox in the table still waiting for their verdict or

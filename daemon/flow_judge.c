@@ -7,6 +7,7 @@
 #include "dns.h"
 #include "flow_judge.h"
 #include "metrics.h"
+#include "strcopy.h"
 
 static bool ech_deny, binding;
 
@@ -63,11 +64,11 @@ void flow_judge_audit_dir(const struct sandbox *sb, const struct flow_key *k,
 	audit_record_init(&r, sb ? sb->name : "?", k);
 	r.inbound = inbound;
 	if (q && q->sni)
-		snprintf(r.sni, sizeof(r.sni), "%.*s", (int)q->sni_len,
-			 q->sni);
+		str_copy(r.sni, sizeof(r.sni), q->sni,
+			 strnlen(q->sni, q->sni_len));
 	r.allow = allow;
 	r.reason = v->reason;
 	metrics_verdict(sb, allow, v->reason);
-	snprintf(r.rule, sizeof(r.rule), "%s", v->rule);
+	str_set(r.rule, sizeof(r.rule), v->rule);
 	audit_flow(&r);
 }

@@ -96,3 +96,20 @@ TEST(test_ranges_are_formatted_canonically)
 	cidr_format(&c, out);
 	CHECK(!strcmp(out, "198.18.0.7/32"));
 }
+
+/* IPv4 by its own formatter: every octet's width, against inet_ntop */
+TEST(test_addresses_are_formatted_as_inet_ntop_does)
+{
+	char out[CIDR_TEXT_MAX], want[INET_ADDRSTRLEN];
+	uint8_t a[4];
+
+	for (unsigned v = 0; v < 256; v++) {
+		a[0] = (uint8_t)v;
+		a[1] = (uint8_t)(255 - v);
+		a[2] = (uint8_t)(v * 7);
+		a[3] = (uint8_t)(v / 3);
+		addr_format(AF_INET, a, out);
+		inet_ntop(AF_INET, a, want, sizeof(want));
+		CHECK(!strcmp(out, want));
+	}
+}

@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "conns.h"
+#include "flow.h"
 #include "flow_judge.h"
 #include "marks.h"
 #include "quic.h"
@@ -245,6 +246,37 @@ TEST(test_verdict_judged_flow_never_acknowledged_is_cut)
 	/* and what still comes of it is refused */
 	CHECK(got(server_ack(BASE + (uint32_t)n), NF_ACCEPT, ST_DENY));
 	CHECK(!twice);
+	teardown();
+}
+
+/* A tick stops once every undecided flow was seen and the rest are
+ * decided and young: a hello held behind and among decided flows still
+ * times out, and the decided ones go after their second. */
+TEST(test_verdict_tick_finds_a_held_flow_among_decided_ones)
+{
+	uint8_t h[16384];
+	size_t n = hello("allowed.test", 16384, h);
+	uint32_t held = 0;
+	uint16_t port = client_port;
+
+	setup();
+	for (int i = 0; i < 20; i++) {
+		client_port = (uint16_t)(41000 + i);
+		if (i == 10) {	/* the held one, in the middle */
+			held = client(ST_PEND_FIRST, BASE, h, 100);
+			continue;
+		}
+		client(ST_PEND_FIRST, BASE, h, n);
+		server_ack(BASE + (uint32_t)n);
+	}
+	CHECK(flow_count() == 20 && flow_undecided() == 1 && undecided(held));
+	verdict_tick(now_ns());		/* nothing due */
+	CHECK(flow_count() == 20 && undecided(held));
+	verdict_tick(now_ns() + 11 * SEC);
+	CHECK(!undecided(held) && flow_undecided() == 0 && flow_count() == 1);
+	verdict_tick(now_ns() + 13 * SEC);
+	CHECK(flow_count() == 0 && !twice);
+	client_port = port;
 	teardown();
 }
 
