@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "bytes.h"
+#include "cidr.h"
 #include "dns_msg.h"
 
 #define F_QR 0x8000
@@ -387,24 +388,31 @@ static int chain_build(const uint8_t *m, size_t len, size_t an_start,
 	return 0;
 }
 
+/* a->text += ", TYPE V", as far as it fits (no printf: a row a query) */
 static void text_add(struct dns_answer *a, const char *type, const char *v)
 {
 	size_t used = strlen(a->text);
+	const char *part[] = { used ? ", " : "", type, *v ? " " : "", v };
 
-	if (used + 1 >= sizeof(a->text))
-		return;
-	snprintf(a->text + used, sizeof(a->text) - used, "%s%s%s%s",
-		 used ? ", " : "", type, *v ? " " : "", v);
+	for (size_t i = 0; i < 4 && used + 1 < sizeof(a->text); i++) {
+		size_t n = strlen(part[i]);
+
+		if (n > sizeof(a->text) - 1 - used)
+			n = sizeof(a->text) - 1 - used;
+		memcpy(a->text + used, part[i], n);
+		used += n;
+	}
+	a->text[used] = 0;
 }
 
 static void learn(struct dns_answer *a, const uint8_t *m, const struct rr *r)
 {
-	char buf[INET6_ADDRSTRLEN];
+	char buf[CIDR_TEXT_MAX];
 	int family = r->type == DNS_T_A ? AF_INET : AF_INET6;
 
 	if (r->class != 1 || r->rdlen != (family == AF_INET ? 4u : 16u))
 		return;
-	inet_ntop(family, m + r->rdata, buf, sizeof(buf));
+	addr_format(family, m + r->rdata, buf);
 	text_add(a, r->type == DNS_T_A ? "A" : "AAAA", buf);
 	if (a->naddr == DNS_LEARN_MAX)
 		return;

@@ -17,6 +17,11 @@ void log_init(const char *progname, enum log_level level)
 	log_level = level;
 }
 
+bool log_enabled(enum log_level level)
+{
+	return level <= log_level;
+}
+
 static void log_vemit(enum log_level lvl, int err, const char *fmt,
 		      va_list ap)
 {

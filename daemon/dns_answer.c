@@ -16,6 +16,7 @@
 #include "dns_int.h"
 #include "log.h"
 #include "sandbox.h"
+#include "strcopy.h"
 #include "wire.h"
 #include "xalloc.h"
 
@@ -49,14 +50,16 @@ void res_audit(uint32_t sb, const struct dns_query *q, bool allow,
 	else
 		res_stats.denied++;
 	store_time_now(r.time);
-	snprintf(r.sandbox, sizeof(r.sandbox), "%s", s ? s->name : "?");
-	snprintf(r.name, sizeof(r.name), "%s", q->name);
-	snprintf(r.type, sizeof(r.type), "%s", dns_type_name(q->qtype, tb));
-	snprintf(r.answers, sizeof(r.answers), "%s", answers ? answers : "");
+	str_set(r.sandbox, sizeof(r.sandbox), s ? s->name : "?");
+	str_set(r.name, sizeof(r.name), q->name);
+	str_set(r.type, sizeof(r.type), dns_type_name(q->qtype, tb));
+	str_set(r.answers, sizeof(r.answers), answers ? answers : "");
 	audit_dns(&r);
-	log_debug("dns %s %s %s %s: %s", s ? s->name : "?", r.type,
-		  wire_text(q->name, strlen(q->name), name, sizeof(name)),
-		  allow ? "allow" : "deny", reason);
+	if (log_enabled(LOG_LVL_DEBUG))
+		log_debug("dns %s %s %s %s: %s", s ? s->name : "?", r.type,
+			  wire_text(q->name, strlen(q->name), name,
+				    sizeof(name)), allow ? "allow" : "deny",
+			  reason);
 }
 
 /* One control message of `len' bytes into mh's buffer. */

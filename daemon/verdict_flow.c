@@ -179,6 +179,8 @@ void v_record(struct flow *f, const struct flow_query *q,
 
 	v_count(sb, allow);
 	flow_judge_audit(sb, &f->key, q, v, allow);
+	if (!log_enabled(LOG_LVL_DEBUG))
+		return;
 	if (q->sni)
 		wire_text(q->sni, q->sni_len, sni, sizeof(sni));
 	log_debug("%s %s sni=%s reason=%s", sb ? sb->name : "?",
