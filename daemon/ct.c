@@ -359,16 +359,6 @@ int ct_set_mark(const struct flow_key *k, uint32_t value, uint32_t mask)
 	return ct_request(nlh, buf, sizeof(buf), NULL, NULL);
 }
 
-int ct_delete(const struct flow_key *k)
-{
-	char buf[1024];
-	struct nlmsghdr *nlh;
-
-	nlh = ct_msg(buf, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, k->family);
-	put_tuple(nlh, CTA_TUPLE_ORIG, k);
-	return ct_request(nlh, buf, sizeof(buf), NULL, NULL);
-}
-
 /* ---- ends of flows (destroy events, with accounting) ---- */
 
 static struct mnl_socket *events;
@@ -445,6 +435,32 @@ static int end_cb(const struct nlmsghdr *nlh, void *data)
 		      counter_bytes(tb[CTA_COUNTERS_REPLY]),
 		      start_ns(tb[CTA_TIMESTAMP]), c->arg);
 	return MNL_CB_OK;
+}
+
+int ct_restart(const struct flow_key *k, uint32_t state_mask, ct_end_fn fn,
+	       void *arg)
+{
+	char buf[4096];
+	struct end_ctx c = { fn, arg };
+	struct nlmsghdr *nlh;
+	int rc;
+
+	/* the entry as it is, its counters zeroed in the same step */
+	nlh = ct_msg(buf, IPCTNL_MSG_CT_GET_CTRZERO, 0, k->family);
+	put_tuple(nlh, CTA_TUPLE_ORIG, k);
+	if ((rc = ct_request(nlh, buf, sizeof(buf), end_cb, &c)) < 0)
+		return rc;
+	return ct_set_mark(k, 0, state_mask);
+}
+
+int ct_delete(const struct flow_key *k)
+{
+	char buf[1024];
+	struct nlmsghdr *nlh;
+
+	nlh = ct_msg(buf, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, k->family);
+	put_tuple(nlh, CTA_TUPLE_ORIG, k);
+	return ct_request(nlh, buf, sizeof(buf), NULL, NULL);
 }
 
 void ct_events_read(ct_end_fn fn, void *arg)

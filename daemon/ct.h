@@ -36,6 +36,11 @@ typedef void (*ct_end_fn)(const struct flow_key *k, uint32_t ctmark,
 			  uint64_t start_ns, void *arg);
 int ct_events_open(char *err, size_t errlen);
 void ct_events_read(ct_end_fn fn, void *arg);
+/* The entry whose original tuple is k begins another connection: the
+ * last one's end to fn (its counters, zeroed meanwhile), then the bits
+ * state_mask of its mark cleared (undecided). -ENOENT if none. */
+int ct_restart(const struct flow_key *k, uint32_t state_mask, ct_end_fn fn,
+	       void *arg);
 void ct_fini(void);
 
 #endif

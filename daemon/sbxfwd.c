@@ -192,17 +192,6 @@ static bool on_signal(int fd, struct daemon *d)
 }
 
 /* A sandbox's flow ended: bytes and end time into its audit row. */
-static void flow_ended(const struct flow_key *k, uint32_t ctmark,
-		       uint64_t bytes_out, uint64_t bytes_in, uint64_t start,
-		       void *arg)
-{
-	const struct daemon *d = arg;
-	const struct sandbox *sb = sandbox_get(mark_get_id(&d->marks, ctmark));
-
-	if (sb)
-		audit_flow_end(sb->name, k, bytes_out, bytes_in, start);
-}
-
 /* Audit counts the query thread has ready go to their askers. */
 static void answer_queries(struct daemon *d)
 {
@@ -277,7 +266,7 @@ static void run(struct daemon *d, int ep, int sfd, int tfd)
 					continue;
 				/* flows' ends, read on the tick: a wake-up
 				 * for each cost as much as its verdict */
-				ct_events_read(flow_ended, d);
+				ct_events_read(verdict_flow_ended, NULL);
 				dns_tick(now_ns());
 				verdict_tick(now_ns());
 				alive_tick(now_ns());

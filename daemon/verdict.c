@@ -29,15 +29,19 @@ static void cut_flow(const struct pkt *p, const struct flow_key *reply)
 
 /* A SYN that begins a new connection on a conntrack entry whose verdict
  * was another connection's (conntrack keeps an entry a server reset, and
- * takes a SYN on it as the same flow, its mark and all). The entry goes
- * and the SYN with it: the client sends it again (1 s), a new entry
- * begins, judged as any new flow. */
+ * takes a SYN on it as the same flow, its mark and all). The entry is
+ * the new connection's, undecided: the old one's end is recorded, the
+ * verdict cleared, and the SYN goes through the forward chain again
+ * (NF_REPEAT) as a new flow's first packet does: reverse path, ranges,
+ * the mode. A connection towards a sandbox (inbound), or an entry gone
+ * meanwhile: the entry is deleted and the SYN dropped, and the client's
+ * next (1 s later) begins a new entry, judged as any. */
 static void reopened(struct held *h, const struct flow_key *k)
 {
 	struct flow *f = flow_lookup(k);
 
 	v_stats.reopened++;
-	log_debug("a SYN on an entry with a verdict (port %u): forgotten",
+	log_debug("a SYN on an entry with a verdict (port %u): begun again",
 		  (unsigned)k->sport);
 	if (f) {	/* the old connection's, whatever its phase */
 		struct held hs[FLOW_HELD_MAX];
@@ -45,8 +49,12 @@ static void reopened(struct held *h, const struct flow_key *k)
 		v_give_all(hs, flow_take_all(f, hs), G_DROP);
 		flow_destroy(f);
 	}
-	v_io.forget(k);
-	v_give(h, G_DROP, NULL, 0);
+	if (v_io.restart(k) < 0) {	/* towards a sandbox, or gone */
+		v_io.forget(k);
+		return v_give(h, G_DROP, NULL, 0);
+	}
+	v_io.verdict(h->queue, h->id, NF_REPEAT, h->mark & ~v_marks->state,
+		     NULL, 0);
 }
 
 void verdict_packet(const struct queued *q, void *arg)

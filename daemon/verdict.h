@@ -32,6 +32,10 @@ struct verdict_io {
 	void (*verdict)(uint16_t queue, uint32_t id, int verdict,
 			int64_t mark, const uint8_t *pkt, size_t len);
 	void (*cut)(const struct flow_key *k);
+	/* a sandbox's connection begins again on its conntrack entry: the
+	 * last one's end recorded, the entry undecided (0; -EPERM for a
+	 * connection towards a sandbox, -errno when gone) */
+	int (*restart)(const struct flow_key *k);
 	/* forget the conntrack entry (a connection begins again on it) */
 	void (*forget)(const struct flow_key *k);
 	/* the entry of a denied flow allowed again for a new connection
@@ -50,6 +54,11 @@ void verdict_packet(const struct queued *q, void *arg);
 void verdict_tick(uint64_t now_ns);
 /* The daemon resolved a name: flows waiting for it are decided. */
 void verdict_resolved(void);
+/* A flow's end (conntrack's event, or a restart of its entry): the row's
+ * bytes and end time (ct_end_fn). */
+void verdict_flow_ended(const struct flow_key *k, uint32_t ctmark,
+			uint64_t bytes_out, uint64_t bytes_in,
+			uint64_t start_ns, void *arg);
 /* Deny everything still held (shutdown). */
 void verdict_release_all(void);
 const struct verdict_stats *verdict_stats(void);

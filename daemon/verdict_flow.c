@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <linux/netfilter.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "metrics.h"
 #include "quic.h"
 #include "revoke.h"
+#include "route.h"
 #include "rst.h"
 #include "sandbox.h"
 #include "verdict_int.h"
@@ -31,6 +33,36 @@ const struct marks *v_marks;
 bool v_silent;
 struct verdict_stats v_stats;
 static void cut_open(const struct flow_key *k);
+
+void verdict_flow_ended(const struct flow_key *k, uint32_t ctmark,
+			uint64_t bytes_out, uint64_t bytes_in,
+			uint64_t start_ns, void *arg)
+{
+	const struct sandbox *sb = sandbox_get(mark_get_id(v_marks, ctmark));
+
+	(void)arg;
+	if (sb)
+		audit_flow_end(sb->name, k, bytes_out, bytes_in, start_ns);
+}
+
+/* Only a sandbox's own connection (its source the sandbox's, as the
+ * kernel classifies): one opened towards a sandbox begins again with a
+ * new entry, which the inbound rules judge, never the outbound ones. */
+static int restart_entry(const struct flow_key *k)
+{
+	char oif[IF_NAMESIZE];
+	const struct sandbox *sb;
+	uint32_t mark;
+	int err;
+
+	if ((err = ct_get_mark(k, &mark)) < 0)
+		return err;
+	sb = sandbox_get(mark_get_id(v_marks, mark));
+	if (!sb || route_oif(k->family, k->src, oif) < 0 ||
+	    !sandbox_matches(sb, oif, k->family, k->src))
+		return -EPERM;
+	return ct_restart(k, v_marks->state, verdict_flow_ended, NULL);
+}
 
 static void forget_entry(const struct flow_key *k)
 {
@@ -54,7 +86,8 @@ static int reopen_entry(const struct flow_key *k, uint32_t mark)
 }
 
 static const struct verdict_io real_io = { queue_verdict, cut_open,
-					   forget_entry, reopen_entry };
+					   restart_entry, forget_entry,
+					   reopen_entry };
 struct verdict_io v_io = real_io;
 
 void verdict_configure(bool drop)

@@ -130,15 +130,31 @@ test_a_connection_after_the_servers_reset_is_judged_afresh_ipv6() {
 	reused rst 2001:db8:1::2 "$NET6"
 }
 
-# an allowed name after a server's reset is served: the client's SYN
-# again (1 s later) begins the new entry
+# an allowed name after a server's reset is served, its SYN on the old
+# entry passed at once (the server sees one SYN a connection, none sent
+# again), and the first connection's end is in its row
 test_a_connection_after_the_servers_reset_to_an_allowed_name_is_served() {
-	local out
+	local out port=$((42000 + RANDOM % 8000)) r0 syns
 	allowed_only && reuse_server || fail "setup"
+	r0=$(cli --json status | python3 -c 'import json, sys; print(json.load(sys.stdin)["verdicts"]["reopened"])')
+	# the client's SYNs, as they come into the router
+	setsid -f ip netns exec "$NS_RT" tcpdump --immediate-mode -i veth-sb1 -n -U \
+		-w "$TMP/syn.pcap" "tcp src port $port and tcp[tcpflags] == tcp-syn" 2>"$TMP/syn.err"
+	wait_for 50 grep -q listening "$TMP/syn.err" || fail "no capture"
 	out=$(sb python3 "$TOP/tests/e2e/reuse.py" client 198.18.1.2 "$NET4" 9443 \
-		$((42000 + RANDOM % 8000)) rst allowed)
+		"$port" rst allowed)
+	sleep 0.3
+	pcap_stop "$TMP/syn.pcap" "$TMP/syn.err"
 	echo "$out"
 	echo "$out" | grep -q '^server-ended answered ' || fail "$out"
+	cli --json status | python3 -c 'import json, sys
+assert json.load(sys.stdin)["verdicts"]["reopened"] > int(sys.argv[1])' "$r0" ||
+		fail "the SYN did not reach the daemon's reopen"
+	syns=$(tcpdump -nr "$TMP/syn.pcap" 2>/dev/null | wc -l)
+	[ "$syns" = 2 ] || fail "the client sent $syns SYNs from port $port (2: none again)"
+	wait_for 50 eval '[ "$(sql "SELECT count(*) FROM flows WHERE sport = $port AND
+		end_time IS NOT NULL AND bytes_out > 0")" -ge 1 ]' ||
+		fail "the first connection's end: $(sql "SELECT * FROM flows WHERE sport = $port")"
 }
 
 test_a_connection_after_the_clients_reset_is_judged_afresh() {

@@ -4,6 +4,7 @@
  * packet gets exactly one verdict and that none is let through before its
  * flow's verdict. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <linux/netfilter.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -58,14 +59,24 @@ static void fake_cut(const struct flow_key *k)
 	cuts++;
 }
 
-static int forgotten;
+static int restarted;
+static int restart_err;		/* what the fake restart answers */
 
 static int reopened;
+
+static int forgotten;
 
 static void fake_forget(const struct flow_key *k)
 {
 	(void)k;
 	forgotten++;
+}
+
+static int fake_restart(const struct flow_key *k)
+{
+	(void)k;
+	restarted++;
+	return restart_err;
 }
 
 static int fake_reopen(const struct flow_key *k, uint32_t mark)
@@ -77,7 +88,8 @@ static int fake_reopen(const struct flow_key *k, uint32_t mark)
 }
 
 static const struct verdict_io fake = { fake_verdict, fake_cut,
-					fake_forget, fake_reopen };
+					fake_restart, fake_forget,
+					fake_reopen };
 
 /* One sandbox (id 1) allowing allowed.test only. */
 static void setup(void)
@@ -325,9 +337,10 @@ TEST(test_verdict_a_new_connection_of_the_same_ports_is_judged_afresh)
 }
 
 /* A SYN on an entry that holds the last connection's verdict (the kernel
- * rule queues it marked "reopen"): the entry is forgotten, the SYN
- * dropped, and the next connection's hello judged afresh. */
-TEST(test_verdict_a_syn_on_an_entry_with_a_verdict_forgets_the_entry)
+ * rule queues it marked "reopen"): the entry begins again, undecided, the
+ * SYN goes through the chain again, and the next connection's hello is
+ * judged afresh; an entry gone meanwhile: the SYN dropped. */
+TEST(test_verdict_a_syn_on_an_entry_with_a_verdict_begins_it_again)
 {
 	uint8_t h[16384], d[16384];
 	size_t n = hello("allowed.test", 16384, h);
@@ -336,10 +349,10 @@ TEST(test_verdict_a_syn_on_an_entry_with_a_verdict_forgets_the_entry)
 
 	setup();
 	committed(h, n);
-	forgotten = 0;
+	restarted = restart_err = 0;
 	syn = queue_pkt(false, ST_REOPEN, 555554, 0, SYN, NULL, 0);
-	CHECK(got(syn, NF_DROP, ST_NONE));
-	CHECK(forgotten == 1);
+	CHECK(got(syn, NF_REPEAT, ST_NONE));
+	CHECK(restarted == 1 && forgotten == 0);
 	b = client(ST_PEND_FIRST, 555555, d, dn);
 	CHECK(got(b, NF_ACCEPT, ST_DENY));
 	CHECK(!twice);
@@ -349,8 +362,11 @@ TEST(test_verdict_a_syn_on_an_entry_with_a_verdict_forgets_the_entry)
 	setup();
 	b = client(ST_PEND_FIRST, BASE, h, n);
 	CHECK(got(b, NF_ACCEPT, ST_JUDGED));
+	restart_err = -EPERM;
+	forgotten = 0;
 	syn = queue_pkt(false, ST_REOPEN, ISN, 0, SYN, NULL, 0);
-	CHECK(got(syn, NF_DROP, ST_NONE));
+	CHECK(got(syn, NF_DROP, ST_NONE) && restarted == 2 && forgotten == 1);
+	restart_err = 0;
 	b = client(ST_PEND_FIRST, BASE, d, dn);
 	CHECK(got(b, NF_ACCEPT, ST_DENY));
 	CHECK(cuts == 0 && !twice);
