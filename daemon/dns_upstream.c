@@ -40,8 +40,14 @@ static void pend_socket_done(struct pending *p)
 	p->pooled = false;
 }
 
+/* Entries in use: the walks below stop once they have seen them all
+ * (taken lowest first, they sit at the front). */
+static size_t pend_used;
+
 void res_pend_free(struct pending *p)
 {
+	if (p->used)
+		pend_used--;
 	pend_socket_done(p);
 	if (p->conn)		/* set only for FROM_TCP */
 		p->conn->busy = false;
@@ -265,10 +271,12 @@ void res_pend_event(struct pending *p, uint32_t events, uint64_t now)
 /* How many of the sandbox's queries wait, and TCP clients are open. */
 size_t res_pend_of(uint32_t sb)
 {
-	size_t n = 0;
+	size_t n = 0, seen = 0;
 
-	for (size_t i = 0; i < PEND_MAX; i++)
+	for (size_t i = 0; i < PEND_MAX && seen < pend_used; i++) {
+		seen += res_pend[i].used;
 		n += res_pend[i].used && res_pend[i].sb == sb;
+	}
 	return n;
 }
 
@@ -277,6 +285,7 @@ struct pending *res_pend_new(void)
 	for (size_t i = 0; i < PEND_MAX; i++)
 		if (!res_pend[i].used) {
 			res_pend[i].used = true;
+			pend_used++;
 			res_pend[i].fd = -1;
 			res_pend[i].started = now_ns();
 			return &res_pend[i];

@@ -313,17 +313,11 @@ void rules_forged(struct batch *bt, const struct marks *m)
 	msg_rule(bt, r, "forged datagram rule");
 }
 
-/* A verdict belongs to one connection. A SYN in the original direction
- * on an entry that holds a verdict begins another connection, which
- * conntrack may take as the old one, its mark and all (after a reset
- * from the server it does): to the daemon, which deletes the entry and
- * drops the SYN, so that the client's next SYN begins a new entry,
- * judged as any. Not bypassed: with no daemon, dropped. */
-static void r_reopen(struct batch *bt, const struct nft_opts *o)
+/* A bare SYN in the original direction on an entry that holds a verdict
+ * (not a new one): another connection, which conntrack may take as the
+ * old one, its mark and all (after a reset from the server it does). */
+static void m_reopen(struct nftnl_rule *r, const struct marks *m)
 {
-	const struct marks *m = o->marks;
-	struct nftnl_rule *r = rule_new("forward");
-
 	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
 	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
 	x_bitwise(r, R0, 1, TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN, 0);
@@ -334,6 +328,25 @@ static void r_reopen(struct batch *bt, const struct nft_opts *o)
 	x_cmp32(r, R0, NFT_CMP_EQ, 0);
 	m_mark(r, true, m->id, NFT_CMP_NEQ, 0);
 	m_mark(r, true, m->state, NFT_CMP_NEQ, mark_state(m, ST_NONE));
+}
+
+/* Such a SYN goes to the daemon, which begins the entry again for a
+ * sandbox's own connection (undecided, the SYN through this chain once
+ * more) and deletes it for one towards a sandbox (the client's next SYN
+ * begins a new entry). Each counts against the sandbox's flow_rate as a
+ * new entry does, or a sandbox could begin connections without end on
+ * one entry. Not bypassed: with no daemon, dropped. */
+static void r_reopen(struct batch *bt, const struct nft_opts *o)
+{
+	const struct marks *m = o->marks;
+	struct nftnl_rule *r = rule_new("forward");
+
+	m_reopen(r, m);
+	x_sandbox_over(r, o, "sb_flows", o->flow_rate);
+	x_verdict(r, NF_DROP, NULL);
+	msg_rule(bt, r, "reopened connection limit rule");
+	r = rule_new("forward");
+	m_reopen(r, m);
 	s_mark(r, false, m->state, mark_state(m, ST_REOPEN));
 	x_queue(r, o, false);
 	msg_rule(bt, r, "reopened connection rule");

@@ -231,6 +231,22 @@ bool sandbox_matches(const struct sandbox *sb, const char *iif, int family,
 	return false;
 }
 
+struct sandbox *sandbox_classify(const char *iif, int family,
+				 const uint8_t *addr)
+{
+	struct sandbox *sb;
+
+	for (sb = sandbox_next(NULL); iif && sb; sb = sandbox_next(sb))
+		for (size_t i = 0; i < sb->match.nifaces; i++)
+			if (iface_match(sb->match.ifaces[i], iif))
+				return sb;
+	for (sb = sandbox_next(NULL); sb; sb = sandbox_next(sb))
+		for (size_t i = 0; i < sb->match.nsources; i++)
+			if (cidr_contains(&sb->match.sources[i], family, addr))
+				return sb;
+	return NULL;
+}
+
 void sandbox_to_nft(const struct sandbox *sb, struct nft_sandbox *out)
 {
 	out->id = sb->id;

@@ -51,6 +51,10 @@ int sandbox_match_overlap(const struct sandbox_match *m,
  * belongs to the sandbox, as the table's classification says. */
 bool sandbox_matches(const struct sandbox *sb, const char *iif, int family,
 		     const uint8_t *addr);
+/* The sandbox the table classifies such a packet to: an interface
+ * sandbox first, then a source range's; NULL for none. */
+struct sandbox *sandbox_classify(const char *iif, int family,
+				 const uint8_t *addr);
 void sandbox_to_nft(const struct sandbox *sb, struct nft_sandbox *out);
 
 #endif

@@ -49,7 +49,12 @@ static void reopened(struct held *h, const struct flow_key *k)
 		v_give_all(hs, flow_take_all(f, hs), G_DROP);
 		flow_destroy(f);
 	}
-	if (v_io.restart(k) < 0) {	/* towards a sandbox, or gone */
+	switch (v_io.restart(k)) {
+	case 0:
+		break;
+	case -EALREADY:		/* begun again already: this SYN goes */
+		return v_give(h, G_DROP, NULL, 0);
+	default:		/* towards a sandbox, or gone */
 		v_io.forget(k);
 		return v_give(h, G_DROP, NULL, 0);
 	}

@@ -33,8 +33,9 @@ struct verdict_io {
 			int64_t mark, const uint8_t *pkt, size_t len);
 	void (*cut)(const struct flow_key *k);
 	/* a sandbox's connection begins again on its conntrack entry: the
-	 * last one's end recorded, the entry undecided (0; -EPERM for a
-	 * connection towards a sandbox, -errno when gone) */
+	 * last one's end recorded, the entry undecided (0; -EALREADY when it
+	 * is undecided already, -EPERM for a connection towards a sandbox,
+	 * -errno when gone) */
 	int (*restart)(const struct flow_key *k);
 	/* forget the conntrack entry (a connection begins again on it) */
 	void (*forget)(const struct flow_key *k);

@@ -45,9 +45,13 @@ void verdict_flow_ended(const struct flow_key *k, uint32_t ctmark,
 		audit_flow_end(sb->name, k, bytes_out, bytes_in, start_ns);
 }
 
-/* Only a sandbox's own connection (its source the sandbox's, as the
- * kernel classifies): one opened towards a sandbox begins again with a
- * new entry, which the inbound rules judge, never the outbound ones. */
+/* Only a sandbox's own connection, and only while the table would still
+ * classify its source to that sandbox (an interface sandbox made since
+ * takes it first): one opened towards a sandbox begins again with a new
+ * entry, which the inbound rules judge, never the outbound ones. An
+ * entry already undecided is not begun again (-EALREADY): the SYN is a
+ * duplicate, or its own entry died and the tuple's is another's, and
+ * its end must not be recorded twice. */
 static int restart_entry(const struct flow_key *k)
 {
 	char oif[IF_NAMESIZE];
@@ -57,9 +61,11 @@ static int restart_entry(const struct flow_key *k)
 
 	if ((err = ct_get_mark(k, &mark)) < 0)
 		return err;
+	if ((mark & v_marks->state) == mark_state(v_marks, ST_NONE))
+		return -EALREADY;
 	sb = sandbox_get(mark_get_id(v_marks, mark));
 	if (!sb || route_oif(k->family, k->src, oif) < 0 ||
-	    !sandbox_matches(sb, oif, k->family, k->src))
+	    sandbox_classify(oif, k->family, k->src) != sb)
 		return -EPERM;
 	return ct_restart(k, v_marks->state, verdict_flow_ended, NULL);
 }

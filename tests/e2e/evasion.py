@@ -22,6 +22,8 @@ attacks:
   udp          one datagram: the marker
   hostile      a ClientHello whose SNI holds terminal escapes and bytes
                that are not UTF-8, around the marker
+  syn-storm N  handshake, then N bare SYNs on the open connection (each
+               on an entry with a verdict: a connection begun again)
   split N R    a kernel socket sends a ClientHello for the SNI MARKER in
                N-byte segments, in TLS records of R handshake bytes (R 0:
                as made); prints the outcome and the milliseconds to it
@@ -333,6 +335,16 @@ def spoofed_reply(r, marker):
     return r.outcome(2)
 
 
+def syn_storm(r, n):
+    if not r.connect():
+        return "no-synack"
+    r.ack = 0   # a bare SYN, as a new connection's
+    for _ in range(n):
+        r.send(r.isn, SYN)
+        time.sleep(0.005)
+    return "sent %d" % n
+
+
 def split(args, seg, rec):
     hello = client_hello(args.marker)
     if rec:
@@ -370,6 +382,10 @@ def main():
     marker = a.marker.encode()
     if a.attack == "udp":
         print(udp(a, marker))
+        return
+    if a.attack == "syn-storm":
+        r = Raw(a.src, a.dst, a.port)
+        print(syn_storm(r, int(rest[0])))
         return
     if a.attack == "split":
         if len(rest) > 2:

@@ -566,6 +566,37 @@ ttl_of_hello() {
 		head -1
 }
 
+# Bare SYNs on an open connection to an allowed range: each begins the
+# entry again (the kernel decides it again at once), and each counts
+# against the sandbox's flow_rate as a new entry does: past it they are
+# dropped, not queued. The control: a rate that does not bind.
+reopened() { cli --json status | python3 -c 'import json, sys; print(json.load(sys.stdin)["verdicts"]["reopened"])'; }
+
+# reopens_of_40 FLOW_RATE: how many of 40 SYNs began the entry again
+reopens_of_40() {
+	local r0 out
+	stop_daemon
+	start_daemon "flow_rate = $1" >/dev/null || { fail "start"; return; }
+	recreate --allowed-cidr 198.18.3.0/24 >/dev/null || fail "create"
+	r0=$(reopened)
+	out=$(DST=198.18.3.10 attack syn-storm x 80 40)
+	[ "$out" = "sent 40" ] || fail "$out"
+	sleep 0.3
+	n=$(($(reopened) - r0))
+}
+
+test_connections_begun_again_count_against_the_flow_rate() {
+	local n
+	reopens_of_40 1000
+	echo "flow_rate 1000: $n of 40 begun again"
+	[ "$n" -ge 30 ] || fail "control: $n of 40 begun again"
+	reopens_of_40 2
+	echo "flow_rate 2: $n of 40 begun again"
+	[ "$n" -le 8 ] || fail "$n of 40 begun again past flow_rate 2"
+	stop_daemon
+	start_daemon || fail "start again"
+}
+
 # ---- the daemon stopped -------------------------------------------------------------
 
 test_no_window_while_the_daemon_is_stopped() {

@@ -366,6 +366,10 @@ TEST(test_verdict_a_syn_on_an_entry_with_a_verdict_begins_it_again)
 	forgotten = 0;
 	syn = queue_pkt(false, ST_REOPEN, ISN, 0, SYN, NULL, 0);
 	CHECK(got(syn, NF_DROP, ST_NONE) && restarted == 2 && forgotten == 1);
+	/* begun again already (a duplicate SYN): dropped, the entry kept */
+	restart_err = -EALREADY;
+	syn = queue_pkt(false, ST_REOPEN, ISN, 0, SYN, NULL, 0);
+	CHECK(got(syn, NF_DROP, ST_NONE) && restarted == 3 && forgotten == 1);
 	restart_err = 0;
 	b = client(ST_PEND_FIRST, BASE, d, dn);
 	CHECK(got(b, NF_ACCEPT, ST_DENY));
