@@ -346,6 +346,12 @@ int ct_get_mark(const struct flow_key *k, uint32_t *mark)
 	return ct_get(CTA_TUPLE_ORIG, k, &orig, mark);
 }
 
+int ct_get_entry(const struct flow_key *k, struct flow_key *orig,
+		 uint32_t *mark)
+{
+	return ct_get(CTA_TUPLE_ORIG, k, orig, mark);
+}
+
 int ct_set_mark(const struct flow_key *k, uint32_t value, uint32_t mask)
 {
 	char buf[1024];

@@ -25,6 +25,10 @@ int ct_get_reply(const struct flow_key *reply, struct flow_key *orig,
 		 uint32_t *mark);
 /* Delete the entry whose original tuple is k; -ENOENT if none. */
 int ct_delete(const struct flow_key *k);
+/* The entry ctnetlink finds for k as an original tuple (it matches a
+ * reply tuple too): its original tuple and mark; -ENOENT if none. */
+int ct_get_entry(const struct flow_key *k, struct flow_key *orig,
+		 uint32_t *mark);
 /* The mark of the entry whose original tuple is k; -ENOENT if none. */
 int ct_get_mark(const struct flow_key *k, uint32_t *mark);
 /* Flows that end (conntrack destroy events, byte accounting and time

@@ -51,6 +51,9 @@ const struct set_def set_defs[] = {
 	{ "hello", SK_DYNAMIC, 4, 0, { 0 }, T_MARK },
 	{ "sb_flows", SK_METER, 4, 0, { 0 }, T_MARK },
 	{ "sb_quic", SK_METER, 4, 0, { 0 }, T_MARK },
+	/* SYNs that begin an entry again: a meter of their own, which a
+	 * host that connects to a sandbox can use up for that only */
+	{ "sb_reopen", SK_METER, 4, 0, { 0 }, T_MARK },
 	/* sandbox . an address of an injection domain, until its TTL */
 	{ "inject4", SK_TIMED, 8, 0, { 0 }, CAT2(T_MARK, T_IPV4) },
 	{ "inject6", SK_TIMED, 20, 0, { 0 }, CAT2(T_MARK, T_IPV6) },

@@ -333,16 +333,18 @@ static void m_reopen(struct nftnl_rule *r, const struct marks *m)
 /* Such a SYN goes to the daemon, which begins the entry again for a
  * sandbox's own connection (undecided, the SYN through this chain once
  * more) and deletes it for one towards a sandbox (the client's next SYN
- * begins a new entry). Each counts against the sandbox's flow_rate as a
- * new entry does, or a sandbox could begin connections without end on
- * one entry. Not bypassed: with no daemon, dropped. */
+ * begins a new entry). They are limited to the sandbox's flow_rate, or
+ * a sandbox could begin connections without end on one entry; in a
+ * meter of their own (sb_reopen), not sb_flows: an entry opened towards
+ * a sandbox carries its id, and a host connecting to it must not use up
+ * the sandbox's own new flows. Not bypassed: with no daemon, dropped. */
 static void r_reopen(struct batch *bt, const struct nft_opts *o)
 {
 	const struct marks *m = o->marks;
 	struct nftnl_rule *r = rule_new("forward");
 
 	m_reopen(r, m);
-	x_sandbox_over(r, o, "sb_flows", o->flow_rate);
+	x_sandbox_over(r, o, "sb_reopen", o->flow_rate);
 	x_verdict(r, NF_DROP, NULL);
 	msg_rule(bt, r, "reopened connection limit rule");
 	r = rule_new("forward");

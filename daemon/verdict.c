@@ -39,25 +39,25 @@ static void cut_flow(const struct pkt *p, const struct flow_key *reply)
 static void reopened(struct held *h, const struct flow_key *k)
 {
 	struct flow *f = flow_lookup(k);
+	int rc = v_io.restart(k);
 
-	v_stats.reopened++;
-	log_debug("a SYN on an entry with a verdict (port %u): begun again",
-		  (unsigned)k->sport);
+	log_debug("a SYN on an entry with a verdict (port %u): %s",
+		  (unsigned)k->sport, rc == 0 ? "begun again" :
+		  rc == -EALREADY ? "dropped" : "forgotten");
+	if (rc == -EALREADY)	/* begun again already: this SYN goes, the
+				 * entry's connection (its flow) stays */
+		return v_give(h, G_DROP, NULL, 0);
 	if (f) {	/* the old connection's, whatever its phase */
 		struct held hs[FLOW_HELD_MAX];
 
 		v_give_all(hs, flow_take_all(f, hs), G_DROP);
 		flow_destroy(f);
 	}
-	switch (v_io.restart(k)) {
-	case 0:
-		break;
-	case -EALREADY:		/* begun again already: this SYN goes */
-		return v_give(h, G_DROP, NULL, 0);
-	default:		/* towards a sandbox, or gone */
+	if (rc < 0) {		/* towards a sandbox, or gone */
 		v_io.forget(k);
 		return v_give(h, G_DROP, NULL, 0);
 	}
+	v_stats.reopened++;
 	v_io.verdict(h->queue, h->id, NF_REPEAT, h->mark & ~v_marks->state,
 		     NULL, 0);
 }

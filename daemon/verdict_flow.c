@@ -56,12 +56,16 @@ static int restart_entry(const struct flow_key *k)
 {
 	char oif[IF_NAMESIZE];
 	const struct sandbox *sb;
+	struct flow_key orig;
 	uint32_t mark;
 	int err;
 
-	if ((err = ct_get_mark(k, &mark)) < 0)
+	if ((err = ct_get_entry(k, &orig, &mark)) < 0)
 		return err;
-	if ((mark & v_marks->state) == mark_state(v_marks, ST_NONE))
+	/* ctnetlink finds a tuple as an entry's reply tuple too: that entry
+	 * (opened the other way) is another connection's */
+	if (memcmp(&orig, k, sizeof(orig)) ||
+	    (mark & v_marks->state) == mark_state(v_marks, ST_NONE))
 		return -EALREADY;
 	sb = sandbox_get(mark_get_id(v_marks, mark));
 	if (!sb || route_oif(k->family, k->src, oif) < 0 ||

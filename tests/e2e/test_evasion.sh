@@ -597,6 +597,39 @@ test_connections_begun_again_count_against_the_flow_rate() {
 	start_daemon || fail "start again"
 }
 
+# A host that connects to a sandbox and sends its SYN again and again on
+# that entry (each a connection begun again, refused: it is not the
+# sandbox's) must not use up the sandbox's own new flows: they have a
+# meter of their own.
+test_a_host_connecting_in_uses_up_no_flow_rate_of_the_sandbox() {
+	local out ok=0
+	stop_daemon
+	start_daemon "flow_rate = 2" >/dev/null || { fail "start"; return; }
+	recreate --mode allow-all >/dev/null || fail "create"
+	setsid -f ip netns exec "$NS_SB" python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 8082)); s.listen(64)
+while True:
+    s.accept()' 2>/dev/null
+	wait_for 50 eval 'sb ss -ltn | grep -q ":8082 "' || fail "no listener"
+	# the internet's kernel must not reset the raw endpoint's connection
+	net nft add table ip rawin &&
+		net nft add chain ip rawin out '{ type filter hook output priority 0; }' &&
+		net nft add rule ip rawin out tcp flags rst tcp sport 40000-60000 ip ttl 64 drop ||
+		fail "rawin"
+	out=$(net python3 "$TOP/tests/e2e/evasion.py" syn-storm x "$NET4" 198.18.1.2 8082 40)
+	[ "$out" = "sent 40" ] || fail "storm: $out"
+	for _ in 1 2 3; do
+		[ "$(https allowed.test)" = "hello allowed.test" ] && ok=$((ok + 1))
+	done
+	net nft delete table ip rawin
+	pkill -f -- 's.bind(("0.0.0.0", 8082))'
+	[ "$ok" = 3 ] || fail "$ok of 3 new flows of the sandbox's own served after the storm"
+	stop_daemon
+	start_daemon || fail "start again"
+}
+
 # ---- the daemon stopped -------------------------------------------------------------
 
 test_no_window_while_the_daemon_is_stopped() {
