@@ -339,17 +339,17 @@ int ct_get_reply(const struct flow_key *reply, struct flow_key *orig,
 	return ct_get(CTA_TUPLE_REPLY, reply, orig, mark);
 }
 
-int ct_get_mark(const struct flow_key *k, uint32_t *mark)
-{
-	struct flow_key orig;
-
-	return ct_get(CTA_TUPLE_ORIG, k, &orig, mark);
-}
-
 int ct_get_entry(const struct flow_key *k, struct flow_key *orig,
 		 uint32_t *mark)
 {
 	return ct_get(CTA_TUPLE_ORIG, k, orig, mark);
+}
+
+int ct_get_mark(const struct flow_key *k, uint32_t *mark)
+{
+	struct flow_key orig;
+
+	return ct_get_entry(k, &orig, mark);
 }
 
 int ct_set_mark(const struct flow_key *k, uint32_t value, uint32_t mask)
@@ -362,6 +362,16 @@ int ct_set_mark(const struct flow_key *k, uint32_t value, uint32_t mask)
 	put_tuple(nlh, CTA_TUPLE_ORIG, k);
 	mnl_attr_put_u32(nlh, CTA_MARK, htonl(value & mask));
 	mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(mask));
+	return ct_request(nlh, buf, sizeof(buf), NULL, NULL);
+}
+
+int ct_delete(const struct flow_key *k)
+{
+	char buf[1024];
+	struct nlmsghdr *nlh;
+
+	nlh = ct_msg(buf, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, k->family);
+	put_tuple(nlh, CTA_TUPLE_ORIG, k);
 	return ct_request(nlh, buf, sizeof(buf), NULL, NULL);
 }
 
@@ -457,16 +467,6 @@ int ct_restart(const struct flow_key *k, uint32_t state_mask, ct_end_fn fn,
 	if ((rc = ct_request(nlh, buf, sizeof(buf), end_cb, &c)) < 0)
 		return rc;
 	return ct_set_mark(k, 0, state_mask);
-}
-
-int ct_delete(const struct flow_key *k)
-{
-	char buf[1024];
-	struct nlmsghdr *nlh;
-
-	nlh = ct_msg(buf, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, k->family);
-	put_tuple(nlh, CTA_TUPLE_ORIG, k);
-	return ct_request(nlh, buf, sizeof(buf), NULL, NULL);
 }
 
 void ct_events_read(ct_end_fn fn, void *arg)
