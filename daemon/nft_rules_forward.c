@@ -82,8 +82,9 @@ static struct nftnl_rule *r_allowed_out(const char *chain,
 	return r;
 }
 
-/* Within the flow's first NAME_PACKETS packets. */
-static void m_first_packets(struct nftnl_rule *r)
+/* Within the flow's first NAME_PACKETS packets (op NFT_CMP_EQ), or past
+ * them (NFT_CMP_NEQ). */
+static void m_packets(struct nftnl_rule *r, uint32_t op)
 {
 	/* the counter is a host-order u64: (packets & ~15) == 0 */
 	uint64_t under = ~(uint64_t)(NAME_PACKETS - 1), zero = 0, none = 0;
@@ -91,7 +92,12 @@ static void m_first_packets(struct nftnl_rule *r)
 	x_ct(r, NFT_CT_PKTS, R0);
 	x_bitwise_bytes(r, R0, 8, (const uint8_t *)&under,
 			(const uint8_t *)&none);
-	x_cmp(r, R0, NFT_CMP_EQ, &zero, 8);
+	x_cmp(r, R0, op, &zero, 8);
+}
+
+static void m_first_packets(struct nftnl_rule *r)
+{
+	m_packets(r, NFT_CMP_EQ);
 }
 
 static void r_name(struct batch *bt, const struct nft_opts *o)
@@ -338,6 +344,35 @@ static void m_reopen(struct nftnl_rule *r, const struct marks *m)
  * meter of their own (sb_reopen), not sb_flows: an entry opened towards
  * a sandbox carries its id, and a host connecting to it must not use up
  * the sandbox's own new flows. Not bypassed: with no daemon, dropped. */
+/* an ended entry's timeout (r_ended, below) */
+#define ENDED_S 7
+
+/* The fast path of an allowed flow, ahead of the rules up to that
+ * state's accept (reopened, ended, naming, QUIC) for the packets none of
+ * them concerns: the server's, and the client's TCP segments past the
+ * naming rules' first packets that are no SYN on an entry not ended. */
+static void r_fast(struct batch *bt, const struct nft_opts *o)
+{
+	const struct marks *m = o->marks;
+	struct nftnl_rule *r = rule_new("forward");
+
+	m_mark(r, true, m->state, NFT_CMP_EQ, mark_state(m, ST_ALLOW));
+	m_ct_direction(r, IP_CT_DIR_REPLY);
+	x_verdict(r, NF_ACCEPT, NULL);
+	msg_rule(bt, r, "reply fast path rule");
+	r = r_allowed_out("forward", o, IPPROTO_TCP);
+	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
+	x_bitwise(r, R0, 1, TCP_SYN, 0);
+	x_cmp8(r, R0, NFT_CMP_EQ, 0);
+	x_ct(r, NFT_CT_EXPIRATION, R0);
+	x_hton32(r, R0);
+	x_cmp(r, R0, NFT_CMP_GT, &(uint32_t){ htonl(ENDED_S * 1000) }, 4);
+	if (o->log_allowed)
+		m_packets(r, NFT_CMP_NEQ);
+	x_verdict(r, NF_ACCEPT, NULL);
+	msg_rule(bt, r, "client's fast path rule");
+}
+
 static void r_reopen(struct batch *bt, const struct nft_opts *o)
 {
 	const struct marks *m = o->marks;
@@ -367,7 +402,6 @@ static void r_reopen(struct batch *bt, const struct nft_opts *o)
  * judged. Not 0: late segments of a closed connection would each open an
  * entry of their own. */
 #define CT_TIMEOUT_OBJ "sb_tcp"
-#define ENDED_S 7
 
 static uint32_t host_timeout(const char *state, uint32_t dflt)
 {
@@ -473,6 +507,7 @@ void rules_forward(struct batch *bt, const struct nft_opts *o)
 	r_rpf_in(bt, "forward", K_IIF);
 	r_rpf_in(bt, "forward", K_SRC4);
 	r_rpf_in(bt, "forward", K_SRC6);
+	r_fast(bt, o);
 	r_reopen(bt, o);
 	r_ended(bt, m);
 	/* the fast path first: most packets stop at the first rule */

@@ -267,10 +267,10 @@ def wait_ack(r, upto, timeout=2):
 
 def cookie_reopen(r, marker):
     """An allowed connection whose server answered with a SYN cookie
-    ends (END=fin: the client's close, first; else its reset); then, with
-    no SYN, an ACK carrying the marker at its first sequence number,
-    acknowledging the old cookie: a server in SYN-cookie mode takes it
-    for a new connection."""
+    ends (END=fin: the client's close, first; else its reset; PAD=N bare
+    ACKs before); then, with no SYN, an ACK carrying the marker at its
+    first sequence number, acknowledging the old cookie: a server in
+    SYN-cookie mode takes it for a new connection."""
     if not r.connect():
         return "no-synack"
     cookie = (r.ack - 1) & 0xFFFFFFFF
@@ -278,6 +278,10 @@ def cookie_reopen(r, marker):
     r.send(r.isn + 1, PSH, hello)
     end = r.isn + 1 + len(hello)
     out = "first:" + wait_ack(r, end & 0xFFFFFFFF)
+    # PAD=N: N bare ACKs more, the entry past the packets that the
+    # fast path of a long flow waits out
+    for _ in range(int(os.environ.get("PAD", "0"))):
+        r.send(end, 0)
     time.sleep(0.1)
     if os.environ.get("END") == "fin":
         r.send(end, FIN)

@@ -358,6 +358,9 @@ test_an_ended_connections_verdict_opens_no_syn_cookie_connection() {
 	END=fin cookie_reopen 198.18.1.2 "$NET4"
 	allowed_only >/dev/null || return 1
 	END=fin cookie_reopen 2001:db8:1::2 "$NET6"
+	# a longer flow (its client's segments on the fast path) as well
+	allowed_only >/dev/null || return 1
+	END=fin PAD=16 cookie_reopen 198.18.1.2 "$NET4"
 }
 
 # sb2 (deny-all) sends in sb1's name on a flow sb1 has open and allowed
