@@ -140,7 +140,7 @@ def tls_table(rows, out):
     errs = sum(errors(d) for d in pick(rows, "sbxfwd", "tls"))
     bulk = pairs_of(rows, "direct", "bulk", stolen)
     rb, (bm, bq1, bq3) = paired_ratio(bulk, lambda d: d["bytes"], lambda d: d["seconds"])
-    print("\nbulk (3 × 64 MiB a round), sbxfwd ÷ no firewall: %.3f (median %.3f, IQR %.3f–%.3f, "
+    print("\nbulk (5 × 64 MiB a round), sbxfwd ÷ no firewall: %.3f (median %.3f, IQR %.3f–%.3f, "
           "%d pairs)" % (rb, bm, bq1, bq3, len(bulk)))
     out["tls"] = {"ratios": ratios, "cpu_us": cpu, "cpu_ratio": cpu_ratio,
                   "failed": errs, "bulk_ratio": rb, "stolen": stolen}
