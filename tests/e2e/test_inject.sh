@@ -283,7 +283,7 @@ test_a_pinned_real_address_is_brokered_by_the_daemons_own_resolution() {
 		fail "the daemon did not resolve api.example.test"
 	out=$(bk /secret)
 	# seen once in about ten full runs: the first request reset before
-	# its leaf was minted; said here, and tried once more
+	# its leaf was minted; said (VERBOSE=1 shows it), and tried once more
 	echo "$out" | grep -q '"path": "/secret"' || {
 		echo "first request: $out; daemon: $(tail -n 5 "$TMP/sbxfwd.log")" >&2
 		out=$(bk /secret)
