@@ -121,6 +121,8 @@ bool conn_refused_early(int fd, const struct sockaddr_storage *peer)
 
 	if (!who_cached(family, addr, &sandbox) || !share_full(sandbox))
 		return false;
+	log_debug("broker: sandbox %u holds its share: refused at once",
+		  sandbox);
 	reset(fd);
 	close(fd);
 	return true;
@@ -154,8 +156,11 @@ static bool take_share(struct bk_flow *f)
 	if (!who_cached(f->rq.family, f->rq.peer, &sandbox)) {
 		f->rq.status = BROKER_STATUS_WHO;
 		ipc_judge(&f->rq, &j);
-		if (j.action != JA_WHO)
+		if (j.action != JA_WHO) {
+			log_debug("broker: a flow of no sandbox the daemon "
+				  "names: refused (%d)", (int)j.action);
 			return false;
+		}
 		sandbox = j.sandbox;
 		who_learn(f->rq.family, f->rq.peer, sandbox);
 	}
@@ -199,8 +204,12 @@ static void judge(struct bk_flow *f, struct judgement *j)
 		flows_set_judged(f, j);
 		steady = flows_epoch(f->sandbox) == f->epoch;
 	}
-	if (!steady)
+	if (!steady) {
+		log_debug("broker: sandbox %u: %s", f->sandbox,
+			  j->action == JA_DENY ? "refused by the daemon" :
+			  "kept changing: refused");
 		j->action = JA_DENY;
+	}
 	flows_set_judged(f, j);
 }
 

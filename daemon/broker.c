@@ -242,8 +242,9 @@ static void judge_request(json_t *m)
 	reply.family = (uint8_t)family;
 	reply.sport = (uint16_t)lport;
 	reply.dport = (uint16_t)pport;
-	if (ct_get_reply(&reply, &orig, &mark) == 0 &&
-	    memcmp(orig.dst, reply.src, 16) &&
+	int ctrc = ct_get_reply(&reply, &orig, &mark);
+
+	if (ctrc == 0 && memcmp(orig.dst, reply.src, 16) &&
 	    (sb = sandbox_get(mark_get_id(marks, mark))) &&
 	    !strcmp(status, BROKER_STATUS_WHO))
 		action = BROKER_ACTION_WHO;
@@ -259,7 +260,11 @@ static void judge_request(json_t *m)
 		if (!again || !allow)
 			flow_judge_audit(sb, &orig, &q, &j.v, allow);
 		inet_ntop(family, orig.dst, dst, sizeof(dst));
-	}
+	} else
+		log_debug("broker: %s port %u: %s", peer, (unsigned)pport,
+			  ctrc < 0 ? "no conntrack entry" :
+			  !memcmp(orig.dst, reply.src, 16) ? "not redirected" :
+			  "of no sandbox");
 	send_msg(json_pack("{s:s, s:I, s:s, s:i, s:s, s:i, s:s}",
 			   BROKER_F_TYPE, BROKER_MSG_JUDGED, BROKER_F_ID, id,
 			   BROKER_F_ACTION, action, BROKER_F_SANDBOX,

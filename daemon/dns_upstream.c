@@ -164,7 +164,7 @@ static void own_done(struct pending *p, const struct dns_answer *a,
 		       keep > OWN_MAX_NS ? OWN_MAX_NS : keep;
 	}
 	dnscache_own_done(p->q.name, family, a ? a->addr : NULL,
-			  a ? a->naddr : 0, keep, now);
+			  a ? a->naddr : 0, keep, GRACE_NS, now);
 	if (a)
 		res_hooks.learned(NULL, p->q.name, a->addr, a->naddr, keep,
 				  now);

@@ -220,7 +220,7 @@ void dnscache_own_pending(const char *name, int family)
 
 void dnscache_own_done(const char *name, int family,
 		       const struct dns_learned_addr *a, size_t n,
-		       uint64_t for_ns, uint64_t now)
+		       uint64_t for_ns, uint64_t grace_ns, uint64_t now)
 {
 	struct entry *e = get(DNSCACHE_OWN, name);
 	int f = family == AF_INET6;
@@ -230,7 +230,7 @@ void dnscache_own_done(const char *name, int family,
 	prune(e, now);
 	for (size_t i = 0; i < n; i++)
 		if (a[i].family == family)
-			add(e, &a[i], now + for_ns);
+			add(e, &a[i], now + for_ns + grace_ns);
 	trim(e);
 }
 

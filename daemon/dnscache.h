@@ -28,10 +28,13 @@ bool dnscache_has(uint32_t sb, const char *name, int family,
 enum own_state { OWN_UNKNOWN, OWN_PENDING, OWN_KNOWN };
 enum own_state dnscache_own(const char *name, int family, uint64_t now);
 void dnscache_own_pending(const char *name, int family);
-/* The daemon's own answer (n may be 0: none), known for `for_ns'. */
+/* The daemon's own answer (n may be 0: none), known for `for_ns' (then
+ * asked again); its addresses bound `grace_ns' longer, as long as the
+ * kernel's injection set keeps them (a flow the kernel redirects is not
+ * refused as another name's for want of a fresh answer). */
 void dnscache_own_done(const char *name, int family,
 		       const struct dns_learned_addr *a, size_t n,
-		       uint64_t for_ns, uint64_t now);
+		       uint64_t for_ns, uint64_t grace_ns, uint64_t now);
 /* Forget the sandbox's names for which keep() is false (all: NULL). */
 void dnscache_forget(uint32_t sb, bool (*keep)(const char *name, void *arg),
 		     void *arg);

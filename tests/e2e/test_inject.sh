@@ -282,17 +282,29 @@ test_a_pinned_real_address_is_brokered_by_the_daemons_own_resolution() {
 		rt nft list set inet sbxfw inject6 | grep -q "$NET6"' ||
 		fail "the daemon did not resolve api.example.test"
 	out=$(bk /secret)
-	# seen once in about ten full runs: the first request reset before
-	# its leaf was minted; said (VERBOSE=1 shows it), and tried once more
-	echo "$out" | grep -q '"path": "/secret"' || {
-		echo "first request: $out; daemon: $(tail -n 5 "$TMP/sbxfwd.log")" >&2
-		out=$(bk /secret)
-	}
 	rm -f "/etc/netns/$NS_SB/hosts"
 	echo "$out" | grep -q '"path": "/secret"' ||
 		fail "not brokered: $out ($(sql "SELECT verdict, reason, dst FROM flows ORDER BY id DESC LIMIT 2" | tr '\n' ' '))" \
 			"$(grep -i 'broker' "$TMP/sbxfwd.log" | tail -n 8)"
 	[ "$(tail -1 "$ECHO_LOG" | grep -o "\"$FP\"" | wc -l)" = 1 ] || fail "no token"
+}
+
+# The daemon's own answer (dnsmasq's TTL 0: kept 5 s) goes stale while
+# the kernel's injection set still redirects its addresses (their TTL and
+# 5 minutes): a flow redirected then was refused as sni-address-mismatch
+# until the name was asked again (before: refused 6 s after the inject)
+test_an_own_answer_past_its_time_still_brokers() {
+	setup || fail "setup"
+	sb_hosts api.example.test
+	wait_for 50 eval 'rt nft list set inet sbxfw inject4 | grep -q "$NET4" &&
+		rt nft list set inet sbxfw inject6 | grep -q "$NET6"' ||
+		fail "the daemon did not resolve api.example.test"
+	sleep 6
+	local out
+	out=$(bk /late)
+	rm -f "/etc/netns/$NS_SB/hosts"
+	echo "$out" | grep -q '"path": "/late"' ||
+		fail "not brokered: $out ($(sql "SELECT verdict, reason, dst FROM flows ORDER BY id DESC LIMIT 1"))"
 }
 
 # still_open PORT: the router's conntrack entries of the sandbox's TCP

@@ -37,13 +37,17 @@ TEST(test_dnscache_own_resolution_states)
 	dnscache_own_pending("a.test", AF_INET);
 	CHECK(dnscache_own("a.test", AF_INET, 0) == OWN_PENDING);
 	CHECK(dnscache_own("a.test", AF_INET6, 0) == OWN_UNKNOWN);
-	dnscache_own_done("a.test", AF_INET, &a1, 1, 5 * S, 10 * S);
+	dnscache_own_done("a.test", AF_INET, &a1, 1, 5 * S, 300 * S, 10 * S);
 	CHECK(dnscache_own("a.test", AF_INET, 11 * S) == OWN_KNOWN);
 	CHECK(dnscache_has(DNSCACHE_OWN, "a.test", AF_INET, a1.addr, 11 * S));
+	/* asked again past its time, its addresses still bound for the
+	 * grace (as the kernel's injection set keeps them) */
 	CHECK(dnscache_own("a.test", AF_INET, 15 * S) == OWN_UNKNOWN);
-	CHECK(!dnscache_has(DNSCACHE_OWN, "a.test", AF_INET, a1.addr, 15 * S));
+	CHECK(dnscache_has(DNSCACHE_OWN, "a.test", AF_INET, a1.addr, 15 * S));
+	CHECK(dnscache_has(DNSCACHE_OWN, "a.test", AF_INET, a1.addr, 314 * S));
+	CHECK(!dnscache_has(DNSCACHE_OWN, "a.test", AF_INET, a1.addr, 316 * S));
 	/* a failure is known too, with nothing in it */
-	dnscache_own_done("b.test", AF_INET6, NULL, 0, 5 * S, 0);
+	dnscache_own_done("b.test", AF_INET6, NULL, 0, 5 * S, 300 * S, 0);
 	CHECK(dnscache_own("b.test", AF_INET6, 1) == OWN_KNOWN);
 	dnscache_fini();
 }
