@@ -264,7 +264,9 @@ static void relearn_one(const char *name, int family, const uint8_t *addr,
 	a->a.family = family;
 	memset(a->a.addr, 0, sizeof(a->a.addr));
 	memcpy(a->a.addr, addr, family == AF_INET ? 4 : 16);
-	a->a.left_ns = left_ns;
+	/* the cache's time left holds the grace already (the binding's,
+	 * the same 5 minutes): learn_one adds it, not twice */
+	a->a.left_ns = left_ns > GRACE_NS ? left_ns - GRACE_NS : 0;
 }
 
 /* Exact names only: a wildcard has nothing to resolve. */

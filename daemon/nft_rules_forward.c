@@ -336,14 +336,6 @@ static void m_reopen(struct nftnl_rule *r, const struct marks *m)
 	m_mark(r, true, m->state, NFT_CMP_NEQ, mark_state(m, ST_NONE));
 }
 
-/* Such a SYN goes to the daemon, which begins the entry again for a
- * sandbox's own connection (undecided, the SYN through this chain once
- * more) and deletes it for one towards a sandbox (the client's next SYN
- * begins a new entry). They are limited to the sandbox's flow_rate, or
- * a sandbox could begin connections without end on one entry; in a
- * meter of their own (sb_reopen), not sb_flows: an entry opened towards
- * a sandbox carries its id, and a host connecting to it must not use up
- * the sandbox's own new flows. Not bypassed: with no daemon, dropped. */
 /* an ended entry's timeout (r_ended, below) */
 #define ENDED_S 7
 
@@ -373,6 +365,14 @@ static void r_fast(struct batch *bt, const struct nft_opts *o)
 	msg_rule(bt, r, "client's fast path rule");
 }
 
+/* Such a SYN goes to the daemon, which begins the entry again for a
+ * sandbox's own connection (undecided, the SYN through this chain once
+ * more) and deletes it for one towards a sandbox (the client's next SYN
+ * begins a new entry). They are limited to the sandbox's flow_rate, or
+ * a sandbox could begin connections without end on one entry; in a
+ * meter of their own (sb_reopen), not sb_flows: an entry opened towards
+ * a sandbox carries its id, and a host connecting to it must not use up
+ * the sandbox's own new flows. Not bypassed: with no daemon, dropped. */
 static void r_reopen(struct batch *bt, const struct nft_opts *o)
 {
 	const struct marks *m = o->marks;
