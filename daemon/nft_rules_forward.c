@@ -95,25 +95,20 @@ static void m_packets(struct nftnl_rule *r, uint32_t op)
 	x_cmp(r, R0, op, &zero, 8);
 }
 
-static void m_first_packets(struct nftnl_rule *r)
-{
-	m_packets(r, NFT_CMP_EQ);
-}
-
 static void r_name(struct batch *bt, const struct nft_opts *o)
 {
 	struct nftnl_rule *r = r_allowed_out("forward", o, IPPROTO_TCP);
 
 	/* the segments after the start (which is not in the set yet, so
 	 * logged once): any with a payload byte */
-	m_first_packets(r);
+	m_packets(r, NFT_CMP_EQ);
 	x_payload(r, NFT_PAYLOAD_INNER_HEADER, 0, 1, R0);
 	x_ct(r, NFT_CT_ID, R0);
 	x_lookup(r, R0, "hello", 0);
 	x_log_len(r, o->log_group, NFLOG_NAME_PREFIX, NFLOG_NAME_SNAPLEN);
 	msg_rule(bt, r, "naming rule, after the hello's start");
 	r = r_allowed_out("forward", o, IPPROTO_TCP);
-	m_first_packets(r);
+	m_packets(r, NFT_CMP_EQ);
 	x_payload(r, NFT_PAYLOAD_INNER_HEADER, 0, 1, R0);
 	x_cmp8(r, R0, NFT_CMP_EQ, 0x16);
 	x_payload(r, NFT_PAYLOAD_INNER_HEADER, 5, 1, R0);
@@ -128,7 +123,7 @@ static void r_name_quic(struct batch *bt, const struct nft_opts *o)
 {
 	struct nftnl_rule *r = r_allowed_out("commit", o, IPPROTO_UDP);
 
-	m_first_packets(r);
+	m_packets(r, NFT_CMP_EQ);
 	m_quic_long(r);
 	x_log_len(r, o->log_group, NFLOG_NAME_PREFIX, NFLOG_NAME_SNAPLEN);
 	msg_rule(bt, r, "QUIC naming rule");

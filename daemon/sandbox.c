@@ -219,16 +219,27 @@ static bool iface_match(const char *pattern, const char *name)
 	return !strcmp(pattern, name);
 }
 
-bool sandbox_matches(const struct sandbox *sb, const char *iif, int family,
-		     const uint8_t *addr)
+static bool by_iface(const struct sandbox *sb, const char *iif)
 {
 	for (size_t i = 0; iif && i < sb->match.nifaces; i++)
 		if (iface_match(sb->match.ifaces[i], iif))
 			return true;
+	return false;
+}
+
+static bool by_source(const struct sandbox *sb, int family,
+		      const uint8_t *addr)
+{
 	for (size_t i = 0; i < sb->match.nsources; i++)
 		if (cidr_contains(&sb->match.sources[i], family, addr))
 			return true;
 	return false;
+}
+
+bool sandbox_matches(const struct sandbox *sb, const char *iif, int family,
+		     const uint8_t *addr)
+{
+	return by_iface(sb, iif) || by_source(sb, family, addr);
 }
 
 struct sandbox *sandbox_classify(const char *iif, int family,
@@ -236,14 +247,12 @@ struct sandbox *sandbox_classify(const char *iif, int family,
 {
 	struct sandbox *sb;
 
-	for (sb = sandbox_next(NULL); iif && sb; sb = sandbox_next(sb))
-		for (size_t i = 0; i < sb->match.nifaces; i++)
-			if (iface_match(sb->match.ifaces[i], iif))
-				return sb;
 	for (sb = sandbox_next(NULL); sb; sb = sandbox_next(sb))
-		for (size_t i = 0; i < sb->match.nsources; i++)
-			if (cidr_contains(&sb->match.sources[i], family, addr))
-				return sb;
+		if (by_iface(sb, iif))
+			return sb;
+	for (sb = sandbox_next(NULL); sb; sb = sandbox_next(sb))
+		if (by_source(sb, family, addr))
+			return sb;
 	return NULL;
 }
 
