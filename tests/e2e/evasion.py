@@ -19,6 +19,11 @@ attacks:
   flags        no handshake: SYN|FIN, then FIN|PSH|ACK, with the marker
   paws         an allowed ClientHello with a timestamp older than the
                SYN's (the server drops it), then the marker at ISN+1
+  tos-ack      paws, with TOS 0x10 (priority 6) and a byte from before
+               the hello, whose duplicate ACK acknowledges 0x06000000
+  reuse-ack    an allowed hello, a reset, the same ports again with an
+               ISN whose duplicate ACK (as in tos-ack) acknowledges what
+               the first hello's did, and a hello the server drops
   udp          one datagram: the marker
   hostile      a ClientHello whose SNI holds terminal escapes and bytes
                that are not UTF-8, around the marker
@@ -226,6 +231,52 @@ def paws(r, marker):
     return r.outcome(2)
 
 
+def tos_ack(r, marker):
+    """paws, and a priority the kernel would take for the acknowledgement
+    that commits the flow: IPv4 forwarding gives a packet the priority
+    of its TOS (0x10: 6), which, as nft loads it, reads as 0x06000000;
+    the first sequence number is picked so that the server's duplicate
+    ACK of a byte from before the hello carries just that."""
+    r.isn = 0x05FFFFFF
+    r.s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, 0x10)
+    if not r.connect(ts=1000000):
+        return "no-synack"
+    r.send(r.isn + 1, PSH, client_hello(ALLOWED), ts=1)
+    time.sleep(0.2)
+    r.send(r.isn, PSH, b"x", ts=1000002)
+    time.sleep(0.2)
+    hello = client_hello(ALLOWED)
+    r.send(r.isn + 1, PSH, (marker_http(marker) * 40)[:len(hello)],
+           ts=1000003)
+    return r.outcome(2)
+
+
+def reuse_ack(r, marker):
+    """An allowed hello the server takes, a reset, then the same ports
+    again (the same conntrack entry, begun again) with a first sequence
+    number picked so that the server's duplicate ACK, as in tos-ack,
+    acknowledges just what the first hello's did; its own hello is
+    dropped by the server (paws)."""
+    if not r.connect(ts=1000000):
+        return "no-synack"
+    hello = client_hello(ALLOWED)
+    r.send(r.isn + 1, PSH, hello, ts=1000001)
+    first = r.outcome(3)
+    awaited = (r.isn + 1 + len(hello)) & 0xFFFFFFFF
+    r.send(awaited, RST, ts=1000002)
+    time.sleep(0.1)
+    r.isn = (awaited - 1) & 0xFFFFFFFF
+    if not r.connect(ts=2000000):
+        return first + " no-synack"
+    r.send(r.isn + 1, PSH, client_hello(ALLOWED), ts=1)
+    time.sleep(0.2)
+    r.send(r.isn, PSH, b"x", ts=2000002)
+    time.sleep(0.2)
+    r.send(r.isn + 1, PSH, (marker_http(marker) * 40)[:len(hello)],
+           ts=2000003)
+    return first + " " + r.outcome(2)
+
+
 def hostile(r, marker):
     name = b"x" * 20 + b".test"
     hello = client_hello(name.decode())
@@ -399,6 +450,7 @@ def main():
     r = Raw(a.src, a.dst, a.port, int(os.environ.get("SPORT") or 0) or None)
     attack = {"syn-late": syn_late, "reconnect": reconnect,
               "pg-hold": pg_hold, "flags": flags, "paws": paws,
+              "tos-ack": tos_ack, "reuse-ack": reuse_ack,
               "hostile": hostile, "spoofed-reply": spoofed_reply,
               "cookie-reopen": cookie_reopen}[a.attack]
     print(attack(r, marker))

@@ -70,6 +70,28 @@ test_exact_domain_allowed() {
 	policy && allowed allowed.test allowed.test
 }
 
+# The server's packet that acknowledges the judged hello commits the flow
+# in the kernel: only the hello reaches the daemon, in both families.
+commit_counts() {
+	cli --json status | python3 -c 'import json, sys
+v = json.load(sys.stdin)["verdicts"]
+print(v["packets"], v["commits"], v["kernel_commits"])'
+}
+
+test_the_servers_acknowledgement_commits_in_the_kernel() {
+	policy || return 1
+	local p0 c0 k0 p1 c1 k1
+	read -r p0 c0 k0 < <(commit_counts) || fail "status"
+	allowed allowed.test allowed.test
+	allowed allowed.test allowed.test -6
+	# the kernel's word comes in NFLOG batches (50 ms)
+	wait_for 20 eval '[ "$(commit_counts | cut -d" " -f3)" = $((k0 + 2)) ]' ||
+		fail "kernel commits: $k0, then $(commit_counts)"
+	read -r p1 c1 k1 < <(commit_counts)
+	[ "$c1" = "$c0" ] || fail "the daemon committed: $c0, then $c1"
+	[ "$p1" = $((p0 + 2)) ] || fail "packets queued: $p0, then $p1"
+}
+
 test_wildcard_matches_one_and_more_labels() {
 	policy && allowed a.example.test '*.example.test' &&
 		allowed a.b.example.test '*.example.test'

@@ -550,6 +550,23 @@ test_hello_the_server_dropped_gives_no_verdict() {
 		blocked paws
 }
 
+# the kernel commits on the awaited acknowledgement the daemon's verdict
+# put in the packet's priority; IPv4 forwarding gives a packet one of its
+# TOS, which must never pass for it
+test_a_priority_of_the_tos_commits_nothing() {
+	allowed_only || return 1
+	WHERE="sni = 'allowed.test'" WANT="deny|tcp-overlap-conflict|" \
+		blocked tos-ack
+}
+
+# nor may the acknowledgement awaited by a connection before on the same
+# entry, which a sandbox can make its server send again (its ISN)
+test_an_older_connections_acknowledgement_commits_nothing() {
+	allowed_only || return 1
+	WHERE="sni = 'allowed.test' AND verdict = 'deny'" \
+		WANT="deny|tcp-overlap-conflict|" SPORT=41236 blocked reuse-ack
+}
+
 test_ttl_is_normalised_before_the_verdict() {
 	allowed_only || return 1
 	capture
