@@ -274,7 +274,11 @@ int status_main(int argc, char **argv)
 	       json_integer_value(json_object_get(v, "deny")));
 	print_latency("  ", "verdict latency", l,
 		      (const char *const[]){ "p50", "p99", NULL });
-	print_latency("  ", "a server's first packet (commits a verdict)",
+	printf("  judged flows committed: %lld in the kernel, %lld by the "
+	       "daemon\n",
+	       json_integer_value(json_object_get(v, "kernel_commits")),
+	       json_integer_value(json_object_get(v, "commits")));
+	print_latency("  ", "the daemon's commits (a server's packet)",
 		      json_object_get(r, "commit_latency_us"),
 		      (const char *const[]){ "p50", "p99", NULL });
 	printf("  audit: %lld written, %lld not written, %lld deleted for "

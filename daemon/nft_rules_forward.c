@@ -35,6 +35,23 @@
 #define CT_STATE_NEW 0x08
 #define CT_STATE_UNTRACKED 0x40
 
+/* The TCP flags under mask are want. */
+static void m_tcp_flags(struct nftnl_rule *r, uint8_t mask, uint8_t want)
+{
+	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
+	x_bitwise(r, R0, 1, mask, 0);
+	x_cmp8(r, R0, NFT_CMP_EQ, want);
+}
+
+/* A server's SYN-ACK of a flow not decided. */
+static void m_syn_ack(struct nftnl_rule *r, const struct marks *m)
+{
+	m_mark(r, true, m->state, NFT_CMP_EQ, mark_state(m, ST_NONE));
+	m_ct_direction(r, IP_CT_DIR_REPLY);
+	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
+	m_tcp_flags(r, TCP_SYN | TCP_ACK, TCP_SYN | TCP_ACK);
+}
+
 /* Remember the client's first sequence number from the server's SYN-ACK
  * (its acknowledgement number) so that a queued segment can be known as
  * the first of the stream, whatever order segments come in. */
@@ -42,13 +59,8 @@ static void r_syn_ack(struct batch *bt, const struct marks *m, int v6)
 {
 	struct nftnl_rule *r = rule_new("forward");
 
-	m_mark(r, true, m->state, NFT_CMP_EQ, mark_state(m, ST_NONE));
-	m_ct_direction(r, IP_CT_DIR_REPLY);
 	m_nfproto(r, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
-	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
-	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
-	x_bitwise(r, R0, 1, TCP_SYN | TCP_ACK, 0);
-	x_cmp8(r, R0, NFT_CMP_EQ, TCP_SYN | TCP_ACK);
+	m_syn_ack(r, m);
 	k_tcp_first(r, v6, true, 8);
 	x_dynset_add(r, R0, v6 ? "first6" : "first4");
 	msg_rule(bt, r, "rule remembering first sequence numbers");
@@ -97,27 +109,18 @@ static struct nftnl_rule *r_allowed_out(const char *chain,
  * outlive the SYN-ACK's mark in ids, which each new element renews. */
 #define ISN_REUSED_MS 20000
 
-static void m_syn_ack(struct nftnl_rule *r, const struct marks *m)
-{
-	m_mark(r, true, m->state, NFT_CMP_EQ, mark_state(m, ST_NONE));
-	m_ct_direction(r, IP_CT_DIR_REPLY);
-	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
-	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
-	x_bitwise(r, R0, 1, TCP_SYN | TCP_ACK, 0);
-	x_cmp8(r, R0, NFT_CMP_EQ, TCP_SYN | TCP_ACK);
-	x_ct(r, NFT_CT_ID, R0);
-}
-
 static void r_isn(struct batch *bt, const struct marks *m)
 {
 	struct nftnl_rule *r = rule_new("forward");
 
 	m_syn_ack(r, m);
+	x_ct(r, NFT_CT_ID, R0);
 	x_lookup(r, R0, "ids", 0);
 	x_dynset(r, NFT_DYNSET_OP_ADD, R0, "reused", ISN_REUSED_MS);
 	msg_rule(bt, r, "reused entry rule");
 	r = rule_new("forward");
 	m_syn_ack(r, m);
+	x_ct(r, NFT_CT_ID, R0);
 	x_dynset_add(r, R0, "ids");
 	msg_rule(bt, r, "SYN-ACK id rule");
 }
@@ -130,9 +133,7 @@ static void r_acked(struct batch *bt, const struct nft_opts *o)
 	m_mark(r, true, m->state, NFT_CMP_EQ, mark_state(m, ST_JUDGED));
 	m_ct_direction(r, IP_CT_DIR_REPLY);
 	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
-	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
-	x_bitwise(r, R0, 1, TCP_ACK, 0);
-	x_cmp8(r, R0, NFT_CMP_EQ, TCP_ACK);
+	m_tcp_flags(r, TCP_ACK, TCP_ACK);
 	x_ct(r, NFT_CT_ID, R0);
 	x_lookup_not(r, R0, "reused");
 	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 8, 4, R1);
@@ -289,9 +290,7 @@ static void r_late_syn(struct batch *bt)
 	x_bitwise(r, R0, 4, CT_STATE_NEW, 0);
 	x_cmp32(r, R0, NFT_CMP_EQ, 0);
 	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
-	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
-	x_bitwise(r, R0, 1, TCP_SYN, 0);
-	x_cmp8(r, R0, NFT_CMP_EQ, TCP_SYN);
+	m_tcp_flags(r, TCP_SYN, TCP_SYN);
 	x_verdict(r, NF_DROP, NULL);
 	msg_rule(bt, r, "late SYN rule");
 }
@@ -408,9 +407,7 @@ void rules_forged(struct batch *bt, const struct marks *m)
 static void m_reopen(struct nftnl_rule *r, const struct marks *m)
 {
 	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
-	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
-	x_bitwise(r, R0, 1, TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN, 0);
-	x_cmp8(r, R0, NFT_CMP_EQ, TCP_SYN);
+	m_tcp_flags(r, TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN, TCP_SYN);
 	m_ct_direction(r, IP_CT_DIR_ORIGINAL);
 	x_ct(r, NFT_CT_STATE, R0);
 	x_bitwise(r, R0, 4, CT_STATE_NEW, 0);
@@ -436,9 +433,7 @@ static void r_fast(struct batch *bt, const struct nft_opts *o)
 	x_verdict(r, NF_ACCEPT, NULL);
 	msg_rule(bt, r, "reply fast path rule");
 	r = r_allowed_out("forward", o, IPPROTO_TCP);
-	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
-	x_bitwise(r, R0, 1, TCP_SYN, 0);
-	x_cmp8(r, R0, NFT_CMP_EQ, 0);
+	m_tcp_flags(r, TCP_SYN, 0);
 	x_ct(r, NFT_CT_EXPIRATION, R0);
 	x_hton32(r, R0);
 	x_cmp(r, R0, NFT_CMP_GT, &(uint32_t){ htonl(ENDED_S * 1000) }, 4);

@@ -231,6 +231,20 @@ def paws(r, marker):
     return r.outcome(2)
 
 
+def dup_acked(r, marker, ts):
+    """An allowed hello the server drops (paws), a byte from before it
+    (the server's duplicate ACK acknowledges ISN+1), then the marker
+    where the hello was."""
+    hello = client_hello(ALLOWED)
+    r.send(r.isn + 1, PSH, hello, ts=1)
+    time.sleep(0.2)
+    r.send(r.isn, PSH, b"x", ts=ts)
+    time.sleep(0.2)
+    r.send(r.isn + 1, PSH, (marker_http(marker) * 40)[:len(hello)],
+           ts=ts + 1)
+    return r.outcome(2)
+
+
 def tos_ack(r, marker):
     """paws, and a priority the kernel would take for the acknowledgement
     that commits the flow: IPv4 forwarding gives a packet the priority
@@ -241,14 +255,7 @@ def tos_ack(r, marker):
     r.s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, 0x10)
     if not r.connect(ts=1000000):
         return "no-synack"
-    r.send(r.isn + 1, PSH, client_hello(ALLOWED), ts=1)
-    time.sleep(0.2)
-    r.send(r.isn, PSH, b"x", ts=1000002)
-    time.sleep(0.2)
-    hello = client_hello(ALLOWED)
-    r.send(r.isn + 1, PSH, (marker_http(marker) * 40)[:len(hello)],
-           ts=1000003)
-    return r.outcome(2)
+    return dup_acked(r, marker, 1000002)
 
 
 def reuse_ack(r, marker):
@@ -268,13 +275,7 @@ def reuse_ack(r, marker):
     r.isn = (awaited - 1) & 0xFFFFFFFF
     if not r.connect(ts=2000000):
         return first + " no-synack"
-    r.send(r.isn + 1, PSH, client_hello(ALLOWED), ts=1)
-    time.sleep(0.2)
-    r.send(r.isn, PSH, b"x", ts=2000002)
-    time.sleep(0.2)
-    r.send(r.isn + 1, PSH, (marker_http(marker) * 40)[:len(hello)],
-           ts=2000003)
-    return first + " " + r.outcome(2)
+    return first + " " + dup_acked(r, marker, 2000002)
 
 
 def hostile(r, marker):

@@ -232,6 +232,18 @@ static size_t hello(const char *sni, size_t rec, uint8_t *out)
 #define ISN 1000u
 #define BASE (ISN + 1)
 
+/* An allowed hello judged, and 10 bytes past it held: their id; *n the
+ * hello's length. */
+static uint32_t judged_and_held(size_t *n)
+{
+	uint8_t h[16384];
+
+	*n = hello("allowed.test", 16384, h);
+	setup();
+	client(ST_PEND_FIRST, BASE, h, *n);
+	return client(ST_PEND_JUDGED, BASE + (uint32_t)*n, h, 10);
+}
+
 TEST(test_verdict_allowed_hello_waits_for_the_servers_ack)
 {
 	uint8_t h[16384];
@@ -283,13 +295,9 @@ TEST(test_verdict_the_kernel_commits_on_the_awaited_ack)
  * entry's ct mark says the flow was committed, and it is not cut. */
 TEST(test_verdict_a_lost_kernel_commit_is_found_at_the_deadline)
 {
-	uint8_t h[16384];
-	size_t n = hello("allowed.test", 16384, h);
-	uint32_t more;
+	size_t n;
+	uint32_t more = judged_and_held(&n);
 
-	setup();
-	client(ST_PEND_FIRST, BASE, h, n);
-	more = client(ST_PEND_JUDGED, BASE + (uint32_t)n, h, 10);
 	entry_allowed = true;
 	verdict_tick(now_ns() + 11 * SEC);
 	entry_allowed = false;
@@ -320,13 +328,9 @@ TEST(test_verdict_insertion_never_judged_bytes_cut_the_flow)
 
 TEST(test_verdict_judged_flow_never_acknowledged_is_cut)
 {
-	uint8_t h[16384];
-	size_t n = hello("allowed.test", 16384, h);
-	uint32_t more;
+	size_t n;
+	uint32_t more = judged_and_held(&n);
 
-	setup();
-	client(ST_PEND_FIRST, BASE, h, n);
-	more = client(ST_PEND_JUDGED, BASE + (uint32_t)n, h, 10);
 	verdict_tick(now_ns() + 11 * SEC);
 	CHECK(cuts == 1 && got(more, NF_DROP, ST_NONE));
 	/* and what still comes of it is refused */
