@@ -274,11 +274,7 @@ int status_main(int argc, char **argv)
 	       json_integer_value(json_object_get(v, "deny")));
 	print_latency("  ", "verdict latency", l,
 		      (const char *const[]){ "p50", "p99", NULL });
-	printf("  judged flows committed: %lld in the kernel, %lld by the "
-	       "daemon\n",
-	       json_integer_value(json_object_get(v, "kernel_commits")),
-	       json_integer_value(json_object_get(v, "commits")));
-	print_latency("  ", "the daemon's commits (a server's packet)",
+	print_latency("  ", "a server's first packet (commits a verdict)",
 		      json_object_get(r, "commit_latency_us"),
 		      (const char *const[]){ "p50", "p99", NULL });
 	printf("  audit: %lld written, %lld not written, %lld deleted for "

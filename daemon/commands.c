@@ -386,8 +386,6 @@ static json_t *cmd_status(struct daemon *d, json_t *req, uid_t uid,
 			    json_integer((json_int_t)vs->reopened));
 	json_object_set_new(json_object_get(st, "verdicts"), "commits",
 			    json_integer((json_int_t)vs->commits));
-	json_object_set_new(json_object_get(st, "verdicts"), "kernel_commits",
-			    json_integer((json_int_t)vs->kernel_commits));
 	json_object_set_new(st, "commit_latency_us",
 			    latency_us((const int[]){ 50, 99 }, 2, true));
 	json_object_set_new(st, "table", json_pack(

@@ -21,7 +21,6 @@
 #include "log.h"
 #include "nflog.h"
 #include "nft.h"
-#include "verdict.h"
 #include "pkt.h"
 #include "quic.h"
 #include "sandbox.h"
@@ -237,8 +236,6 @@ static int packet_cb(const struct nlmsghdr *nlh, void *data)
 	case PKT_IGNORED:
 		if (!strcmp(prefix, NFLOG_NAME_PREFIX))
 			named(&p);
-		else if (!strcmp(prefix, NFLOG_COMMIT_PREFIX))
-			verdict_acked(&p);
 		else
 			record(prefix, mark, &p);
 		break;

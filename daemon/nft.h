@@ -17,10 +17,6 @@
  * with this prefix, for its name (nflog.c). */
 #define NFLOG_NAME_PREFIX "name"
 #define NFLOG_NAME_SNAPLEN 2048
-/* a server's packet that committed a judged flow in the kernel: its
- * headers, for the flow it belongs to */
-#define NFLOG_COMMIT_PREFIX "commit"
-#define NFLOG_COMMIT_SNAPLEN 128
 /* The packet mark state of the datagrams the daemon sends in a server's
  * name (a ct mark state only, never a queued packet's): not tracked. */
 #define NFT_FORGED_STATE ST_OTHER

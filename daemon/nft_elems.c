@@ -47,12 +47,6 @@ const struct set_def set_defs[] = {
 	  CAT5(T_IPV4, T_IPV4, T_SERVICE, T_SERVICE, T_MARK) },
 	{ "first6", SK_DYNAMIC, 44, 0, { 0 },
 	  CAT5(T_IPV6, T_IPV6, T_SERVICE, T_SERVICE, T_MARK) },
-	/* the kernel's commit of a judged flow (r_acked): the conntrack
-	 * ids of entries that saw a SYN-ACK, of those that saw a second
-	 * (reused), and id . the acknowledgement that commits the flow */
-	{ "ids", SK_DYNAMIC, 4, 0, { 0 }, T_MARK },
-	{ "reused", SK_DYNAMIC, 4, 0, { 0 }, T_MARK },
-	{ "acks", SK_DYNAMIC, 8, 0, { 0 }, CAT2(T_MARK, T_MARK) },
 	/* conntrack ids: flows let through unread whose hello began */
 	{ "hello", SK_DYNAMIC, 4, 0, { 0 }, T_MARK },
 	{ "sb_flows", SK_METER, 4, 0, { 0 }, T_MARK },

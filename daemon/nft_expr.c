@@ -166,36 +166,14 @@ void x_lookup(struct nftnl_rule *r, uint32_t sreg, const char *set,
 	x_add(r, e);
 }
 
-/* Matches when reg's key is not in the set. */
-void x_lookup_not(struct nftnl_rule *r, uint32_t sreg, const char *set)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
-
-	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
-	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
-	x_add(r, e);
-}
-
-/* The key in sreg into a set: added (op NFT_DYNSET_OP_ADD), or added
- * and its time begun again (NFT_DYNSET_OP_UPDATE); timeout_ms 0: the
- * set's own. */
-void x_dynset(struct nftnl_rule *r, uint32_t op, uint32_t sreg,
-	      const char *set, uint64_t timeout_ms)
+void x_dynset_add(struct nftnl_rule *r, uint32_t sreg, const char *set)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("dynset");
 
 	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, sreg);
-	if (timeout_ms)
-		nftnl_expr_set_u64(e, NFTNL_EXPR_DYNSET_TIMEOUT, timeout_ms);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, op);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_ADD);
 	nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, set);
 	x_add(r, e);
-}
-
-void x_dynset_add(struct nftnl_rule *r, uint32_t sreg, const char *set)
-{
-	x_dynset(r, NFT_DYNSET_OP_ADD, sreg, set, 0);
 }
 
 static void x_imm32(struct nftnl_rule *r, uint32_t reg, uint32_t v)
@@ -389,13 +367,6 @@ void k_tcp_first(struct nftnl_rule *r, int v6, bool reply,
 	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, reply ? 2 : 0, 2, reg++);
 	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, reply ? 0 : 2, 2, reg++);
 	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, th_off, 4, reg);
-}
-
-/* meta `key' = 0, through register reg */
-void s_meta_zero(struct nftnl_rule *r, uint32_t key, uint32_t reg)
-{
-	x_imm32(r, reg, 0);
-	x_meta_set(r, key, reg);
 }
 
 /* A UDP datagram to 443 whose first packet has a long header (QUIC's

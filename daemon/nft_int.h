@@ -88,9 +88,6 @@ void x_cmp32(struct nftnl_rule *r, uint32_t reg, uint32_t op,
 	     uint32_t v);
 void x_lookup(struct nftnl_rule *r, uint32_t sreg, const char *set,
 	      uint32_t dreg);
-void x_lookup_not(struct nftnl_rule *r, uint32_t sreg, const char *set);
-void x_dynset(struct nftnl_rule *r, uint32_t op, uint32_t sreg,
-	      const char *set, uint64_t timeout_ms);
 void x_dynset_add(struct nftnl_rule *r, uint32_t sreg, const char *set);
 void m_alive(struct nftnl_rule *r);
 void x_verdict(struct nftnl_rule *r, int code, const char *chain);
@@ -109,7 +106,6 @@ void m_ct_direction(struct nftnl_rule *r, uint8_t dir);
 void k_sandbox(struct nftnl_rule *r, const struct marks *m);
 uint32_t addr_off(int v6, bool dst);
 uint32_t addr_len(int v6);
-void s_meta_zero(struct nftnl_rule *r, uint32_t key, uint32_t reg);
 void k_tcp_first(struct nftnl_rule *r, int v6, bool reply,
 		 uint32_t th_off);
 void m_quic_long(struct nftnl_rule *r);

@@ -35,23 +35,6 @@
 #define CT_STATE_NEW 0x08
 #define CT_STATE_UNTRACKED 0x40
 
-/* The TCP flags under mask are want. */
-static void m_tcp_flags(struct nftnl_rule *r, uint8_t mask, uint8_t want)
-{
-	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
-	x_bitwise(r, R0, 1, mask, 0);
-	x_cmp8(r, R0, NFT_CMP_EQ, want);
-}
-
-/* A server's SYN-ACK of a flow not decided. */
-static void m_syn_ack(struct nftnl_rule *r, const struct marks *m)
-{
-	m_mark(r, true, m->state, NFT_CMP_EQ, mark_state(m, ST_NONE));
-	m_ct_direction(r, IP_CT_DIR_REPLY);
-	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
-	m_tcp_flags(r, TCP_SYN | TCP_ACK, TCP_SYN | TCP_ACK);
-}
-
 /* Remember the client's first sequence number from the server's SYN-ACK
  * (its acknowledgement number) so that a queued segment can be known as
  * the first of the stream, whatever order segments come in. */
@@ -59,8 +42,13 @@ static void r_syn_ack(struct batch *bt, const struct marks *m, int v6)
 {
 	struct nftnl_rule *r = rule_new("forward");
 
+	m_mark(r, true, m->state, NFT_CMP_EQ, mark_state(m, ST_NONE));
+	m_ct_direction(r, IP_CT_DIR_REPLY);
 	m_nfproto(r, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
-	m_syn_ack(r, m);
+	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
+	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
+	x_bitwise(r, R0, 1, TCP_SYN | TCP_ACK, 0);
+	x_cmp8(r, R0, NFT_CMP_EQ, TCP_SYN | TCP_ACK);
 	k_tcp_first(r, v6, true, 8);
 	x_dynset_add(r, R0, v6 ? "first6" : "first4");
 	msg_rule(bt, r, "rule remembering first sequence numbers");
@@ -92,79 +80,6 @@ static struct nftnl_rule *r_allowed_out(const char *chain,
 	m_ct_direction(r, IP_CT_DIR_ORIGINAL);
 	m_l4proto(r, NFT_CMP_EQ, proto);
 	return r;
-}
-
-/* The insertion defence in the kernel. The server's packet that
- * acknowledges a judged flow's bytes exactly commits the verdict itself
- * (r_acked) and tells the daemon through NFLOG (what waited goes on
- * there); any other server packet of a judged flow goes to the daemon, as
- * before. The set acks holds conntrack id . the awaited acknowledgement,
- * put there by the commit chain from the daemon's verdict on the judged
- * bytes (r_awaited). A sandbox picks its first sequence number, and so
- * which acknowledgements its server sends: an element must never meet
- * another connection than the one it was made for. So the kernel commits
- * nothing on an entry whose id saw a second SYN-ACK (reused: a connection
- * begun again on the entry, or a new entry that took a dead one's memory
- * and with it its id) for ISN_REUSED_MS, more than an acks element can
- * outlive the SYN-ACK's mark in ids, which each new element renews. */
-#define ISN_REUSED_MS 20000
-
-static void r_isn(struct batch *bt, const struct marks *m)
-{
-	struct nftnl_rule *r = rule_new("forward");
-
-	m_syn_ack(r, m);
-	x_ct(r, NFT_CT_ID, R0);
-	x_lookup(r, R0, "ids", 0);
-	x_dynset(r, NFT_DYNSET_OP_ADD, R0, "reused", ISN_REUSED_MS);
-	msg_rule(bt, r, "reused entry rule");
-	r = rule_new("forward");
-	m_syn_ack(r, m);
-	x_ct(r, NFT_CT_ID, R0);
-	x_dynset_add(r, R0, "ids");
-	msg_rule(bt, r, "SYN-ACK id rule");
-}
-
-static void r_acked(struct batch *bt, const struct nft_opts *o)
-{
-	const struct marks *m = o->marks;
-	struct nftnl_rule *r = rule_new("forward");
-
-	m_mark(r, true, m->state, NFT_CMP_EQ, mark_state(m, ST_JUDGED));
-	m_ct_direction(r, IP_CT_DIR_REPLY);
-	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
-	m_tcp_flags(r, TCP_ACK, TCP_ACK);
-	x_ct(r, NFT_CT_ID, R0);
-	x_lookup_not(r, R0, "reused");
-	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 8, 4, R1);
-	x_lookup(r, R0, "acks", 0);
-	x_log_len(r, o->log_group, NFLOG_COMMIT_PREFIX, NFLOG_COMMIT_SNAPLEN);
-	s_mark(r, true, m->state, mark_state(m, ST_ALLOW));
-	x_verdict(r, NF_ACCEPT, NULL);
-	msg_rule(bt, r, "kernel commit rule");
-}
-
-/* A client's segment the daemon judged carries, in its priority, the
- * acknowledgement that commits its flow (0: none; every queued packet
- * leaves with 0, r_queue_rest): into acks, and the priority back to 0
- * (it would choose a queueing class on the way out). */
-static void r_awaited(struct batch *bt, const struct marks *m)
-{
-	struct nftnl_rule *r = rule_new("commit");
-
-	m_mark(r, false, m->state, NFT_CMP_EQ, mark_state(m, ST_JUDGED));
-	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
-	x_meta(r, NFT_META_PRIORITY, R1);
-	x_cmp32(r, R1, NFT_CMP_NEQ, 0);
-	x_ct(r, NFT_CT_ID, R0);
-	x_lookup(r, R0, "ids", 0);
-	x_dynset(r, NFT_DYNSET_OP_UPDATE, R0, "ids", 0);
-	x_dynset_add(r, R0, "acks");
-	msg_rule(bt, r, "awaited acknowledgement rule");
-	r = rule_new("commit");
-	m_mark(r, false, m->state, NFT_CMP_EQ, mark_state(m, ST_JUDGED));
-	s_meta_zero(r, NFT_META_PRIORITY, R0);
-	msg_rule(bt, r, "priority rule");
 }
 
 /* Within the flow's first NAME_PACKETS packets (op NFT_CMP_EQ), or past
@@ -249,10 +164,6 @@ static void r_queue_rest(struct batch *bt, const char *chain,
 {
 	struct nftnl_rule *r = rule_new(chain);
 
-	/* the daemon's verdict alone gives a TCP segment a priority the
-	 * commit chain reads (r_awaited); IPv4 forwarding makes one of the
-	 * TOS */
-	s_meta_zero(r, NFT_META_PRIORITY, R0);
 	x_queue(r, o, true);
 	msg_rule(bt, r, what);
 }
@@ -290,7 +201,9 @@ static void r_late_syn(struct batch *bt)
 	x_bitwise(r, R0, 4, CT_STATE_NEW, 0);
 	x_cmp32(r, R0, NFT_CMP_EQ, 0);
 	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
-	m_tcp_flags(r, TCP_SYN, TCP_SYN);
+	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
+	x_bitwise(r, R0, 1, TCP_SYN, 0);
+	x_cmp8(r, R0, NFT_CMP_EQ, TCP_SYN);
 	x_verdict(r, NF_DROP, NULL);
 	msg_rule(bt, r, "late SYN rule");
 }
@@ -407,7 +320,9 @@ void rules_forged(struct batch *bt, const struct marks *m)
 static void m_reopen(struct nftnl_rule *r, const struct marks *m)
 {
 	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
-	m_tcp_flags(r, TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN, TCP_SYN);
+	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
+	x_bitwise(r, R0, 1, TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN, 0);
+	x_cmp8(r, R0, NFT_CMP_EQ, TCP_SYN);
 	m_ct_direction(r, IP_CT_DIR_ORIGINAL);
 	x_ct(r, NFT_CT_STATE, R0);
 	x_bitwise(r, R0, 4, CT_STATE_NEW, 0);
@@ -433,7 +348,9 @@ static void r_fast(struct batch *bt, const struct nft_opts *o)
 	x_verdict(r, NF_ACCEPT, NULL);
 	msg_rule(bt, r, "reply fast path rule");
 	r = r_allowed_out("forward", o, IPPROTO_TCP);
-	m_tcp_flags(r, TCP_SYN, 0);
+	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
+	x_bitwise(r, R0, 1, TCP_SYN, 0);
+	x_cmp8(r, R0, NFT_CMP_EQ, 0);
 	x_ct(r, NFT_CT_EXPIRATION, R0);
 	x_hton32(r, R0);
 	x_cmp(r, R0, NFT_CMP_GT, &(uint32_t){ htonl(ENDED_S * 1000) }, 4);
@@ -596,11 +513,9 @@ void rules_forward(struct batch *bt, const struct nft_opts *o)
 	r_state(bt, m, ST_OTHER, NF_ACCEPT, NULL);
 	r_state(bt, m, ST_DENY, NFT_JUMP, "deny");
 	r_untracked(bt);
-	r_acked(bt, o);
 	r_jump_state(bt, "forward", m, ST_JUDGED, "judged");
 	r_syn_ack(bt, m, 0);
 	r_syn_ack(bt, m, 1);
-	r_isn(bt, m);
 	/* a reply comes from the server: a sandbox's packet in the reply
 	 * direction of an undecided flow (an entry opened towards it in
 	 * another's name) is one it would send unjudged; the untracked
@@ -757,7 +672,6 @@ void rules_commit(struct batch *bt, const struct nft_opts *o)
 	}
 	r_commit(bt, m, ST_ALLOW, ST_NONE, ST_ALLOW);
 	r_commit(bt, m, ST_ALLOW, ST_JUDGED, ST_ALLOW);
-	r_awaited(bt, m);
 	r_commit(bt, m, ST_JUDGED, ST_NONE, ST_JUDGED);
 	r = rule_new("commit");
 	m_mark(r, false, m->state, NFT_CMP_EQ, mark_state(m, ST_DENY));

@@ -161,7 +161,7 @@ int queue_receive(queue_handler h, void *arg)
 }
 
 void queue_verdict(uint16_t queue, uint32_t id, int verdict, int64_t mark,
-		   int64_t priority, const uint8_t *pkt, size_t len)
+		   const uint8_t *pkt, size_t len)
 {
 	struct nlmsghdr *nlh;
 
@@ -171,8 +171,6 @@ void queue_verdict(uint16_t queue, uint32_t id, int verdict, int64_t mark,
 	nfq_nlmsg_verdict_put(nlh, (int)id, verdict);
 	if (mark >= 0)
 		nfq_nlmsg_verdict_put_mark(nlh, (uint32_t)mark);
-	if (priority >= 0)
-		mnl_attr_put_u32(nlh, NFQA_PRIORITY, htonl((uint32_t)priority));
 	if (pkt)
 		nfq_nlmsg_verdict_put_pkt(nlh, pkt, (uint32_t)len);
 	vlen += NLMSG_ALIGN(nlh->nlmsg_len);

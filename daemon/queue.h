@@ -23,12 +23,10 @@ int queue_open(uint16_t first, uint16_t n, char *err, size_t errlen);
 void queue_close(void);
 /* Read and hand over what is waiting; -errno on a socket error. */
 int queue_receive(queue_handler h, void *arg);
-/* Verdicts are collected and sent by queue_flush. mark, priority < 0:
- * unchanged (the priority, skb->priority, carries a judged flow's awaited
- * acknowledgement number to the commit chain);
+/* Verdicts are collected and sent by queue_flush. mark < 0: unchanged;
  * pkt (len bytes from the IP header) replaces the packet when not NULL. */
 void queue_verdict(uint16_t queue, uint32_t id, int verdict, int64_t mark,
-		   int64_t priority, const uint8_t *pkt, size_t len);
+		   const uint8_t *pkt, size_t len);
 int queue_flush(void);
 /* Packets dropped by the kernel (queue full) since the start. */
 uint64_t queue_drops(void);

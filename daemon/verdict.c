@@ -59,7 +59,7 @@ static void reopened(struct held *h, const struct flow_key *k)
 	}
 	v_stats.reopened++;
 	v_io.verdict(h->queue, h->id, NF_REPEAT, h->mark & ~v_marks->state,
-		     -1, NULL, 0);
+		     NULL, 0);
 }
 
 void verdict_packet(const struct queued *q, void *arg)
@@ -117,12 +117,8 @@ static void tick_flow(struct flow *f, uint64_t now)
 		}
 		return v_decide(f, true);
 	case PH_JUDGED:
-		/* the server never acknowledged what was judged: cut (unless
-		 * the kernel committed it, and its word was lost) */
-		if (now >= f->deadline_ns && v_io.allowed(&f->key)) {
-			v_give_all(hs, flow_take_all(f, hs), G_ALLOW);
-			flow_decided(f, PH_ALLOWED);
-		} else if (now >= f->deadline_ns) {
+		/* the server never acknowledged what was judged: cut */
+		if (now >= f->deadline_ns) {
 			v_give_all(hs, flow_take_all(f, hs), G_DROP);
 			v_io.cut(&f->key);
 			v_betrayed(f, "not-acknowledged");

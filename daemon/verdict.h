@@ -10,8 +10,6 @@
 #include "marks.h"
 #include "queue.h"
 
-struct pkt;
-
 #define LAT_SAMPLES 8192
 
 struct verdict_stats {
@@ -22,9 +20,6 @@ struct verdict_stats {
 	 * verdicts (the insertion defence's second queued packet) */
 	uint64_t commits;
 	uint32_t commit_ns[LAT_SAMPLES];
-	/* judged flows the kernel committed itself (the server acknowledged
-	 * the judged bytes exactly: its packet never queued) */
-	uint64_t kernel_commits;
 };
 
 void verdict_init(const struct marks *m);
@@ -35,8 +30,7 @@ void verdict_init(const struct marks *m);
  * ones. */
 struct verdict_io {
 	void (*verdict)(uint16_t queue, uint32_t id, int verdict,
-			int64_t mark, int64_t priority, const uint8_t *pkt,
-			size_t len);
+			int64_t mark, const uint8_t *pkt, size_t len);
 	void (*cut)(const struct flow_key *k);
 	/* a sandbox's connection begins again on its conntrack entry: the
 	 * last one's end recorded, the entry undecided (0; -EALREADY when it
@@ -48,9 +42,6 @@ struct verdict_io {
 	/* the entry of a denied flow allowed again for a new connection
 	 * on it: its ct mark to `mark' (0, or -errno when gone) */
 	int (*reopen)(const struct flow_key *k, uint32_t mark);
-	/* whether the entry's ct mark says "allow" (the kernel committed a
-	 * judged flow whose word of it was lost) */
-	bool (*allowed)(const struct flow_key *k);
 };
 void verdict_set_io(const struct verdict_io *io);
 /* From the ini, at start and on SIGHUP (the judge's part goes to
@@ -72,9 +63,6 @@ void verdict_flow_ended(const struct flow_key *k, uint32_t ctmark,
 /* Deny everything still held (shutdown). */
 void verdict_release_all(void);
 const struct verdict_stats *verdict_stats(void);
-/* The kernel committed a judged flow (NFLOG): p is the server's packet
- * that acknowledged the judged bytes. What waited goes on. */
-void verdict_acked(const struct pkt *p);
 /* Latency percentile (0..100) in ns over the latest LAT_SAMPLES
  * packets, or (commit) the latest servers' first packets alone. */
 uint64_t verdict_latency(double pct, bool commit);

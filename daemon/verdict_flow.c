@@ -95,17 +95,9 @@ static int reopen_entry(const struct flow_key *k, uint32_t mark)
 	return ct_set_mark(k, mark, v_marks->mask);
 }
 
-static bool entry_allowed(const struct flow_key *k)
-{
-	uint32_t mark;
-
-	return ct_get_mark(k, &mark) == 0 && (mark & v_marks->state) ==
-	       mark_state(v_marks, ST_ALLOW);
-}
-
 static const struct verdict_io real_io = { queue_verdict, cut_open,
 					   restart_entry, forget_entry,
-					   reopen_entry, entry_allowed };
+					   reopen_entry };
 struct verdict_io v_io = real_io;
 
 void verdict_configure(bool drop)
@@ -170,9 +162,8 @@ void v_latency(uint64_t start, bool commit)
 
 /* The one way a queued packet gets its verdict. pkt, when not NULL,
  * replaces the packet. */
-/* With priority (>= 0) for the commit chain. */
-static void v_give_as(const struct held *h, enum give g, int64_t priority,
-		      const uint8_t *pkt, size_t len)
+void v_give(const struct held *h, enum give g, const uint8_t *pkt,
+	    size_t len)
 {
 	static const enum mark_state state[] = {
 		[G_PASS] = ST_NONE, [G_JUDGED] = ST_JUDGED,
@@ -181,17 +172,11 @@ static void v_give_as(const struct held *h, enum give g, int64_t priority,
 	uint32_t mark;
 
 	if (g == G_DROP) {
-		v_io.verdict(h->queue, h->id, NF_DROP, -1, -1, NULL, 0);
+		v_io.verdict(h->queue, h->id, NF_DROP, -1, NULL, 0);
 		return;
 	}
 	mark = (h->mark & ~v_marks->state) | mark_state(v_marks, state[g]);
-	v_io.verdict(h->queue, h->id, NF_ACCEPT, mark, priority, pkt, len);
-}
-
-void v_give(const struct held *h, enum give g, const uint8_t *pkt,
-	    size_t len)
-{
-	v_give_as(h, g, -1, pkt, len);
+	v_io.verdict(h->queue, h->id, NF_ACCEPT, mark, pkt, len);
 }
 
 void v_give_all(const struct held *hs, size_t n, enum give g)
@@ -316,25 +301,9 @@ static void deny(struct flow *f, const struct verdict_result *v)
 		v_refuse(f);
 }
 
-/* The priority a judged segment carries to the commit chain: the
- * acknowledgement number that commits the flow, its bytes in network
- * order in the register nft loads skb->priority into, as the server's
- * packet has them. -1 (none: the server's packet comes to the daemon)
- * without a first byte, or for 0, which the chain takes as none. */
-static int64_t awaited_ack(const struct flow *f)
-{
-	uint32_t ack = f->base + f->judged;
-
-	if (!f->have_base || !ack)
-		return -1;
-	return htonl(ack);
-}
-
 /* Allowed: the segments within the judged bytes go on, marked "judged";
- * those past them wait for the server's acknowledgement, which the kernel
- * sees itself when it is the awaited one exactly (the acks sets) and the
- * daemon otherwise. A datagram flow's all go on, in their order, and the
- * verdict is committed. */
+ * those past them wait for the server's acknowledgement. A datagram
+ * flow's all go on, in their order, and the verdict is committed. */
 static void admit(struct flow *f, uint64_t now)
 {
 	struct held hs[FLOW_HELD_MAX];
@@ -347,8 +316,7 @@ static void admit(struct flow *f, uint64_t now)
 	}
 	f->judged = f->have_base ? f->r.contig : 0;
 	n = flow_take_held(f, f->judged, hs, &straddle);
-	for (size_t i = 0; i < n; i++)
-		v_give_as(&hs[i], G_JUDGED, awaited_ack(f), NULL, 0);
+	v_give_all(hs, n, G_JUDGED);
 	f->deadline_ns = now + JUDGED_WAIT_NS;
 	flow_decided(f, PH_JUDGED);
 }

@@ -163,22 +163,6 @@ static void server_packet(struct flow *f, const struct held *h,
 	flow_decided(f, PH_ALLOWED);
 }
 
-void verdict_acked(const struct pkt *p)
-{
-	struct held hs[FLOW_HELD_MAX];
-	struct flow_key k, back;
-	struct flow *f;
-
-	flow_key_of(p, &k);
-	flow_key_reverse(&k, &back);
-	if (p->proto != IPPROTO_TCP || !(f = flow_lookup(&back)) ||
-	    f->phase != PH_JUDGED)
-		return;
-	v_stats.kernel_commits++;
-	v_give_all(hs, flow_take_all(f, hs), G_ALLOW);
-	flow_decided(f, PH_ALLOWED);
-}
-
 /* Whether a client's segment belongs to the connection f was judged
  * for: a new connection of the same ports has a new first byte, or an
  * undecided ct mark where f's is committed. */

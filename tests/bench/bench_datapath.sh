@@ -144,8 +144,6 @@ print(json.dumps({"pair": int(sys.argv[1]), "p50_us": s["latency_us"]["p50"],
                   "p99_us": s["latency_us"]["p99"], "packets": v["packets"],
                   "commit_p50_us": s["commit_latency_us"]["p50"],
                   "commit_p99_us": s["commit_latency_us"]["p99"],
-                  "commits": v["commits"],
-                  "kernel_commits": v["kernel_commits"],
                   "flows": v["allow"] + v["deny"]}))' "$1")"
 }
 

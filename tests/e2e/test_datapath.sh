@@ -70,30 +70,6 @@ test_exact_domain_allowed() {
 	policy && allowed allowed.test allowed.test
 }
 
-# The server's packet that acknowledges the judged hello commits the flow
-# in the kernel: only the hello reaches the daemon, in both families.
-commit_counts() {
-	cli --json status | python3 -c 'import json, sys
-v = json.load(sys.stdin)["verdicts"]
-print(v["packets"], v["commits"], v["kernel_commits"])'
-}
-
-test_the_servers_acknowledgement_commits_in_the_kernel() {
-	policy || return 1
-	local p0 c0 k0 p1 c1 k1
-	read -r p0 c0 k0 < <(commit_counts) || fail "status"
-	allowed allowed.test allowed.test
-	allowed allowed.test allowed.test -6
-	# the kernel's word comes in NFLOG batches (50 ms)
-	wait_for 20 eval '[ "$(commit_counts | cut -d" " -f3)" = $((k0 + 2)) ]' ||
-		fail "kernel commits: $k0, then $(commit_counts)"
-	read -r p1 c1 k1 < <(commit_counts)
-	[ "$c1" = "$c0" ] || fail "the daemon committed: $c0, then $c1"
-	[ "$p1" = $((p0 + 2)) ] || fail "packets queued: $p0, then $p1"
-	cli status | grep -q "^  judged flows committed: $k1 in the kernel, $c1 by the daemon$" ||
-		fail "text: $(cli status)"
-}
-
 test_wildcard_matches_one_and_more_labels() {
 	policy && allowed a.example.test '*.example.test' &&
 		allowed a.b.example.test '*.example.test'
@@ -797,6 +773,21 @@ assert c["flow_names"]["max_bytes"] == 8 << 20 and c["flows"]["bytes"] >= 0, c' 
 
 # the insertion defence's second queued packet (the server's first, which
 # commits the verdict) is measured alone too
+test_a_servers_first_packet_has_its_own_latency() {
+	policy || return 1
+	for _ in 1 2 3; do
+		[ "$(https allowed.test)" = "hello allowed.test" ] || fail "allowed"
+	done
+	cli --json status | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+assert s["verdicts"]["commits"] >= 3, s["verdicts"]
+assert 0 < s["commit_latency_us"]["p50"] <= s["commit_latency_us"]["p99"], s' ||
+		fail "json: $(cli --json status)"
+	cli status | grep -q "^  a server's first packet (commits a verdict): p50 [0-9]* us, p99 [0-9]* us$" ||
+		fail "text: $(cli status)"
+}
+
 test_destroy_ends_the_sandbox() {
 	policy || return 1
 	cli destroy sb1 || fail "destroy"

@@ -28,7 +28,6 @@ struct given {
 	int verdict;		/* -1: none yet */
 	enum mark_state state;
 	size_t len;		/* of a replacement packet, 0 if none */
-	int64_t priority;	/* -1: none */
 };
 
 static struct given given[512];
@@ -37,11 +36,9 @@ static int cuts;
 static struct marks m;
 static uint32_t next_id = 1;
 static uint16_t client_port = 40000;
-static bool entry_allowed;	/* the ct mark, for a flow past its time */
 
 static void fake_verdict(uint16_t queue, uint32_t id, int verdict,
-			 int64_t mark, int64_t priority, const uint8_t *pkt,
-			 size_t len)
+			 int64_t mark, const uint8_t *pkt, size_t len)
 {
 	(void)queue;
 	(void)pkt;
@@ -54,7 +51,6 @@ static void fake_verdict(uint16_t queue, uint32_t id, int verdict,
 			  (enum mark_state)(((uint32_t)mark & m.state) >>
 					    m.shift);
 	given[id].len = pkt ? len : 0;
-	given[id].priority = priority;
 }
 
 static void fake_cut(const struct flow_key *k)
@@ -91,15 +87,9 @@ static int fake_reopen(const struct flow_key *k, uint32_t mark)
 	return 0;
 }
 
-static bool fake_allowed(const struct flow_key *k)
-{
-	(void)k;
-	return entry_allowed;
-}
-
 static const struct verdict_io fake = { fake_verdict, fake_cut,
 					fake_restart, fake_forget,
-					fake_reopen, fake_allowed };
+					fake_reopen };
 
 /* One sandbox (id 1) allowing allowed.test only. */
 static void setup(void)
@@ -140,62 +130,43 @@ static void teardown(void)
 #define PSH 0x08
 #define ACK 0x10
 
-static uint8_t wire[20 + 20 + 20000];
-
-/* One packet into pkt: 40 + len bytes. */
-static void build_pkt(bool reply, uint32_t seq, uint32_t ack, uint8_t flags,
-		      const uint8_t *data, size_t len)
-{
-	uint8_t cli[4] = { 198, 18, 1, 2 }, srv[4] = { 198, 18, 2, 2 };
-	uint16_t ports[2] = { htons(client_port), htons(443) };
-
-	memset(wire, 0, 40);
-	wire[0] = 0x45;
-	wire[2] = (uint8_t)((40 + len) >> 8);
-	wire[3] = (uint8_t)(40 + len);
-	wire[8] = 64;
-	wire[9] = IPPROTO_TCP;
-	memcpy(wire + 12, reply ? srv : cli, 4);
-	memcpy(wire + 16, reply ? cli : srv, 4);
-	memcpy(wire + 20, &ports[reply], 2);
-	memcpy(wire + 22, &ports[!reply], 2);
-	seq = htonl(seq);
-	ack = htonl(ack);
-	memcpy(wire + 24, &seq, 4);
-	memcpy(wire + 28, &ack, 4);
-	wire[32] = 5 << 4;
-	wire[33] = flags;
-	if (len)
-		memcpy(wire + 40, data, len);
-}
-
 /* Queue one packet; returns its id. Server packets (`reply') carry the
  * state of a judged flow. */
 static uint32_t queue_pkt(bool reply, enum mark_state st, uint32_t seq,
 		     uint32_t ack, uint8_t flags, const uint8_t *data,
 		     size_t len)
 {
+	static uint8_t pkt[20 + 20 + 20000];
+
 	if (next_id >= 512)	/* ids of earlier tests' packets come back */
 		next_id = 1;
+	uint8_t cli[4] = { 198, 18, 1, 2 }, srv[4] = { 198, 18, 2, 2 };
+	uint16_t ports[2] = { htons(client_port), htons(443) };
 	uint32_t id = next_id++;
-	struct queued q = { .id = id, .data = wire, .len = 40 + len,
+	struct queued q = { .id = id, .data = pkt, .len = 40 + len,
 			    .mark = mark_id(&m, 1) | mark_state(&m, st) };
 
-	build_pkt(reply, seq, ack, flags, data, len);
+	memset(pkt, 0, 40);
+	pkt[0] = 0x45;
+	pkt[2] = (uint8_t)((40 + len) >> 8);
+	pkt[3] = (uint8_t)(40 + len);
+	pkt[8] = 64;
+	pkt[9] = IPPROTO_TCP;
+	memcpy(pkt + 12, reply ? srv : cli, 4);
+	memcpy(pkt + 16, reply ? cli : srv, 4);
+	memcpy(pkt + 20, &ports[reply], 2);
+	memcpy(pkt + 22, &ports[!reply], 2);
+	seq = htonl(seq);
+	ack = htonl(ack);
+	memcpy(pkt + 24, &seq, 4);
+	memcpy(pkt + 28, &ack, 4);
+	pkt[32] = 5 << 4;
+	pkt[33] = flags;
+	if (len)
+		memcpy(pkt + 40, data, len);
 	given[id].verdict = -1;
 	verdict_packet(&q, NULL);
 	return id;
-}
-
-/* The server's packet the kernel committed the flow on, as NFLOG tells
- * of it. */
-static void kernel_ack(uint32_t ack)
-{
-	struct pkt p;
-
-	build_pkt(true, 7000, ack, ACK, NULL, 0);
-	CHECK(pkt_decode(PKT_LINKTYPE_RAW, wire, 40, &p) == PKT_OK);
-	verdict_acked(&p);
 }
 
 static uint32_t client(enum mark_state st, uint32_t seq, const uint8_t *d,
@@ -232,18 +203,6 @@ static size_t hello(const char *sni, size_t rec, uint8_t *out)
 #define ISN 1000u
 #define BASE (ISN + 1)
 
-/* An allowed hello judged, and 10 bytes past it held: their id; *n the
- * hello's length. */
-static uint32_t judged_and_held(size_t *n)
-{
-	uint8_t h[16384];
-
-	*n = hello("allowed.test", 16384, h);
-	setup();
-	client(ST_PEND_FIRST, BASE, h, *n);
-	return client(ST_PEND_JUDGED, BASE + (uint32_t)*n, h, 10);
-}
-
 TEST(test_verdict_allowed_hello_waits_for_the_servers_ack)
 {
 	uint8_t h[16384];
@@ -261,47 +220,6 @@ TEST(test_verdict_allowed_hello_waits_for_the_servers_ack)
 	ack = server_ack(BASE + (uint32_t)n);
 	CHECK(got(ack, NF_ACCEPT, ST_ALLOW));	/* committed */
 	CHECK(got(more, NF_ACCEPT, ST_ALLOW));
-	CHECK(!twice);
-	teardown();
-}
-
-/* The judged segment carries the awaited acknowledgement to the kernel
- * (its priority, in network order as nft loads it); the kernel's word
- * that the server gave it commits the flow without its packet. */
-TEST(test_verdict_the_kernel_commits_on_the_awaited_ack)
-{
-	uint8_t h[16384];
-	size_t n = hello("allowed.test", 16384, h);
-	uint64_t before = verdict_stats()->kernel_commits;
-	uint32_t a, more;
-
-	setup();
-	a = client(ST_PEND_FIRST, BASE, h, n);
-	CHECK(got(a, NF_ACCEPT, ST_JUDGED));
-	CHECK(given[a].priority == (int64_t)htonl(BASE + (uint32_t)n));
-	more = client(ST_PEND_JUDGED, BASE + (uint32_t)n, h, 10);
-	CHECK(undecided(more) && given[more].priority == -1);
-	kernel_ack(BASE + (uint32_t)n);
-	CHECK(got(more, NF_ACCEPT, ST_ALLOW));	/* what waited goes on */
-	CHECK(verdict_stats()->kernel_commits == before + 1);
-	kernel_ack(BASE + (uint32_t)n);		/* told twice: once */
-	CHECK(verdict_stats()->kernel_commits == before + 1);
-	verdict_tick(now_ns() + 11 * SEC);	/* committed: never cut */
-	CHECK(cuts == 0 && !twice);
-	teardown();
-}
-
-/* The kernel's word lost (NFLOG's buffer full): at the deadline, the
- * entry's ct mark says the flow was committed, and it is not cut. */
-TEST(test_verdict_a_lost_kernel_commit_is_found_at_the_deadline)
-{
-	size_t n;
-	uint32_t more = judged_and_held(&n);
-
-	entry_allowed = true;
-	verdict_tick(now_ns() + 11 * SEC);
-	entry_allowed = false;
-	CHECK(cuts == 0 && got(more, NF_ACCEPT, ST_ALLOW));
 	CHECK(!twice);
 	teardown();
 }
@@ -328,9 +246,13 @@ TEST(test_verdict_insertion_never_judged_bytes_cut_the_flow)
 
 TEST(test_verdict_judged_flow_never_acknowledged_is_cut)
 {
-	size_t n;
-	uint32_t more = judged_and_held(&n);
+	uint8_t h[16384];
+	size_t n = hello("allowed.test", 16384, h);
+	uint32_t more;
 
+	setup();
+	client(ST_PEND_FIRST, BASE, h, n);
+	more = client(ST_PEND_JUDGED, BASE + (uint32_t)n, h, 10);
 	verdict_tick(now_ns() + 11 * SEC);
 	CHECK(cuts == 1 && got(more, NF_DROP, ST_NONE));
 	/* and what still comes of it is refused */
