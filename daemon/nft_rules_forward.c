@@ -35,6 +35,14 @@
 #define CT_STATE_NEW 0x08
 #define CT_STATE_UNTRACKED 0x40
 
+/* The TCP flags under mask are want. */
+static void m_tcp_flags(struct nftnl_rule *r, uint8_t mask, uint8_t want)
+{
+	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
+	x_bitwise(r, R0, 1, mask, 0);
+	x_cmp8(r, R0, NFT_CMP_EQ, want);
+}
+
 /* Remember the client's first sequence number from the server's SYN-ACK
  * (its acknowledgement number) so that a queued segment can be known as
  * the first of the stream, whatever order segments come in. */
@@ -46,9 +54,7 @@ static void r_syn_ack(struct batch *bt, const struct marks *m, int v6)
 	m_ct_direction(r, IP_CT_DIR_REPLY);
 	m_nfproto(r, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
 	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
-	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
-	x_bitwise(r, R0, 1, TCP_SYN | TCP_ACK, 0);
-	x_cmp8(r, R0, NFT_CMP_EQ, TCP_SYN | TCP_ACK);
+	m_tcp_flags(r, TCP_SYN | TCP_ACK, TCP_SYN | TCP_ACK);
 	k_tcp_first(r, v6, true, 8);
 	x_dynset_add(r, R0, v6 ? "first6" : "first4");
 	msg_rule(bt, r, "rule remembering first sequence numbers");
@@ -190,6 +196,28 @@ static void r_queue(struct batch *bt, const struct nft_opts *o)
 		     "queue rule (xt NFQUEUE)");
 }
 
+/* A bare SYN on an entry under way whose flow is undecided (its hello
+ * held, say) would open the server a second connection on the same ports
+ * if the first is gone there (a server that dropped the handshake's ACK
+ * and took a reset): one whose acknowledgement numbers the sandbox picks,
+ * by its first sequence number, so that the server's ACK of the second
+ * could pass for one of the judged hello. Dropped; but the SYN that
+ * begins the entry again, which the daemon sends through once more
+ * still marked "reopen" (an entry with a verdict: r_reopen). */
+static void r_syn_open(struct batch *bt, const struct marks *m)
+{
+	struct nftnl_rule *r = rule_new("forward");
+
+	x_ct(r, NFT_CT_STATE, R0);
+	x_bitwise(r, R0, 4, CT_STATE_NEW, 0);
+	x_cmp32(r, R0, NFT_CMP_EQ, 0);
+	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
+	m_tcp_flags(r, TCP_SYN, TCP_SYN);
+	m_mark(r, false, m->state, NFT_CMP_NEQ, mark_state(m, ST_REOPEN));
+	x_verdict(r, NF_DROP, NULL);
+	msg_rule(bt, r, "SYN on an open entry rule");
+}
+
 /* A SYN with data on a connection already under way is no handshake:
  * dropped, never taken as the stream's start. (On a new connection the
  * daemon strips its data: TCP Fast Open.) */
@@ -201,9 +229,7 @@ static void r_late_syn(struct batch *bt)
 	x_bitwise(r, R0, 4, CT_STATE_NEW, 0);
 	x_cmp32(r, R0, NFT_CMP_EQ, 0);
 	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
-	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
-	x_bitwise(r, R0, 1, TCP_SYN, 0);
-	x_cmp8(r, R0, NFT_CMP_EQ, TCP_SYN);
+	m_tcp_flags(r, TCP_SYN, TCP_SYN);
 	x_verdict(r, NF_DROP, NULL);
 	msg_rule(bt, r, "late SYN rule");
 }
@@ -320,9 +346,7 @@ void rules_forged(struct batch *bt, const struct marks *m)
 static void m_reopen(struct nftnl_rule *r, const struct marks *m)
 {
 	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
-	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
-	x_bitwise(r, R0, 1, TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN, 0);
-	x_cmp8(r, R0, NFT_CMP_EQ, TCP_SYN);
+	m_tcp_flags(r, TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN, TCP_SYN);
 	m_ct_direction(r, IP_CT_DIR_ORIGINAL);
 	x_ct(r, NFT_CT_STATE, R0);
 	x_bitwise(r, R0, 4, CT_STATE_NEW, 0);
@@ -348,9 +372,7 @@ static void r_fast(struct batch *bt, const struct nft_opts *o)
 	x_verdict(r, NF_ACCEPT, NULL);
 	msg_rule(bt, r, "reply fast path rule");
 	r = r_allowed_out("forward", o, IPPROTO_TCP);
-	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
-	x_bitwise(r, R0, 1, TCP_SYN, 0);
-	x_cmp8(r, R0, NFT_CMP_EQ, 0);
+	m_tcp_flags(r, TCP_SYN, 0);
 	x_ct(r, NFT_CT_EXPIRATION, R0);
 	x_hton32(r, R0);
 	x_cmp(r, R0, NFT_CMP_GT, &(uint32_t){ htonl(ENDED_S * 1000) }, 4);
@@ -533,6 +555,7 @@ void rules_forward(struct batch *bt, const struct nft_opts *o)
 	x_verdict(r, NF_ACCEPT, NULL);
 	msg_rule(bt, r, "not-a-sandbox rule");
 	r_ct_timeout(bt, m);
+	r_syn_open(bt, m);
 	rules_packet_mark(bt, "forward", m, ST_NONE);
 	r_flow_limit(bt, o);
 	rules_ttl(bt, "forward");

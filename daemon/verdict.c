@@ -58,8 +58,9 @@ static void reopened(struct held *h, const struct flow_key *k)
 		return v_give(h, G_DROP, NULL, 0);
 	}
 	v_stats.reopened++;
-	v_io.verdict(h->queue, h->id, NF_REPEAT, h->mark & ~v_marks->state,
-		     NULL, 0);
+	/* still marked "reopen": the one SYN on an open entry that the
+	 * forward chain lets through (r_syn_open) */
+	v_io.verdict(h->queue, h->id, NF_REPEAT, h->mark, NULL, 0);
 }
 
 void verdict_packet(const struct queued *q, void *arg)

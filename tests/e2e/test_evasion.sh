@@ -550,6 +550,45 @@ test_hello_the_server_dropped_gives_no_verdict() {
 		blocked paws
 }
 
+# only the server's acknowledgement of the judged bytes commits a flow:
+# not a duplicate ACK of a byte from before them, whatever the packet's
+# priority (IPv4 forwarding gives one of the TOS), nor one that
+# acknowledges what a connection before on the same ports awaited (a
+# sandbox picks its first sequence number, so its server's ACKs)
+test_a_priority_of_the_tos_commits_nothing() {
+	allowed_only || return 1
+	WHERE="sni = 'allowed.test'" WANT="deny|tcp-overlap-conflict|" \
+		blocked tos-ack
+}
+
+test_an_older_connections_acknowledgement_commits_nothing() {
+	allowed_only || return 1
+	WHERE="sni = 'allowed.test' AND verdict = 'deny'" \
+		WANT="deny|tcp-overlap-conflict|" SPORT=41236 blocked reuse-ack
+}
+
+# a bare SYN on an open flow whose hello is held never reaches the server
+# (it would open a second connection there, once the server lost the
+# first); the control, without sbxfw, shows it arrive
+syns_from() { # PORT: the capture's SYNs (no ACK) from that port
+	tcpdump -nr "$TMP/cap.pcap" "tcp src port $1 and tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn" \
+		2>/dev/null | wc -l
+}
+
+test_a_syn_on_an_undecided_open_flow_never_reaches_the_server() {
+	local out
+	allowed_only || return 1
+	capture || fail "no capture"
+	out=$(SPORT=41237 attack syn-open x)
+	capture_stop
+	[ "$(syns_from 41237)" = 1 ] || fail "with sbxfw: $(syns_from 41237) SYNs ($out)"
+	fresh
+	capture
+	out=$(SPORT=41238 attack syn-open x)
+	capture_stop
+	[ "$(syns_from 41238)" = 2 ] || fail "control: $(syns_from 41238) SYNs ($out)"
+}
+
 test_ttl_is_normalised_before_the_verdict() {
 	allowed_only || return 1
 	capture

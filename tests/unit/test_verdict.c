@@ -217,6 +217,10 @@ TEST(test_verdict_allowed_hello_waits_for_the_servers_ack)
 	CHECK(undecided(more));
 	ack = server_ack(BASE + 5);		/* not all of them */
 	CHECK(got(ack, NF_ACCEPT, ST_NONE) && undecided(more));
+	/* a SYN-ACK that seems to acknowledge them: another connection's */
+	ack = queue_pkt(true, ST_PEND_JUDGED, 9000, BASE + (uint32_t)n,
+			SYN | ACK, NULL, 0);
+	CHECK(got(ack, NF_ACCEPT, ST_NONE) && undecided(more));
 	ack = server_ack(BASE + (uint32_t)n);
 	CHECK(got(ack, NF_ACCEPT, ST_ALLOW));	/* committed */
 	CHECK(got(more, NF_ACCEPT, ST_ALLOW));
@@ -351,7 +355,7 @@ TEST(test_verdict_a_syn_on_an_entry_with_a_verdict_begins_it_again)
 	committed(h, n);
 	restarted = restart_err = 0;
 	syn = queue_pkt(false, ST_REOPEN, 555554, 0, SYN, NULL, 0);
-	CHECK(got(syn, NF_REPEAT, ST_NONE));
+	CHECK(got(syn, NF_REPEAT, ST_REOPEN));
 	CHECK(restarted == 1 && forgotten == 0);
 	b = client(ST_PEND_FIRST, 555555, d, dn);
 	CHECK(got(b, NF_ACCEPT, ST_DENY));
