@@ -203,8 +203,11 @@ static void r_queue(struct batch *bt, const struct nft_opts *o)
  * by its first sequence number, so that the server's ACK of the second
  * could pass for one of the judged hello. Dropped; but the SYN that
  * begins the entry again, which the daemon sends through once more
- * still marked "reopen" (an entry with a verdict: r_reopen). */
-static void r_syn_open(struct batch *bt, const struct marks *m)
+ * still marked "reopen" (an entry with a verdict: r_reopen): `open'.
+ * Past the no-payload rules, a SYN with data on such an entry, that one
+ * too, is no handshake: dropped, never taken as the stream's start. (On
+ * a new connection the daemon strips its data: TCP Fast Open.) */
+static void r_late_syn(struct batch *bt, const struct marks *m, bool open)
 {
 	struct nftnl_rule *r = rule_new("forward");
 
@@ -213,25 +216,11 @@ static void r_syn_open(struct batch *bt, const struct marks *m)
 	x_cmp32(r, R0, NFT_CMP_EQ, 0);
 	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
 	m_tcp_flags(r, TCP_SYN, TCP_SYN);
-	m_mark(r, false, m->state, NFT_CMP_NEQ, mark_state(m, ST_REOPEN));
+	if (open)
+		m_mark(r, false, m->state, NFT_CMP_NEQ,
+		       mark_state(m, ST_REOPEN));
 	x_verdict(r, NF_DROP, NULL);
-	msg_rule(bt, r, "SYN on an open entry rule");
-}
-
-/* A SYN with data on a connection already under way is no handshake:
- * dropped, never taken as the stream's start. (On a new connection the
- * daemon strips its data: TCP Fast Open.) */
-static void r_late_syn(struct batch *bt)
-{
-	struct nftnl_rule *r = rule_new("forward");
-
-	x_ct(r, NFT_CT_STATE, R0);
-	x_bitwise(r, R0, 4, CT_STATE_NEW, 0);
-	x_cmp32(r, R0, NFT_CMP_EQ, 0);
-	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
-	m_tcp_flags(r, TCP_SYN, TCP_SYN);
-	x_verdict(r, NF_DROP, NULL);
-	msg_rule(bt, r, "late SYN rule");
+	msg_rule(bt, r, open ? "SYN on an open entry rule" : "late SYN rule");
 }
 
 static void r_jump_state(struct batch *bt, const char *chain,
@@ -555,7 +544,7 @@ void rules_forward(struct batch *bt, const struct nft_opts *o)
 	x_verdict(r, NF_ACCEPT, NULL);
 	msg_rule(bt, r, "not-a-sandbox rule");
 	r_ct_timeout(bt, m);
-	r_syn_open(bt, m);
+	r_late_syn(bt, m, true);
 	rules_packet_mark(bt, "forward", m, ST_NONE);
 	r_flow_limit(bt, o);
 	rules_ttl(bt, "forward");
@@ -569,7 +558,7 @@ void rules_forward(struct batch *bt, const struct nft_opts *o)
 	x_cmp8(r, R0, NFT_CMP_NEQ, IPPROTO_UDP);
 	s_decide(r, o, ST_DENY, "not-tls");
 	msg_rule(bt, r, "not-tls");
-	r_late_syn(bt);
+	r_late_syn(bt, m, false);
 	r_queue(bt, o);
 }
 
