@@ -196,12 +196,13 @@ static void r_queue(struct batch *bt, const struct nft_opts *o)
 		     "queue rule (xt NFQUEUE)");
 }
 
-/* A bare SYN on an entry under way whose flow is undecided (its hello
- * held, say) would open the server a second connection on the same ports
- * if the first is gone there (a server that dropped the handshake's ACK
- * and took a reset): one whose acknowledgement numbers the sandbox picks,
- * by its first sequence number, so that the server's ACK of the second
- * could pass for one of the judged hello. Dropped; but the SYN that
+/* A bare SYN on an entry whose handshake is done and whose flow is
+ * undecided (its hello held, say) would open the server a second
+ * connection on the same ports if the first is gone there (a server
+ * that dropped the handshake's ACK and took a reset): one whose
+ * acknowledgement numbers the sandbox picks, by its first sequence
+ * number, so that the server's ACK of the second could pass for one of
+ * the judged hello. Dropped; but the SYN that
  * begins the entry again, which the daemon sends through once more
  * still marked "reopen" (an entry with a verdict: r_reopen): `open'.
  * Past the no-payload rules, a SYN with data on such an entry, that one
@@ -216,9 +217,16 @@ static void r_late_syn(struct batch *bt, const struct marks *m, bool open)
 	x_cmp32(r, R0, NFT_CMP_EQ, 0);
 	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
 	m_tcp_flags(r, TCP_SYN, TCP_SYN);
-	if (open)
+	if (open) {
+		/* a handshake done (a SYN sent again before it is: its
+		 * SYN-ACK was lost, and a server of SYN cookies never sends
+		 * it again) */
+		x_ct(r, NFT_CT_STATUS, R0);
+		x_bitwise(r, R0, 4, IPS_ASSURED, 0);
+		x_cmp32(r, R0, NFT_CMP_NEQ, 0);
 		m_mark(r, false, m->state, NFT_CMP_NEQ,
 		       mark_state(m, ST_REOPEN));
+	}
 	x_verdict(r, NF_DROP, NULL);
 	msg_rule(bt, r, open ? "SYN on an open entry rule" : "late SYN rule");
 }

@@ -42,6 +42,9 @@ struct verdict_io {
 	/* the entry of a denied flow allowed again for a new connection
 	 * on it: its ct mark to `mark' (0, or -errno when gone) */
 	int (*reopen)(const struct flow_key *k, uint32_t mark);
+	/* the state in the ct mark of k's entry, once the verdicts given
+	 * are sent (-errno when gone) */
+	int (*entry_state)(const struct flow_key *k);
 };
 void verdict_set_io(const struct verdict_io *io);
 /* From the ini, at start and on SIGHUP (the judge's part goes to

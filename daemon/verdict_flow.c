@@ -95,9 +95,20 @@ static int reopen_entry(const struct flow_key *k, uint32_t mark)
 	return ct_set_mark(k, mark, v_marks->mask);
 }
 
+static int entry_state(const struct flow_key *k)
+{
+	uint32_t mark;
+	int err;
+
+	queue_flush();	/* a judged verdict given, its ct mark set */
+	if ((err = ct_get_mark(k, &mark)) < 0)
+		return err;
+	return (int)((mark & v_marks->state) >> v_marks->shift);
+}
+
 static const struct verdict_io real_io = { queue_verdict, cut_open,
 					   restart_entry, forget_entry,
-					   reopen_entry };
+					   reopen_entry, entry_state };
 struct verdict_io v_io = real_io;
 
 void verdict_configure(bool drop)

@@ -168,7 +168,12 @@ static void server_packet(struct flow *f, const struct held *h,
 
 /* Whether a client's segment belongs to the connection f was judged
  * for: a new connection of the same ports has a new first byte, or an
- * undecided ct mark where f's is committed. */
+ * undecided ct mark where f's is committed. Where f is judged, a segment
+ * not marked so was queued before its entry's mark said "judged" (in
+ * flight at the verdict), or is another entry's: conntrack begins a new
+ * one of the same ports on a SYN after the client's reset, and the
+ * server a new connection whose acknowledgements the sandbox lines up
+ * with f's judged bytes. The entry's mark tells them apart. */
 static bool same_connection(const struct flow *f, const struct held *h,
 			    enum mark_state st)
 {
@@ -178,6 +183,8 @@ static bool same_connection(const struct flow *f, const struct held *h,
 		return false;
 	if (!flow_seq_near(f, h->seq))
 		return false;
+	if (f->phase == PH_JUDGED && st != ST_PEND_JUDGED)
+		return v_io.entry_state(&f->key) == ST_JUDGED;
 	return !(f->phase == PH_ALLOWED && st != ST_PEND_JUDGED);
 }
 

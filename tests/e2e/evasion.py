@@ -26,6 +26,10 @@ attacks:
                the first hello's did, and a hello the server drops
   syn-open     half an allowed hello (held), then a bare SYN of another
                ISN on the same ports
+  new-entry    paws, the client's reset, a new connection on the same
+               ports whose stream starts where the hello ended, a byte
+               from before the first (its duplicate ACK acknowledges the
+               judged bytes), then the marker
   udp          one datagram: the marker
   hostile      a ClientHello whose SNI holds terminal escapes and bytes
                that are not UTF-8, around the marker
@@ -296,6 +300,29 @@ def syn_open(r, marker):
     return "nothing" if not got else "flags 0x%02x" % got[0]
 
 
+def new_entry(r, marker):
+    """paws (the flow judged, its hello never taken), the client's reset
+    (the entry ends on it; the next SYN begins a new one), a new
+    connection whose stream starts where the hello ended, a byte from
+    before the old one's start (the server's duplicate ACK acknowledges
+    the judged bytes' end), then the marker."""
+    if not r.connect(ts=1000000):
+        return "no-synack"
+    hello = client_hello(ALLOWED)
+    r.send(r.isn + 1, PSH, hello, ts=1)
+    time.sleep(0.2)
+    r.send(r.isn + 1, RST, ts=1000002)
+    time.sleep(0.1)
+    first = r.isn
+    r.isn = (first + len(hello)) & 0xFFFFFFFF
+    if not r.connect(ts=2000000):
+        return "no-synack again"
+    r.send(first, PSH, b"x", ts=2000002)
+    time.sleep(0.2)
+    r.send(r.isn + 1, PSH, marker_http(marker), ts=2000003)
+    return r.outcome(2)
+
+
 def hostile(r, marker):
     name = b"x" * 20 + b".test"
     hello = client_hello(name.decode())
@@ -470,7 +497,7 @@ def main():
     attack = {"syn-late": syn_late, "reconnect": reconnect,
               "pg-hold": pg_hold, "flags": flags, "paws": paws,
               "tos-ack": tos_ack, "reuse-ack": reuse_ack,
-              "syn-open": syn_open,
+              "syn-open": syn_open, "new-entry": new_entry,
               "hostile": hostile, "spoofed-reply": spoofed_reply,
               "cookie-reopen": cookie_reopen}[a.attack]
     print(attack(r, marker))

@@ -589,6 +589,14 @@ test_a_syn_on_an_undecided_open_flow_never_reaches_the_server() {
 	[ "$(syns_from 41238)" = 2 ] || fail "control: $(syns_from 41238) SYNs ($out)"
 }
 
+# the judged flow is the entry's: a connection on a new entry of the same
+# ports (the client's reset, then a SYN) is judged afresh, and its
+# server's ACK of the judged bytes' end commits nothing
+test_a_new_entry_of_the_ports_commits_nothing() {
+	allowed_only || return 1
+	SPORT=41239 blocked new-entry
+}
+
 test_ttl_is_normalised_before_the_verdict() {
 	allowed_only || return 1
 	capture

@@ -87,9 +87,17 @@ static int fake_reopen(const struct flow_key *k, uint32_t mark)
 	return 0;
 }
 
+static int entry = ST_JUDGED;	/* the entry's ct mark state */
+
+static int fake_entry_state(const struct flow_key *k)
+{
+	(void)k;
+	return entry;
+}
+
 static const struct verdict_io fake = { fake_verdict, fake_cut,
 					fake_restart, fake_forget,
-					fake_reopen };
+					fake_reopen, fake_entry_state };
 
 /* One sandbox (id 1) allowing allowed.test only. */
 static void setup(void)
@@ -224,6 +232,31 @@ TEST(test_verdict_allowed_hello_waits_for_the_servers_ack)
 	ack = server_ack(BASE + (uint32_t)n);
 	CHECK(got(ack, NF_ACCEPT, ST_ALLOW));	/* committed */
 	CHECK(got(more, NF_ACCEPT, ST_ALLOW));
+	CHECK(!twice);
+	teardown();
+}
+
+/* A judged flow's segment from an entry conntrack began anew on the same
+ * ports (the client's reset, then a SYN): another connection, whose
+ * server's ACK must not commit the judged one; one of its own entry,
+ * queued before the mark said "judged", is the flow's. */
+TEST(test_verdict_a_new_entry_of_the_ports_is_not_the_judged_flow)
+{
+	uint8_t h[16384];
+	size_t n = hello("allowed.test", 16384, h);
+	uint32_t a, early, byte;
+
+	setup();
+	a = client(ST_PEND_FIRST, BASE, h, n);
+	CHECK(got(a, NF_ACCEPT, ST_JUDGED));
+	early = client(ST_PEND, BASE, h, 10);	/* in flight: the flow's */
+	CHECK(got(early, NF_ACCEPT, ST_JUDGED));
+	entry = ST_NONE;
+	byte = client(ST_PEND, BASE - 1, h, 1);
+	entry = ST_JUDGED;
+	CHECK(!got(byte, NF_ACCEPT, ST_JUDGED));
+	/* the new connection's server acknowledges the judged bytes' end */
+	CHECK(!got(server_ack(BASE + (uint32_t)n), NF_ACCEPT, ST_ALLOW));
 	CHECK(!twice);
 	teardown();
 }
