@@ -30,6 +30,8 @@ attacks:
                ports whose stream starts where the hello ended, a byte
                from before the first (its duplicate ACK acknowledges the
                judged bytes), then the marker
+  new-entry-held  the same while the hello's start is held: its rest
+               sent on the new entry from one byte before its stream
   udp          one datagram: the marker
   hostile      a ClientHello whose SNI holds terminal escapes and bytes
                that are not UTF-8, around the marker
@@ -323,6 +325,34 @@ def new_entry(r, marker):
     return r.outcome(2)
 
 
+def new_entry_held(r, marker):
+    """The start of an allowed hello (held: no name yet), the client's
+    reset, a SYN whose stream starts where that start ended (conntrack
+    begins a new entry), then the hello's rest from one byte before the
+    new stream (so not its first segment): were it joined to the held
+    start, the new connection's server would take only the rest and
+    acknowledge the whole hello's end; then the marker."""
+    if not r.connect():
+        return "no-synack"
+    # bytes 20-24 (in the hello's random) as a record header of 16 KiB:
+    # the server, which takes the hello from byte 20, waits for the rest
+    hello = bytearray(client_hello(ALLOWED))
+    hello[20:25] = b"\x16\x03\x01\x40\x00"
+    hello = bytes(hello)
+    r.send(r.isn + 1, PSH, hello[:20])
+    time.sleep(0.2)
+    r.send(r.isn + 21, RST)
+    time.sleep(0.1)
+    first = r.isn
+    r.isn = (first + 20) & 0xFFFFFFFF
+    if not r.connect():
+        return "no-synack again"
+    r.send(r.isn, PSH, hello[19:])
+    time.sleep(0.3)
+    r.send(first + 1 + len(hello), PSH, marker_http(marker))
+    return r.outcome(2)
+
+
 def hostile(r, marker):
     name = b"x" * 20 + b".test"
     hello = client_hello(name.decode())
@@ -498,6 +528,7 @@ def main():
               "pg-hold": pg_hold, "flags": flags, "paws": paws,
               "tos-ack": tos_ack, "reuse-ack": reuse_ack,
               "syn-open": syn_open, "new-entry": new_entry,
+              "new-entry-held": new_entry_held,
               "hostile": hostile, "spoofed-reply": spoofed_reply,
               "cookie-reopen": cookie_reopen}[a.attack]
     print(attack(r, marker))

@@ -597,6 +597,13 @@ test_a_new_entry_of_the_ports_commits_nothing() {
 	SPORT=41239 blocked new-entry
 }
 
+# nor does a new entry's segment complete a hello held for the entry that
+# ended before it (the ends conntrack told of are read before each batch)
+test_a_new_entry_of_the_ports_completes_no_held_hello() {
+	allowed_only || return 1
+	SPORT=41240 blocked new-entry-held
+}
+
 test_ttl_is_normalised_before_the_verdict() {
 	allowed_only || return 1
 	capture
