@@ -126,7 +126,7 @@ static int packet_cb(const struct nlmsghdr *nlh, void *data)
 /* Several packets a system call; fewer than asked for means the socket
  * is drained (epoll, level-triggered, says when more come): one call a
  * wake-up, where recv() took a second to learn EAGAIN. */
-int queue_receive(queue_handler h, void (*batch)(void), void *arg)
+int queue_receive(queue_handler h, void *arg)
 {
 	static char bufs[RX_BATCH][RX_SIZE] __attribute__((aligned(8)));
 	struct mmsghdr mm[RX_BATCH];
@@ -152,8 +152,6 @@ int queue_receive(queue_handler h, void (*batch)(void), void *arg)
 			}
 			return -errno;
 		}
-		if (n && batch)
-			batch();
 		for (int i = 0; i < n; i++)
 			mnl_cb_run(bufs[i], mm[i].msg_len, 0, 0, packet_cb,
 				   &rx);

@@ -22,9 +22,7 @@ typedef void (*queue_handler)(const struct queued *q, void *arg);
 int queue_open(uint16_t first, uint16_t n, char *err, size_t errlen);
 void queue_close(void);
 /* Read and hand over what is waiting; -errno on a socket error. */
-/* batch, when not NULL, runs once a batch is read and before its packets
- * are handed over. */
-int queue_receive(queue_handler h, void (*batch)(void), void *arg);
+int queue_receive(queue_handler h, void *arg);
 /* Verdicts are collected and sent by queue_flush. mark < 0: unchanged;
  * pkt (len bytes from the IP header) replaces the packet when not NULL. */
 void queue_verdict(uint16_t queue, uint32_t id, int verdict, int64_t mark,

@@ -245,8 +245,7 @@ static void run(struct daemon *d, int ep, int sfd, int tfd)
 			void *tag = evs[i].data.ptr;
 
 			if (tag == &tag_queue) {
-				if (queue_receive(verdict_packet, verdict_batch,
-						  NULL) < 0)
+				if (queue_receive(verdict_packet, NULL) < 0)
 					log_warn("queue");
 			} else if (tag == &tag_nflog) {
 				nflog_receive();
@@ -267,7 +266,7 @@ static void run(struct daemon *d, int ep, int sfd, int tfd)
 					continue;
 				/* flows' ends, read on the tick: a wake-up
 				 * for each cost as much as its verdict */
-				ct_events_read(verdict_entry_ended, NULL);
+				ct_events_read(verdict_flow_ended, NULL);
 				dns_tick(now_ns());
 				verdict_tick(now_ns());
 				alive_tick(now_ns());

@@ -45,8 +45,6 @@ struct verdict_io {
 	/* the state in the ct mark of k's entry, once the verdicts given
 	 * are sent (-errno when gone) */
 	int (*entry_state)(const struct flow_key *k);
-	/* the entries' ends conntrack told of, each to verdict_entry_ended */
-	void (*ends)(void);
 };
 void verdict_set_io(const struct verdict_io *io);
 /* From the ini, at start and on SIGHUP (the judge's part goes to
@@ -62,19 +60,6 @@ void verdict_tick(uint64_t now_ns);
 void verdict_resolved(void);
 /* A flow's end (conntrack's event, or a restart of its entry): the row's
  * bytes and end time (ct_end_fn). */
-/* A conntrack entry ended (its event): the flow's end, as
- * verdict_flow_ended, and a flow of its tuple not decided yet, or judged
- * and not committed, given up: the next segment of those ports is
- * another entry's, another connection (conntrack begins a new entry on a
- * SYN after the client's reset), which must not join its hello or meet
- * its judgement. */
-void verdict_entry_ended(const struct flow_key *k, uint32_t ctmark,
-			 uint64_t bytes_out, uint64_t bytes_in,
-			 uint64_t start_ns, void *arg);
-/* Before a batch of queued packets: the ends of the entries those packets
- * came after (verdict_entry_ended), so that none of them is taken for a
- * segment of an entry that is gone. */
-void verdict_batch(void);
 void verdict_flow_ended(const struct flow_key *k, uint32_t ctmark,
 			uint64_t bytes_out, uint64_t bytes_in,
 			uint64_t start_ns, void *arg);

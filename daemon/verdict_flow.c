@@ -45,27 +45,6 @@ void verdict_flow_ended(const struct flow_key *k, uint32_t ctmark,
 		audit_flow_end(sb->name, k, bytes_out, bytes_in, start_ns);
 }
 
-void verdict_entry_ended(const struct flow_key *k, uint32_t ctmark,
-			 uint64_t bytes_out, uint64_t bytes_in,
-			 uint64_t start_ns, void *arg)
-{
-	struct flow *f = flow_lookup(k);
-
-	verdict_flow_ended(k, ctmark, bytes_out, bytes_in, start_ns, arg);
-	if (f && (f->phase == PH_HOLDING || f->phase == PH_JUDGED))
-		v_retire(f);
-}
-
-void verdict_batch(void)
-{
-	v_io.ends();
-}
-
-static void read_ends(void)
-{
-	ct_events_read(verdict_entry_ended, NULL);
-}
-
 /* Only a sandbox's own connection, and only while the table would still
  * classify its source to that sandbox (an interface sandbox made since
  * takes it first): one opened towards a sandbox begins again with a new
@@ -129,8 +108,7 @@ static int entry_state(const struct flow_key *k)
 
 static const struct verdict_io real_io = { queue_verdict, cut_open,
 					   restart_entry, forget_entry,
-					   reopen_entry, entry_state,
-					   read_ends };
+					   reopen_entry, entry_state };
 struct verdict_io v_io = real_io;
 
 void verdict_configure(bool drop)

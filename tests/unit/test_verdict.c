@@ -95,14 +95,9 @@ static int fake_entry_state(const struct flow_key *k)
 	return entry;
 }
 
-static void fake_ends(void)
-{
-}
-
 static const struct verdict_io fake = { fake_verdict, fake_cut,
 					fake_restart, fake_forget,
-					fake_reopen, fake_entry_state,
-					fake_ends };
+					fake_reopen, fake_entry_state };
 
 /* One sandbox (id 1) allowing allowed.test only. */
 static void setup(void)
@@ -262,33 +257,6 @@ TEST(test_verdict_a_new_entry_of_the_ports_is_not_the_judged_flow)
 	CHECK(!got(byte, NF_ACCEPT, ST_JUDGED));
 	/* the new connection's server acknowledges the judged bytes' end */
 	CHECK(!got(server_ack(BASE + (uint32_t)n), NF_ACCEPT, ST_ALLOW));
-	CHECK(!twice);
-	teardown();
-}
-
-/* A held hello's entry ends (its event, read before the next batch):
- * the next segment of the ports, another entry's, starts afresh and
- * never completes the hello held for the entry that is gone. */
-TEST(test_verdict_an_ended_entry_takes_its_held_hello_with_it)
-{
-	uint8_t h[16384];
-	size_t n = hello("allowed.test", 1000, h);
-	struct flow_key k = { 0 };
-	uint32_t first, rest;
-
-	setup();
-	first = client(ST_PEND_FIRST, BASE, h, 20);	/* no name yet */
-	CHECK(undecided(first));
-	k.family = AF_INET;
-	k.proto = IPPROTO_TCP;
-	memcpy(k.src, (uint8_t[]){ 198, 18, 1, 2 }, 4);
-	memcpy(k.dst, (uint8_t[]){ 198, 18, 2, 2 }, 4);
-	k.sport = client_port;
-	k.dport = 443;
-	verdict_entry_ended(&k, mark_id(&m, 1), 0, 0, 0, NULL);
-	CHECK(!undecided(first) && !got(first, NF_ACCEPT, ST_JUDGED));
-	rest = client(ST_PEND, BASE + 19, h + 19, n - 19);
-	CHECK(!got(rest, NF_ACCEPT, ST_JUDGED));
 	CHECK(!twice);
 	teardown();
 }
