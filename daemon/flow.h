@@ -26,6 +26,7 @@ struct held {
 	uint32_t mark;
 	uint32_t seq;		/* of its first payload byte */
 	uint32_t len;		/* payload bytes */
+	uint32_t entry;		/* its conntrack entry's id, 0: not known */
 };
 
 /* A segment that came before the stream's first byte was known. */
@@ -55,6 +56,7 @@ struct flow {
 	struct flow *hnext;		/* hash chain */
 	struct flow *prev, *next;	/* least recently used first */
 	struct flow_key key;
+	uint32_t entry;		/* the conntrack entry's id, 0: not known */
 	uint32_t sandbox;
 	enum flow_phase phase;
 	enum flow_peek peek;

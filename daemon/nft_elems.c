@@ -27,7 +27,6 @@ enum { T_IPV4 = 7, T_IPV6 = 8, T_PROTO = 12, T_SERVICE = 13, T_MARK = 19,
  * 8-bit protocol and 16-bit service numbers, a sequence number as a mark */
 #define CAT2(a, b) ((a) << 6 | (b))
 #define CAT3(a, b, c) (CAT2(a, b) << 6 | (c))
-#define CAT4(a, b, c, d) (CAT3(a, b, c) << 6 | (d))
 #define CAT5(a, b, c, d, e) (CAT3(a, b, c) << 12 | CAT2(d, e))
 
 const struct set_def set_defs[] = {
@@ -48,11 +47,6 @@ const struct set_def set_defs[] = {
 	  CAT5(T_IPV4, T_IPV4, T_SERVICE, T_SERVICE, T_MARK) },
 	{ "first6", SK_DYNAMIC, 44, 0, { 0 },
 	  CAT5(T_IPV6, T_IPV6, T_SERVICE, T_SERVICE, T_MARK) },
-	/* the ports of TCP flows the daemon holds or judges (r_busy) */
-	{ "busy4", SK_DYNAMIC, 16, 0, { 0 },
-	  CAT4(T_IPV4, T_IPV4, T_SERVICE, T_SERVICE) },
-	{ "busy6", SK_DYNAMIC, 40, 0, { 0 },
-	  CAT4(T_IPV6, T_IPV6, T_SERVICE, T_SERVICE) },
 	/* conntrack ids: flows let through unread whose hello began */
 	{ "hello", SK_DYNAMIC, 4, 0, { 0 }, T_MARK },
 	{ "sb_flows", SK_METER, 4, 0, { 0 }, T_MARK },

@@ -166,48 +166,14 @@ void x_lookup(struct nftnl_rule *r, uint32_t sreg, const char *set,
 	x_add(r, e);
 }
 
-/* The key in sreg into a set (op NFT_DYNSET_OP_ADD), added or its time
- * begun again (NFT_DYNSET_OP_UPDATE), or out of it (NFT_DYNSET_OP_DELETE);
- * timeout_ms 0: the set's own. */
-void x_dynset(struct nftnl_rule *r, uint32_t op, uint32_t sreg,
-	      const char *set, uint64_t timeout_ms)
+void x_dynset_add(struct nftnl_rule *r, uint32_t sreg, const char *set)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("dynset");
 
 	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, sreg);
-	if (timeout_ms)
-		nftnl_expr_set_u64(e, NFTNL_EXPR_DYNSET_TIMEOUT, timeout_ms);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, op);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_ADD);
 	nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, set);
 	x_add(r, e);
-}
-
-void x_dynset_add(struct nftnl_rule *r, uint32_t sreg, const char *set)
-{
-	x_dynset(r, NFT_DYNSET_OP_ADD, sreg, set, 0);
-}
-
-/* The entry's original tuple into registers from R0, whichever way the
- * packet goes: source, destination, ports (v6: IPv6 addresses). */
-void k_ct_tuple(struct nftnl_rule *r, int v6)
-{
-	static const uint32_t keys[2][2] = {
-		{ NFT_CT_SRC_IP, NFT_CT_DST_IP },
-		{ NFT_CT_SRC_IP6, NFT_CT_DST_IP6 },
-	};
-	const uint32_t all[4] = { keys[v6][0], keys[v6][1], NFT_CT_PROTO_SRC,
-				  NFT_CT_PROTO_DST };
-	uint32_t reg = R0;
-
-	for (int i = 0; i < 4; i++) {
-		struct nftnl_expr *e = nftnl_expr_alloc("ct");
-
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, all[i]);
-		nftnl_expr_set_u8(e, NFTNL_EXPR_CT_DIR, IP_CT_DIR_ORIGINAL);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, reg);
-		x_add(r, e);
-		reg += i < 2 ? addr_len(v6) / 4 : 1;
-	}
 }
 
 static void x_imm32(struct nftnl_rule *r, uint32_t reg, uint32_t v)

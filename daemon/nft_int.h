@@ -88,10 +88,7 @@ void x_cmp32(struct nftnl_rule *r, uint32_t reg, uint32_t op,
 	     uint32_t v);
 void x_lookup(struct nftnl_rule *r, uint32_t sreg, const char *set,
 	      uint32_t dreg);
-void x_dynset(struct nftnl_rule *r, uint32_t op, uint32_t sreg,
-	      const char *set, uint64_t timeout_ms);
 void x_dynset_add(struct nftnl_rule *r, uint32_t sreg, const char *set);
-void k_ct_tuple(struct nftnl_rule *r, int v6);
 void m_alive(struct nftnl_rule *r);
 void x_verdict(struct nftnl_rule *r, int code, const char *chain);
 void x_reject(struct nftnl_rule *r, uint32_t type, uint8_t code);

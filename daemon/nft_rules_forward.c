@@ -165,65 +165,18 @@ static void r_flow_limit(struct batch *bt, const struct nft_opts *o)
 }
 
 /* The last rule of a chain: what reaches it goes to the daemon. */
-/* A conntrack entry ends (the client's reset) and a SYN begins a new one
- * on the same ports: the daemon, whose flows are keyed by ports (NFQUEUE
- * here carries no conntrack id), would take the new connection's
- * segments for the old one's, join them to its held hello or its
- * judgement, and the new connection's server, which the sandbox lines up
- * (by its first sequence number), would acknowledge bytes it never got
- * as the judged ones. So no new entry on ports whose flow the daemon
- * holds or judges: each TCP segment queued keeps its entry's original
- * tuple in busy4/busy6 for BUSY_MS (longer than a hello is held, its
- * name resolved, and its judgement waits for the server), the daemon's
- * allow or deny takes it out (r_busy_done), and a SYN that would begin a
- * new entry on it is dropped (r_busy_syn). */
-#define BUSY_MS 30000
-
-static void r_busy(struct batch *bt, const char *chain, int op,
-		   uint64_t timeout_ms, const struct marks *m,
-		   enum mark_state st)
-{
-	for (int v6 = 0; v6 <= 1; v6++) {
-		struct nftnl_rule *r = rule_new(chain);
-
-		if (st != ST_NONE)
-			m_mark(r, false, m->state, NFT_CMP_EQ,
-			       mark_state(m, st));
-		m_nfproto(r, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
-		m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
-		k_ct_tuple(r, v6);
-		x_dynset(r, (uint32_t)op, R0, v6 ? "busy6" : "busy4",
-			 timeout_ms);
-		msg_rule(bt, r, "busy ports rule");
-	}
-}
-
-static void r_busy_syn(struct batch *bt)
-{
-	for (int v6 = 0; v6 <= 1; v6++) {
-		struct nftnl_rule *r = rule_new("forward");
-
-		x_ct(r, NFT_CT_STATE, R0);
-		x_bitwise(r, R0, 4, CT_STATE_NEW, 0);
-		x_cmp32(r, R0, NFT_CMP_NEQ, 0);
-		m_nfproto(r, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
-		m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
-		m_tcp_flags(r, TCP_SYN, TCP_SYN);
-		k_ct_tuple(r, v6);
-		x_lookup(r, R0, v6 ? "busy6" : "busy4", 0);
-		x_verdict(r, NF_DROP, NULL);
-		msg_rule(bt, r, "SYN on busy ports rule");
-	}
-}
-
 static void r_queue_rest(struct batch *bt, const char *chain,
 			 const struct nft_opts *o, const char *what)
 {
-	struct nftnl_rule *r;
+	struct nftnl_rule *r = rule_new(chain);
 
-	r_busy(bt, chain, NFT_DYNSET_OP_UPDATE, BUSY_MS, o->marks, ST_NONE);
-	r = rule_new(chain);
-
+	/* the conntrack entry's id to the daemon, in the packet's priority
+	 * (NFQUEUE here carries no conntrack data): the daemon's flows are
+	 * keyed by ports, and conntrack begins a new entry on the same
+	 * ports on a SYN after the client's reset (verdict_tcp.c
+	 * same_connection); the verdict sets the priority back to 0 */
+	x_ct(r, NFT_CT_ID, R0);
+	x_meta_set(r, NFT_META_PRIORITY, R0);
 	x_queue(r, o, true);
 	msg_rule(bt, r, what);
 }
@@ -576,7 +529,6 @@ void rules_forward(struct batch *bt, const struct nft_opts *o)
 	r_rpf_in(bt, "forward", K_SRC4);
 	r_rpf_in(bt, "forward", K_SRC6);
 	r_fast(bt, o);
-	r_busy_syn(bt);
 	r_reopen(bt, o);
 	r_ended(bt, m);
 	/* the fast path first: most packets stop at the first rule */
@@ -745,9 +697,6 @@ void rules_commit(struct batch *bt, const struct nft_opts *o)
 			x_verdict(r, NFT_JUMP, "deny");
 		msg_rule(bt, r, "fail-closed rule");
 	}
-	/* decided: the ports free again */
-	r_busy(bt, "commit", NFT_DYNSET_OP_DELETE, 0, m, ST_ALLOW);
-	r_busy(bt, "commit", NFT_DYNSET_OP_DELETE, 0, m, ST_DENY);
 	r_commit(bt, m, ST_ALLOW, ST_NONE, ST_ALLOW);
 	r_commit(bt, m, ST_ALLOW, ST_JUDGED, ST_ALLOW);
 	r_commit(bt, m, ST_JUDGED, ST_NONE, ST_JUDGED);

@@ -98,6 +98,18 @@ struct rx {
 	void *arg;
 };
 
+/* NFQA_PRIORITY, which libnetfilter_queue's parser may not know. */
+static uint32_t entry_id(const struct nlmsghdr *nlh)
+{
+	const struct nlattr *at;
+
+	mnl_attr_for_each(at, nlh, sizeof(struct nfgenmsg))
+		if (mnl_attr_get_type(at) == NFQA_PRIORITY &&
+		    mnl_attr_get_payload_len(at) == 4)
+			return ntohl(mnl_attr_get_u32(at));
+	return 0;
+}
+
 static int packet_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nlattr *a[NFQA_MAX + 1] = { 0 };
@@ -119,6 +131,7 @@ static int packet_cb(const struct nlmsghdr *nlh, void *data)
 		q.data = mnl_attr_get_payload(a[NFQA_PAYLOAD]);
 		q.len = mnl_attr_get_payload_len(a[NFQA_PAYLOAD]);
 	}
+	q.entry = entry_id(nlh);
 	rx->h(&q, rx->arg);
 	return MNL_CB_OK;
 }
@@ -169,6 +182,8 @@ void queue_verdict(uint16_t queue, uint32_t id, int verdict, int64_t mark,
 		queue_flush();
 	nlh = nfq_nlmsg_put(vbuf + vlen, NFQNL_MSG_VERDICT, queue);
 	nfq_nlmsg_verdict_put(nlh, (int)id, verdict);
+	/* the conntrack id the queue rule put there (entry_id) */
+	mnl_attr_put_u32(nlh, NFQA_PRIORITY, 0);
 	if (mark >= 0)
 		nfq_nlmsg_verdict_put_mark(nlh, (uint32_t)mark);
 	if (pkt)

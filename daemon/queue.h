@@ -12,6 +12,8 @@ struct queued {
 	uint16_t queue;
 	uint32_t mark;
 	uint32_t indev;
+	uint32_t entry;		/* the conntrack entry's id (the priority the
+				 * queue rule gives it); 0: not known */
 	const uint8_t *data;	/* from the IP header */
 	size_t len;
 };

@@ -66,7 +66,8 @@ static void reopened(struct held *h, const struct flow_key *k)
 void verdict_packet(const struct queued *q, void *arg)
 {
 	uint64_t start = now_ns();
-	struct held h = { .id = q->id, .queue = q->queue, .mark = q->mark };
+	struct held h = { .id = q->id, .queue = q->queue, .mark = q->mark,
+			  .entry = q->entry };
 	struct flow_key k;
 	struct pkt p;
 	bool commit = false;

@@ -143,6 +143,17 @@ static void judged(struct flow *f, const struct held *h, const struct pkt *p)
 	flow_decided(f, PH_DENIED);
 }
 
+/* Whether h came by f's conntrack entry, as far as their ids tell: a
+ * connection begun on a new entry of the same ports (the client's reset,
+ * then a SYN) is another, whose segments must not join f's held hello,
+ * and whose server's ACKs, which the sandbox lines up, must not meet its
+ * judgement. An entry's memory, and with it its id, comes back only once
+ * no packet of it is held. */
+static bool same_entry(const struct flow *f, const struct held *h)
+{
+	return !f->entry || !h->entry || f->entry == h->entry;
+}
+
 /* A server's packet while its flow is judged: once it acknowledges the
  * judged bytes, the verdict is committed and what waited goes on. */
 static void server_packet(struct flow *f, const struct held *h,
@@ -151,8 +162,9 @@ static void server_packet(struct flow *f, const struct held *h,
 	struct held hs[FLOW_HELD_MAX];
 	uint32_t acked = p->ack - f->base;
 
-	if (f->phase != PH_JUDGED) {
-		v_give(h, f->phase == PH_ALLOWED ? G_ALLOW : G_DROP, NULL, 0);
+	if (f->phase != PH_JUDGED || !same_entry(f, h)) {
+		v_give(h, f->phase == PH_ALLOWED && same_entry(f, h) ?
+		       G_ALLOW : G_DROP, NULL, 0);
 		return;
 	}
 	/* a SYN-ACK acknowledges a SYN, never judged bytes: one that seems
@@ -177,6 +189,8 @@ static void server_packet(struct flow *f, const struct held *h,
 static bool same_connection(const struct flow *f, const struct held *h,
 			    enum mark_state st)
 {
+	if (!same_entry(f, h))
+		return false;
 	if (!f->have_base)
 		return true;
 	if (st == ST_PEND_FIRST && h->seq != f->base)
@@ -202,6 +216,7 @@ static void client_packet(struct flow *f, const struct flow_key *k,
 		if (v_over_share(h, k, mark_get_id(v_marks, h->mark)))
 			return;
 		f = v_flow_get(k, mark_get_id(v_marks, h->mark), now);
+		f->entry = h->entry;
 	}
 	flow_touch(f, now);
 	switch (f->phase) {

@@ -36,6 +36,7 @@ static int cuts;
 static struct marks m;
 static uint32_t next_id = 1;
 static uint16_t client_port = 40000;
+static uint32_t pkt_entry;	/* the conntrack id queued packets carry */
 
 static void fake_verdict(uint16_t queue, uint32_t id, int verdict,
 			 int64_t mark, const uint8_t *pkt, size_t len)
@@ -152,7 +153,8 @@ static uint32_t queue_pkt(bool reply, enum mark_state st, uint32_t seq,
 	uint16_t ports[2] = { htons(client_port), htons(443) };
 	uint32_t id = next_id++;
 	struct queued q = { .id = id, .data = pkt, .len = 40 + len,
-			    .mark = mark_id(&m, 1) | mark_state(&m, st) };
+			    .mark = mark_id(&m, 1) | mark_state(&m, st),
+			    .entry = pkt_entry };
 
 	memset(pkt, 0, 40);
 	pkt[0] = 0x45;
@@ -257,6 +259,34 @@ TEST(test_verdict_a_new_entry_of_the_ports_is_not_the_judged_flow)
 	CHECK(!got(byte, NF_ACCEPT, ST_JUDGED));
 	/* the new connection's server acknowledges the judged bytes' end */
 	CHECK(!got(server_ack(BASE + (uint32_t)n), NF_ACCEPT, ST_ALLOW));
+	CHECK(!twice);
+	teardown();
+}
+
+/* A hello held for one conntrack entry: a segment of the same ports that
+ * came by another (conntrack begins a new entry on a SYN after the
+ * client's reset) never completes it, nor does that entry's server's
+ * ACK commit a judgement of the first. */
+TEST(test_verdict_another_entrys_segment_joins_no_held_hello)
+{
+	uint8_t h[16384];
+	size_t n = hello("allowed.test", 1000, h);
+	uint32_t first, rest;
+
+	setup();
+	pkt_entry = 1;
+	first = client(ST_PEND_FIRST, BASE, h, 20);	/* no name yet */
+	CHECK(undecided(first));
+	pkt_entry = 2;
+	rest = client(ST_PEND, BASE + 19, h + 19, n - 19);
+	CHECK(!got(rest, NF_ACCEPT, ST_JUDGED));
+	CHECK(!got(first, NF_ACCEPT, ST_JUDGED));
+	pkt_entry = 1;
+	first = client(ST_PEND_FIRST, BASE, h, n);	/* judged on entry 1 */
+	CHECK(got(first, NF_ACCEPT, ST_JUDGED));
+	pkt_entry = 2;
+	CHECK(!got(server_ack(BASE + (uint32_t)n), NF_ACCEPT, ST_ALLOW));
+	pkt_entry = 0;
 	CHECK(!twice);
 	teardown();
 }
