@@ -166,7 +166,7 @@ void r_classify(struct batch *bt, const struct marks *m,
 struct nftnl_rule *r_lookup(const char *chain, const struct marks *m,
 			    const char *set, int v6);
 void r_nopayload(struct batch *bt, const char *chain, int v6,
-		 bool original);
+		 bool original, bool rst);
 void rules_ttl(struct batch *bt, const char *chain);
 void rules_packet_mark(struct batch *bt, const char *chain,
 		       const struct marks *m, enum mark_state s);

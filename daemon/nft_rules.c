@@ -79,9 +79,12 @@ static void r_range(struct batch *bt, const struct nft_opts *o,
 
 /* TCP segments without payload (handshake, bare ACKs) need no verdict:
  * the header lengths and the packet length say so exactly. The client's
- * only, when `original'. */
+ * only, when `original'; a reset too only when `rst' (on a flow the
+ * daemon holds or judges, the client's reset goes to it: the entry ends,
+ * and a SYN of the same ports next begins another, which must not meet
+ * what the flow holds or judged). */
 void r_nopayload(struct batch *bt, const char *chain, int v6,
-		 bool original)
+		 bool original, bool rst)
 {
 	struct nftnl_rule *r = rule_new(chain);
 
@@ -89,6 +92,11 @@ void r_nopayload(struct batch *bt, const char *chain, int v6,
 		m_ct_direction(r, IP_CT_DIR_ORIGINAL);
 	m_nfproto(r, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
 	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
+	if (!rst) {
+		x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
+		x_bitwise(r, R0, 1, 0x04, 0);	/* RST */
+		x_cmp8(r, R0, NFT_CMP_EQ, 0);
+	}
 	if (v6) {
 		x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 12, 1, R0);
 		x_bitwise(r, R0, 1, 0xf0, 0);

@@ -285,8 +285,8 @@ void rules_judged(struct batch *bt, const struct nft_opts *o)
 {
 	rules_ttl(bt, "judged");
 	rules_packet_mark(bt, "judged", o->marks, ST_PEND_JUDGED);
-	r_nopayload(bt, "judged", 0, true);
-	r_nopayload(bt, "judged", 1, true);
+	r_nopayload(bt, "judged", 0, true, false);
+	r_nopayload(bt, "judged", 1, true, false);
 	r_queue_rest(bt, "judged", o, "judged queue rule");
 }
 
@@ -509,8 +509,8 @@ static void r_ended(struct batch *bt, const struct marks *m)
 	m_ct_direction(r, IP_CT_DIR_ORIGINAL);
 	x_verdict(r, NFT_GOTO, "ended");
 	msg_rule(bt, r, "ended connection rule");
-	r_nopayload(bt, "ended", 0, true);
-	r_nopayload(bt, "ended", 1, true);
+	r_nopayload(bt, "ended", 0, true, true);
+	r_nopayload(bt, "ended", 1, true, true);
 	r = rule_new("ended");
 	x_verdict(r, NF_DROP, NULL);
 	msg_rule(bt, r, "ended connection drop");
@@ -564,8 +564,8 @@ void rules_forward(struct batch *bt, const struct nft_opts *o)
 	r_flow_limit(bt, o);
 	rules_ttl(bt, "forward");
 	rules_policy(bt, o, "forward", false);
-	r_nopayload(bt, "forward", 0, false);
-	r_nopayload(bt, "forward", 1, false);
+	r_nopayload(bt, "forward", 0, false, false);
+	r_nopayload(bt, "forward", 1, false, false);
 	/* only TCP and UDP can say where they go */
 	r = rule_new("forward");
 	x_meta(r, NFT_META_L4PROTO, R0);

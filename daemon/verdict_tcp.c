@@ -244,6 +244,18 @@ bool v_tcp_segment(const struct queued *q, struct held *h,
 
 	h->seq = p->seq + ((p->tcp_flags & PKT_TCP_SYN) ? 1 : 0);
 	h->len = (uint32_t)p->payload_len;
+	if ((p->tcp_flags & PKT_TCP_RST) && f &&
+	    (f->phase == PH_HOLDING || f->phase == PH_JUDGED)) {
+		/* the client's reset ends the entry: what the flow holds or
+		 * judged is no next connection's (conntrack begins a new
+		 * entry of the ports on a SYN after it, whose id may be the
+		 * old one's when nothing of it was held) */
+		v_retire(f);
+		if (!p->payload_len) {
+			v_give(h, G_PASS, NULL, 0);
+			return false;
+		}
+	}
 	if (p->payload_len && (p->tcp_flags & (PKT_TCP_SYN | PKT_TCP_RST))) {
 		/* data on a SYN (TCP Fast Open) or a RST is not the stream's:
 		 * the segment goes on without it (the client sends SYN data

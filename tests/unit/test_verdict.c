@@ -291,6 +291,30 @@ TEST(test_verdict_another_entrys_segment_joins_no_held_hello)
 	teardown();
 }
 
+/* The client's reset on a flow whose hello is held ends it there (it
+ * goes on itself): a segment of the same ports after it, of the next
+ * entry conntrack begins, even with the same id (its memory came back),
+ * never completes the old hello. */
+TEST(test_verdict_a_clients_reset_ends_the_held_flow)
+{
+	uint8_t h[16384];
+	size_t n = hello("allowed.test", 1000, h);
+	uint32_t first, rst, rest;
+
+	setup();
+	pkt_entry = 7;
+	first = client(ST_PEND_FIRST, BASE, h, 20);	/* no name yet */
+	CHECK(undecided(first));
+	rst = queue_pkt(false, ST_PEND, BASE + 20, 1, RST, NULL, 0);
+	CHECK(got(rst, NF_ACCEPT, ST_NONE));
+	CHECK(!undecided(first) && !got(first, NF_ACCEPT, ST_JUDGED));
+	rest = client(ST_PEND, BASE + 19, h + 19, n - 19);
+	CHECK(!got(rest, NF_ACCEPT, ST_JUDGED));
+	pkt_entry = 0;
+	CHECK(!twice);
+	teardown();
+}
+
 TEST(test_verdict_insertion_never_judged_bytes_cut_the_flow)
 {
 	uint8_t h[16384], other[16384];
