@@ -203,18 +203,18 @@ static void r_queue(struct batch *bt, const struct nft_opts *o)
 		     "queue rule (xt NFQUEUE)");
 }
 
-/* A bare SYN on an entry whose handshake is done and whose flow is
- * undecided (its hello held, say) would open the server a second
+/* `open': a bare SYN on an entry whose handshake is done and whose flow
+ * is undecided (its hello held, say) would open the server a second
  * connection on the same ports if the first is gone there (a server
  * that dropped the handshake's ACK and took a reset): one whose
  * acknowledgement numbers the sandbox picks, by its first sequence
  * number, so that the server's ACK of the second could pass for one of
- * the judged hello. Dropped; but the SYN that
- * begins the entry again, which the daemon sends through once more
- * still marked "reopen" (an entry with a verdict: r_reopen): `open'.
- * Past the no-payload rules, a SYN with data on such an entry, that one
- * too, is no handshake: dropped, never taken as the stream's start. (On
- * a new connection the daemon strips its data: TCP Fast Open.) */
+ * the judged hello. Dropped; but the SYN that begins the entry again,
+ * which the daemon sends through once more still marked "reopen" (an
+ * entry with a verdict: r_reopen). Past the no-payload rules, a SYN
+ * with data on such an entry, that one too, is no handshake: dropped,
+ * never taken as the stream's start. (On a new connection the daemon
+ * strips its data: TCP Fast Open.) */
 static void r_late_syn(struct batch *bt, const struct marks *m, bool open)
 {
 	struct nftnl_rule *r = rule_new("forward");

@@ -59,7 +59,7 @@ static void reopened(struct held *h, const struct flow_key *k)
 	}
 	v_stats.reopened++;
 	/* still marked "reopen": the one SYN on an open entry that the
-	 * forward chain lets through (r_syn_open) */
+	 * forward chain lets through (r_late_syn) */
 	v_io.verdict(h->queue, h->id, NF_REPEAT, h->mark, NULL, 0);
 }
 
