@@ -322,6 +322,14 @@ void s_mark(struct nftnl_rule *r, bool ct, uint32_t clear, uint32_t set)
 		x_meta_set(r, NFT_META_MARK, R0);
 }
 
+/* The TCP flags under mask are want. */
+void m_tcp_flags(struct nftnl_rule *r, uint8_t mask, uint8_t want)
+{
+	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
+	x_bitwise(r, R0, 1, mask, 0);
+	x_cmp8(r, R0, NFT_CMP_EQ, want);
+}
+
 void m_ct_direction(struct nftnl_rule *r, uint8_t dir)
 {
 	x_ct(r, NFT_CT_DIRECTION, R0);

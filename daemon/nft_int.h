@@ -102,6 +102,12 @@ void m_l4proto(struct nftnl_rule *r, uint32_t op, uint8_t proto);
 void m_mark(struct nftnl_rule *r, bool ct, uint32_t mask, uint32_t op,
 	    uint32_t value);
 void s_mark(struct nftnl_rule *r, bool ct, uint32_t clear, uint32_t set);
+/* TCP header flags, for m_tcp_flags */
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
+void m_tcp_flags(struct nftnl_rule *r, uint8_t mask, uint8_t want);
 void m_ct_direction(struct nftnl_rule *r, uint8_t dir);
 void k_sandbox(struct nftnl_rule *r, const struct marks *m);
 uint32_t addr_off(int v6, bool dst);

@@ -92,11 +92,8 @@ void r_nopayload(struct batch *bt, const char *chain, int v6,
 		m_ct_direction(r, IP_CT_DIR_ORIGINAL);
 	m_nfproto(r, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
 	m_l4proto(r, NFT_CMP_EQ, IPPROTO_TCP);
-	if (!rst) {
-		x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
-		x_bitwise(r, R0, 1, 0x04, 0);	/* RST */
-		x_cmp8(r, R0, NFT_CMP_EQ, 0);
-	}
+	if (!rst)
+		m_tcp_flags(r, TCP_RST, 0);
 	if (v6) {
 		x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 12, 1, R0);
 		x_bitwise(r, R0, 1, 0xf0, 0);

@@ -27,21 +27,9 @@
 
 #include "nft_int.h"
 
-#define TCP_SYN 0x02
-#define TCP_ACK 0x10
-#define TCP_RST 0x04
-#define TCP_FIN 0x01
 #define CT_STATE_INVALID 0x01
 #define CT_STATE_NEW 0x08
 #define CT_STATE_UNTRACKED 0x40
-
-/* The TCP flags under mask are want. */
-static void m_tcp_flags(struct nftnl_rule *r, uint8_t mask, uint8_t want)
-{
-	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, R0);
-	x_bitwise(r, R0, 1, mask, 0);
-	x_cmp8(r, R0, NFT_CMP_EQ, want);
-}
 
 /* Remember the client's first sequence number from the server's SYN-ACK
  * (its acknowledgement number) so that a queued segment can be known as

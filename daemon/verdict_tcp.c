@@ -162,11 +162,11 @@ static void server_packet(struct flow *f, const struct held *h,
 	struct held hs[FLOW_HELD_MAX];
 	uint32_t acked = p->ack - f->base;
 
-	if (f->phase != PH_JUDGED || !same_entry(f, h)) {
-		v_give(h, f->phase == PH_ALLOWED && same_entry(f, h) ?
-		       G_ALLOW : G_DROP, NULL, 0);
-		return;
-	}
+	if (!same_entry(f, h))
+		return v_give(h, G_DROP, NULL, 0);
+	if (f->phase != PH_JUDGED)
+		return v_give(h, f->phase == PH_ALLOWED ? G_ALLOW : G_DROP,
+			      NULL, 0);
 	/* a SYN-ACK acknowledges a SYN, never judged bytes: one that seems
 	 * to is another connection's, which the sandbox's first sequence
 	 * number lined up */
@@ -251,6 +251,7 @@ bool v_tcp_segment(const struct queued *q, struct held *h,
 		 * entry of the ports on a SYN after it, whose id may be the
 		 * old one's when nothing of it was held) */
 		v_retire(f);
+		f = NULL;
 		if (!p->payload_len) {
 			v_give(h, G_PASS, NULL, 0);
 			return false;
